@@ -1,0 +1,1 @@
+//! Placeholder: the zk crate is being built.
