@@ -166,9 +166,10 @@ CONV2D_CONVS = [(3, 8), (8, 8), (8, 16), (16, 16), (16, 24), (24, 32),
 CONV2D_FCS = [(32, 64), (64, 10), (10, 10)]
 CONV2D_EXPECT_OPS = {"Conv": 10, "Relu": 12, "MaxPool": 5, "Gemm": 3, "Flatten": 1}
 CONV2D_EXPECT_PARAMS = 54_584
+CONV2D_SEED = 2024
 
 
-def build_conv2d(seed=2024):
+def build_conv2d(seed=CONV2D_SEED):
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
     params = {}  # name -> float64 array, for the numpy reference
@@ -259,6 +260,7 @@ MNV2_EXPECT_OPS = {"Conv": 54, "BatchNormalization": 53, "Relu": 36, "Add": 10,
                    "GlobalAveragePool": 1, "Reshape": 1}
 MNV2_EXPECT_PARAMS = 3_539_138
 MNV2_CALIB_BATCH = 4
+MNV2_SEED = 2025  # weights; the calibration images use MNV2_SEED + 1
 
 
 class MobileNetBuilder:
@@ -354,7 +356,7 @@ def mobilenet_calibration_inputs(seed):
     return rng.uniform(0.0, 0.1, (MNV2_CALIB_BATCH, 3, 224, 224)).astype(np.float32).astype(np.float64)
 
 
-def build_mobilenet_v2(seed=2025):
+def build_mobilenet_v2(seed=MNV2_SEED):
     calib = mobilenet_calibration_inputs(seed + 1)
     builder = MobileNetBuilder(np.random.default_rng(seed), calib)
     model, calib_logits = builder.build()
@@ -409,7 +411,7 @@ def check_mobilenet(model, calib_logits, bn_outputs):
     assert stds.min() > 0.5 and stds.max() < 2.0, (stds.min(), stds.max())
     assert maxes.max() < 64.0, maxes.max()
     # The model's own ONNX run agrees with the numpy forward pass used for calibration.
-    cal = ort_run(model, mobilenet_calibration_inputs(2025 + 1)[:1].astype(np.float32))["output"]
+    cal = ort_run(model, mobilenet_calibration_inputs(MNV2_SEED + 1)[:1].astype(np.float32))["output"]
     diff = np.abs(cal - calib_logits[:1]).max()
     print(f"  onnxruntime vs numpy float64 on a calibration input: max |diff| {diff:.2e}")
     assert diff < 1e-3, diff
