@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Commitments, TensorMeta} from "./lib/Commitments.sol";
+import {Merkle} from "./lib/Merkle.sol";
+
+/// Dispute parameters of a model (docs/protocol.md).
+struct DisputeParams {
+    uint16 arity; // k >= 2: k-ary dissection (2 = binary search); chunk level uses floor(log2 k) tree levels per round
+    uint16 maxGroup; // N >= 1: a segment of <= N operators is split into single operators in one round
+    uint64 clockBudget; // seconds each party may spend on its moves, in total, per game (chess clock)
+    uint64 challengeWindow; // seconds after a result during which it can be challenged
+    uint96 submitterBond; // exact bond of a result (wei)
+    uint96 challengerBond; // exact bond of a challenge (wei)
+}
+
+/// @title ModelRegistry: the commitments of registered models. Ids count up from 0.
+contract ModelRegistry {
+    uint16 public constant MAX_ARITY = 256;
+    uint16 public constant MAX_GROUP = 256;
+
+    struct Registration {
+        bytes32 modelHash; // hash of the compiled model's canonical encoding
+        string[] artifactCids; // content ids of the artifacts (compiled model, keys, ...)
+        uint32 numOps; // n: operators 1..n, slots 0..n
+        bytes32 circuitRoot; // docs/commitments.md "Circuit table"
+        bytes32 metaRoot; // docs/commitments.md "Meta root": metaHash of every slot
+        TensorMeta input; // geometry of slot 0
+        TensorMeta output; // geometry of slot n
+        bytes32[] inputMetaPath; // path of metaHash(input) at leaf 0 under metaRoot
+        bytes32[] outputMetaPath; // path of metaHash(output) at leaf n under metaRoot
+        DisputeParams params;
+    }
+
+    struct Model {
+        address owner;
+        bool active;
+        uint32 numOps;
+        uint8 stateDepth;
+        bytes32 modelHash;
+        bytes32 circuitRoot;
+        bytes32 metaRoot;
+        DisputeParams params;
+        TensorMeta input;
+        TensorMeta output;
+        string[] artifactCids;
+    }
+
+    Model[] internal models;
+
+    event ModelRegistered(
+        uint256 indexed modelId,
+        address indexed owner,
+        bytes32 modelHash,
+        bytes32 circuitRoot,
+        bytes32 metaRoot,
+        uint32 numOps,
+        uint8 stateDepth,
+        string[] artifactCids
+    );
+    event ModelParams(
+        uint256 indexed modelId,
+        uint16 arity,
+        uint16 maxGroup,
+        uint64 clockBudget,
+        uint64 challengeWindow,
+        uint96 submitterBond,
+        uint96 challengerBond
+    );
+    event ModelActiveSet(uint256 indexed modelId, bool active);
+
+    error BadParams();
+    error BadMetaPath();
+    error NotOwner();
+    error UnknownModel(uint256 modelId);
+
+    function register(Registration calldata r) external returns (uint256 modelId) {
+        DisputeParams calldata p = r.params;
+        if (
+            r.numOps == 0 || p.arity < 2 || p.arity > MAX_ARITY || p.maxGroup == 0 || p.maxGroup > MAX_GROUP
+                || p.clockBudget == 0 || p.challengeWindow == 0
+        ) revert BadParams();
+        Commitments.checkMeta(r.input);
+        Commitments.checkMeta(r.output);
+        uint256 depth = Commitments.stateDepth(r.numOps);
+        if (r.inputMetaPath.length != depth || r.outputMetaPath.length != depth) revert BadMetaPath();
+        if (Merkle.rootFromPath(Commitments.metaHash(r.input), 0, r.inputMetaPath) != r.metaRoot) revert BadMetaPath();
+        if (Merkle.rootFromPath(Commitments.metaHash(r.output), r.numOps, r.outputMetaPath) != r.metaRoot) {
+            revert BadMetaPath();
+        }
+
+        modelId = models.length;
+        Model storage m = models.push();
+        m.owner = msg.sender;
+        m.active = true;
+        m.numOps = r.numOps;
+        m.stateDepth = uint8(depth);
+        m.modelHash = r.modelHash;
+        m.circuitRoot = r.circuitRoot;
+        m.metaRoot = r.metaRoot;
+        m.params = p;
+        m.input = r.input;
+        m.output = r.output;
+        for (uint256 i = 0; i < r.artifactCids.length; ++i) m.artifactCids.push(r.artifactCids[i]);
+
+        emit ModelRegistered(
+            modelId, msg.sender, r.modelHash, r.circuitRoot, r.metaRoot, r.numOps, uint8(depth), r.artifactCids
+        );
+        emit ModelParams(
+            modelId, p.arity, p.maxGroup, p.clockBudget, p.challengeWindow, p.submitterBond, p.challengerBond
+        );
+    }
+
+    /// The owner may stop (and resume) new requests for its model. Requests already made are unaffected.
+    function setActive(uint256 modelId, bool active) external {
+        Model storage m = _model(modelId);
+        if (msg.sender != m.owner) revert NotOwner();
+        m.active = active;
+        emit ModelActiveSet(modelId, active);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function modelCount() external view returns (uint256) {
+        return models.length;
+    }
+
+    function getModel(uint256 modelId) external view returns (Model memory) {
+        return _model(modelId);
+    }
+
+    /// What a dispute needs, in one call.
+    function disputeInfo(uint256 modelId)
+        external
+        view
+        returns (uint32 numOps, uint8 stateDepth, DisputeParams memory params)
+    {
+        Model storage m = _model(modelId);
+        return (m.numOps, m.stateDepth, m.params);
+    }
+
+    /// What a request needs, in one call.
+    function requestInfo(uint256 modelId)
+        external
+        view
+        returns (bool active, uint8 stateDepth, DisputeParams memory params, TensorMeta memory input)
+    {
+        Model storage m = _model(modelId);
+        return (m.active, m.stateDepth, m.params, m.input);
+    }
+
+    /// What a result needs, in one call.
+    function resultInfo(uint256 modelId)
+        external
+        view
+        returns (uint32 numOps, uint8 stateDepth, DisputeParams memory params, TensorMeta memory output)
+    {
+        Model storage m = _model(modelId);
+        return (m.numOps, m.stateDepth, m.params, m.output);
+    }
+
+    function circuitRoot(uint256 modelId) external view returns (bytes32) {
+        return _model(modelId).circuitRoot;
+    }
+
+    function metaRoot(uint256 modelId) external view returns (bytes32) {
+        return _model(modelId).metaRoot;
+    }
+
+    function _model(uint256 modelId) internal view returns (Model storage) {
+        if (modelId >= models.length) revert UnknownModel(modelId);
+        return models[modelId];
+    }
+}
