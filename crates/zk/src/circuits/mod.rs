@@ -1,0 +1,2 @@
+//! Whole circuits.
+pub mod relu;
