@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm, TestBase} from "./Vm.sol";
+import {Groth16Sim} from "./Groth16Sim.sol";
+import {SimModel, SimTrace, PoseidonHarness} from "./Sim.sol";
+import {TensorMeta} from "../../src/lib/Commitments.sol";
+import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
+import {Groth16Verifier} from "../../src/Groth16Verifier.sol";
+import {ModelRegistry, DisputeParams} from "../../src/ModelRegistry.sol";
+import {InferenceManager} from "../../src/InferenceManager.sol";
+import {FaultDisputeGame} from "../../src/FaultDisputeGame.sol";
+
+/// Deploys the system and drives games between two simulated traces.
+abstract contract Fixture is TestBase {
+    IPoseidon5 internal poseidon;
+    PoseidonHarness internal harness;
+    Groth16Verifier internal verifier;
+    ModelRegistry internal registry;
+    InferenceManager internal manager;
+    FaultDisputeGame internal game;
+    Groth16Sim internal g16;
+
+    address internal requester = address(0xA11CE);
+    address internal submitter = address(0x5B);
+    address internal challenger = address(0xC4);
+    address internal challenger2 = address(0xC5);
+    address internal stranger = address(0x57);
+
+    uint96 internal constant SUB_BOND = 1 ether;
+    uint96 internal constant CH_BOND = 0.5 ether;
+    uint256 internal constant FEE = 0.1 ether;
+    uint64 internal constant WINDOW = 100;
+    uint64 internal constant BUDGET = 60;
+
+    function deployPoseidon() internal returns (IPoseidon5 p) {
+        bytes memory code = vm.getCode("PoseidonT6.sol:PoseidonT6");
+        address a;
+        assembly {
+            a := create(0, add(code, 0x20), mload(code))
+        }
+        require(a != address(0), "poseidon deploy");
+        return IPoseidon5(a);
+    }
+
+    function deployAll() internal {
+        poseidon = deployPoseidon();
+        harness = new PoseidonHarness(poseidon);
+        verifier = new Groth16Verifier();
+        registry = new ModelRegistry();
+        manager = new InferenceManager(registry, poseidon);
+        game = new FaultDisputeGame(manager, registry, verifier);
+        manager.setGame(game);
+        g16 = new Groth16Sim();
+        vm.deal(requester, 100 ether);
+        vm.deal(submitter, 100 ether);
+        vm.deal(challenger, 100 ether);
+        vm.deal(challenger2, 100 ether);
+        vm.deal(stranger, 100 ether);
+        vm.warp(1_000_000);
+    }
+
+    function params(uint16 arity, uint16 maxGroup) internal pure returns (DisputeParams memory) {
+        return DisputeParams({
+            arity: arity,
+            maxGroup: maxGroup,
+            clockBudget: BUDGET,
+            challengeWindow: WINDOW,
+            submitterBond: SUB_BOND,
+            challengerBond: CH_BOND
+        });
+    }
+
+    function newSim(uint32 n, uint32 midChunks, bytes32 seed) internal returns (SimModel m) {
+        m = new SimModel(n, midChunks, seed, g16);
+        m.build();
+    }
+
+    function registration(SimModel m, DisputeParams memory p)
+        internal
+        view
+        returns (ModelRegistry.Registration memory r)
+    {
+        r.modelHash = keccak256(abi.encode("model", m.seed()));
+        r.artifactCids = new string[](2);
+        r.artifactCids[0] = "bafkreimodel";
+        r.artifactCids[1] = "bafkreikeys";
+        r.numOps = m.n();
+        r.circuitRoot = m.circuitRoot();
+        r.metaRoot = m.metaRoot();
+        r.input = m.meta(0);
+        r.output = m.meta(m.n());
+        r.inputMetaPath = m.metaPath(0);
+        r.outputMetaPath = m.metaPath(m.n());
+        r.params = p;
+    }
+
+    function register(SimModel m, DisputeParams memory p) internal returns (uint256) {
+        return registry.register(registration(m, p));
+    }
+
+    function simInput() internal pure returns (int32[] memory v) {
+        v = new int32[](6);
+        v[0] = 3;
+        v[1] = -7;
+        v[2] = 2147483647;
+        v[3] = -2147483648;
+        v[4] = 0;
+        v[5] = 42;
+    }
+
+    function newTrace(SimModel m, uint32 defectOp, uint32 defectChunk) internal returns (SimTrace t) {
+        t = new SimTrace(m, harness, simInput(), defectOp, defectChunk);
+        t.build();
+    }
+
+    function request(uint256 modelId) internal returns (uint256 id) {
+        vm.prank(requester);
+        id = manager.requestInference{value: FEE}(modelId, simInput(), uint64(block.timestamp + 1000));
+    }
+
+    function submit(uint256 requestId, SimTrace t, address who) internal {
+        uint32 n = t.m().n();
+        bytes32[] memory path = t.statePath(n, n);
+        int32[] memory out = t.getOutput();
+        bytes32 root = t.stateRoot(n);
+        vm.prank(who);
+        manager.submitResult{value: SUB_BOND}(requestId, out, root, path);
+    }
+
+    function openGame(uint256 requestId, SimTrace t, address who) internal returns (uint256 gameId) {
+        bytes32 root = t.stateRoot(t.m().n());
+        vm.prank(who);
+        gameId = manager.challenge{value: CH_BOND}(requestId, root);
+    }
+
+    function phase(uint256 gameId) internal view returns (FaultDisputeGame.Phase) {
+        return game.getGame(gameId).phase;
+    }
+
+    // ------------------------------------------------------------- single moves
+
+    function defenderRootsFor(uint256 gameId, SimTrace d) internal view returns (bytes32[] memory) {
+        return d.stateRoots(game.positions(gameId));
+    }
+
+    function moveDefenderRoots(uint256 gameId, SimTrace d, address who) internal {
+        bytes32[] memory roots = defenderRootsFor(gameId, d);
+        vm.prank(who);
+        game.postRoots(gameId, roots);
+    }
+
+    function moveChallengerRoots(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
+        bytes32[] memory dr = defenderRootsFor(gameId, d);
+        bytes32[] memory cr = c.stateRoots(game.positions(gameId));
+        vm.prank(who);
+        game.postCounterRoots(gameId, dr, cr);
+    }
+
+    function moveDefenderReveal(uint256 gameId, SimTrace d, address who) internal {
+        FaultDisputeGame.Game memory gm = game.getGame(gameId);
+        uint32 op = gm.hi;
+        SimModel m = d.m();
+        TensorMeta memory meta = m.meta(op);
+        bytes32 cr = d.chunksRoot(op);
+        bytes32[] memory mp = m.metaPath(op);
+        bytes32[] memory sib = d.statePath(op, op);
+        vm.prank(who);
+        game.revealTensor(gameId, meta, cr, mp, sib);
+    }
+
+    function moveChallengerReveal(uint256 gameId, SimTrace c, address who) internal {
+        uint32 op = game.getGame(gameId).hi;
+        bytes32 cr = c.chunksRoot(op);
+        bytes32[] memory sib = c.statePath(op, op);
+        vm.prank(who);
+        game.revealCounterTensor(gameId, cr, sib);
+    }
+
+    function nodesFor(uint256 gameId, SimTrace t) internal view returns (bytes32[] memory) {
+        FaultDisputeGame.Game memory gm = game.getGame(gameId);
+        uint8 k = game.chunkStep(gameId);
+        return t.nodesBelow(gm.hi, gm.height, gm.index, k);
+    }
+
+    function moveDefenderNodes(uint256 gameId, SimTrace d, address who) internal {
+        bytes32[] memory nodes = nodesFor(gameId, d);
+        vm.prank(who);
+        game.postNodes(gameId, nodes);
+    }
+
+    function moveChallengerNodes(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
+        bytes32[] memory dn = nodesFor(gameId, d);
+        bytes32[] memory cn = nodesFor(gameId, c);
+        vm.prank(who);
+        game.postCounterNodes(gameId, dn, cn);
+    }
+
+    /// Plays both sides by their traces until the proof phase (or the end).
+    function playToProof(uint256 gameId, SimTrace d, SimTrace c) internal {
+        for (uint256 guard = 0; guard < 200; ++guard) {
+            FaultDisputeGame.Phase ph = phase(gameId);
+            if (ph == FaultDisputeGame.Phase.DefenderRoots) moveDefenderRoots(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerRoots) moveChallengerRoots(gameId, d, c, challenger);
+            else if (ph == FaultDisputeGame.Phase.DefenderReveal) moveDefenderReveal(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerReveal) moveChallengerReveal(gameId, c, challenger);
+            else if (ph == FaultDisputeGame.Phase.DefenderNodes) moveDefenderNodes(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerNodes) moveChallengerNodes(gameId, d, c, challenger);
+            else return;
+        }
+        revert("game did not reach the proof phase");
+    }
+
+    // ------------------------------------------------------------- the final step
+
+    /// The step proof for the disputed (op, chunk), input chunks opened in trace `t` (which must
+    /// agree with the game's root(i-1)), circuit of model `m`, proving digest `out`.
+    function stepProof(uint256 gameId, SimModel m, SimTrace t, uint256 out)
+        internal
+        view
+        returns (FaultDisputeGame.StepProof memory sp)
+    {
+        FaultDisputeGame.Game memory gm = game.getGame(gameId);
+        return stepProofAt(m, t, gm.hi, gm.index, out);
+    }
+
+    function stepProofAt(SimModel m, SimTrace t, uint32 op, uint32 chunk, uint256 out)
+        internal
+        view
+        returns (FaultDisputeGame.StepProof memory sp)
+    {
+        sp.vk = m.vk(op, chunk);
+        (sp.inputSlots, sp.inputChunks) = m.reads(op, chunk);
+        sp.leafIndex = m.leafIndex(op, chunk);
+        sp.circuitPath = m.circuitPath(op, chunk);
+        uint256 r = sp.inputSlots.length;
+        sp.inputs = new FaultDisputeGame.InputOpening[](r);
+        uint256[] memory pub = new uint256[](r + 1);
+        for (uint256 k = 0; k < r; ++k) {
+            uint32 s = uint32(sp.inputSlots[k]);
+            uint32 c = uint32(sp.inputChunks[k]);
+            sp.inputs[k].metaHash = m.metaHash(s);
+            sp.inputs[k].digest = uint256(t.digest(s, c));
+            sp.inputs[k].chunkPath = t.chunkPath(s, c);
+            sp.inputs[k].statePath = t.statePath(op - 1, s);
+            pub[k] = sp.inputs[k].digest;
+        }
+        pub[r] = out;
+        sp.outputDigest = out;
+        sp.proof = g16.prove(m.vkSeed(op, chunk), pub);
+    }
+
+    /// The honest proof of the disputed chunk: the circuit's output on the agreed inputs.
+    function honestProof(uint256 gameId, SimModel m, SimTrace agreed)
+        internal
+        view
+        returns (FaultDisputeGame.StepProof memory)
+    {
+        FaultDisputeGame.Game memory gm = game.getGame(gameId);
+        return stepProof(gameId, m, agreed, agreed.trueDigest(gm.hi, gm.index));
+    }
+
+    function outcome(uint256 gameId) internal view returns (FaultDisputeGame.Outcome) {
+        return game.getGame(gameId).outcome;
+    }
+
+    function assertBooks() internal view {
+        vm.assertEq(address(manager).balance, manager.totalEscrow() + manager.totalCredits(), "books");
+        vm.assertEq(address(game).balance, 0, "game holds no money");
+    }
+}

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Commitments, TensorMeta} from "../../src/lib/Commitments.sol";
+import {Merkle} from "../../src/lib/Merkle.sol";
+import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
+import {Groth16Sim} from "./Groth16Sim.sol";
+
+/// Exposes the Solidity commitment code on calldata (test helper).
+contract PoseidonHarness {
+    IPoseidon5 public immutable poseidon;
+
+    constructor(IPoseidon5 p) {
+        poseidon = p;
+    }
+
+    function chunkDigest(int32[] calldata values) external view returns (bytes32) {
+        return Commitments.chunkDigest(poseidon, values, 0, values.length);
+    }
+
+    function tensorRoot(TensorMeta calldata m, int32[] calldata values) external view returns (bytes32) {
+        return Commitments.tensorRoot(poseidon, m, values);
+    }
+
+    function metaHash(TensorMeta calldata m) external pure returns (bytes32) {
+        return Commitments.metaHash(m);
+    }
+}
+
+/// Tree helpers over memory arrays (test side; independent of the contracts' calldata code).
+library Trees {
+    function levels(bytes32[] memory leaves, uint256 depth) internal pure returns (bytes32[][] memory lv) {
+        lv = new bytes32[][](depth + 1);
+        uint256 w = uint256(1) << depth;
+        lv[0] = new bytes32[](w);
+        for (uint256 i = 0; i < leaves.length; ++i) lv[0][i] = leaves[i];
+        for (uint256 d = 1; d <= depth; ++d) {
+            w >>= 1;
+            lv[d] = new bytes32[](w);
+            for (uint256 i = 0; i < w; ++i) lv[d][i] = keccak256(abi.encodePacked(lv[d - 1][2 * i], lv[d - 1][2 * i + 1]));
+        }
+    }
+
+    function root(bytes32[] memory leaves, uint256 depth) internal pure returns (bytes32) {
+        bytes32[][] memory lv = levels(leaves, depth);
+        return lv[depth][0];
+    }
+
+    function path(bytes32[] memory leaves, uint256 depth, uint256 index) internal pure returns (bytes32[] memory p) {
+        bytes32[][] memory lv = levels(leaves, depth);
+        p = new bytes32[](depth);
+        for (uint256 d = 0; d < depth; ++d) p[d] = lv[d][(index >> d) ^ 1];
+    }
+
+    /// The 2^m nodes m levels below node (height, index).
+    function below(bytes32[] memory leaves, uint256 depth, uint256 height, uint256 index, uint256 m)
+        internal
+        pure
+        returns (bytes32[] memory nodes)
+    {
+        bytes32[][] memory lv = levels(leaves, depth);
+        uint256 w = uint256(1) << m;
+        nodes = new bytes32[](w);
+        for (uint256 t = 0; t < w; ++t) nodes[t] = lv[height - m][(index << m) + t];
+    }
+}
+
+/// A simulated compiled model: n operators over rank-1 tensors with chunkLen 4. Slot 0 (input)
+/// has 6 values (2 chunks), slots 1..n-1 have `midChunks` chunks (the last one short), slot n
+/// (output) has 10 values (3 chunks, one of them short; the chunk tree has a padding leaf).
+/// Op i, chunk j reads chunk min(j, last) of slot i-1 and, for i >= 2, chunk 0 of slot 0 (a skip
+/// connection). Its circuit is simulated by Groth16Sim with a seed per (model, op, chunk).
+contract SimModel {
+    uint256 internal constant R = Commitments.R;
+    uint32 public constant CHUNK = 4;
+    uint32 public immutable n;
+    uint32 public immutable midChunks;
+    bytes32 public immutable seed;
+    uint8 public immutable depth;
+    Groth16Sim public immutable g16;
+    bytes32 public circuitRoot;
+    bytes32 public metaRoot;
+    uint256 public circuitDepth;
+    bytes32[] internal circuitLeaves;
+    uint256[] internal leafStart; // index of (op, 0) in the circuit table, op = 1..n
+
+    constructor(uint32 n_, uint32 midChunks_, bytes32 seed_, Groth16Sim g16_) {
+        n = n_;
+        midChunks = midChunks_;
+        seed = seed_;
+        g16 = g16_;
+        depth = uint8(Commitments.stateDepth(n_));
+        bytes32[] memory metas = new bytes32[](uint256(n_) + 1);
+        for (uint32 s = 0; s <= n_; ++s) metas[s] = metaHash(s);
+        metaRoot = Trees.root(metas, depth);
+    }
+
+    /// Builds the circuit table (separate from the constructor: it is the expensive part).
+    function build() external {
+        leafStart.push(0); // op 0 does not exist
+        for (uint32 op = 1; op <= n; ++op) {
+            leafStart.push(circuitLeaves.length);
+            uint256 c = numChunks(op);
+            for (uint32 j = 0; j < c; ++j) circuitLeaves.push(circuitLeaf(op, j));
+        }
+        circuitDepth = Merkle.ceilLog2(circuitLeaves.length);
+        circuitRoot = Trees.root(circuitLeaves, circuitDepth);
+    }
+
+    function numel(uint32 slot) public view returns (uint32) {
+        if (slot == 0) return 6;
+        if (slot == n) return 10;
+        return midChunks * CHUNK - 1;
+    }
+
+    function numChunks(uint32 slot) public view returns (uint32) {
+        return (numel(slot) + CHUNK - 1) / CHUNK;
+    }
+
+    function chunkLength(uint32 slot, uint32 chunk) public view returns (uint32) {
+        uint32 start = chunk * CHUNK;
+        uint32 e = numel(slot);
+        return start + CHUNK <= e ? CHUNK : e - start;
+    }
+
+    function chunkDepth(uint32 slot) public view returns (uint256) {
+        return Merkle.ceilLog2(numChunks(slot));
+    }
+
+    function meta(uint32 slot) public view returns (TensorMeta memory m) {
+        m.dims = new uint32[](1);
+        m.dims[0] = numel(slot);
+        m.scale = 8;
+        m.chunkLen = CHUNK;
+    }
+
+    function metaHash(uint32 slot) public view returns (bytes32) {
+        return keccak256(abi.encodePacked(uint32(1), numel(slot), int32(8), CHUNK));
+    }
+
+    function metaPath(uint32 slot) external view returns (bytes32[] memory) {
+        bytes32[] memory metas = new bytes32[](uint256(n) + 1);
+        for (uint32 s = 0; s <= n; ++s) metas[s] = metaHash(s);
+        return Trees.path(metas, depth, slot);
+    }
+
+    function reads(uint32 op, uint32 chunk) public view returns (uint256[] memory slots, uint256[] memory chunks) {
+        uint32 last = numChunks(op - 1) - 1;
+        uint32 c1 = chunk < last ? chunk : last;
+        if (op == 1) {
+            slots = new uint256[](1);
+            chunks = new uint256[](1);
+            (slots[0], chunks[0]) = (0, c1);
+        } else {
+            slots = new uint256[](2);
+            chunks = new uint256[](2);
+            (slots[0], chunks[0]) = (op - 1, c1);
+            (slots[1], chunks[1]) = (0, 0);
+        }
+    }
+
+    function vkSeed(uint32 op, uint32 chunk) public view returns (bytes32) {
+        return keccak256(abi.encode(seed, op, chunk));
+    }
+
+    function vk(uint32 op, uint32 chunk) public view returns (bytes memory) {
+        (uint256[] memory slots,) = reads(op, chunk);
+        return g16.vk(vkSeed(op, chunk), slots.length + 1);
+    }
+
+    function circuitLeaf(uint32 op, uint32 chunk) public view returns (bytes32) {
+        (uint256[] memory slots, uint256[] memory chunks) = reads(op, chunk);
+        return keccak256(abi.encode(uint256(op), uint256(chunk), keccak256(vk(op, chunk)), slots, chunks));
+    }
+
+    function leafIndex(uint32 op, uint32 chunk) public view returns (uint256) {
+        return leafStart[op] + chunk;
+    }
+
+    function circuitPath(uint32 op, uint32 chunk) external view returns (bytes32[] memory) {
+        return Trees.path(circuitLeaves, circuitDepth, leafIndex(op, chunk));
+    }
+
+    /// The simulated operator: digest of output chunk `chunk` of op < n from its input digests.
+    function f(uint32 op, uint32 chunk, uint256[] memory ins) public view returns (uint256) {
+        return uint256(keccak256(abi.encode(seed, "f", op, chunk, ins))) % R;
+    }
+
+    /// The simulated last operator: the values of output chunk `chunk` from its input digests.
+    function g(uint32 chunk, uint256[] memory ins) public view returns (int32[] memory v) {
+        v = new int32[](chunkLength(n, chunk));
+        for (uint256 k = 0; k < v.length; ++k) {
+            v[k] = int32(int256(uint256(keccak256(abi.encode(seed, "g", chunk, ins, k))) % 2001) - 1000);
+        }
+    }
+
+    function params() external pure returns (uint256) {
+        return 0;
+    }
+}
+
+/// One party's trace of a SimModel on an input: honest, or with a defect at (defectOp, defectChunk)
+/// (the defective executor's later operators compute on its wrong values, as a real one would).
+contract SimTrace {
+    SimModel public immutable m;
+    PoseidonHarness public immutable h;
+    uint32 public immutable defectOp; // 0 = honest
+    uint32 public immutable defectChunk;
+    mapping(uint32 => bytes32[]) internal digests;
+    bytes32[] internal tensorRoots;
+    int32[] internal input;
+    int32[] internal output;
+
+    constructor(SimModel m_, PoseidonHarness h_, int32[] memory input_, uint32 defectOp_, uint32 defectChunk_) {
+        m = m_;
+        h = h_;
+        defectOp = defectOp_;
+        defectChunk = defectChunk_;
+        input = input_;
+    }
+
+    function build() external {
+        uint32 n = m.n();
+        // slot 0
+        for (uint32 j = 0; j < m.numChunks(0); ++j) {
+            int32[] memory v = new int32[](m.chunkLength(0, j));
+            for (uint256 k = 0; k < v.length; ++k) v[k] = input[j * 4 + k];
+            digests[0].push(h.chunkDigest(v));
+        }
+        tensorRoots.push(_tensorRoot(0));
+        for (uint32 op = 1; op <= n; ++op) {
+            for (uint32 j = 0; j < m.numChunks(op); ++j) {
+                uint256[] memory ins = inputDigests(op, j);
+                if (op < n) {
+                    uint256 d = m.f(op, j, ins);
+                    if (op == defectOp && j == defectChunk) d = addmod(d, 1, Commitments.R);
+                    digests[op].push(bytes32(d));
+                } else {
+                    int32[] memory v = m.g(j, ins);
+                    if (op == defectOp && j == defectChunk) v[0] += 1;
+                    for (uint256 k = 0; k < v.length; ++k) output.push(v[k]);
+                    digests[op].push(h.chunkDigest(v));
+                }
+            }
+            tensorRoots.push(_tensorRoot(op));
+        }
+    }
+
+    function _tensorRoot(uint32 slot) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked(m.metaHash(slot), chunksRoot(slot)));
+    }
+
+    function inputDigests(uint32 op, uint32 chunk) public view returns (uint256[] memory ins) {
+        (uint256[] memory slots, uint256[] memory chunks) = m.reads(op, chunk);
+        ins = new uint256[](slots.length);
+        for (uint256 k = 0; k < slots.length; ++k) ins[k] = uint256(digests[uint32(slots[k])][chunks[k]]);
+    }
+
+    /// What the (simulated) circuit of (op, chunk) outputs on this trace's inputs.
+    function trueDigest(uint32 op, uint32 chunk) external view returns (uint256) {
+        uint256[] memory ins = inputDigests(op, chunk);
+        if (op < m.n()) return m.f(op, chunk, ins);
+        return uint256(h.chunkDigest(m.g(chunk, ins)));
+    }
+
+    function getInput() external view returns (int32[] memory) {
+        return input;
+    }
+
+    function getOutput() external view returns (int32[] memory) {
+        return output;
+    }
+
+    function digest(uint32 slot, uint32 chunk) external view returns (bytes32) {
+        return chunk < digests[slot].length ? digests[slot][chunk] : bytes32(0);
+    }
+
+    function chunksRoot(uint32 slot) public view returns (bytes32) {
+        return Trees.root(digests[slot], m.chunkDepth(slot));
+    }
+
+    function tensorRoot(uint32 slot) external view returns (bytes32) {
+        return tensorRoots[slot];
+    }
+
+    function chunkPath(uint32 slot, uint32 chunk) external view returns (bytes32[] memory) {
+        return Trees.path(digests[slot], m.chunkDepth(slot), chunk);
+    }
+
+    function nodesBelow(uint32 slot, uint256 height, uint256 index, uint256 k) external view returns (bytes32[] memory) {
+        return Trees.below(digests[slot], m.chunkDepth(slot), height, index, k);
+    }
+
+    function _stateLeaves(uint32 step) internal view returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](step + 1);
+        for (uint32 s = 0; s <= step; ++s) leaves[s] = tensorRoots[s];
+    }
+
+    function stateRoot(uint32 step) public view returns (bytes32) {
+        return Trees.root(_stateLeaves(step), m.depth());
+    }
+
+    function stateRoots(uint32[] memory steps) external view returns (bytes32[] memory rs) {
+        rs = new bytes32[](steps.length);
+        for (uint256 i = 0; i < steps.length; ++i) rs[i] = stateRoot(steps[i]);
+    }
+
+    /// Siblings of leaf `slot` in the state tree after `step`.
+    function statePath(uint32 step, uint32 slot) external view returns (bytes32[] memory) {
+        return Trees.path(_stateLeaves(step), m.depth(), slot);
+    }
+}
