@@ -33,6 +33,21 @@ abstract contract Fixture is TestBase {
     uint64 internal constant WINDOW = 100;
     uint64 internal constant BUDGET = 60;
 
+    bytes internal armedRevert; // when set, the next move helper expects its game call to revert with it
+
+    /// The next move made through a helper must revert with `err` (set right before the game call,
+    /// after the helper's own view calls).
+    function expectMoveRevert(bytes memory err) internal {
+        armedRevert = err;
+    }
+
+    function _arm() internal {
+        if (armedRevert.length != 0) {
+            vm.expectRevert(armedRevert);
+            delete armedRevert;
+        }
+    }
+
     function deployPoseidon() internal returns (IPoseidon5 p) {
         bytes memory code = vm.getCode("PoseidonT6.sol:PoseidonT6");
         address a;
@@ -114,6 +129,40 @@ abstract contract Fixture is TestBase {
         t.build();
     }
 
+    function newJunkTrace(SimModel m, uint32 junkSlot) internal returns (SimTrace t) {
+        t = new SimTrace(m, harness, simInput(), 0, 0);
+        t.setJunk(junkSlot);
+        t.build();
+    }
+
+    /// Plays by the traces until `target` is the phase to move (or the end).
+    function playUntil(uint256 gameId, SimTrace d, SimTrace c, FaultDisputeGame.Phase target) internal {
+        for (uint256 guard = 0; guard < 200; ++guard) {
+            FaultDisputeGame.Phase ph = phase(gameId);
+            if (ph == target) return;
+            if (ph == FaultDisputeGame.Phase.DefenderRoots) moveDefenderRoots(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerRoots) moveChallengerRoots(gameId, d, c, challenger);
+            else if (ph == FaultDisputeGame.Phase.DefenderReveal) moveDefenderReveal(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerReveal) moveChallengerReveal(gameId, c, challenger);
+            else if (ph == FaultDisputeGame.Phase.DefenderNodes) moveDefenderNodes(gameId, d, submitter);
+            else if (ph == FaultDisputeGame.Phase.ChallengerNodes) moveChallengerNodes(gameId, d, c, challenger);
+            else revert("target phase not reached");
+        }
+        revert("target phase not reached");
+    }
+
+    /// Makes the move of the current phase by the traces, as `who`.
+    function moveAs(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
+        FaultDisputeGame.Phase ph = phase(gameId);
+        if (ph == FaultDisputeGame.Phase.DefenderRoots) moveDefenderRoots(gameId, d, who);
+        else if (ph == FaultDisputeGame.Phase.ChallengerRoots) moveChallengerRoots(gameId, d, c, who);
+        else if (ph == FaultDisputeGame.Phase.DefenderReveal) moveDefenderReveal(gameId, d, who);
+        else if (ph == FaultDisputeGame.Phase.ChallengerReveal) moveChallengerReveal(gameId, c, who);
+        else if (ph == FaultDisputeGame.Phase.DefenderNodes) moveDefenderNodes(gameId, d, who);
+        else if (ph == FaultDisputeGame.Phase.ChallengerNodes) moveChallengerNodes(gameId, d, c, who);
+        else revert("no move in this phase");
+    }
+
     function request(uint256 modelId) internal returns (uint256 id) {
         vm.prank(requester);
         id = manager.requestInference{value: FEE}(modelId, simInput(), uint64(block.timestamp + 1000));
@@ -146,6 +195,7 @@ abstract contract Fixture is TestBase {
 
     function moveDefenderRoots(uint256 gameId, SimTrace d, address who) internal {
         bytes32[] memory roots = defenderRootsFor(gameId, d);
+        _arm();
         vm.prank(who);
         game.postRoots(gameId, roots);
     }
@@ -153,6 +203,7 @@ abstract contract Fixture is TestBase {
     function moveChallengerRoots(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
         bytes32[] memory dr = defenderRootsFor(gameId, d);
         bytes32[] memory cr = c.stateRoots(game.positions(gameId));
+        _arm();
         vm.prank(who);
         game.postCounterRoots(gameId, dr, cr);
     }
@@ -165,6 +216,7 @@ abstract contract Fixture is TestBase {
         bytes32 cr = d.chunksRoot(op);
         bytes32[] memory mp = m.metaPath(op);
         bytes32[] memory sib = d.statePath(op, op);
+        _arm();
         vm.prank(who);
         game.revealTensor(gameId, meta, cr, mp, sib);
     }
@@ -173,6 +225,7 @@ abstract contract Fixture is TestBase {
         uint32 op = game.getGame(gameId).hi;
         bytes32 cr = c.chunksRoot(op);
         bytes32[] memory sib = c.statePath(op, op);
+        _arm();
         vm.prank(who);
         game.revealCounterTensor(gameId, cr, sib);
     }
@@ -185,6 +238,7 @@ abstract contract Fixture is TestBase {
 
     function moveDefenderNodes(uint256 gameId, SimTrace d, address who) internal {
         bytes32[] memory nodes = nodesFor(gameId, d);
+        _arm();
         vm.prank(who);
         game.postNodes(gameId, nodes);
     }
@@ -192,6 +246,7 @@ abstract contract Fixture is TestBase {
     function moveChallengerNodes(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
         bytes32[] memory dn = nodesFor(gameId, d);
         bytes32[] memory cn = nodesFor(gameId, c);
+        _arm();
         vm.prank(who);
         game.postCounterNodes(gameId, dn, cn);
     }

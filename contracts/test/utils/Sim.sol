@@ -210,6 +210,7 @@ contract SimTrace {
     bytes32[] internal tensorRoots;
     int32[] internal input;
     int32[] internal output;
+    uint32 public junkSlot; // if set: a non-zero digest in the first padding leaf of that slot
 
     constructor(SimModel m_, PoseidonHarness h_, int32[] memory input_, uint32 defectOp_, uint32 defectChunk_) {
         m = m_;
@@ -217,6 +218,11 @@ contract SimTrace {
         defectOp = defectOp_;
         defectChunk = defectChunk_;
         input = input_;
+    }
+
+    /// Puts a non-zero digest into the first padding leaf of `slot`'s chunk tree (call before build).
+    function setJunk(uint32 slot) external {
+        junkSlot = slot;
     }
 
     function build() external {
@@ -242,6 +248,7 @@ contract SimTrace {
                     digests[op].push(h.chunkDigest(v));
                 }
             }
+            if (op == junkSlot) digests[op].push(bytes32(uint256(0xbad)));
             tensorRoots.push(_tensorRoot(op));
         }
     }
