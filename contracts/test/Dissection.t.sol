@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+import {InferenceManager} from "../src/InferenceManager.sol";
+
+/// Dissection with other arities and group sizes, tiny models, and concurrent games.
+contract DissectionTest is Fixture {
+    function setUp() public {
+        deployAll();
+    }
+
+    function _caught(SimModel m, uint256 modelId, uint32 op, uint32 chunk) internal returns (uint256 gid) {
+        SimTrace honest = newTrace(m, 0, 0);
+        SimTrace bad = newTrace(m, op, chunk);
+        uint256 rid = request(modelId);
+        submit(rid, bad, submitter);
+        gid = openGame(rid, honest, challenger);
+        playToProof(gid, bad, honest);
+        FaultDisputeGame.Game memory gm = game.getGame(gid);
+        vm.assertEq(gm.hi, op, "op");
+        vm.assertEq(gm.lo, op - 1, "lo");
+        vm.assertEq(gm.index, chunk, "chunk");
+        game.proveStep(gid, honestProof(gid, m, honest));
+        vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        assertBooks();
+    }
+
+    function test_quaternary() public {
+        SimModel m = newSim(13, 7, "k4");
+        uint256 id = register(m, params(4, 1));
+        _caught(m, id, 1, 0);
+        _caught(m, id, 9, 6);
+        _caught(m, id, 13, 2);
+    }
+
+    function test_ternary() public {
+        SimModel m = newSim(10, 5, "k3");
+        uint256 id = register(m, params(3, 1));
+        _caught(m, id, 6, 4);
+        _caught(m, id, 10, 1);
+    }
+
+    function test_octary_chunkLevelTakesThreeLevels() public {
+        SimModel m = newSim(9, 8, "k8");
+        uint256 id = register(m, params(8, 1));
+        _caught(m, id, 5, 7);
+    }
+
+    /// N = 3: a segment of <= 3 operators is split into single operators in one round.
+    function test_groupOfN() public {
+        SimModel m = newSim(12, 3, "n3");
+        uint256 id = register(m, params(2, 3));
+        _caught(m, id, 7, 1);
+        _caught(m, id, 12, 0);
+        _caught(m, id, 1, 2);
+    }
+
+    /// N >= n: one round of n-1 roots picks the operator.
+    function test_groupCoversWholeModel() public {
+        SimModel m = newSim(6, 2, "nall");
+        uint256 id = register(m, params(2, 16));
+        uint256 gid = _caught(m, id, 4, 1);
+        vm.assertEq(gid, 0);
+    }
+
+    function test_singleOperatorModel() public {
+        SimModel m = newSim(1, 2, "one");
+        uint256 id = register(m, params(2, 1));
+        _caught(m, id, 1, 2);
+    }
+
+    function test_twoOperatorModel() public {
+        SimModel m = newSim(2, 2, "two");
+        uint256 id = register(m, params(2, 1));
+        _caught(m, id, 1, 1);
+        _caught(m, id, 2, 0);
+    }
+
+    /// forge-config: default.fuzz.runs = 40
+    /// Fuzz: any defect position is found, for any arity 2..6 and group 1..4.
+    function testFuzz_defectFound(uint256 a, uint256 nGroup, uint256 opSeed, uint256 chunkSeed) public {
+        uint16 k = uint16(bound(a, 2, 6));
+        uint16 g = uint16(bound(nGroup, 1, 4));
+        SimModel m = newSim(9, 3, keccak256(abi.encode(k, g)));
+        uint256 id = register(m, params(k, g));
+        uint32 op = uint32(bound(opSeed, 1, 9));
+        uint32 chunk = uint32(bound(chunkSeed, 0, m.numChunks(op) - 1));
+        _caught(m, id, op, chunk);
+    }
+
+    // ------------------------------------------------------------------ several games on one result
+
+    function test_twoChallengers_firstWinsSecondIsCancelled() public {
+        SimModel m = newSim(7, 3, "multi");
+        uint256 id = register(m, params(2, 1));
+        SimTrace honest = newTrace(m, 0, 0);
+        SimTrace bad = newTrace(m, 3, 1);
+        uint256 rid = request(id);
+        submit(rid, bad, submitter);
+        uint256 g1 = openGame(rid, honest, challenger);
+        uint256 g2 = openGame(rid, honest, challenger2);
+        vm.assertEq(manager.getResult(rid).activeGames, 2);
+        // g2 cannot be cancelled while the result is live
+        vm.expectRevert(FaultDisputeGame.ResultStillLive.selector);
+        game.cancel(g2);
+        playToProof(g1, bad, honest);
+        // the result cannot be finalised while games run, even after the window
+        vm.warp(block.timestamp + WINDOW + 1);
+        vm.expectRevert(InferenceManager.GamesRunning.selector);
+        manager.finalize(rid);
+        game.proveStep(g1, honestProof(g1, m, honest));
+        vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
+        // now g2 is void: anyone cancels it and challenger2 gets its bond back
+        vm.prank(stranger);
+        game.cancel(g2);
+        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.Void));
+        vm.assertEq(manager.credits(challenger2), CH_BOND);
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND);
+        assertBooks();
+    }
+
+    function test_voidGamePlayedToTheEnd() public {
+        // a game whose result was rejected meanwhile and that still ends by timeout is void too
+        SimModel m = newSim(5, 3, "void");
+        uint256 id = register(m, params(2, 1));
+        SimTrace honest = newTrace(m, 0, 0);
+        SimTrace bad = newTrace(m, 2, 0);
+        uint256 rid = request(id);
+        submit(rid, bad, submitter);
+        uint256 g1 = openGame(rid, honest, challenger);
+        SimTrace other = newTrace(m, 1, 0);
+        uint256 g2 = openGame(rid, other, challenger2);
+        playToProof(g1, bad, honest);
+        game.proveStep(g1, honestProof(g1, m, honest));
+        vm.warp(block.timestamp + BUDGET + 1);
+        game.claimTimeout(g2);
+        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.Void));
+        vm.assertEq(manager.credits(challenger2), CH_BOND);
+        assertBooks();
+    }
+
+    function test_defenderWinsOneGameThenLosesAnother() public {
+        SimModel m = newSim(6, 3, "mix");
+        uint256 id = register(m, params(2, 1));
+        SimTrace honest = newTrace(m, 0, 0);
+        SimTrace bad = newTrace(m, 4, 2);
+        SimTrace worse = newTrace(m, 2, 1);
+        uint256 rid = request(id);
+        submit(rid, bad, submitter);
+        // a colluding challenger steers to a step where the defender is right (op 2: bad == honest there)
+        uint256 g1 = openGame(rid, worse, challenger2);
+        playToProofAs(g1, bad, worse, challenger2);
+        game.proveStep(g1, honestProof(g1, m, bad));
+        vm.assertEq(uint256(outcome(g1)), uint256(FaultDisputeGame.Outcome.DefenderWon));
+        // ...but the result is not final: an honest challenger still wins its own game
+        uint256 g2 = openGame(rid, honest, challenger);
+        playToProof(g2, bad, honest);
+        game.proveStep(g2, honestProof(g2, m, honest));
+        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        vm.assertEq(manager.credits(submitter), CH_BOND); // it kept the colluder's bond
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND);
+        assertBooks();
+    }
+
+    function playToProofAs(uint256 gid, SimTrace d, SimTrace c, address chal) internal {
+        for (uint256 guard = 0; guard < 200; ++guard) {
+            FaultDisputeGame.Phase ph = phase(gid);
+            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
+            bool d_ = ph == FaultDisputeGame.Phase.DefenderRoots || ph == FaultDisputeGame.Phase.DefenderReveal
+                || ph == FaultDisputeGame.Phase.DefenderNodes;
+            moveAs(gid, d, c, d_ ? submitter : chal);
+        }
+    }
+}
