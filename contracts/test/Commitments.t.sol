@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm, TestBase} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {Trees} from "./utils/Sim.sol";
+import {Commitments, TensorMeta} from "../src/lib/Commitments.sol";
+import {Merkle} from "../src/lib/Merkle.sol";
+
+/// The Solidity commitments against vectors made elsewhere: circomlibjs (contracts/gen/poseidon.js
+/// and scripts/js' testdata/vectors/poseidon-circomlibjs.json) and, once it exists, the Rust
+/// engine's testdata/vectors/commitments.json.
+contract CommitmentsTest is Fixture {
+    function setUp() public {
+        deployAll();
+    }
+
+    function _checkPoseidon(string memory j, uint256 count) internal view {
+        for (uint256 i = 0; i < count; ++i) {
+            string memory k = string.concat(".poseidon5[", vm.toString(i), "]");
+            uint256[] memory xs = vm.parseJsonUintArray(j, string.concat(k, ".inputs"));
+            uint256 want = vm.parseJsonUint(j, string.concat(k, ".output"));
+            uint256 got = poseidon.hash([xs[0], xs[1], xs[2], xs[3], xs[4]]);
+            vm.assertEq(got, want, "poseidon5");
+        }
+    }
+
+    function _checkChunks(string memory j, uint256 count) internal view {
+        for (uint256 i = 0; i < count; ++i) {
+            string memory k = string.concat(".chunks[", vm.toString(i), "]");
+            int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
+            int32[] memory v = new int32[](raw.length);
+            for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
+            vm.assertEq(harness.chunkDigest(v), vm.parseJsonBytes32(j, string.concat(k, ".digest")), "chunk digest");
+        }
+    }
+
+    function test_poseidonAndChunkDigests_contractsGen() public view {
+        string memory j = vm.readFile("test/vectors/poseidon5.json");
+        _checkPoseidon(j, 3);
+        _checkChunks(j, 8);
+    }
+
+    function test_poseidonAndChunkDigests_scriptsJs() public {
+        string memory path = "../testdata/vectors/poseidon-circomlibjs.json";
+        if (!vm.exists(path)) {
+            vm.skip(true);
+            return;
+        }
+        string memory j = vm.readFile(path);
+        _checkPoseidon(j, vm.parseJsonKeys(j, ".poseidon5[0]").length > 0 ? _len(j, ".poseidon5") : 0);
+        _checkChunks(j, _len(j, ".chunks"));
+    }
+
+    function _len(string memory j, string memory key) internal view returns (uint256 n) {
+        while (vm.keyExistsJson(j, string.concat(key, "[", vm.toString(n), "]"))) ++n;
+    }
+
+    function test_tensorRoots() public view {
+        string memory j = vm.readFile("test/vectors/poseidon5.json");
+        for (uint256 i = 0; i < 3; ++i) {
+            string memory k = string.concat(".tensors[", vm.toString(i), "]");
+            TensorMeta memory m;
+            uint256[] memory dims = vm.parseJsonUintArray(j, string.concat(k, ".dims"));
+            m.dims = new uint32[](dims.length);
+            for (uint256 q = 0; q < dims.length; ++q) m.dims[q] = uint32(dims[q]);
+            m.scale = int32(vm.parseJsonInt(j, string.concat(k, ".scale")));
+            m.chunkLen = uint32(vm.parseJsonUint(j, string.concat(k, ".chunkLen")));
+            int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
+            int32[] memory v = new int32[](raw.length);
+            for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
+            vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "metaHash");
+            vm.assertEq(harness.tensorRoot(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "tensorRoot");
+            vm.assertEq(manager.tensorRootOf(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "manager");
+        }
+    }
+
+    function test_stateRoot0AndDepth() public pure {
+        vm.assertEq(Commitments.stateDepth(1), 1);
+        vm.assertEq(Commitments.stateDepth(2), 2);
+        vm.assertEq(Commitments.stateDepth(3), 2);
+        vm.assertEq(Commitments.stateDepth(4), 3);
+        vm.assertEq(Commitments.stateDepth(7), 3);
+        vm.assertEq(Commitments.stateDepth(155), 8);
+        vm.assertEq(Commitments.stateDepth(255), 8);
+        vm.assertEq(Commitments.stateDepth(256), 9);
+        bytes32 leaf = keccak256("input");
+        for (uint256 d = 1; d < 10; ++d) {
+            bytes32[] memory leaves = new bytes32[](1);
+            leaves[0] = leaf;
+            vm.assertEq(Commitments.stateRoot0(leaf, d), Trees.root(leaves, d));
+        }
+    }
+
+    function test_merkleRootOfMatchesFullTree() public pure {
+        for (uint256 n = 1; n <= 9; ++n) {
+            bytes32[] memory a = new bytes32[](n);
+            for (uint256 i = 0; i < n; ++i) a[i] = keccak256(abi.encode(n, i));
+            bytes32 want = Trees.root(a, Merkle.ceilLog2(n));
+            vm.assertEq(Merkle.rootOf(a), want);
+        }
+    }
+
+    /// The Rust engine's vectors (docs/commitments.md): skipped until testdata/vectors/commitments.json exists.
+    function test_rustCommitmentVectors() public {
+        string memory path = "../testdata/vectors/commitments.json";
+        if (!vm.exists(path)) {
+            vm.skip(true);
+            return;
+        }
+        string memory j = vm.readFile(path);
+        uint256 checked = 0;
+        if (vm.keyExistsJson(j, ".chunks")) {
+            uint256 n = _len(j, ".chunks");
+            _checkChunks(j, n);
+            checked += n;
+        }
+        vm.assertTrue(checked > 0, "commitments.json has no vectors this test understands");
+    }
+}
