@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm, TestBase} from "./utils/Vm.sol";
+import {Handler} from "./Invariant.t.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+
+/// The invariant handler's actions do what they say (so the invariant run explores real games).
+contract HandlerSmokeTest is TestBase {
+    function test_handlerPlaysWholeGames() public {
+        Handler h = new Handler();
+        h.doRequest(0.3 ether, 200);
+        h.doSubmit(0, false); // the wrong result
+        h.doChallenge(0, false);
+        for (uint256 i = 0; i < 12; ++i) h.doMove(0);
+        vm.assertEq(h.resolvedInPlay(), 1, "game played to its proof");
+        FaultDisputeGame g = FaultDisputeGame(h.gameAddr());
+        vm.assertEq(uint256(g.getGame(0).outcome), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        h.doSubmit(0, true);
+        h.doChallenge(0, true);
+        h.doWarp(39); // +40 s
+        h.doWarp(39); // +40 s
+        h.doTimeout(1);
+        vm.assertEq(h.resolvedInPlay(), 2, "timeout claimed");
+        h.drain();
+        vm.assertEq(h.managerAddr().balance, 0);
+    }
+}

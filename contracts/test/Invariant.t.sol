@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm, TestBase, console} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {InferenceManager} from "../src/InferenceManager.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+
+/// Random sequences of everything that moves money: requests, results (honest or wrong),
+/// challenges, game moves and proofs, timeouts, cancellations, finalisations, refunds and
+/// withdrawals, with time passing in between.
+contract Handler is Fixture {
+    SimModel public m;
+    uint256 public modelId;
+    SimTrace public honest;
+    SimTrace public bad;
+    address[] internal actors;
+    mapping(uint256 => bool) internal chalHonest; // game -> challenger plays the honest trace
+    uint256 public ghostIn; // wei sent to the manager
+    uint256 public ghostOut; // wei withdrawn from it
+    uint256 public calls;
+    uint256 public resolvedInPlay; // games ended by a proof, a padding check, a timeout or a cancel
+    uint256 public movesMade;
+
+    constructor() {
+        deployAll();
+        m = newSim(4, 2, "inv");
+        modelId = register(m, params(2, 1));
+        honest = newTrace(m, 0, 0);
+        bad = newTrace(m, 3, 1);
+        actors.push(requester);
+        actors.push(submitter);
+        actors.push(challenger);
+        actors.push(challenger2);
+        actors.push(stranger);
+    }
+
+    function actorsList() external view returns (address[] memory) {
+        return actors;
+    }
+
+    function doRequest(uint256 feeSeed, uint256 dlSeed) external {
+        calls++;
+        uint256 fee = bound(feeSeed, 0, 1 ether);
+        vm.prank(requester);
+        manager.requestInference{value: fee}(modelId, simInput(), uint64(block.timestamp + bound(dlSeed, 1, 300)));
+        ghostIn += fee;
+    }
+
+    function doSubmit(uint256 ridSeed, bool useHonest) external {
+        calls++;
+        uint256 n = manager.requestCount();
+        if (n == 0) return;
+        uint256 rid = _find(ridSeed, InferenceManager.Status.Open);
+        if (rid == type(uint256).max) return;
+        InferenceManager.Request memory rq = manager.getRequest(rid);
+        if (block.timestamp > rq.deadline) return;
+        submit(rid, useHonest ? honest : bad, submitter);
+        ghostIn += SUB_BOND;
+    }
+
+    function doChallenge(uint256 ridSeed, bool second) external {
+        calls++;
+        uint256 n = manager.requestCount();
+        if (n == 0) return;
+        uint256 rid = _find(ridSeed, InferenceManager.Status.Submitted);
+        if (rid == type(uint256).max) return;
+        InferenceManager.Result memory res = manager.getResult(rid);
+        if (block.timestamp > res.challengeDeadline) return;
+        bool h = res.finalRoot != honest.stateRoot(m.n());
+        uint256 gid = openGame(rid, h ? honest : bad, second ? challenger2 : challenger);
+        chalHonest[gid] = h;
+        ghostIn += CH_BOND;
+    }
+
+    /// A request in `st`, searched from a random start (max when there is none).
+    function _find(uint256 seed, InferenceManager.Status st) internal view returns (uint256) {
+        uint256 n = manager.requestCount();
+        uint256 start = seed % n;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 i = (start + k) % n;
+            if (manager.getRequest(i).status == st) return i;
+        }
+        return type(uint256).max;
+    }
+
+    /// A game not yet resolved, searched from a random start (max when there is none).
+    function _findGame(uint256 seed) internal view returns (uint256) {
+        uint256 n = game.gameCount();
+        uint256 start = seed % n;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 i = (start + k) % n;
+            if (game.getGame(i).phase != FaultDisputeGame.Phase.Resolved) return i;
+        }
+        return type(uint256).max;
+    }
+
+    function doMove(uint256 gidSeed) external {
+        calls++;
+        uint256 n = game.gameCount();
+        if (n == 0) return;
+        uint256 gid = _findGame(gidSeed);
+        if (gid == type(uint256).max) return;
+        FaultDisputeGame.Game memory g = game.getGame(gid);
+        (uint64 dLeft, uint64 cLeft) = game.clocks(gid);
+        bool dTurn = g.phase == FaultDisputeGame.Phase.DefenderRoots || g.phase == FaultDisputeGame.Phase.DefenderReveal
+            || g.phase == FaultDisputeGame.Phase.DefenderNodes || g.phase == FaultDisputeGame.Phase.DefenderProof;
+        if ((dTurn ? dLeft : cLeft) == 0) return;
+        SimTrace c = chalHonest[gid] ? honest : bad;
+        SimTrace d = chalHonest[gid] ? bad : honest;
+        if (g.phase == FaultDisputeGame.Phase.DefenderProof) {
+            if (g.index >= g.numChunks) game.resolvePadding(gid);
+            else game.proveStep(gid, honestProof(gid, m, honest));
+            resolvedInPlay++;
+        } else {
+            moveAs(gid, d, c, dTurn ? g.defender : g.challenger);
+            movesMade++;
+        }
+    }
+
+    function doTimeout(uint256 gidSeed) external {
+        calls++;
+        uint256 n = game.gameCount();
+        if (n == 0) return;
+        uint256 gid = _findGame(gidSeed);
+        if (gid == type(uint256).max) return;
+        FaultDisputeGame.Game memory g = game.getGame(gid);
+        (uint64 dLeft, uint64 cLeft) = game.clocks(gid);
+        bool dTurn = g.phase == FaultDisputeGame.Phase.DefenderRoots || g.phase == FaultDisputeGame.Phase.DefenderReveal
+            || g.phase == FaultDisputeGame.Phase.DefenderNodes || g.phase == FaultDisputeGame.Phase.DefenderProof;
+        // clocks() reports 0 left at exactly the budget; a claim needs one more second
+        if ((dTurn ? dLeft : cLeft) != 0) return;
+        FaultDisputeGame.Game memory gg = game.getGame(gid);
+        uint256 used = (dTurn ? gg.defenderClock : gg.challengerClock) + block.timestamp - gg.lastMoveAt;
+        if (used <= BUDGET) return;
+        game.claimTimeout(gid);
+        resolvedInPlay++;
+    }
+
+    function doCancel(uint256 gidSeed) external {
+        calls++;
+        uint256 n = game.gameCount();
+        if (n == 0) return;
+        uint256 gid = _findGame(gidSeed);
+        if (gid == type(uint256).max) return;
+        FaultDisputeGame.Game memory g = game.getGame(gid);
+        if (manager.isResultLive(g.requestId, g.resultNonce)) return;
+        game.cancel(gid);
+        resolvedInPlay++;
+    }
+
+    function doFinalizeOrRefund(uint256 ridSeed) external {
+        calls++;
+        uint256 n = manager.requestCount();
+        if (n == 0) return;
+        uint256 rid = bound(ridSeed, 0, n - 1);
+        _settle(rid);
+    }
+
+    function _settle(uint256 rid) internal {
+        InferenceManager.Request memory rq = manager.getRequest(rid);
+        if (rq.status == InferenceManager.Status.Open && block.timestamp > rq.deadline) {
+            manager.refund(rid);
+        } else if (rq.status == InferenceManager.Status.Submitted) {
+            InferenceManager.Result memory res = manager.getResult(rid);
+            if (block.timestamp > res.challengeDeadline && res.activeGames == 0) manager.finalize(rid);
+        }
+    }
+
+    function doWithdraw(uint256 who) external {
+        calls++;
+        address a = actors[bound(who, 0, actors.length - 1)];
+        uint256 c = manager.credits(a);
+        if (c == 0) return;
+        vm.prank(a);
+        manager.withdraw();
+        ghostOut += c;
+    }
+
+    function doWarp(uint256 s) external {
+        calls++;
+        vm.warp(block.timestamp + bound(s, 1, 40));
+    }
+
+    /// What the manager owes, recomputed from the public state of every request, game and actor.
+    function owed() public view returns (uint256 total) {
+        uint256 n = manager.requestCount();
+        for (uint256 i = 0; i < n; ++i) {
+            InferenceManager.Request memory rq = manager.getRequest(i);
+            if (rq.status == InferenceManager.Status.Open || rq.status == InferenceManager.Status.Submitted) {
+                total += rq.fee;
+            }
+            if (rq.status == InferenceManager.Status.Submitted) total += manager.getResult(i).bond;
+        }
+        uint256 gc = game.gameCount();
+        for (uint256 i = 0; i < gc; ++i) {
+            FaultDisputeGame.Game memory g = game.getGame(i);
+            if (g.phase != FaultDisputeGame.Phase.Resolved) total += g.bond;
+        }
+        for (uint256 i = 0; i < actors.length; ++i) total += manager.credits(actors[i]);
+    }
+
+    /// Ends everything: every game, request and credit; afterwards the manager must be empty.
+    function drain() external {
+        vm.warp(block.timestamp + 10_000);
+        uint256 gc = game.gameCount();
+        for (uint256 i = 0; i < gc; ++i) {
+            FaultDisputeGame.Phase ph = game.getGame(i).phase;
+            if (ph != FaultDisputeGame.Phase.Resolved) game.claimTimeout(i);
+        }
+        vm.warp(block.timestamp + 10_000);
+        uint256 n = manager.requestCount();
+        for (uint256 i = 0; i < n; ++i) _settle(i);
+        for (uint256 i = 0; i < actors.length; ++i) {
+            uint256 c = manager.credits(actors[i]);
+            if (c == 0) continue;
+            vm.prank(actors[i]);
+            manager.withdraw();
+            ghostOut += c;
+        }
+    }
+
+    function managerAddr() external view returns (address) {
+        return address(manager);
+    }
+
+    function gameAddr() external view returns (address) {
+        return address(game);
+    }
+}
+
+contract InvariantTest is TestBase {
+    Handler internal h;
+
+    function setUp() public {
+        h = new Handler();
+    }
+
+    function targetContracts() public view returns (address[] memory t) {
+        t = new address[](1);
+        t[0] = address(h);
+    }
+
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory s) {
+        s = new FuzzSelector[](1);
+        bytes4[] memory sel = new bytes4[](15);
+        sel[0] = Handler.doRequest.selector;
+        sel[1] = Handler.doSubmit.selector;
+        sel[2] = Handler.doSubmit.selector;
+        sel[3] = Handler.doChallenge.selector;
+        sel[4] = Handler.doChallenge.selector;
+        sel[5] = Handler.doMove.selector;
+        sel[6] = Handler.doMove.selector;
+        sel[7] = Handler.doMove.selector;
+        sel[8] = Handler.doMove.selector;
+        sel[9] = Handler.doTimeout.selector;
+        sel[10] = Handler.doCancel.selector;
+        sel[11] = Handler.doFinalizeOrRefund.selector;
+        sel[12] = Handler.doWithdraw.selector;
+        sel[13] = Handler.doWarp.selector;
+        sel[14] = Handler.doFinalizeOrRefund.selector;
+        s[0] = FuzzSelector(address(h), sel);
+    }
+
+    /// forge-config: default.invariant.runs = 12
+    /// forge-config: default.invariant.depth = 120
+    /// forge-config: default.invariant.fail-on-revert = true
+    function invariant_holdsExactlyWhatItOwes() public view {
+        address mgr = h.managerAddr();
+        InferenceManager im = InferenceManager(mgr);
+        vm.assertEq(mgr.balance, im.totalEscrow() + im.totalCredits(), "balance == escrow + credits");
+        vm.assertEq(mgr.balance, h.owed(), "balance == what is owed, recomputed");
+        vm.assertEq(mgr.balance, h.ghostIn() - h.ghostOut(), "balance == in - out");
+        vm.assertEq(h.gameAddr().balance, 0);
+    }
+
+    /// After any sequence, ending everything leaves nothing stuck.
+    function afterInvariant() public {
+        console.log("games", FaultDisputeGame(h.gameAddr()).gameCount());
+        console.log("requests", InferenceManager(h.managerAddr()).requestCount());
+        console.log("resolved in play", h.resolvedInPlay());
+        console.log("moves", h.movesMade());
+        console.log("calls", h.calls());
+        console.log("time", block.timestamp);
+        h.drain();
+        vm.assertEq(h.managerAddr().balance, 0, "nothing stuck");
+        vm.assertEq(InferenceManager(h.managerAddr()).totalEscrow(), 0);
+    }
+}
