@@ -116,6 +116,14 @@ fn r1cs_matrices(cs: &ConstraintSystemRef<Fr>) -> Result<Vec<Matrix<Fr>>, ZkErro
     Ok(abc)
 }
 
+/// The first row `k` with `(A_k·z)·(B_k·z) != C_k·z`, if any: exactly what the proof would
+/// fail on (the matrices and the full assignment `z = (1, instance, witness)` are the
+/// prover's inputs).
+pub fn first_unsatisfied(abc: &[Matrix<Fr>], z: &[Fr]) -> Option<usize> {
+    let eval = |row: &Vec<(Fr, usize)>| row.iter().map(|(c, i)| *c * z[*i]).sum::<Fr>();
+    (0..abc[0].len()).find(|&k| eval(&abc[0][k]) * eval(&abc[1][k]) != eval(&abc[2][k]))
+}
+
 /// Synthesizes `circuit` without a witness (as setup does) and returns its identity.
 pub fn circuit_info<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<CircuitInfo, ZkError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
@@ -249,12 +257,9 @@ where
 {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: true });
+    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false });
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
-    if let Some(which) = cs.which_is_unsatisfied()? {
-        return Err(ZkError::Unsatisfied(which));
-    }
     let abc = r1cs_matrices(&cs)?;
     let info = CircuitInfo::from_matrices(&cs, &abc);
     if info.id != keys.info.id {
@@ -270,6 +275,9 @@ where
             instance.iter().chain(&inner.assignments.witness_assignment).copied().collect();
         (full, instance[1..].to_vec())
     };
+    if let Some(row) = first_unsatisfied(&abc, &full_assignment) {
+        return Err(ZkError::Unsatisfied(format!("R1CS row {row} of {}", info.num_constraints)));
+    }
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
     let proof = Groth16::<Curve>::create_proof_with_reduction_and_matrices(

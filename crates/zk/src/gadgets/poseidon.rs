@@ -14,7 +14,7 @@
 //! five inputs: 4·6 + 60 + 4·6 = 108 S-boxes, of which the first round's `s_0` is a constant,
 //! so a `Poseidon5` call costs 321 constraints when all five inputs are variables.
 
-use crate::{native::circom_params, Fr};
+use crate::{gadgets::lincomb, native::circom_params, Fr};
 use ark_r1cs_std::fields::{fp::FpVar, FieldVar};
 use ark_relations::gr1cs::SynthesisError;
 use light_poseidon::PoseidonParameters;
@@ -27,22 +27,26 @@ fn sbox(x: &FpVar<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
 }
 
 /// The Poseidon permutation's output `s_0` for the state `[0, inputs…]` under `params`.
+///
+/// Each round's linear layer and the next round's constants form one linear combination per
+/// state element (`s'_i = Σ_j M_ij s_j + ark[(r+1)·t + i]`), which keeps the symbolic
+/// combinations few and small.
 pub fn poseidon_var_with(
     params: &PoseidonParameters<Fr>,
     inputs: &[FpVar<Fr>],
 ) -> Result<FpVar<Fr>, SynthesisError> {
     let t = params.width;
     assert_eq!(inputs.len() + 1, t, "Poseidon of width {t} takes {} inputs", t - 1);
-    let mut state: Vec<FpVar<Fr>> = Vec::with_capacity(t);
-    state.push(FpVar::zero());
-    state.extend_from_slice(inputs);
+    let one = Fr::from(1u64);
+    let mut state: Vec<FpVar<Fr>> = std::iter::once(FpVar::zero())
+        .chain(inputs.iter().cloned())
+        .enumerate()
+        .map(|(i, s)| lincomb(&[(one, &s)], params.ark[i]))
+        .collect();
 
     let half_full = params.full_rounds / 2;
     let rounds = params.full_rounds + params.partial_rounds;
     for r in 0..rounds {
-        for (i, s) in state.iter_mut().enumerate() {
-            *s += params.ark[r * t + i];
-        }
         let full = r < half_full || r >= half_full + params.partial_rounds;
         if full {
             for s in state.iter_mut() {
@@ -54,10 +58,12 @@ pub fn poseidon_var_with(
         state = params
             .mds
             .iter()
-            .map(|row| {
-                row.iter()
-                    .zip(&state)
-                    .fold(FpVar::zero(), |acc, (m, s)| acc + s * *m)
+            .enumerate()
+            .map(|(i, row)| {
+                let next_constant =
+                    if r + 1 < rounds { params.ark[(r + 1) * t + i] } else { Fr::from(0u64) };
+                let terms: Vec<(Fr, &FpVar<Fr>)> = row.iter().copied().zip(&state).collect();
+                lincomb(&terms, next_constant)
             })
             .collect();
     }

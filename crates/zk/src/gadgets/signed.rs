@@ -467,8 +467,7 @@ pub(crate) mod tests {
             .chain(&inner.assignments.witness_assignment)
             .copied()
             .collect();
-        let eval = |row: &Vec<(Fr, usize)>| row.iter().map(|(c, i)| *c * z[*i]).sum::<Fr>();
-        (0..abc[0].len()).all(|k| eval(&abc[0][k]) * eval(&abc[1][k]) == eval(&abc[2][k]))
+        crate::groth16::first_unsatisfied(abc, &z).is_none()
     }
 
     fn bool_var(b: &Boolean<Fr>) -> Variable {
