@@ -60,7 +60,7 @@ library Commitments {
                 uint256 idx = 4 * b + q;
                 st[q + 1] = idx < m ? pack7(values, start + 7 * idx, start + len) : 0;
             }
-            h = poseidon.hash(st);
+            h = poseidon.poseidon(st);
         }
         return bytes32(h);
     }

@@ -6,6 +6,7 @@ import {Groth16Sim} from "./Groth16Sim.sol";
 import {SimModel, SimTrace, PoseidonHarness} from "./Sim.sol";
 import {TensorMeta} from "../../src/lib/Commitments.sol";
 import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
+import {Poseidon5} from "../../src/vendor/Poseidon5.sol";
 import {Groth16Verifier} from "../../src/Groth16Verifier.sol";
 import {ModelRegistry, DisputeParams} from "../../src/ModelRegistry.sol";
 import {InferenceManager} from "../../src/InferenceManager.sol";
@@ -49,13 +50,7 @@ abstract contract Fixture is TestBase {
     }
 
     function deployPoseidon() internal returns (IPoseidon5 p) {
-        bytes memory code = vm.getCode("PoseidonT6.sol:PoseidonT6");
-        address a;
-        assembly {
-            a := create(0, add(code, 0x20), mload(code))
-        }
-        require(a != address(0), "poseidon deploy");
-        return IPoseidon5(a);
+        return IPoseidon5(address(new Poseidon5()));
     }
 
     function deployAll() internal {

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm, console} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+import {TensorMeta} from "../src/lib/Commitments.sol";
+
+/// The gas of a whole binary dispute over a 155-operator model (MobileNet's operator count),
+/// 16 chunks per intermediate tensor, defect in the last chunk of op 100. Each transaction is
+/// counted as execution gas (vm.lastCallGas) + 21000 + calldata gas. docs/gas.md records it;
+/// run it with `forge test --mc GasDisputeTest --isolate -vv` for per-transaction accounting.
+contract GasDisputeTest is Fixture {
+    uint256 internal total;
+    uint256 internal maxMove;
+    uint256 internal txs;
+    SimModel internal sm;
+    SimTrace internal sHonest;
+    SimTrace internal sBad;
+
+    function _step(uint256 gid) internal returns (uint256 g) {
+        FaultDisputeGame.Game memory gm = game.getGame(gid);
+        if (gm.phase == FaultDisputeGame.Phase.DefenderRoots) {
+            bytes32[] memory r = defenderRootsFor(gid, sBad);
+            return _tx(submitter, address(game), abi.encodeCall(game.postRoots, (gid, r)), "postRoots");
+        } else if (gm.phase == FaultDisputeGame.Phase.ChallengerRoots) {
+            bytes32[] memory dr = defenderRootsFor(gid, sBad);
+            bytes32[] memory cr = sHonest.stateRoots(game.positions(gid));
+            return _tx(challenger, address(game), abi.encodeCall(game.postCounterRoots, (gid, dr, cr)), "postCounterRoots");
+        } else if (gm.phase == FaultDisputeGame.Phase.DefenderReveal) {
+            return _reveal(gid, gm.hi);
+        } else if (gm.phase == FaultDisputeGame.Phase.ChallengerReveal) {
+            bytes memory data = abi.encodeCall(
+                game.revealCounterTensor, (gid, sHonest.chunksRoot(gm.hi), sHonest.statePath(gm.hi, gm.hi))
+            );
+            return _tx(challenger, address(game), data, "revealCounterTensor");
+        } else if (gm.phase == FaultDisputeGame.Phase.DefenderNodes) {
+            bytes32[] memory nd = nodesFor(gid, sBad);
+            return _tx(submitter, address(game), abi.encodeCall(game.postNodes, (gid, nd)), "postNodes");
+        } else if (gm.phase == FaultDisputeGame.Phase.ChallengerNodes) {
+            bytes32[] memory dn = nodesFor(gid, sBad);
+            bytes32[] memory cn = nodesFor(gid, sHonest);
+            return _tx(challenger, address(game), abi.encodeCall(game.postCounterNodes, (gid, dn, cn)), "postCounterNodes");
+        }
+        return 0;
+    }
+
+    function _reveal(uint256 gid, uint32 op) internal returns (uint256) {
+        TensorMeta memory meta = sm.meta(op);
+        bytes32 cr = sBad.chunksRoot(op);
+        bytes32[] memory mp = sm.metaPath(op);
+        bytes32[] memory sib = sBad.statePath(op, op);
+        return _tx(submitter, address(game), abi.encodeCall(game.revealTensor, (gid, meta, cr, mp, sib)), "revealTensor");
+    }
+
+    function _calldataGas(bytes memory d) internal pure returns (uint256 g) {
+        for (uint256 i = 0; i < d.length; ++i) g += d[i] == 0 ? 4 : 16;
+    }
+
+    function _tx(address who, address to, bytes memory data, string memory what) internal returns (uint256 g) {
+        return _txv(who, to, 0, data, what);
+    }
+
+    function _txv(address who, address to, uint256 value, bytes memory data, string memory what)
+        internal
+        returns (uint256 g)
+    {
+        vm.prank(who);
+        (bool ok, bytes memory ret) = to.call{value: value}(data);
+        if (!ok) {
+            assembly {
+                revert(add(ret, 0x20), mload(ret))
+            }
+        }
+        g = vm.lastCallGas().gasTotalUsed + 21000 + _calldataGas(data);
+        console.log(what, g);
+        total += g;
+        txs += 1;
+    }
+
+    function test_binaryDispute155() public {
+        deployAll();
+        SimModel m = newSim(155, 16, "mobilenet-like");
+        uint256 id = register(m, params(2, 1));
+        SimTrace honest = newTrace(m, 0, 0);
+        SimTrace bad = newTrace(m, 100, 15);
+        uint256 rid = request(id);
+        submit(rid, bad, submitter);
+        bytes32 croot = honest.stateRoot(155);
+        uint256 open = _txv(challenger, address(manager), CH_BOND, abi.encodeCall(manager.challenge, (rid, croot)), "challenge (opens the game)");
+        // the game was created by that call; the dissection moves follow
+        uint256 gid = 0;
+        vm.deal(challenger, 100 ether);
+        sm = m;
+        sHonest = honest;
+        sBad = bad;
+        for (uint256 guard = 0; guard < 100; ++guard) {
+            uint256 g = _step(gid);
+            if (g == 0) break;
+            if (g > maxMove) maxMove = g;
+        }
+        FaultDisputeGame.Game memory end = game.getGame(gid);
+        vm.assertEq(end.hi, 100);
+        vm.assertEq(end.index, 15);
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        // the pairing check alone, as the game calls it
+        uint256[] memory pub = new uint256[](3);
+        pub[0] = sp.inputs[0].digest;
+        pub[1] = sp.inputs[1].digest;
+        pub[2] = sp.outputDigest;
+        verifier.verifyProof(sp.vk, sp.proof, pub);
+        uint256 verifyGas = vm.lastCallGas().gasTotalUsed;
+        uint256 fin = _tx(challenger, address(game), abi.encodeCall(game.proveStep, (gid, sp)), "proveStep (final step)");
+        vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        console.log("transactions", txs);
+        console.log("largest dissection move", maxMove);
+        console.log("groth16 verifyProof (3 public inputs)", verifyGas);
+        console.log("whole dispute, challenge to final step", total);
+        console.log("whole dispute excluding the Groth16 verification", total - verifyGas);
+        vm.assertLt(maxMove, 150_000, "every move under 150k");
+        vm.assertLt(total - verifyGas, 3_000_000, "dispute under 3M excluding the pairing check");
+        vm.assertLt(verifyGas, 300_000, "verification under 300k");
+        open;
+        fin;
+    }
+}
