@@ -1,1 +1,9 @@
-pub fn x(){}
+//! zkopml-exec: the deterministic fixed-point executor, its trace, and the commitments
+//! (chunk digests, tensor roots, state roots) that the dispute game and circuits open.
+
+pub mod commit;
+pub mod error;
+pub mod run;
+
+pub use error::{ExecError, Result};
+pub use run::{dequantise, quantise_input, run, run_op, Trace};

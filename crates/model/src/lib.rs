@@ -1,1 +1,51 @@
-pub fn x(){}
+//! zkopml-model: ONNX loading, graph linearisation, calibration and fixed-point compilation.
+//!
+//! Data flows one way: `onnx` (protobuf → raw nodes) → `graph` (folded, linear, typed ops in
+//! f64) → `quant` (calibrated scales) → `program` (the integer program with its hash).
+
+pub mod error;
+pub mod fixed;
+pub mod graph;
+pub mod input;
+pub mod onnx;
+pub mod ops;
+pub mod program;
+pub mod quant;
+pub mod reference;
+pub mod tensor;
+
+pub use error::{ModelError, Result};
+pub use graph::{Graph, Node, Operand};
+pub use onnx::{Const, DType, RawModel};
+pub use ops::Op;
+pub use program::{Program, QNode, QOp, QOperand, TensorSpec};
+pub use quant::{compile, Calibration};
+pub use tensor::Tensor;
+
+/// Load an ONNX file, calibrate on `calibration` inputs and compile: the whole pipeline.
+pub fn compile_onnx(path: &std::path::Path, calibration: &[Vec<f64>]) -> Result<(Graph, Program)> {
+    let graph = Graph::from_path(path)?;
+    let inputs: Vec<Tensor<f64>> = calibration
+        .iter()
+        .map(|v| Tensor::new(graph.input_shape.clone(), v.clone()))
+        .collect();
+    for v in calibration {
+        if v.len() != graph.input_shape.iter().product::<usize>() {
+            return Err(ModelError::Input(format!(
+                "a calibration input has {} values, the model expects shape {:?}",
+                v.len(),
+                graph.input_shape
+            )));
+        }
+    }
+    let cal = Calibration::run(&graph, &inputs)?;
+    let program = compile(&graph, &cal)?;
+    Ok((graph, program))
+}
+
+/// The default calibration set: the sample input and 15 deterministic variations of it.
+pub fn default_calibration(numel: usize, sample: Option<&[f64]>) -> Vec<Vec<f64>> {
+    let mut v: Vec<Vec<f64>> = sample.map(|s| vec![s.to_vec()]).unwrap_or_default();
+    v.extend(input::synthetic_inputs(numel, sample, 15, 0xCA11_B4A7));
+    v
+}

@@ -1,0 +1,366 @@
+//! The deterministic fixed-point executor: integer arithmetic only, so every honest machine
+//! computes the same trace bit for bit, whatever its thread count. Tensors are held in ONNX's
+//! logical layout (NCHW); the commitments re-lay them canonically (NHWC) when hashing.
+
+use rayon::prelude::*;
+
+use zkopml_model::fixed::{div_round, isqrt, shift_round};
+use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gather_map, reduce, CompareKind, Window};
+use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
+use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
+
+use crate::error::{ExecError, Result};
+
+/// All slots of one execution: `slots[0]` the input, `slots[i]` the output of op i.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    pub slots: Vec<Tensor<i32>>,
+}
+
+impl Trace {
+    pub fn output(&self) -> &Tensor<i32> {
+        self.slots.last().expect("a trace has at least its input")
+    }
+}
+
+/// Quantise a real-valued input to the program's input scale (round half away from zero).
+pub fn quantise_input(program: &Program, values: &[f64]) -> Result<Tensor<i32>> {
+    let spec = &program.input;
+    if values.len() != spec.numel() {
+        return Err(ExecError::Input(format!(
+            "the input has {} values but the model expects shape {:?} ({} values)",
+            values.len(),
+            spec.shape,
+            spec.numel()
+        )));
+    }
+    let f = 2f64.powi(spec.scale);
+    let mut data = Vec::with_capacity(values.len());
+    for (i, &v) in values.iter().enumerate() {
+        if !v.is_finite() {
+            return Err(ExecError::Input(format!("input value #{i} is not finite ({v})")));
+        }
+        let q = (v * f).round();
+        if q < i32::MIN as f64 || q > i32::MAX as f64 {
+            return Err(ExecError::Input(format!("input value #{i} ({v}) is too large for the model's input scale 2^{}", spec.scale)));
+        }
+        data.push(q as i32);
+    }
+    Ok(Tensor::new(spec.shape.clone(), data))
+}
+
+/// Dequantise a slot to real values.
+pub fn dequantise(t: &Tensor<i32>, scale: i32) -> Vec<f64> {
+    let f = 2f64.powi(-scale);
+    t.data.iter().map(|&v| v as f64 * f).collect()
+}
+
+/// Runs a whole program.
+pub fn run(program: &Program, input: Tensor<i32>) -> Result<Trace> {
+    if input.shape != program.input.shape {
+        return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
+    }
+    let mut slots = Vec::with_capacity(program.n_ops() + 1);
+    slots.push(input);
+    for (i, node) in program.ops.iter().enumerate() {
+        let y = run_op(i + 1, node, &slots)?;
+        slots.push(y);
+    }
+    Ok(Trace { slots })
+}
+
+/// Runs op `index` (1-based) on the slots before it.
+pub fn run_op(index: usize, node: &QNode, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
+    let ctx = Ctx { index, node };
+    let data = ctx.eval(slots)?;
+    debug_assert_eq!(data.len(), node.out.numel());
+    Ok(Tensor::new(node.out.shape.clone(), data))
+}
+
+struct Ctx<'a> {
+    index: usize,
+    node: &'a QNode,
+}
+
+/// An operand widened to i64.
+struct Val {
+    shape: Vec<usize>,
+    data: Vec<i64>,
+}
+
+impl Ctx<'_> {
+    fn overflow(&self, value: i64) -> ExecError {
+        ExecError::Overflow { op: self.index, name: self.node.name.clone(), kind: self.node.op.kind(), value }
+    }
+    fn arith(&self, reason: impl Into<String>) -> ExecError {
+        ExecError::Arithmetic { op: self.index, name: self.node.name.clone(), kind: self.node.op.kind(), reason: reason.into() }
+    }
+    fn narrow(&self, v: i64) -> Result<i32> {
+        i32::try_from(v).map_err(|_| self.overflow(v))
+    }
+    fn narrow_all(&self, v: impl IntoIterator<Item = i64>) -> Result<Vec<i32>> {
+        v.into_iter().map(|x| self.narrow(x)).collect()
+    }
+    fn slot<'s>(&self, slots: &'s [Tensor<i32>], k: usize) -> &'s Tensor<i32> {
+        match &self.node.inputs[k] {
+            QOperand::Slot(s) => &slots[*s],
+            QOperand::Const { .. } => unreachable!("the compiler makes operand {k} of {} a slot", self.node.op.kind()),
+        }
+    }
+    fn val(&self, slots: &[Tensor<i32>], k: usize) -> Val {
+        match &self.node.inputs[k] {
+            QOperand::Slot(s) => Val { shape: slots[*s].shape.clone(), data: slots[*s].data.iter().map(|&v| v as i64).collect() },
+            QOperand::Const { tensor, .. } => Val { shape: tensor.shape.clone(), data: tensor.data.clone() },
+        }
+    }
+    fn out_shape(&self) -> &[usize] {
+        &self.node.out.shape
+    }
+    /// Elementwise over two broadcast operands.
+    fn zip2(&self, slots: &[Tensor<i32>], f: impl Fn(i64, i64) -> Result<i64>) -> Result<Vec<i32>> {
+        let (a, b) = (self.val(slots, 0), self.val(slots, 1));
+        let oa = broadcast_offsets(&a.shape, self.out_shape());
+        let ob = broadcast_offsets(&b.shape, self.out_shape());
+        oa.iter().zip(&ob).map(|(&i, &j)| f(a.data[i], b.data[j]).and_then(|v| self.narrow(v))).collect()
+    }
+
+    fn eval(&self, slots: &[Tensor<i32>]) -> Result<Vec<i32>> {
+        let x = || self.slot(slots, 0);
+        match &self.node.op {
+            QOp::Conv { weight, bias, window, groups, shift } => self.conv(x(), weight, bias, window, *groups, *shift),
+            QOp::Gemm { weight, bias, shift } => {
+                let x = x();
+                let (k, n) = (weight.shape[0], weight.shape[1]);
+                let rows = x.len() / k;
+                let mut out = Vec::with_capacity(rows * n);
+                for r in 0..rows {
+                    let mut acc = bias.clone();
+                    for t in 0..k {
+                        let xv = x.data[r * k + t] as i64;
+                        if xv == 0 { continue; }
+                        let wrow = &weight.data[t * n..(t + 1) * n];
+                        acc.iter_mut().zip(wrow).for_each(|(a, &w)| *a += xv * w);
+                    }
+                    for a in acc { out.push(self.narrow(shift_round(a, *shift))?); }
+                }
+                Ok(out)
+            }
+            QOp::MatMul { shift } => {
+                let (a, b) = (self.val(slots, 0), self.val(slots, 1));
+                let (m, k) = (a.shape[a.shape.len() - 2], a.shape[a.shape.len() - 1]);
+                let n = b.shape[b.shape.len() - 1];
+                let batches = a.data.len() / (m * k);
+                let mut out = Vec::with_capacity(batches * m * n);
+                for bt in 0..batches {
+                    for i in 0..m {
+                        for j in 0..n {
+                            let acc: i128 = (0..k).map(|t| a.data[bt * m * k + i * k + t] as i128 * b.data[bt * k * n + t * n + j] as i128).sum();
+                            let acc = i64::try_from(acc).map_err(|_| self.arith("accumulator exceeds 64 bits"))?;
+                            out.push(self.narrow(shift_round(acc, *shift))?);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            QOp::Add { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua) + (b << ub), *shift))),
+            QOp::Sub { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua) - (b << ub), *shift))),
+            QOp::Max { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).max(b << ub), *shift))),
+            QOp::Min { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).min(b << ub), *shift))),
+            QOp::Mul { shift } => self.zip2(slots, |a, b| Ok(shift_round(a * b, *shift))),
+            QOp::Div { up } => self.zip2(slots, |a, b| div_round(shift_round(a, -up), b).ok_or_else(|| self.arith("division by zero"))),
+            QOp::Compare { kind, ua, ub } => self.zip2(slots, |a, b| {
+                let (a, b) = (a << ua, b << ub);
+                Ok(match kind { CompareKind::Less => a < b, CompareKind::Greater => a > b, CompareKind::Equal => a == b } as i64)
+            }),
+            QOp::Relu => Ok(x().data.iter().map(|&v| v.max(0)).collect()),
+            QOp::LeakyRelu { alpha, alpha_shift } => self.narrow_all(x().data.iter().map(|&v| if v >= 0 { v as i64 } else { shift_round(v as i64 * alpha, *alpha_shift) })),
+            QOp::Clip { lo, hi } => self.narrow_all(x().data.iter().map(|&v| (v as i64).clamp(*lo, *hi))),
+            QOp::Neg => self.narrow_all(x().data.iter().map(|&v| -(v as i64))),
+            QOp::Abs => self.narrow_all(x().data.iter().map(|&v| (v as i64).abs())),
+            QOp::Poly(p) => self.narrow_all(x().data.iter().map(|&v| p.eval(v as i64))),
+            QOp::Sqrt { up } => x().data.iter().map(|&v| {
+                isqrt(shift_round(v as i64, -up)).ok_or_else(|| self.arith(format!("square root of a negative value ({v})"))).and_then(|y| self.narrow(y))
+            }).collect(),
+            QOp::Reciprocal { num_bits } => x().data.iter().map(|&v| {
+                div_round(1i64 << num_bits, v as i64).ok_or_else(|| self.arith("reciprocal of zero")).and_then(|y| self.narrow(y))
+            }).collect(),
+            QOp::Softmax { axis, legacy, exp, out_scale } => {
+                let x = x();
+                let mut y = vec![0i32; x.len()];
+                let mut err = None;
+                for_each_lane(&x.shape, *axis, *legacy, |idx| {
+                    let m = idx.iter().map(|&i| x.data[i]).max().unwrap_or(0) as i64;
+                    let e: Vec<i64> = idx.iter().map(|&i| exp.eval(x.data[i] as i64 - m)).collect();
+                    let s: i64 = e.iter().sum();
+                    for (&i, &ei) in idx.iter().zip(&e) {
+                        match div_round(ei << out_scale, s).map(|v| self.narrow(v)) {
+                            Some(Ok(v)) => y[i] = v,
+                            Some(Err(e)) => err = Some(e),
+                            None => err = Some(self.arith("softmax of an all-zero lane")),
+                        }
+                    }
+                });
+                err.map_or(Ok(y), Err)
+            }
+            QOp::MaxPool { window } => self.pool(x(), window, None),
+            QOp::AveragePool { window, count_include_pad } => self.pool(x(), window, Some(*count_include_pad)),
+            QOp::GlobalAveragePool => {
+                let x = x();
+                let hw = (x.shape[2] * x.shape[3]) as i64;
+                self.narrow_all(x.data.chunks(hw as usize).map(|c| div_round(c.iter().map(|&v| v as i64).sum(), hw).unwrap()))
+            }
+            QOp::Affine { mul, add, shift } => {
+                let x = x();
+                let ch = x.shape[1];
+                let inner: usize = x.shape[2..].iter().product();
+                self.narrow_all(x.data.iter().enumerate().map(|(i, &v)| {
+                    let c = (i / inner) % ch;
+                    shift_round(v as i64 * mul[c] + add[c], *shift)
+                }))
+            }
+            QOp::Reshape => Ok(x().data.clone()),
+            QOp::Transpose { perm } => Ok(x().transpose(perm).data),
+            QOp::Concat { axis, shifts } => {
+                let parts: Vec<Tensor<i64>> = (0..self.node.inputs.len()).map(|k| {
+                    let v = self.val(slots, k);
+                    Tensor::new(v.shape, v.data.iter().map(|&d| shift_round(d, shifts[k])).collect())
+                }).collect();
+                let refs: Vec<&Tensor<i64>> = parts.iter().collect();
+                self.narrow_all(concat(&refs, *axis))
+            }
+            QOp::Slice { starts, steps } => {
+                let x = x();
+                let st = strides(&x.shape);
+                Ok(MultiIndex::new(self.out_shape()).map(|idx| {
+                    x.data[idx.iter().enumerate().map(|(d, &i)| (starts[d] + i * steps[d]) * st[d]).sum::<usize>()]
+                }).collect())
+            }
+            QOp::Gather { axis } | QOp::GatherElements { axis } => {
+                let data = self.val(slots, 0);
+                let ix = self.val(slots, 1);
+                let ix = Tensor::new(ix.shape, ix.data.iter().map(|&v| v as f64).collect());
+                let map = if matches!(self.node.op, QOp::Gather { .. }) { gather_map(&data.shape, &ix, *axis) } else { gather_elements_map(&data.shape, &ix, *axis) };
+                map.iter().map(|o| o.ok_or_else(|| self.arith("index out of range")).and_then(|o| self.narrow(data.data[o]))).collect()
+            }
+            QOp::Not => Ok(x().data.iter().map(|&v| (v == 0) as i32).collect()),
+            QOp::Where { sa, sb } => {
+                let (c, a, b) = (self.val(slots, 0), self.val(slots, 1), self.val(slots, 2));
+                let os = self.out_shape();
+                let (oc, oa, ob) = (broadcast_offsets(&c.shape, os), broadcast_offsets(&a.shape, os), broadcast_offsets(&b.shape, os));
+                self.narrow_all((0..oc.len()).map(|i| if c.data[oc[i]] != 0 { shift_round(a.data[oa[i]], *sa) } else { shift_round(b.data[ob[i]], *sb) }))
+            }
+            QOp::Cast { to, shift } => {
+                let x = x();
+                Ok(match to {
+                    // truncation toward zero, as ONNX casts a float to an integer
+                    DType::Int => x.data.iter().map(|&v| if *shift > 0 { ((v as i64) / (1i64 << shift)) as i32 } else { v }).collect(),
+                    DType::Bool => x.data.iter().map(|&v| (v != 0) as i32).collect(),
+                    DType::Float => self.narrow_all(x.data.iter().map(|&v| shift_round(v as i64, *shift)))?,
+                })
+            }
+            QOp::ReduceSum { axes } | QOp::ReduceMean { axes } => {
+                let v = self.val(slots, 0);
+                let t = Tensor::new(v.shape.clone(), v.data);
+                let sums = reduce(&t, axes, |a, b| a + b, 0i64);
+                let count: i64 = axes.iter().map(|&a| v.shape[a] as i64).product();
+                if matches!(self.node.op, QOp::ReduceMean { .. }) {
+                    self.narrow_all(sums.into_iter().map(|s| div_round(s, count.max(1)).unwrap()))
+                } else {
+                    self.narrow_all(sums)
+                }
+            }
+            QOp::ArgMax { axis, select_last } => Ok(argmax(x(), *axis, *select_last).into_iter().map(|i| i as i32).collect()),
+        }
+    }
+
+    fn conv(&self, x: &Tensor<i32>, w: &Tensor<i64>, bias: &[i64], win: &Window, groups: usize, shift: i32) -> Result<Vec<i32>> {
+        let (c, h, wd) = (x.shape[1], x.shape[2], x.shape[3]);
+        let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+        let (oh, ow) = (self.out_shape()[2], self.out_shape()[3]);
+        let mg = m / groups;
+        let batch = x.shape[0];
+        let plane = oh * ow;
+        let mut out = vec![0i32; batch * m * plane];
+        let x64: Vec<i64> = x.data.iter().map(|&v| v as i64).collect();
+        let results: Vec<Result<()>> = out
+            .par_chunks_mut(plane)
+            .enumerate()
+            .map(|(bo, out_plane)| {
+                let (b, oc) = (bo / m, bo % m);
+                let g = oc / mg;
+                let mut acc = vec![bias[oc]; plane];
+                for ic in 0..cg {
+                    let ch = g * cg + ic;
+                    let xp = &x64[(b * c + ch) * h * wd..(b * c + ch + 1) * h * wd];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let wv = w.data[((oc * cg + ic) * kh + ky) * kw + kx];
+                            if wv == 0 { continue; }
+                            let dy = (ky * win.dilations[0]) as isize - win.pads[0] as isize;
+                            let dx = (kx * win.dilations[1]) as isize - win.pads[1] as isize;
+                            // output columns whose input column is inside the image
+                            let sx = win.strides[1] as isize;
+                            let ox_lo = if dx >= 0 { 0 } else { ((-dx) + sx - 1) / sx } as usize;
+                            let lim = wd as isize - 1 - dx;
+                            let ox_hi = if lim < 0 { 0 } else { (lim / sx + 1).min(ow as isize) as usize };
+                            if ox_lo >= ox_hi { continue; }
+                            for oy in 0..oh {
+                                let iy = (oy * win.strides[0]) as isize + dy;
+                                if iy < 0 || iy >= h as isize { continue; }
+                                let row = &xp[iy as usize * wd..(iy as usize + 1) * wd];
+                                let arow = &mut acc[oy * ow..(oy + 1) * ow];
+                                if sx == 1 {
+                                    let start = (ox_lo as isize + dx) as usize;
+                                    let n = ox_hi - ox_lo;
+                                    arow[ox_lo..ox_hi].iter_mut().zip(&row[start..start + n]).for_each(|(a, &xv)| *a += wv * xv);
+                                } else {
+                                    for ox in ox_lo..ox_hi {
+                                        arow[ox] += wv * row[(ox as isize * sx + dx) as usize];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                for (o, a) in out_plane.iter_mut().zip(acc) {
+                    *o = self.narrow(shift_round(a, shift))?;
+                }
+                Ok(())
+            })
+            .collect();
+        results.into_iter().collect::<Result<()>>()?;
+        Ok(out)
+    }
+
+    fn pool(&self, x: &Tensor<i32>, win: &Window, avg: Option<bool>) -> Result<Vec<i32>> {
+        let (h, w) = (x.shape[2], x.shape[3]);
+        let (oh, ow) = (self.out_shape()[2], self.out_shape()[3]);
+        let planes = x.shape[0] * x.shape[1];
+        let mut y = Vec::with_capacity(planes * oh * ow);
+        for p in 0..planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let (mut acc, mut cnt, mut best) = (0i64, 0i64, i64::MIN);
+                    for ky in 0..win.kernel[0] {
+                        for kx in 0..win.kernel[1] {
+                            let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize - win.pads[0] as isize;
+                            let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize - win.pads[1] as isize;
+                            if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize { continue; }
+                            let v = x.data[(p * h + iy as usize) * w + ix as usize] as i64;
+                            acc += v;
+                            cnt += 1;
+                            best = best.max(v);
+                        }
+                    }
+                    let v = match avg {
+                        None => best,
+                        Some(true) => div_round(acc, (win.kernel[0] * win.kernel[1]) as i64).unwrap(),
+                        Some(false) => div_round(acc, cnt.max(1)).unwrap(),
+                    };
+                    y.push(self.narrow(v)?);
+                }
+            }
+        }
+        Ok(y)
+    }
+}

@@ -1,0 +1,311 @@
+//! From a raw ONNX graph to the linear program zkopml executes: constants folded (including
+//! shape-only subgraphs), BatchNormalization folded into the preceding Conv, dead nodes removed,
+//! and the remaining operators in one fixed topological order, op 1..n, where op i writes slot i
+//! and may read any earlier slot (slot 0 is the model input).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use crate::error::{ModelError, Result};
+use crate::onnx::{Attr, Const, DType, RawModel};
+use crate::ops::{self, InputInfo, Op};
+use crate::tensor::Tensor;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Slot(usize),
+    Const(Const),
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    /// The ONNX operator(s) this node stands for, e.g. "Conv" or "Conv+BatchNormalization".
+    pub onnx_op: String,
+    pub op: Op,
+    pub inputs: Vec<Operand>,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+impl Node {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Multiply-accumulates of one execution (0 for ops without products).
+    pub fn macs(&self) -> usize {
+        match &self.op {
+            Op::Conv { weight, .. } => self.numel() * weight.shape[1..].iter().product::<usize>(),
+            Op::Gemm { weight, .. } => self.numel() * weight.shape[0],
+            _ => 0,
+        }
+    }
+    pub fn slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.inputs.iter().filter_map(|o| match o {
+            Operand::Slot(s) => Some(*s),
+            _ => None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub opset: i64,
+    pub input_name: String,
+    pub input_shape: Vec<usize>,
+    pub input_dtype: DType,
+    /// `nodes[i - 1]` is op i and writes slot i.
+    pub nodes: Vec<Node>,
+    /// Slots of the graph outputs, in the ONNX order; the last op is always one of them and
+    /// its tensor is the result a submitter posts.
+    pub outputs: Vec<usize>,
+    /// ONNX ops of the original graph, for the report: (op_type, count).
+    pub onnx_op_counts: Vec<(String, usize)>,
+}
+
+impl Graph {
+    pub fn from_path(path: &Path) -> Result<Graph> {
+        Graph::from_raw(&RawModel::from_path(path)?)
+    }
+
+    pub fn n_ops(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Shape of a slot (0 = input, i = output of op i).
+    pub fn slot_shape(&self, slot: usize) -> &[usize] {
+        if slot == 0 { &self.input_shape } else { &self.nodes[slot - 1].shape }
+    }
+
+    pub fn slot_dtype(&self, slot: usize) -> DType {
+        if slot == 0 { self.input_dtype } else { self.nodes[slot - 1].dtype }
+    }
+
+    pub fn output_shape(&self) -> &[usize] {
+        self.slot_shape(self.n_ops())
+    }
+
+    pub fn parameter_count(&self) -> usize {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let own = match &n.op {
+                    Op::Conv { weight, bias, .. } | Op::Gemm { weight, bias } => weight.len() + bias.len(),
+                    Op::Affine { mul, add } => mul.len() + add.len(),
+                    _ => 0,
+                };
+                own + n.inputs.iter().map(|o| if let Operand::Const(c) = o { c.tensor.len() } else { 0 }).sum::<usize>()
+            })
+            .sum()
+    }
+
+    pub fn from_raw(raw: &RawModel) -> Result<Graph> {
+        let input = match raw.inputs.as_slice() {
+            [one] => one,
+            [] => return Err(ModelError::Malformed("the graph has no input".into())),
+            more => {
+                return Err(ModelError::Unsupported {
+                    op_type: "graph".into(),
+                    node: "inputs".into(),
+                    opset: raw.opset,
+                    reason: format!("{} graph inputs; exactly one is supported", more.len()),
+                })
+            }
+        };
+        if raw.outputs.is_empty() {
+            return Err(ModelError::Malformed("the graph has no output".into()));
+        }
+        // Symbolic dimensions (batch_size, N, ...) are pinned to 1.
+        let input_shape: Vec<usize> = input.dims.iter().map(|d| d.unwrap_or(1)).collect();
+
+        #[derive(Clone)]
+        enum Value {
+            Const(Const),
+            Slot(usize),
+        }
+        let mut values: HashMap<String, Value> = HashMap::new();
+        for (k, v) in &raw.initializers {
+            values.insert(k.clone(), Value::Const(v.clone()));
+        }
+        values.insert(input.name.clone(), Value::Slot(0));
+        values.insert(String::new(), Value::Slot(usize::MAX)); // absent optional input marker
+
+        let mut consumers: HashMap<&str, usize> = HashMap::new();
+        for n in &raw.nodes {
+            for i in &n.inputs {
+                *consumers.entry(i.as_str()).or_default() += 1;
+            }
+        }
+        for o in &raw.outputs {
+            *consumers.entry(o.as_str()).or_default() += 1;
+        }
+
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for n in &raw.nodes {
+            match counts.iter_mut().find(|(k, _)| *k == n.op_type) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((n.op_type.clone(), 1)),
+            }
+        }
+
+        // slot 0 is the input; nodes[i-1] writes slot i (before dead-code removal)
+        let mut nodes: Vec<Node> = Vec::new();
+        let mut shapes: Vec<(Vec<usize>, DType)> = vec![(input_shape.clone(), input.dtype)];
+        let mut pending: Vec<usize> = (0..raw.nodes.len()).collect();
+        while !pending.is_empty() {
+            let pos = pending
+                .iter()
+                .position(|&k| raw.nodes[k].inputs.iter().all(|i| values.contains_key(i)))
+                .ok_or_else(|| {
+                    let n = &raw.nodes[pending[0]];
+                    let missing: Vec<&String> = n.inputs.iter().filter(|i| !values.contains_key(*i)).collect();
+                    ModelError::Malformed(format!("node {:?} reads undefined value(s) {missing:?} (cycle or missing initializer)", n.name))
+                })?;
+            let k = pending.remove(pos);
+            let node = &raw.nodes[k];
+            let out_name = node.outputs.first().cloned().unwrap_or_default();
+
+            if node.op_type == "Constant" {
+                let c = constant_value(node)?;
+                values.insert(out_name, Value::Const(c));
+                continue;
+            }
+            if ops::is_alias(&node.op_type) {
+                let v = values[&node.inputs[0]].clone();
+                values.insert(out_name, v);
+                continue;
+            }
+            let infos: Vec<InputInfo<'_>> = node
+                .inputs
+                .iter()
+                .map(|i| match &values[i] {
+                    Value::Const(c) => InputInfo::Const(c),
+                    Value::Slot(usize::MAX) => InputInfo::Absent,
+                    Value::Slot(s) => InputInfo::Dyn { shape: &shapes[*s].0, dtype: shapes[*s].1 },
+                })
+                .collect();
+            let parsed = ops::parse(node, raw.opset, &infos)?;
+            let operand_values: Vec<Value> = parsed.operands.iter().map(|&i| values[&node.inputs[i]].clone()).collect();
+
+            if matches!(parsed.op, Op::Shape) {
+                let s = infos[0].shape().unwrap().iter().map(|&d| d as f64).collect::<Vec<_>>();
+                values.insert(out_name, Value::Const(Const { dtype: DType::Int, tensor: Tensor::new(vec![s.len()], s) }));
+                continue;
+            }
+            if operand_values.iter().all(|v| matches!(v, Value::Const(_))) {
+                let ts: Vec<&Tensor<f64>> = operand_values.iter().map(|v| match v { Value::Const(c) => &c.tensor, _ => unreachable!() }).collect();
+                let t = ops::eval(&parsed.op, &ts, &parsed.shape);
+                values.insert(out_name, Value::Const(Const { dtype: parsed.dtype, tensor: t }));
+                continue;
+            }
+            // BatchNormalization right after a Conv whose output nothing else reads: fold it.
+            if let (Op::Affine { mul, add }, Value::Slot(s)) = (&parsed.op, &operand_values[0]) {
+                let conv_out = &node.inputs[0];
+                if *s > 0 && consumers.get(conv_out.as_str()) == Some(&1) {
+                    if let Op::Conv { weight, bias, .. } = &mut nodes[*s - 1].op {
+                        let per_oc = weight.len() / bias.len();
+                        for (oc, b) in bias.iter_mut().enumerate() {
+                            weight.data[oc * per_oc..(oc + 1) * per_oc].iter_mut().for_each(|w| *w *= mul[oc]);
+                            *b = *b * mul[oc] + add[oc];
+                        }
+                        nodes[*s - 1].onnx_op = "Conv+BatchNormalization".into();
+                        values.insert(out_name, Value::Slot(*s));
+                        continue;
+                    }
+                }
+            }
+            let inputs = operand_values
+                .into_iter()
+                .map(|v| match v {
+                    Value::Const(c) => Operand::Const(c),
+                    Value::Slot(s) => Operand::Slot(s),
+                })
+                .collect();
+            shapes.push((parsed.shape.clone(), parsed.dtype));
+            nodes.push(Node { name: node.name.clone(), onnx_op: node.op_type.clone(), op: parsed.op, inputs, shape: parsed.shape, dtype: parsed.dtype });
+            values.insert(out_name, Value::Slot(nodes.len()));
+            for extra in node.outputs.iter().skip(1).filter(|o| !o.is_empty()) {
+                if consumers.contains_key(extra.as_str()) {
+                    return Err(ModelError::Unsupported {
+                        op_type: node.op_type.clone(),
+                        node: node.name.clone(),
+                        opset: raw.opset,
+                        reason: format!("its second output {extra:?} is used"),
+                    });
+                }
+            }
+        }
+
+        let mut out_slots = Vec::new();
+        for name in &raw.outputs {
+            out_slots.push(match values.get(name) {
+                Some(Value::Slot(s)) if *s > 0 && *s != usize::MAX => *s,
+                Some(_) => return Err(ModelError::Unsupported { op_type: "graph".into(), node: name.clone(), opset: raw.opset, reason: "the output does not depend on the input".into() }),
+                None => return Err(ModelError::Malformed(format!("graph output {name:?} is never computed"))),
+            });
+        }
+        let out_slot = *out_slots.iter().max().unwrap();
+        // Keep only what the output depends on, renumbered in the same order.
+        let mut live: HashSet<usize> = out_slots.iter().copied().collect();
+        for s in (1..=out_slot).rev() {
+            if live.contains(&s) {
+                live.extend(nodes[s - 1].slots());
+            }
+        }
+        let mut renum = vec![usize::MAX; nodes.len() + 1];
+        renum[0] = 0;
+        let mut kept = Vec::new();
+        for (i, mut n) in nodes.into_iter().enumerate() {
+            let s = i + 1;
+            if !live.contains(&s) {
+                continue;
+            }
+            for o in &mut n.inputs {
+                if let Operand::Slot(x) = o {
+                    *x = renum[*x];
+                }
+            }
+            kept.push(n);
+            renum[s] = kept.len();
+        }
+        debug_assert_eq!(renum[out_slot], kept.len());
+        let outputs = out_slots.iter().map(|&s| renum[s]).collect();
+        Ok(Graph { opset: raw.opset, input_name: input.name.clone(), input_shape, input_dtype: input.dtype, nodes: kept, outputs, onnx_op_counts: counts })
+    }
+}
+
+fn constant_value(node: &crate::onnx::RawNode) -> Result<Const> {
+    let err = |r: &str| ModelError::node(&node.name, "Constant", r);
+    let (name, attr) = node.attrs.iter().next().ok_or_else(|| err("no value attribute"))?;
+    Ok(match (name.as_str(), attr) {
+        ("value", Attr::Tensor(c)) => c.clone(),
+        ("value_float", Attr::Float(f)) => Const { dtype: DType::Float, tensor: Tensor::scalar(*f as f64) },
+        ("value_floats", Attr::Floats(v)) => Const { dtype: DType::Float, tensor: Tensor::new(vec![v.len()], v.iter().map(|&x| x as f64).collect()) },
+        ("value_int", Attr::Int(i)) => Const { dtype: DType::Int, tensor: Tensor::scalar(*i as f64) },
+        ("value_ints", Attr::Ints(v)) => Const { dtype: DType::Int, tensor: Tensor::new(vec![v.len()], v.iter().map(|&x| x as f64).collect()) },
+        (other, _) => return Err(err(&format!("unsupported value attribute {other}"))),
+    })
+}
+
+impl Graph {
+    /// Runs the graph in f64 (the reference semantics of `ops::eval`), returning every slot.
+    pub fn run_f64(&self, input: &Tensor<f64>) -> Result<Vec<Tensor<f64>>> {
+        if input.shape.iter().product::<usize>() != self.input_shape.iter().product::<usize>() {
+            return Err(ModelError::Input(format!("input has {} values, the model expects shape {:?}", input.len(), self.input_shape)));
+        }
+        let mut slots = vec![Tensor::new(self.input_shape.clone(), input.data.clone())];
+        for n in &self.nodes {
+            let ins: Vec<&Tensor<f64>> = n
+                .inputs
+                .iter()
+                .map(|o| match o {
+                    Operand::Slot(s) => &slots[*s],
+                    Operand::Const(c) => &c.tensor,
+                })
+                .collect();
+            let y = ops::eval(&n.op, &ins, &n.shape);
+            slots.push(y);
+        }
+        Ok(slots)
+    }
+}

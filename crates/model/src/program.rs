@@ -1,0 +1,215 @@
+//! The compiled fixed-point program: integers only, with a canonical byte encoding whose
+//! keccak hash is what the registry records.
+
+use serde::{Deserialize, Serialize};
+use tiny_keccak::{Hasher, Keccak};
+
+use crate::error::{ModelError, Result};
+use crate::fixed::PiecewisePoly;
+use crate::onnx::DType;
+use crate::ops::{CompareKind, Window};
+use crate::tensor::Tensor;
+
+/// Target number of values per chunk (docs/commitments.md: a rank-4 chunk is whole NHWC rows).
+pub const CHUNK_TARGET: usize = 2048;
+
+/// Shape, scale and chunking of one slot of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TensorSpec {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    /// value = integer · 2^-scale
+    pub scale: i32,
+    pub chunk_len: usize,
+}
+
+impl TensorSpec {
+    pub fn new(shape: Vec<usize>, dtype: DType, scale: i32) -> Self {
+        let numel: usize = shape.iter().product();
+        let chunk_len = if shape.len() == 4 {
+            let row = shape[3] * shape[1]; // W · C values per NHWC row
+            row * (CHUNK_TARGET / row.max(1)).max(1)
+        } else {
+            CHUNK_TARGET
+        }
+        .min(numel.max(1));
+        TensorSpec { shape, dtype, scale, chunk_len }
+    }
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn num_chunks(&self) -> usize {
+        self.numel().div_ceil(self.chunk_len)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QOperand {
+    Slot(usize),
+    /// A constant at `scale` (integers; bools and ints at scale 0).
+    Const { tensor: Tensor<i64>, scale: i32 },
+}
+
+/// One fixed-point operator. Shifts are signed: `shift_round(x, k)` divides by 2^k (k > 0,
+/// rounding half up) or multiplies by 2^-k (k <= 0). docs/fixed-point.md defines each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QOp {
+    /// acc = bias[m] + Σ w·x; y = shift_round(acc, shift)
+    Conv { weight: Tensor<i64>, bias: Vec<i64>, window: Window, groups: usize, shift: i32 },
+    /// acc = bias[n] + Σ_k x[k]·w[k, n]; y = shift_round(acc, shift)
+    Gemm { weight: Tensor<i64>, bias: Vec<i64>, shift: i32 },
+    /// acc = Σ_k a[.., i, k]·b[.., k, j]; y = shift_round(acc, shift)
+    MatMul { shift: i32 },
+    /// acc = a·2^ua ± b·2^ub (both ua, ub >= 0); y = shift_round(acc, shift)
+    Add { ua: u32, ub: u32, shift: i32 },
+    Sub { ua: u32, ub: u32, shift: i32 },
+    /// y = shift_round(max/min(a·2^ua, b·2^ub), shift)
+    Max { ua: u32, ub: u32, shift: i32 },
+    Min { ua: u32, ub: u32, shift: i32 },
+    /// y = shift_round(a·b, shift)
+    Mul { shift: i32 },
+    /// y = div_round(shift_round(a, -up), b); error if b = 0
+    Div { up: i32 },
+    /// y = 1 if a·2^ua <cmp> b·2^ub else 0
+    Compare { kind: CompareKind, ua: u32, ub: u32 },
+    Relu,
+    /// y = x if x >= 0 else shift_round(x·alpha, alpha_shift)
+    LeakyRelu { alpha: i64, alpha_shift: i32 },
+    Clip { lo: i64, hi: i64 },
+    Neg,
+    Abs,
+    Poly(PiecewisePoly),
+    /// y = isqrt(shift_round(x, -up)); error if x < 0
+    Sqrt { up: i32 },
+    /// y = div_round(2^num_bits, x); error if x = 0
+    Reciprocal { num_bits: u32 },
+    /// e = exp.eval(x - max(lane)); y = div_round(e·2^out_scale, Σ e)
+    Softmax { axis: usize, legacy: bool, exp: PiecewisePoly, out_scale: i32 },
+    MaxPool { window: Window },
+    /// y = div_round(Σ window, count)
+    AveragePool { window: Window, count_include_pad: bool },
+    GlobalAveragePool,
+    /// y = shift_round(x·mul[c] + add[c], shift), channel c on axis 1
+    Affine { mul: Vec<i64>, add: Vec<i64>, shift: i32 },
+    Reshape,
+    Transpose { perm: Vec<usize> },
+    /// each input aligned by shift_round(x, shifts[i]) then concatenated
+    Concat { axis: usize, shifts: Vec<i32> },
+    Slice { starts: Vec<usize>, steps: Vec<usize> },
+    /// indices operand at scale 0; error if out of range
+    Gather { axis: usize },
+    GatherElements { axis: usize },
+    Not,
+    /// y = cond != 0 ? shift_round(a, sa) : shift_round(b, sb)
+    Where { sa: i32, sb: i32 },
+    /// to Int: truncate toward zero to scale 0; to Bool: x != 0; to Float: shift_round(x, shift)
+    Cast { to: DType, shift: i32 },
+    ReduceSum { axes: Vec<usize> },
+    /// y = div_round(Σ, count)
+    ReduceMean { axes: Vec<usize> },
+    ArgMax { axis: usize, select_last: bool },
+}
+
+impl QOp {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QOp::Conv { .. } => "Conv",
+            QOp::Gemm { .. } => "Gemm",
+            QOp::MatMul { .. } => "MatMul",
+            QOp::Add { .. } => "Add",
+            QOp::Sub { .. } => "Sub",
+            QOp::Max { .. } => "Max",
+            QOp::Min { .. } => "Min",
+            QOp::Mul { .. } => "Mul",
+            QOp::Div { .. } => "Div",
+            QOp::Compare { .. } => "Compare",
+            QOp::Relu => "Relu",
+            QOp::LeakyRelu { .. } => "LeakyRelu",
+            QOp::Clip { .. } => "Clip",
+            QOp::Neg => "Neg",
+            QOp::Abs => "Abs",
+            QOp::Poly(_) => "PiecewisePoly",
+            QOp::Sqrt { .. } => "Sqrt",
+            QOp::Reciprocal { .. } => "Reciprocal",
+            QOp::Softmax { .. } => "Softmax",
+            QOp::MaxPool { .. } => "MaxPool",
+            QOp::AveragePool { .. } => "AveragePool",
+            QOp::GlobalAveragePool => "GlobalAveragePool",
+            QOp::Affine { .. } => "Affine",
+            QOp::Reshape => "Reshape",
+            QOp::Transpose { .. } => "Transpose",
+            QOp::Concat { .. } => "Concat",
+            QOp::Slice { .. } => "Slice",
+            QOp::Gather { .. } => "Gather",
+            QOp::GatherElements { .. } => "GatherElements",
+            QOp::Not => "Not",
+            QOp::Where { .. } => "Where",
+            QOp::Cast { .. } => "Cast",
+            QOp::ReduceSum { .. } => "ReduceSum",
+            QOp::ReduceMean { .. } => "ReduceMean",
+            QOp::ArgMax { .. } => "ArgMax",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QNode {
+    pub name: String,
+    pub onnx_op: String,
+    pub op: QOp,
+    pub inputs: Vec<QOperand>,
+    pub out: TensorSpec,
+    /// multiply-accumulates of one execution
+    pub macs: u64,
+}
+
+/// A compiled model. `ops[i - 1]` is op i and writes slot i; slot 0 is the input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    pub format_version: u32,
+    pub input: TensorSpec,
+    pub ops: Vec<QNode>,
+    /// graph outputs (slots); the last op's slot is always among them
+    pub outputs: Vec<usize>,
+}
+
+pub const FORMAT_VERSION: u32 = 1;
+
+impl Program {
+    pub fn n_ops(&self) -> usize {
+        self.ops.len()
+    }
+    pub fn slot_spec(&self, slot: usize) -> &TensorSpec {
+        if slot == 0 { &self.input } else { &self.ops[slot - 1].out }
+    }
+    pub fn output_spec(&self) -> &TensorSpec {
+        self.slot_spec(self.n_ops())
+    }
+    /// `stateDepth` of docs/commitments.md.
+    pub fn state_depth(&self) -> u32 {
+        let slots = self.n_ops() + 1;
+        (usize::BITS - (slots - 1).leading_zeros()).max(1)
+    }
+
+    /// The canonical byte encoding (bincode 1, little-endian, fixed-width integers).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        bincode::serialize(self).expect("serialising a Program to memory cannot fail")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Program> {
+        let p: Program = bincode::deserialize(bytes).map_err(|e| ModelError::Encoding(format!("not a compiled zkopml model: {e}")))?;
+        if p.format_version != FORMAT_VERSION {
+            return Err(ModelError::Encoding(format!("compiled model format {} (this build reads {FORMAT_VERSION})", p.format_version)));
+        }
+        Ok(p)
+    }
+
+    /// keccak256 of the canonical encoding: the model hash the registry records.
+    pub fn hash(&self) -> [u8; 32] {
+        let mut k = Keccak::v256();
+        k.update(&self.to_bytes());
+        let mut out = [0u8; 32];
+        k.finalize(&mut out);
+        out
+    }
+}

@@ -1,0 +1,271 @@
+//! Calibration and compilation: from the f64 graph to the integer program.
+//!
+//! Scales are powers of two chosen from the largest magnitude each tensor reaches on the
+//! calibration inputs, leaving 2^11 of headroom below the 2^31 value bound. Weights get their
+//! own scale (about 15 significant bits); accumulators live at `scale(x) + scale(w)` and are
+//! rescaled once with the rounding rule of `fixed::shift_round`.
+
+use crate::error::{ModelError, Result};
+use crate::fixed::PiecewisePoly;
+use crate::graph::{Graph, Operand};
+use crate::onnx::{Const, DType};
+use crate::ops::{BinaryKind, Op, UnaryKind};
+use crate::program::{Program, QNode, QOp, QOperand, TensorSpec, FORMAT_VERSION};
+use crate::tensor::Tensor;
+
+/// Calibrated activations stay below 2^ACT_BITS (2^11 headroom to the 2^31 bound).
+pub const ACT_BITS: i32 = 20;
+pub const MAX_SCALE: i32 = 16;
+pub const MIN_SCALE: i32 = -8;
+/// Weights are quantised to about this many bits (sign included).
+pub const WEIGHT_BITS: i32 = 16;
+/// Output scale of Sigmoid, Tanh, Erf and Softmax (values in [-1, 1]).
+pub const UNIT_SCALE: i32 = 14;
+/// Extra fractional bits of piecewise-polynomial coefficients.
+pub const POLY_GUARD: i32 = 4;
+
+fn scale_for(maxabs: f64, bits: i32) -> i32 {
+    if !(maxabs > 0.0) || !maxabs.is_finite() {
+        return MAX_SCALE;
+    }
+    let s = ((2f64.powi(bits - 1) - 1.0) / maxabs).log2().floor() as i32;
+    s.clamp(MIN_SCALE, MAX_SCALE)
+}
+
+fn max_abs(data: &[f64]) -> f64 {
+    data.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
+fn quantise(t: &Tensor<f64>, scale: i32) -> Result<Tensor<i64>> {
+    let f = 2f64.powi(scale);
+    let mut out = Vec::with_capacity(t.len());
+    for &v in &t.data {
+        let q = (v * f).round();
+        if !q.is_finite() || q.abs() >= 2f64.powi(46) {
+            return Err(ModelError::Calibration(format!("constant {v} does not fit at scale {scale}")));
+        }
+        out.push(q as i64);
+    }
+    Ok(Tensor::new(t.shape.clone(), out))
+}
+
+fn quantise_vec(v: &[f64], scale: i32) -> Result<Vec<i64>> {
+    Ok(quantise(&Tensor::new(vec![v.len()], v.to_vec()), scale)?.data)
+}
+
+/// Per-slot calibration statistics: the largest magnitude seen.
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    pub max_abs: Vec<f64>,
+    pub inputs: usize,
+}
+
+impl Calibration {
+    pub fn run(graph: &Graph, inputs: &[Tensor<f64>]) -> Result<Calibration> {
+        if inputs.is_empty() {
+            return Err(ModelError::Calibration("no calibration input".into()));
+        }
+        let mut maxes = vec![0.0f64; graph.n_ops() + 1];
+        for x in inputs {
+            if x.data.iter().any(|v| !v.is_finite()) {
+                return Err(ModelError::Input("a calibration input holds a non-finite value".into()));
+            }
+            for (s, t) in graph.run_f64(x)?.iter().enumerate() {
+                let m = max_abs(&t.data);
+                if !m.is_finite() {
+                    return Err(ModelError::Calibration(format!("op {s} produced a non-finite value in float")));
+                }
+                maxes[s] = maxes[s].max(m);
+            }
+        }
+        Ok(Calibration { max_abs: maxes, inputs: inputs.len() })
+    }
+}
+
+/// Compile a graph to its fixed-point program using calibration statistics.
+pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
+    let slot_scale = |s: usize, specs: &[TensorSpec]| specs[s].scale;
+    let mut specs: Vec<TensorSpec> = Vec::with_capacity(graph.n_ops() + 1);
+    let in_scale = if graph.input_dtype == DType::Float { scale_for(cal.max_abs[0], ACT_BITS) } else { 0 };
+    specs.push(TensorSpec::new(graph.input_shape.clone(), graph.input_dtype, in_scale));
+    let mut ops = Vec::with_capacity(graph.n_ops());
+
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let slot = i + 1;
+        let err = |r: String| ModelError::node(&node.name, &node.onnx_op, r);
+        let calibrated = if node.dtype == DType::Float { scale_for(cal.max_abs[slot], ACT_BITS) } else { 0 };
+        // scale of operand k (constants get their scale below)
+        let operand_scale = |k: usize| -> Option<i32> {
+            match &node.inputs[k] {
+                Operand::Slot(s) => Some(slot_scale(*s, &specs)),
+                Operand::Const(_) => None,
+            }
+        };
+        let weight_scale = |t: &[f64]| scale_for(max_abs(t), WEIGHT_BITS);
+        // a constant operand of an additive or comparing op: at its own activation scale,
+        // or the other operand's if that is finer
+        let const_at = |c: &Const, other: Option<i32>| -> i32 {
+            if c.dtype != DType::Float { return 0; }
+            let own = scale_for(max_abs(&c.tensor.data), ACT_BITS);
+            other.map_or(own, |o| o.max(own))
+        };
+        let mut inputs: Vec<QOperand> = Vec::with_capacity(node.inputs.len());
+        let mut in_scales: Vec<i32> = Vec::with_capacity(node.inputs.len());
+        // resolve constants with a chosen scale
+        let push_const = |c: &Const, scale: i32, inputs: &mut Vec<QOperand>, in_scales: &mut Vec<i32>| -> Result<()> {
+            inputs.push(QOperand::Const { tensor: quantise(&c.tensor, scale)?, scale });
+            in_scales.push(scale);
+            Ok(())
+        };
+        for (k, o) in node.inputs.iter().enumerate() {
+            match o {
+                Operand::Slot(s) => {
+                    inputs.push(QOperand::Slot(*s));
+                    in_scales.push(slot_scale(*s, &specs));
+                }
+                Operand::Const(c) => {
+                    let other = (0..node.inputs.len()).filter(|&j| j != k).find_map(operand_scale);
+                    let scale = match &node.op {
+                        Op::Binary(BinaryKind::Mul) | Op::Binary(BinaryKind::Div) | Op::MatMul => {
+                            if c.dtype == DType::Float { weight_scale(&c.tensor.data) } else { 0 }
+                        }
+                        Op::Gather { .. } | Op::GatherElements { .. } if k == 1 => 0,
+                        Op::Where if k == 0 => 0,
+                        _ => const_at(c, other),
+                    };
+                    // Division by a constant is multiplication by its reciprocal.
+                    if matches!(node.op, Op::Binary(BinaryKind::Div)) && k == 1 {
+                        if c.tensor.data.contains(&0.0) {
+                            return Err(err("division by a constant zero".into()));
+                        }
+                        let r = c.tensor.map(|v| 1.0 / v);
+                        push_const(&Const { dtype: DType::Float, tensor: r.clone() }, weight_scale(&r.data), &mut inputs, &mut in_scales)?;
+                    } else {
+                        push_const(c, scale, &mut inputs, &mut in_scales)?;
+                    }
+                }
+            }
+        }
+        let s0 = in_scales.first().copied().unwrap_or(0);
+        let dyn_in_scale = |k: usize| in_scales[k];
+        let (op, out_scale) = match &node.op {
+            Op::Conv { weight, bias, window, groups } => {
+                let sw = weight_scale(&weight.data);
+                let acc = s0 + sw;
+                (QOp::Conv { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, window: window.clone(), groups: *groups, shift: acc - calibrated }, calibrated)
+            }
+            Op::Gemm { weight, bias } => {
+                let sw = weight_scale(&weight.data);
+                let acc = s0 + sw;
+                (QOp::Gemm { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, shift: acc - calibrated }, calibrated)
+            }
+            Op::MatMul => (QOp::MatMul { shift: in_scales[0] + in_scales[1] - calibrated }, calibrated),
+            Op::Binary(kind) => {
+                let (sa, sb) = (in_scales[0], in_scales[1]);
+                match kind {
+                    BinaryKind::Add | BinaryKind::Sub | BinaryKind::Max | BinaryKind::Min => {
+                        let m = sa.max(sb).max(calibrated);
+                        let (ua, ub, shift) = ((m - sa) as u32, (m - sb) as u32, m - calibrated);
+                        (match kind {
+                            BinaryKind::Add => QOp::Add { ua, ub, shift },
+                            BinaryKind::Sub => QOp::Sub { ua, ub, shift },
+                            BinaryKind::Max => QOp::Max { ua, ub, shift },
+                            _ => QOp::Min { ua, ub, shift },
+                        }, calibrated)
+                    }
+                    BinaryKind::Mul => (QOp::Mul { shift: sa + sb - calibrated }, calibrated),
+                    BinaryKind::Div => {
+                        if matches!(node.inputs[1], Operand::Const(_)) {
+                            (QOp::Mul { shift: sa + sb - calibrated }, calibrated)
+                        } else {
+                            (QOp::Div { up: calibrated + sb - sa }, calibrated)
+                        }
+                    }
+                }
+            }
+            Op::Compare(kind) => {
+                let (sa, sb) = (in_scales[0], in_scales[1]);
+                let m = sa.max(sb);
+                (QOp::Compare { kind: *kind, ua: (m - sa) as u32, ub: (m - sb) as u32 }, 0)
+            }
+            Op::Unary(kind) => match kind {
+                UnaryKind::Relu => (QOp::Relu, s0),
+                UnaryKind::Neg => (QOp::Neg, s0),
+                UnaryKind::Abs => (QOp::Abs, s0),
+                UnaryKind::Sigmoid => (QOp::Poly(poly(|x| 1.0 / (1.0 + (-x).exp()), -10.0, 10.0, 0, s0, UNIT_SCALE).ok_or_else(|| err("input scale too coarse for Sigmoid".into()))?), UNIT_SCALE),
+                UnaryKind::Tanh => (QOp::Poly(poly(f64::tanh, -6.0, 6.0, -1, s0, UNIT_SCALE).ok_or_else(|| err("input scale too coarse for Tanh".into()))?), UNIT_SCALE),
+                UnaryKind::Erf => (QOp::Poly(poly(crate::ops::erf, -4.0, 4.0, -1, s0, UNIT_SCALE).ok_or_else(|| err("input scale too coarse for Erf".into()))?), UNIT_SCALE),
+                UnaryKind::Exp => {
+                    let hi = (cal.max_abs[slot].max(1.0)).ln().ceil() + 1.0;
+                    (QOp::Poly(poly(f64::exp, -16.0, hi, -1, s0, calibrated).ok_or_else(|| err("input scale too coarse for Exp".into()))?), calibrated)
+                }
+                UnaryKind::Sqrt => {
+                    let out = calibrated.max((s0 + 1).div_euclid(2));
+                    (QOp::Sqrt { up: 2 * out - s0 }, out)
+                }
+                UnaryKind::Reciprocal => {
+                    let bits = s0 + calibrated;
+                    if bits < 0 || bits > 62 {
+                        return Err(err(format!("reciprocal needs 2^{bits}: scales out of range")));
+                    }
+                    (QOp::Reciprocal { num_bits: bits as u32 }, calibrated)
+                }
+            },
+            Op::LeakyRelu { alpha } => (QOp::LeakyRelu { alpha: (alpha * 65536.0).round() as i64, alpha_shift: 16 }, s0),
+            Op::Clip { min, max } => {
+                let q = |v: Option<f64>, d: i64| v.map_or(d, |v| ((v * 2f64.powi(s0)).round() as i64).clamp(i32::MIN as i64, i32::MAX as i64));
+                (QOp::Clip { lo: q(*min, i32::MIN as i64), hi: q(*max, i32::MAX as i64) }, s0)
+            }
+            Op::Softmax { axis, legacy } => {
+                let exp = poly(f64::exp, -16.0, 1.0, 0, s0, 16).ok_or_else(|| err("input scale too coarse for Softmax".into()))?;
+                (QOp::Softmax { axis: *axis, legacy: *legacy, exp, out_scale: UNIT_SCALE }, UNIT_SCALE)
+            }
+            Op::MaxPool { window } => (QOp::MaxPool { window: window.clone() }, s0),
+            Op::AveragePool { window, count_include_pad } => (QOp::AveragePool { window: window.clone(), count_include_pad: *count_include_pad }, s0),
+            Op::GlobalAveragePool => (QOp::GlobalAveragePool, s0),
+            Op::Affine { mul, add } => {
+                let sw = weight_scale(mul);
+                let acc = s0 + sw;
+                (QOp::Affine { mul: quantise_vec(mul, sw)?, add: quantise_vec(add, acc)?, shift: acc - calibrated }, calibrated)
+            }
+            Op::Reshape { .. } => (QOp::Reshape, s0),
+            Op::Transpose { perm } => (QOp::Transpose { perm: perm.clone() }, s0),
+            Op::Concat { axis } => {
+                let out = *in_scales.iter().min().unwrap();
+                (QOp::Concat { axis: *axis, shifts: in_scales.iter().map(|s| s - out).collect() }, out)
+            }
+            Op::Slice { starts, steps, .. } => (QOp::Slice { starts: starts.clone(), steps: steps.clone() }, s0),
+            Op::Gather { axis } => (QOp::Gather { axis: *axis }, s0),
+            Op::GatherElements { axis } => (QOp::GatherElements { axis: *axis }, s0),
+            Op::Not => (QOp::Not, 0),
+            Op::Where => {
+                let out = dyn_in_scale(1).max(dyn_in_scale(2));
+                (QOp::Where { sa: dyn_in_scale(1) - out, sb: dyn_in_scale(2) - out }, out)
+            }
+            Op::Cast { to } => match to {
+                DType::Float => (QOp::Cast { to: DType::Float, shift: 0 }, s0),
+                DType::Int => (QOp::Cast { to: DType::Int, shift: s0 }, 0),
+                DType::Bool => (QOp::Cast { to: DType::Bool, shift: 0 }, 0),
+            },
+            Op::ReduceSum { axes, .. } => (QOp::ReduceSum { axes: axes.clone() }, s0),
+            Op::ReduceMean { axes, .. } => (QOp::ReduceMean { axes: axes.clone() }, s0),
+            Op::ArgMax { axis, select_last, .. } => (QOp::ArgMax { axis: *axis, select_last: *select_last }, 0),
+            Op::Shape => return Err(err("Shape should have been folded".into())),
+        };
+        let out_scale = if node.dtype == DType::Float { out_scale } else { 0 };
+        let spec = TensorSpec::new(node.shape.clone(), node.dtype, out_scale);
+        ops.push(QNode { name: node.name.clone(), onnx_op: node.onnx_op.clone(), op, inputs, out: spec.clone(), macs: node.macs() as u64 });
+        specs.push(spec);
+    }
+    Ok(Program { format_version: FORMAT_VERSION, input: specs[0].clone(), ops, outputs: graph.outputs.clone() })
+}
+
+/// A piecewise cubic on `[lo, hi)` with segments of 2^seg_log2 real units (widened so that a
+/// segment is at least one quantum of the input).
+fn poly(f: impl Fn(f64) -> f64, lo: f64, hi: f64, seg_log2: i32, in_scale: i32, out_scale: i32) -> Option<PiecewisePoly> {
+    let seg_log2 = seg_log2.max(-in_scale);
+    let width = 2f64.powi(seg_log2);
+    let segments = ((hi - lo) / width).ceil() as usize;
+    let lo = (lo / width).floor() * width;
+    PiecewisePoly::fit(f, lo, seg_log2, segments.max(1), 3, in_scale, out_scale, POLY_GUARD)
+}
