@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let len: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1024);
     let proofs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(3);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     println!("relu chunk of {len} values, {threads} threads available");
 
     let t = Instant::now();
@@ -33,14 +35,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let t = Instant::now();
     let keys = setup(ReluChunkCircuit::shape(len), &mut seeded_rng(1))?;
-    println!("setup {:.2} s, proving key {:.1} MiB", t.elapsed().as_secs_f64(), keys.to_bytes()?.len() as f64 / (1 << 20) as f64);
+    println!(
+        "setup {:.2} s, proving key {:.1} MiB",
+        t.elapsed().as_secs_f64(),
+        keys.to_bytes()?.len() as f64 / (1 << 20) as f64
+    );
 
     let mut times = Vec::new();
     for i in 0..proofs {
-        let input: Vec<i32> =
-            (0..len as i64).map(|k| ((k * 2_654_435_761 + i as i64) % 200_001 - 100_000) as i32).collect();
+        let input: Vec<i32> = (0..len as i64)
+            .map(|k| ((k * 2_654_435_761 + i as i64) % 200_001 - 100_000) as i32)
+            .collect();
         let t = Instant::now();
-        let p = prove(&keys, ReluChunkCircuit::new(input), &mut seeded_rng(2 + i as u64))?;
+        let p = prove(
+            &keys,
+            ReluChunkCircuit::new(input),
+            &mut seeded_rng(2 + i as u64),
+        )?;
         times.push(t.elapsed().as_secs_f64());
         let t = Instant::now();
         assert!(verify(keys.vk(), &p.public_inputs, &p.proof)?);

@@ -16,7 +16,9 @@ pub enum ZkError {
     Unsatisfied(String),
 
     /// The keys were made for another circuit than the one being proved.
-    #[error("circuit mismatch: keys are for circuit {expected}, the circuit synthesizes to {actual}")]
+    #[error(
+        "circuit mismatch: keys are for circuit {expected}, the circuit synthesizes to {actual}"
+    )]
     CircuitMismatch {
         /// Circuit id the keys were made for (hex).
         expected: String,

@@ -28,13 +28,18 @@ pub type Word = [u8; 32];
 const IC_OFFSET: usize = 15 * 32;
 
 fn fq_to_word(x: &Fq) -> Word {
-    x.into_bigint().to_bytes_be().try_into().expect("Fq is 32 bytes")
+    x.into_bigint()
+        .to_bytes_be()
+        .try_into()
+        .expect("Fq is 32 bytes")
 }
 
 fn fq_from_word(w: &Word) -> Result<Fq, ZkError> {
     let big = BigUint::from_bytes_be(w);
     if big >= Fq::MODULUS.into() {
-        return Err(ZkError::Encoding("coordinate not below the base field modulus".into()));
+        return Err(ZkError::Encoding(
+            "coordinate not below the base field modulus".into(),
+        ));
     }
     Ok(Fq::from_be_bytes_mod_order(w))
 }
@@ -48,7 +53,9 @@ pub fn fr_to_word(x: &Fr) -> Word {
 pub fn fr_from_word(w: &Word) -> Result<Fr, ZkError> {
     let big = BigUint::from_bytes_be(w);
     if big >= Fr::MODULUS.into() {
-        return Err(ZkError::Encoding("public input not below the scalar field modulus".into()));
+        return Err(ZkError::Encoding(
+            "public input not below the scalar field modulus".into(),
+        ));
     }
     Ok(Fr::from_be_bytes_mod_order(w))
 }
@@ -95,7 +102,12 @@ pub fn g1_from_words(w: &[Word; 2]) -> Result<G1Affine, ZkError> {
 /// `(x_im, x_re, y_im, y_re)` = `(x.c1, x.c0, y.c1, y.c0)`, infinity as four zeros.
 pub fn g2_to_words(p: &G2Affine) -> [Word; 4] {
     match p.xy() {
-        Some((x, y)) => [fq_to_word(&x.c1), fq_to_word(&x.c0), fq_to_word(&y.c1), fq_to_word(&y.c0)],
+        Some((x, y)) => [
+            fq_to_word(&x.c1),
+            fq_to_word(&x.c0),
+            fq_to_word(&y.c1),
+            fq_to_word(&y.c0),
+        ],
         None => [[0u8; 32]; 4],
     }
 }
@@ -108,7 +120,9 @@ pub fn g2_from_words(w: &[Word; 4]) -> Result<G2Affine, ZkError> {
     }
     let p = G2Affine::new_unchecked(Fq2::new(c[1], c[0]), Fq2::new(c[3], c[2]));
     if !p.is_on_curve() || !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(ZkError::Encoding("G2 point not on the curve or not in the subgroup".into()));
+        return Err(ZkError::Encoding(
+            "G2 point not on the curve or not in the subgroup".into(),
+        ));
     }
     Ok(p)
 }
@@ -147,14 +161,24 @@ impl EvmVerifyingKey {
             beta_g2: g2_from_words(&self.beta2)?,
             gamma_g2: g2_from_words(&self.gamma2)?,
             delta_g2: g2_from_words(&self.delta2)?,
-            gamma_abc_g1: self.ic.iter().map(g1_from_words).collect::<Result<_, _>>()?,
+            gamma_abc_g1: self
+                .ic
+                .iter()
+                .map(g1_from_words)
+                .collect::<Result<_, _>>()?,
         })
     }
 
     /// `abi.encode(alpha1, beta2, gamma2, delta2, ic)`.
     pub fn to_abi(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(IC_OFFSET + 32 + 64 * self.ic.len());
-        for w in self.alpha1.iter().chain(&self.beta2).chain(&self.gamma2).chain(&self.delta2) {
+        for w in self
+            .alpha1
+            .iter()
+            .chain(&self.beta2)
+            .chain(&self.gamma2)
+            .chain(&self.delta2)
+        {
             out.extend_from_slice(w);
         }
         out.extend_from_slice(&u256(IC_OFFSET as u64));
@@ -199,7 +223,9 @@ impl EvmVerifyingKey {
             beta2: arr4(ws(2, 4)?),
             gamma2: arr4(ws(6, 4)?),
             delta2: arr4(ws(10, 4)?),
-            ic: (0..len).map(|i| ws(16 + 2 * i, 2).map(arr2)).collect::<Result<_, _>>()?,
+            ic: (0..len)
+                .map(|i| ws(16 + 2 * i, 2).map(arr2))
+                .collect::<Result<_, _>>()?,
         })
     }
 
@@ -244,12 +270,18 @@ pub fn proof_from_words(w: &[Word; 8]) -> Result<Proof<Curve>, ZkError> {
 
 /// Public inputs as decimal strings.
 pub fn public_inputs_to_decimal(inputs: &[Fr]) -> Vec<String> {
-    inputs.iter().map(|x| word_to_decimal(&fr_to_word(x))).collect()
+    inputs
+        .iter()
+        .map(|x| word_to_decimal(&fr_to_word(x)))
+        .collect()
 }
 
 /// Decimal strings as public inputs (each below `r`).
 pub fn public_inputs_from_decimal(inputs: &[String]) -> Result<Vec<Fr>, ZkError> {
-    inputs.iter().map(|s| fr_from_word(&word_from_decimal(s)?)).collect()
+    inputs
+        .iter()
+        .map(|s| fr_from_word(&word_from_decimal(s)?))
+        .collect()
 }
 
 /// The verifying key as the JSON vectors write it: every coordinate a decimal string.
@@ -275,7 +307,11 @@ impl From<&EvmVerifyingKey> for VkJson {
             beta2: dec(&vk.beta2).try_into().expect("4"),
             gamma2: dec(&vk.gamma2).try_into().expect("4"),
             delta2: dec(&vk.delta2).try_into().expect("4"),
-            ic: vk.ic.iter().map(|p| dec(p).try_into().expect("2")).collect(),
+            ic: vk
+                .ic
+                .iter()
+                .map(|p| dec(p).try_into().expect("2"))
+                .collect(),
         }
     }
 }
@@ -303,7 +339,10 @@ mod tests {
                 "8495653923123431417604973247489272438418190587263600148770280649306958101930",
             ]
         );
-        assert_eq!(g1_to_words(&G1Affine::generator()).map(|w| word_to_decimal(&w)), ["1", "2"]);
+        assert_eq!(
+            g1_to_words(&G1Affine::generator()).map(|w| word_to_decimal(&w)),
+            ["1", "2"]
+        );
         // Swapping real and imaginary parts gives a point off the twist: the order matters.
         let swapped = [words[1], words[0], words[3], words[2]];
         assert!(g2_from_words(&swapped).is_err());
@@ -318,8 +357,12 @@ mod tests {
             assert_eq!(g1_from_words(&g1_to_words(&p)).unwrap(), p);
             assert_eq!(g2_from_words(&g2_to_words(&q)).unwrap(), q);
         }
-        assert!(g1_from_words(&g1_to_words(&G1Affine::zero())).unwrap().is_zero());
-        assert!(g2_from_words(&g2_to_words(&G2Affine::zero())).unwrap().is_zero());
+        assert!(g1_from_words(&g1_to_words(&G1Affine::zero()))
+            .unwrap()
+            .is_zero());
+        assert!(g2_from_words(&g2_to_words(&G2Affine::zero()))
+            .unwrap()
+            .is_zero());
         let mut off = g1_to_words(&G1Affine::generator());
         off[1][31] ^= 1; // (1, 3) is not on y^2 = x^3 + 3
         assert!(g1_from_words(&off).is_err());
@@ -346,7 +389,10 @@ mod tests {
             public_inputs_to_decimal(&[x]),
             ["21888242871839275222246405745257275088548364400416034343698204186575808495616"]
         );
-        assert_eq!(public_inputs_from_decimal(&public_inputs_to_decimal(&[x])).unwrap(), [x]);
+        assert_eq!(
+            public_inputs_from_decimal(&public_inputs_to_decimal(&[x])).unwrap(),
+            [x]
+        );
     }
 
     #[test]

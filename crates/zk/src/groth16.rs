@@ -73,7 +73,11 @@ impl CircuitInfo {
         let num_constraints = cs.num_constraints();
         let mut h = Keccak::v256();
         h.update(CIRCUIT_ID_DOMAIN);
-        for n in [num_instance_variables, num_witness_variables, num_constraints] {
+        for n in [
+            num_instance_variables,
+            num_witness_variables,
+            num_constraints,
+        ] {
             h.update(&(n as u64).to_be_bytes());
         }
         let mut row_buf: Vec<(usize, Fr)> = Vec::new();
@@ -101,17 +105,24 @@ impl CircuitInfo {
         }
         let mut id = [0u8; 32];
         h.finalize(&mut id);
-        Self { id, num_constraints, num_instance_variables, num_witness_variables }
+        Self {
+            id,
+            num_constraints,
+            num_instance_variables,
+            num_witness_variables,
+        }
     }
 }
 
 fn r1cs_matrices(cs: &ConstraintSystemRef<Fr>) -> Result<Vec<Matrix<Fr>>, ZkError> {
     let mut all = cs.to_matrices()?;
-    let abc = all
-        .remove(R1CS_PREDICATE_LABEL)
-        .ok_or(ZkError::Synthesis(ark_relations::gr1cs::SynthesisError::PredicateNotFound))?;
+    let abc = all.remove(R1CS_PREDICATE_LABEL).ok_or(ZkError::Synthesis(
+        ark_relations::gr1cs::SynthesisError::PredicateNotFound,
+    ))?;
     if !all.values().all(|m| m.iter().all(|m| m.is_empty())) {
-        return Err(ZkError::Encoding("the circuit uses constraints other than R1CS".into()));
+        return Err(ZkError::Encoding(
+            "the circuit uses constraints other than R1CS".into(),
+        ));
     }
     Ok(abc)
 }
@@ -200,28 +211,36 @@ impl Keys {
         let mut reader = &rest[56..];
         let pk = ProvingKey::<Curve>::deserialize_uncompressed_unchecked(&mut reader)?;
         if !reader.is_empty() {
-            return Err(ZkError::Encoding("trailing bytes after the proving key".into()));
+            return Err(ZkError::Encoding(
+                "trailing bytes after the proving key".into(),
+            ));
         }
         // Check the verifying key properly.
         let mut vk_bytes = Vec::new();
         pk.vk.serialize_uncompressed(&mut vk_bytes)?;
         VerifyingKey::<Curve>::deserialize_uncompressed(&vk_bytes[..])?;
         if pk.vk.gamma_abc_g1.len() != info.num_instance_variables {
-            return Err(ZkError::Encoding("verifying key does not match the circuit shape".into()));
+            return Err(ZkError::Encoding(
+                "verifying key does not match the circuit shape".into(),
+            ));
         }
         Ok(Self { info, pk })
     }
 
     /// Writes the keys to a file.
     pub fn write(&self, path: &Path) -> Result<(), ZkError> {
-        std::fs::write(path, self.to_bytes()?)
-            .map_err(|source| ZkError::Io { path: path.display().to_string(), source })
+        std::fs::write(path, self.to_bytes()?).map_err(|source| ZkError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Reads keys from a file.
     pub fn read(path: &Path) -> Result<Self, ZkError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| ZkError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ZkError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_bytes(&bytes)
     }
 }
@@ -257,7 +276,10 @@ where
 {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove { construct_matrices: true, generate_lc_assignments: false });
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
     let abc = r1cs_matrices(&cs)?;
@@ -271,12 +293,18 @@ where
     let (full_assignment, public_inputs) = {
         let inner = cs.borrow().expect("a constraint system");
         let instance = &inner.assignments.instance_assignment;
-        let full: Vec<Fr> =
-            instance.iter().chain(&inner.assignments.witness_assignment).copied().collect();
+        let full: Vec<Fr> = instance
+            .iter()
+            .chain(&inner.assignments.witness_assignment)
+            .copied()
+            .collect();
         (full, instance[1..].to_vec())
     };
     if let Some(row) = first_unsatisfied(&abc, &full_assignment) {
-        return Err(ZkError::Unsatisfied(format!("R1CS row {row} of {}", info.num_constraints)));
+        return Err(ZkError::Unsatisfied(format!(
+            "R1CS row {row} of {}",
+            info.num_constraints
+        )));
     }
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
@@ -292,7 +320,10 @@ where
     if !verify(keys.vk(), &public_inputs, &proof)? {
         return Err(ZkError::SelfCheckFailed);
     }
-    Ok(ProofWithInputs { proof, public_inputs })
+    Ok(ProofWithInputs {
+        proof,
+        public_inputs,
+    })
 }
 
 /// Native Groth16 verification: `Ok(true)` iff the proof is valid for these public inputs.
@@ -303,7 +334,10 @@ pub fn verify(
 ) -> Result<bool, ZkError> {
     let expected = vk.gamma_abc_g1.len().saturating_sub(1);
     if public_inputs.len() != expected {
-        return Err(ZkError::PublicInputCount { expected, got: public_inputs.len() });
+        return Err(ZkError::PublicInputCount {
+            expected,
+            got: public_inputs.len(),
+        });
     }
     let pvk = prepare_verifying_key(vk);
     Ok(Groth16::<Curve>::verify_proof(&pvk, proof, public_inputs)?)
@@ -316,7 +350,9 @@ mod tests {
     use crate::evm::{proof_from_words, proof_to_words, EvmVerifyingKey};
 
     fn input(len: usize, salt: i32) -> Vec<i32> {
-        (0..len as i32).map(|k| (k - 4) * 1_000_003 + salt).collect()
+        (0..len as i32)
+            .map(|k| (k - 4) * 1_000_003 + salt)
+            .collect()
     }
 
     #[test]
@@ -334,8 +370,16 @@ mod tests {
         let swapped = [p.public_inputs[1], p.public_inputs[0]];
         assert!(!verify(keys.vk(), &swapped, &p.proof).unwrap());
         // A valid proof of another statement, spliced.
-        let q = prove(&keys, ReluChunkCircuit::new(input(9, 1)), &mut seeded_rng(3)).unwrap();
-        let spliced = Proof { a: q.proof.a, ..p.proof.clone() };
+        let q = prove(
+            &keys,
+            ReluChunkCircuit::new(input(9, 1)),
+            &mut seeded_rng(3),
+        )
+        .unwrap();
+        let spliced = Proof {
+            a: q.proof.a,
+            ..p.proof.clone()
+        };
         assert!(!verify(keys.vk(), &p.public_inputs, &spliced).unwrap());
         // Under the keys of another setup of the same circuit.
         let keys2 = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(4)).unwrap();
@@ -343,7 +387,10 @@ mod tests {
         assert!(!verify(keys2.vk(), &p.public_inputs, &p.proof).unwrap());
         assert!(matches!(
             verify(keys.vk(), &p.public_inputs[..1], &p.proof),
-            Err(ZkError::PublicInputCount { expected: 2, got: 1 })
+            Err(ZkError::PublicInputCount {
+                expected: 2,
+                got: 1
+            })
         ));
     }
 
@@ -353,7 +400,11 @@ mod tests {
         let x = input(9, 0);
         let [din, _] = ReluChunkCircuit::public_inputs(&x);
         let wrong_out = crate::native::chunk_digest(&x); // identity, not relu
-        let r = prove(&keys, ReluChunkCircuit::with_claim(x, din, wrong_out), &mut seeded_rng(2));
+        let r = prove(
+            &keys,
+            ReluChunkCircuit::with_claim(x, din, wrong_out),
+            &mut seeded_rng(2),
+        );
         assert!(matches!(r, Err(ZkError::Unsatisfied(_))), "{r:?}");
     }
 
@@ -363,10 +414,17 @@ mod tests {
         assert_eq!(a, circuit_info(ReluChunkCircuit::shape(9)).unwrap());
         let b = circuit_info(ReluChunkCircuit::shape(10)).unwrap();
         assert_ne!(a.id, b.id);
-        assert_eq!(a.num_constraints, 33 * 9 + 2 * crate::gadgets::digest::digest_constraints(9) + 2);
+        assert_eq!(
+            a.num_constraints,
+            33 * 9 + 2 * crate::gadgets::digest::digest_constraints(9) + 2
+        );
         // Keys for 9 values do not prove a chunk of 10.
         let keys = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(1)).unwrap();
-        let r = prove(&keys, ReluChunkCircuit::new(input(10, 0)), &mut seeded_rng(2));
+        let r = prove(
+            &keys,
+            ReluChunkCircuit::new(input(10, 0)),
+            &mut seeded_rng(2),
+        );
         assert!(matches!(r, Err(ZkError::CircuitMismatch { .. })), "{r:?}");
     }
 
@@ -379,8 +437,16 @@ mod tests {
         assert!(Keys::from_bytes(&bytes[1..]).is_err());
         assert!(Keys::from_bytes(&bytes[..bytes.len() - 1]).is_err());
 
-        let p = prove(&back, ReluChunkCircuit::new(input(5, 7)), &mut seeded_rng(10)).unwrap();
-        let vk = EvmVerifyingKey::from_abi(&crate::evm::vk_abi(keys.vk())).unwrap().to_vk().unwrap();
+        let p = prove(
+            &back,
+            ReluChunkCircuit::new(input(5, 7)),
+            &mut seeded_rng(10),
+        )
+        .unwrap();
+        let vk = EvmVerifyingKey::from_abi(&crate::evm::vk_abi(keys.vk()))
+            .unwrap()
+            .to_vk()
+            .unwrap();
         let proof = proof_from_words(&proof_to_words(&p.proof)).unwrap();
         assert!(verify(&vk, &p.public_inputs, &proof).unwrap());
     }

@@ -18,7 +18,10 @@ pub const OFFSET: i64 = 1 << 31;
 /// ships them. The tables for width 6 (five inputs) are cached.
 pub fn circom_params(width: usize) -> &'static PoseidonParameters<Fr> {
     static CACHE: [OnceLock<PoseidonParameters<Fr>>; 17] = [const { OnceLock::new() }; 17];
-    assert!((2..=16).contains(&width), "circomlib Poseidon has widths 2..=16, not {width}");
+    assert!(
+        (2..=16).contains(&width),
+        "circomlib Poseidon has widths 2..=16, not {width}"
+    );
     CACHE[width].get_or_init(|| {
         bn254_x5::get_poseidon_parameters::<Fr>(width as u8)
             .expect("light-poseidon has circom parameters for widths 2..=16")
@@ -114,7 +117,13 @@ mod tests {
         let mut h = Fr::from(l as u64);
         for b in 0..m.div_ceil(4) {
             let get = |j: usize| e.get(j).copied().unwrap_or(Fr::from(0u64));
-            h = poseidon5(&[h, get(4 * b), get(4 * b + 1), get(4 * b + 2), get(4 * b + 3)]);
+            h = poseidon5(&[
+                h,
+                get(4 * b),
+                get(4 * b + 1),
+                get(4 * b + 2),
+                get(4 * b + 3),
+            ]);
         }
         h
     }
@@ -160,7 +169,10 @@ mod tests {
     fn poseidon5_is_circomlib_via_light_poseidon_params() {
         // Same parameters table, hashed by hand: the gadget relies on exactly this reading.
         let p = circom_params(6);
-        assert_eq!((p.width, p.full_rounds, p.partial_rounds, p.alpha), (6, 8, 60, 5));
+        assert_eq!(
+            (p.width, p.full_rounds, p.partial_rounds, p.alpha),
+            (6, 8, 60, 5)
+        );
         let mut rng = ChaCha20Rng::seed_from_u64(1);
         let inputs: [Fr; 5] = std::array::from_fn(|_| Fr::rand(&mut rng));
         let mut state = vec![Fr::from(0u64)];

@@ -60,7 +60,10 @@ pub fn vector_input() -> Vec<i32> {
 
 /// Builds the vector (a setup and two proofs; well under a second in release builds).
 pub fn groth16_vector() -> Result<Groth16Vector, ZkError> {
-    let keys = setup(ReluChunkCircuit::shape(VECTOR_CHUNK_LEN), &mut seeded_rng(VECTOR_SETUP_SEED))?;
+    let keys = setup(
+        ReluChunkCircuit::shape(VECTOR_CHUNK_LEN),
+        &mut seeded_rng(VECTOR_SETUP_SEED),
+    )?;
     let mut prove_rng = seeded_rng(VECTOR_PROVE_SEED);
     let input = vector_input();
     let good = prove(&keys, ReluChunkCircuit::new(input.clone()), &mut prove_rng)?;

@@ -35,19 +35,31 @@ pub struct ReluChunkCircuit {
 impl ReluChunkCircuit {
     /// The circuit's shape, without a witness (for setup and the circuit identity).
     pub fn shape(len: usize) -> Self {
-        Self { len, input: None, claim: None }
+        Self {
+            len,
+            input: None,
+            claim: None,
+        }
     }
 
     /// The honest statement for `input`: the digests are computed from it.
     pub fn new(input: Vec<i32>) -> Self {
         let claim = Some(Self::public_inputs(&input));
-        Self { len: input.len(), input: Some(input), claim }
+        Self {
+            len: input.len(),
+            input: Some(input),
+            claim,
+        }
     }
 
     /// A statement about posted digests (say, a defender's chunk): provable only if
     /// `digest_in` is the digest of `input` and `digest_out` that of `relu(input)`.
     pub fn with_claim(input: Vec<i32>, digest_in: Fr, digest_out: Fr) -> Self {
-        Self { len: input.len(), input: Some(input), claim: Some([digest_in, digest_out]) }
+        Self {
+            len: input.len(),
+            input: Some(input),
+            claim: Some([digest_in, digest_out]),
+        }
     }
 
     /// `[digest(x), digest(relu(x))]`, natively.
@@ -105,7 +117,9 @@ mod tests {
     fn honest_statement_is_satisfied_with_the_documented_cost() {
         for len in [1, 7, 28, 29, 100] {
             let cs = ConstraintSystem::<Fr>::new_ref();
-            ReluChunkCircuit::new(sample(len)).generate_constraints(cs.clone()).unwrap();
+            ReluChunkCircuit::new(sample(len))
+                .generate_constraints(cs.clone())
+                .unwrap();
             assert!(cs.is_satisfied().unwrap(), "len {len}");
             assert_eq!(cs.num_constraints(), expected_constraints(len), "len {len}");
             assert_eq!(cs.num_instance_variables(), 3);

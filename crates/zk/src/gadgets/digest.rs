@@ -49,7 +49,12 @@ pub fn alloc_chunk(
     values: Option<&[i32]>,
 ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
     if let Some(v) = values {
-        assert_eq!(v.len(), len, "chunk of {len} values given {} values", v.len());
+        assert_eq!(
+            v.len(),
+            len,
+            "chunk of {len} values given {} values",
+            v.len()
+        );
     }
     (0..len)
         .map(|k| {
@@ -79,8 +84,11 @@ pub fn chunk_digest_var(values: &[SignedVar<Fr>]) -> Result<FpVar<Fr>, Synthesis
                 .map(|k| int_to_field(&(BigInt::one() << (32 * k))))
                 .collect();
             let constant = weights.iter().map(|w| *w * offset).sum::<Fr>();
-            let terms: Vec<(Fr, &FpVar<Fr>)> =
-                weights.iter().copied().zip(group.iter().map(|v| v.value())).collect();
+            let terms: Vec<(Fr, &FpVar<Fr>)> = weights
+                .iter()
+                .copied()
+                .zip(group.iter().map(|v| v.value()))
+                .collect();
             lincomb(&terms, constant)
         })
         .collect();
@@ -137,7 +145,11 @@ mod tests {
             let v = values(&mut rng, len);
             let cs = digest_circuit(&v, chunk_digest(&v));
             assert!(cs.is_satisfied().unwrap(), "len {len}");
-            assert_eq!(cs.num_constraints(), 32 * len + digest_constraints(len) + 1, "len {len}");
+            assert_eq!(
+                cs.num_constraints(),
+                32 * len + digest_constraints(len) + 1,
+                "len {len}"
+            );
         }
     }
 
@@ -150,7 +162,11 @@ mod tests {
         let shorter = &v[..39];
         let mut extended = v.clone();
         extended.push(i32::MIN); // contributes u = 0: only the length differs
-        for other in [chunk_digest(&w), chunk_digest(shorter), chunk_digest(&extended)] {
+        for other in [
+            chunk_digest(&w),
+            chunk_digest(shorter),
+            chunk_digest(&extended),
+        ] {
             assert_ne!(other, chunk_digest(&v));
             assert!(!digest_circuit(&v, other).is_satisfied().unwrap());
         }
@@ -162,7 +178,11 @@ mod tests {
         let cs = digest_circuit(&v, chunk_digest(&v));
         assert!(matrices_satisfied(&cs));
         // Witness 0 is the lowest offset bit of v_0 = 3 (u = 2^31 + 3, bit 0 set).
-        set_witness(&cs, ark_relations::gr1cs::Variable::witness(0), Fr::from(0u64));
+        set_witness(
+            &cs,
+            ark_relations::gr1cs::Variable::witness(0),
+            Fr::from(0u64),
+        );
         assert!(!matrices_satisfied(&cs));
     }
 
@@ -191,10 +211,16 @@ mod tests {
                     }
                 })
                 .collect();
-            chunk_digest_var(&xs).unwrap().enforce_equal(&public).unwrap();
+            chunk_digest_var(&xs)
+                .unwrap()
+                .enforce_equal(&public)
+                .unwrap();
             cs.is_satisfied().unwrap()
         };
-        assert!(pack(false), "the attack works when nothing checks the range");
+        assert!(
+            pack(false),
+            "the attack works when nothing checks the range"
+        );
         assert!(!pack(true), "the range check stops it");
     }
 }

@@ -10,9 +10,7 @@ pub mod poseidon;
 pub mod signed;
 
 use ark_ff::PrimeField;
-use ark_r1cs_std::{
-    fields::fp::{AllocatedFp, FpVar},
-};
+use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, LinearCombination, Variable};
 
 /// `Σ c_i · x_i + constant` as a single symbolic linear combination (no constraint).

@@ -36,7 +36,12 @@ pub fn poseidon_var_with(
     inputs: &[FpVar<Fr>],
 ) -> Result<FpVar<Fr>, SynthesisError> {
     let t = params.width;
-    assert_eq!(inputs.len() + 1, t, "Poseidon of width {t} takes {} inputs", t - 1);
+    assert_eq!(
+        inputs.len() + 1,
+        t,
+        "Poseidon of width {t} takes {} inputs",
+        t - 1
+    );
     let one = Fr::from(1u64);
     let mut state: Vec<FpVar<Fr>> = std::iter::once(FpVar::zero())
         .chain(inputs.iter().cloned())
@@ -60,8 +65,11 @@ pub fn poseidon_var_with(
             .iter()
             .enumerate()
             .map(|(i, row)| {
-                let next_constant =
-                    if r + 1 < rounds { params.ark[(r + 1) * t + i] } else { Fr::from(0u64) };
+                let next_constant = if r + 1 < rounds {
+                    params.ark[(r + 1) * t + i]
+                } else {
+                    Fr::from(0u64)
+                };
                 let terms: Vec<(Fr, &FpVar<Fr>)> = row.iter().copied().zip(&state).collect();
                 lincomb(&terms, next_constant)
             })
@@ -85,10 +93,10 @@ mod tests {
     use super::*;
     use crate::gadgets::signed::tests::{matrices_satisfied, set_witness};
     use crate::native::{fr_to_be_bytes, poseidon5};
-    use ark_relations::gr1cs::Variable;
     use ark_ff::UniformRand;
     use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, GR1CSVar};
     use ark_relations::gr1cs::ConstraintSystem;
+    use ark_relations::gr1cs::Variable;
     use light_poseidon::{Poseidon, PoseidonHasher};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;

@@ -24,9 +24,7 @@
 
 use super::lincomb;
 use ark_ff::{BigInteger, PrimeField};
-use ark_r1cs_std::{
-    alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, GR1CSVar,
-};
+use ark_r1cs_std::{alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, Namespace, SynthesisError};
 use num_bigint::{BigInt, BigUint, Sign};
 use num_traits::{One, Signed, Zero};
@@ -72,7 +70,10 @@ fn fpow2<F: PrimeField>(n: usize) -> F {
 ///
 /// A constant `x` gives constant bits, or `Unsatisfiable` if it is out of range.
 pub fn decompose<F: PrimeField>(x: &FpVar<F>, n: usize) -> Result<Vec<Boolean<F>>, SynthesisError> {
-    assert!(n <= MAX_BITS, "range checks are limited to {MAX_BITS} bits, not {n}");
+    assert!(
+        n <= MAX_BITS,
+        "range checks are limited to {MAX_BITS} bits, not {n}"
+    );
     if let FpVar::Constant(c) = x {
         let v = field_to_int(*c);
         if v.sign() == Sign::Minus || v.bits() > n as u64 {
@@ -91,8 +92,11 @@ pub fn decompose<F: PrimeField>(x: &FpVar<F>, n: usize) -> Result<Vec<Boolean<F>
 /// `Σ b_i 2^i + constant` (free).
 fn weighted_bits<F: PrimeField>(bits: &[Boolean<F>], constant: F) -> FpVar<F> {
     let as_fp: Vec<FpVar<F>> = bits.iter().map(|b| FpVar::from(b.clone())).collect();
-    let terms: Vec<(F, &FpVar<F>)> =
-        as_fp.iter().enumerate().map(|(i, b)| (fpow2::<F>(i), b)).collect();
+    let terms: Vec<(F, &FpVar<F>)> = as_fp
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (fpow2::<F>(i), b))
+        .collect();
     lincomb(&terms, constant)
 }
 
@@ -152,7 +156,12 @@ pub struct SignedVar<F: PrimeField> {
 impl<F: PrimeField> SignedVar<F> {
     fn with_interval(value: FpVar<F>, lo: BigInt, hi: BigInt) -> Self {
         assert!(lo <= hi, "empty interval");
-        let out = Self { value, lo, hi, offset_bits: None };
+        let out = Self {
+            value,
+            lo,
+            hi,
+            offset_bits: None,
+        };
         assert!(
             out.bits() <= MAX_BITS,
             "integer of {} bits exceeds the {MAX_BITS}-bit limit of the gadgets",
@@ -162,7 +171,10 @@ impl<F: PrimeField> SignedVar<F> {
     }
 
     fn n_bit_interval(n: usize) -> (BigInt, BigInt) {
-        assert!((1..=MAX_BITS).contains(&n), "bit width {n} not in 1..={MAX_BITS}");
+        assert!(
+            (1..=MAX_BITS).contains(&n),
+            "bit width {n} not in 1..={MAX_BITS}"
+        );
         (-pow2(n - 1), pow2(n - 1) - 1)
     }
 
@@ -196,7 +208,12 @@ impl<F: PrimeField> SignedVar<F> {
         let n = bits.len();
         let (lo, hi) = Self::n_bit_interval(n);
         let value = weighted_bits(&bits, -fpow2::<F>(n - 1));
-        Self { value, lo, hi, offset_bits: Some(bits) }
+        Self {
+            value,
+            lo,
+            hi,
+            offset_bits: Some(bits),
+        }
     }
 
     /// A constant.
@@ -214,7 +231,12 @@ impl<F: PrimeField> SignedVar<F> {
             let v = field_to_int(x.value()?);
             return Ok(Self::with_interval(x.clone(), v.clone(), v));
         }
-        Ok(Self { value: x.clone(), lo, hi, offset_bits: Some(bits) })
+        Ok(Self {
+            value: x.clone(),
+            lo,
+            hi,
+            offset_bits: Some(bits),
+        })
     }
 
     /// Treats `x` as an integer in `[lo, hi]` **without any constraint**. Only for values whose
@@ -268,7 +290,7 @@ impl<F: PrimeField> SignedVar<F> {
             Some(bits) => Ok(bits.clone()),
             None => {
                 let fresh = Self::enforce_range(&self.value, self.bits())?;
-                Ok(fresh.offset_bits.expect("enforce_range keeps its bits")) 
+                Ok(fresh.offset_bits.expect("enforce_range keeps its bits"))
             }
         }
     }
@@ -303,7 +325,10 @@ impl<F: PrimeField> SignedVar<F> {
     pub fn linear_combination(terms: &[(i128, &Self)], constant: i128) -> Self {
         let mut lo = BigInt::from(constant);
         let mut hi = BigInt::from(constant);
-        let coeffs: Vec<F> = terms.iter().map(|(c, _)| int_to_field(&BigInt::from(*c))).collect();
+        let coeffs: Vec<F> = terms
+            .iter()
+            .map(|(c, _)| int_to_field(&BigInt::from(*c)))
+            .collect();
         for (c, x) in terms {
             let c = BigInt::from(*c);
             if c.is_negative() {
@@ -314,8 +339,10 @@ impl<F: PrimeField> SignedVar<F> {
                 hi += &c * &x.hi;
             }
         }
-        let fterms: Vec<(F, &FpVar<F>)> =
-            coeffs.into_iter().zip(terms.iter().map(|(_, x)| &x.value)).collect();
+        let fterms: Vec<(F, &FpVar<F>)> = coeffs
+            .into_iter()
+            .zip(terms.iter().map(|(_, x)| &x.value))
+            .collect();
         let value = lincomb(&fterms, int_to_field(&BigInt::from(constant)));
         Self::with_interval(value, lo, hi)
     }
@@ -355,7 +382,10 @@ impl<F: PrimeField> SignedVar<F> {
         }
         let n = self.bits().max(other.bits());
         assert!(n < MAX_BITS, "comparison of {n}-bit integers");
-        let d = lincomb(&[(F::one(), &self.value), (-F::one(), &other.value)], fpow2::<F>(n));
+        let d = lincomb(
+            &[(F::one(), &self.value), (-F::one(), &other.value)],
+            fpow2::<F>(n),
+        );
         let bits = decompose(&d, n + 1)?;
         Ok(bits[n].clone())
     }
@@ -363,7 +393,10 @@ impl<F: PrimeField> SignedVar<F> {
     /// `max(self, other) = other + [self >= other] · (self - other)` (is_ge + 1 constraint).
     pub fn max(&self, other: &Self) -> Result<Self, SynthesisError> {
         let ge = FpVar::from(self.is_ge(other)?);
-        let diff = lincomb(&[(F::one(), &self.value), (-F::one(), &other.value)], F::zero());
+        let diff = lincomb(
+            &[(F::one(), &self.value), (-F::one(), &other.value)],
+            F::zero(),
+        );
         let picked = ge * diff;
         let value = lincomb(&[(F::one(), &other.value), (F::one(), &picked)], F::zero());
         let lo = (&self.lo).max(&other.lo).clone();
@@ -406,7 +439,11 @@ impl<F: PrimeField> SignedVar<F> {
             if q < lo || q > hi {
                 return Err(SynthesisError::Unsatisfiable);
             }
-            return Ok(Self::with_interval(FpVar::Constant(int_to_field(&q)), q.clone(), q));
+            return Ok(Self::with_interval(
+                FpVar::Constant(int_to_field(&q)),
+                q.clone(),
+                q,
+            ));
         }
         let cs = self.value.cs();
         let qr = if cs.is_in_setup_mode() {
@@ -414,14 +451,21 @@ impl<F: PrimeField> SignedVar<F> {
         } else {
             self.int_value().map(|acc| hint(&acc))
         };
-        let q_offset = qr.as_ref().map(|(q, _)| q + pow2(out_bits - 1)).map_err(|e| *e);
+        let q_offset = qr
+            .as_ref()
+            .map(|(q, _)| q + pow2(out_bits - 1))
+            .map_err(|e| *e);
         let r = qr.as_ref().map(|(_, r)| r.clone()).map_err(|e| *e);
         let q = Self::from_offset_bits(alloc_bits_mod(&cs, out_bits, &q_offset)?);
         let r_bits = alloc_bits_mod(&cs, s, &r)?;
         let r = weighted_bits(&r_bits, F::zero());
         // self + 2^(s-1) - q·2^s - r = 0
         lincomb(
-            &[(F::one(), &self.value), (-fpow2::<F>(s), &q.value), (-F::one(), &r)],
+            &[
+                (F::one(), &self.value),
+                (-fpow2::<F>(s), &q.value),
+                (-F::one(), &r),
+            ],
             fpow2::<F>(s - 1),
         )
         .enforce_equal(&FpVar::Constant(F::zero()))?;
@@ -496,7 +540,15 @@ pub(crate) mod tests {
 
     #[test]
     fn field_int_round_trip() {
-        for v in [0i128, 1, -1, i64::MIN as i128, i64::MAX as i128, 1 << 100, -(1 << 100)] {
+        for v in [
+            0i128,
+            1,
+            -1,
+            i64::MIN as i128,
+            i64::MAX as i128,
+            1 << 100,
+            -(1 << 100),
+        ] {
             let b = BigInt::from(v);
             assert_eq!(field_to_int(int_to_field::<Fr>(&b)), b);
         }
@@ -551,8 +603,8 @@ pub(crate) mod tests {
         }
         // The field element r - 1 is "-1", in range; r/2 is neither small nor negative-small.
         let cs = ConstraintSystem::<Fr>::new_ref();
-        let half = FpVar::new_witness(cs.clone(), || Ok(-Fr::from(2u64).inverse().unwrap()))
-            .unwrap();
+        let half =
+            FpVar::new_witness(cs.clone(), || Ok(-Fr::from(2u64).inverse().unwrap())).unwrap();
         SignedVar::enforce_range(&half, 32).unwrap();
         assert!(!cs.is_satisfied().unwrap());
     }
@@ -621,7 +673,8 @@ pub(crate) mod tests {
         for (cq, cr) in cheats {
             let cs = ConstraintSystem::<Fr>::new_ref();
             let a = signed_witness(&cs, 32, acc);
-            a.rescale_with_hint(s, 32, |_| (cq.clone(), cr.clone())).unwrap();
+            a.rescale_with_hint(s, 32, |_| (cq.clone(), cr.clone()))
+                .unwrap();
             assert!(!cs.is_satisfied().unwrap(), "cheat q={cq} r={cr} accepted");
         }
         // The honest hint through the same path satisfies.
@@ -652,9 +705,14 @@ pub(crate) mod tests {
     #[test]
     fn rescale_of_constants_and_shift_zero() {
         let c = SignedVar::<Fr>::constant(-5).rescale(1, 8).unwrap();
-        assert_eq!(c.value().value().unwrap(), int_to_field::<Fr>(&BigInt::from(-2)));
         assert_eq!(
-            SignedVar::<Fr>::constant(1 << 20).rescale(1, 8).unwrap_err(),
+            c.value().value().unwrap(),
+            int_to_field::<Fr>(&BigInt::from(-2))
+        );
+        assert_eq!(
+            SignedVar::<Fr>::constant(1 << 20)
+                .rescale(1, 8)
+                .unwrap_err(),
             SynthesisError::Unsatisfiable
         );
         let cs = ConstraintSystem::<Fr>::new_ref();
@@ -674,7 +732,9 @@ pub(crate) mod tests {
             (0, -1),
             (5, 5),
         ];
-        pairs.extend((0..20).map(|_| (rng.next_u32() as i32 as i128, rng.next_u32() as i32 as i128)));
+        pairs.extend(
+            (0..20).map(|_| (rng.next_u32() as i32 as i128, rng.next_u32() as i32 as i128)),
+        );
         for (x, y) in pairs {
             let cs = ConstraintSystem::<Fr>::new_ref();
             let a = signed_witness(&cs, 32, x);
@@ -692,7 +752,11 @@ pub(crate) mod tests {
             r.enforce_equal(&claim(&cs, x.max(0))).unwrap();
             assert!(cs.is_satisfied().unwrap());
             // Flipping the comparison bit breaks its decomposition.
-            let flipped = if ge.value().unwrap() { Fr::from(0u64) } else { Fr::from(1u64) };
+            let flipped = if ge.value().unwrap() {
+                Fr::from(0u64)
+            } else {
+                Fr::from(1u64)
+            };
             assert!(matrices_satisfied(&cs));
             set_witness(&cs, bool_var(&ge), flipped);
             assert!(!matrices_satisfied(&cs));
@@ -703,7 +767,9 @@ pub(crate) mod tests {
     fn wrong_max_or_relu_output_is_unsatisfied() {
         for (x, y) in [(3i128, -4i128), (-3, 4), (-7, -2)] {
             let cs = ConstraintSystem::<Fr>::new_ref();
-            let m = signed_witness(&cs, 32, x).max(&signed_witness(&cs, 32, y)).unwrap();
+            let m = signed_witness(&cs, 32, x)
+                .max(&signed_witness(&cs, 32, y))
+                .unwrap();
             m.enforce_equal(&claim(&cs, x.min(y))).unwrap();
             assert!(!cs.is_satisfied().unwrap());
             let cs = ConstraintSystem::<Fr>::new_ref();
