@@ -25,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("relu chunk of {len} values, {threads} threads available");
 
     let t = Instant::now();
-    let info = circuit_info(ReluChunkCircuit::shape(len))?;
+    let info = circuit_info(ReluChunkCircuit::relu_shape(len))?;
     println!(
         "constraints {} (instance vars {}, witness vars {}), synthesis+hash {:.2} s",
         info.num_constraints,
@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let keys = setup(ReluChunkCircuit::shape(len), &mut seeded_rng(1))?;
+    let keys = setup(ReluChunkCircuit::relu_shape(len), &mut seeded_rng(1))?;
     println!(
         "setup {:.2} s, proving key {:.1} MiB",
         t.elapsed().as_secs_f64(),
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let p = prove(
             &keys,
-            ReluChunkCircuit::new(input),
+            ReluChunkCircuit::relu(input),
             &mut seeded_rng(2 + i as u64),
         )?;
         times.push(t.elapsed().as_secs_f64());

@@ -57,6 +57,10 @@ pub enum ZkError {
         value: i64,
     },
 
+    /// Chunks whose lengths do not fit the circuit.
+    #[error("shape: {0}")]
+    Shape(String),
+
     /// Reading or writing a file.
     #[error("i/o on {path}: {source}")]
     Io {

@@ -357,22 +357,22 @@ mod tests {
 
     #[test]
     fn setup_prove_verify_and_reject() {
-        let keys = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(1)).unwrap();
+        let keys = setup(ReluChunkCircuit::relu_shape(9), &mut seeded_rng(1)).unwrap();
         assert_eq!(keys.info.num_public_inputs(), 2);
         let x = input(9, 0);
-        let p = prove(&keys, ReluChunkCircuit::new(x.clone()), &mut seeded_rng(2)).unwrap();
-        assert_eq!(p.public_inputs, ReluChunkCircuit::public_inputs(&x));
+        let p = prove(&keys, ReluChunkCircuit::relu(x.clone()), &mut seeded_rng(2)).unwrap();
+        assert_eq!(p.public_inputs, ReluChunkCircuit::relu_public_inputs(&x));
         assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
 
         // The same proof for other public inputs.
-        let other = ReluChunkCircuit::public_inputs(&input(9, 1));
+        let other = ReluChunkCircuit::relu_public_inputs(&input(9, 1));
         assert!(!verify(keys.vk(), &other, &p.proof).unwrap());
         let swapped = [p.public_inputs[1], p.public_inputs[0]];
         assert!(!verify(keys.vk(), &swapped, &p.proof).unwrap());
         // A valid proof of another statement, spliced.
         let q = prove(
             &keys,
-            ReluChunkCircuit::new(input(9, 1)),
+            ReluChunkCircuit::relu(input(9, 1)),
             &mut seeded_rng(3),
         )
         .unwrap();
@@ -382,7 +382,7 @@ mod tests {
         };
         assert!(!verify(keys.vk(), &p.public_inputs, &spliced).unwrap());
         // Under the keys of another setup of the same circuit.
-        let keys2 = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(4)).unwrap();
+        let keys2 = setup(ReluChunkCircuit::relu_shape(9), &mut seeded_rng(4)).unwrap();
         assert_eq!(keys2.info, keys.info);
         assert!(!verify(keys2.vk(), &p.public_inputs, &p.proof).unwrap());
         assert!(matches!(
@@ -396,13 +396,13 @@ mod tests {
 
     #[test]
     fn a_false_statement_cannot_be_proved() {
-        let keys = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(1)).unwrap();
+        let keys = setup(ReluChunkCircuit::relu_shape(9), &mut seeded_rng(1)).unwrap();
         let x = input(9, 0);
-        let [din, _] = ReluChunkCircuit::public_inputs(&x);
+        let din = ReluChunkCircuit::relu_public_inputs(&x)[0];
         let wrong_out = crate::native::chunk_digest(&x); // identity, not relu
         let r = prove(
             &keys,
-            ReluChunkCircuit::with_claim(x, din, wrong_out),
+            ReluChunkCircuit::relu_with_claim(x, din, wrong_out),
             &mut seeded_rng(2),
         );
         assert!(matches!(r, Err(ZkError::Unsatisfied(_))), "{r:?}");
@@ -410,19 +410,19 @@ mod tests {
 
     #[test]
     fn circuit_identity() {
-        let a = circuit_info(ReluChunkCircuit::shape(9)).unwrap();
-        assert_eq!(a, circuit_info(ReluChunkCircuit::shape(9)).unwrap());
-        let b = circuit_info(ReluChunkCircuit::shape(10)).unwrap();
+        let a = circuit_info(ReluChunkCircuit::relu_shape(9)).unwrap();
+        assert_eq!(a, circuit_info(ReluChunkCircuit::relu_shape(9)).unwrap());
+        let b = circuit_info(ReluChunkCircuit::relu_shape(10)).unwrap();
         assert_ne!(a.id, b.id);
         assert_eq!(
             a.num_constraints,
             33 * 9 + 2 * crate::gadgets::digest::digest_constraints(9) + 2
         );
         // Keys for 9 values do not prove a chunk of 10.
-        let keys = setup(ReluChunkCircuit::shape(9), &mut seeded_rng(1)).unwrap();
+        let keys = setup(ReluChunkCircuit::relu_shape(9), &mut seeded_rng(1)).unwrap();
         let r = prove(
             &keys,
-            ReluChunkCircuit::new(input(10, 0)),
+            ReluChunkCircuit::relu(input(10, 0)),
             &mut seeded_rng(2),
         );
         assert!(matches!(r, Err(ZkError::CircuitMismatch { .. })), "{r:?}");
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn keys_and_evm_encodings_round_trip() {
-        let keys = setup(ReluChunkCircuit::shape(5), &mut seeded_rng(9)).unwrap();
+        let keys = setup(ReluChunkCircuit::relu_shape(5), &mut seeded_rng(9)).unwrap();
         let bytes = keys.to_bytes().unwrap();
         let back = Keys::from_bytes(&bytes).unwrap();
         assert_eq!(back, keys);
@@ -439,7 +439,7 @@ mod tests {
 
         let p = prove(
             &back,
-            ReluChunkCircuit::new(input(5, 7)),
+            ReluChunkCircuit::relu(input(5, 7)),
             &mut seeded_rng(10),
         )
         .unwrap();

@@ -61,15 +61,15 @@ pub fn vector_input() -> Vec<i32> {
 /// Builds the vector (a setup and two proofs; well under a second in release builds).
 pub fn groth16_vector() -> Result<Groth16Vector, ZkError> {
     let keys = setup(
-        ReluChunkCircuit::shape(VECTOR_CHUNK_LEN),
+        ReluChunkCircuit::relu_shape(VECTOR_CHUNK_LEN),
         &mut seeded_rng(VECTOR_SETUP_SEED),
     )?;
     let mut prove_rng = seeded_rng(VECTOR_PROVE_SEED);
     let input = vector_input();
-    let good = prove(&keys, ReluChunkCircuit::new(input.clone()), &mut prove_rng)?;
+    let good = prove(&keys, ReluChunkCircuit::relu(input.clone()), &mut prove_rng)?;
     let mut other_input = input;
     other_input.reverse();
-    let other = prove(&keys, ReluChunkCircuit::new(other_input), &mut prove_rng)?;
+    let other = prove(&keys, ReluChunkCircuit::relu(other_input), &mut prove_rng)?;
 
     let evm_vk = EvmVerifyingKey::from_vk(keys.vk());
     let dec8 = |w: [[u8; 32]; 8]| w.map(|x| word_to_decimal(&x));

@@ -1,100 +1,88 @@
 //! Relu over one chunk: the proof that `digest_out` is the digest of `relu(x)` for the chunk
 //! `x` whose digest is `digest_in`.
 //!
-//! Public inputs, in order: `[digest_in, digest_out]` (the order of `docs/commitments.md`:
-//! input chunk digests, then the output chunk's). Witness: the input values. The output is
-//! computed in the circuit, so a prover can only make a proof for the true output.
+//! A [`ChunkOp`] with one input chunk and an output chunk of the same length; public inputs
+//! `[digest_in, digest_out]`. The output `relu(v) = [v >= 0]·v` uses the sign bit of the
+//! input's own range check and needs no range check of its own (`relu(v)` is 0 or `v`).
 //!
 //! Constraints for a chunk of `L` values: `32·L` (input bits) + `L` (relu) +
-//! `2 · digest_constraints(L)` (two digests, see [`digest_constraints`](crate::gadgets::digest::digest_constraints)) + 2 (equalities with
+//! `2 · digest_constraints(L)` (two digests, see
+//! [`digest_constraints`](crate::gadgets::digest::digest_constraints)) + 2 (equalities with
 //! the public inputs). For `L = 1024`: 57,536.
-//! The relu outputs need no range check of their own: `relu(v) ∈ {0, v}` with `v` proved to be
-//! in `[-2^31, 2^31)`.
 
-use crate::{
-    gadgets::digest::{alloc_chunk, chunk_digest_var},
-    native::chunk_digest,
-    Fr,
-};
-use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use super::chunk::{ChunkCircuit, ChunkOp};
+use crate::{gadgets::signed::SignedVar, Fr, ZkError};
+use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 
 /// `max(v, 0)` on the integers the trace holds.
 pub fn relu_values(values: &[i32]) -> Vec<i32> {
     values.iter().map(|v| (*v).max(0)).collect()
 }
 
-/// The relu circuit for a chunk of fixed length.
-#[derive(Clone, Debug)]
-pub struct ReluChunkCircuit {
-    len: usize,
-    input: Option<Vec<i32>>,
-    claim: Option<[Fr; 2]>,
+/// Relu over a chunk of `len` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Relu {
+    /// Values per chunk (input and output).
+    pub len: usize,
 }
 
-impl ReluChunkCircuit {
-    /// The circuit's shape, without a witness (for setup and the circuit identity).
-    pub fn shape(len: usize) -> Self {
-        Self {
-            len,
-            input: None,
-            claim: None,
-        }
+impl ChunkOp for Relu {
+    fn input_lens(&self) -> Vec<usize> {
+        vec![self.len]
     }
 
-    /// The honest statement for `input`: the digests are computed from it.
-    pub fn new(input: Vec<i32>) -> Self {
-        let claim = Some(Self::public_inputs(&input));
-        Self {
-            len: input.len(),
-            input: Some(input),
-            claim,
-        }
-    }
-
-    /// A statement about posted digests (say, a defender's chunk): provable only if
-    /// `digest_in` is the digest of `input` and `digest_out` that of `relu(input)`.
-    pub fn with_claim(input: Vec<i32>, digest_in: Fr, digest_out: Fr) -> Self {
-        Self {
-            len: input.len(),
-            input: Some(input),
-            claim: Some([digest_in, digest_out]),
-        }
-    }
-
-    /// `[digest(x), digest(relu(x))]`, natively.
-    pub fn public_inputs(input: &[i32]) -> [Fr; 2] {
-        [chunk_digest(input), chunk_digest(&relu_values(input))]
-    }
-
-    /// Values per chunk.
-    pub fn len(&self) -> usize {
+    fn output_len(&self) -> usize {
         self.len
     }
 
-    /// Whether the chunk is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
+    fn evaluate(&self, inputs: &[Vec<i32>]) -> Result<Vec<i32>, ZkError> {
+        Ok(relu_values(&inputs[0]))
+    }
+
+    fn synthesize(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        inputs[0].iter().map(SignedVar::relu).collect()
     }
 }
 
-impl ConstraintSynthesizer<Fr> for ReluChunkCircuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let claim = self.claim.ok_or(SynthesisError::AssignmentMissing);
-        let digest_in = FpVar::new_input(cs.clone(), || claim.map(|c| c[0]))?;
-        let digest_out = FpVar::new_input(cs.clone(), || claim.map(|c| c[1]))?;
-        let x = alloc_chunk(&cs, self.len, self.input.as_deref())?;
-        let y = x.iter().map(|v| v.relu()).collect::<Result<Vec<_>, _>>()?;
-        chunk_digest_var(&x)?.enforce_equal(&digest_in)?;
-        chunk_digest_var(&y)?.enforce_equal(&digest_out)?;
-        Ok(())
+/// The relu chunk circuit.
+pub type ReluChunkCircuit = ChunkCircuit<Relu>;
+
+impl ChunkCircuit<Relu> {
+    /// The relu circuit for `len` values, without a witness.
+    pub fn relu_shape(len: usize) -> Self {
+        Self::shape(Relu { len })
+    }
+
+    /// The honest relu statement for `input`.
+    pub fn relu(input: Vec<i32>) -> Self {
+        Self::new(Relu { len: input.len() }, vec![input]).expect("relu accepts any int32 chunk")
+    }
+
+    /// The relu statement `[digest_in, digest_out]` about `input`.
+    pub fn relu_with_claim(input: Vec<i32>, digest_in: Fr, digest_out: Fr) -> Self {
+        Self::with_claim(
+            Relu { len: input.len() },
+            vec![input],
+            vec![digest_in, digest_out],
+        )
+    }
+
+    /// `[digest(x), digest(relu(x))]`, natively.
+    pub fn relu_public_inputs(input: &[i32]) -> Vec<Fr> {
+        Self::public_inputs(&Relu { len: input.len() }, &[input.to_vec()])
+            .expect("relu accepts any int32 chunk")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_relations::gr1cs::ConstraintSystem;
+    use crate::native::chunk_digest;
+    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 
     fn sample(len: usize) -> Vec<i32> {
         (0..len as i64)
@@ -117,7 +105,7 @@ mod tests {
     fn honest_statement_is_satisfied_with_the_documented_cost() {
         for len in [1, 7, 28, 29, 100] {
             let cs = ConstraintSystem::<Fr>::new_ref();
-            ReluChunkCircuit::new(sample(len))
+            ReluChunkCircuit::relu(sample(len))
                 .generate_constraints(cs.clone())
                 .unwrap();
             assert!(cs.is_satisfied().unwrap(), "len {len}");
@@ -129,10 +117,14 @@ mod tests {
     #[test]
     fn wrong_claims_are_unsatisfied() {
         let x = sample(30);
-        let [din, dout] = ReluChunkCircuit::public_inputs(&x);
+        let [din, dout] = ReluChunkCircuit::relu_public_inputs(&x)[..] else {
+            panic!()
+        };
         let mut other = x.clone();
         other[17] = other[17].wrapping_add(1);
-        let [other_in, other_out] = ReluChunkCircuit::public_inputs(&other);
+        let [other_in, other_out] = ReluChunkCircuit::relu_public_inputs(&other)[..] else {
+            panic!()
+        };
         // The output digest of identity instead of relu (x has negatives, so they differ).
         let identity_out = chunk_digest(&x);
         let cases = [
@@ -143,7 +135,7 @@ mod tests {
         ];
         for (a, b, what) in cases {
             let cs = ConstraintSystem::<Fr>::new_ref();
-            ReluChunkCircuit::with_claim(x.clone(), a, b)
+            ReluChunkCircuit::relu_with_claim(x.clone(), a, b)
                 .generate_constraints(cs.clone())
                 .unwrap();
             assert!(!cs.is_satisfied().unwrap(), "{what} accepted");
