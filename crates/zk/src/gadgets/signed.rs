@@ -16,8 +16,11 @@
 //! | [`SignedVar::new_witness`] (n bits)     | n                      |
 //! | [`SignedVar::enforce_range`] (n bits)   | n + 1                  |
 //! | [`SignedVar::rescale`] (shift s, Q bits)| Q + s + 1              |
+//! | [`SignedVar::shift_round`] (k > 0)      | as rescale; k <= 0: a range check if needed |
+//! | [`SignedVar::div_round_const`] (by d)   | Q + b + 1 (+ b + 1 unless 2d is a power of 2), b = bitlen(2d-1) |
 //! | [`SignedVar::is_ge`] (n-bit operands)   | n + 2                  |
-//! | [`SignedVar::max`]                      | is_ge + 1              |
+//! | [`SignedVar::max`], [`SignedVar::min`]  | is_ge + 1              |
+//! | [`SignedVar::select`]                   | 1                      |
 //! | [`SignedVar::relu`]                     | 1 (+ n + 1 without bits) |
 //! | [`SignedVar::mul`]                      | 1                      |
 //! | linear combinations, add, sub           | 0                      |
@@ -27,6 +30,7 @@ use ark_ff::{BigInteger, PrimeField};
 use ark_r1cs_std::{alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, Namespace, SynthesisError};
 use num_bigint::{BigInt, BigUint, Sign};
+use num_integer::Integer;
 use num_traits::{One, Signed, Zero};
 
 /// The widest integers the gadgets accept. BN254's `r > 2^253`, so an identity between
@@ -473,6 +477,127 @@ impl<F: PrimeField> SignedVar<F> {
         Ok(q)
     }
 
+    /// `self · 2^-k` with zkopml's one rounding rule (`shift_round` of docs/fixed-point.md and
+    /// `zkopml_model::fixed`): round half up for `k > 0` ([`Self::rescale`]), an exact
+    /// multiplication by `2^-k` for `k <= 0`; the result proved in `out_bits` signed bits.
+    pub fn shift_round(&self, k: i32, out_bits: usize) -> Result<Self, SynthesisError> {
+        if k > 0 {
+            self.rescale(k as u32, out_bits)
+        } else {
+            let factor = 1i128
+                .checked_shl((-k) as u32)
+                .filter(|f| *f > 0)
+                .expect("left shift by less than 127 bits");
+            Self::linear_combination(&[(factor, self)], 0).range_check(out_bits)
+        }
+    }
+
+    /// `self / d` rounded half up for a constant `d != 0`: `floor((2n + d) / (2d))` for
+    /// `d > 0`, and `(-n) / (-d)` for `d < 0` (`div_round` of `zkopml_model::fixed`). The
+    /// quotient is proved in `out_bits` signed bits.
+    ///
+    /// Witnessed as `2n + d = q·2d + r` with `0 <= r < 2d`: `r` and `2d - 1 - r` are
+    /// decomposed to `b = bitlen(2d - 1)` bits (only `r` when `2d` is a power of two), `q` to
+    /// `out_bits`. Costs `out_bits + b (+ b + 1) + 1` constraints.
+    pub fn div_round_const(&self, d: i64, out_bits: usize) -> Result<Self, SynthesisError> {
+        self.div_round_const_with_hint(d, out_bits, |t, two_d| t.div_mod_floor(two_d))
+    }
+
+    /// [`Self::div_round_const`] with the witness `(q, r)` for `2n + d = q·2d + r` supplied by
+    /// `hint(2n + d, 2d)` (after normalising to `d > 0`). Public so that tests can play a
+    /// cheating prover.
+    pub fn div_round_const_with_hint(
+        &self,
+        d: i64,
+        out_bits: usize,
+        hint: impl FnOnce(&BigInt, &BigInt) -> (BigInt, BigInt),
+    ) -> Result<Self, SynthesisError> {
+        assert!(d != 0, "division by the constant zero");
+        let (n, d) = if d < 0 {
+            (Self::linear_combination(&[(-1, self)], 0), -(d as i128))
+        } else {
+            (self.clone(), d as i128)
+        };
+        let two_d = 2 * d;
+        let b = (128 - (two_d - 1).leading_zeros()) as usize; // bits of 2d - 1
+        let (lo, hi) = Self::n_bit_interval(out_bits);
+        assert!(
+            n.bits() + 2 <= MAX_BITS && out_bits + b + 1 <= MAX_BITS,
+            "div_round_const of a {}-bit value by {d} into {out_bits} bits",
+            n.bits()
+        );
+        // t = 2n + d
+        let t = Self::linear_combination(&[(2, &n)], d);
+        if let FpVar::Constant(c) = &t.value {
+            let q = field_to_int(*c).div_floor(&BigInt::from(two_d));
+            if q < lo || q > hi {
+                return Err(SynthesisError::Unsatisfiable);
+            }
+            return Ok(Self::with_interval(
+                FpVar::Constant(int_to_field(&q)),
+                q.clone(),
+                q,
+            ));
+        }
+        let cs = t.value.cs();
+        let qr = if cs.is_in_setup_mode() {
+            Err(SynthesisError::AssignmentMissing)
+        } else {
+            t.int_value().map(|t| hint(&t, &BigInt::from(two_d)))
+        };
+        let q_offset = qr
+            .as_ref()
+            .map(|(q, _)| q + pow2(out_bits - 1))
+            .map_err(|e| *e);
+        let r_val = qr.as_ref().map(|(_, r)| r.clone()).map_err(|e| *e);
+        let q = Self::from_offset_bits(alloc_bits_mod(&cs, out_bits, &q_offset)?);
+        let r_bits = alloc_bits_mod(&cs, b, &r_val)?;
+        let r = weighted_bits(&r_bits, F::zero());
+        if two_d != 1i128 << b {
+            // 2d - 1 - r >= 0, i.e. r < 2d
+            let slack = lincomb(&[(-F::one(), &r)], int_to_field(&BigInt::from(two_d - 1)));
+            decompose(&slack, b)?;
+        }
+        // t - q·2d - r = 0
+        lincomb(
+            &[
+                (F::one(), &t.value),
+                (-int_to_field::<F>(&BigInt::from(two_d)), &q.value),
+                (-F::one(), &r),
+            ],
+            F::zero(),
+        )
+        .enforce_equal(&FpVar::Constant(F::zero()))?;
+        Ok(q)
+    }
+
+    /// `min(self, other) = self + other - max(self, other)` (as [`Self::max`]).
+    pub fn min(&self, other: &Self) -> Result<Self, SynthesisError> {
+        let max = self.max(other)?;
+        let value = lincomb(
+            &[
+                (F::one(), &self.value),
+                (F::one(), &other.value),
+                (-F::one(), &max.value),
+            ],
+            F::zero(),
+        );
+        let lo = (&self.lo).min(&other.lo).clone();
+        let hi = (&self.hi).min(&other.hi).clone();
+        Ok(Self::with_interval(value, lo, hi))
+    }
+
+    /// `cond ? self : other` (one constraint unless `cond` is constant).
+    pub fn select(cond: &Boolean<F>, a: &Self, b: &Self) -> Result<Self, SynthesisError> {
+        let c = FpVar::from(cond.clone());
+        let diff = lincomb(&[(F::one(), &a.value), (-F::one(), &b.value)], F::zero());
+        let picked = c * diff;
+        let value = lincomb(&[(F::one(), &b.value), (F::one(), &picked)], F::zero());
+        let lo = (&a.lo).min(&b.lo).clone();
+        let hi = (&a.hi).max(&b.hi).clone();
+        Ok(Self::with_interval(value, lo, hi))
+    }
+
     /// Enforces `self == other` (one constraint).
     pub fn enforce_equal(&self, other: &FpVar<F>) -> Result<(), SynthesisError> {
         self.value.enforce_equal(other)
@@ -719,6 +844,152 @@ pub(crate) mod tests {
         let a = signed_witness(&cs, 40, 1 << 35);
         a.rescale(0, 32).unwrap();
         assert!(!cs.is_satisfied().unwrap());
+    }
+
+    /// `shift_round` of zkopml_model::fixed (docs/fixed-point.md's rounding rule).
+    fn reference_shift_round(x: i64, k: i32) -> i64 {
+        if k > 0 {
+            (x + (1i64 << (k - 1))) >> k
+        } else {
+            x << (-k)
+        }
+    }
+
+    /// `div_round` of zkopml_model::fixed: floor((2n + d) / 2d) for d > 0.
+    fn reference_div_round(n: i64, d: i64) -> i64 {
+        let (n, d) = if d < 0 {
+            (-(n as i128), -(d as i128))
+        } else {
+            (n as i128, d as i128)
+        };
+        (2 * n + d).div_euclid(2 * d) as i64
+    }
+
+    #[test]
+    fn shift_round_both_directions() {
+        for x in [0i64, 1, -1, 5, -5, 6, -6, 7, -7, 1 << 20, -(1 << 20) - 3] {
+            for k in [-3i32, -1, 0, 1, 2, 3, 8] {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let y = signed_witness(&cs, 32, x as i128)
+                    .shift_round(k, 32)
+                    .unwrap();
+                let want = reference_shift_round(x, k);
+                assert_eq!(y.int_value().unwrap(), BigInt::from(want), "x {x} k {k}");
+                y.enforce_equal(&claim(&cs, want as i128)).unwrap();
+                assert!(cs.is_satisfied().unwrap());
+            }
+        }
+        // 2^30 · 4 does not fit int32.
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        signed_witness(&cs, 32, 1 << 30)
+            .shift_round(-2, 32)
+            .unwrap();
+        assert!(!cs.is_satisfied().unwrap());
+    }
+
+    #[test]
+    fn div_round_const_matches_the_executor_rule() {
+        let ns = [
+            0i64,
+            1,
+            -1,
+            2,
+            -2,
+            3,
+            -3,
+            7,
+            -7,
+            100,
+            -100,
+            12345,
+            -12345,
+            i32::MAX as i64,
+        ];
+        for d in [1i64, 2, 3, 4, 7, 9, 49, 1024, -1, -3, -8] {
+            for &n in &ns {
+                let want = reference_div_round(n, d);
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let a = signed_witness(&cs, 32, n as i128);
+                let before = cs.num_constraints();
+                let q = a.div_round_const(d, 32).unwrap();
+                let two_d = 2 * d.unsigned_abs() as u128;
+                let b = (128 - (two_d - 1).leading_zeros()) as usize;
+                let slack = if two_d.is_power_of_two() { 0 } else { b + 1 };
+                assert_eq!(cs.num_constraints() - before, 32 + b + slack + 1, "d {d}");
+                assert_eq!(q.int_value().unwrap(), BigInt::from(want), "n {n} d {d}");
+                q.enforce_equal(&claim(&cs, want as i128)).unwrap();
+                assert!(cs.is_satisfied().unwrap(), "n {n} d {d}");
+            }
+        }
+        // Ties round up: 3/2 -> 2, -3/2 -> -1, 5/(-2) = -5/2 -> -2.
+        assert_eq!(
+            (
+                reference_div_round(3, 2),
+                reference_div_round(-3, 2),
+                reference_div_round(5, -2)
+            ),
+            (2, -1, -2)
+        );
+    }
+
+    #[test]
+    fn div_round_const_rejects_cheating_witnesses() {
+        // (2, 3) and (0, 5) have r + 2d < 2^b (b = bits of 2d - 1): the cheat (q - 1, r + 2d)
+        // fits the remainder's bits and balances the identity, so only the explicit
+        // r < 2d check (a decomposition of 2d - 1 - r) can refuse it.
+        for (n, d) in [(2i128, 3i64), (0, 5), (4, 3), (-4, 3), (10, 7)] {
+            let t = BigInt::from(2 * n + d as i128);
+            let two_d = BigInt::from(2 * d);
+            let (q, r) = t.div_mod_floor(&two_d);
+            if (n, d) == (2, 3) || (n, d) == (0, 5) {
+                let b = (2 * d - 1).ilog2() + 1;
+                assert!(&r + &two_d < BigInt::one() << b);
+            }
+            let cheats = [
+                (&q - 1, &r + &two_d),
+                (&q + 1, &r - &two_d),
+                (q.clone(), &r + 1),
+                (&q + 1, r.clone()),
+            ];
+            for (cq, cr) in cheats {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let a = signed_witness(&cs, 32, n);
+                a.div_round_const_with_hint(d, 32, |_, _| (cq.clone(), cr.clone()))
+                    .unwrap();
+                assert!(
+                    !cs.is_satisfied().unwrap(),
+                    "n {n} d {d}: q={cq} r={cr} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn min_and_select() {
+        for (x, y) in [
+            (3i128, -4i128),
+            (-3, 4),
+            (5, 5),
+            (i32::MIN as i128, i32::MAX as i128),
+        ] {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let (a, b) = (signed_witness(&cs, 32, x), signed_witness(&cs, 32, y));
+            let m = a.min(&b).unwrap();
+            assert_eq!(m.int_value().unwrap(), BigInt::from(x.min(y)));
+            assert!(m.fits(32));
+            let ge = a.is_ge(&b).unwrap();
+            let s = SignedVar::select(&ge, &b, &a).unwrap(); // the smaller one again
+            s.enforce_equal(m.value()).unwrap();
+            m.enforce_equal(&claim(&cs, x.min(y))).unwrap();
+            assert!(cs.is_satisfied().unwrap());
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let (a, b) = (signed_witness(&cs, 32, x), signed_witness(&cs, 32, y));
+            a.min(&b)
+                .unwrap()
+                .enforce_equal(&claim(&cs, x.max(y)))
+                .unwrap();
+            assert_eq!(cs.is_satisfied().unwrap(), x == y);
+        }
     }
 
     #[test]
