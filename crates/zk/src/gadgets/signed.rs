@@ -522,7 +522,7 @@ impl<F: PrimeField> SignedVar<F> {
         let b = (128 - (two_d - 1).leading_zeros()) as usize; // bits of 2d - 1
         let (lo, hi) = Self::n_bit_interval(out_bits);
         assert!(
-            n.bits() + 2 <= MAX_BITS && out_bits + b + 1 <= MAX_BITS,
+            n.bits() + 2 <= MAX_BITS && out_bits + b < MAX_BITS,
             "div_round_const of a {}-bit value by {d} into {out_bits} bits",
             n.bits()
         );
