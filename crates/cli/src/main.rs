@@ -1,1 +1,171 @@
-fn main(){}
+//! The `zkopml` command line: parses arguments, calls the library crates, prints.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use zkopml_exec::commit::TraceCommitment;
+use zkopml_exec::{dequantise, quantise_input, run};
+use zkopml_model::input::read_input_json;
+use zkopml_model::{compile_onnx, default_calibration, Program, QOperand};
+
+#[derive(Parser)]
+#[command(name = "zkopml", version, about = "Verifiable ML inference on Ethereum: optimistic answers, fault dispute games, per-operator ZK proofs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Print the operator table of a model (an .onnx file or a compiled .zkml).
+    Inspect {
+        model: PathBuf,
+        /// Calibration inputs (input.json); default: the input.json beside the model and variations of it.
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+    },
+    /// Compile an ONNX model to its fixed-point program and print its hash.
+    Compile {
+        model: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        /// Where to write the compiled model (default: beside the model, as network.zkml).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a model on an input.json: output, dequantised output and final state root.
+    Run {
+        model: PathBuf,
+        input: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        /// Write the whole trace (slot values and commitments) to this directory.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Fixed-point against tract's f32 on N inputs near the model's sample input.
+    Accuracy {
+        model: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        inputs: usize,
+    },
+}
+
+fn main() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    if let Err(e) = real_main() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Inspect { model, calibration } => {
+            let program = load_program(&model, &calibration)?;
+            print_table(&program);
+        }
+        Cmd::Compile { model, calibration, out } => {
+            let program = load_program(&model, &calibration)?;
+            let out = out.unwrap_or_else(|| model.with_extension("zkml"));
+            std::fs::write(&out, program.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            println!("compiled {} ops to {}", program.n_ops(), out.display());
+            println!("model hash 0x{}", hex::encode(program.hash()));
+        }
+        Cmd::Run { model, input, calibration, trace } => {
+            let program = load_program(&model, &calibration)?;
+            let x = read_input_json(&input)?;
+            let t = run(&program, quantise_input(&program, &x)?)?;
+            let c = TraceCommitment::new(&program, &t)?;
+            let spec = program.output_spec();
+            println!("output (integers at scale 2^-{}): {:?}", spec.scale, t.output().data);
+            println!("output (dequantised): {:?}", dequantise(t.output(), spec.scale));
+            println!("final state root: 0x{}", hex::encode(c.final_root()));
+            if let Some(dir) = trace {
+                write_trace(&dir, &program, &t, &c)?;
+                println!("trace written to {}", dir.display());
+            }
+        }
+        Cmd::Accuracy { model, inputs } => {
+            if model.extension().and_then(|e| e.to_str()) != Some("onnx") {
+                bail!("accuracy needs the .onnx file (tract runs it as the float reference)");
+            }
+            let sample = sample_input(&model)?;
+            let program = load_program(&model, &[])?;
+            let r = zkopml_exec::accuracy::measure(&model, &program, sample.as_deref(), inputs)?;
+            println!(
+                "{}: {} inputs, max |error| {:.3e} (max |output| {:.3}), top-1 agreement {}/{} ({:.1}%)",
+                model.display(), r.inputs, r.max_abs_error, r.max_abs_output, r.top1_agree, r.inputs,
+                100.0 * r.top1_agree as f64 / r.inputs as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The sample input beside a model (input.json in the same folder), if any.
+fn sample_input(model: &Path) -> Result<Option<Vec<f64>>> {
+    let p = model.with_file_name("input.json");
+    Ok(if p.exists() { Some(read_input_json(&p)?) } else { None })
+}
+
+fn load_program(model: &Path, calibration: &[PathBuf]) -> Result<Program> {
+    match model.extension().and_then(|e| e.to_str()) {
+        Some("zkml") => {
+            let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+            Ok(Program::from_bytes(&bytes)?)
+        }
+        Some("onnx") => {
+            let graph = zkopml_model::Graph::from_path(model)?;
+            let numel: usize = graph.input_shape.iter().product();
+            let cal = if calibration.is_empty() {
+                default_calibration(numel, sample_input(model)?.as_deref())
+            } else {
+                calibration.iter().map(|p| read_input_json(p).map_err(anyhow::Error::from)).collect::<Result<Vec<_>>>()?
+            };
+            Ok(compile_onnx(model, &cal)?.1)
+        }
+        _ => bail!("{}: expected an .onnx model or a compiled .zkml", model.display()),
+    }
+}
+
+fn print_table(p: &Program) {
+    println!("input: shape {:?}, scale 2^-{}, {} chunk(s) of {}", p.input.shape, p.input.scale, p.input.num_chunks(), p.input.chunk_len);
+    println!("{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}", "op", "onnx", "kind", "reads", "shape", "scale", "chunks", "MACs");
+    for (i, n) in p.ops.iter().enumerate() {
+        let reads: Vec<String> = n.inputs.iter().map(|o| match o {
+            QOperand::Slot(s) => format!("s{s}"),
+            QOperand::Const { .. } => "c".into(),
+        }).collect();
+        println!("{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}", i + 1, n.onnx_op, n.op.kind(), reads.join(","), format!("{:?}", n.out.shape), n.out.scale, n.out.num_chunks(), n.macs);
+    }
+    let macs: u64 = p.ops.iter().map(|n| n.macs).sum();
+    println!("{} ops, {} MACs, state depth {}, model hash 0x{}", p.n_ops(), macs, p.state_depth(), hex::encode(p.hash()));
+}
+
+fn write_trace(dir: &Path, p: &Program, t: &zkopml_exec::Trace, c: &TraceCommitment) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut slots = Vec::new();
+    for (s, tensor) in t.slots.iter().enumerate() {
+        let spec = p.slot_spec(s);
+        let bytes: Vec<u8> = zkopml_exec::commit::canonical(tensor).iter().flat_map(|v| v.to_le_bytes()).collect();
+        let file = format!("slot_{s:04}.i32le");
+        std::fs::write(dir.join(&file), bytes)?;
+        let tc = &c.tensors[s];
+        slots.push(serde_json::json!({
+            "slot": s, "file": file, "shape": spec.shape, "scale": spec.scale, "chunk_len": spec.chunk_len,
+            "tensor_root": format!("0x{}", hex::encode(tc.root)),
+            "chunk_digests": tc.digests.iter().map(|d| format!("0x{}", hex::encode(d))).collect::<Vec<_>>(),
+        }));
+    }
+    let doc = serde_json::json!({
+        "model_hash": format!("0x{}", hex::encode(p.hash())),
+        "state_depth": c.depth,
+        "state_roots": c.state_roots.iter().map(|r| format!("0x{}", hex::encode(r))).collect::<Vec<_>>(),
+        "slots": slots,
+    });
+    std::fs::write(dir.join("trace.json"), serde_json::to_string_pretty(&doc)?)?;
+    Ok(())
+}

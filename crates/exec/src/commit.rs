@@ -283,3 +283,10 @@ pub fn state_roots(tensor_roots: &[Bytes32], depth: u32) -> Vec<Bytes32> {
 pub fn verify_update(before: &Bytes32, after: &Bytes32, slot: usize, leaf: &Bytes32, path: &[Bytes32]) -> bool {
     verify_path(&ZERO, slot, path, before) && verify_path(leaf, slot, path, after)
 }
+
+/// The meta tree of a program: leaf `s` is `metaHash(slot s)`, depth `stateDepth`
+/// (docs/commitments.md, "Meta root"). The registry records its root.
+pub fn meta_tree(program: &Program) -> MerkleTree {
+    let leaves: Vec<Bytes32> = (0..=program.n_ops()).map(|s| meta_hash(program.slot_spec(s))).collect();
+    MerkleTree::with_depth(&leaves, program.state_depth())
+}

@@ -1,6 +1,7 @@
 //! zkopml-exec: the deterministic fixed-point executor, its trace, and the commitments
 //! (chunk digests, tensor roots, state roots) that the dispute game and circuits open.
 
+pub mod accuracy;
 pub mod commit;
 pub mod error;
 pub mod run;

@@ -1,0 +1,61 @@
+//! Engine benchmark: fixed-point inference against float runtimes on the same input, and the
+//! full trace with every commitment. Prints one table; `cargo bench -p zkopml-exec --bench engine`.
+//! onnxruntime's figure comes from scripts/bench/ort_time.py when the project's Python venv
+//! (.venv, made by scripts/models/build.sh) is present.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use zkopml_exec::commit::TraceCommitment;
+use zkopml_exec::{quantise_input, run};
+use zkopml_model::input::read_input_json;
+use zkopml_model::reference::TractReference;
+use zkopml_model::{compile_onnx, default_calibration, Graph};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> Duration {
+    median((0..reps).map(|_| { let t = Instant::now(); std::hint::black_box(f()); t.elapsed() }).collect())
+}
+
+fn ort_ms(root: &Path, model: &Path, reps: usize) -> Option<f64> {
+    let py = root.join(".venv/bin/python");
+    if !py.exists() { return None; }
+    let out = Command::new(py).arg(root.join("scripts/bench/ort_time.py")).arg(model).arg(model.with_file_name("input.json")).arg(reps.to_string()).output().ok()?;
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+}
+
+fn ms(d: Duration) -> f64 { d.as_secs_f64() * 1e3 }
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let models = ["lenet_5", "xgboost", "variable_cnn", "conv2d", "mobilenet_v2"];
+    println!("threads: {}", rayon::current_num_threads());
+    println!("{:<14} {:>5} {:>12} {:>12} {:>12} {:>10} {:>14} {:>12}", "model", "ops", "ort f32 ms", "tract f32 ms", "fixed ms", "fixed/ort", "trace+commit ms", "commit ms");
+    for m in models {
+        if !filter.is_empty() && !filter.iter().any(|f| m.contains(f.as_str())) { continue; }
+        let path = root.join("testdata/models").join(m).join("network.onnx");
+        let sample = read_input_json(&path.with_file_name("input.json")).expect("sample input");
+        let graph = Graph::from_path(&path).expect("model loads");
+        let (_, program) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).expect("compiles");
+        let reps = if m == "mobilenet_v2" { 5 } else { 30 };
+        let q = quantise_input(&program, &sample).unwrap();
+        let fixed = time(reps, || run(&program, q.clone()).unwrap());
+        let trace = run(&program, q.clone()).unwrap();
+        let commit = time(reps.min(5), || TraceCommitment::new(&program, &trace).unwrap());
+        let full = time(reps.min(5), || { let t = run(&program, q.clone()).unwrap(); TraceCommitment::new(&program, &t).unwrap() });
+        let tract = TractReference::load(&path, &graph.input_shape).unwrap();
+        let tract_t = time(reps, || tract.run(&sample).unwrap());
+        let ort = ort_ms(&root, &path, reps);
+        println!(
+            "{:<14} {:>5} {:>12} {:>12.2} {:>12.2} {:>10} {:>14.1} {:>12.1}",
+            m, program.n_ops(), ort.map_or("n/a".into(), |v| format!("{v:.2}")), ms(tract_t), ms(fixed),
+            ort.map_or("n/a".into(), |v| format!("{:.1}x", ms(fixed) / v)), ms(full), ms(commit)
+        );
+    }
+}
