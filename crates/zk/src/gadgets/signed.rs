@@ -18,6 +18,9 @@
 //! | [`SignedVar::rescale`] (shift s, Q bits)| Q + s + 1              |
 //! | [`SignedVar::shift_round`] (k > 0)      | as rescale; k <= 0: a range check if needed |
 //! | [`SignedVar::div_round_const`] (by d)   | Q + b + 1 (+ b + 1 unless 2d is a power of 2), b = bitlen(2d-1) |
+//! | [`SignedVar::div_round`] (by d of B bits)| Q + 2B + 5 (+ d's sign) |
+//! | [`SignedVar::isqrt`] (n bits)           | 3n + ceil(n/2) + 5     |
+//! | [`SignedVar::enforce_nonzero`]          | 1                      |
 //! | [`SignedVar::is_ge`] (n-bit operands)   | n + 2                  |
 //! | [`SignedVar::max`], [`SignedVar::min`]  | is_ge + 1              |
 //! | [`SignedVar::select`]                   | 1                      |
@@ -27,7 +30,13 @@
 
 use super::lincomb;
 use ark_ff::{BigInteger, PrimeField};
-use ark_r1cs_std::{alloc::AllocVar, boolean::Boolean, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
+use ark_r1cs_std::{
+    alloc::AllocVar,
+    boolean::Boolean,
+    eq::EqGadget,
+    fields::{fp::FpVar, FieldVar},
+    GR1CSVar,
+};
 use ark_relations::gr1cs::{ConstraintSystemRef, Namespace, SynthesisError};
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
@@ -571,6 +580,172 @@ impl<F: PrimeField> SignedVar<F> {
         Ok(q)
     }
 
+    /// Proves `self != 0`: a witnessed inverse `i` with `self · i = 1` (one constraint).
+    pub fn enforce_nonzero(&self) -> Result<(), SynthesisError> {
+        if let FpVar::Constant(c) = &self.value {
+            return if c.is_zero() {
+                Err(SynthesisError::Unsatisfiable)
+            } else {
+                Ok(())
+            };
+        }
+        // A zero value gets the "inverse" 0, which fails the constraint.
+        let inv = FpVar::new_witness(self.value.cs(), || {
+            self.value.value().map(|v| v.inverse().unwrap_or(F::zero()))
+        })?;
+        self.value.mul_equals(&inv, &FpVar::Constant(F::one()))
+    }
+
+    /// `self / d` rounded half up for a variable `d` (the executor's `div_round`):
+    /// `floor((2n + d) / 2d)` for `d > 0`, `(-n) / (-d)` for `d < 0`; `d = 0` is
+    /// unsatisfiable (the executor refuses it). The quotient is proved in `out_bits` bits.
+    ///
+    /// With `s = [d >= 0]`, `|d| = s ? d : -d` and `n' = s ? n : -n`, it is witnessed as
+    /// `2n' + |d| = 2·q·|d| + r` with `r` and `2|d| - 1 - r` decomposed to
+    /// `B = d.bits()` bits (so `0 <= r < 2|d|`, which also rules out `d = 0`). Costs the sign
+    /// of `d` (free if `d` has its bits) + 2 (selects) + 1 (q·|d|) + out_bits + 2B + 1 + 1.
+    pub fn div_round(&self, d: &Self, out_bits: usize) -> Result<Self, SynthesisError> {
+        self.div_round_with_hint(d, out_bits, |t, two_d| {
+            if two_d.is_zero() {
+                (BigInt::zero(), BigInt::zero()) // d = 0: nothing satisfies; any witness
+            } else {
+                t.div_mod_floor(two_d)
+            }
+        })
+    }
+
+    /// [`Self::div_round`] with the witness `(q, r)` of `2n' + |d| = q·2|d| + r` supplied by
+    /// `hint(2n' + |d|, 2|d|)`. Public so that tests can play a cheating prover.
+    pub fn div_round_with_hint(
+        &self,
+        d: &Self,
+        out_bits: usize,
+        hint: impl FnOnce(&BigInt, &BigInt) -> (BigInt, BigInt),
+    ) -> Result<Self, SynthesisError> {
+        let b = d.bits();
+        assert!(
+            self.bits() + 2 <= MAX_BITS && out_bits + b + 2 <= MAX_BITS,
+            "div_round of a {}-bit value by a {b}-bit value into {out_bits} bits",
+            self.bits()
+        );
+        let pos = d.is_nonneg()?;
+        let neg_d = Self::linear_combination(&[(-1, d)], 0);
+        let neg_n = Self::linear_combination(&[(-1, self)], 0);
+        let abs_d = Self::select(&pos, d, &neg_d)?;
+        // |d| >= 0 by the sign bit, and >= 1 by the check r <= 2|d| - 1 below (which is why
+        // d = 0 is unsatisfiable without a separate check); |d| <= 2^(b-1).
+        let abs_hi = (-&d.lo).max(d.hi.clone());
+        let abs_d = Self::with_interval(abs_d.value, BigInt::one(), abs_hi);
+        let n = Self::select(&pos, self, &neg_n)?;
+        let t = Self::linear_combination(&[(2, &n), (1, &abs_d)], 0);
+        let cs = t.value.cs().or(abs_d.value.cs());
+        if cs.is_none() {
+            // All constant.
+            let (q, _) = field_to_int(t.value.value()?)
+                .div_mod_floor(&(2 * field_to_int(abs_d.value.value()?)));
+            let (lo, hi) = Self::n_bit_interval(out_bits);
+            if q < lo || q > hi {
+                return Err(SynthesisError::Unsatisfiable);
+            }
+            return Ok(Self::with_interval(
+                FpVar::Constant(int_to_field(&q)),
+                q.clone(),
+                q,
+            ));
+        }
+        let qr = if cs.is_in_setup_mode() {
+            Err(SynthesisError::AssignmentMissing)
+        } else {
+            t.int_value()
+                .and_then(|t| abs_d.int_value().map(|ad| hint(&t, &(2 * ad))))
+        };
+        let q_offset = qr
+            .as_ref()
+            .map(|(q, _)| q + pow2(out_bits - 1))
+            .map_err(|e| *e);
+        let r_val = qr.as_ref().map(|(_, r)| r.clone()).map_err(|e| *e);
+        let q = Self::from_offset_bits(alloc_bits_mod(&cs, out_bits, &q_offset)?);
+        let r_bits = alloc_bits_mod(&cs, b, &r_val)?;
+        let r = weighted_bits(&r_bits, F::zero());
+        // 2|d| - 1 - r >= 0
+        let slack = lincomb(&[(F::from(2u64), &abs_d.value), (-F::one(), &r)], -F::one());
+        decompose(&slack, b)?;
+        // t - 2·q·|d| - r = 0
+        let qd = &q.value * &abs_d.value;
+        lincomb(
+            &[(F::one(), &t.value), (-F::from(2u64), &qd), (-F::one(), &r)],
+            F::zero(),
+        )
+        .enforce_equal(&FpVar::Constant(F::zero()))?;
+        Ok(q)
+    }
+
+    /// `floor(sqrt(self))` (the executor's `isqrt`); a negative value is unsatisfiable.
+    ///
+    /// With `x` decomposed to `n = self.bits()` bits (so `0 <= x < 2^n`), `y` is witnessed in
+    /// `m = ceil(n/2)` bits and `x - y²` in `n` bits, `(y+1)² - 1 - x` in `n + 1` bits:
+    /// `y² <= x < (y+1)²`. Costs `(n + 1) + m + 1 + (n + 1) + (n + 2)`.
+    pub fn isqrt(&self) -> Result<Self, SynthesisError> {
+        self.isqrt_with_hint(|x| {
+            if x.is_negative() {
+                BigInt::zero()
+            } else {
+                x.sqrt()
+            }
+        })
+    }
+
+    /// [`Self::isqrt`] with the root witnessed by `hint(x)`. Public so that tests can play a
+    /// cheating prover.
+    pub fn isqrt_with_hint(
+        &self,
+        hint: impl FnOnce(&BigInt) -> BigInt,
+    ) -> Result<Self, SynthesisError> {
+        let n = self.bits();
+        assert!(n + 2 <= MAX_BITS);
+        let m = n.div_ceil(2);
+        if let FpVar::Constant(c) = &self.value {
+            let v = field_to_int(*c);
+            if v.is_negative() {
+                return Err(SynthesisError::Unsatisfiable);
+            }
+            let y = v.sqrt();
+            return Ok(Self::with_interval(
+                FpVar::Constant(int_to_field(&y)),
+                y.clone(),
+                y,
+            ));
+        }
+        decompose(&self.value, n)?; // 0 <= x < 2^n
+        let cs = self.value.cs();
+        let y_val = if cs.is_in_setup_mode() {
+            Err(SynthesisError::AssignmentMissing)
+        } else {
+            self.int_value().map(|x| hint(&x))
+        };
+        let y_bits = alloc_bits_mod(&cs, m, &y_val)?;
+        let y = weighted_bits(&y_bits, F::zero());
+        let y2 = y.square()?;
+        // x - y^2 >= 0
+        decompose(
+            &lincomb(&[(F::one(), &self.value), (-F::one(), &y2)], F::zero()),
+            n,
+        )?;
+        // (y+1)^2 - 1 - x = y^2 + 2y - x >= 0
+        decompose(
+            &lincomb(
+                &[
+                    (F::one(), &y2),
+                    (F::from(2u64), &y),
+                    (-F::one(), &self.value),
+                ],
+                F::zero(),
+            ),
+            n + 1,
+        )?;
+        Ok(Self::with_interval(y, BigInt::zero(), pow2(m) - 1))
+    }
+
     /// `min(self, other) = self + other - max(self, other)` (as [`Self::max`]).
     pub fn min(&self, other: &Self) -> Result<Self, SynthesisError> {
         let max = self.max(other)?;
@@ -960,6 +1135,154 @@ pub(crate) mod tests {
                     !cs.is_satisfied().unwrap(),
                     "n {n} d {d}: q={cq} r={cr} accepted"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn div_round_by_a_variable_matches_the_executor_rule() {
+        let ns = [
+            0i128,
+            1,
+            -1,
+            3,
+            -3,
+            7,
+            -7,
+            100,
+            -100,
+            12345,
+            -12345,
+            i32::MAX as i128,
+        ];
+        let ds = [
+            1i128,
+            2,
+            3,
+            -1,
+            -2,
+            -3,
+            7,
+            -8,
+            1000,
+            -999,
+            i32::MIN as i128,
+            i32::MAX as i128,
+        ];
+        for &d in &ds {
+            for &n in &ns {
+                let want = reference_div_round(n as i64, d as i64);
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let (a, b) = (signed_witness(&cs, 32, n), signed_witness(&cs, 32, d));
+                let before = cs.num_constraints();
+                let q = a.div_round(&b, 32).unwrap();
+                assert_eq!(cs.num_constraints() - before, 32 + 2 * 32 + 5);
+                assert_eq!(q.int_value().unwrap(), BigInt::from(want), "n {n} d {d}");
+                q.enforce_equal(&claim(&cs, want as i128)).unwrap();
+                assert!(cs.is_satisfied().unwrap(), "n {n} d {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn div_round_by_zero_or_with_cheats_is_unsatisfied() {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        signed_witness(&cs, 32, 5)
+            .div_round(&signed_witness(&cs, 32, 0), 32)
+            .unwrap();
+        assert!(!cs.is_satisfied().unwrap());
+        for (n, d) in [(2i128, 3i128), (2, -3), (-7, 5), (0, 5), (100, -7)] {
+            type Cheat = fn(&BigInt, &BigInt) -> (BigInt, BigInt);
+            let cheats: [Cheat; 4] = [
+                |t, m| {
+                    let (q, r) = t.div_mod_floor(m);
+                    (q - 1, r + m)
+                },
+                |t, m| {
+                    let (q, r) = t.div_mod_floor(m);
+                    (q + 1, r - m)
+                },
+                |t, m| {
+                    let (q, r) = t.div_mod_floor(m);
+                    (q, r + 1)
+                },
+                |t, m| {
+                    let (q, r) = t.div_mod_floor(m);
+                    (q + 1, r)
+                },
+            ];
+            for cheat in cheats {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let (a, b) = (signed_witness(&cs, 32, n), signed_witness(&cs, 32, d));
+                a.div_round_with_hint(&b, 32, cheat).unwrap();
+                assert!(!cs.is_satisfied().unwrap(), "n {n} d {d}");
+            }
+        }
+    }
+
+    #[test]
+    fn nonzero() {
+        for (v, ok) in [(5i128, true), (-1, true), (0, false)] {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            signed_witness(&cs, 32, v).enforce_nonzero().unwrap();
+            assert_eq!(cs.is_satisfied().unwrap(), ok);
+        }
+        assert!(SignedVar::<Fr>::constant(0).enforce_nonzero().is_err());
+    }
+
+    #[test]
+    fn isqrt_brackets_the_root() {
+        for x in [
+            0i128,
+            1,
+            2,
+            3,
+            4,
+            8,
+            9,
+            10,
+            99,
+            100,
+            101,
+            (1 << 31) - 1,
+            46340 * 46340,
+        ] {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let a = signed_witness(&cs, 32, x);
+            let before = cs.num_constraints();
+            let y = a.isqrt().unwrap();
+            assert_eq!(cs.num_constraints() - before, 3 * 32 + 16 + 5);
+            let want = (x as f64).sqrt().floor() as i128;
+            assert_eq!(y.int_value().unwrap(), BigInt::from(want), "x {x}");
+            y.enforce_equal(&claim(&cs, want)).unwrap();
+            assert!(cs.is_satisfied().unwrap(), "x {x}");
+            // Off by one either way.
+            for wrong in [want - 1, want + 1] {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                signed_witness(&cs, 32, x)
+                    .isqrt()
+                    .unwrap()
+                    .enforce_equal(&claim(&cs, wrong))
+                    .unwrap();
+                assert!(!cs.is_satisfied().unwrap());
+            }
+        }
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        signed_witness(&cs, 32, -4).isqrt().unwrap();
+        assert!(
+            !cs.is_satisfied().unwrap(),
+            "square root of a negative value"
+        );
+        // A prover who witnesses y ± 1 as the root: one side of the bracket fails.
+        for x in [50i128, 49, 48, 0, 1] {
+            let root = (x as f64).sqrt().floor() as i128;
+            for cheat in [root - 1, root + 1] {
+                let cs = ConstraintSystem::<Fr>::new_ref();
+                let y = signed_witness(&cs, 32, x)
+                    .isqrt_with_hint(|_| BigInt::from(cheat))
+                    .unwrap();
+                y.enforce_equal(&claim(&cs, cheat)).unwrap();
+                assert!(!cs.is_satisfied().unwrap(), "x {x} root {cheat} accepted");
             }
         }
     }
