@@ -501,6 +501,24 @@ impl<F: PrimeField> SignedVar<F> {
         }
     }
 
+    /// The signed width of `shift_round(self, k)` over this value's whole interval: with
+    /// `out_bits` at least this, [`Self::shift_round`] never fails for a value in range. For a
+    /// branch that may not be selected (LeakyRelu's negative side), where a 32-bit check
+    /// could fail on a value the executor never stores.
+    pub fn shift_round_bits(&self, k: i32) -> usize {
+        let f = |x: &BigInt| -> BigInt {
+            if k > 0 {
+                (x + pow2(k as usize - 1)).div_floor(&pow2(k as usize))
+            } else {
+                x * pow2((-k) as usize)
+            }
+        };
+        let (lo, hi) = (f(&self.lo), f(&self.hi));
+        (1..)
+            .find(|&n| lo >= -pow2(n - 1) && hi < pow2(n - 1))
+            .expect("finite")
+    }
+
     /// `self / d` rounded half up for a constant `d != 0`: `floor((2n + d) / (2d))` for
     /// `d > 0`, and `(-n) / (-d)` for `d < 0` (`div_round` of `zkopml_model::fixed`). The
     /// quotient is proved in `out_bits` signed bits.
