@@ -50,6 +50,9 @@ enum Cmd {
         model: PathBuf,
         #[arg(long, default_value_t = 100)]
         inputs: usize,
+        /// Print one row of docs/accuracy.md's table instead of a sentence.
+        #[arg(long)]
+        markdown: bool,
     },
 }
 
@@ -88,13 +91,22 @@ fn real_main() -> Result<()> {
                 println!("trace written to {}", dir.display());
             }
         }
-        Cmd::Accuracy { model, inputs } => {
+        Cmd::Accuracy { model, inputs, markdown } => {
             if model.extension().and_then(|e| e.to_str()) != Some("onnx") {
                 bail!("accuracy needs the .onnx file (tract runs it as the float reference)");
             }
             let sample = sample_input(&model)?;
             let program = load_program(&model, &[])?;
             let r = zkopml_exec::accuracy::measure(&model, &program, sample.as_deref(), inputs)?;
+            if markdown {
+                let name = model.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                println!(
+                    "| {name} | {} | {} | {:.3e} | {:.3} | {}/{} ({:.1}%) |",
+                    program.n_ops(), r.inputs, r.max_abs_error, r.max_abs_output, r.top1_agree, r.inputs,
+                    100.0 * r.top1_agree as f64 / r.inputs as f64
+                );
+                return Ok(());
+            }
             println!(
                 "{}: {} inputs, max |error| {:.3e} (max |output| {:.3}), top-1 agreement {}/{} ({:.1}%)",
                 model.display(), r.inputs, r.max_abs_error, r.max_abs_output, r.top1_agree, r.inputs,

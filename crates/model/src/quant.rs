@@ -15,10 +15,11 @@ use crate::tensor::Tensor;
 
 /// Calibrated activations stay below 2^ACT_BITS (2^11 headroom to the 2^31 bound).
 pub const ACT_BITS: i32 = 20;
-pub const MAX_SCALE: i32 = 16;
+/// Finest scale (inputs in [0, 0.1) need about 2^-21 to keep their relative precision).
+pub const MAX_SCALE: i32 = 24;
 pub const MIN_SCALE: i32 = -8;
 /// Weights are quantised to about this many bits (sign included).
-pub const WEIGHT_BITS: i32 = 16;
+pub const WEIGHT_BITS: i32 = 20;
 /// Output scale of Sigmoid, Tanh, Erf and Softmax (values in [-1, 1]).
 pub const UNIT_SCALE: i32 = 14;
 /// Extra fractional bits of piecewise-polynomial coefficients.
@@ -102,6 +103,16 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             }
         };
         let weight_scale = |t: &[f64]| scale_for(max_abs(t), WEIGHT_BITS);
+        // Conv/Gemm: also keep every accumulator below 2^62 for any 32-bit input, so the i64
+        // arithmetic of the executor is exact whatever the input (not only calibrated ones).
+        let linear_weight_scale = |w: &Tensor<f64>, rows_are_outputs: bool| -> i32 {
+            let (outs, per) = if rows_are_outputs { (w.shape[0], w.len() / w.shape[0]) } else { (w.shape[1], w.shape[0]) };
+            let row_sum = (0..outs)
+                .map(|o| (0..per).map(|k| if rows_are_outputs { w.data[o * per + k] } else { w.data[k * outs + o] }.abs()).sum::<f64>())
+                .fold(0.0, f64::max);
+            let bound = if row_sum > 0.0 { (2f64.powi(62 - 31) / (row_sum * 1.01)).log2().floor() as i32 } else { MAX_SCALE };
+            weight_scale(&w.data).min(bound)
+        };
         // a constant operand of an additive or comparing op: at its own activation scale,
         // or the other operand's if that is finer
         let const_at = |c: &Const, other: Option<i32>| -> i32 {
@@ -150,12 +161,12 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
         let dyn_in_scale = |k: usize| in_scales[k];
         let (op, out_scale) = match &node.op {
             Op::Conv { weight, bias, window, groups } => {
-                let sw = weight_scale(&weight.data);
+                let sw = linear_weight_scale(weight, true);
                 let acc = s0 + sw;
                 (QOp::Conv { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, window: window.clone(), groups: *groups, shift: acc - calibrated }, calibrated)
             }
             Op::Gemm { weight, bias } => {
-                let sw = weight_scale(&weight.data);
+                let sw = linear_weight_scale(weight, false);
                 let acc = s0 + sw;
                 (QOp::Gemm { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, shift: acc - calibrated }, calibrated)
             }
@@ -166,6 +177,9 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                     BinaryKind::Add | BinaryKind::Sub | BinaryKind::Max | BinaryKind::Min => {
                         let m = sa.max(sb).max(calibrated);
                         let (ua, ub, shift) = ((m - sa) as u32, (m - sb) as u32, m - calibrated);
+                        if ua > 30 || ub > 30 {
+                            return Err(err(format!("operand scales 2^-{sa} and 2^-{sb} are too far apart to align exactly in 64 bits")));
+                        }
                         (match kind {
                             BinaryKind::Add => QOp::Add { ua, ub, shift },
                             BinaryKind::Sub => QOp::Sub { ua, ub, shift },
