@@ -4,7 +4,6 @@
 
 use ark_bn254::Fr;
 use ark_ff::{BigInteger, PrimeField};
-use light_poseidon::{Poseidon, PoseidonHasher};
 use rayon::prelude::*;
 use tiny_keccak::{Hasher, Keccak};
 
@@ -64,33 +63,21 @@ pub fn pack_chunk(values: &[i32]) -> Vec<Fr> {
         .collect()
 }
 
-/// Hashes chunks with one Poseidon instance (building its parameters is not free).
+/// Hashes chunks (circomlib's Poseidon for 5 inputs, the fast native form of
+/// `crate::poseidon`; its parameters are built once per process).
+#[derive(Default)]
 pub struct ChunkHasher {
-    poseidon: Poseidon<Fr>,
-}
-
-impl Default for ChunkHasher {
-    fn default() -> Self {
-        ChunkHasher { poseidon: Poseidon::<Fr>::new_circom(ELEMENTS_PER_CALL + 1).expect("circom parameters for 5 inputs exist") }
-    }
+    _private: (),
 }
 
 impl ChunkHasher {
     pub fn poseidon5(&mut self, inputs: &[Fr; 5]) -> Fr {
-        self.poseidon.hash(inputs).expect("5 inputs match the width")
+        crate::poseidon::poseidon5(inputs)
     }
 
     /// The chunk digest as a field element.
     pub fn digest_fr(&mut self, values: &[i32]) -> Fr {
-        let elems = pack_chunk(values);
-        let mut h = Fr::from(values.len() as u64);
-        for block in elems.chunks(ELEMENTS_PER_CALL) {
-            let mut inp = [Fr::from(0u64); 5];
-            inp[0] = h;
-            inp[1..1 + block.len()].copy_from_slice(block);
-            h = self.poseidon5(&inp);
-        }
-        h
+        crate::poseidon::chunk_digest(values)
     }
 
     pub fn digest(&mut self, values: &[i32]) -> Bytes32 {

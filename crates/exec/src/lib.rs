@@ -4,6 +4,8 @@
 pub mod accuracy;
 pub mod commit;
 pub mod error;
+pub mod kernels;
+pub mod poseidon;
 pub mod run;
 
 pub use error::{ExecError, Result};

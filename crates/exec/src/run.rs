@@ -2,14 +2,13 @@
 //! computes the same trace bit for bit, whatever its thread count. Tensors are held in ONNX's
 //! logical layout (NCHW); the commitments re-lay them canonically (NHWC) when hashing.
 
-use rayon::prelude::*;
-
 use zkopml_model::fixed::{div_round, isqrt, shift_round};
 use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gather_map, reduce, CompareKind, Window};
 use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
 
 use crate::error::{ExecError, Result};
+use crate::kernels;
 
 /// All slots of one execution: `slots[0]` the input, `slots[i]` the output of op i.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,21 +128,8 @@ impl Ctx<'_> {
         match &self.node.op {
             QOp::Conv { weight, bias, window, groups, shift } => self.conv(x(), weight, bias, window, *groups, *shift),
             QOp::Gemm { weight, bias, shift } => {
-                let x = x();
                 let (k, n) = (weight.shape[0], weight.shape[1]);
-                let rows = x.len() / k;
-                let mut out = Vec::with_capacity(rows * n);
-                for r in 0..rows {
-                    let mut acc = bias.clone();
-                    for t in 0..k {
-                        let xv = x.data[r * k + t] as i64;
-                        if xv == 0 { continue; }
-                        let wrow = &weight.data[t * n..(t + 1) * n];
-                        acc.iter_mut().zip(wrow).for_each(|(a, &w)| *a += xv * w);
-                    }
-                    for a in acc { out.push(self.narrow(shift_round(a, *shift))?); }
-                }
-                Ok(out)
+                kernels::gemm(&x().data, k, &weight.data, n, bias, *shift).map_err(|v| self.overflow(v))
             }
             QOp::MatMul { shift } => {
                 let (a, b) = (self.val(slots, 0), self.val(slots, 1));
@@ -274,62 +260,22 @@ impl Ctx<'_> {
     }
 
     fn conv(&self, x: &Tensor<i32>, w: &Tensor<i64>, bias: &[i64], win: &Window, groups: usize, shift: i32) -> Result<Vec<i32>> {
-        let (c, h, wd) = (x.shape[1], x.shape[2], x.shape[3]);
-        let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-        let (oh, ow) = (self.out_shape()[2], self.out_shape()[3]);
-        let mg = m / groups;
-        let batch = x.shape[0];
-        let plane = oh * ow;
-        let mut out = vec![0i32; batch * m * plane];
-        let x64: Vec<i64> = x.data.iter().map(|&v| v as i64).collect();
-        let results: Vec<Result<()>> = out
-            .par_chunks_mut(plane)
-            .enumerate()
-            .map(|(bo, out_plane)| {
-                let (b, oc) = (bo / m, bo % m);
-                let g = oc / mg;
-                let mut acc = vec![bias[oc]; plane];
-                for ic in 0..cg {
-                    let ch = g * cg + ic;
-                    let xp = &x64[(b * c + ch) * h * wd..(b * c + ch + 1) * h * wd];
-                    for ky in 0..kh {
-                        for kx in 0..kw {
-                            let wv = w.data[((oc * cg + ic) * kh + ky) * kw + kx];
-                            if wv == 0 { continue; }
-                            let dy = (ky * win.dilations[0]) as isize - win.pads[0] as isize;
-                            let dx = (kx * win.dilations[1]) as isize - win.pads[1] as isize;
-                            // output columns whose input column is inside the image
-                            let sx = win.strides[1] as isize;
-                            let ox_lo = if dx >= 0 { 0 } else { ((-dx) + sx - 1) / sx } as usize;
-                            let lim = wd as isize - 1 - dx;
-                            let ox_hi = if lim < 0 { 0 } else { (lim / sx + 1).min(ow as isize) as usize };
-                            if ox_lo >= ox_hi { continue; }
-                            for oy in 0..oh {
-                                let iy = (oy * win.strides[0]) as isize + dy;
-                                if iy < 0 || iy >= h as isize { continue; }
-                                let row = &xp[iy as usize * wd..(iy as usize + 1) * wd];
-                                let arow = &mut acc[oy * ow..(oy + 1) * ow];
-                                if sx == 1 {
-                                    let start = (ox_lo as isize + dx) as usize;
-                                    let n = ox_hi - ox_lo;
-                                    arow[ox_lo..ox_hi].iter_mut().zip(&row[start..start + n]).for_each(|(a, &xv)| *a += wv * xv);
-                                } else {
-                                    for ox in ox_lo..ox_hi {
-                                        arow[ox] += wv * row[(ox as isize * sx + dx) as usize];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-                for (o, a) in out_plane.iter_mut().zip(acc) {
-                    *o = self.narrow(shift_round(a, shift))?;
-                }
-                Ok(())
-            })
-            .collect();
-        results.into_iter().collect::<Result<()>>()?;
-        Ok(out)
+        let shape = kernels::ConvShape {
+            batch: x.shape[0],
+            c: x.shape[1],
+            h: x.shape[2],
+            w: x.shape[3],
+            m: w.shape[0],
+            kh: w.shape[2],
+            kw: w.shape[3],
+            groups,
+            oh: self.out_shape()[2],
+            ow: self.out_shape()[3],
+            strides: win.strides,
+            dilations: win.dilations,
+            pads: [win.pads[0], win.pads[1]],
+        };
+        kernels::conv(&x.data, &shape, &w.data, bias, shift).map_err(|v| self.overflow(v))
     }
 
     fn pool(&self, x: &Tensor<i32>, win: &Window, avg: Option<bool>) -> Result<Vec<i32>> {

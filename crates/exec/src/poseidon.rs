@@ -1,0 +1,316 @@
+//! A fast native Poseidon with circomlib's parameters for 5 inputs (width t = 6, x^5 S-box,
+//! 8 full rounds, 60 partial rounds): the `Poseidon5` of docs/commitments.md.
+//!
+//! The round constants and the MDS matrix are light-poseidon's (`bn254_x5`, the parameters
+//! behind `Poseidon::<Fr>::new_circom(5)`); the permutation is rewritten into the equivalent
+//! optimised form of the Poseidon paper (appendix B), computed once at first use:
+//! - the round constants of the partial rounds are reduced to their first component, the rest
+//!   being pushed forward through the MDS matrix into the next round's constants;
+//! - each partial round's dense matrix is factored as `M'' · M'`, `M' = diag(1, B)` commuting
+//!   with the partial S-box, so `M'` moves into the previous round's matrix and every partial
+//!   round only multiplies by a sparse `M''` (first row dense, then the first column plus the
+//!   identity): 11 multiplications instead of 36.
+//!
+//! Every step is an identity over the field, so the output is exactly light-poseidon's (tests
+//! below compare both on random inputs and against circomlibjs' vectors).
+
+use std::sync::OnceLock;
+
+use ark_bn254::Fr;
+use ark_ff::{BigInt, Field, PrimeField, Zero};
+
+/// Width, full and partial rounds of circomlib's Poseidon with 5 inputs.
+pub const T: usize = 6;
+const FULL: usize = 8;
+const PARTIAL: usize = 60;
+const HALF: usize = FULL / 2;
+
+/// A partial round's sparse matrix `[[a00, w], [v, I]]`: `y_0 = row · z`, `y_i = z_i + v_i z_0`.
+#[derive(Clone, Copy)]
+struct Sparse {
+    row: [Fr; T],
+    col: [Fr; T - 1],
+}
+
+struct Params {
+    /// Constants of the full rounds (the first full round after the partial ones carries the
+    /// pushed-forward remainder of the partial rounds' constants).
+    full_c: [[Fr; T]; FULL],
+    /// First components of the partial rounds' constants.
+    partial_c: [Fr; PARTIAL],
+    mds: [[Fr; T]; T],
+    /// The matrix of the last full round before the partial rounds: `M'_first · M`.
+    pre: [[Fr; T]; T],
+    sparse: [Sparse; PARTIAL],
+}
+
+fn params() -> &'static Params {
+    static P: OnceLock<Params> = OnceLock::new();
+    P.get_or_init(build)
+}
+
+type Mat = Vec<Vec<Fr>>;
+
+fn mat_mul(a: &Mat, b: &Mat) -> Mat {
+    let n = a.len();
+    (0..n).map(|i| (0..n).map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum()).collect()).collect()
+}
+
+fn mat_vec(a: &Mat, v: &[Fr]) -> Vec<Fr> {
+    a.iter().map(|row| row.iter().zip(v).map(|(x, y)| *x * y).sum()).collect()
+}
+
+/// Gauss-Jordan inverse over the field (the matrices here are sub-matrices of an MDS matrix,
+/// hence invertible).
+fn mat_inv(a: &Mat) -> Mat {
+    let n = a.len();
+    let mut m: Mat = a.iter().enumerate().map(|(i, r)| {
+        let mut r = r.clone();
+        r.extend((0..n).map(|j| if i == j { Fr::from(1u64) } else { Fr::zero() }));
+        r
+    }).collect();
+    for col in 0..n {
+        let piv = (col..n).find(|&r| !m[r][col].is_zero()).expect("an MDS sub-matrix is invertible");
+        m.swap(col, piv);
+        let inv = m[col][col].inverse().unwrap();
+        for x in m[col].iter_mut() {
+            *x *= inv;
+        }
+        for r in 0..n {
+            if r != col && !m[r][col].is_zero() {
+                let f = m[r][col];
+                let pivot_row = m[col].clone();
+                for (x, p) in m[r].iter_mut().zip(&pivot_row) {
+                    *x -= f * p;
+                }
+            }
+        }
+    }
+    m.into_iter().map(|r| r[n..].to_vec()).collect()
+}
+
+fn arr(v: &[Fr]) -> [Fr; T] {
+    v.try_into().expect("width 6")
+}
+
+fn build() -> Params {
+    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8).expect("circom parameters for width 6");
+    assert_eq!((p.width, p.full_rounds, p.partial_rounds, p.alpha), (T, FULL, PARTIAL, 5), "circomlib's Poseidon for 5 inputs");
+    let m: Mat = p.mds.clone();
+    let mut c: Vec<Vec<Fr>> = p.ark.chunks(T).map(|r| r.to_vec()).collect();
+    assert_eq!(c.len(), FULL + PARTIAL);
+
+    // 1. partial rounds keep only their first constant: S0(x + c) = S0(x + c_0 e_0) + (c - c_0 e_0),
+    //    and M (c - c_0 e_0) is added to the next round's constants
+    for r in HALF..HALF + PARTIAL {
+        let mut rest = c[r].clone();
+        rest[0] = Fr::zero();
+        let pushed = mat_vec(&m, &rest);
+        for (x, y) in c[r + 1].iter_mut().zip(pushed) {
+            *x += y;
+        }
+    }
+
+    // 2. sparse factorisation, from the last partial round back: A = M'' · M' with
+    //    M' = diag(1, B), B = A[1.., 1..]; M'' = [[A00, A[0,1..] B^-1], [A[1..,0], I]]
+    let mut a = m.clone();
+    let mut sparse = Vec::with_capacity(PARTIAL);
+    for _ in 0..PARTIAL {
+        let b: Mat = a[1..].iter().map(|r| r[1..].to_vec()).collect();
+        let binv = mat_inv(&b);
+        let w: Vec<Fr> = (0..T - 1).map(|j| (0..T - 1).map(|k| a[0][k + 1] * binv[k][j]).sum()).collect();
+        let mut row = [Fr::zero(); T];
+        row[0] = a[0][0];
+        row[1..].copy_from_slice(&w);
+        let mut col = [Fr::zero(); T - 1];
+        for i in 1..T {
+            col[i - 1] = a[i][0];
+        }
+        sparse.push(Sparse { row, col });
+        // the previous round's matrix becomes M' · M
+        let mut mp: Mat = vec![vec![Fr::zero(); T]; T];
+        mp[0][0] = Fr::from(1u64);
+        for i in 1..T {
+            mp[i][1..].copy_from_slice(&b[i - 1]);
+        }
+        a = mat_mul(&mp, &m);
+    }
+    sparse.reverse();
+
+    let mut full_c = [[Fr::zero(); T]; FULL];
+    for r in 0..HALF {
+        full_c[r] = arr(&c[r]);
+        full_c[HALF + r] = arr(&c[HALF + PARTIAL + r]);
+    }
+    let partial_c: [Fr; PARTIAL] = (0..PARTIAL).map(|r| c[HALF + r][0]).collect::<Vec<_>>().try_into().unwrap();
+    let mds: [[Fr; T]; T] = m.iter().map(|r| arr(r)).collect::<Vec<_>>().try_into().unwrap();
+    let pre: [[Fr; T]; T] = a.iter().map(|r| arr(r)).collect::<Vec<_>>().try_into().unwrap();
+    Params { full_c, partial_c, mds, pre, sparse: sparse.try_into().unwrap_or_else(|_| unreachable!()) }
+}
+
+#[inline(always)]
+fn pow5(x: Fr) -> Fr {
+    let x2 = x.square();
+    x2.square() * x
+}
+
+#[inline(always)]
+fn dense(m: &[[Fr; T]; T], s: &[Fr; T]) -> [Fr; T] {
+    std::array::from_fn(|i| Fr::sum_of_products(&m[i], s))
+}
+
+#[inline(always)]
+fn full_sbox(s: &mut [Fr; T], c: &[Fr; T]) {
+    for (x, k) in s.iter_mut().zip(c) {
+        *x = pow5(*x + k);
+    }
+}
+
+/// circomlib's Poseidon of 5 inputs (light-poseidon's `new_circom(5)`, domain tag 0).
+pub fn poseidon5(inputs: &[Fr; 5]) -> Fr {
+    let p = params();
+    let mut s = [Fr::zero(), inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]];
+    for r in 0..HALF {
+        full_sbox(&mut s, &p.full_c[r]);
+        s = dense(if r + 1 == HALF { &p.pre } else { &p.mds }, &s);
+    }
+    for (sp, c) in p.sparse.iter().zip(&p.partial_c) {
+        let z0 = pow5(s[0] + c);
+        s[0] = z0;
+        let y0 = Fr::sum_of_products(&sp.row, &s);
+        for i in 1..T {
+            s[i] += sp.col[i - 1] * z0;
+        }
+        s[0] = y0;
+    }
+    for r in HALF..FULL - 1 {
+        full_sbox(&mut s, &p.full_c[r]);
+        s = dense(&p.mds, &s);
+    }
+    full_sbox(&mut s, &p.full_c[FULL - 1]);
+    Fr::sum_of_products(&p.mds[0], &s)
+}
+
+/// 7 values offset by 2^31, 32 bits each, little-endian within one field element (the
+/// packing of docs/commitments.md); `values.len() <= 7`.
+#[inline]
+pub fn pack7(values: &[i32]) -> Fr {
+    debug_assert!(values.len() <= 7);
+    let mut u = [0u64; 8];
+    for (k, &v) in values.iter().enumerate() {
+        u[k] = (v as u32 ^ 0x8000_0000) as u64;
+    }
+    let limbs = [u[0] | u[1] << 32, u[2] | u[3] << 32, u[4] | u[5] << 32, u[6]];
+    Fr::from_bigint(BigInt::new(limbs)).expect("224 bits are below the modulus")
+}
+
+/// The chunk digest of docs/commitments.md as a field element.
+pub fn chunk_digest(values: &[i32]) -> Fr {
+    const PER_CALL: usize = 4 * 7;
+    let mut h = Fr::from(values.len() as u64);
+    for block in values.chunks(PER_CALL) {
+        let mut inp = [h, Fr::zero(), Fr::zero(), Fr::zero(), Fr::zero()];
+        for (j, group) in block.chunks(7).enumerate() {
+            inp[1 + j] = pack7(group);
+        }
+        h = poseidon5(&inp);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use light_poseidon::{Poseidon, PoseidonHasher};
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn fr(&mut self) -> Fr {
+            match self.next() % 4 {
+                0 => Fr::from(self.next() % 5),
+                1 => -Fr::from(self.next() % 5),
+                _ => Fr::from_le_bytes_mod_order(&(0..4).flat_map(|_| self.next().to_le_bytes()).collect::<Vec<_>>()),
+            }
+        }
+    }
+
+    #[test]
+    fn matches_light_poseidon() {
+        let mut reference = Poseidon::<Fr>::new_circom(5).unwrap();
+        let mut rng = Rng(0x9e3779b97f4a7c15);
+        for _ in 0..500 {
+            let inp: [Fr; 5] = std::array::from_fn(|_| rng.fr());
+            assert_eq!(poseidon5(&inp), reference.hash(&inp).unwrap(), "{inp:?}");
+        }
+    }
+
+    #[test]
+    fn matches_circomlibjs() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vectors/poseidon-circomlibjs.json");
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let dec = |s: &serde_json::Value| Fr::from_le_bytes_mod_order(&num_le(s.as_str().unwrap()));
+        let p5 = v["poseidon5"].as_array().unwrap();
+        assert!(!p5.is_empty());
+        for case in p5 {
+            let inp: Vec<Fr> = case["inputs"].as_array().unwrap().iter().map(dec).collect();
+            assert_eq!(poseidon5(&inp.try_into().unwrap()), dec(&case["output"]));
+        }
+        let chunks = v["chunks"].as_array().unwrap();
+        assert!(!chunks.is_empty());
+        for case in chunks {
+            let values: Vec<i32> = case["values"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap() as i32).collect();
+            let want = hex::decode(case["digest"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+            assert_eq!(crate::commit::fr_to_bytes(&chunk_digest(&values)).to_vec(), want, "{} values", values.len());
+        }
+    }
+
+    /// A decimal string as little-endian bytes (32 of them).
+    fn num_le(s: &str) -> Vec<u8> {
+        let mut out = vec![0u8; 32];
+        for d in s.bytes() {
+            let mut carry = (d - b'0') as u32;
+            for b in out.iter_mut() {
+                let x = *b as u32 * 10 + carry;
+                *b = x as u8;
+                carry = x >> 8;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn pack7_matches_pack_chunk() {
+        let mut rng = Rng(7);
+        for len in 0..=7 {
+            for _ in 0..50 {
+                let vals: Vec<i32> = (0..len).map(|k| match rng.next() % 3 { 0 => [i32::MIN, i32::MAX, 0, -1][k % 4], _ => rng.next() as i32 }).collect();
+                let want = crate::commit::pack_chunk(&vals);
+                assert_eq!(pack7(&vals), want.first().copied().unwrap_or(Fr::zero()));
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_digest_matches_generic() {
+        let mut rng = Rng(11);
+        for len in [1usize, 6, 7, 8, 27, 28, 29, 56, 57, 100, 333] {
+            let vals: Vec<i32> = (0..len).map(|_| rng.next() as i32).collect();
+            let elems = crate::commit::pack_chunk(&vals);
+            let mut reference = Poseidon::<Fr>::new_circom(5).unwrap();
+            let mut h = Fr::from(len as u64);
+            for block in elems.chunks(4) {
+                let mut inp = [Fr::zero(); 5];
+                inp[0] = h;
+                inp[1..1 + block.len()].copy_from_slice(block);
+                h = reference.hash(&inp).unwrap();
+            }
+            assert_eq!(chunk_digest(&vals), h, "{len}");
+        }
+    }
+}
