@@ -42,7 +42,22 @@ pub fn fr_to_bytes(f: &Fr) -> Bytes32 {
 /// The values of a tensor in canonical layout: NHWC for rank 4, row-major otherwise.
 pub fn canonical(t: &Tensor<i32>) -> Vec<i32> {
     if t.shape.len() == 4 {
-        t.transpose(&[0, 2, 3, 1]).data
+        let (n, c, h, w) = (t.shape[0], t.shape[1], t.shape[2], t.shape[3]);
+        let mut out = vec![0i32; t.data.len()];
+        let plane = h * w;
+        for b in 0..n {
+            let src = &t.data[b * c * plane..(b + 1) * c * plane];
+            let dst = &mut out[b * c * plane..(b + 1) * c * plane];
+            for y in 0..h {
+                for ch in 0..c {
+                    let row = &src[ch * plane + y * w..ch * plane + (y + 1) * w];
+                    for (x, &v) in row.iter().enumerate() {
+                        dst[(y * w + x) * c + ch] = v;
+                    }
+                }
+            }
+        }
+        out
     } else {
         t.data.clone()
     }
@@ -211,9 +226,10 @@ impl TraceCommitment {
         if trace.slots.len() != program.n_ops() + 1 {
             return Err(ExecError::Commitment("trace length differs from the program".into()));
         }
+        // slots in parallel too: a model of many small tensors gains little inside each one
         let tensors = trace
             .slots
-            .iter()
+            .par_iter()
             .enumerate()
             .map(|(s, t)| TensorCommitment::new(program.slot_spec(s), t))
             .collect::<Result<Vec<_>>>()?;

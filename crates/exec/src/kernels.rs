@@ -793,4 +793,16 @@ mod tests {
             assert_eq!(gemm(&x, k, &w, n, &bias, shift), naive_gemm(&x, k, &w, n, &bias, shift), "case {case}: {rows}x{k}x{n}");
         }
     }
+
+    #[test]
+    fn canonical_is_the_nhwc_transpose() {
+        use zkopml_model::Tensor;
+        let mut rng = Rng(21);
+        for shape in [vec![1, 3, 4, 5], vec![2, 1, 1, 7], vec![2, 6, 3, 1], vec![1, 16, 9, 9], vec![3, 5], vec![2, 3, 4], vec![0, 2, 2, 2]] {
+            let n: usize = shape.iter().product();
+            let t = Tensor::new(shape.clone(), (0..n).map(|_| rng.next() as i32).collect());
+            let want = if shape.len() == 4 { t.transpose(&[0, 2, 3, 1]).data } else { t.data.clone() };
+            assert_eq!(crate::commit::canonical(&t), want, "{shape:?}");
+        }
+    }
 }

@@ -314,3 +314,53 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore]
+    fn time_poseidon5() {
+        use super::*;
+        let n = 100_000;
+        let mut h = [Fr::from(1u64), Fr::from(2u64), Fr::from(3u64), Fr::from(4u64), Fr::from(5u64)];
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            h[0] = poseidon5(&h);
+        }
+        eprintln!("poseidon5: {:.2} us", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        let mut r = light_poseidon::Poseidon::<Fr>::new_circom(5).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..n / 10 {
+            use light_poseidon::PoseidonHasher;
+            h[0] = r.hash(&h).unwrap();
+        }
+        eprintln!("light-poseidon: {:.2} us", t.elapsed().as_secs_f64() * 1e6 / (n / 10) as f64);
+        let a = [h[0]; 6];
+        let t = std::time::Instant::now();
+        let mut acc = h[1];
+        for _ in 0..n * 10 {
+            acc *= a[0];
+        }
+        eprintln!("mul: {:.2} ns {acc}", t.elapsed().as_secs_f64() * 1e9 / (n * 10) as f64);
+        let mut accs = [h[1], h[2], h[3], h[4]];
+        let t = std::time::Instant::now();
+        for _ in 0..n * 10 / 4 {
+            for a4 in accs.iter_mut() {
+                *a4 *= a[0];
+            }
+        }
+        eprintln!("mul x4 independent: {:.2} ns {}", t.elapsed().as_secs_f64() * 1e9 / (n * 10) as f64, accs[0]);
+        let t = std::time::Instant::now();
+        for _ in 0..n * 10 / 4 {
+            for a4 in accs.iter_mut() {
+                a4.square_in_place();
+            }
+        }
+        eprintln!("square x4 independent: {:.2} ns {}", t.elapsed().as_secs_f64() * 1e9 / (n * 10) as f64, accs[0]);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            accs[0] = Fr::sum_of_products(&a, &[accs[0], accs[1], accs[2], accs[3], accs[0], accs[1]]);
+        }
+        eprintln!("sop6: {:.2} ns {}", t.elapsed().as_secs_f64() * 1e9 / n as f64, accs[0]);
+    }
+}
