@@ -3,7 +3,7 @@
 //! logical layout (NCHW); the commitments re-lay them canonically (NHWC) when hashing.
 
 use zkopml_model::fixed::{div_round, isqrt, shift_round};
-use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gather_map, reduce, CompareKind, Window};
+use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gather_map, pad, reduce, CompareKind, Window};
 use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
 
@@ -256,6 +256,8 @@ impl Ctx<'_> {
                 }
             }
             QOp::ArgMax { axis, select_last } => Ok(argmax(x(), *axis, *select_last).into_iter().map(|i| i as i32).collect()),
+            QOp::ReduceExtreme { axes, max } => Ok(if *max { reduce(x(), axes, i32::max, i32::MIN) } else { reduce(x(), axes, i32::min, i32::MAX) }),
+            QOp::Pad { begins, value } => Ok(pad(x(), begins, self.out_shape(), *value as i32)),
         }
     }
 

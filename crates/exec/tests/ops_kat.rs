@@ -160,3 +160,11 @@ fn softmax_sums_to_one_and_sigmoid_poly() {
     let y = eval(QOp::Softmax { axis: 1, legacy: false, exp, out_scale: 14 }, vec![s(0)], &[x], vec![1, 2]);
     assert!((y[0] - 16383).abs() <= 2 && y[1] <= 2, "{y:?}");
 }
+
+#[test]
+fn pad_and_reduce_extremes() {
+    let x = t(vec![1, 2], vec![3, -4]);
+    assert_eq!(eval(QOp::Pad { begins: vec![0, 1], value: 7 }, vec![s(0)], &[x.clone()], vec![2, 4]), vec![7, 3, -4, 7, 7, 7, 7, 7]);
+    assert_eq!(eval(QOp::ReduceExtreme { axes: vec![1], max: true }, vec![s(0)], &[x.clone()], vec![1, 1]), vec![3]);
+    assert_eq!(eval(QOp::ReduceExtreme { axes: vec![1], max: false }, vec![s(0)], &[x], vec![1, 1]), vec![-4]);
+}

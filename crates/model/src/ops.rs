@@ -93,6 +93,10 @@ pub enum Op {
     Where,
     Cast { to: DType },
     ReduceSum { axes: Vec<usize>, keepdims: bool },
+    /// ReduceMax (`max = true`) or ReduceMin.
+    ReduceExtreme { axes: Vec<usize>, keepdims: bool, max: bool },
+    /// Constant-mode Pad: `begins`/`ends` per axis, filled with `value`.
+    Pad { begins: Vec<usize>, ends: Vec<usize>, value: f64 },
     ReduceMean { axes: Vec<usize>, keepdims: bool },
     ArgMax { axis: usize, keepdims: bool, select_last: bool },
     Shape,
@@ -549,6 +553,39 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
             let op = if op_type == "ReduceSum" { Op::ReduceSum { axes, keepdims } } else { Op::ReduceMean { axes, keepdims } };
             Ok(Parsed { op, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
         }
+        "ReduceMax" | "ReduceMin" => {
+            let x = c.shape(0)?.to_vec();
+            let axes_in = if opset >= 18 { if c.has(1) { Some(c.const_ints(1, "axes")?) } else { None } } else { c.ints("axes")? };
+            let axes: Vec<usize> = match axes_in {
+                Some(a) if !a.is_empty() => a.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?,
+                _ => (0..x.len()).collect(),
+            };
+            let keepdims = c.int("keepdims", 1)? != 0;
+            let shape = reduce_shape(&x, &axes, keepdims);
+            Ok(Parsed { op: Op::ReduceExtreme { axes, keepdims, max: op_type == "ReduceMax" }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+        }
+        "Pad" => {
+            let x = c.shape(0)?.to_vec();
+            let mode = match node.attrs.get("mode") { Some(Attr::Str(m)) => m.clone(), _ => "constant".into() };
+            if mode != "constant" {
+                return Err(c.unsupported(format!("Pad mode {mode:?} (only constant)")));
+            }
+            let (pads, value) = if opset < 11 {
+                (c.ints("pads")?.ok_or_else(|| c.err("pads attribute missing"))?, c.float("value", 0.0)?)
+            } else {
+                if c.has(3) { return Err(c.unsupported("Pad with an axes input")); }
+                let v = if c.has(2) { c.constant(2, "the pad value")?.tensor.data.first().copied().unwrap_or(0.0) } else { 0.0 };
+                (c.const_ints(1, "pads")?, v)
+            };
+            let r = x.len();
+            if pads.len() != 2 * r || pads.iter().any(|&p| p < 0) {
+                return Err(c.unsupported(format!("pads {pads:?} (need {} non-negative values)", 2 * r)));
+            }
+            let begins: Vec<usize> = pads[..r].iter().map(|&p| p as usize).collect();
+            let ends: Vec<usize> = pads[r..].iter().map(|&p| p as usize).collect();
+            let shape = (0..r).map(|d| x[d] + begins[d] + ends[d]).collect();
+            Ok(Parsed { op: Op::Pad { begins, ends, value }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+        }
         "ArgMax" => {
             let x = c.shape(0)?.to_vec();
             let axis = c.axis(c.int("axis", 0)?, x.len())?;
@@ -714,7 +751,28 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             out(sums.into_iter().map(|s| if mean { s / count as f64 } else { s }).collect())
         }
         Op::ArgMax { axis, select_last, .. } => out(argmax(x, *axis, *select_last).into_iter().map(|i| i as f64).collect()),
+        Op::ReduceExtreme { axes, max, .. } => {
+            out(if *max { reduce(x, axes, f64::max, f64::NEG_INFINITY) } else { reduce(x, axes, f64::min, f64::INFINITY) })
+        }
+        Op::Pad { begins, value, .. } => out(pad(x, begins, out_shape, *value)),
     }
+}
+
+/// Constant padding: positions outside the source get `fill`.
+pub fn pad<T: Copy>(x: &Tensor<T>, begins: &[usize], out_shape: &[usize], fill: T) -> Vec<T> {
+    let xs = strides(&x.shape);
+    MultiIndex::new(out_shape)
+        .map(|idx| {
+            let mut off = 0;
+            for d in 0..idx.len() {
+                if idx[d] < begins[d] || idx[d] - begins[d] >= x.shape[d] {
+                    return fill;
+                }
+                off += (idx[d] - begins[d]) * xs[d];
+            }
+            x.data[off]
+        })
+        .collect()
 }
 
 fn binary(a: &Tensor<f64>, b: &Tensor<f64>, shape: &[usize], f: impl Fn(f64, f64) -> f64) -> Tensor<f64> {

@@ -108,6 +108,10 @@ pub enum QOp {
     /// y = div_round(Σ, count)
     ReduceMean { axes: Vec<usize> },
     ArgMax { axis: usize, select_last: bool },
+    /// max (or min) over `axes`, same scale
+    ReduceExtreme { axes: Vec<usize>, max: bool },
+    /// constant padding with `value` (at the input's scale)
+    Pad { begins: Vec<usize>, value: i64 },
 }
 
 impl QOp {
@@ -148,6 +152,9 @@ impl QOp {
             QOp::ReduceSum { .. } => "ReduceSum",
             QOp::ReduceMean { .. } => "ReduceMean",
             QOp::ArgMax { .. } => "ArgMax",
+            QOp::ReduceExtreme { max: true, .. } => "ReduceMax",
+            QOp::ReduceExtreme { max: false, .. } => "ReduceMin",
+            QOp::Pad { .. } => "Pad",
         }
     }
 }

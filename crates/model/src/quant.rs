@@ -263,6 +263,12 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             },
             Op::ReduceSum { axes, .. } => (QOp::ReduceSum { axes: axes.clone() }, s0),
             Op::ReduceMean { axes, .. } => (QOp::ReduceMean { axes: axes.clone() }, s0),
+            Op::ReduceExtreme { axes, max, .. } => (QOp::ReduceExtreme { axes: axes.clone(), max: *max }, s0),
+            Op::Pad { begins, value, .. } => {
+                let v = (value * 2f64.powi(s0)).round();
+                if v.abs() >= 2f64.powi(31) { return Err(err(format!("pad value {value} does not fit at scale 2^-{s0}"))); }
+                (QOp::Pad { begins: begins.clone(), value: v as i64 }, s0)
+            }
             Op::ArgMax { axis, select_last, .. } => (QOp::ArgMax { axis: *axis, select_last: *select_last }, 0),
             Op::Shape => return Err(err("Shape should have been folded".into())),
         };
