@@ -105,6 +105,11 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
         let weight_scale = |t: &[f64]| scale_for(max_abs(t), WEIGHT_BITS);
         // Conv/Gemm: also keep every accumulator below 2^62 for any 32-bit input, so the i64
         // arithmetic of the executor is exact whatever the input (not only calibrated ones).
+        // ... and keep the bias, quantised at s_x + s_w, below 2^45.
+        let bias_bound = |bias: &[f64], s_x: i32| -> i32 {
+            let m = max_abs(bias);
+            if m > 0.0 { (2f64.powi(45) / m).log2().floor() as i32 - s_x } else { MAX_SCALE }
+        };
         let linear_weight_scale = |w: &Tensor<f64>, rows_are_outputs: bool| -> i32 {
             let (outs, per) = if rows_are_outputs { (w.shape[0], w.len() / w.shape[0]) } else { (w.shape[1], w.shape[0]) };
             let row_sum = (0..outs)
@@ -161,12 +166,12 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
         let dyn_in_scale = |k: usize| in_scales[k];
         let (op, out_scale) = match &node.op {
             Op::Conv { weight, bias, window, groups } => {
-                let sw = linear_weight_scale(weight, true);
+                let sw = linear_weight_scale(weight, true).min(bias_bound(bias, s0));
                 let acc = s0 + sw;
                 (QOp::Conv { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, window: window.clone(), groups: *groups, shift: acc - calibrated }, calibrated)
             }
             Op::Gemm { weight, bias } => {
-                let sw = linear_weight_scale(weight, false);
+                let sw = linear_weight_scale(weight, false).min(bias_bound(bias, s0));
                 let acc = s0 + sw;
                 (QOp::Gemm { weight: quantise(weight, sw)?, bias: quantise_vec(bias, acc)?, shift: acc - calibrated }, calibrated)
             }
@@ -238,7 +243,7 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             Op::AveragePool { window, count_include_pad } => (QOp::AveragePool { window: window.clone(), count_include_pad: *count_include_pad }, s0),
             Op::GlobalAveragePool => (QOp::GlobalAveragePool, s0),
             Op::Affine { mul, add } => {
-                let sw = weight_scale(mul);
+                let sw = weight_scale(mul).min(bias_bound(add, s0));
                 let acc = s0 + sw;
                 (QOp::Affine { mul: quantise_vec(mul, sw)?, add: quantise_vec(add, acc)?, shift: acc - calibrated }, calibrated)
             }
