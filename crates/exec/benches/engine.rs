@@ -36,6 +36,21 @@ fn main() {
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let models = ["lenet_5", "xgboost", "variable_cnn", "conv2d", "mobilenet_v2"];
     println!("threads: {}", rayon::current_num_threads());
+    {
+        // the chunk-digest hash: the project's Poseidon5 against light-poseidon (same outputs)
+        use ark_bn254::Fr;
+        use light_poseidon::{Poseidon, PoseidonHasher};
+        let n = 20_000;
+        let mut h = [Fr::from(1u64), Fr::from(2u64), Fr::from(3u64), Fr::from(4u64), Fr::from(5u64)];
+        let t = Instant::now();
+        for _ in 0..n { h[0] = zkopml_exec::poseidon::poseidon5(&h); }
+        let fast = t.elapsed().as_secs_f64() * 1e6 / n as f64;
+        let mut r = Poseidon::<Fr>::new_circom(5).unwrap();
+        let t = Instant::now();
+        for _ in 0..n / 4 { h[0] = r.hash(&h).unwrap(); }
+        let slow = t.elapsed().as_secs_f64() * 1e6 / (n / 4) as f64;
+        println!("poseidon5 (t = 6): zkopml {fast:.1} us, light-poseidon {slow:.1} us per hash");
+    }
     println!("{:<14} {:>5} {:>12} {:>12} {:>12} {:>10} {:>14} {:>12}", "model", "ops", "ort f32 ms", "tract f32 ms", "fixed ms", "fixed/ort", "trace+commit ms", "commit ms");
     for m in models {
         if !filter.is_empty() && !filter.iter().any(|f| m.contains(f.as_str())) { continue; }
