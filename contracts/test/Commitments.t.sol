@@ -56,19 +56,23 @@ contract CommitmentsTest is Fixture {
         while (vm.keyExistsJson(j, string.concat(key, "[", vm.toString(n), "]"))) ++n;
     }
 
+    /// A tensor vector's geometry and (canonical) values.
+    function _parseTensor(string memory j, string memory k) internal pure returns (TensorMeta memory m, int32[] memory v) {
+        uint256[] memory dims = vm.parseJsonUintArray(j, string.concat(k, ".dims"));
+        m.dims = new uint32[](dims.length);
+        for (uint256 q = 0; q < dims.length; ++q) m.dims[q] = uint32(dims[q]);
+        m.scale = int32(vm.parseJsonInt(j, string.concat(k, ".scale")));
+        m.chunkLen = uint32(vm.parseJsonUint(j, string.concat(k, ".chunkLen")));
+        int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
+        v = new int32[](raw.length);
+        for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
+    }
+
     function test_tensorRoots() public view {
         string memory j = vm.readFile("test/vectors/poseidon5.json");
         for (uint256 i = 0; i < 3; ++i) {
             string memory k = string.concat(".tensors[", vm.toString(i), "]");
-            TensorMeta memory m;
-            uint256[] memory dims = vm.parseJsonUintArray(j, string.concat(k, ".dims"));
-            m.dims = new uint32[](dims.length);
-            for (uint256 q = 0; q < dims.length; ++q) m.dims[q] = uint32(dims[q]);
-            m.scale = int32(vm.parseJsonInt(j, string.concat(k, ".scale")));
-            m.chunkLen = uint32(vm.parseJsonUint(j, string.concat(k, ".chunkLen")));
-            int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
-            int32[] memory v = new int32[](raw.length);
-            for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
+            (TensorMeta memory m, int32[] memory v) = _parseTensor(j, k);
             vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "metaHash");
             vm.assertEq(harness.tensorRoot(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "tensorRoot");
             vm.assertEq(manager.tensorRootOf(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "manager");
@@ -134,15 +138,7 @@ contract CommitmentsTest is Fixture {
     function _checkRustTensors(string memory j, uint256 count) internal view {
         for (uint256 i = 0; i < count; ++i) {
             string memory k = string.concat(".tensors[", vm.toString(i), "]");
-            TensorMeta memory m;
-            uint256[] memory dims = vm.parseJsonUintArray(j, string.concat(k, ".dims"));
-            m.dims = new uint32[](dims.length);
-            for (uint256 q = 0; q < dims.length; ++q) m.dims[q] = uint32(dims[q]);
-            m.scale = int32(vm.parseJsonInt(j, string.concat(k, ".scale")));
-            m.chunkLen = uint32(vm.parseJsonUint(j, string.concat(k, ".chunkLen")));
-            int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
-            int32[] memory v = new int32[](raw.length);
-            for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
+            (TensorMeta memory m, int32[] memory v) = _parseTensor(j, k);
             vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "rust metaHash");
             vm.assertEq(harness.tensorRoot(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "rust tensorRoot");
             bytes32[] memory digests = vm.parseJsonBytes32Array(j, string.concat(k, ".chunkDigests"));

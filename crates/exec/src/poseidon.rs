@@ -226,10 +226,10 @@ mod tests {
     struct Rng(u64);
     impl Rng {
         fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
+            let mut g = zkopml_model::input::SplitMix(self.0);
+            let v = g.next_u64();
+            self.0 = g.0;
+            v
         }
         fn fr(&mut self) -> Fr {
             match self.next() % 4 {
