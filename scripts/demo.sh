@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main demo (README): builds zkopml and walks LeNet-5 through the engine — operator table,
 # fixed-point compilation and its hash, a committed run with its state root, accuracy against
-# tract's f32 — then MobileNetV2's compiled table. The live-chain demo (`zkopml demo`: anvil,
+# tract's f32 — then runs the contracts' tests. The live-chain demo (`zkopml demo`: anvil,
 # contracts, actors and a dispute settled by a proof) is issue 5 and not built yet.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
