@@ -8,7 +8,7 @@ import {Commitments, TensorMeta} from "../src/lib/Commitments.sol";
 import {Merkle} from "../src/lib/Merkle.sol";
 
 /// The Solidity commitments against vectors made elsewhere: circomlibjs (contracts/gen/poseidon.js
-/// and scripts/js' testdata/vectors/poseidon-circomlibjs.json) and, once it exists, the Rust
+/// and scripts/js' testdata/vectors/poseidon-circomlibjs.json) and the Rust
 /// engine's testdata/vectors/commitments.json.
 contract CommitmentsTest is Fixture {
     function setUp() public {
@@ -43,10 +43,6 @@ contract CommitmentsTest is Fixture {
 
     function test_poseidonAndChunkDigests_scriptsJs() public {
         string memory path = "../testdata/vectors/poseidon-circomlibjs.json";
-        if (!vm.exists(path)) {
-            vm.skip(true);
-            return;
-        }
         string memory j = vm.readFile(path);
         _checkPoseidon(j, vm.parseJsonKeys(j, ".poseidon5[0]").length > 0 ? _len(j, ".poseidon5") : 0);
         _checkChunks(j, _len(j, ".chunks"));
@@ -105,13 +101,9 @@ contract CommitmentsTest is Fixture {
         }
     }
 
-    /// The Rust engine's vectors (docs/commitments.md): skipped until testdata/vectors/commitments.json exists.
+    /// The Rust engine's vectors (docs/commitments.md): testdata/vectors/commitments.json, written by crates/exec/tests/vectors.rs.
     function test_rustCommitmentVectors() public {
         string memory path = "../testdata/vectors/commitments.json";
-        if (!vm.exists(path)) {
-            vm.skip(true);
-            return;
-        }
         string memory j = vm.readFile(path);
         uint256 checked = 0;
         if (vm.keyExistsJson(j, ".chunks")) {

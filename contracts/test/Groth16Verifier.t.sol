@@ -114,13 +114,9 @@ contract Groth16VerifierTest is TestBase {
         vm.assertTrue(ok2);
     }
 
-    /// A real arkworks proof from the Rust side (crates/zk): skipped until testdata/vectors/groth16.json exists.
+    /// A real arkworks proof from the Rust side (crates/zk): testdata/vectors/groth16.json.
     function test_rustArkworksVector() public {
         string memory path = "../testdata/vectors/groth16.json";
-        if (!vm.exists(path)) {
-            vm.skip(true);
-            return;
-        }
         _load(path, "");
         uint256 g = gasleft();
         verifier.verifyProof(vk, proof, inputs);
