@@ -280,7 +280,7 @@ impl Conv {
         chunk: usize,
     ) -> Self {
         let s = shape;
-        assert!(s.groups > 0 && s.c % s.groups == 0 && s.m % s.groups == 0);
+        assert!(s.groups > 0 && s.c.is_multiple_of(s.groups) && s.m.is_multiple_of(s.groups));
         assert_eq!(
             weight.len(),
             s.m * (s.c / s.groups) * s.kh * s.kw,
