@@ -10,7 +10,7 @@ use crate::onnx::DType;
 use crate::ops::{CompareKind, Window};
 use crate::tensor::Tensor;
 
-/// Target number of values per chunk (docs/commitments.md: a rank-4 chunk is whole NHWC rows).
+/// Values per chunk of a tensor that is not rank 4 (docs/commitments.md: a rank-4 chunk is one NHWC row).
 pub const CHUNK_TARGET: usize = 2048;
 
 /// Shape, scale and chunking of one slot of the trace.
@@ -26,14 +26,21 @@ pub struct TensorSpec {
 impl TensorSpec {
     pub fn new(shape: Vec<usize>, dtype: DType, scale: i32) -> Self {
         let numel: usize = shape.iter().product();
+        // A rank-4 chunk is one NHWC row (W · C values): then the input rows a convolution or a
+        // pool reads sit at the same place in their chunks for every output row, so interior
+        // chunks share one circuit (docs/commitments.md).
         let chunk_len = if shape.len() == 4 {
-            let row = shape[3] * shape[1]; // W · C values per NHWC row
-            row * (CHUNK_TARGET / row.max(1)).max(1)
+            shape[3] * shape[1]
         } else {
             CHUNK_TARGET
         }
         .min(numel.max(1));
-        TensorSpec { shape, dtype, scale, chunk_len }
+        TensorSpec {
+            shape,
+            dtype,
+            scale,
+            chunk_len,
+        }
     }
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
@@ -47,7 +54,10 @@ impl TensorSpec {
 pub enum QOperand {
     Slot(usize),
     /// A constant at `scale` (integers; bools and ints at scale 0).
-    Const { tensor: Tensor<i64>, scale: i32 },
+    Const {
+        tensor: Tensor<i64>,
+        scale: i32,
+    },
 }
 
 /// One fixed-point operator. Shifts are signed: `shift_round(x, k)` divides by 2^k (k > 0,
@@ -55,63 +65,154 @@ pub enum QOperand {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QOp {
     /// acc = bias[m] + Σ w·x; y = shift_round(acc, shift)
-    Conv { weight: Tensor<i64>, bias: Vec<i64>, window: Window, groups: usize, shift: i32 },
+    Conv {
+        weight: Tensor<i64>,
+        bias: Vec<i64>,
+        window: Window,
+        groups: usize,
+        shift: i32,
+    },
     /// acc = bias[n] + Σ_k x[k]·w[k, n]; y = shift_round(acc, shift)
-    Gemm { weight: Tensor<i64>, bias: Vec<i64>, shift: i32 },
+    Gemm {
+        weight: Tensor<i64>,
+        bias: Vec<i64>,
+        shift: i32,
+    },
     /// acc = Σ_k a[.., i, k]·b[.., k, j]; y = shift_round(acc, shift)
-    MatMul { shift: i32 },
+    MatMul {
+        shift: i32,
+    },
     /// acc = a·2^ua ± b·2^ub (both ua, ub >= 0); y = shift_round(acc, shift)
-    Add { ua: u32, ub: u32, shift: i32 },
-    Sub { ua: u32, ub: u32, shift: i32 },
+    Add {
+        ua: u32,
+        ub: u32,
+        shift: i32,
+    },
+    Sub {
+        ua: u32,
+        ub: u32,
+        shift: i32,
+    },
     /// y = shift_round(max/min(a·2^ua, b·2^ub), shift)
-    Max { ua: u32, ub: u32, shift: i32 },
-    Min { ua: u32, ub: u32, shift: i32 },
+    Max {
+        ua: u32,
+        ub: u32,
+        shift: i32,
+    },
+    Min {
+        ua: u32,
+        ub: u32,
+        shift: i32,
+    },
     /// y = shift_round(a·b, shift)
-    Mul { shift: i32 },
+    Mul {
+        shift: i32,
+    },
     /// y = div_round(shift_round(a, -up), b); error if b = 0
-    Div { up: i32 },
+    Div {
+        up: i32,
+    },
     /// y = 1 if a·2^ua <cmp> b·2^ub else 0
-    Compare { kind: CompareKind, ua: u32, ub: u32 },
+    Compare {
+        kind: CompareKind,
+        ua: u32,
+        ub: u32,
+    },
     Relu,
     /// y = x if x >= 0 else shift_round(x·alpha, alpha_shift)
-    LeakyRelu { alpha: i64, alpha_shift: i32 },
-    Clip { lo: i64, hi: i64 },
+    LeakyRelu {
+        alpha: i64,
+        alpha_shift: i32,
+    },
+    Clip {
+        lo: i64,
+        hi: i64,
+    },
     Neg,
     Abs,
     Poly(PiecewisePoly),
     /// y = isqrt(shift_round(x, -up)); error if x < 0
-    Sqrt { up: i32 },
+    Sqrt {
+        up: i32,
+    },
     /// y = div_round(2^num_bits, x); error if x = 0
-    Reciprocal { num_bits: u32 },
+    Reciprocal {
+        num_bits: u32,
+    },
     /// e = exp.eval(x - max(lane)); y = div_round(e·2^out_scale, Σ e)
-    Softmax { axis: usize, legacy: bool, exp: PiecewisePoly, out_scale: i32 },
-    MaxPool { window: Window },
+    Softmax {
+        axis: usize,
+        legacy: bool,
+        exp: PiecewisePoly,
+        out_scale: i32,
+    },
+    MaxPool {
+        window: Window,
+    },
     /// y = div_round(Σ window, count)
-    AveragePool { window: Window, count_include_pad: bool },
+    AveragePool {
+        window: Window,
+        count_include_pad: bool,
+    },
     GlobalAveragePool,
     /// y = shift_round(x·mul[c] + add[c], shift), channel c on axis 1
-    Affine { mul: Vec<i64>, add: Vec<i64>, shift: i32 },
+    Affine {
+        mul: Vec<i64>,
+        add: Vec<i64>,
+        shift: i32,
+    },
     Reshape,
-    Transpose { perm: Vec<usize> },
+    Transpose {
+        perm: Vec<usize>,
+    },
     /// each input aligned by shift_round(x, shifts[i]) then concatenated
-    Concat { axis: usize, shifts: Vec<i32> },
-    Slice { starts: Vec<usize>, steps: Vec<usize> },
+    Concat {
+        axis: usize,
+        shifts: Vec<i32>,
+    },
+    Slice {
+        starts: Vec<usize>,
+        steps: Vec<usize>,
+    },
     /// indices operand at scale 0; error if out of range
-    Gather { axis: usize },
-    GatherElements { axis: usize },
+    Gather {
+        axis: usize,
+    },
+    GatherElements {
+        axis: usize,
+    },
     Not,
     /// y = cond != 0 ? shift_round(a, sa) : shift_round(b, sb)
-    Where { sa: i32, sb: i32 },
+    Where {
+        sa: i32,
+        sb: i32,
+    },
     /// to Int: truncate toward zero to scale 0; to Bool: x != 0; to Float: shift_round(x, shift)
-    Cast { to: DType, shift: i32 },
-    ReduceSum { axes: Vec<usize> },
+    Cast {
+        to: DType,
+        shift: i32,
+    },
+    ReduceSum {
+        axes: Vec<usize>,
+    },
     /// y = div_round(Σ, count)
-    ReduceMean { axes: Vec<usize> },
-    ArgMax { axis: usize, select_last: bool },
+    ReduceMean {
+        axes: Vec<usize>,
+    },
+    ArgMax {
+        axis: usize,
+        select_last: bool,
+    },
     /// max (or min) over `axes`, same scale
-    ReduceExtreme { axes: Vec<usize>, max: bool },
+    ReduceExtreme {
+        axes: Vec<usize>,
+        max: bool,
+    },
     /// constant padding with `value` (at the input's scale)
-    Pad { begins: Vec<usize>, value: i64 },
+    Pad {
+        begins: Vec<usize>,
+        value: i64,
+    },
 }
 
 impl QOp {
@@ -187,7 +288,11 @@ impl Program {
         self.ops.len()
     }
     pub fn slot_spec(&self, slot: usize) -> &TensorSpec {
-        if slot == 0 { &self.input } else { &self.ops[slot - 1].out }
+        if slot == 0 {
+            &self.input
+        } else {
+            &self.ops[slot - 1].out
+        }
     }
     pub fn output_spec(&self) -> &TensorSpec {
         self.slot_spec(self.n_ops())
@@ -204,9 +309,13 @@ impl Program {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Program> {
-        let p: Program = bincode::deserialize(bytes).map_err(|e| ModelError::Encoding(format!("not a compiled zkopml model: {e}")))?;
+        let p: Program = bincode::deserialize(bytes)
+            .map_err(|e| ModelError::Encoding(format!("not a compiled zkopml model: {e}")))?;
         if p.format_version != FORMAT_VERSION {
-            return Err(ModelError::Encoding(format!("compiled model format {} (this build reads {FORMAT_VERSION})", p.format_version)));
+            return Err(ModelError::Encoding(format!(
+                "compiled model format {} (this build reads {FORMAT_VERSION})",
+                p.format_version
+            )));
         }
         Ok(p)
     }

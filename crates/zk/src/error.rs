@@ -57,6 +57,17 @@ pub enum ZkError {
         value: i64,
     },
 
+    /// An operator (or a form of it) that has no circuit.
+    #[error("op {op} ({kind}): cannot be proved: {reason}")]
+    Unsupported {
+        /// The op (1-based).
+        op: usize,
+        /// Its kind.
+        kind: &'static str,
+        /// Why.
+        reason: String,
+    },
+
     /// Chunks whose lengths do not fit the circuit.
     #[error("shape: {0}")]
     Shape(String),

@@ -24,6 +24,7 @@ pub mod evm;
 pub mod gadgets;
 pub mod groth16;
 pub mod native;
+pub mod table;
 pub mod vectors;
 
 pub use error::ZkError;

@@ -65,13 +65,12 @@ pub struct Binary {
     pub ub: u32,
     /// Output `shift_round` amount.
     pub shift: i32,
-    /// Lengths of the chunks of `a` read, in circuit-table order.
-    pub a_lens: Vec<usize>,
-    /// Lengths of the chunks of `b` read, in circuit-table order.
-    pub b_lens: Vec<usize>,
-    /// For each output position: the position in the concatenated `a` chunks.
+    /// Lengths of the chunks read, in circuit-table order (those of `a`, then those of `b`
+    /// that `a` does not read already: `x·x` reads its chunk once).
+    pub x_lens: Vec<usize>,
+    /// For each output position: the position of `a` in the concatenated chunks.
     pub a_index: Vec<usize>,
-    /// For each output position: the position in the concatenated `b` chunks.
+    /// For each output position: the position of `b` in the concatenated chunks.
     pub b_index: Vec<usize>,
 }
 
@@ -89,27 +88,22 @@ impl Binary {
             ua,
             ub,
             shift,
-            a_lens: vec![len],
-            b_lens: vec![len],
+            x_lens: vec![len, len],
             a_index: (0..len).collect(),
-            b_index: (0..len).collect(),
+            b_index: (len..2 * len).collect(),
         }
     }
 
     fn check(&self) {
-        let (na, nb): (usize, usize) = (self.a_lens.iter().sum(), self.b_lens.iter().sum());
+        let n: usize = self.x_lens.iter().sum();
         assert_eq!(
             self.a_index.len(),
             self.b_index.len(),
             "one index per output per operand"
         );
         assert!(
-            self.a_index.iter().all(|&i| i < na),
-            "a index out of the a chunks"
-        );
-        assert!(
-            self.b_index.iter().all(|&i| i < nb),
-            "b index out of the b chunks"
+            self.a_index.iter().chain(&self.b_index).all(|&i| i < n),
+            "index out of the chunks read"
         );
         assert!(
             self.ua <= 62 && self.ub <= 62 && self.shift.abs() <= 62,
@@ -132,7 +126,7 @@ impl Binary {
 
 impl ChunkOp for Binary {
     fn input_lens(&self) -> Vec<usize> {
-        self.a_lens.iter().chain(&self.b_lens).copied().collect()
+        self.x_lens.clone()
     }
 
     fn output_len(&self) -> usize {
@@ -141,9 +135,8 @@ impl ChunkOp for Binary {
 
     fn evaluate(&self, inputs: &[Vec<i32>]) -> Result<Vec<i32>, ZkError> {
         self.check();
-        let (a_chunks, b_chunks) = inputs.split_at(self.a_lens.len());
-        let a: Vec<i32> = a_chunks.concat();
-        let b: Vec<i32> = b_chunks.concat();
+        let x: Vec<i32> = inputs.concat();
+        let (a, b) = (&x, &x);
         self.a_index
             .iter()
             .zip(&self.b_index)
@@ -158,9 +151,8 @@ impl ChunkOp for Binary {
         inputs: &[Vec<SignedVar<Fr>>],
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
         self.check();
-        let (a_chunks, b_chunks) = inputs.split_at(self.a_lens.len());
-        let a: Vec<&SignedVar<Fr>> = a_chunks.iter().flatten().collect();
-        let b: Vec<&SignedVar<Fr>> = b_chunks.iter().flatten().collect();
+        let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
+        let (a, b) = (&x, &x);
         let (pa, pb) = (1i128 << self.ua, 1i128 << self.ub);
         self.a_index
             .iter()
@@ -422,10 +414,9 @@ mod tests {
             ua: 0,
             ub: 0,
             shift: 0,
-            a_lens: vec![6, 6],
-            b_lens: vec![1],
+            x_lens: vec![6, 6, 1],
             a_index: (4..12).collect(),
-            b_index: vec![0; 8],
+            b_index: vec![12; 8],
         };
         let a0 = values(&mut rng, 6, 20);
         let a1 = values(&mut rng, 6, 20);

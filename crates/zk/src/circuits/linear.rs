@@ -73,6 +73,13 @@ fn honest(_: usize, acc: &BigInt, s: u32) -> (BigInt, BigInt) {
 
 /// The length of chunk `c` of a tensor of `numel` values in chunks of `chunk_len` (the last
 /// one may be shorter).
+fn structure_header(put: &mut dyn FnMut(i128), x_lens: &[usize], y_len: usize, shift: i32) {
+    put(x_lens.len() as i128);
+    x_lens.iter().for_each(|&l| put(l as i128));
+    put(y_len as i128);
+    put(shift as i128);
+}
+
 fn chunk_len_of(c: usize, chunk_len: usize, numel: usize) -> usize {
     chunk_len.min(numel - c * chunk_len)
 }
@@ -156,6 +163,24 @@ impl Gemm {
         let q = self.y_start + p;
         let (r, col) = (q / self.n, q % self.n);
         (col, r * self.k - self.x_start)
+    }
+
+    /// Feeds everything the synthesis reads to `put` (the circuit table's structure key):
+    /// per output, its bias, shift and non-zero taps `(weight, input position)`.
+    pub fn structure(&self, put: &mut dyn FnMut(i128)) {
+        structure_header(put, &self.x_lens, self.y_len, self.shift);
+        for p in 0..self.y_len {
+            let (col, base) = self.locate(p);
+            put(self.bias[col] as i128);
+            for t in 0..self.k {
+                let w = self.weight[t * self.n + col];
+                if w != 0 {
+                    put(w as i128);
+                    put((base + t) as i128);
+                }
+            }
+            put(-1);
+        }
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).
@@ -365,6 +390,21 @@ impl Conv {
             .binary_search(&c)
             .expect("the chunks read cover the receptive field");
         self.x_lens[..k].iter().sum::<usize>() + flat % self.x_chunk_len
+    }
+
+    /// Feeds everything the synthesis reads to `put` (the circuit table's structure key):
+    /// per output, its bias, shift and non-zero taps `(weight, input position)`.
+    pub fn structure(&self, put: &mut dyn FnMut(i128)) {
+        structure_header(put, &self.x_lens, self.y_len, self.shift);
+        for p in 0..self.y_len {
+            let (oc, taps) = self.taps(p);
+            put(self.bias[oc] as i128);
+            for (w, i) in taps.into_iter().filter(|(w, _)| *w != 0) {
+                put(w as i128);
+                put(i as i128);
+            }
+            put(-1);
+        }
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).

@@ -1,6 +1,9 @@
 //! Whole circuits: [`chunk::ChunkCircuit`] is the shape every operator circuit shares;
-//! [`relu`], [`elementwise`] and [`linear`] (Gemm, Conv) are operators of `docs/fixed-point.md`.
+//! [`relu`], [`elementwise`], [`linear`] (Gemm, Conv), [`movement`] (Reshape, Transpose,
+//! Concat, …) and [`reduce`] (pools, reductions) are operators of `docs/fixed-point.md`.
 pub mod chunk;
 pub mod elementwise;
 pub mod linear;
+pub mod movement;
+pub mod reduce;
 pub mod relu;
