@@ -18,6 +18,7 @@
 //!
 //! See `docs/zk.md` for the design, the encodings, constraint counts and the trust model.
 
+pub mod circuit_set;
 pub mod circuits;
 pub mod error;
 pub mod evm;

@@ -1,0 +1,367 @@
+//! All circuits of a compiled model: the circuit table, the keys of its distinct circuits and
+//! the step proofs the dispute game checks (`docs/commitments.md`, "Circuit table").
+//!
+//! ```text
+//! <dir>/circuits.json   model hash, circuit root, the distinct circuits (id, vkHash, VK in EVM
+//!                       layout, constraints) and the table: (op, chunk) -> circuit, reads
+//! <dir>/keys/c<k>.pk    proving key of circuit k (contains its verifying key)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use rand_core::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+use zkopml_exec::commit::{MerkleTree, TraceCommitment};
+use zkopml_model::{Program, Tensor};
+
+use crate::{
+    circuits::chunk::ChunkCircuit,
+    evm::{self, EvmVerifyingKey, Word},
+    groth16::{self, keccak256, to_hex, Keys},
+    table::{op_chunk, read_chunks, ChunkRef, OpCircuit},
+    ZkError,
+};
+
+/// One leaf of the circuit table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableEntry {
+    /// The operator (1-based).
+    pub op: usize,
+    /// Its output chunk.
+    pub chunk: usize,
+    /// Index into [`CircuitSet::circuits`].
+    pub circuit: usize,
+    /// The input chunks read, in public-input order: `(slot, chunk)`.
+    pub reads: Vec<(usize, usize)>,
+}
+
+/// One distinct circuit of the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CircuitMeta {
+    /// Operator kind of the circuit.
+    pub kind: String,
+    /// The first (op, chunk) it proves.
+    pub first: (usize, usize),
+    /// Chunks it proves.
+    pub uses: usize,
+    /// Hash of what its synthesis reads ([`OpCircuit::structure_key`]), hex.
+    pub structure_key: String,
+    /// Circuit identity (hash of the R1CS matrices), hex.
+    pub id: String,
+    /// Constraints.
+    pub constraints: usize,
+    /// Public inputs (input chunks + 1).
+    pub public_inputs: usize,
+    /// `keccak(vk)`, hex; empty before setup.
+    pub vk_hash: String,
+    /// The verifying key, ABI-encoded as the on-chain verifier reads it, hex.
+    pub vk_abi: String,
+    /// Seconds the setup of this circuit took.
+    pub setup_seconds: f64,
+    /// Bytes of its proving-key file.
+    pub pk_bytes: u64,
+}
+
+/// The circuit table and keys of a compiled model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CircuitSet {
+    /// keccak of the compiled model, hex.
+    pub model_hash: String,
+    /// The root the registry records, hex.
+    pub circuit_root: String,
+    /// `true` when the keys came from a seeded (public, insecure) RNG.
+    pub insecure_seed: Option<u64>,
+    /// The distinct circuits.
+    pub circuits: Vec<CircuitMeta>,
+    /// The table, ordered by (op, chunk).
+    pub entries: Vec<TableEntry>,
+}
+
+/// `keccak(abi.encode(uint256 op, uint256 chunk, bytes32 vkHash, uint256[] inputSlots,
+/// uint256[] inputChunks))`.
+pub fn table_leaf(op: usize, chunk: usize, vk_hash: &Word, reads: &[(usize, usize)]) -> Word {
+    let word = |v: usize| {
+        let mut w = [0u8; 32];
+        w[24..].copy_from_slice(&(v as u64).to_be_bytes());
+        w
+    };
+    let r = reads.len();
+    let mut enc = Vec::with_capacity(32 * (7 + 2 * r));
+    enc.extend_from_slice(&word(op));
+    enc.extend_from_slice(&word(chunk));
+    enc.extend_from_slice(vk_hash);
+    enc.extend_from_slice(&word(5 * 32));
+    enc.extend_from_slice(&word(5 * 32 + 32 * (1 + r)));
+    enc.extend_from_slice(&word(r));
+    reads.iter().for_each(|&(s, _)| enc.extend_from_slice(&word(s)));
+    enc.extend_from_slice(&word(r));
+    reads.iter().for_each(|&(_, c)| enc.extend_from_slice(&word(c)));
+    keccak256(&enc)
+}
+
+fn parse_word(hex_str: &str) -> Result<Word, ZkError> {
+    let bytes = hex::decode(hex_str.trim_start_matches("0x")).map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
+    bytes.try_into().map_err(|_| ZkError::Encoding(format!("not a 32-byte word: {hex_str}")))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ZkError + '_ {
+    move |source| ZkError::Io { path: path.display().to_string(), source }
+}
+
+/// Progress of a long operation: `(done, total, what)`.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
+
+impl CircuitSet {
+    /// The table and the distinct circuits of `program`, before setup (no keys yet).
+    pub fn plan(program: &Program) -> Result<(Self, Vec<OpCircuit>), ZkError> {
+        let mut circuits: Vec<CircuitMeta> = Vec::new();
+        let mut shapes: Vec<OpCircuit> = Vec::new();
+        let mut by_key = std::collections::HashMap::new();
+        let mut entries = Vec::new();
+        for op in 1..=program.n_ops() {
+            for chunk in 0..program.ops[op - 1].out.num_chunks() {
+                let (c, reads) = op_chunk(program, op, chunk)?;
+                let key = c.structure_key();
+                let k = *by_key.entry(key).or_insert_with(|| {
+                    circuits.push(CircuitMeta {
+                        kind: program.ops[op - 1].op.kind().to_string(),
+                        first: (op, chunk),
+                        uses: 0,
+                        structure_key: to_hex(&key),
+                        id: String::new(),
+                        constraints: 0,
+                        public_inputs: reads.len() + 1,
+                        vk_hash: String::new(),
+                        vk_abi: String::new(),
+                        setup_seconds: 0.0,
+                        pk_bytes: 0,
+                    });
+                    shapes.push(c.clone());
+                    circuits.len() - 1
+                });
+                circuits[k].uses += 1;
+                entries.push(TableEntry { op, chunk, circuit: k, reads: reads.iter().map(|r| (r.slot, r.chunk)).collect() });
+            }
+        }
+        let set = CircuitSet {
+            model_hash: to_hex(&program.hash()),
+            circuit_root: String::new(),
+            insecure_seed: None,
+            circuits,
+            entries,
+        };
+        Ok((set, shapes))
+    }
+
+    /// Runs the Groth16 setup of every distinct circuit of `program` and writes the keys and
+    /// `circuits.json` into `dir`. `seed` makes a deterministic, publicly known (insecure)
+    /// setup for tests and the devnet; `None` draws the randomness from the OS.
+    pub fn setup(program: &Program, dir: &Path, seed: Option<u64>, progress: Progress) -> Result<Self, ZkError> {
+        let (mut set, shapes) = Self::plan(program)?;
+        std::fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
+        let total = shapes.len();
+        for (k, shape) in shapes.into_iter().enumerate() {
+            progress(k, total, &format!("circuit {k} ({}, op {})", set.circuits[k].kind, set.circuits[k].first.0));
+            let t = std::time::Instant::now();
+            let mut rng = match seed {
+                Some(s) => groth16::seeded_rng(s ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                None => groth16::os_rng(),
+            };
+            let keys = groth16::setup(ChunkCircuit::shape(shape), &mut rng)?;
+            let path = set.pk_path(dir, k);
+            let bytes = keys.to_bytes()?;
+            std::fs::write(&path, &bytes).map_err(io(&path))?;
+            let meta = &mut set.circuits[k];
+            meta.id = keys.info.id_hex();
+            meta.constraints = keys.info.num_constraints;
+            meta.vk_hash = to_hex(&evm::vk_hash(keys.vk()));
+            meta.vk_abi = to_hex(&evm::vk_abi(keys.vk()));
+            meta.setup_seconds = t.elapsed().as_secs_f64();
+            meta.pk_bytes = bytes.len() as u64;
+        }
+        progress(total, total, "done");
+        set.insecure_seed = seed;
+        set.circuit_root = to_hex(&set.tree()?.root());
+        set.save(dir)?;
+        Ok(set)
+    }
+
+    fn pk_path(&self, dir: &Path, k: usize) -> PathBuf {
+        dir.join("keys").join(format!("c{k}.pk"))
+    }
+
+    /// Writes `circuits.json`.
+    pub fn save(&self, dir: &Path) -> Result<(), ZkError> {
+        let path = dir.join("circuits.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(self)?).map_err(io(&path))
+    }
+
+    /// Reads `circuits.json` from `dir` and checks it belongs to `program`.
+    pub fn load(dir: &Path, program: &Program) -> Result<Self, ZkError> {
+        let path = dir.join("circuits.json");
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let set: CircuitSet = serde_json::from_slice(&bytes)?;
+        if set.model_hash != to_hex(&program.hash()) {
+            return Err(ZkError::Shape(format!(
+                "{} holds the circuits of model {}, not of this model ({})",
+                path.display(),
+                set.model_hash,
+                to_hex(&program.hash())
+            )));
+        }
+        if set.circuit_root != to_hex(&set.tree()?.root()) {
+            return Err(ZkError::Encoding(format!("{}: the circuit root does not match its table", path.display())));
+        }
+        Ok(set)
+    }
+
+    /// The proving key of circuit `k`.
+    pub fn keys(&self, dir: &Path, k: usize) -> Result<Keys, ZkError> {
+        let keys = Keys::read(&self.pk_path(dir, k))?;
+        if keys.info.id_hex() != self.circuits[k].id {
+            return Err(ZkError::CircuitMismatch { expected: self.circuits[k].id.clone(), actual: keys.info.id_hex() });
+        }
+        Ok(keys)
+    }
+
+    /// The table's leaves, in (op, chunk) order.
+    pub fn leaves(&self) -> Result<Vec<Word>, ZkError> {
+        self.entries
+            .iter()
+            .map(|e| Ok(table_leaf(e.op, e.chunk, &parse_word(&self.circuits[e.circuit].vk_hash)?, &e.reads)))
+            .collect()
+    }
+
+    fn tree(&self) -> Result<MerkleTree, ZkError> {
+        Ok(MerkleTree::new(&self.leaves()?))
+    }
+
+    /// The root the registry records.
+    pub fn root(&self) -> Result<Word, ZkError> {
+        parse_word(&self.circuit_root)
+    }
+
+    /// Position of (op, chunk) in the table.
+    pub fn leaf_index(&self, op: usize, chunk: usize) -> Result<usize, ZkError> {
+        self.entries
+            .binary_search_by(|e| (e.op, e.chunk).cmp(&(op, chunk)))
+            .map_err(|_| ZkError::Shape(format!("the circuit table has no (op {op}, chunk {chunk})")))
+    }
+
+    /// Proves (op, chunk) of a trace and assembles everything `proveStep` takes.
+    pub fn prove_step<R: RngCore + CryptoRng>(
+        &self,
+        dir: &Path,
+        program: &Program,
+        slots: &[Tensor<i32>],
+        commitment: &TraceCommitment,
+        op: usize,
+        chunk: usize,
+        rng: &mut R,
+    ) -> Result<StepProof, ZkError> {
+        let index = self.leaf_index(op, chunk)?;
+        let entry = &self.entries[index];
+        let (circuit, reads) = op_chunk(program, op, chunk)?;
+        let reads_now: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
+        if reads_now != entry.reads {
+            return Err(ZkError::Shape(format!("op {op} chunk {chunk}: the table's reads differ from the model's")));
+        }
+        let keys = self.keys(dir, entry.circuit)?;
+        let inputs = read_chunks(program, slots, &reads);
+        let proved = groth16::prove(&keys, ChunkCircuit::new(circuit, inputs)?, rng)?;
+        let tree = self.tree()?;
+        let openings = reads
+            .iter()
+            .zip(&proved.public_inputs)
+            .map(|(r, d)| opening(commitment, op, *r, evm::fr_to_word(d)))
+            .collect();
+        Ok(StepProof {
+            op,
+            chunk,
+            vk: self.circuits[entry.circuit].vk_abi.clone(),
+            input_slots: entry.reads.iter().map(|r| r.0).collect(),
+            input_chunks: entry.reads.iter().map(|r| r.1).collect(),
+            leaf_index: index,
+            circuit_path: tree.path(index).iter().map(|w| to_hex(w)).collect(),
+            inputs: openings,
+            output_digest: to_hex(&evm::fr_to_word(proved.public_inputs.last().expect("an output digest"))),
+            proof: evm::proof_to_words(&proved.proof).iter().map(|w| to_hex(w)).collect(),
+            public_inputs: proved.public_inputs.iter().map(|x| to_hex(&evm::fr_to_word(x))).collect(),
+        })
+    }
+
+    /// Checks a step proof natively: the leaf path to the circuit root and the pairing check.
+    pub fn verify_step(&self, step: &StepProof) -> Result<bool, ZkError> {
+        let vk_abi = hex::decode(step.vk.trim_start_matches("0x")).map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
+        let vk = EvmVerifyingKey::from_abi(&vk_abi)?.to_vk()?;
+        let reads: Vec<(usize, usize)> = step.input_slots.iter().copied().zip(step.input_chunks.iter().copied()).collect();
+        let leaf = table_leaf(step.op, step.chunk, &keccak256(&vk_abi), &reads);
+        let path: Vec<Word> = step.circuit_path.iter().map(|w| parse_word(w)).collect::<Result<_, _>>()?;
+        if !zkopml_exec::commit::verify_path(&leaf, step.leaf_index, &path, &self.root()?) {
+            return Ok(false);
+        }
+        let words: Vec<Word> = step.proof.iter().map(|w| parse_word(w)).collect::<Result<_, _>>()?;
+        let proof = evm::proof_from_words(&words.try_into().map_err(|_| ZkError::Encoding("a proof is 8 words".into()))?)?;
+        let inputs: Vec<ark_bn254::Fr> =
+            step.public_inputs.iter().map(|w| evm::fr_from_word(&parse_word(w)?)).collect::<Result<_, _>>()?;
+        groth16::verify(&vk, &inputs, &proof)
+    }
+}
+
+fn opening(c: &TraceCommitment, op: usize, r: ChunkRef, digest: Word) -> InputOpening {
+    let tensor = &c.tensors[r.slot];
+    InputOpening {
+        digest: to_hex(&digest),
+        chunk_path: tensor.chunks.path(r.chunk).iter().map(|w| to_hex(w)).collect(),
+        meta_hash: to_hex(&tensor.meta_hash),
+        state_path: c.state_path(op - 1, r.slot).iter().map(|w| to_hex(w)).collect(),
+    }
+}
+
+/// An input chunk opened against the agreed state root `root(op - 1)`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputOpening {
+    /// The chunk digest (the public input).
+    pub digest: String,
+    /// Siblings up to the slot's chunks root.
+    pub chunk_path: Vec<String>,
+    /// The slot's metaHash.
+    pub meta_hash: String,
+    /// Siblings of the slot's tensor root up to `root(op - 1)`.
+    pub state_path: Vec<String>,
+}
+
+/// Everything `FaultDisputeGame.proveStep` takes, hex words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepProof {
+    /// The operator.
+    pub op: usize,
+    /// The output chunk.
+    pub chunk: usize,
+    /// The verifying key, ABI-encoded.
+    pub vk: String,
+    /// Slots of the input chunks.
+    pub input_slots: Vec<usize>,
+    /// Their chunks.
+    pub input_chunks: Vec<usize>,
+    /// Position of the leaf in the circuit table.
+    pub leaf_index: usize,
+    /// Siblings up to the circuit root.
+    pub circuit_path: Vec<String>,
+    /// The input chunks' openings.
+    pub inputs: Vec<InputOpening>,
+    /// The output chunk's digest.
+    pub output_digest: String,
+    /// The Groth16 proof, 8 words.
+    pub proof: Vec<String>,
+    /// The public inputs (input digests, then the output digest).
+    pub public_inputs: Vec<String>,
+}
+
+/// Constraints of a circuit (synthesized in setup mode), for plans and benchmarks.
+pub fn count_constraints(c: &OpCircuit) -> Result<usize, ZkError> {
+    let cs = ConstraintSystem::new_ref();
+    ChunkCircuit::shape(c.clone()).generate_constraints(cs.clone())?;
+    Ok(cs.num_constraints())
+}
