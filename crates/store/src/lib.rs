@@ -1,0 +1,88 @@
+//! Content-addressed artifact store for models, compiled models and proving/verifying keys.
+//!
+//! Every artifact is addressed by the CIDv1 that Kubo's `ipfs add --cid-version=1` gives the
+//! same bytes with default settings (see [`unixfs`]), so an artifact put in the local store and
+//! one added to any IPFS node have the same name. Reads always recompute the CID of what was
+//! read and fail, naming the CID, when it differs.
+//!
+//! Backends: [`LocalStore`] (a directory; the embedded default) and [`KuboStore`] (a Kubo node's
+//! RPC API). See docs/store.md.
+
+pub mod cid;
+mod kubo;
+mod local;
+pub mod unixfs;
+
+pub use cid::Cid;
+pub use kubo::KuboStore;
+pub use local::LocalStore;
+
+use std::path::PathBuf;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid CID {input:?}: {reason}")]
+    InvalidCid { input: String, reason: String },
+    #[error("{cid} not found in {location}")]
+    NotFound { cid: Cid, location: String },
+    #[error(
+        "integrity check failed for {cid}: the data read from {location} has CID {actual}; \
+         it is corrupted and was not returned"
+    )]
+    Mismatch {
+        cid: Cid,
+        actual: Cid,
+        location: String,
+    },
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Kubo RPC request to {url} failed: {reason}")]
+    Http { url: String, reason: String },
+    #[error("Kubo at {url} answered CID {kubo} for data whose CID is {ours} (Kubo's add settings differ from the defaults?)")]
+    KuboCidMismatch {
+        url: String,
+        kubo: String,
+        ours: Cid,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The CID of `bytes` as `ipfs add --cid-version=1` computes it with default settings.
+pub fn cid_of(bytes: &[u8]) -> Cid {
+    unixfs::cid_of(bytes, unixfs::Layout::V1RawLeaves)
+}
+
+/// Checks that `bytes` are the content of `cid` (read from `location`).
+pub fn verify(cid: &Cid, bytes: &[u8], location: &str) -> Result<()> {
+    let layout = if cid.version() == 0 {
+        unixfs::Layout::V0
+    } else {
+        unixfs::Layout::V1RawLeaves
+    };
+    let actual = unixfs::cid_of(bytes, layout);
+    if actual == *cid {
+        Ok(())
+    } else {
+        Err(Error::Mismatch {
+            cid: *cid,
+            actual,
+            location: location.to_string(),
+        })
+    }
+}
+
+/// A content-addressed store of byte strings.
+pub trait ArtifactStore {
+    /// Stores `bytes` and returns their CID. Idempotent.
+    fn put(&self, bytes: &[u8]) -> Result<Cid>;
+    /// The bytes of `cid`, checked against it: a mismatch is an error, never returned data.
+    fn get(&self, cid: &Cid) -> Result<Vec<u8>>;
+    /// Whether the store holds `cid` (without reading it back).
+    fn has(&self, cid: &Cid) -> Result<bool>;
+}
