@@ -9,6 +9,7 @@ use zkopml_exec::commit::TraceCommitment;
 use zkopml_exec::{dequantise, quantise_input, run};
 use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration, Program, QOperand};
+use zkopml_zk::circuit_set::CircuitSet;
 
 #[derive(Parser)]
 #[command(name = "zkopml", version, about = "Verifiable ML inference on Ethereum: optimistic answers, fault dispute games, per-operator ZK proofs")]
@@ -44,6 +45,42 @@ enum Cmd {
         /// Write the whole trace (slot values and commitments) to this directory.
         #[arg(long)]
         trace: Option<PathBuf>,
+    },
+    /// Groth16 setup of every distinct circuit of a model: proving keys, verifying keys in the
+    /// on-chain layout, and the circuit root the registry records.
+    Setup {
+        model: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        /// Where to write the keys (default: a `keys` folder beside the model).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Derive the toxic waste from this seed: deterministic and INSECURE (anyone who knows
+        /// the seed can forge proofs); for tests and the devnet only.
+        #[arg(long)]
+        insecure_seed: Option<u64>,
+        /// Only print the circuit plan (circuits, chunks, constraints); no keys.
+        #[arg(long)]
+        plan: bool,
+    },
+    /// Prove one (operator, output chunk) of a model run on an input, as a dispute's last step.
+    Prove {
+        model: PathBuf,
+        input: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        /// The keys folder written by `zkopml setup`.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// The operator (1-based).
+        #[arg(long)]
+        op: usize,
+        /// The output chunk (default 0).
+        #[arg(long, default_value_t = 0)]
+        chunk: usize,
+        /// Write the step proof (everything `proveStep` takes) as JSON here.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
     },
     /// Fixed-point against tract's f32 on N inputs near the model's sample input.
     Accuracy {
@@ -91,6 +128,52 @@ fn real_main() -> Result<()> {
                 println!("trace written to {}", dir.display());
             }
         }
+        Cmd::Setup { model, calibration, out, insecure_seed, plan } => {
+            let program = load_program(&model, &calibration)?;
+            if plan {
+                print_plan(&program)?;
+                return Ok(());
+            }
+            let dir = out.unwrap_or_else(|| default_keys_dir(&model));
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(indicatif::ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}").expect("a valid template"));
+            let t = std::time::Instant::now();
+            let set = CircuitSet::setup(&program, &dir, insecure_seed, &mut |done, total, what| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(what.to_string());
+            })?;
+            bar.finish_and_clear();
+            print_circuits(&set);
+            println!("setup of {} circuits ({} table leaves) in {:.1} s, keys in {}", set.circuits.len(), set.entries.len(), t.elapsed().as_secs_f64(), dir.display());
+            if let Some(seed) = insecure_seed {
+                println!("WARNING: keys derived from the public seed {seed}: anyone can forge proofs with them (devnet/tests only)");
+            }
+            println!("circuit root {}", set.circuit_root);
+        }
+        Cmd::Prove { model, input, calibration, keys, op, chunk, out } => {
+            let program = load_program(&model, &calibration)?;
+            let dir = keys.unwrap_or_else(|| default_keys_dir(&model));
+            let set = CircuitSet::load(&dir, &program).with_context(|| format!("loading the keys in {} (run `zkopml setup` first)", dir.display()))?;
+            let x = read_input_json(&input)?;
+            let t = run(&program, quantise_input(&program, &x)?)?;
+            let c = TraceCommitment::new(&program, &t)?;
+            let started = std::time::Instant::now();
+            let step = set.prove_step(&dir, &program, &t.slots, &c, op, chunk, &mut zkopml_zk::groth16::os_rng())?;
+            let secs = started.elapsed().as_secs_f64();
+            let ok = set.verify_step(&step)?;
+            let entry = &set.entries[step.leaf_index];
+            let meta = &set.circuits[entry.circuit];
+            println!("op {op} ({}) chunk {chunk}: circuit {} with {} constraints, proved in {secs:.2} s, verifies natively: {ok}", meta.kind, entry.circuit, meta.constraints);
+            println!("reads {:?}, output digest {}", entry.reads, step.output_digest);
+            if let Some(out) = out {
+                std::fs::write(&out, serde_json::to_string_pretty(&step)?).with_context(|| format!("writing {}", out.display()))?;
+                println!("step proof written to {}", out.display());
+            }
+            if !ok {
+                bail!("the proof does not verify");
+            }
+        }
         Cmd::Accuracy { model, inputs, markdown } => {
             if model.extension().and_then(|e| e.to_str()) != Some("onnx") {
                 bail!("accuracy needs the .onnx file (tract runs it as the float reference)");
@@ -115,6 +198,33 @@ fn real_main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn default_keys_dir(model: &Path) -> PathBuf {
+    model.with_file_name("keys")
+}
+
+fn print_plan(program: &Program) -> Result<()> {
+    let (set, shapes) = CircuitSet::plan(program)?;
+    println!("{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}", "op", "kind", "chunks", "circuits", "constraints", "reads");
+    for op in 1..=program.n_ops() {
+        let entries: Vec<_> = set.entries.iter().filter(|e| e.op == op).collect();
+        let mut ids: Vec<usize> = entries.iter().map(|e| e.circuit).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let max = ids.iter().map(|&k| zkopml_zk::circuit_set::count_constraints(&shapes[k])).collect::<Result<Vec<_>, _>>()?.into_iter().max().unwrap_or(0);
+        let reads = entries.iter().map(|e| e.reads.len()).max().unwrap_or(0);
+        println!("{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}", op, program.ops[op - 1].op.kind(), entries.len(), ids.len(), max, reads);
+    }
+    println!("{} distinct circuits, {} table leaves", set.circuits.len(), set.entries.len());
+    Ok(())
+}
+
+fn print_circuits(set: &CircuitSet) {
+    println!("{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9} {:>10}", "#", "kind", "first op", "uses", "constraints", "setup s", "pk MiB");
+    for (k, c) in set.circuits.iter().enumerate() {
+        println!("{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9.2} {:>10.1}", k, c.kind, c.first.0, c.uses, c.constraints, c.setup_seconds, c.pk_bytes as f64 / (1 << 20) as f64);
+    }
 }
 
 /// The sample input beside a model (input.json in the same folder), if any.

@@ -362,6 +362,7 @@ pub struct StepProof {
 /// Constraints of a circuit (synthesized in setup mode), for plans and benchmarks.
 pub fn count_constraints(c: &OpCircuit) -> Result<usize, ZkError> {
     let cs = ConstraintSystem::new_ref();
+    cs.set_mode(ark_relations::gr1cs::SynthesisMode::Setup);
     ChunkCircuit::shape(c.clone()).generate_constraints(cs.clone())?;
     Ok(cs.num_constraints())
 }
