@@ -1,0 +1,909 @@
+//! Against a real anvil: deployment, the money paths, decoded reverts, the event stream.
+
+mod common;
+
+use std::time::Duration;
+
+use alloy::primitives::{B256, U256};
+use alloy::providers::Provider;
+use common::*;
+use zkopml_chain::{
+    Chain, ChainError, Cursor, Deployment, Event, EventStream, Outcome, Phase, Status, StreamConfig,
+};
+
+fn names(evs: &[zkopml_chain::EventRecord]) -> Vec<&'static str> {
+    evs.iter().map(|e| e.event.name()).collect()
+}
+
+fn assert_strictly_ordered(evs: &[zkopml_chain::EventRecord]) {
+    for w in evs.windows(2) {
+        assert!(
+            (w[0].block_number, w[0].log_index) < (w[1].block_number, w[1].log_index),
+            "events out of order or repeated: {:?} then {:?}",
+            (w[0].block_number, w[0].log_index),
+            (w[1].block_number, w[1].log_index)
+        );
+    }
+}
+
+fn revert_name(r: Result<impl std::fmt::Debug, ChainError>) -> String {
+    match r {
+        Err(e) => e
+            .revert_name()
+            .unwrap_or_else(|| panic!("expected a revert, got {e}"))
+            .to_string(),
+        Ok(v) => panic!("expected a revert, got {v:?}"),
+    }
+}
+
+async fn deploy(anvil: &Anvil) -> Chain {
+    Chain::builder()
+        .rpc_url(anvil.url())
+        .private_key(KEY0)
+        .deploy()
+        .await
+        .expect("deploy")
+}
+
+/// Register, request, submit, finalize, withdraw; wrong bonds, a late challenge, an early
+/// finalize, decoded by name; the event stream sees each event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_path_finalize_and_withdraw() {
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+
+    // the deployment file round-trips and a client connects to it
+    let dir = std::env::temp_dir().join(format!("zkopml-chain-test-{}", anvil.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("deployment.json");
+    owner.deployment().save(&file).unwrap();
+    let d = Deployment::load(&file).unwrap();
+    assert_eq!(&d, owner.deployment());
+    let owner = Chain::builder()
+        .rpc_url(anvil.url())
+        .private_key(KEY0)
+        .deployment(d)
+        .connect()
+        .await
+        .unwrap();
+
+    let requester = owner.with_private_key(KEY1).unwrap();
+    let submitter = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let challenger = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let mut stream = owner.events();
+
+    // register
+    let reg = one_op_registration(7);
+    let tx = owner.register(&reg).await.unwrap();
+    assert_eq!(tx.value, 0);
+    assert!(tx.gas_used > 100_000, "register gas {}", tx.gas_used);
+    let m = owner.get_model(0).await.unwrap();
+    assert_eq!(
+        (m.owner, m.num_ops, m.state_depth, m.active),
+        (owner.address(), 1, 1, true)
+    );
+    assert_eq!(m.input, reg.input);
+    assert_eq!(m.params, reg.params);
+    assert_eq!(owner.model_count().await.unwrap(), 1);
+    // a broken meta path is refused by name
+    let mut bad = one_op_registration(8);
+    bad.output_meta_path = vec![B256::ZERO];
+    assert_eq!(revert_name(owner.register(&bad).await), "BadMetaPath");
+    // only the owner may deactivate
+    assert_eq!(
+        revert_name(requester.set_active(0, false).await),
+        "NotOwner"
+    );
+
+    // request with an inline input
+    let now = owner.timestamp().await.unwrap();
+    let input = [1, -2, 3, 400];
+    let rq = requester
+        .request_inference(0, &input, now + 3600, U256::from(FEE))
+        .await
+        .unwrap();
+    assert_eq!(rq.value, 0);
+    let request = owner.get_request(0).await.unwrap();
+    assert_eq!(request.status, Status::Open);
+    assert_eq!(request.fee, U256::from(FEE));
+    assert_eq!(
+        request.state_root0,
+        hash_pair(request.input_root, B256::ZERO)
+    );
+    assert_eq!(
+        request.input_root,
+        owner.tensor_root_of(&input_meta(), &input).await.unwrap()
+    );
+
+    // the result: slot 1 of a depth-1 state tree whose slot 0 is the input
+    let output = [5, -6];
+    let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
+    let final_root = hash_pair(request.input_root, out_root);
+    let path = [request.input_root];
+    let e = submitter
+        .submit_result(0, &output, final_root, &path, U256::from(1))
+        .await
+        .unwrap_err();
+    let r = e.revert().expect("a revert");
+    assert_eq!(r.name, "WrongBond");
+    assert_eq!(r.to_string(), format!("WrongBond(1, {SUBMITTER_BOND})"));
+    assert!(
+        e.to_string().contains("submitResult reverted: WrongBond"),
+        "{e}"
+    );
+    assert_eq!(
+        revert_name(
+            submitter
+                .submit_result(
+                    0,
+                    &output,
+                    B256::repeat_byte(1),
+                    &path,
+                    U256::from(SUBMITTER_BOND)
+                )
+                .await
+        ),
+        "BadOutputPath"
+    );
+    let sub = submitter
+        .submit_result(0, &output, final_root, &path, U256::from(SUBMITTER_BOND))
+        .await
+        .unwrap();
+    assert_eq!(sub.value, 1, "first result nonce");
+    let res = owner.get_result(0).await.unwrap();
+    assert_eq!(
+        (res.submitter, res.final_root, res.output.clone()),
+        (submitter.address(), final_root, output.to_vec())
+    );
+    assert!(owner.is_result_live(0, 1).await.unwrap());
+
+    // reverts decoded by name
+    assert_eq!(revert_name(owner.finalize(0).await), "TooEarly");
+    assert_eq!(revert_name(owner.final_output(0).await), "NotFinal");
+    assert_eq!(
+        revert_name(
+            challenger
+                .challenge(0, B256::repeat_byte(9), U256::from(1))
+                .await
+        ),
+        "WrongBond"
+    );
+    assert_eq!(
+        revert_name(
+            challenger
+                .challenge(0, final_root, U256::from(CHALLENGER_BOND))
+                .await
+        ),
+        "SameRoot"
+    );
+    assert_eq!(revert_name(owner.get_request(5).await), "UnknownRequest");
+    assert_eq!(revert_name(owner.get_game(0).await), "UnknownGame");
+
+    // after the window: too late to challenge; finalize pays fee + bond
+    advance(&owner, WINDOW + 1).await;
+    assert_eq!(
+        revert_name(
+            challenger
+                .challenge(0, B256::repeat_byte(9), U256::from(CHALLENGER_BOND))
+                .await
+        ),
+        "DeadlinePassed"
+    );
+    owner.finalize(0).await.unwrap();
+    assert_eq!(
+        owner.get_request(0).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(owner.final_output(0).await.unwrap(), output.to_vec());
+    let owed = U256::from(FEE + SUBMITTER_BOND);
+    assert_eq!(owner.credits(submitter.address()).await.unwrap(), owed);
+    assert_eq!(owner.totals().await.unwrap(), (U256::ZERO, owed));
+
+    let before = owner.balance(submitter.address()).await.unwrap();
+    let w = submitter.withdraw().await.unwrap();
+    assert_eq!(w.value, owed);
+    let after = owner.balance(submitter.address()).await.unwrap();
+    assert!(
+        after > before && after - before < owed,
+        "paid out minus gas"
+    );
+    assert_eq!(revert_name(submitter.withdraw().await), "NothingToWithdraw");
+    assert_eq!(owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+    assert_eq!(
+        owner.balance(owner.deployment().manager).await.unwrap(),
+        U256::ZERO
+    );
+
+    // every event once, in order
+    let evs = stream.poll().await.unwrap();
+    assert_eq!(
+        names(&evs),
+        [
+            "GameSet",
+            "ModelRegistered",
+            "ModelParams",
+            "InferenceRequested",
+            "ResultSubmitted",
+            "Credited", // finalize credits, then emits ResultFinalized
+            "ResultFinalized",
+            "Withdrawn"
+        ]
+    );
+    assert_strictly_ordered(&evs);
+    match &evs[3].event {
+        Event::InferenceRequested(e) => {
+            assert_eq!(e.input, input.to_vec());
+            assert_eq!(e.fee, U256::from(FEE));
+            assert_eq!(e.requester, requester.address());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(stream.poll().await.unwrap().is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A game without proofs: turn and phase errors, a clock running out, claimTimeout; the
+/// rejected result reopens the request and it is refunded; everyone withdraws.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn game_timeout_reject_refund() {
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let requester = owner.with_private_key(KEY1).unwrap();
+    let submitter = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let challenger = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let mut stream = owner.events();
+
+    owner.register(&one_op_registration(1)).await.unwrap();
+    let now = owner.timestamp().await.unwrap();
+    requester
+        .request_inference_by_root(
+            0,
+            B256::repeat_byte(0x11),
+            "cid-input",
+            now + 100,
+            U256::from(FEE),
+        )
+        .await
+        .unwrap();
+    let rq = owner.get_request(0).await.unwrap();
+    // any output with its path under a final root made for it
+    let output = [0, 0];
+    let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
+    let final_root = hash_pair(rq.input_root, out_root);
+    submitter
+        .submit_result(
+            0,
+            &output,
+            final_root,
+            &[rq.input_root],
+            U256::from(SUBMITTER_BOND),
+        )
+        .await
+        .unwrap();
+
+    let g = challenger
+        .challenge(0, B256::repeat_byte(0xee), U256::from(CHALLENGER_BOND))
+        .await
+        .unwrap();
+    assert_eq!(g.value, 0);
+    // a second, independent game against the same result
+    let challenger2 = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let g2 = challenger2
+        .challenge(0, B256::repeat_byte(0xdd), U256::from(CHALLENGER_BOND))
+        .await
+        .unwrap();
+    assert_eq!(g2.value, 1);
+    assert_eq!(owner.get_result(0).await.unwrap().active_games, 2);
+    assert_eq!(owner.game_count().await.unwrap(), 2);
+    let game = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        game.phase,
+        Phase::DefenderReveal,
+        "one op: straight to the reveal"
+    );
+    assert_eq!(
+        (game.defender, game.challenger),
+        (submitter.address(), challenger.address())
+    );
+    assert_eq!(
+        (
+            game.lo,
+            game.hi,
+            game.num_ops,
+            game.request_id,
+            game.result_nonce
+        ),
+        (0, 1, 1, 0, 1)
+    );
+    assert_eq!(game.agreed_root, rq.state_root0);
+    assert_eq!(game.defender_root, final_root);
+    assert_eq!(game.bond, U256::from(CHALLENGER_BOND));
+    assert_eq!(game.clock_budget, CLOCK);
+    assert_eq!(owner.positions(0).await.unwrap(), Vec::<u32>::new());
+    let c = owner.clocks(0).await.unwrap();
+    assert_eq!(c.challenger_left, CLOCK);
+    assert!(c.defender_left <= CLOCK);
+
+    // turn, phase and argument checks, by name
+    let meta = output_meta();
+    let mp = [input_meta().meta_hash()];
+    assert_eq!(
+        revert_name(
+            challenger
+                .reveal_tensor(0, &meta, B256::ZERO, &mp, &[B256::ZERO])
+                .await
+        ),
+        "NotYourTurn"
+    );
+    assert_eq!(
+        revert_name(submitter.post_roots(0, &[]).await),
+        "WrongPhase"
+    );
+    assert_eq!(
+        revert_name(
+            submitter
+                .reveal_tensor(0, &meta, B256::ZERO, &[B256::ZERO], &[B256::ZERO])
+                .await
+        ),
+        "BadMetaProof"
+    );
+    assert_eq!(
+        revert_name(
+            submitter
+                .reveal_tensor(0, &meta, B256::ZERO, &mp, &[B256::ZERO])
+                .await
+        ),
+        "BadUpdateProof"
+    );
+    assert_eq!(
+        revert_name(challenger.reveal_counter_tensor(0, B256::ZERO, &[]).await),
+        "WrongPhase"
+    );
+    assert_eq!(
+        revert_name(challenger.post_counter_roots(0, &[], &[]).await),
+        "WrongPhase"
+    );
+    assert_eq!(
+        revert_name(submitter.post_nodes(0, &[]).await),
+        "WrongPhase"
+    );
+    assert_eq!(
+        revert_name(challenger.post_counter_nodes(0, &[], &[]).await),
+        "WrongPhase"
+    );
+    assert_eq!(revert_name(owner.resolve_padding(0).await), "WrongPhase");
+    assert_eq!(revert_name(owner.claim_timeout(0).await), "NotExpired");
+    assert_eq!(revert_name(owner.cancel(0).await), "ResultStillLive");
+    assert_eq!(revert_name(owner.finalize(0).await), "TooEarly");
+
+    // the defender's clock runs out
+    advance(&owner, CLOCK + 1).await;
+    assert_eq!(owner.clocks(0).await.unwrap().defender_left, 0);
+    assert_eq!(
+        revert_name(
+            submitter
+                .reveal_tensor(0, &meta, B256::ZERO, &mp, &[B256::ZERO])
+                .await
+        ),
+        "ClockExpired"
+    );
+    let t = owner.claim_timeout(0).await.unwrap();
+    assert!(t.gas_used > 0);
+    let game = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        (game.phase, game.outcome),
+        (Phase::Resolved, Outcome::ChallengerWon)
+    );
+    assert_eq!(revert_name(owner.claim_timeout(0).await), "WrongPhase");
+
+    // the other game is void now: anyone cancels it and its challenger gets the bond back
+    assert!(!owner.is_result_live(0, 1).await.unwrap());
+    owner.cancel(1).await.unwrap();
+    assert_eq!(owner.get_game(1).await.unwrap().outcome, Outcome::Void);
+    assert_eq!(
+        challenger2.withdraw().await.unwrap().value,
+        U256::from(CHALLENGER_BOND)
+    );
+
+    // rejected: the challenger takes both bonds; the request reopens for a window, then refunds
+    let rq = owner.get_request(0).await.unwrap();
+    assert_eq!(rq.status, Status::Open);
+    assert_eq!(
+        owner.get_result(0).await.unwrap().submitter,
+        alloy::primitives::Address::ZERO
+    );
+    assert_eq!(revert_name(owner.refund(0).await), "TooEarly");
+    advance(&owner, WINDOW + 1).await;
+    owner.refund(0).await.unwrap();
+    assert_eq!(owner.get_request(0).await.unwrap().status, Status::Refunded);
+    assert_eq!(
+        challenger.withdraw().await.unwrap().value,
+        U256::from(CHALLENGER_BOND + SUBMITTER_BOND)
+    );
+    assert_eq!(requester.withdraw().await.unwrap().value, U256::from(FEE));
+    assert_eq!(
+        owner.balance(owner.deployment().manager).await.unwrap(),
+        U256::ZERO
+    );
+
+    let evs = stream.poll().await.unwrap();
+    assert_strictly_ordered(&evs);
+    assert_eq!(
+        names(&evs),
+        [
+            "GameSet",
+            "ModelRegistered",
+            "ModelParams",
+            "InferenceRequested",
+            "ResultSubmitted",
+            "GameCreated",
+            "ChallengeOpened",
+            "GameCreated",
+            "ChallengeOpened",
+            // claimTimeout(0)
+            "Credited",
+            "ResultRejected",
+            "RequestReopened",
+            "GameSettled",
+            "GameResolved",
+            // cancel(1)
+            "Credited",
+            "GameSettled",
+            "GameResolved",
+            "Withdrawn",
+            // refund(0)
+            "Credited",
+            "RequestRefunded",
+            "Withdrawn",
+            "Withdrawn"
+        ]
+    );
+    let resolved: Vec<(U256, Outcome)> = evs
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::GameResolved(e) => Some((e.gameId, Outcome::try_from(e.outcome).unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        resolved,
+        [
+            (U256::ZERO, Outcome::ChallengerWon),
+            (U256::from(1), Outcome::Void)
+        ]
+    );
+    match &evs[3].event {
+        Event::InferenceRequested(e) => assert_eq!(e.inputCid, "cid-input"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The stream retries while anvil is down, then catches up without duplicates or gaps; a
+/// saved cursor resumes exactly after the last delivered event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_stream_survives_restart() {
+    let dir = std::env::temp_dir().join(format!("zkopml-chain-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("anvil-state.json");
+    let _ = std::fs::remove_file(&state);
+    let mut anvil = Anvil::start_on(free_port(), Some(state.clone()));
+    let owner = deploy(&anvil).await;
+    let cfg = StreamConfig {
+        max_block_range: 3, // several ranges per catch-up
+        poll_interval: Duration::from_millis(50),
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+        ..StreamConfig::default()
+    };
+    let mut stream = owner.events().with_config(cfg.clone());
+
+    // phase A: delivered before the outage
+    owner.register(&one_op_registration(1)).await.unwrap();
+    let a = stream.poll().await.unwrap();
+    assert_eq!(names(&a), ["GameSet", "ModelRegistered", "ModelParams"]);
+    let cursor_a = stream.cursor();
+    assert_eq!(cursor_a, Cursor::at_block(stream.cursor().block));
+
+    // phase B: emitted, not yet read, then the node goes down
+    owner.register(&one_op_registration(2)).await.unwrap();
+    owner.set_active(1, false).await.unwrap();
+    anvil.stop();
+    let dead = owner.block_number().await.unwrap_err();
+    assert!(dead.is_no_rpc(), "{dead}");
+
+    // the stream keeps trying while the node is down
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while got.len() < 7 {
+            got.push(stream.next().await.unwrap());
+        }
+        (stream, got)
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(!reader.is_finished());
+    anvil.restart();
+
+    // phase C: after the restart
+    owner.set_active(1, true).await.unwrap();
+    owner.register(&one_op_registration(3)).await.unwrap();
+    owner.set_active(0, false).await.unwrap();
+    let (mut stream, got) = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("the stream caught up")
+        .unwrap();
+    assert_eq!(
+        names(&got),
+        [
+            "ModelRegistered",
+            "ModelParams",
+            "ModelActiveSet",
+            "ModelActiveSet",
+            "ModelRegistered",
+            "ModelParams",
+            "ModelActiveSet"
+        ]
+    );
+    let mut all = a.clone();
+    all.extend(got.iter().cloned());
+    assert_strictly_ordered(&all);
+    let st = stream.stats();
+    assert!(st.outages >= 1 && st.retries >= 1, "{st:?}");
+    assert!(stream.poll().await.unwrap().is_empty(), "nothing twice");
+
+    // a restarted process: resume from a saved cursor (after the first event of phase B)
+    let saved = dir.join("cursor.json");
+    got[0].cursor_after().save(&saved).unwrap();
+    let mut resumed = EventStream::new(&anvil.url(), owner.deployment())
+        .unwrap()
+        .with_config(cfg)
+        .from_cursor(Cursor::load(&saved).unwrap());
+    let rest = resumed.poll().await.unwrap();
+    assert_eq!(rest, got[1..].to_vec());
+    // and from phase A's cursor, exactly phase B + C
+    let mut from_a = EventStream::new(&anvil.url(), owner.deployment())
+        .unwrap()
+        .from_cursor(cursor_a);
+    assert_eq!(from_a.poll().await.unwrap(), got);
+    drop(anvil);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A dead endpoint names the URL.
+#[tokio::test]
+async fn dead_endpoint_names_the_url() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let e = Deployment::deploy(&url, KEY0).await.unwrap_err();
+    assert!(e.is_no_rpc(), "{e:?}");
+    assert!(
+        e.to_string().starts_with(&format!("no RPC at {url}")),
+        "{e}"
+    );
+
+    let d = Deployment {
+        chain_id: 31337,
+        deployer: Default::default(),
+        start_block: 0,
+        poseidon: Default::default(),
+        verifier: Default::default(),
+        registry: Default::default(),
+        manager: Default::default(),
+        game: Default::default(),
+    };
+    let e = Chain::builder()
+        .rpc_url(&url)
+        .private_key(KEY0)
+        .deployment(d.clone())
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!("no RPC at {url}")),
+        "{e}"
+    );
+
+    let mut s = EventStream::new(&url, &d)
+        .unwrap()
+        .with_config(StreamConfig {
+            initial_backoff: Duration::from_millis(10),
+            give_up_after: Some(Duration::from_millis(100)),
+            ..StreamConfig::default()
+        });
+    let e = s.poll().await.unwrap_err();
+    assert!(
+        e.to_string().starts_with(&format!("no RPC at {url}")),
+        "{e}"
+    );
+    assert!(s.stats().retries >= 1);
+
+    // configuration errors are not RPC errors
+    let e = Chain::builder()
+        .rpc_url(&url)
+        .private_key("0x12")
+        .deployment(d)
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ChainError::Config(_)), "{e}");
+}
+
+/// A transaction that passes estimation but reverts when mined (another one got there first in
+/// the same block) still comes back as a decoded revert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mined_revert_is_decoded() {
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let submitter = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let challenger = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let other = owner.with_private_key(KEY1).unwrap();
+    owner.register(&one_op_registration(1)).await.unwrap();
+    let now = owner.timestamp().await.unwrap();
+    owner
+        .request_inference(0, &[1, 2, 3, 4], now + 100, U256::from(FEE))
+        .await
+        .unwrap();
+    let rq = owner.get_request(0).await.unwrap();
+    let out_root = owner.tensor_root_of(&output_meta(), &[7, 8]).await.unwrap();
+    submitter
+        .submit_result(
+            0,
+            &[7, 8],
+            hash_pair(rq.input_root, out_root),
+            &[rq.input_root],
+            U256::from(SUBMITTER_BOND),
+        )
+        .await
+        .unwrap();
+    challenger
+        .challenge(0, B256::repeat_byte(3), U256::from(CHALLENGER_BOND))
+        .await
+        .unwrap();
+    advance(&owner, CLOCK + 1).await;
+
+    // both claim the timeout in the same block: both pass estimation, the second reverts mined
+    let p = owner.provider();
+    let _: serde_json::Value = p
+        .raw_request("evm_setAutomine".into(), (false,))
+        .await
+        .unwrap();
+    let (c1, c2) = (challenger.clone(), other.clone());
+    let t1 = tokio::spawn(async move { c1.claim_timeout(0).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t2 = tokio::spawn(async move { c2.claim_timeout(0).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _: serde_json::Value = p.raw_request("evm_mine".into(), ()).await.unwrap();
+    let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+    let _: serde_json::Value = p
+        .raw_request("evm_setAutomine".into(), (true,))
+        .await
+        .unwrap();
+    let ok = r1.expect("the first claim wins");
+    let e = r2.expect_err("the second claim reverts");
+    assert_eq!(e.revert_name(), Some("WrongPhase"), "{e}");
+    assert_eq!(e.revert().unwrap().to_string(), "WrongPhase(8)"); // Phase.Resolved
+    assert!(e.to_string().starts_with("claimTimeout reverted"), "{e}");
+    assert_eq!(owner.block_number().await.unwrap(), ok.block_number);
+    assert_eq!(
+        owner.get_game(0).await.unwrap().outcome,
+        Outcome::ChallengerWon
+    );
+}
+
+/// Every move of the game, with data the contracts accept without proofs: a 2-op model whose
+/// middle tensor has 3 chunks (so its chunk tree has a padding leaf), arity 4. The challenger
+/// drives the descent onto the padding leaf, where the defender claimed a non-zero digest:
+/// `resolvePadding` makes the defender lose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_dissection_to_padding() {
+    use zkopml_chain::{DisputeParams, Reason, Registration, StepProof, TensorMeta};
+    let z = B256::ZERO;
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let submitter = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let challenger = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    let mut stream = owner.events();
+
+    let metas = [
+        input_meta(),
+        TensorMeta {
+            dims: vec![9],
+            scale: 8,
+            chunk_len: 4,
+        },
+        output_meta(),
+    ];
+    let mh: Vec<B256> = metas.iter().map(|m| m.meta_hash()).collect();
+    let reg = Registration {
+        model_hash: B256::repeat_byte(2),
+        artifact_cids: vec![],
+        num_ops: 2,
+        circuit_root: B256::repeat_byte(0xc2),
+        meta_root: hash_pair(hash_pair(mh[0], mh[1]), hash_pair(mh[2], z)),
+        input: metas[0].clone(),
+        output: metas[2].clone(),
+        input_meta_path: vec![mh[1], hash_pair(mh[2], z)],
+        output_meta_path: vec![z, hash_pair(mh[0], mh[1])],
+        params: DisputeParams {
+            arity: 4,
+            max_group: 1,
+            clock_budget: CLOCK,
+            challenge_window: WINDOW,
+            submitter_bond: U256::from(SUBMITTER_BOND),
+            challenger_bond: U256::from(CHALLENGER_BOND),
+        },
+    };
+    owner.register(&reg).await.unwrap();
+    assert_eq!(owner.dispute_info(0).await.unwrap().1, 2, "stateDepth");
+    let now = owner.timestamp().await.unwrap();
+    owner
+        .request_inference(0, &[1, 2, 3, 4], now + 1000, U256::from(FEE))
+        .await
+        .unwrap();
+    let rq = owner.get_request(0).await.unwrap();
+    let input_root = rq.input_root;
+
+    // the defender's slot-1 chunk tree: 3 chunks + a non-zero "padding" leaf
+    let (a, b, c, d) = (
+        B256::repeat_byte(0xa),
+        B256::repeat_byte(0xb),
+        B256::repeat_byte(0xc),
+        B256::repeat_byte(0xd),
+    );
+    let chunks_d = hash_pair(hash_pair(a, b), hash_pair(c, d));
+    let chunks_c = hash_pair(hash_pair(a, b), hash_pair(c, z));
+    let t1 = |chunks: B256| hash_pair(mh[1], chunks);
+    let root1 = |chunks: B256| hash_pair(hash_pair(input_root, t1(chunks)), hash_pair(z, z));
+    let output = [9, 9];
+    let out_root = owner.tensor_root_of(&metas[2], &output).await.unwrap();
+    let final_root = hash_pair(hash_pair(input_root, t1(chunks_d)), hash_pair(out_root, z));
+    submitter
+        .submit_result(
+            0,
+            &output,
+            final_root,
+            &[z, hash_pair(input_root, t1(chunks_d))],
+            U256::from(SUBMITTER_BOND),
+        )
+        .await
+        .unwrap();
+    challenger
+        .challenge(0, B256::repeat_byte(0xee), U256::from(CHALLENGER_BOND))
+        .await
+        .unwrap();
+
+    // level 1
+    let g = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        (g.phase, g.lo, g.hi, g.state_depth),
+        (Phase::DefenderRoots, 0, 2, 2)
+    );
+    assert_eq!(owner.positions(0).await.unwrap(), vec![1]);
+    assert_eq!(revert_name(submitter.post_roots(0, &[]).await), "BadLength");
+    let (rd, rc) = (root1(chunks_d), root1(chunks_c));
+    let t = submitter.post_roots(0, &[rd]).await.unwrap();
+    assert!(t.gas_used > 0);
+    assert_eq!(
+        owner.get_game(0).await.unwrap().phase,
+        Phase::ChallengerRoots
+    );
+    assert_eq!(
+        revert_name(challenger.post_counter_roots(0, &[rc], &[rc]).await),
+        "RootsMismatch"
+    );
+    challenger
+        .post_counter_roots(0, &[rd], &[rc])
+        .await
+        .unwrap();
+    let g = owner.get_game(0).await.unwrap();
+    assert_eq!((g.phase, g.lo, g.hi), (Phase::DefenderReveal, 0, 1));
+    assert_eq!(
+        (g.agreed_root, g.defender_root, g.challenger_root),
+        (rq.state_root0, rd, rc)
+    );
+
+    // the disputed op: both reveal slot 1
+    let siblings = [input_root, hash_pair(z, z)];
+    let meta_path = [mh[0], hash_pair(mh[2], z)];
+    submitter
+        .reveal_tensor(0, &metas[1], chunks_d, &meta_path, &siblings)
+        .await
+        .unwrap();
+    assert_eq!(
+        revert_name(
+            challenger
+                .reveal_counter_tensor(0, chunks_d, &siblings)
+                .await
+        ),
+        "BadUpdateProof"
+    );
+    challenger
+        .reveal_counter_tensor(0, chunks_c, &siblings)
+        .await
+        .unwrap();
+    let g = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        (g.phase, g.num_chunks, g.height, g.index),
+        (Phase::DefenderNodes, 3, 2, 0)
+    );
+    assert_eq!(owner.chunk_step(0).await.unwrap(), 2);
+
+    // level 2: one round of 4 nodes reaches the leaves
+    assert_eq!(
+        revert_name(submitter.post_nodes(0, &[a, b, c, z]).await),
+        "BadNodes"
+    );
+    submitter.post_nodes(0, &[a, b, c, d]).await.unwrap();
+    challenger
+        .post_counter_nodes(0, &[a, b, c, d], &[a, b, c, z])
+        .await
+        .unwrap();
+    let g = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        (g.phase, g.height, g.index, g.defender_root),
+        (Phase::DefenderProof, 0, 3, d)
+    );
+
+    // chunk 3 is padding: no proof; the defender's non-zero digest loses
+    let junk = StepProof {
+        vk: vec![0u8; 4].into(),
+        input_slots: vec![],
+        input_chunks: vec![],
+        leaf_index: U256::ZERO,
+        circuit_path: vec![],
+        inputs: vec![],
+        output_digest: U256::from(1),
+        proof: [U256::ZERO; 8],
+    };
+    assert_eq!(revert_name(owner.prove_step(0, &junk).await), "IsPadding");
+    owner.resolve_padding(0).await.unwrap();
+    let g = owner.get_game(0).await.unwrap();
+    assert_eq!(
+        (g.phase, g.outcome),
+        (Phase::Resolved, Outcome::ChallengerWon)
+    );
+
+    let evs = stream.poll().await.unwrap();
+    assert_strictly_ordered(&evs);
+    let game_events: Vec<_> = names(&evs)
+        .into_iter()
+        .filter(|n| {
+            !matches!(
+                *n,
+                "GameSet"
+                    | "ModelRegistered"
+                    | "ModelParams"
+                    | "InferenceRequested"
+                    | "ResultSubmitted"
+            )
+        })
+        .collect();
+    assert_eq!(
+        game_events,
+        [
+            "GameCreated",
+            "ChallengeOpened",
+            "RootsPosted",
+            "RootsPosted",
+            "SegmentNarrowed",
+            "TensorRevealed",
+            "TensorRevealed",
+            "NodesPosted",
+            "NodesPosted",
+            "ChunkNarrowed",
+            "Credited",
+            "ResultRejected",
+            "RequestReopened",
+            "GameSettled",
+            "GameResolved"
+        ]
+    );
+    assert!(evs
+        .iter()
+        .filter(|r| r.event.source() == zkopml_chain::Source::Game)
+        .all(|r| r.event.game_id() == Some(U256::ZERO)));
+    match &evs.last().unwrap().event {
+        Event::GameResolved(e) => {
+            assert_eq!(Reason::try_from(e.reason).unwrap(), Reason::PaddingLeaf);
+        }
+        other => panic!("{other:?}"),
+    }
+}
