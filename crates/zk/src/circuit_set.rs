@@ -94,19 +94,29 @@ pub fn table_leaf(op: usize, chunk: usize, vk_hash: &Word, reads: &[(usize, usiz
     enc.extend_from_slice(&word(5 * 32));
     enc.extend_from_slice(&word(5 * 32 + 32 * (1 + r)));
     enc.extend_from_slice(&word(r));
-    reads.iter().for_each(|&(s, _)| enc.extend_from_slice(&word(s)));
+    reads
+        .iter()
+        .for_each(|&(s, _)| enc.extend_from_slice(&word(s)));
     enc.extend_from_slice(&word(r));
-    reads.iter().for_each(|&(_, c)| enc.extend_from_slice(&word(c)));
+    reads
+        .iter()
+        .for_each(|&(_, c)| enc.extend_from_slice(&word(c)));
     keccak256(&enc)
 }
 
 fn parse_word(hex_str: &str) -> Result<Word, ZkError> {
-    let bytes = hex::decode(hex_str.trim_start_matches("0x")).map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
-    bytes.try_into().map_err(|_| ZkError::Encoding(format!("not a 32-byte word: {hex_str}")))
+    let bytes = hex::decode(hex_str.trim_start_matches("0x"))
+        .map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
+    bytes
+        .try_into()
+        .map_err(|_| ZkError::Encoding(format!("not a 32-byte word: {hex_str}")))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ZkError + '_ {
-    move |source| ZkError::Io { path: path.display().to_string(), source }
+    move |source| ZkError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Progress of a long operation: `(done, total, what)`.
@@ -141,7 +151,12 @@ impl CircuitSet {
                     circuits.len() - 1
                 });
                 circuits[k].uses += 1;
-                entries.push(TableEntry { op, chunk, circuit: k, reads: reads.iter().map(|r| (r.slot, r.chunk)).collect() });
+                entries.push(TableEntry {
+                    op,
+                    chunk,
+                    circuit: k,
+                    reads: reads.iter().map(|r| (r.slot, r.chunk)).collect(),
+                });
             }
         }
         let set = CircuitSet {
@@ -157,12 +172,24 @@ impl CircuitSet {
     /// Runs the Groth16 setup of every distinct circuit of `program` and writes the keys and
     /// `circuits.json` into `dir`. `seed` makes a deterministic, publicly known (insecure)
     /// setup for tests and the devnet; `None` draws the randomness from the OS.
-    pub fn setup(program: &Program, dir: &Path, seed: Option<u64>, progress: Progress) -> Result<Self, ZkError> {
+    pub fn setup(
+        program: &Program,
+        dir: &Path,
+        seed: Option<u64>,
+        progress: Progress,
+    ) -> Result<Self, ZkError> {
         let (mut set, shapes) = Self::plan(program)?;
         std::fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
         let total = shapes.len();
         for (k, shape) in shapes.into_iter().enumerate() {
-            progress(k, total, &format!("circuit {k} ({}, op {})", set.circuits[k].kind, set.circuits[k].first.0));
+            progress(
+                k,
+                total,
+                &format!(
+                    "circuit {k} ({}, op {})",
+                    set.circuits[k].kind, set.circuits[k].first.0
+                ),
+            );
             let t = std::time::Instant::now();
             let mut rng = match seed {
                 Some(s) => groth16::seeded_rng(s ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
@@ -211,7 +238,10 @@ impl CircuitSet {
             )));
         }
         if set.circuit_root != to_hex(&set.tree()?.root()) {
-            return Err(ZkError::Encoding(format!("{}: the circuit root does not match its table", path.display())));
+            return Err(ZkError::Encoding(format!(
+                "{}: the circuit root does not match its table",
+                path.display()
+            )));
         }
         Ok(set)
     }
@@ -220,7 +250,10 @@ impl CircuitSet {
     pub fn keys(&self, dir: &Path, k: usize) -> Result<Keys, ZkError> {
         let keys = Keys::read(&self.pk_path(dir, k))?;
         if keys.info.id_hex() != self.circuits[k].id {
-            return Err(ZkError::CircuitMismatch { expected: self.circuits[k].id.clone(), actual: keys.info.id_hex() });
+            return Err(ZkError::CircuitMismatch {
+                expected: self.circuits[k].id.clone(),
+                actual: keys.info.id_hex(),
+            });
         }
         Ok(keys)
     }
@@ -229,7 +262,14 @@ impl CircuitSet {
     pub fn leaves(&self) -> Result<Vec<Word>, ZkError> {
         self.entries
             .iter()
-            .map(|e| Ok(table_leaf(e.op, e.chunk, &parse_word(&self.circuits[e.circuit].vk_hash)?, &e.reads)))
+            .map(|e| {
+                Ok(table_leaf(
+                    e.op,
+                    e.chunk,
+                    &parse_word(&self.circuits[e.circuit].vk_hash)?,
+                    &e.reads,
+                ))
+            })
             .collect()
     }
 
@@ -246,7 +286,9 @@ impl CircuitSet {
     pub fn leaf_index(&self, op: usize, chunk: usize) -> Result<usize, ZkError> {
         self.entries
             .binary_search_by(|e| (e.op, e.chunk).cmp(&(op, chunk)))
-            .map_err(|_| ZkError::Shape(format!("the circuit table has no (op {op}, chunk {chunk})")))
+            .map_err(|_| {
+                ZkError::Shape(format!("the circuit table has no (op {op}, chunk {chunk})"))
+            })
     }
 
     /// Proves (op, chunk) of a trace and assembles everything `proveStep` takes.
@@ -265,7 +307,9 @@ impl CircuitSet {
         let (circuit, reads) = op_chunk(program, op, chunk)?;
         let reads_now: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
         if reads_now != entry.reads {
-            return Err(ZkError::Shape(format!("op {op} chunk {chunk}: the table's reads differ from the model's")));
+            return Err(ZkError::Shape(format!(
+                "op {op} chunk {chunk}: the table's reads differ from the model's"
+            )));
         }
         let keys = self.keys(dir, entry.circuit)?;
         let inputs = read_chunks(program, slots, &reads);
@@ -285,26 +329,56 @@ impl CircuitSet {
             leaf_index: index,
             circuit_path: tree.path(index).iter().map(|w| to_hex(w)).collect(),
             inputs: openings,
-            output_digest: to_hex(&evm::fr_to_word(proved.public_inputs.last().expect("an output digest"))),
-            proof: evm::proof_to_words(&proved.proof).iter().map(|w| to_hex(w)).collect(),
-            public_inputs: proved.public_inputs.iter().map(|x| to_hex(&evm::fr_to_word(x))).collect(),
+            output_digest: to_hex(&evm::fr_to_word(
+                proved.public_inputs.last().expect("an output digest"),
+            )),
+            proof: evm::proof_to_words(&proved.proof)
+                .iter()
+                .map(|w| to_hex(w))
+                .collect(),
+            public_inputs: proved
+                .public_inputs
+                .iter()
+                .map(|x| to_hex(&evm::fr_to_word(x)))
+                .collect(),
         })
     }
 
     /// Checks a step proof natively: the leaf path to the circuit root and the pairing check.
     pub fn verify_step(&self, step: &StepProof) -> Result<bool, ZkError> {
-        let vk_abi = hex::decode(step.vk.trim_start_matches("0x")).map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
+        let vk_abi = hex::decode(step.vk.trim_start_matches("0x"))
+            .map_err(|e| ZkError::Encoding(format!("hex: {e}")))?;
         let vk = EvmVerifyingKey::from_abi(&vk_abi)?.to_vk()?;
-        let reads: Vec<(usize, usize)> = step.input_slots.iter().copied().zip(step.input_chunks.iter().copied()).collect();
+        let reads: Vec<(usize, usize)> = step
+            .input_slots
+            .iter()
+            .copied()
+            .zip(step.input_chunks.iter().copied())
+            .collect();
         let leaf = table_leaf(step.op, step.chunk, &keccak256(&vk_abi), &reads);
-        let path: Vec<Word> = step.circuit_path.iter().map(|w| parse_word(w)).collect::<Result<_, _>>()?;
+        let path: Vec<Word> = step
+            .circuit_path
+            .iter()
+            .map(|w| parse_word(w))
+            .collect::<Result<_, _>>()?;
         if !zkopml_exec::commit::verify_path(&leaf, step.leaf_index, &path, &self.root()?) {
             return Ok(false);
         }
-        let words: Vec<Word> = step.proof.iter().map(|w| parse_word(w)).collect::<Result<_, _>>()?;
-        let proof = evm::proof_from_words(&words.try_into().map_err(|_| ZkError::Encoding("a proof is 8 words".into()))?)?;
-        let inputs: Vec<ark_bn254::Fr> =
-            step.public_inputs.iter().map(|w| evm::fr_from_word(&parse_word(w)?)).collect::<Result<_, _>>()?;
+        let words: Vec<Word> = step
+            .proof
+            .iter()
+            .map(|w| parse_word(w))
+            .collect::<Result<_, _>>()?;
+        let proof = evm::proof_from_words(
+            &words
+                .try_into()
+                .map_err(|_| ZkError::Encoding("a proof is 8 words".into()))?,
+        )?;
+        let inputs: Vec<ark_bn254::Fr> = step
+            .public_inputs
+            .iter()
+            .map(|w| evm::fr_from_word(&parse_word(w)?))
+            .collect::<Result<_, _>>()?;
         groth16::verify(&vk, &inputs, &proof)
     }
 }
@@ -313,9 +387,18 @@ fn opening(c: &TraceCommitment, op: usize, r: ChunkRef, digest: Word) -> InputOp
     let tensor = &c.tensors[r.slot];
     InputOpening {
         digest: to_hex(&digest),
-        chunk_path: tensor.chunks.path(r.chunk).iter().map(|w| to_hex(w)).collect(),
+        chunk_path: tensor
+            .chunks
+            .path(r.chunk)
+            .iter()
+            .map(|w| to_hex(w))
+            .collect(),
         meta_hash: to_hex(&tensor.meta_hash),
-        state_path: c.state_path(op - 1, r.slot).iter().map(|w| to_hex(w)).collect(),
+        state_path: c
+            .state_path(op - 1, r.slot)
+            .iter()
+            .map(|w| to_hex(w))
+            .collect(),
     }
 }
 
