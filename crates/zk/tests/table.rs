@@ -15,27 +15,37 @@ use zkopml_zk::{
 };
 
 fn compiled(dir: &str) -> (Program, Vec<Tensor<i32>>) {
+    try_compiled(dir).unwrap_or_else(|e| panic!("{dir}: {e}"))
+}
+
+/// The compiled model and its trace on the sample input, or why the compiler refused it.
+fn try_compiled(dir: &str) -> Result<(Program, Vec<Tensor<i32>>), String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/models")
         .join(dir)
         .join("network.onnx");
-    let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
-    let (_, p) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap();
-    let x = zkopml_exec::quantise_input(&p, &sample).unwrap();
-    let trace = zkopml_exec::run(&p, x).unwrap();
-    (p, trace.slots)
+    let sample = read_input_json(&path.with_file_name("input.json")).map_err(|e| e.to_string())?;
+    let (_, p) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample)))
+        .map_err(|e| e.to_string())?;
+    let x = zkopml_exec::quantise_input(&p, &sample).map_err(|e| e.to_string())?;
+    let trace = zkopml_exec::run(&p, x).map_err(|e| e.to_string())?;
+    Ok((p, trace.slots))
 }
 
 /// Checks every chunk the table can build; returns the kinds it cannot prove yet.
 fn check_model(dir: &str) -> BTreeMap<&'static str, usize> {
     let (p, slots) = compiled(dir);
+    check_program(dir, &p, &slots)
+}
+
+fn check_program(dir: &str, p: &Program, slots: &[Tensor<i32>]) -> BTreeMap<&'static str, usize> {
     let mut missing = BTreeMap::new();
     for op in 1..=p.n_ops() {
         let spec = &p.ops[op - 1].out;
         for chunk in 0..spec.num_chunks() {
-            match op_chunk(&p, op, chunk) {
+            match op_chunk(p, op, chunk) {
                 Ok((c, reads)) => {
-                    let inputs = read_chunks(&p, &slots, &reads);
+                    let inputs = read_chunks(p, slots, &reads);
                     assert_eq!(
                         c.input_lens(),
                         inputs.iter().map(Vec::len).collect::<Vec<_>>(),
@@ -87,7 +97,43 @@ fn every_chunk_circuit_computes_the_executors_chunk() {
         eprintln!("{dir}: without a circuit: {missing:?}");
     }
     let missing = check_model("xgboost");
-    eprintln!("xgboost: without a circuit: {missing:?}");
+    assert!(missing.is_empty(), "xgboost: no circuit for {missing:?}");
+}
+
+/// The models that use comparisons, Where, Div, Sqrt, the piecewise polynomials, Softmax,
+/// dynamic Gather/GatherElements and ArgMax: every op has a circuit, equal to the executor.
+#[test]
+fn models_with_data_dependent_ops_have_every_circuit() {
+    for dir in [
+        "xgboost",
+        "ezkl/less",
+        "ezkl/gather_elements",
+        "ezkl/1l_where",
+        "ezkl/1l_div",
+        "ezkl/1l_sqrt",
+        "ezkl/1l_sigmoid",
+        "ezkl/1l_softmax",
+        "ezkl/1l_tanh",
+        "ezkl/1l_erf",
+        "ezkl/1l_gelu_noappx",
+        "ezkl/1l_eltwise_div",
+        "ezkl/decision_tree",
+    ] {
+        let (p, slots) = match try_compiled(dir) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{dir}: refused by the compiler: {e}");
+                continue;
+            }
+        };
+        let kinds: BTreeMap<&str, usize> = p.ops.iter().fold(BTreeMap::new(), |mut m, n| {
+            *m.entry(n.op.kind()).or_default() += 1;
+            m
+        });
+        let missing = check_program(dir, &p, &slots);
+        eprintln!("{dir}: ops {kinds:?}");
+        assert!(missing.is_empty(), "{dir}: no circuit for {missing:?}");
+    }
 }
 
 fn satisfied<O: ChunkOp>(c: ChunkCircuit<O>) -> (bool, usize) {
@@ -98,7 +144,39 @@ fn satisfied<O: ChunkOp>(c: ChunkCircuit<O>) -> (bool, usize) {
 
 #[test]
 fn lenet_chunks_satisfy_their_circuits_and_a_wrong_output_does_not() {
-    let (p, slots) = compiled("lenet_5");
+    chunks_satisfy_their_circuits("lenet_5");
+}
+
+#[test]
+fn xgboost_chunks_satisfy_their_circuits_and_a_wrong_output_does_not() {
+    chunks_satisfy_their_circuits("xgboost");
+}
+
+#[test]
+fn ezkl_data_dependent_chunks_satisfy_their_circuits() {
+    for dir in [
+        "ezkl/less",
+        "ezkl/1l_where",
+        "ezkl/1l_div",
+        "ezkl/1l_sqrt",
+        "ezkl/1l_sigmoid",
+        "ezkl/1l_softmax",
+        "ezkl/1l_tanh",
+        "ezkl/1l_erf",
+        "ezkl/1l_gelu_noappx",
+        "ezkl/1l_eltwise_div",
+        "ezkl/decision_tree",
+    ] {
+        if try_compiled(dir).is_ok() {
+            chunks_satisfy_their_circuits(dir);
+        }
+    }
+}
+
+/// Every chunk circuit of the model is satisfied by the honest trace, and not by the output
+/// chunk with one value changed.
+fn chunks_satisfy_their_circuits(dir: &str) {
+    let (p, slots) = compiled(dir);
     for op in 1..=p.n_ops() {
         let spec = &p.ops[op - 1].out;
         for chunk in 0..spec.num_chunks() {
@@ -109,10 +187,11 @@ fn lenet_chunks_satisfy_their_circuits_and_a_wrong_output_does_not() {
             let y = chunk_values(spec, &slots[op], chunk);
             assert_eq!(publics.last(), Some(&chunk_digest(&y)));
             let (ok, n) = satisfied(honest);
-            assert!(ok, "op {op} chunk {chunk}");
+            assert!(ok, "{dir} op {op} chunk {chunk}");
             eprintln!(
-                "op {op:2} {:8} chunk {chunk}: {n} constraints, reads {reads:?}",
-                c.kind()
+                "{dir} op {op:2} {:8} ({}) chunk {chunk}: {n} constraints, reads {reads:?}",
+                c.kind(),
+                p.ops[op - 1].op.kind(),
             );
             let mut bad = y.clone();
             bad[y.len() / 2] += 1;
@@ -120,7 +199,7 @@ fn lenet_chunks_satisfy_their_circuits_and_a_wrong_output_does_not() {
             *claim.last_mut().unwrap() = chunk_digest(&bad);
             assert!(
                 !satisfied(ChunkCircuit::with_claim(c.clone(), inputs, claim)).0,
-                "op {op} chunk {chunk}"
+                "{dir} op {op} chunk {chunk}"
             );
         }
     }
