@@ -15,7 +15,7 @@
 //! The one-hot vector of an index is shared by every output that reads it (Gather's inner
 //! positions, or several lanes of a table).
 
-use std::collections::HashMap;
+use std::collections::{hash_map::Entry, HashMap};
 
 use super::{
     chunk::ChunkOp,
@@ -101,10 +101,10 @@ impl ChunkOp for DynGather {
         for &(i, l) in &self.outputs {
             let lane = &self.lanes[l];
             let n = lane.len();
-            if !hot.contains_key(&(i, n)) {
+            if let Entry::Vacant(slot) = hot.entry((i, n)) {
                 let neg = not_bit(&x[i].is_nonneg()?);
                 let idx = SignedVar::linear_combination(&[(1, x[i]), (n as i128, &neg)], 0);
-                hot.insert((i, n), one_hot(&idx, n)?);
+                slot.insert(one_hot(&idx, n)?);
             }
             let cands: Vec<SignedVar<Fr>> = lane
                 .iter()

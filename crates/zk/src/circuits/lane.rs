@@ -19,7 +19,7 @@
 //! `s = 0` (impossible for the compiler's exp, whose value at 0 is 2^16) is unsatisfiable, as
 //! the executor refuses it.
 
-use std::collections::HashMap;
+use std::collections::{hash_map::Entry, HashMap};
 
 use super::{chunk::ChunkOp, pointwise::refused};
 use crate::{
@@ -116,9 +116,10 @@ impl ChunkOp for Lanes {
                         best as i64
                     }
                     LaneKind::Softmax { exp, out_scale } => {
-                        if !soft.contains_key(&l) {
-                            let y = softmax_lane(exp, *out_scale, &lane(l)).ok_or_else(refused)?;
-                            soft.insert(l, y);
+                        if let Entry::Vacant(slot) = soft.entry(l) {
+                            slot.insert(
+                                softmax_lane(exp, *out_scale, &lane(l)).ok_or_else(refused)?,
+                            );
                         }
                         soft[&l][k]
                     }
@@ -167,7 +168,7 @@ impl ChunkOp for Lanes {
                 let mut memo: HashMap<usize, (Vec<SignedVar<Fr>>, SignedVar<Fr>)> = HashMap::new();
                 let mut out = Vec::with_capacity(self.outputs.len());
                 for &(l, k) in &self.outputs {
-                    if !memo.contains_key(&l) {
+                    if let Entry::Vacant(slot) = memo.entry(l) {
                         let lane = &self.lanes[l];
                         let mut m = x[lane[0]].clone();
                         for &p in &lane[1..] {
@@ -190,7 +191,7 @@ impl ChunkOp for Lanes {
                         let terms: Vec<(i128, &SignedVar<Fr>)> = e.iter().map(|v| (1, v)).collect();
                         let s = SignedVar::linear_combination(&terms, 0);
                         let s = SignedVar::enforce_range(s.value(), s.bits())?;
-                        memo.insert(l, (e, s));
+                        slot.insert((e, s));
                     }
                     let (e, s) = &memo[&l];
                     let n = SignedVar::linear_combination(&[(1i128 << out_scale, &e[k])], 0);
