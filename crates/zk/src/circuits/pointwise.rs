@@ -27,11 +27,12 @@ use super::chunk::ChunkOp;
 use crate::{
     gadgets::{
         lookup::{bit, is_zero, not_bit, piecewise_poly},
-        signed::SignedVar,
+        signed::{rescale_hint, SignedVar},
     },
     Fr, ZkError,
 };
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
+use num_bigint::BigInt;
 use zkopml_model::fixed::{div_round, isqrt, shift_round, PiecewisePoly};
 
 /// One operand of one output position.
@@ -256,6 +257,25 @@ impl ChunkOp for Pointwise {
     }
 }
 
+/// Cast to Int: `trunc(x / 2^s)` (toward zero) for `s > 0`, `x` otherwise, as
+/// `floor((x + [x < 0]·(2^s − 1)) / 2^s)`, a rescale of `x + [x < 0]·(2^s − 1) − 2^(s−1)`
+/// whose quotient and remainder `hint` supplies (tests play a cheating prover with it).
+pub(crate) fn cast_int_with_hint(
+    x: &SignedVar<Fr>,
+    shift: i32,
+    hint: impl FnOnce(&BigInt) -> (BigInt, BigInt),
+) -> Result<SignedVar<Fr>, SynthesisError> {
+    if shift <= 0 {
+        return Ok(x.clone());
+    }
+    let s = shift as u32;
+    let m = (1i128 << s) - 1;
+    let neg = not_bit(&x.is_nonneg()?);
+    let acc = SignedVar::linear_combination(&[(1, x), (m, &neg)], -(1i128 << (s - 1)));
+    let bits = acc.shift_round_bits(shift).min(32);
+    acc.rescale_with_hint(s, bits, hint)
+}
+
 fn synthesize_one(kind: &PointKind, v: &[SignedVar<Fr>]) -> Result<SignedVar<Fr>, SynthesisError> {
     let scaled = |k: usize, u: u32| SignedVar::linear_combination(&[(1i128 << u, &v[k])], 0);
     match kind {
@@ -291,16 +311,7 @@ fn synthesize_one(kind: &PointKind, v: &[SignedVar<Fr>]) -> Result<SignedVar<Fr>
             SignedVar::select(&zero, &b, &a)?.range_check(32)
         }
         PointKind::CastInt { shift } => {
-            if *shift <= 0 {
-                return Ok(v[0].clone());
-            }
-            // trunc(x / 2^s) = floor((x + [x < 0]·(2^s − 1)) / 2^s); rescale adds 2^(s−1).
-            let s = *shift as u32;
-            let m = (1i128 << s) - 1;
-            let neg = not_bit(&v[0].is_nonneg()?);
-            let acc = SignedVar::linear_combination(&[(1, &v[0]), (m, &neg)], -(1i128 << (s - 1)));
-            let bits = acc.shift_round_bits(*shift).min(32);
-            acc.rescale(s, bits)
+            cast_int_with_hint(&v[0], *shift, |acc| rescale_hint(acc, *shift as u32))
         }
         PointKind::CastBool => Ok(not_bit(&is_zero(&v[0])?)),
         PointKind::Not => Ok(bit(&is_zero(&v[0])?)),
@@ -319,7 +330,7 @@ fn synthesize_one(kind: &PointKind, v: &[SignedVar<Fr>]) -> Result<SignedVar<Fr>
 mod tests {
     use super::*;
     use crate::{circuits::chunk::ChunkCircuit, native::chunk_digest};
-    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
     use rand_chacha::ChaCha20Rng;
     use rand_core::{RngCore, SeedableRng};
 
@@ -603,13 +614,151 @@ mod tests {
     }
 
     #[test]
-    fn cast_to_int_rejects_a_floor_hint() {
+    fn cast_to_int_rejects_a_floored_output() {
         // A cheating prover that floors instead of truncating: -1/2 -> -1 instead of 0.
         let op = unary(PointKind::CastInt { shift: 1 }, 1);
         let inputs = vec![vec![-1]];
         assert_eq!(op.evaluate(&inputs).unwrap(), [0]);
         let claim = claim_of(&inputs, &[-1]);
         assert!(!satisfied(ChunkCircuit::with_claim(op, inputs, claim)));
+    }
+
+    /// A value whose output is pinned to a public claim, for witness-level cheats.
+    fn pinned(claim: i64, f: impl FnOnce(&ConstraintSystemRef<Fr>) -> SignedVar<Fr>) -> bool {
+        use ark_r1cs_std::{alloc::AllocVar, fields::fp::FpVar};
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let y = f(&cs);
+        let c = FpVar::new_input(cs.clone(), || {
+            Ok(crate::gadgets::signed::int_to_field::<Fr>(&BigInt::from(
+                claim,
+            )))
+        })
+        .unwrap();
+        y.enforce_equal(&c).unwrap();
+        cs.is_satisfied().unwrap()
+    }
+
+    fn x32(cs: &ConstraintSystemRef<Fr>, v: i64) -> SignedVar<Fr> {
+        SignedVar::new_witness(cs.clone(), 32, || Ok(BigInt::from(v))).unwrap()
+    }
+
+    #[test]
+    fn cast_to_int_and_div_reject_cheating_hints() {
+        use num_integer::Integer;
+        for (x, s) in [
+            (-1i64, 1i32),
+            (-7, 2),
+            (7, 2),
+            (-256, 8),
+            (i32::MIN as i64, 8),
+        ] {
+            let want = x / (1 << s);
+            let honest = |acc: &BigInt| rescale_hint(acc, s as u32);
+            assert!(pinned(want, |cs| cast_int_with_hint(
+                &x32(cs, x),
+                s,
+                honest
+            )
+            .unwrap()));
+            let two_s = BigInt::from(1) << s;
+            for dq in [-1i64, 1] {
+                // q ± 1 with the remainder moved by ∓2^s balances the identity, but the
+                // remainder leaves [0, 2^s).
+                let cheat = |acc: &BigInt| {
+                    let (q, r) = rescale_hint(acc, s as u32);
+                    (q + dq, r - dq * &two_s)
+                };
+                let claim = want + dq;
+                assert!(!pinned(claim, |cs| cast_int_with_hint(
+                    &x32(cs, x),
+                    s,
+                    cheat
+                )
+                .unwrap()));
+            }
+            // A remainder off by one does not balance.
+            let cheat = |acc: &BigInt| {
+                let (q, r) = rescale_hint(acc, s as u32);
+                (q, r + 1)
+            };
+            assert!(!pinned(want, |cs| cast_int_with_hint(
+                &x32(cs, x),
+                s,
+                cheat
+            )
+            .unwrap()));
+        }
+        // Div: the same cheats on div_round by a variable (2n + |d| = q·2|d| + r).
+        for (a, d) in [(5i64, 2i64), (-5, 2), (5, -2), (7, 3), (0, -9)] {
+            let want = div_round(a, d).unwrap();
+            let run = |claim: i64, h: &dyn Fn(&BigInt, &BigInt) -> (BigInt, BigInt)| {
+                pinned(claim, |cs| {
+                    x32(cs, a).div_round_with_hint(&x32(cs, d), 32, h).unwrap()
+                })
+            };
+            assert!(run(want, &|t, m| t.div_mod_floor(m)));
+            assert!(!run(want + 1, &|t, m| {
+                let (q, r) = t.div_mod_floor(m);
+                (q + 1, r - m)
+            }));
+            assert!(!run(want - 1, &|t, m| {
+                let (q, r) = t.div_mod_floor(m);
+                (q - 1, r + m)
+            }));
+            assert!(!run(want, &|t, m| {
+                let (q, r) = t.div_mod_floor(m);
+                (q, r + 1)
+            }));
+        }
+    }
+
+    /// Constraints of one output beyond its operands (int32 witnesses with their bits), as
+    /// docs/zk.md tabulates them.
+    #[test]
+    fn constraints_per_output() {
+        let sig =
+            PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -10.0, 0, 20, 3, 10, 14, 4).unwrap();
+        let tanh = PiecewisePoly::fit(f64::tanh, -6.0, -1, 24, 3, 12, 14, 4).unwrap();
+        let cmp = |cmp, ua| PointKind::Compare { cmp, ua, ub: 0 };
+        let cases: Vec<(PointKind, Option<usize>)> = vec![
+            (cmp(Cmp::Less, 0), Some(34)),
+            (cmp(Cmp::Greater, 3), Some(37)),
+            (cmp(Cmp::Equal, 3), Some(2)),
+            (
+                PointKind::MaxMin {
+                    max: true,
+                    ua: 1,
+                    ub: 0,
+                    shift: 1,
+                },
+                Some(35 + 1 + 34),
+            ),
+            (PointKind::Div { up: 0 }, Some(32 + 2 * 32 + 5)),
+            (PointKind::Where { sa: 0, sb: 0 }, Some(3)),
+            (PointKind::Where { sa: 0, sb: -1 }, Some(3 + 33)),
+            (PointKind::CastInt { shift: 8 }, Some(25 + 8 + 1)),
+            (PointKind::CastBool, Some(2)),
+            (PointKind::Not, Some(2)),
+            (
+                PointKind::Reciprocal { num_bits: 16 },
+                Some(32 + 2 * 32 + 4),
+            ),
+            (PointKind::Sqrt { up: 2 }, Some(3 * 34 + 17 + 5)),
+            (PointKind::Poly(sig), None),
+            (PointKind::Poly(tanh), None),
+        ];
+        for (kind, want) in cases {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let v: Vec<SignedVar<Fr>> = (0..kind.arity()).map(|k| x32(&cs, 3 + k as i64)).collect();
+            let before = cs.num_constraints();
+            synthesize_one(&kind, &v).unwrap();
+            let n = cs.num_constraints() - before;
+            let name = format!("{kind:?}");
+            eprintln!("{}: {n}", &name[..name.len().min(60)]);
+            if let Some(w) = want {
+                assert_eq!(n, w, "{name}");
+            }
+        }
     }
 
     #[test]

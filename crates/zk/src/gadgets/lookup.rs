@@ -262,6 +262,46 @@ mod tests {
         assert!(cs.is_satisfied().unwrap());
     }
 
+    #[test]
+    fn a_tampered_one_hot_is_rejected() {
+        use crate::gadgets::signed::tests::{matrices_satisfied, set_witness};
+        use ark_relations::gr1cs::Variable;
+        let var = |b: &Boolean<Fr>| match b {
+            Boolean::Var(v) => v.variable(),
+            Boolean::Constant(_) => panic!("constant"),
+        };
+        let build = || {
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let x = witness(&cs, 2);
+            let e = one_hot(&x, 4).unwrap();
+            let vars: Vec<Variable> = e.iter().map(var).collect();
+            (cs, vars)
+        };
+        let (cs, _) = build();
+        assert!(matrices_satisfied(&cs));
+        let one = Fr::from(1u64);
+        let zero = Fr::from(0u64);
+        // Another position: Σ e = 1 holds, Σ k·e does not.
+        for other in [0, 1, 3] {
+            let (cs, e) = build();
+            set_witness(&cs, e[2], zero);
+            set_witness(&cs, e[other], one);
+            assert!(!matrices_satisfied(&cs), "position {other}");
+        }
+        // Non-boolean weights that balance both sums (e_1 = e_3 = 1/2: Σ e = 1 and
+        // Σ k·e = 2): booleanity rejects them.
+        let (cs, e) = build();
+        let half = one / Fr::from(2u64);
+        set_witness(&cs, e[2], zero);
+        set_witness(&cs, e[1], half);
+        set_witness(&cs, e[3], half);
+        assert!(!matrices_satisfied(&cs));
+        // No position at all.
+        let (cs, e) = build();
+        set_witness(&cs, e[2], zero);
+        assert!(!matrices_satisfied(&cs));
+    }
+
     fn sigmoid() -> PiecewisePoly {
         PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -10.0, 0, 20, 3, 10, 14, 4).unwrap()
     }
