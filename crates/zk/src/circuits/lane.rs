@@ -290,6 +290,50 @@ mod tests {
         PiecewisePoly::fit(f64::exp, -16.0, 0, 17, 3, 8, 16, 4).unwrap()
     }
 
+    /// Constraints of a lane of `n` with one output per element, beyond the inputs.
+    fn lane_cost(kind: LaneKind, n: usize) -> usize {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let x: Vec<SignedVar<Fr>> = (0..n)
+            .map(|k| {
+                SignedVar::new_witness(cs.clone(), 32, || Ok(BigInt::from(k as i64 * 50))).unwrap()
+            })
+            .collect();
+        let outputs = match kind {
+            LaneKind::ArgMax { .. } => vec![(0, 0)],
+            LaneKind::Softmax { .. } => (0..n).map(|k| (0, k)).collect(),
+        };
+        let op = Lanes {
+            kind,
+            x_lens: vec![n],
+            lanes: vec![(0..n).collect()],
+            outputs,
+        };
+        let before = cs.num_constraints();
+        op.synthesize(&cs, &[x]).unwrap();
+        assert!(cs.is_satisfied().unwrap());
+        cs.num_constraints() - before
+    }
+
+    #[test]
+    fn costs() {
+        let am = |n| lane_cost(LaneKind::ArgMax { select_last: false }, n);
+        assert_eq!(am(9) - am(8), 36);
+        let sm = |n| {
+            lane_cost(
+                LaneKind::Softmax {
+                    exp: exp_poly(),
+                    out_scale: 14,
+                },
+                n,
+            )
+        };
+        let (a, b) = (sm(8), sm(16));
+        eprintln!(
+            "Softmax: lane of 8: {a}, of 16: {b}, per element {}",
+            (b - a) / 8
+        );
+    }
+
     #[test]
     fn softmax_known_answer_and_random() {
         let exp = exp_poly();
