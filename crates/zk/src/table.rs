@@ -424,7 +424,9 @@ pub fn op_chunk(
         | QOp::Slice { .. }
         | QOp::Pad { .. }
         | QOp::Concat { .. } => movement(program, op, node, chunk),
-        QOp::Gather { .. } if matches!(node.inputs.get(1), Some(QOperand::Const { .. })) => {
+        QOp::Gather { .. } | QOp::GatherElements { .. }
+            if matches!(node.inputs.get(1), Some(QOperand::Const { .. })) =>
+        {
             movement(program, op, node, chunk)
         }
         QOp::MaxPool { window } => pool(program, op, node, chunk, window, None),

@@ -436,6 +436,13 @@ fn synthetic() -> (Program, Vec<Tensor<i32>>) {
             vec![slot(0)],
             spec(vec![3, 8], f, 14, 5),
         ),
+        // 22: GatherElements with constant indices (a data movement), -1 the last
+        node(
+            "gather_elements_const",
+            QOp::GatherElements { axis: 1 },
+            vec![slot(0), konst(vec![3, 2], vec![0, -1, 7, 3, 2, 2])],
+            spec(vec![3, 2], f, 8, 4),
+        ),
     ];
     let input = spec(vec![3, 8], f, 8, 5);
     let x: Vec<i32> = (0..24)
