@@ -21,14 +21,20 @@ use crate::{
     circuits::{
         chunk::ChunkOp,
         elementwise::{Binary, BinaryKind, Unary, UnaryKind},
+        gather::DynGather,
+        lane::{LaneKind, Lanes},
         linear::{Conv, ConvShape, Gemm},
+        matmul::MatMul,
         movement::{Movement, Source},
+        pointwise::{Cmp, PointKind, Pointwise},
         reduce::{Reduce, ReduceKind},
         relu::Relu,
     },
     gadgets::signed::SignedVar,
     Fr, ZkError,
 };
+
+mod dynamic;
 
 /// One input chunk a circuit reads: chunk `chunk` of trace slot `slot`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +62,15 @@ pub enum OpCircuit {
     Movement(Movement),
     /// Pools and reductions.
     Reduce(Reduce),
+    /// Compare, Where, Div, Cast to Int/Bool, Not, Reciprocal, Sqrt, piecewise polynomials,
+    /// Max/Min with a constant.
+    Pointwise(Pointwise),
+    /// Gather / GatherElements with a trace index.
+    DynGather(DynGather),
+    /// ArgMax, Softmax.
+    Lanes(Lanes),
+    /// MatMul of two trace tensors.
+    MatMul(MatMul),
 }
 
 macro_rules! dispatch {
@@ -68,6 +83,10 @@ macro_rules! dispatch {
             OpCircuit::Relu($c) => $e,
             OpCircuit::Movement($c) => $e,
             OpCircuit::Reduce($c) => $e,
+            OpCircuit::Pointwise($c) => $e,
+            OpCircuit::DynGather($c) => $e,
+            OpCircuit::Lanes($c) => $e,
+            OpCircuit::MatMul($c) => $e,
         }
     };
 }
@@ -102,6 +121,10 @@ impl OpCircuit {
             OpCircuit::Relu(_) => "Relu",
             OpCircuit::Movement(_) => "Movement",
             OpCircuit::Reduce(_) => "Reduce",
+            OpCircuit::Pointwise(_) => "Pointwise",
+            OpCircuit::DynGather(_) => "DynGather",
+            OpCircuit::Lanes(_) => "Lanes",
+            OpCircuit::MatMul(_) => "MatMul",
         }
     }
 
@@ -325,6 +348,25 @@ pub fn op_chunk(
         QOp::Sub { ua, ub, shift } => {
             binary(program, op, node, chunk, BinaryKind::Sub, *ua, *ub, *shift)
         }
+        QOp::Max { ua, ub, shift } | QOp::Min { ua, ub, shift }
+            if node
+                .inputs
+                .iter()
+                .any(|o| matches!(o, QOperand::Const { .. })) =>
+        {
+            let max = matches!(node.op, QOp::Max { .. });
+            dynamic::pointwise(
+                program,
+                node,
+                chunk,
+                PointKind::MaxMin {
+                    max,
+                    ua: *ua,
+                    ub: *ub,
+                    shift: *shift,
+                },
+            )
+        }
         QOp::Max { ua, ub, shift } => {
             binary(program, op, node, chunk, BinaryKind::Max, *ua, *ub, *shift)
         }
@@ -382,7 +424,9 @@ pub fn op_chunk(
         | QOp::Slice { .. }
         | QOp::Pad { .. }
         | QOp::Concat { .. } => movement(program, op, node, chunk),
-        QOp::Gather { .. } if matches!(node.inputs.get(1), Some(QOperand::Const { .. })) => {
+        QOp::Gather { .. } | QOp::GatherElements { .. }
+            if matches!(node.inputs.get(1), Some(QOperand::Const { .. })) =>
+        {
             movement(program, op, node, chunk)
         }
         QOp::MaxPool { window } => pool(program, op, node, chunk, window, None),
@@ -415,7 +459,59 @@ pub fn op_chunk(
                 |_| count.max(1) as i64,
             )
         }
-        _ => Err(unsupported(op, node, "no circuit for this operator yet")),
+        QOp::Compare { kind, ua, ub } => {
+            let cmp = match kind {
+                zkopml_model::ops::CompareKind::Less => Cmp::Less,
+                zkopml_model::ops::CompareKind::Greater => Cmp::Greater,
+                zkopml_model::ops::CompareKind::Equal => Cmp::Equal,
+            };
+            let kind = PointKind::Compare {
+                cmp,
+                ua: *ua,
+                ub: *ub,
+            };
+            dynamic::pointwise(program, node, chunk, kind)
+        }
+        QOp::Div { up } => dynamic::pointwise(program, node, chunk, PointKind::Div { up: *up }),
+        QOp::Where { sa, sb } => {
+            let kind = PointKind::Where { sa: *sa, sb: *sb };
+            dynamic::pointwise(program, node, chunk, kind)
+        }
+        QOp::Cast {
+            to: zkopml_model::DType::Int,
+            shift,
+        } => dynamic::pointwise(program, node, chunk, PointKind::CastInt { shift: *shift }),
+        QOp::Cast {
+            to: zkopml_model::DType::Bool,
+            ..
+        } => dynamic::pointwise(program, node, chunk, PointKind::CastBool),
+        QOp::Not => dynamic::pointwise(program, node, chunk, PointKind::Not),
+        QOp::Reciprocal { num_bits } => {
+            let kind = PointKind::Reciprocal {
+                num_bits: *num_bits,
+            };
+            dynamic::pointwise(program, node, chunk, kind)
+        }
+        QOp::Sqrt { up } => dynamic::pointwise(program, node, chunk, PointKind::Sqrt { up: *up }),
+        QOp::Poly(p) => dynamic::pointwise(program, node, chunk, PointKind::Poly(p.clone())),
+        QOp::Gather { axis } => dynamic::dyn_gather(program, op, node, chunk, *axis, false),
+        QOp::GatherElements { axis } => dynamic::dyn_gather(program, op, node, chunk, *axis, true),
+        QOp::ArgMax { axis, select_last } => {
+            dynamic::argmax(program, op, node, chunk, *axis, *select_last)
+        }
+        QOp::Softmax {
+            axis,
+            legacy,
+            exp,
+            out_scale,
+        } => {
+            let kind = LaneKind::Softmax {
+                exp: exp.clone(),
+                out_scale: *out_scale,
+            };
+            dynamic::softmax(program, op, node, chunk, kind, *axis, *legacy)
+        }
+        QOp::MatMul { shift } => dynamic::matmul(program, op, node, chunk, *shift),
     }
 }
 

@@ -1,9 +1,15 @@
 //! Whole circuits: [`chunk::ChunkCircuit`] is the shape every operator circuit shares;
 //! [`relu`], [`elementwise`], [`linear`] (Gemm, Conv), [`movement`] (Reshape, Transpose,
-//! Concat, …) and [`reduce`] (pools, reductions) are operators of `docs/fixed-point.md`.
+//! Concat, …), [`reduce`] (pools, reductions), [`pointwise`] (comparisons, Where, Div, casts,
+//! piecewise polynomials, …), [`gather`] (dynamic-index Gather), [`lane`] (ArgMax, Softmax)
+//! and [`matmul`] are operators of `docs/fixed-point.md`.
 pub mod chunk;
 pub mod elementwise;
+pub mod gather;
+pub mod lane;
 pub mod linear;
+pub mod matmul;
 pub mod movement;
+pub mod pointwise;
 pub mod reduce;
 pub mod relu;

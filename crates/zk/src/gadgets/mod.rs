@@ -4,8 +4,10 @@
 //! - [`signed`]: integers whose range the constraints prove (range checks, rounding rescale,
 //!   comparison, max, relu).
 //! - [`digest`]: the chunk digest of `docs/commitments.md`.
+//! - [`lookup`]: zero tests, one-hot selection by a variable index, piecewise polynomials.
 
 pub mod digest;
+pub mod lookup;
 pub mod poseidon;
 pub mod signed;
 
