@@ -124,10 +124,15 @@ fn models_with_data_dependent_ops_have_every_circuit() {
     ] {
         let (p, slots) = match try_compiled(dir) {
             Ok(c) => c,
-            Err(e) => {
+            // Two graph inputs (less, gather_elements) and the And operator (decision_tree)
+            // are outside what the compiler accepts.
+            Err(e)
+                if ["ezkl/less", "ezkl/gather_elements", "ezkl/decision_tree"].contains(&dir) =>
+            {
                 eprintln!("{dir}: refused by the compiler: {e}");
                 continue;
             }
+            Err(e) => panic!("{dir}: {e}"),
         };
         let kinds: BTreeMap<&str, usize> = p.ops.iter().fold(BTreeMap::new(), |mut m, n| {
             *m.entry(n.op.kind()).or_default() += 1;
