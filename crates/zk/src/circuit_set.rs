@@ -292,6 +292,7 @@ impl CircuitSet {
     }
 
     /// Proves (op, chunk) of a trace and assembles everything `proveStep` takes.
+    #[allow(clippy::too_many_arguments)]
     pub fn prove_step<R: RngCore + CryptoRng>(
         &self,
         dir: &Path,
