@@ -139,7 +139,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let keys = home.keys(&a.model);
     let bar = crate::chain::setup_bar();
     let b2 = bar.clone();
-    let (model_id, p, _) = ops::register(&owner, &home, &a.model, &keys, Some(1), params.clone(), &mut move |done, total, what| {
+    let (model_id, p, _) = ops::register(&owner, &home, &a.model, &keys, Some(7), params.clone(), &mut move |done, total, what| {
         if let Some(b) = &b2 {
             b.set_length(total as u64);
             b.set_position(done as u64);
@@ -175,7 +175,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let fee = U256::from(10_000_000_000_000_000u64);
     let r0 = ops::request(&requester, &home, model_id, &input, fee, 3600).await?.value;
     println!("   request {r0} sent ({})", input.display());
-    wait_for("the honest result to be finalised", 180, || {
+    wait_for("the honest result to be finalised", 300, || {
         let c = owner.clone();
         async move { Ok(c.get_request(r0).await?.status == Status::Finalized) }
     })
@@ -204,13 +204,13 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     .await?;
     let gid = owner.game_count().await? - 1;
     println!("   the challenger opened game {gid}; playing …");
-    wait_for("the game to be resolved", 240, || {
+    wait_for("the game to be resolved", 1200, || {
         let c = owner.clone();
         async move { Ok(c.get_game(gid).await?.phase == Phase::Resolved) }
     })
     .await?;
     let ch_addr = zkopml_node::devnet_address(KEYS[3])?;
-    wait_exit(&mut bad, 60)?;
+    wait_exit(&mut bad, 300)?;
     wait_for("the challenger to withdraw its winnings", 60, || {
         let c = owner.clone();
         async move { Ok(c.credits(ch_addr).await? == U256::ZERO) }

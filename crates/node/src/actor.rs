@@ -175,7 +175,9 @@ impl Actor {
                         result_nonce: e.resultNonce,
                         defender: me_def,
                         defender_roots: vec![],
+                        roots_at: (0, 0),
                         defender_nodes: vec![],
+                        nodes_at: (0, 0),
                         moves: 0,
                         cannot_prove: false,
                         resolved: false,
@@ -186,11 +188,13 @@ impl Actor {
             Event::RootsPosted(e) if e.byDefender => {
                 if let Some(g) = self.st.games.get_mut(&u64_of(e.gameId)) {
                     g.defender_roots = e.roots.clone();
+                    g.roots_at = (e.lo, e.hi);
                 }
             }
             Event::NodesPosted(e) if e.byDefender => {
                 if let Some(g) = self.st.games.get_mut(&u64_of(e.gameId)) {
                     g.defender_nodes = e.nodes.clone();
+                    g.nodes_at = (e.height, e.index);
                 }
             }
             _ => {}
@@ -232,8 +236,16 @@ impl Actor {
         Ok(c)
     }
 
+    /// The time the next block will (at least) have: the latest block's timestamp, or the wall
+    /// clock when later (anvil mines only on transactions, so its latest block can be old).
+    async fn now(&self) -> Result<u64> {
+        let chain = self.chain.timestamp().await?;
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Ok(chain.max(wall))
+    }
+
     async fn tick(&mut self) -> Result<()> {
-        let now = self.chain.timestamp().await?;
+        let now = self.now().await?;
         let ids: Vec<u64> = self.st.requests.iter().filter(|(_, r)| !r.done).map(|(id, _)| *id).collect();
         for rid in ids {
             self.tick_request(rid, now).await?;
@@ -307,7 +319,9 @@ impl Actor {
                         result_nonce: nonce,
                         defender: false,
                         defender_roots: vec![],
+                        roots_at: (0, 0),
                         defender_nodes: vec![],
+                        nodes_at: (0, 0),
                         moves: 0,
                         cannot_prove: false,
                         resolved: false,
@@ -373,9 +387,9 @@ impl Actor {
             // anyone may prove: the challenger proves the true digest of the disputed chunk
             self.prove(gid, &g, &gs).await?;
         } else if !my_turn {
-            let clocks = self.chain.clocks(gid).await?;
-            let left = if defender_to_move { clocks.defender_left } else { clocks.challenger_left };
-            if left == 0 {
+            // the mover's clock at the next block (the view `clocks` reads the latest block's time)
+            let used = if defender_to_move { g.defender_clock } else { g.challenger_clock } + self.now().await?.saturating_sub(g.last_move_at);
+            if used > g.clock_budget {
                 match self.chain.claim_timeout(gid).await {
                     Ok(tx) => info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out"),
                     Err(e) if e.revert_name() == Some("NotExpired") => {}
@@ -403,7 +417,7 @@ impl Actor {
                 let tx = if g.phase == Phase::DefenderRoots {
                     self.chain.post_roots(gid, &mine).await?
                 } else {
-                    if gs.defender_roots.len() != ps.len() {
+                    if gs.defender_roots.len() != ps.len() || gs.roots_at != (g.lo, g.hi) {
                         return Ok(()); // the defender's RootsPosted not seen yet
                     }
                     self.chain.post_counter_roots(gid, &gs.defender_roots, &mine).await?
@@ -434,7 +448,7 @@ impl Actor {
                 let tx = if g.phase == Phase::DefenderNodes {
                     self.chain.post_nodes(gid, &nodes).await?
                 } else {
-                    if gs.defender_nodes.len() != nodes.len() {
+                    if gs.defender_nodes.len() != nodes.len() || gs.nodes_at != (g.height, g.index) {
                         return Ok(());
                     }
                     self.chain.post_counter_nodes(gid, &gs.defender_nodes, &nodes).await?

@@ -36,8 +36,14 @@ pub struct GameState {
     pub defender: bool,
     /// The defender's last `postRoots` (the challenger's counter-move repeats them).
     pub defender_roots: Vec<B256>,
+    /// The segment `(lo, hi)` those roots were posted for.
+    #[serde(default)]
+    pub roots_at: (u32, u32),
     /// The defender's last `postNodes`.
     pub defender_nodes: Vec<B256>,
+    /// The chunk node `(height, index)` those nodes were posted below.
+    #[serde(default)]
+    pub nodes_at: (u8, u32),
     /// Moves made by this actor in this game.
     pub moves: u32,
     /// This actor cannot prove the disputed chunk (its leaf is wrong): it waits to lose.
