@@ -29,7 +29,9 @@ impl Net {
         }
     }
     pub fn key(&self, default: usize) -> String {
-        self.key.clone().unwrap_or_else(|| KEYS[default].to_string())
+        self.key
+            .clone()
+            .unwrap_or_else(|| KEYS[default].to_string())
     }
     pub async fn connect(&self, default_key: usize) -> Result<Chain> {
         ops::connect(&self.rpc(), &self.key(default_key), &self.home).await
@@ -37,7 +39,10 @@ impl Net {
 }
 
 pub fn block_on<F: std::future::Future<Output = Result<()>>>(f: F) -> Result<()> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(f)
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 #[derive(Subcommand)]
@@ -56,10 +61,19 @@ pub fn devnet(net: &Net, action: DevnetCmd) -> Result<()> {
     match action {
         DevnetCmd::Up { port } => {
             let d = devnet::up(&dir, port)?;
-            println!("devnet up: {} (anvil pid {}, log {})", d.url, d.pid, d.log.display());
+            println!(
+                "devnet up: {} (anvil pid {}, log {})",
+                d.url,
+                d.pid,
+                d.log.display()
+            );
         }
         DevnetCmd::Down => match devnet::down(&dir)? {
-            Some(d) => println!("devnet down (anvil pid {} stopped; state in {})", d.pid, d.state.display()),
+            Some(d) => println!(
+                "devnet down (anvil pid {} stopped; state in {})",
+                d.pid,
+                d.state.display()
+            ),
             None => println!("no devnet recorded in {}", dir.display()),
         },
     }
@@ -69,13 +83,17 @@ pub fn devnet(net: &Net, action: DevnetCmd) -> Result<()> {
 pub async fn deploy(net: &Net) -> Result<()> {
     let chain = ops::deploy(&net.rpc(), &net.key(devnet::DEPLOYER), &net.home).await?;
     let d = chain.deployment();
-    println!("deployed on chain {} at block {}: registry {}, manager {}, game {}, verifier {}", d.chain_id, d.start_block, d.registry, d.manager, d.game, d.verifier);
+    println!(
+        "deployed on chain {} at block {}: registry {}, manager {}, game {}, verifier {}",
+        d.chain_id, d.start_block, d.registry, d.manager, d.game, d.verifier
+    );
     println!("deployment written to {}", net.home.deployment().display());
     Ok(())
 }
 
 fn wei(s: &str, what: &str) -> Result<U256> {
-    s.parse::<U256>().with_context(|| format!("{what}: {s:?} is not an amount in wei"))
+    s.parse::<U256>()
+        .with_context(|| format!("{what}: {s:?} is not an amount in wei"))
 }
 
 #[derive(Args)]
@@ -124,25 +142,39 @@ impl RegisterArgs {
 pub fn setup_bar() -> Option<indicatif::ProgressBar> {
     zkopml_node::is_tty().then(|| {
         let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(indicatif::ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}").expect("a valid template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("a valid template"),
+        );
         bar
     })
 }
 
 pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
     let chain = net.connect(devnet::DEPLOYER).await?;
-    let keys = a.keys_dir.clone().unwrap_or_else(|| net.home.keys(&a.model));
+    let keys = a
+        .keys_dir
+        .clone()
+        .unwrap_or_else(|| net.home.keys(&a.model));
     let bar = setup_bar();
     let b2 = bar.clone();
-    let (id, p, tx) = ops::register(&chain, &net.home, &a.model, &keys, a.insecure_seed, a.params()?, &mut move |done, total, what| {
-        if let Some(b) = &b2 {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-            b.set_message(what.to_string());
-        } else {
-            info!("setup {done}/{total}: {what}");
-        }
-    })
+    let (id, p, tx) = ops::register(
+        &chain,
+        &net.home,
+        &a.model,
+        &keys,
+        a.insecure_seed,
+        a.params()?,
+        &mut move |done, total, what| {
+            if let Some(b) = &b2 {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+                b.set_message(what.to_string());
+            } else {
+                info!("setup {done}/{total}: {what}");
+            }
+        },
+    )
     .await?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -151,7 +183,11 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
         "registered model {id}: {} ops, {} circuits ({}), model hash {}, circuit root {}, gas {}",
         p.program.n_ops(),
         p.set.circuits.len(),
-        if p.setup_cached { "setup reused".to_string() } else { format!("setup {:.1} s", p.setup_seconds) },
+        if p.setup_cached {
+            "setup reused".to_string()
+        } else {
+            format!("setup {:.1} s", p.setup_seconds)
+        },
         p.registration.model_hash,
         p.registration.circuit_root,
         tx.gas_used
@@ -176,8 +212,19 @@ pub struct RequestArgs {
 
 pub async fn request(net: &Net, a: RequestArgs) -> Result<()> {
     let chain = net.connect(devnet::REQUESTER).await?;
-    let tx = ops::request(&chain, &net.home, a.model_id, &a.input, wei(&a.fee, "--fee")?, a.deadline).await?;
-    println!("request {} for model {} (gas {})", tx.value, a.model_id, tx.gas_used);
+    let tx = ops::request(
+        &chain,
+        &net.home,
+        a.model_id,
+        &a.input,
+        wei(&a.fee, "--fee")?,
+        a.deadline,
+    )
+    .await?;
+    println!(
+        "request {} for model {} (gas {})",
+        tx.value, a.model_id, tx.gas_used
+    );
     Ok(())
 }
 
@@ -206,20 +253,38 @@ pub struct ActorArgs {
 
 pub async fn actor(net: &Net, a: ActorArgs, submitter: bool) -> Result<()> {
     let role = if submitter { "submitter" } else { "challenger" };
-    let chain = net.connect(if submitter { devnet::SUBMITTER } else { devnet::CHALLENGER }).await?;
+    let chain = net
+        .connect(if submitter {
+            devnet::SUBMITTER
+        } else {
+            devnet::CHALLENGER
+        })
+        .await?;
     let store = net.home.open_store()?;
     ops::program_of(&chain, &store, a.model_id).await?;
     let m = chain.get_model(a.model_id).await?;
-    let bond = if submitter { m.params.submitter_bond } else { m.params.challenger_bond };
+    let bond = if submitter {
+        m.params.submitter_bond
+    } else {
+        m.params.challenger_bond
+    };
     ops::check_bond(&chain, bond, role).await?;
     let name = a.name.clone().unwrap_or_else(|| role.to_string());
-    let mut cfg = ActorConfig::new(&name, net.home.actor(&name), net.home.store(), net.home.cache());
+    let mut cfg = ActorConfig::new(
+        &name,
+        net.home.actor(&name),
+        net.home.store(),
+        net.home.cache(),
+    );
     if submitter {
         cfg.serve = vec![a.model_id];
     } else {
         cfg.watch = vec![a.model_id];
     }
-    cfg.defect = a.defect_op.map(|op| Defect { op, chunk: a.defect_chunk });
+    cfg.defect = a.defect_op.map(|op| Defect {
+        op,
+        chunk: a.defect_chunk,
+    });
     cfg.once = a.once;
     cfg.stall_after = a.stall_after;
     cfg.poll = std::time::Duration::from_millis(a.poll_ms);

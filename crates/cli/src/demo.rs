@@ -35,10 +35,22 @@ struct Phases {
 }
 
 impl Phases {
-    async fn record(&mut self, chain: &Chain, name: &str, t0: Instant, from_block: u64, note: String) -> Result<u64> {
+    async fn record(
+        &mut self,
+        chain: &Chain,
+        name: &str,
+        t0: Instant,
+        from_block: u64,
+        note: String,
+    ) -> Result<u64> {
         let to = chain.block_number().await?;
-        let gas = if to >= from_block { ops::gas_in_blocks(chain, from_block, to).await? } else { 0 };
-        self.rows.push((name.to_string(), t0.elapsed().as_secs_f64(), gas, note));
+        let gas = if to >= from_block {
+            ops::gas_in_blocks(chain, from_block, to).await?
+        } else {
+            0
+        };
+        self.rows
+            .push((name.to_string(), t0.elapsed().as_secs_f64(), gas, note));
         Ok(to + 1)
     }
 }
@@ -72,8 +84,15 @@ fn spawn_actor(home: &Home, url: &str, key: &str, name: &str, args: &[&str]) -> 
         .stderr(log)
         .spawn()
         .with_context(|| format!("starting the {name} process"))?;
-    println!("   started {name} (pid {}), log {}", child.id(), logs.join(format!("{name}.log")).display());
-    Ok(Proc { name: name.to_string(), child })
+    println!(
+        "   started {name} (pid {}), log {}",
+        child.id(),
+        logs.join(format!("{name}.log")).display()
+    );
+    Ok(Proc {
+        name: name.to_string(),
+        child,
+    })
 }
 
 async fn wait_for<F, Fut>(what: &str, secs: u64, mut f: F) -> Result<()>
@@ -128,10 +147,24 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let url = anvil.url();
     let owner = ops::deploy(&url, KEYS[0], &home).await?;
     let d = owner.deployment().clone();
-    println!("   anvil {url}; registry {}, manager {}, game {}, verifier {}", d.registry, d.manager, d.game, d.verifier);
-    let mut next = phases.record(&owner, "deploy (5 contracts + setGame)", t, 1, String::new()).await?;
+    println!(
+        "   anvil {url}; registry {}, manager {}, game {}, verifier {}",
+        d.registry, d.manager, d.game, d.verifier
+    );
+    let mut next = phases
+        .record(
+            &owner,
+            "deploy (5 contracts + setGame)",
+            t,
+            1,
+            String::new(),
+        )
+        .await?;
 
-    println!("== 2. register {} (compile, Groth16 setup with an insecure devnet seed, store, register)", a.model.display());
+    println!(
+        "== 2. register {} (compile, Groth16 setup with an insecure devnet seed, store, register)",
+        a.model.display()
+    );
     let t = Instant::now();
     let mut params = ops::default_params();
     params.challenge_window = a.window;
@@ -139,18 +172,30 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let keys = home.keys(&a.model);
     let bar = crate::chain::setup_bar();
     let b2 = bar.clone();
-    let (model_id, p, _) = ops::register(&owner, &home, &a.model, &keys, Some(7), params.clone(), &mut move |done, total, what| {
-        if let Some(b) = &b2 {
-            b.set_length(total as u64);
-            b.set_position(done as u64);
-            b.set_message(what.to_string());
-        }
-    })
+    let (model_id, p, _) = ops::register(
+        &owner,
+        &home,
+        &a.model,
+        &keys,
+        Some(7),
+        params.clone(),
+        &mut move |done, total, what| {
+            if let Some(b) = &b2 {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+                b.set_message(what.to_string());
+            }
+        },
+    )
     .await?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let setup_note = if p.setup_cached { "setup reused from an earlier run".to_string() } else { format!("setup {:.1} s", p.setup_seconds) };
+    let setup_note = if p.setup_cached {
+        "setup reused from an earlier run".to_string()
+    } else {
+        format!("setup {:.1} s", p.setup_seconds)
+    };
     println!(
         "   model {model_id}: {} ops, {} circuits / {} table leaves ({setup_note}), k={} N={} window {} s, clock {} s, bonds {} / {} wei",
         p.program.n_ops(),
@@ -163,17 +208,42 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
         params.submitter_bond,
         params.challenger_bond
     );
-    next = phases.record(&owner, "register (compile + setup + tx)", t, next, setup_note).await?;
+    next = phases
+        .record(
+            &owner,
+            "register (compile + setup + tx)",
+            t,
+            next,
+            setup_note,
+        )
+        .await?;
 
     println!("== 3. actors, each its own process: a challenger watching model {model_id}, an honest submitter");
-    let _challenger = spawn_actor(&home, &url, KEYS[3], "challenger", &["challenge", &model_id.to_string()])?;
-    let mut honest = spawn_actor(&home, &url, KEYS[2], "submitter", &["submit", &model_id.to_string(), "--once"])?;
+    let _challenger = spawn_actor(
+        &home,
+        &url,
+        KEYS[3],
+        "challenger",
+        &["challenge", &model_id.to_string()],
+    )?;
+    let mut honest = spawn_actor(
+        &home,
+        &url,
+        KEYS[2],
+        "submitter",
+        &["submit", &model_id.to_string(), "--once"],
+    )?;
 
-    println!("== 4. an honest request: answered, unchallenged, finalised after the {} s window", a.window);
+    println!(
+        "== 4. an honest request: answered, unchallenged, finalised after the {} s window",
+        a.window
+    );
     let t = Instant::now();
     let requester = owner.with_private_key(KEYS[1])?;
     let fee = U256::from(10_000_000_000_000_000u64);
-    let r0 = ops::request(&requester, &home, model_id, &input, fee, 3600).await?.value;
+    let r0 = ops::request(&requester, &home, model_id, &input, fee, 3600)
+        .await?
+        .value;
     println!("   request {r0} sent ({})", input.display());
     wait_for("the honest result to be finalised", 300, || {
         let c = owner.clone();
@@ -181,21 +251,47 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     })
     .await?;
     let out = owner.final_output(r0).await?;
-    let argmax = out.iter().enumerate().max_by_key(|(_, v)| **v).map(|(i, _)| i).unwrap_or(0);
+    let argmax = out
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, v)| **v)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
     println!("   request {r0} finalised: output {out:?} (class {argmax})");
     wait_exit(&mut honest, 60)?;
-    next = phases.record(&owner, "honest request -> finalised", t, next, format!("window {} s", a.window)).await?;
+    next = phases
+        .record(
+            &owner,
+            "honest request -> finalised",
+            t,
+            next,
+            format!("window {} s", a.window),
+        )
+        .await?;
 
-    println!("== 5. a defective submitter (op {} chunk {} off by one) answers the next request", a.defect_op, a.defect_chunk);
+    println!(
+        "== 5. a defective submitter (op {} chunk {} off by one) answers the next request",
+        a.defect_op, a.defect_chunk
+    );
     let t = Instant::now();
     let mut bad = spawn_actor(
         &home,
         &url,
         KEYS[4],
         "submitter-defective",
-        &["submit", &model_id.to_string(), "--once", "--defect-op", &a.defect_op.to_string(), "--defect-chunk", &a.defect_chunk.to_string()],
+        &[
+            "submit",
+            &model_id.to_string(),
+            "--once",
+            "--defect-op",
+            &a.defect_op.to_string(),
+            "--defect-chunk",
+            &a.defect_chunk.to_string(),
+        ],
     )?;
-    let r1 = ops::request(&requester, &home, model_id, &input, fee, 3600).await?.value;
+    let r1 = ops::request(&requester, &home, model_id, &input, fee, 3600)
+        .await?
+        .value;
     println!("   request {r1} sent");
     wait_for("the wrong result to be challenged", 120, || {
         let c = owner.clone();
@@ -216,7 +312,15 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
         async move { Ok(c.credits(ch_addr).await? == U256::ZERO) }
     })
     .await?;
-    phases.record(&owner, "defective result -> challenged, dissected, proved", t, next, String::new()).await?;
+    phases
+        .record(
+            &owner,
+            "defective result -> challenged, dissected, proved",
+            t,
+            next,
+            String::new(),
+        )
+        .await?;
 
     print_game(&owner, gid).await?;
 
@@ -257,12 +361,22 @@ async fn print_game(chain: &Chain, gid: u64) -> Result<()> {
     let mut s = chain.events();
     let evs = s.poll().await?;
     let mut round = 0;
-    for ev in evs.iter().filter(|e| e.event.game_id().map(|g| g == U256::from(gid)).unwrap_or(false)) {
+    for ev in evs.iter().filter(|e| {
+        e.event
+            .game_id()
+            .map(|g| g == U256::from(gid))
+            .unwrap_or(false)
+    }) {
         let gas = match ev.tx_hash {
             Some(h) => ops::gas_of_tx(chain, h).await?,
             None => 0,
         };
-        let roots = |v: &[zkopml_chain::B256]| v.iter().map(|r| short(r.as_slice())).collect::<Vec<_>>().join(" ");
+        let roots = |v: &[zkopml_chain::B256]| {
+            v.iter()
+                .map(|r| short(r.as_slice()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         match &ev.event {
             Event::ChallengeOpened(_) => {}
             Event::GameCreated(e) => println!(

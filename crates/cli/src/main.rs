@@ -138,14 +138,14 @@ fn real_main() -> Result<()> {
     let cli = Cli::parse();
     let net = chain::Net { home: zkopml_node::ops::Home(cli.home.clone()), rpc: cli.rpc.clone(), key: cli.key.clone() };
     match cli.cmd {
-        Cmd::Devnet { action } => return chain::devnet(&net, action),
-        Cmd::Deploy => return chain::block_on(chain::deploy(&net)),
-        Cmd::Register(a) => return chain::block_on(chain::register(&net, a)),
-        Cmd::Request(a) => return chain::block_on(chain::request(&net, a)),
-        Cmd::Submit(a) => return chain::block_on(chain::actor(&net, a, true)),
-        Cmd::Challenge(a) => return chain::block_on(chain::actor(&net, a, false)),
-        Cmd::Status => return chain::block_on(chain::status(&net)),
-        Cmd::Demo(a) => return chain::block_on(demo::demo(&net, a)),
+        Cmd::Devnet { action } => chain::devnet(&net, action),
+        Cmd::Deploy => chain::block_on(chain::deploy(&net)),
+        Cmd::Register(a) => chain::block_on(chain::register(&net, a)),
+        Cmd::Request(a) => chain::block_on(chain::request(&net, a)),
+        Cmd::Submit(a) => chain::block_on(chain::actor(&net, a, true)),
+        Cmd::Challenge(a) => chain::block_on(chain::actor(&net, a, false)),
+        Cmd::Status => chain::block_on(chain::status(&net)),
+        Cmd::Demo(a) => chain::block_on(demo::demo(&net, a)),
         other => engine_verb(other),
     }
 }

@@ -21,9 +21,9 @@ use zkopml_chain::{
 use zkopml_store::LocalStore;
 
 use crate::artifacts::{load_model, LoadedModel};
+use crate::short;
 use crate::state::{ActorState, GameState, RequestState};
 use crate::trace::{compute, input_from_canonical, tensor_meta, Computed, Defect};
-use crate::short;
 
 /// What an actor does.
 #[derive(Debug, Clone)]
@@ -93,13 +93,22 @@ struct Actor {
 /// Runs an actor until it is done (`once`) or forever.
 pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
     let st = ActorState::load(&cfg.state_dir)?;
-    let store = LocalStore::open(&cfg.store).with_context(|| format!("opening the store {}", cfg.store.display()))?;
+    let store = LocalStore::open(&cfg.store)
+        .with_context(|| format!("opening the store {}", cfg.store.display()))?;
     let mut stream = chain.events();
     if let Some(c) = st.cursor {
         info!(actor = %cfg.name, block = c.block, "resuming from the saved cursor");
         stream = stream.from_cursor(c);
     }
-    let mut a = Actor { me: chain.address(), chain, cfg, st, store, models: HashMap::new(), traces: HashMap::new() };
+    let mut a = Actor {
+        me: chain.address(),
+        chain,
+        cfg,
+        st,
+        store,
+        models: HashMap::new(),
+        traces: HashMap::new(),
+    };
     loop {
         let evs = stream.poll().await?;
         for ev in &evs {
@@ -112,7 +121,9 @@ pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
             a.save()?;
         }
         if let Err(e) = a.tick().await {
-            if e.downcast_ref::<zkopml_chain::ChainError>().is_some_and(|c| c.is_no_rpc()) {
+            if e.downcast_ref::<zkopml_chain::ChainError>()
+                .is_some_and(|c| c.is_no_rpc())
+            {
                 return Err(e);
             }
             warn!(actor = %a.cfg.name, "{e:#}");
@@ -136,8 +147,19 @@ impl Actor {
     fn summary(&self) -> ActorSummary {
         ActorSummary {
             withdrawn: self.st.withdrawn.parse().unwrap_or_default(),
-            games: self.st.games.iter().map(|(id, g)| (*id, g.outcome.clone().unwrap_or_default())).collect(),
-            submitted: self.st.requests.iter().filter(|(_, r)| r.submitted_nonce.is_some()).map(|(id, _)| *id).collect(),
+            games: self
+                .st
+                .games
+                .iter()
+                .map(|(id, g)| (*id, g.outcome.clone().unwrap_or_default()))
+                .collect(),
+            submitted: self
+                .st
+                .requests
+                .iter()
+                .filter(|(_, r)| r.submitted_nonce.is_some())
+                .map(|(id, _)| *id)
+                .collect(),
             moves: self.st.games.values().map(|g| g.moves).sum(),
         }
     }
@@ -157,7 +179,11 @@ impl Actor {
                         return;
                     }
                     info!(actor = %self.cfg.name, request = rid, model, fee = %e.fee, "inference requested");
-                    self.st.requests.entry(rid).or_insert(RequestState { model_id: model, input: e.input.clone(), ..Default::default() });
+                    self.st.requests.entry(rid).or_insert(RequestState {
+                        model_id: model,
+                        input: e.input.clone(),
+                        ..Default::default()
+                    });
                 }
             }
             Event::ResultSubmitted(e) => {
@@ -211,7 +237,8 @@ impl Actor {
         }
         let chain_model = self.chain.get_model(id).await?;
         let (store, cache) = (self.store.clone(), self.cfg.cache.clone());
-        let m = tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache)).await??;
+        let m = tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache))
+            .await??;
         let m = Arc::new(m);
         self.models.insert(id, m.clone());
         Ok(m)
@@ -221,7 +248,12 @@ impl Actor {
         if let Some(t) = self.traces.get(&rid) {
             return Ok(t.clone());
         }
-        let r = self.st.requests.get(&rid).ok_or_else(|| anyhow!("request {rid} is not tracked"))?.clone();
+        let r = self
+            .st
+            .requests
+            .get(&rid)
+            .ok_or_else(|| anyhow!("request {rid} is not tracked"))?
+            .clone();
         let m = self.model(r.model_id).await?;
         let defect = self.cfg.defect;
         let t0 = Instant::now();
@@ -240,17 +272,32 @@ impl Actor {
     /// clock when later (anvil mines only on transactions, so its latest block can be old).
     async fn now(&self) -> Result<u64> {
         let chain = self.chain.timestamp().await?;
-        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         Ok(chain.max(wall))
     }
 
     async fn tick(&mut self) -> Result<()> {
         let now = self.now().await?;
-        let ids: Vec<u64> = self.st.requests.iter().filter(|(_, r)| !r.done).map(|(id, _)| *id).collect();
+        let ids: Vec<u64> = self
+            .st
+            .requests
+            .iter()
+            .filter(|(_, r)| !r.done)
+            .map(|(id, _)| *id)
+            .collect();
         for rid in ids {
             self.tick_request(rid, now).await?;
         }
-        let gids: Vec<u64> = self.st.games.iter().filter(|(_, g)| !g.resolved).map(|(id, _)| *id).collect();
+        let gids: Vec<u64> = self
+            .st
+            .games
+            .iter()
+            .filter(|(_, g)| !g.resolved)
+            .map(|(id, _)| *id)
+            .collect();
         for gid in gids {
             self.tick_game(gid).await?;
         }
@@ -270,8 +317,18 @@ impl Actor {
         let req = self.chain.get_request(rid).await?;
         let serve = self.cfg.serve.contains(&r.model_id);
         let watch = self.cfg.watch.contains(&r.model_id);
-        let served = self.st.requests.values().filter(|r| r.submitted_nonce.is_some()).count();
-        let checked = self.st.requests.values().filter(|r| !r.checked.is_empty()).count();
+        let served = self
+            .st
+            .requests
+            .values()
+            .filter(|r| r.submitted_nonce.is_some())
+            .count();
+        let checked = self
+            .st
+            .requests
+            .values()
+            .filter(|r| !r.checked.is_empty())
+            .count();
 
         // submitter: answer an open request once
         if serve && r.submitted_nonce.is_none() && !(self.cfg.once && served > 0) {
@@ -281,28 +338,44 @@ impl Actor {
                     let c = self.trace(rid).await?;
                     let n = m.program.n_ops();
                     let bond = m.chain.params.submitter_bond;
-                    let path: Vec<B256> = c.commitment.state_path(n, n).into_iter().map(B256::from).collect();
-                    let tx = self.chain.submit_result(rid, &c.output_values(), c.final_root(), &path, bond).await?;
+                    let path: Vec<B256> = c
+                        .commitment
+                        .state_path(n, n)
+                        .into_iter()
+                        .map(B256::from)
+                        .collect();
+                    let tx = self
+                        .chain
+                        .submit_result(rid, &c.output_values(), c.final_root(), &path, bond)
+                        .await?;
                     info!(actor = %self.cfg.name, request = rid, mv = "submitResult", gas = tx.gas_used, nonce = tx.value, final_root = %short(c.final_root().as_slice()), output = ?c.output_values(), "result submitted");
                     self.st.requests.get_mut(&rid).unwrap().submitted_nonce = Some(tx.value);
                     self.save()?;
                 }
-                Status::Submitted => {
+                Status::Submitted
                     // a restart after our submitResult was mined but before it was saved
-                    if self.chain.get_result(rid).await?.submitter == self.me {
-                        self.st.requests.get_mut(&rid).unwrap().submitted_nonce = Some(req.result_nonce);
+                    if self.chain.get_result(rid).await?.submitter == self.me => {
+                        self.st.requests.get_mut(&rid).unwrap().submitted_nonce =
+                            Some(req.result_nonce);
                         self.save()?;
                     }
-                }
                 _ => {}
             }
         }
 
         // challenger: check each live result once
-        if watch && req.status == Status::Submitted && !r.checked.contains(&req.result_nonce) && !(self.cfg.once && checked > 0) {
+        if watch
+            && req.status == Status::Submitted
+            && !r.checked.contains(&req.result_nonce)
+            && !(self.cfg.once && checked > 0)
+        {
             let res = self.chain.get_result(rid).await?;
             let nonce = req.result_nonce;
-            let already = self.st.games.values().any(|g| !g.defender && g.request_id == rid && g.result_nonce == nonce);
+            let already = self
+                .st
+                .games
+                .values()
+                .any(|g| !g.defender && g.request_id == rid && g.result_nonce == nonce);
             if res.submitter != self.me && !already {
                 let m = self.model(r.model_id).await?;
                 let c = self.trace(rid).await?;
@@ -336,9 +409,14 @@ impl Actor {
         // housekeeping: finalize a final result (our own, or any when housekeeping)
         if req.status == Status::Submitted {
             let res = self.chain.get_result(rid).await?;
-            if now >= res.challenge_deadline && res.active_games == 0 && (res.submitter == self.me || self.cfg.housekeeping) {
+            if now >= res.challenge_deadline
+                && res.active_games == 0
+                && (res.submitter == self.me || self.cfg.housekeeping)
+            {
                 match self.chain.finalize(rid).await {
-                    Ok(tx) => info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized"),
+                    Ok(tx) => {
+                        info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized")
+                    }
                     Err(e) if e.revert().is_some() => {} // someone else was first
                     Err(e) => return Err(e.into()),
                 }
@@ -354,7 +432,11 @@ impl Actor {
     async fn tick_game(&mut self, gid: u64) -> Result<()> {
         let g = self.chain.get_game(gid).await?;
         let gs = self.st.games[&gid].clone();
-        let who = if gs.defender { "defender" } else { "challenger" };
+        let who = if gs.defender {
+            "defender"
+        } else {
+            "challenger"
+        };
         if g.phase == Phase::Resolved {
             let gm = self.st.games.get_mut(&gid).unwrap();
             gm.resolved = true;
@@ -364,7 +446,12 @@ impl Actor {
             return Ok(());
         }
         // the result is gone (another game rejected it): end this game as void
-        if !gs.defender && !self.chain.is_result_live(g.request_id, g.result_nonce).await? {
+        if !gs.defender
+            && !self
+                .chain
+                .is_result_live(g.request_id, g.result_nonce)
+                .await?
+        {
             if let Ok(tx) = self.chain.cancel(gid).await {
                 info!(actor = %self.cfg.name, game = gid, mv = "cancel", gas = tx.gas_used, "result already rejected: game cancelled");
             }
@@ -388,10 +475,16 @@ impl Actor {
             self.prove(gid, &g, &gs).await?;
         } else if !my_turn {
             // the mover's clock at the next block (the view `clocks` reads the latest block's time)
-            let used = if defender_to_move { g.defender_clock } else { g.challenger_clock } + self.now().await?.saturating_sub(g.last_move_at);
+            let used = if defender_to_move {
+                g.defender_clock
+            } else {
+                g.challenger_clock
+            } + self.now().await?.saturating_sub(g.last_move_at);
             if used > g.clock_budget {
                 match self.chain.claim_timeout(gid).await {
-                    Ok(tx) => info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out"),
+                    Ok(tx) => {
+                        info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out")
+                    }
                     Err(e) if e.revert_name() == Some("NotExpired") => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -420,40 +513,68 @@ impl Actor {
                     if gs.defender_roots.len() != ps.len() || gs.roots_at != (g.lo, g.hi) {
                         return Ok(()); // the defender's RootsPosted not seen yet
                     }
-                    self.chain.post_counter_roots(gid, &gs.defender_roots, &mine).await?
+                    self.chain
+                        .post_counter_roots(gid, &gs.defender_roots, &mine)
+                        .await?
                 };
-                let mv = if g.phase == Phase::DefenderRoots { "postRoots" } else { "postCounterRoots" };
+                let mv = if g.phase == Phase::DefenderRoots {
+                    "postRoots"
+                } else {
+                    "postCounterRoots"
+                };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, lo = g.lo, hi = g.hi, positions = ?ps, "roots posted");
             }
             Phase::DefenderReveal | Phase::ChallengerReveal => {
                 let i = g.hi as usize;
                 let tc = &c.commitment.tensors[i];
                 let chunks_root = B256::from(tc.chunks.root());
-                let siblings: Vec<B256> = c.commitment.state_path(i, i).into_iter().map(B256::from).collect();
+                let siblings: Vec<B256> = c
+                    .commitment
+                    .state_path(i, i)
+                    .into_iter()
+                    .map(B256::from)
+                    .collect();
                 let tx = if g.phase == Phase::DefenderReveal {
                     let meta = tensor_meta(m.program.slot_spec(i));
                     let meta_path: Vec<B256> = m.meta.path(i).into_iter().map(B256::from).collect();
-                    self.chain.reveal_tensor(gid, &meta, chunks_root, &meta_path, &siblings).await?
+                    self.chain
+                        .reveal_tensor(gid, &meta, chunks_root, &meta_path, &siblings)
+                        .await?
                 } else {
-                    self.chain.reveal_counter_tensor(gid, chunks_root, &siblings).await?
+                    self.chain
+                        .reveal_counter_tensor(gid, chunks_root, &siblings)
+                        .await?
                 };
-                let mv = if g.phase == Phase::DefenderReveal { "revealTensor" } else { "revealCounterTensor" };
+                let mv = if g.phase == Phase::DefenderReveal {
+                    "revealTensor"
+                } else {
+                    "revealCounterTensor"
+                };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = i, chunks = tc.digests.len(), chunks_root = %short(chunks_root.as_slice()), "tensor revealed");
             }
             Phase::DefenderNodes | Phase::ChallengerNodes => {
                 let mstep = self.chain.chunk_step(gid).await? as usize;
                 let tree = &c.commitment.tensors[g.hi as usize].chunks;
                 let h = g.height as usize - mstep;
-                let nodes: Vec<B256> = (0..1usize << mstep).map(|t| B256::from(tree.node(h, ((g.index as usize) << mstep) + t))).collect();
+                let nodes: Vec<B256> = (0..1usize << mstep)
+                    .map(|t| B256::from(tree.node(h, ((g.index as usize) << mstep) + t)))
+                    .collect();
                 let tx = if g.phase == Phase::DefenderNodes {
                     self.chain.post_nodes(gid, &nodes).await?
                 } else {
-                    if gs.defender_nodes.len() != nodes.len() || gs.nodes_at != (g.height, g.index) {
+                    if gs.defender_nodes.len() != nodes.len() || gs.nodes_at != (g.height, g.index)
+                    {
                         return Ok(());
                     }
-                    self.chain.post_counter_nodes(gid, &gs.defender_nodes, &nodes).await?
+                    self.chain
+                        .post_counter_nodes(gid, &gs.defender_nodes, &nodes)
+                        .await?
                 };
-                let mv = if g.phase == Phase::DefenderNodes { "postNodes" } else { "postCounterNodes" };
+                let mv = if g.phase == Phase::DefenderNodes {
+                    "postNodes"
+                } else {
+                    "postCounterNodes"
+                };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = g.hi, height = g.height, index = g.index, "chunk nodes posted");
             }
             Phase::DefenderProof => return self.prove(gid, g, gs).await,
@@ -476,7 +597,15 @@ impl Actor {
             b
         });
         let step = tokio::task::spawn_blocking(move || {
-            m.set.prove_step(&m.keys_dir, &m.program, &c.trace.slots, &c.commitment, op, chunk, &mut zkopml_zk::groth16::os_rng())
+            m.set.prove_step(
+                &m.keys_dir,
+                &m.program,
+                &c.trace.slots,
+                &c.commitment,
+                op,
+                chunk,
+                &mut zkopml_zk::groth16::os_rng(),
+            )
         })
         .await??;
         if let Some(b) = bar {
@@ -485,7 +614,11 @@ impl Actor {
         let secs = t0.elapsed().as_secs_f64();
         let sp = to_chain_step(&step)?;
         let digest = B256::from(sp.output_digest);
-        let wins_for_me = if gs.defender { digest == g.defender_root } else { digest != g.defender_root };
+        let wins_for_me = if gs.defender {
+            digest == g.defender_root
+        } else {
+            digest != g.defender_root
+        };
         if !wins_for_me {
             let gm = self.st.games.get_mut(&gid).unwrap();
             gm.cannot_prove = true;
@@ -500,7 +633,11 @@ impl Actor {
     }
 
     async fn finished(&mut self) -> Result<bool> {
-        let served = self.st.requests.values().any(|r| r.submitted_nonce.is_some());
+        let served = self
+            .st
+            .requests
+            .values()
+            .any(|r| r.submitted_nonce.is_some());
         let checked = self.st.requests.values().any(|r| !r.checked.is_empty());
         if !(served || checked) || self.st.games.values().any(|g| !g.resolved) {
             return Ok(false);
@@ -539,10 +676,17 @@ pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof) -> Result<StepProof>
             .inputs
             .iter()
             .map(|o| {
-                Ok(InputOpening { meta_hash: word(&o.meta_hash)?, digest: uword(&o.digest)?, chunk_path: words(&o.chunk_path)?, state_path: words(&o.state_path)? })
+                Ok(InputOpening {
+                    meta_hash: word(&o.meta_hash)?,
+                    digest: uword(&o.digest)?,
+                    chunk_path: words(&o.chunk_path)?,
+                    state_path: words(&o.state_path)?,
+                })
             })
             .collect::<Result<_>>()?,
         output_digest: uword(&s.output_digest)?,
-        proof: proof.try_into().map_err(|_| anyhow!("a proof is 8 words"))?,
+        proof: proof
+            .try_into()
+            .map_err(|_| anyhow!("a proof is 8 words"))?,
     })
 }

@@ -41,20 +41,33 @@ pub fn prepare_registration(
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Prepared> {
     let t = std::time::Instant::now();
-    let graph = zkopml_model::Graph::from_path(onnx).with_context(|| format!("loading {}", onnx.display()))?;
+    let graph = zkopml_model::Graph::from_path(onnx)
+        .with_context(|| format!("loading {}", onnx.display()))?;
     let numel: usize = graph.input_shape.iter().product();
     let sample_path = onnx.with_file_name("input.json");
-    let sample = if sample_path.exists() { Some(read_input_json(&sample_path)?) } else { None };
+    let sample = if sample_path.exists() {
+        Some(read_input_json(&sample_path)?)
+    } else {
+        None
+    };
     let cal = default_calibration(numel, sample.as_deref());
-    let (_, program) = compile_onnx(onnx, &cal).with_context(|| format!("compiling {}", onnx.display()))?;
+    let (_, program) =
+        compile_onnx(onnx, &cal).with_context(|| format!("compiling {}", onnx.display()))?;
     let compile_seconds = t.elapsed().as_secs_f64();
 
     let t = std::time::Instant::now();
     let (set, setup_cached) = match CircuitSet::load(keys_dir, &program) {
         Ok(set) if set.insecure_seed == seed && seed.is_some() => (set, true),
-        _ => (CircuitSet::setup(&program, keys_dir, seed, progress).context("Groth16 setup")?, false),
+        _ => (
+            CircuitSet::setup(&program, keys_dir, seed, progress).context("Groth16 setup")?,
+            false,
+        ),
     };
-    let setup_seconds = if setup_cached { 0.0 } else { t.elapsed().as_secs_f64() };
+    let setup_seconds = if setup_cached {
+        0.0
+    } else {
+        t.elapsed().as_secs_f64()
+    };
 
     let put = |bytes: &[u8]| -> Result<String> { Ok(store.put(bytes)?.to_string()) };
     let mut cids = vec![
@@ -64,7 +77,9 @@ pub fn prepare_registration(
     ];
     for k in 0..set.circuits.len() {
         let p = keys_dir.join("keys").join(format!("c{k}.pk"));
-        cids.push(put(&std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)?);
+        cids.push(put(
+            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?
+        )?);
     }
 
     let meta = meta_tree(&program);
@@ -81,7 +96,15 @@ pub fn prepare_registration(
         output_meta_path: meta.path(n).into_iter().map(B256::from).collect(),
         params,
     };
-    Ok(Prepared { program, set, keys_dir: keys_dir.to_path_buf(), registration, compile_seconds, setup_seconds, setup_cached })
+    Ok(Prepared {
+        program,
+        set,
+        keys_dir: keys_dir.to_path_buf(),
+        registration,
+        compile_seconds,
+        setup_seconds,
+        setup_cached,
+    })
 }
 
 /// A registered model as an actor uses it.
@@ -96,14 +119,22 @@ pub struct LoadedModel {
 
 fn get(store: &LocalStore, cid: &str) -> Result<Vec<u8>> {
     let c: Cid = cid.parse().with_context(|| format!("artifact CID {cid}"))?;
-    store.get(&c).with_context(|| format!("fetching {cid} from the store at {}", store.root().display()))
+    store.get(&c).with_context(|| {
+        format!(
+            "fetching {cid} from the store at {}",
+            store.root().display()
+        )
+    })
 }
 
 /// Fetches the artifacts of a registered model from `store` into `cache/<modelHash>/` and
 /// checks them against what the registry recorded (model hash, circuit root, meta root).
 pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Result<LoadedModel> {
     if model.artifact_cids.len() < 3 {
-        bail!("model {id}: the registration names {} artifacts, expected at least 3", model.artifact_cids.len());
+        bail!(
+            "model {id}: the registration names {} artifacts, expected at least 3",
+            model.artifact_cids.len()
+        );
     }
     let program = Program::from_bytes(&get(store, &model.artifact_cids[1])?)?;
     if B256::from(program.hash()) != model.model_hash {
@@ -117,7 +148,11 @@ pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Re
             let cj = get(store, &model.artifact_cids[2])?;
             let set: CircuitSet = serde_json::from_slice(&cj)?;
             if model.artifact_cids.len() != 3 + set.circuits.len() {
-                bail!("model {id}: {} artifacts for {} circuits", model.artifact_cids.len(), set.circuits.len());
+                bail!(
+                    "model {id}: {} artifacts for {} circuits",
+                    model.artifact_cids.len(),
+                    set.circuits.len()
+                );
             }
             for k in 0..set.circuits.len() {
                 let bytes = get(store, &model.artifact_cids[3 + k])?;
@@ -134,7 +169,14 @@ pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Re
     if B256::from(meta.root()) != model.meta_root {
         bail!("model {id}: the program's meta root differs from the registered metaRoot");
     }
-    Ok(LoadedModel { id, chain: model, program, set, keys_dir: dir, meta })
+    Ok(LoadedModel {
+        id,
+        chain: model,
+        program,
+        set,
+        keys_dir: dir,
+        meta,
+    })
 }
 
 /// Write a file atomically (temporary file in the same folder + rename).

@@ -61,16 +61,29 @@ pub fn ensure_anvil() -> Result<PathBuf> {
         return Ok(p);
     }
     let root = repo_root().context("no repository to install the tools into")?;
-    eprintln!("anvil not found at {}: running scripts/install-tools.sh", p.display());
-    let st = Command::new("bash").arg("scripts/install-tools.sh").current_dir(&root).status().context("running scripts/install-tools.sh")?;
+    eprintln!(
+        "anvil not found at {}: running scripts/install-tools.sh",
+        p.display()
+    );
+    let st = Command::new("bash")
+        .arg("scripts/install-tools.sh")
+        .current_dir(&root)
+        .status()
+        .context("running scripts/install-tools.sh")?;
     if !st.success() || !p.exists() {
-        bail!("scripts/install-tools.sh did not install anvil at {}", p.display());
+        bail!(
+            "scripts/install-tools.sh did not install anvil at {}",
+            p.display()
+        );
     }
     Ok(p)
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(8545)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(8545)
 }
 
 fn wait_port(port: u16, what: &str) -> Result<()> {
@@ -86,7 +99,13 @@ fn wait_port(port: u16, what: &str) -> Result<()> {
 
 fn anvil_command(port: u16, state: Option<&Path>) -> Result<Command> {
     let mut cmd = Command::new(ensure_anvil()?);
-    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--silent"]);
+    cmd.args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port.to_string(),
+        "--silent",
+    ]);
     if let Some(s) = state {
         cmd.arg("--state").arg(s);
     }
@@ -106,7 +125,10 @@ impl Anvil {
         let mut cmd = anvil_command(port, None)?;
         cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
         let child = cmd.spawn().context("starting anvil")?;
-        let a = Anvil { port, child: Some(child) };
+        let a = Anvil {
+            port,
+            child: Some(child),
+        };
         wait_port(port, "anvil")?;
         Ok(a)
     }
@@ -145,11 +167,15 @@ impl Devnet {
         if !f.exists() {
             return Ok(None);
         }
-        Ok(Some(serde_json::from_slice(&std::fs::read(&f)?).with_context(|| format!("parsing {}", f.display()))?))
+        Ok(Some(
+            serde_json::from_slice(&std::fs::read(&f)?)
+                .with_context(|| format!("parsing {}", f.display()))?,
+        ))
     }
 
     pub fn alive(&self) -> bool {
-        Path::new(&format!("/proc/{}", self.pid)).exists() && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+            && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
     }
 }
 
@@ -169,14 +195,22 @@ pub fn up(dir: &Path, port: u16) -> Result<Devnet> {
     let log = dir.join("anvil.log");
     let mut cmd = anvil_command(port, Some(&state))?;
     let out = std::fs::File::create(&log)?;
-    cmd.stdout(out.try_clone()?).stderr(out).stdin(Stdio::null());
+    cmd.stdout(out.try_clone()?)
+        .stderr(out)
+        .stdin(Stdio::null());
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
     }
     let child = cmd.spawn().context("starting anvil")?;
-    let d = Devnet { url: format!("http://127.0.0.1:{port}"), port, pid: child.id(), state, log };
+    let d = Devnet {
+        url: format!("http://127.0.0.1:{port}"),
+        port,
+        pid: child.id(),
+        state,
+        log,
+    };
     wait_port(port, "anvil")?;
     crate::artifacts::write_atomic(&Devnet::file(dir), &serde_json::to_vec_pretty(&d)?)?;
     Ok(d)
@@ -184,13 +218,21 @@ pub fn up(dir: &Path, port: u16) -> Result<Devnet> {
 
 /// Stops the background anvil (SIGINT: it saves its state) and forgets it.
 pub fn down(dir: &Path) -> Result<Option<Devnet>> {
-    let Some(d) = Devnet::load(dir)? else { return Ok(None) };
+    let Some(d) = Devnet::load(dir)? else {
+        return Ok(None);
+    };
     if Path::new(&format!("/proc/{}", d.pid)).exists() {
-        let _ = Command::new("kill").args(["-INT", &d.pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-INT", &d.pid.to_string()])
+            .status();
         let t0 = Instant::now();
-        while Path::new(&format!("/proc/{}", d.pid)).exists() && t0.elapsed() < Duration::from_secs(10) {
+        while Path::new(&format!("/proc/{}", d.pid)).exists()
+            && t0.elapsed() < Duration::from_secs(10)
+        {
             // a zombie (our own child in tests) counts as gone
-            if std::fs::read_to_string(format!("/proc/{}/stat", d.pid)).is_ok_and(|s| s.contains(") Z ")) {
+            if std::fs::read_to_string(format!("/proc/{}/stat", d.pid))
+                .is_ok_and(|s| s.contains(") Z "))
+            {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));

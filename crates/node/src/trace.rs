@@ -85,13 +85,23 @@ pub fn compute(program: &Program, input: Tensor<i32>, defect: Option<Defect>) ->
         }
         let spec = program.slot_spec(d.op);
         if d.chunk >= spec.num_chunks() {
-            bail!("defect at op {} chunk {}: that slot has {} chunks", d.op, d.chunk, spec.num_chunks());
+            bail!(
+                "defect at op {} chunk {}: that slot has {} chunks",
+                d.op,
+                d.chunk,
+                spec.num_chunks()
+            );
         }
         let slot = &mut trace.slots[d.op];
         let i = logical_index(&slot.shape, d.chunk * spec.chunk_len);
-        slot.data[i] = if slot.data[i] == i32::MAX { slot.data[i] - 1 } else { slot.data[i] + 1 };
+        slot.data[i] = if slot.data[i] == i32::MAX {
+            slot.data[i] - 1
+        } else {
+            slot.data[i] + 1
+        };
         for op in d.op + 1..=n {
-            let y = run_op(op, &program.ops[op - 1], &trace.slots[..op]).with_context(|| format!("recomputing op {op} after the defect"))?;
+            let y = run_op(op, &program.ops[op - 1], &trace.slots[..op])
+                .with_context(|| format!("recomputing op {op} after the defect"))?;
             trace.slots[op] = y;
         }
     }

@@ -32,7 +32,15 @@ fn shared_keys(model: &str) -> PathBuf {
         let dir = tmp_root().join(format!("keys-{model}"));
         let store = zkopml_store::LocalStore::open(tmp_root().join("setup-store")).unwrap();
         let t = std::time::Instant::now();
-        zkopml_node::prepare_registration(&onnx(model), &dir, &store, Some(SEED), ops::default_params(), &mut |_, _, _| {}).unwrap();
+        zkopml_node::prepare_registration(
+            &onnx(model),
+            &dir,
+            &store,
+            Some(SEED),
+            ops::default_params(),
+            &mut |_, _, _| {},
+        )
+        .unwrap();
         eprintln!("setup of {model}: {:.1} s", t.elapsed().as_secs_f64());
         dir
     })
@@ -40,7 +48,10 @@ fn shared_keys(model: &str) -> PathBuf {
 }
 
 fn onnx(model: &str) -> PathBuf {
-    repo().join("testdata/models").join(model).join("network.onnx")
+    repo()
+        .join("testdata/models")
+        .join(model)
+        .join("network.onnx")
 }
 
 struct Env {
@@ -68,15 +79,37 @@ async fn env(name: &str, model: &str, window: u64) -> Env {
     let mut params = ops::default_params();
     params.challenge_window = window;
     params.clock_budget = 120;
-    let (id, p, _) = ops::register(&owner, &home, &onnx(model), &keys, Some(SEED), params.clone(), &mut |_, _, _| {}).await.unwrap();
+    let (id, p, _) = ops::register(
+        &owner,
+        &home,
+        &onnx(model),
+        &keys,
+        Some(SEED),
+        params.clone(),
+        &mut |_, _, _| {},
+    )
+    .await
+    .unwrap();
     assert!(p.setup_cached, "the shared setup is reused");
-    Env { anvil, home, owner, model: id, params, name: name.to_string() }
+    Env {
+        anvil,
+        home,
+        owner,
+        model: id,
+        params,
+        name: name.to_string(),
+    }
 }
 
 impl Env {
     fn actor(&self, role: &str, serve: bool, defect: Option<Defect>) -> ActorConfig {
         let name = format!("{}-{role}", self.name);
-        let mut c = ActorConfig::new(&name, self.home.actor(role), self.home.store(), self.home.cache());
+        let mut c = ActorConfig::new(
+            &name,
+            self.home.actor(role),
+            self.home.store(),
+            self.home.cache(),
+        );
         if serve {
             c.serve = vec![self.model];
         } else {
@@ -92,11 +125,19 @@ impl Env {
     }
     async fn request(&self, model: &str) -> u64 {
         let input = onnx(model).with_file_name("input.json");
-        ops::request(&self.client(1), &self.home, self.model, &input, fee(), 3600).await.unwrap().value
+        ops::request(&self.client(1), &self.home, self.model, &input, fee(), 3600)
+            .await
+            .unwrap()
+            .value
     }
     async fn game_events(&self) -> Vec<Event> {
         let mut s = self.owner.events();
-        s.poll().await.unwrap().into_iter().map(|e| e.event).collect()
+        s.poll()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
     }
 }
 
@@ -104,14 +145,24 @@ fn spawn(chain: Chain, cfg: ActorConfig) -> tokio::task::JoinHandle<anyhow::Resu
     tokio::spawn(run_actor(chain, cfg))
 }
 
-async fn join(h: tokio::task::JoinHandle<anyhow::Result<ActorSummary>>, what: &str) -> ActorSummary {
-    tokio::time::timeout(Duration::from_secs(400), h).await.unwrap_or_else(|_| panic!("{what} did not finish")).unwrap().unwrap()
+async fn join(
+    h: tokio::task::JoinHandle<anyhow::Result<ActorSummary>>,
+    what: &str,
+) -> ActorSummary {
+    tokio::time::timeout(Duration::from_secs(400), h)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish"))
+        .unwrap()
+        .unwrap()
 }
 
 fn resolved(evs: &[Event]) -> Vec<(Outcome, Reason)> {
     evs.iter()
         .filter_map(|e| match e {
-            Event::GameResolved(r) => Some((Outcome::try_from(r.outcome).unwrap(), Reason::try_from(r.reason).unwrap())),
+            Event::GameResolved(r) => Some((
+                Outcome::try_from(r.outcome).unwrap(),
+                Reason::try_from(r.reason).unwrap(),
+            )),
             _ => None,
         })
         .collect()
@@ -134,13 +185,32 @@ async fn defect_caught(name: &str, model: &str, defect: Defect) {
     let ch = join(ch, "challenger").await;
     let sub = join(sub, "submitter").await;
     let evs = e.game_events().await;
-    assert_eq!(resolved(&evs), vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]);
-    assert_eq!(proven_op(&evs), Some((defect.op as u32, defect.chunk as u32)), "the game ends on the defect");
-    assert_eq!(ch.withdrawn, e.params.challenger_bond + e.params.submitter_bond, "challenger: its bond back + the submitter's");
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
+    );
+    assert_eq!(
+        proven_op(&evs),
+        Some((defect.op as u32, defect.chunk as u32)),
+        "the game ends on the defect"
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond,
+        "challenger: its bond back + the submitter's"
+    );
     assert_eq!(sub.withdrawn, U256::ZERO);
-    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open, "the request reopens");
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Open,
+        "the request reopens"
+    );
     let (escrow, credits) = e.owner.totals().await.unwrap();
-    assert_eq!((escrow, credits), (fee(), U256::ZERO), "only the fee is left in escrow");
+    assert_eq!(
+        (escrow, credits),
+        (fee(), U256::ZERO),
+        "only the fee is left in escrow"
+    );
     drop(e.anvil);
 }
 
@@ -153,7 +223,10 @@ async fn honest_result_is_finalised() {
     let ch = join(ch, "challenger").await;
     assert!(ch.games.is_empty(), "the honest challenger agrees");
     let sub = join(sub, "submitter").await;
-    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Finalized);
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Finalized
+    );
     assert_eq!(sub.withdrawn, fee() + bond(), "submitter: fee + its bond");
     assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
     assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
@@ -180,7 +253,10 @@ async fn defect_at_last_op_is_caught() {
 async fn honest_defender_beats_wrong_challenger() {
     let e = env("wrongch", "lenet_5", 30).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
-    let ch = spawn(e.client(3), e.actor("challenger", false, Some(Defect { op: 4, chunk: 2 })));
+    let ch = spawn(
+        e.client(3),
+        e.actor("challenger", false, Some(Defect { op: 4, chunk: 2 })),
+    );
     let rid = e.request("lenet_5").await;
     let ch = join(ch, "challenger").await;
     assert_eq!(ch.withdrawn, U256::ZERO);
@@ -188,10 +264,20 @@ async fn honest_defender_beats_wrong_challenger() {
     increase_time(&e.owner, 31).await.unwrap();
     let sub = join(sub, "submitter").await;
     let evs = e.game_events().await;
-    assert_eq!(resolved(&evs), vec![(Outcome::DefenderWon, Reason::DefenderProved)]);
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::DefenderWon, Reason::DefenderProved)]
+    );
     assert_eq!(proven_op(&evs), Some((4, 2)));
-    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Finalized);
-    assert_eq!(sub.withdrawn, fee() + bond() + e.params.challenger_bond, "fee + own bond + the challenger's bond");
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(
+        sub.withdrawn,
+        fee() + bond() + e.params.challenger_bond,
+        "fee + own bond + the challenger's bond"
+    );
 }
 
 /// A defective submitter that stops moving after its first move: the challenger claims the
@@ -213,15 +299,26 @@ async fn silent_defender_loses_on_time() {
                 break;
             }
         }
-        assert!(t0.elapsed() < Duration::from_secs(200), "the first round did not happen");
+        assert!(
+            t0.elapsed() < Duration::from_secs(200),
+            "the first round did not happen"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    increase_time(&e.owner, e.params.clock_budget + 5).await.unwrap();
+    increase_time(&e.owner, e.params.clock_budget + 5)
+        .await
+        .unwrap();
     let ch = join(ch, "challenger").await;
     let sub = join(sub, "submitter").await;
     let evs = e.game_events().await;
-    assert_eq!(resolved(&evs), vec![(Outcome::ChallengerWon, Reason::DefenderTimeout)]);
-    assert_eq!(ch.withdrawn, e.params.challenger_bond + e.params.submitter_bond);
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::DefenderTimeout)]
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond
+    );
     assert_eq!(sub.withdrawn, U256::ZERO);
     assert_eq!(sub.moves, 1);
 }
@@ -231,12 +328,17 @@ async fn silent_defender_loses_on_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn challenger_restart_resumes_the_game() {
     let e = env("restart", "lenet_5", 60).await;
-    let sub = spawn(e.client(2), e.actor("submitter", true, Some(Defect { op: 5, chunk: 7 })));
+    let sub = spawn(
+        e.client(2),
+        e.actor("submitter", true, Some(Defect { op: 5, chunk: 7 })),
+    );
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
     e.request("lenet_5").await;
     let t0 = std::time::Instant::now();
     loop {
-        if e.owner.game_count().await.unwrap() > 0 && e.owner.get_game(0).await.unwrap().phase != Phase::DefenderRoots {
+        if e.owner.game_count().await.unwrap() > 0
+            && e.owner.get_game(0).await.unwrap().phase != Phase::DefenderRoots
+        {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(200), "no game");
@@ -244,14 +346,27 @@ async fn challenger_restart_resumes_the_game() {
     }
     ch.abort();
     let _ = ch.await;
-    assert!(state_has_game(&e.home.actor("challenger")), "the challenger saved the game");
+    assert!(
+        state_has_game(&e.home.actor("challenger")),
+        "the challenger saved the game"
+    );
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
     let ch = join(ch, "restarted challenger").await;
     join(sub, "submitter").await;
     let evs = e.game_events().await;
-    assert_eq!(resolved(&evs), vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]);
-    assert_eq!(e.owner.game_count().await.unwrap(), 1, "no second challenge after the restart");
-    assert_eq!(ch.withdrawn, e.params.challenger_bond + e.params.submitter_bond);
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
+    );
+    assert_eq!(
+        e.owner.game_count().await.unwrap(),
+        1,
+        "no second challenge after the restart"
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond
+    );
 }
 
 fn state_has_game(dir: &Path) -> bool {
