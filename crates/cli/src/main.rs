@@ -14,6 +14,15 @@ use zkopml_zk::circuit_set::CircuitSet;
 #[derive(Parser)]
 #[command(name = "zkopml", version, about = "Verifiable ML inference on Ethereum: optimistic answers, fault dispute games, per-operator ZK proofs")]
 struct Cli {
+    /// Node home: deployment, artifact store, keys, actor state, devnet (chain verbs).
+    #[arg(long, global = true, default_value = ".zkopml")]
+    home: PathBuf,
+    /// JSON-RPC URL (default: the running devnet's, else http://127.0.0.1:8545).
+    #[arg(long, global = true)]
+    rpc: Option<String>,
+    /// Private key of the account to act as (default: the verb's anvil devnet account).
+    #[arg(long, global = true)]
+    key: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -82,6 +91,26 @@ enum Cmd {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+    /// Start (`up`) or stop (`down`) a local anvil devnet in the background (<home>/devnet).
+    Devnet {
+        #[command(subcommand)]
+        action: chain::DevnetCmd,
+    },
+    /// Deploy the contracts; writes <home>/deployment.json.
+    Deploy,
+    /// Compile an ONNX model, run the Groth16 setup, store the artifacts and register the model.
+    Register(chain::RegisterArgs),
+    /// Quantise an input.json and request an inference.
+    Request(chain::RequestArgs),
+    /// Serve a model: answer its requests with a bond and defend every game (long-running).
+    Submit(chain::ActorArgs),
+    /// Watch a model: recompute every result, challenge wrong ones and play the games (long-running).
+    Challenge(chain::ActorArgs),
+    /// Models, requests, results and games on the chain, as tables.
+    Status,
+    /// The whole system on a fresh devnet: LeNet registered, an honest answer finalised, a
+    /// defective one caught by a challenger and settled by a Groth16 proof on chain.
+    Demo(demo::DemoArgs),
     /// Fixed-point against tract's f32 on N inputs near the model's sample input.
     Accuracy {
         model: PathBuf,
@@ -93,8 +122,12 @@ enum Cmd {
     },
 }
 
+mod chain;
+mod demo;
+
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,alloy=warn,hyper=warn,reqwest=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -102,7 +135,24 @@ fn main() {
 }
 
 fn real_main() -> Result<()> {
-    match Cli::parse().cmd {
+    let cli = Cli::parse();
+    let net = chain::Net { home: zkopml_node::ops::Home(cli.home.clone()), rpc: cli.rpc.clone(), key: cli.key.clone() };
+    match cli.cmd {
+        Cmd::Devnet { action } => chain::devnet(&net, action),
+        Cmd::Deploy => chain::block_on(chain::deploy(&net)),
+        Cmd::Register(a) => chain::block_on(chain::register(&net, a)),
+        Cmd::Request(a) => chain::block_on(chain::request(&net, a)),
+        Cmd::Submit(a) => chain::block_on(chain::actor(&net, a, true)),
+        Cmd::Challenge(a) => chain::block_on(chain::actor(&net, a, false)),
+        Cmd::Status => chain::block_on(chain::status(&net)),
+        Cmd::Demo(a) => chain::block_on(demo::demo(&net, a)),
+        other => engine_verb(other),
+    }
+}
+
+fn engine_verb(cmd: Cmd) -> Result<()> {
+    match cmd {
+        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Demo(_) => unreachable!("handled in real_main"),
         Cmd::Inspect { model, calibration } => {
             let program = load_program(&model, &calibration)?;
             print_table(&program);

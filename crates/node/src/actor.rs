@@ -1,0 +1,692 @@
+//! The long-running actor: submitter/defender for the models it serves, challenger for the
+//! models it watches, and housekeeping (finalize, claimTimeout, cancel, withdraw).
+//!
+//! The loop: poll the `EventStream`, record what each event teaches (requests with their inputs,
+//! results, games, the defender's posted roots and nodes), save the state with the cursor after
+//! each event, then `tick`: read every open request and game from the chain and make whatever
+//! move is this actor's. Events only record facts and every action is decided from chain state,
+//! so a restart (state + cursor reloaded) redoes nothing twice and misses nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tracing::{info, warn};
+use zkopml_chain::{
+    Address, Bytes, Chain, Event, EventRecord, Game, InputOpening, Phase, Status, StepProof, B256,
+    U256,
+};
+use zkopml_store::LocalStore;
+
+use crate::artifacts::{load_model, LoadedModel};
+use crate::short;
+use crate::state::{ActorState, GameState, RequestState};
+use crate::trace::{compute, input_from_canonical, tensor_meta, Computed, Defect};
+
+/// What an actor does.
+#[derive(Debug, Clone)]
+pub struct ActorConfig {
+    /// Name in logs.
+    pub name: String,
+    /// Where `state.json` lives.
+    pub state_dir: PathBuf,
+    /// The content-addressed store holding the models' artifacts.
+    pub store: PathBuf,
+    /// Where fetched artifacts (proving keys) are unpacked.
+    pub cache: PathBuf,
+    /// Submitter (and defender) for these model ids.
+    pub serve: Vec<u64>,
+    /// Challenger for these model ids.
+    pub watch: Vec<u64>,
+    /// Compute traces with this defect (a wrong submitter, or a wrong challenger).
+    pub defect: Option<Defect>,
+    /// Serve (or check) one result, finish its games, withdraw, and return.
+    pub once: bool,
+    /// Stop moving in a game after this many moves (tests: the party that stops loses).
+    pub stall_after: Option<u32>,
+    /// Finalize any result it tracks once final (not only its own).
+    pub housekeeping: bool,
+    /// Pause between polls.
+    pub poll: Duration,
+}
+
+impl ActorConfig {
+    pub fn new(name: &str, state_dir: PathBuf, store: PathBuf, cache: PathBuf) -> Self {
+        ActorConfig {
+            name: name.to_string(),
+            state_dir,
+            store,
+            cache,
+            serve: vec![],
+            watch: vec![],
+            defect: None,
+            once: false,
+            stall_after: None,
+            housekeeping: true,
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// What an actor did, when it returns (`once`).
+#[derive(Debug, Clone, Default)]
+pub struct ActorSummary {
+    pub withdrawn: U256,
+    /// (game id, outcome) of the games it played.
+    pub games: Vec<(u64, String)>,
+    pub submitted: Vec<u64>,
+    pub moves: u32,
+}
+
+struct Actor {
+    chain: Chain,
+    cfg: ActorConfig,
+    me: Address,
+    st: ActorState,
+    store: LocalStore,
+    models: HashMap<u64, Arc<LoadedModel>>,
+    traces: HashMap<u64, Arc<Computed>>,
+}
+
+/// Runs an actor until it is done (`once`) or forever.
+pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
+    let st = ActorState::load(&cfg.state_dir)?;
+    let store = LocalStore::open(&cfg.store)
+        .with_context(|| format!("opening the store {}", cfg.store.display()))?;
+    let mut stream = chain.events();
+    if let Some(c) = st.cursor {
+        info!(actor = %cfg.name, block = c.block, "resuming from the saved cursor");
+        stream = stream.from_cursor(c);
+    }
+    let mut a = Actor {
+        me: chain.address(),
+        chain,
+        cfg,
+        st,
+        store,
+        models: HashMap::new(),
+        traces: HashMap::new(),
+    };
+    loop {
+        let evs = stream.poll().await?;
+        for ev in &evs {
+            a.handle(ev);
+            a.st.cursor = Some(ev.cursor_after());
+            a.save()?;
+        }
+        if a.st.cursor != Some(stream.cursor()) {
+            a.st.cursor = Some(stream.cursor());
+            a.save()?;
+        }
+        if let Err(e) = a.tick().await {
+            if e.downcast_ref::<zkopml_chain::ChainError>()
+                .is_some_and(|c| c.is_no_rpc())
+            {
+                return Err(e);
+            }
+            warn!(actor = %a.cfg.name, "{e:#}");
+        }
+        if a.cfg.once && a.finished().await? {
+            return Ok(a.summary());
+        }
+        tokio::time::sleep(a.cfg.poll).await;
+    }
+}
+
+fn u64_of(x: U256) -> u64 {
+    x.try_into().unwrap_or(u64::MAX)
+}
+
+impl Actor {
+    fn save(&self) -> Result<()> {
+        self.st.save(&self.cfg.state_dir)
+    }
+
+    fn summary(&self) -> ActorSummary {
+        ActorSummary {
+            withdrawn: self.st.withdrawn.parse().unwrap_or_default(),
+            games: self
+                .st
+                .games
+                .iter()
+                .map(|(id, g)| (*id, g.outcome.clone().unwrap_or_default()))
+                .collect(),
+            submitted: self
+                .st
+                .requests
+                .iter()
+                .filter(|(_, r)| r.submitted_nonce.is_some())
+                .map(|(id, _)| *id)
+                .collect(),
+            moves: self.st.games.values().map(|g| g.moves).sum(),
+        }
+    }
+
+    fn tracks(&self, model: u64) -> bool {
+        self.cfg.serve.contains(&model) || self.cfg.watch.contains(&model)
+    }
+
+    /// Records what an event teaches; no transaction here.
+    fn handle(&mut self, ev: &EventRecord) {
+        match &ev.event {
+            Event::InferenceRequested(e) => {
+                let (rid, model) = (u64_of(e.requestId), u64_of(e.modelId));
+                if self.tracks(model) {
+                    if e.input.is_empty() {
+                        warn!(actor = %self.cfg.name, request = rid, cid = %e.inputCid, "inputs stored under a CID are not served by this node");
+                        return;
+                    }
+                    info!(actor = %self.cfg.name, request = rid, model, fee = %e.fee, "inference requested");
+                    self.st.requests.entry(rid).or_insert(RequestState {
+                        model_id: model,
+                        input: e.input.clone(),
+                        ..Default::default()
+                    });
+                }
+            }
+            Event::ResultSubmitted(e) => {
+                if let Some(r) = self.st.requests.get_mut(&u64_of(e.requestId)) {
+                    r.results.insert(e.resultNonce, e.finalRoot);
+                    r.done = false;
+                }
+            }
+            Event::GameCreated(e) => {
+                let (me_def, me_ch) = (e.defender == self.me, e.challenger == self.me);
+                if me_def || me_ch {
+                    let gid = u64_of(e.gameId);
+                    self.st.games.entry(gid).or_insert(GameState {
+                        request_id: u64_of(e.requestId),
+                        result_nonce: e.resultNonce,
+                        defender: me_def,
+                        defender_roots: vec![],
+                        roots_at: (0, 0),
+                        defender_nodes: vec![],
+                        nodes_at: (0, 0),
+                        moves: 0,
+                        cannot_prove: false,
+                        resolved: false,
+                        outcome: None,
+                    });
+                }
+            }
+            Event::RootsPosted(e) if e.byDefender => {
+                if let Some(g) = self.st.games.get_mut(&u64_of(e.gameId)) {
+                    g.defender_roots = e.roots.clone();
+                    g.roots_at = (e.lo, e.hi);
+                }
+            }
+            Event::NodesPosted(e) if e.byDefender => {
+                if let Some(g) = self.st.games.get_mut(&u64_of(e.gameId)) {
+                    g.defender_nodes = e.nodes.clone();
+                    g.nodes_at = (e.height, e.index);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn model(&mut self, id: u64) -> Result<Arc<LoadedModel>> {
+        if let Some(m) = self.models.get(&id) {
+            return Ok(m.clone());
+        }
+        let count = self.chain.model_count().await?;
+        if id >= count {
+            bail!("model id {id} is unknown (the registry holds {count} models)");
+        }
+        let chain_model = self.chain.get_model(id).await?;
+        let (store, cache) = (self.store.clone(), self.cfg.cache.clone());
+        let m = tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache))
+            .await??;
+        let m = Arc::new(m);
+        self.models.insert(id, m.clone());
+        Ok(m)
+    }
+
+    async fn trace(&mut self, rid: u64) -> Result<Arc<Computed>> {
+        if let Some(t) = self.traces.get(&rid) {
+            return Ok(t.clone());
+        }
+        let r = self
+            .st
+            .requests
+            .get(&rid)
+            .ok_or_else(|| anyhow!("request {rid} is not tracked"))?
+            .clone();
+        let m = self.model(r.model_id).await?;
+        let defect = self.cfg.defect;
+        let t0 = Instant::now();
+        let c = tokio::task::spawn_blocking(move || -> Result<Computed> {
+            let input = input_from_canonical(&m.program, &r.input)?;
+            compute(&m.program, input, defect)
+        })
+        .await??;
+        info!(actor = %self.cfg.name, request = rid, ms = t0.elapsed().as_millis() as u64, final_root = %short(c.final_root().as_slice()), defect = ?defect, "trace computed and committed");
+        let c = Arc::new(c);
+        self.traces.insert(rid, c.clone());
+        Ok(c)
+    }
+
+    /// The time the next block will (at least) have: the latest block's timestamp, or the wall
+    /// clock when later (anvil mines only on transactions, so its latest block can be old).
+    async fn now(&self) -> Result<u64> {
+        let chain = self.chain.timestamp().await?;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        Ok(chain.max(wall))
+    }
+
+    async fn tick(&mut self) -> Result<()> {
+        let now = self.now().await?;
+        let ids: Vec<u64> = self
+            .st
+            .requests
+            .iter()
+            .filter(|(_, r)| !r.done)
+            .map(|(id, _)| *id)
+            .collect();
+        for rid in ids {
+            self.tick_request(rid, now).await?;
+        }
+        let gids: Vec<u64> = self
+            .st
+            .games
+            .iter()
+            .filter(|(_, g)| !g.resolved)
+            .map(|(id, _)| *id)
+            .collect();
+        for gid in gids {
+            self.tick_game(gid).await?;
+        }
+        let credits = self.chain.credits(self.me).await?;
+        if credits > U256::ZERO {
+            let tx = self.chain.withdraw().await?;
+            let total: U256 = self.st.withdrawn.parse().unwrap_or_default();
+            self.st.withdrawn = (total + tx.value).to_string();
+            self.save()?;
+            info!(actor = %self.cfg.name, amount = %tx.value, gas = tx.gas_used, "withdraw");
+        }
+        Ok(())
+    }
+
+    async fn tick_request(&mut self, rid: u64, now: u64) -> Result<()> {
+        let r = self.st.requests[&rid].clone();
+        let req = self.chain.get_request(rid).await?;
+        let serve = self.cfg.serve.contains(&r.model_id);
+        let watch = self.cfg.watch.contains(&r.model_id);
+        let served = self
+            .st
+            .requests
+            .values()
+            .filter(|r| r.submitted_nonce.is_some())
+            .count();
+        let checked = self
+            .st
+            .requests
+            .values()
+            .filter(|r| !r.checked.is_empty())
+            .count();
+
+        // submitter: answer an open request once
+        if serve && r.submitted_nonce.is_none() && !(self.cfg.once && served > 0) {
+            match req.status {
+                Status::Open if now < req.deadline => {
+                    let m = self.model(r.model_id).await?;
+                    let c = self.trace(rid).await?;
+                    let n = m.program.n_ops();
+                    let bond = m.chain.params.submitter_bond;
+                    let path: Vec<B256> = c
+                        .commitment
+                        .state_path(n, n)
+                        .into_iter()
+                        .map(B256::from)
+                        .collect();
+                    let tx = self
+                        .chain
+                        .submit_result(rid, &c.output_values(), c.final_root(), &path, bond)
+                        .await?;
+                    info!(actor = %self.cfg.name, request = rid, mv = "submitResult", gas = tx.gas_used, nonce = tx.value, final_root = %short(c.final_root().as_slice()), output = ?c.output_values(), "result submitted");
+                    self.st.requests.get_mut(&rid).unwrap().submitted_nonce = Some(tx.value);
+                    self.save()?;
+                }
+                Status::Submitted
+                    // a restart after our submitResult was mined but before it was saved
+                    if self.chain.get_result(rid).await?.submitter == self.me => {
+                        self.st.requests.get_mut(&rid).unwrap().submitted_nonce =
+                            Some(req.result_nonce);
+                        self.save()?;
+                    }
+                _ => {}
+            }
+        }
+
+        // challenger: check each live result once
+        if watch
+            && req.status == Status::Submitted
+            && !r.checked.contains(&req.result_nonce)
+            && !(self.cfg.once && checked > 0)
+        {
+            let res = self.chain.get_result(rid).await?;
+            let nonce = req.result_nonce;
+            let already = self
+                .st
+                .games
+                .values()
+                .any(|g| !g.defender && g.request_id == rid && g.result_nonce == nonce);
+            if res.submitter != self.me && !already {
+                let m = self.model(r.model_id).await?;
+                let c = self.trace(rid).await?;
+                if c.final_root() == res.final_root {
+                    info!(actor = %self.cfg.name, request = rid, nonce, "result checked: agrees with our trace");
+                } else if now >= res.challenge_deadline {
+                    warn!(actor = %self.cfg.name, request = rid, nonce, "result differs from our trace but the challenge window has closed");
+                } else {
+                    let bond = m.chain.params.challenger_bond;
+                    let tx = self.chain.challenge(rid, c.final_root(), bond).await?;
+                    info!(actor = %self.cfg.name, request = rid, game = tx.value, mv = "challenge", gas = tx.gas_used, theirs = %short(res.final_root.as_slice()), ours = %short(c.final_root().as_slice()), "result differs from our trace: challenged");
+                    self.st.games.entry(tx.value).or_insert(GameState {
+                        request_id: rid,
+                        result_nonce: nonce,
+                        defender: false,
+                        defender_roots: vec![],
+                        roots_at: (0, 0),
+                        defender_nodes: vec![],
+                        nodes_at: (0, 0),
+                        moves: 0,
+                        cannot_prove: false,
+                        resolved: false,
+                        outcome: None,
+                    });
+                }
+            }
+            self.st.requests.get_mut(&rid).unwrap().checked.push(nonce);
+            self.save()?;
+        }
+
+        // housekeeping: finalize a final result (our own, or any when housekeeping)
+        if req.status == Status::Submitted {
+            let res = self.chain.get_result(rid).await?;
+            if now >= res.challenge_deadline
+                && res.active_games == 0
+                && (res.submitter == self.me || self.cfg.housekeeping)
+            {
+                match self.chain.finalize(rid).await {
+                    Ok(tx) => {
+                        info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized")
+                    }
+                    Err(e) if e.revert().is_some() => {} // someone else was first
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        if matches!(req.status, Status::Finalized | Status::Refunded) {
+            self.st.requests.get_mut(&rid).unwrap().done = true;
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    async fn tick_game(&mut self, gid: u64) -> Result<()> {
+        let g = self.chain.get_game(gid).await?;
+        let gs = self.st.games[&gid].clone();
+        let who = if gs.defender {
+            "defender"
+        } else {
+            "challenger"
+        };
+        if g.phase == Phase::Resolved {
+            let gm = self.st.games.get_mut(&gid).unwrap();
+            gm.resolved = true;
+            gm.outcome = Some(format!("{:?}", g.outcome));
+            self.save()?;
+            info!(actor = %self.cfg.name, game = gid, role = who, outcome = ?g.outcome, "game resolved");
+            return Ok(());
+        }
+        // the result is gone (another game rejected it): end this game as void
+        if !gs.defender
+            && !self
+                .chain
+                .is_result_live(g.request_id, g.result_nonce)
+                .await?
+        {
+            if let Ok(tx) = self.chain.cancel(gid).await {
+                info!(actor = %self.cfg.name, game = gid, mv = "cancel", gas = tx.gas_used, "result already rejected: game cancelled");
+            }
+            return Ok(());
+        }
+        if g.phase == Phase::DefenderProof && g.index >= g.num_chunks {
+            let tx = self.chain.resolve_padding(gid).await?;
+            info!(actor = %self.cfg.name, game = gid, mv = "resolvePadding", gas = tx.gas_used, "padding leaf settled");
+            return Ok(());
+        }
+        let defender_to_move = g.phase.defender_to_move();
+        let my_turn = defender_to_move == gs.defender;
+        let stalled = self.cfg.stall_after.is_some_and(|s| gs.moves >= s);
+        if stalled && my_turn {
+            return Ok(()); // deliberately silent (tests): our clock runs out
+        }
+        if my_turn && !gs.cannot_prove {
+            self.play(gid, &g, &gs).await?;
+        } else if g.phase == Phase::DefenderProof && !gs.defender && !gs.cannot_prove && !stalled {
+            // anyone may prove: the challenger proves the true digest of the disputed chunk
+            self.prove(gid, &g, &gs).await?;
+        } else if !my_turn {
+            // the mover's clock at the next block (the view `clocks` reads the latest block's time)
+            let used = if defender_to_move {
+                g.defender_clock
+            } else {
+                g.challenger_clock
+            } + self.now().await?.saturating_sub(g.last_move_at);
+            if used > g.clock_budget {
+                match self.chain.claim_timeout(gid).await {
+                    Ok(tx) => {
+                        info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out")
+                    }
+                    Err(e) if e.revert_name() == Some("NotExpired") => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn moved(&mut self, gid: u64) -> Result<()> {
+        self.st.games.get_mut(&gid).unwrap().moves += 1;
+        self.save()
+    }
+
+    async fn play(&mut self, gid: u64, g: &Game, gs: &GameState) -> Result<()> {
+        let c = self.trace(gs.request_id).await?;
+        let model_id = self.st.requests[&gs.request_id].model_id;
+        let m = self.model(model_id).await?;
+        let name = self.cfg.name.clone();
+        match g.phase {
+            Phase::DefenderRoots | Phase::ChallengerRoots => {
+                let ps = self.chain.positions(gid).await?;
+                let mine: Vec<B256> = ps.iter().map(|&p| c.state_root(p as usize)).collect();
+                let tx = if g.phase == Phase::DefenderRoots {
+                    self.chain.post_roots(gid, &mine).await?
+                } else {
+                    if gs.defender_roots.len() != ps.len() || gs.roots_at != (g.lo, g.hi) {
+                        return Ok(()); // the defender's RootsPosted not seen yet
+                    }
+                    self.chain
+                        .post_counter_roots(gid, &gs.defender_roots, &mine)
+                        .await?
+                };
+                let mv = if g.phase == Phase::DefenderRoots {
+                    "postRoots"
+                } else {
+                    "postCounterRoots"
+                };
+                info!(actor = %name, game = gid, mv, gas = tx.gas_used, lo = g.lo, hi = g.hi, positions = ?ps, "roots posted");
+            }
+            Phase::DefenderReveal | Phase::ChallengerReveal => {
+                let i = g.hi as usize;
+                let tc = &c.commitment.tensors[i];
+                let chunks_root = B256::from(tc.chunks.root());
+                let siblings: Vec<B256> = c
+                    .commitment
+                    .state_path(i, i)
+                    .into_iter()
+                    .map(B256::from)
+                    .collect();
+                let tx = if g.phase == Phase::DefenderReveal {
+                    let meta = tensor_meta(m.program.slot_spec(i));
+                    let meta_path: Vec<B256> = m.meta.path(i).into_iter().map(B256::from).collect();
+                    self.chain
+                        .reveal_tensor(gid, &meta, chunks_root, &meta_path, &siblings)
+                        .await?
+                } else {
+                    self.chain
+                        .reveal_counter_tensor(gid, chunks_root, &siblings)
+                        .await?
+                };
+                let mv = if g.phase == Phase::DefenderReveal {
+                    "revealTensor"
+                } else {
+                    "revealCounterTensor"
+                };
+                info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = i, chunks = tc.digests.len(), chunks_root = %short(chunks_root.as_slice()), "tensor revealed");
+            }
+            Phase::DefenderNodes | Phase::ChallengerNodes => {
+                let mstep = self.chain.chunk_step(gid).await? as usize;
+                let tree = &c.commitment.tensors[g.hi as usize].chunks;
+                let h = g.height as usize - mstep;
+                let nodes: Vec<B256> = (0..1usize << mstep)
+                    .map(|t| B256::from(tree.node(h, ((g.index as usize) << mstep) + t)))
+                    .collect();
+                let tx = if g.phase == Phase::DefenderNodes {
+                    self.chain.post_nodes(gid, &nodes).await?
+                } else {
+                    if gs.defender_nodes.len() != nodes.len() || gs.nodes_at != (g.height, g.index)
+                    {
+                        return Ok(());
+                    }
+                    self.chain
+                        .post_counter_nodes(gid, &gs.defender_nodes, &nodes)
+                        .await?
+                };
+                let mv = if g.phase == Phase::DefenderNodes {
+                    "postNodes"
+                } else {
+                    "postCounterNodes"
+                };
+                info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = g.hi, height = g.height, index = g.index, "chunk nodes posted");
+            }
+            Phase::DefenderProof => return self.prove(gid, g, gs).await,
+            _ => return Ok(()),
+        }
+        self.moved(gid)
+    }
+
+    /// Proves the disputed (op, chunk) from our trace; posts it if it settles the game our way.
+    async fn prove(&mut self, gid: u64, g: &Game, gs: &GameState) -> Result<()> {
+        let c = self.trace(gs.request_id).await?;
+        let model_id = self.st.requests[&gs.request_id].model_id;
+        let m = self.model(model_id).await?;
+        let (op, chunk) = (g.hi as usize, g.index as usize);
+        let t0 = Instant::now();
+        let bar = crate::is_tty().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_message(format!("[{}] proving op {op} chunk {chunk}", self.cfg.name));
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        let step = tokio::task::spawn_blocking(move || {
+            m.set.prove_step(
+                &m.keys_dir,
+                &m.program,
+                &c.trace.slots,
+                &c.commitment,
+                op,
+                chunk,
+                &mut zkopml_zk::groth16::os_rng(),
+            )
+        })
+        .await??;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let sp = to_chain_step(&step)?;
+        let digest = B256::from(sp.output_digest);
+        let wins_for_me = if gs.defender {
+            digest == g.defender_root
+        } else {
+            digest != g.defender_root
+        };
+        if !wins_for_me {
+            let gm = self.st.games.get_mut(&gid).unwrap();
+            gm.cannot_prove = true;
+            self.save()?;
+            warn!(actor = %self.cfg.name, game = gid, op, chunk, proved = %short(digest.as_slice()), defender_leaf = %short(g.defender_root.as_slice()),
+                "the circuit's output for the disputed chunk does not support our claim: we cannot prove it and will lose this game");
+            return Ok(());
+        }
+        let tx = self.chain.prove_step(gid, &sp).await?;
+        info!(actor = %self.cfg.name, game = gid, mv = "proveStep", gas = tx.gas_used, op, chunk, prove_s = format!("{secs:.2}"), digest = %short(digest.as_slice()), "step proof posted");
+        self.moved(gid)
+    }
+
+    async fn finished(&mut self) -> Result<bool> {
+        let served = self
+            .st
+            .requests
+            .values()
+            .any(|r| r.submitted_nonce.is_some());
+        let checked = self.st.requests.values().any(|r| !r.checked.is_empty());
+        if !(served || checked) || self.st.games.values().any(|g| !g.resolved) {
+            return Ok(false);
+        }
+        for (rid, r) in &self.st.requests {
+            if let Some(n) = r.submitted_nonce {
+                let req = self.chain.get_request(*rid).await?;
+                if req.status == Status::Submitted && req.result_nonce == n {
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(self.chain.credits(self.me).await? == U256::ZERO)
+    }
+}
+
+fn word(h: &str) -> Result<B256> {
+    h.parse::<B256>().map_err(|e| anyhow!("bad word {h}: {e}"))
+}
+
+fn uword(h: &str) -> Result<U256> {
+    Ok(U256::from_be_bytes(word(h)?.0))
+}
+
+/// The prover's hex `StepProof` as the chain adapter's typed one.
+pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof) -> Result<StepProof> {
+    let words = |v: &[String]| v.iter().map(|h| word(h)).collect::<Result<Vec<_>>>();
+    let proof: Vec<U256> = s.proof.iter().map(|h| uword(h)).collect::<Result<_>>()?;
+    Ok(StepProof {
+        vk: Bytes::from(hex::decode(s.vk.trim_start_matches("0x"))?),
+        input_slots: s.input_slots.iter().map(|&x| U256::from(x)).collect(),
+        input_chunks: s.input_chunks.iter().map(|&x| U256::from(x)).collect(),
+        leaf_index: U256::from(s.leaf_index),
+        circuit_path: words(&s.circuit_path)?,
+        inputs: s
+            .inputs
+            .iter()
+            .map(|o| {
+                Ok(InputOpening {
+                    meta_hash: word(&o.meta_hash)?,
+                    digest: uword(&o.digest)?,
+                    chunk_path: words(&o.chunk_path)?,
+                    state_path: words(&o.state_path)?,
+                })
+            })
+            .collect::<Result<_>>()?,
+        output_digest: uword(&s.output_digest)?,
+        proof: proof
+            .try_into()
+            .map_err(|_| anyhow!("a proof is 8 words"))?,
+    })
+}

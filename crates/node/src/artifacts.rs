@@ -1,0 +1,188 @@
+//! The registrar's preparation of a model and the other actors' loading of it.
+//!
+//! `artifactCids` of a registration, in order: the ONNX file, the compiled program
+//! (`Program::to_bytes`, whose keccak is `modelHash`), `circuits.json`, then the proving key of
+//! every distinct circuit `k` (`keys/c<k>.pk`). Everything an actor needs to defend or challenge
+//! is therefore named on chain and fetched, integrity-checked, from the content-addressed store.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use zkopml_chain::{DisputeParams, Model, Registration, B256};
+use zkopml_exec::commit::{meta_tree, MerkleTree};
+use zkopml_model::input::read_input_json;
+use zkopml_model::{compile_onnx, default_calibration, Program};
+use zkopml_store::{ArtifactStore, Cid, LocalStore};
+use zkopml_zk::circuit_set::CircuitSet;
+
+use crate::trace::tensor_meta;
+
+/// A model compiled and set up, ready to register.
+pub struct Prepared {
+    pub program: Program,
+    pub set: CircuitSet,
+    pub keys_dir: PathBuf,
+    pub registration: Registration,
+    /// Seconds spent compiling and in the Groth16 setup (0 when the keys were cached).
+    pub compile_seconds: f64,
+    pub setup_seconds: f64,
+    pub setup_cached: bool,
+}
+
+/// Compiles `onnx` (calibrated on the input.json beside it and variations of it), runs the
+/// Groth16 setup into `keys_dir` (reused when it already holds this program's circuits), puts
+/// the artifacts into `store` and builds the registration.
+pub fn prepare_registration(
+    onnx: &Path,
+    keys_dir: &Path,
+    store: &LocalStore,
+    seed: Option<u64>,
+    params: DisputeParams,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Prepared> {
+    let t = std::time::Instant::now();
+    let graph = zkopml_model::Graph::from_path(onnx)
+        .with_context(|| format!("loading {}", onnx.display()))?;
+    let numel: usize = graph.input_shape.iter().product();
+    let sample_path = onnx.with_file_name("input.json");
+    let sample = if sample_path.exists() {
+        Some(read_input_json(&sample_path)?)
+    } else {
+        None
+    };
+    let cal = default_calibration(numel, sample.as_deref());
+    let (_, program) =
+        compile_onnx(onnx, &cal).with_context(|| format!("compiling {}", onnx.display()))?;
+    let compile_seconds = t.elapsed().as_secs_f64();
+
+    let t = std::time::Instant::now();
+    let (set, setup_cached) = match CircuitSet::load(keys_dir, &program) {
+        Ok(set) if set.insecure_seed == seed && seed.is_some() => (set, true),
+        _ => (
+            CircuitSet::setup(&program, keys_dir, seed, progress).context("Groth16 setup")?,
+            false,
+        ),
+    };
+    let setup_seconds = if setup_cached {
+        0.0
+    } else {
+        t.elapsed().as_secs_f64()
+    };
+
+    let put = |bytes: &[u8]| -> Result<String> { Ok(store.put(bytes)?.to_string()) };
+    let mut cids = vec![
+        put(&std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?)?,
+        put(&program.to_bytes())?,
+        put(&std::fs::read(keys_dir.join("circuits.json"))?)?,
+    ];
+    for k in 0..set.circuits.len() {
+        let p = keys_dir.join("keys").join(format!("c{k}.pk"));
+        cids.push(put(
+            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?
+        )?);
+    }
+
+    let meta = meta_tree(&program);
+    let n = program.n_ops();
+    let registration = Registration {
+        model_hash: B256::from(program.hash()),
+        artifact_cids: cids,
+        num_ops: n as u32,
+        circuit_root: B256::from(set.root()?),
+        meta_root: B256::from(meta.root()),
+        input: tensor_meta(&program.input),
+        output: tensor_meta(program.output_spec()),
+        input_meta_path: meta.path(0).into_iter().map(B256::from).collect(),
+        output_meta_path: meta.path(n).into_iter().map(B256::from).collect(),
+        params,
+    };
+    Ok(Prepared {
+        program,
+        set,
+        keys_dir: keys_dir.to_path_buf(),
+        registration,
+        compile_seconds,
+        setup_seconds,
+        setup_cached,
+    })
+}
+
+/// A registered model as an actor uses it.
+pub struct LoadedModel {
+    pub id: u64,
+    pub chain: Model,
+    pub program: Program,
+    pub set: CircuitSet,
+    pub keys_dir: PathBuf,
+    pub meta: MerkleTree,
+}
+
+fn get(store: &LocalStore, cid: &str) -> Result<Vec<u8>> {
+    let c: Cid = cid.parse().with_context(|| format!("artifact CID {cid}"))?;
+    store.get(&c).with_context(|| {
+        format!(
+            "fetching {cid} from the store at {}",
+            store.root().display()
+        )
+    })
+}
+
+/// Fetches the artifacts of a registered model from `store` into `cache/<modelHash>/` and
+/// checks them against what the registry recorded (model hash, circuit root, meta root).
+pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Result<LoadedModel> {
+    if model.artifact_cids.len() < 3 {
+        bail!(
+            "model {id}: the registration names {} artifacts, expected at least 3",
+            model.artifact_cids.len()
+        );
+    }
+    let program = Program::from_bytes(&get(store, &model.artifact_cids[1])?)?;
+    if B256::from(program.hash()) != model.model_hash {
+        bail!("model {id}: the compiled program in the store does not hash to the registered modelHash");
+    }
+    let dir = cache.join(hex::encode(&model.model_hash[..8]));
+    let set = match CircuitSet::load(&dir, &program) {
+        Ok(set) if B256::from(set.root()?) == model.circuit_root => set,
+        _ => {
+            std::fs::create_dir_all(dir.join("keys"))?;
+            let cj = get(store, &model.artifact_cids[2])?;
+            let set: CircuitSet = serde_json::from_slice(&cj)?;
+            if model.artifact_cids.len() != 3 + set.circuits.len() {
+                bail!(
+                    "model {id}: {} artifacts for {} circuits",
+                    model.artifact_cids.len(),
+                    set.circuits.len()
+                );
+            }
+            for k in 0..set.circuits.len() {
+                let bytes = get(store, &model.artifact_cids[3 + k])?;
+                write_atomic(&dir.join("keys").join(format!("c{k}.pk")), &bytes)?;
+            }
+            write_atomic(&dir.join("circuits.json"), &cj)?;
+            CircuitSet::load(&dir, &program)?
+        }
+    };
+    if B256::from(set.root()?) != model.circuit_root {
+        bail!("model {id}: the circuits in the store do not match the registered circuitRoot");
+    }
+    let meta = meta_tree(&program);
+    if B256::from(meta.root()) != model.meta_root {
+        bail!("model {id}: the program's meta root differs from the registered metaRoot");
+    }
+    Ok(LoadedModel {
+        id,
+        chain: model,
+        program,
+        set,
+        keys_dir: dir,
+        meta,
+    })
+}
+
+/// Write a file atomically (temporary file in the same folder + rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}

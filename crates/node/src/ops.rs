@@ -1,0 +1,320 @@
+//! One-shot operations behind the CLI verbs: the home directory layout, deploy, register,
+//! request, and the status tables.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use zkopml_chain::{Chain, Deployment, DisputeParams, Phase, Status, Tx, U256};
+use zkopml_exec::commit::canonical;
+use zkopml_exec::quantise_input;
+use zkopml_model::input::read_input_json;
+use zkopml_model::Program;
+use zkopml_store::{ArtifactStore, Cid, LocalStore};
+
+use crate::artifacts::{prepare_registration, Prepared};
+use crate::short;
+
+/// The node's home directory (default `.zkopml`):
+/// `devnet/` (background anvil), `deployment.json`, `store/` (artifacts by CID), `keys/<model>/`
+/// (the registrar's setup output), `actors/<name>/state.json`, `cache/` (fetched keys).
+#[derive(Debug, Clone)]
+pub struct Home(pub PathBuf);
+
+impl Home {
+    pub fn devnet(&self) -> PathBuf {
+        self.0.join("devnet")
+    }
+    pub fn deployment(&self) -> PathBuf {
+        self.0.join("deployment.json")
+    }
+    pub fn store(&self) -> PathBuf {
+        self.0.join("store")
+    }
+    pub fn keys(&self, model: &Path) -> PathBuf {
+        let name = model
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        self.0.join("keys").join(name)
+    }
+    pub fn actor(&self, name: &str) -> PathBuf {
+        self.0.join("actors").join(name)
+    }
+    pub fn cache(&self) -> PathBuf {
+        self.0.join("cache")
+    }
+    pub fn open_store(&self) -> Result<LocalStore> {
+        LocalStore::open(self.store())
+            .with_context(|| format!("opening the store {}", self.store().display()))
+    }
+}
+
+/// Devnet defaults: arity 4, groups of 1, 10 minutes per clock, 5-minute window, 0.1 ETH bonds.
+pub fn default_params() -> DisputeParams {
+    DisputeParams {
+        arity: 4,
+        max_group: 1,
+        clock_budget: 600,
+        challenge_window: 300,
+        submitter_bond: U256::from(100_000_000_000_000_000u128),
+        challenger_bond: U256::from(100_000_000_000_000_000u128),
+    }
+}
+
+/// Connects to the deployment recorded in the home directory.
+pub async fn connect(rpc: &str, key: &str, home: &Home) -> Result<Chain> {
+    let f = home.deployment();
+    if !f.exists() {
+        bail!(
+            "no deployment at {} (run `zkopml deploy` first)",
+            f.display()
+        );
+    }
+    let d = Deployment::load(&f)?;
+    Ok(Chain::builder()
+        .rpc_url(rpc)
+        .private_key(key)
+        .deployment(d)
+        .connect()
+        .await?)
+}
+
+pub async fn deploy(rpc: &str, key: &str, home: &Home) -> Result<Chain> {
+    let chain = Chain::builder()
+        .rpc_url(rpc)
+        .private_key(key)
+        .deploy()
+        .await?;
+    std::fs::create_dir_all(&home.0)?;
+    chain.deployment().save(home.deployment())?;
+    Ok(chain)
+}
+
+/// Compiles, sets up (cached in `keys_dir`), stores the artifacts and registers; returns the id.
+pub async fn register(
+    chain: &Chain,
+    home: &Home,
+    onnx: &Path,
+    keys_dir: &Path,
+    seed: Option<u64>,
+    params: DisputeParams,
+    progress: &mut (dyn FnMut(usize, usize, &str) + Send),
+) -> Result<(u64, Prepared, Tx<u64>)> {
+    let store = home.open_store()?;
+    let prepared = tokio::task::block_in_place(|| {
+        prepare_registration(onnx, keys_dir, &store, seed, params, progress)
+    })?;
+    let tx = chain.register(&prepared.registration).await?;
+    Ok((tx.value, prepared, tx))
+}
+
+/// The compiled program of a registered model, from the store.
+pub async fn program_of(chain: &Chain, store: &LocalStore, model_id: u64) -> Result<Program> {
+    let count = chain.model_count().await?;
+    if model_id >= count {
+        bail!("model id {model_id} is unknown (the registry holds {count} models)");
+    }
+    let m = chain.get_model(model_id).await?;
+    let cid: Cid = m
+        .artifact_cids
+        .get(1)
+        .context("the registration names no compiled program")?
+        .parse()?;
+    let p = Program::from_bytes(&store.get(&cid)?)?;
+    if p.hash() != m.model_hash.0 {
+        bail!("the compiled program in the store does not match model {model_id}'s modelHash");
+    }
+    Ok(p)
+}
+
+/// Quantises `input.json` and requests an inference (fee in wei, deadline in seconds from now).
+pub async fn request(
+    chain: &Chain,
+    home: &Home,
+    model_id: u64,
+    input: &Path,
+    fee: U256,
+    deadline_secs: u64,
+) -> Result<Tx<u64>> {
+    let program = program_of(chain, &home.open_store()?, model_id).await?;
+    let x = read_input_json(input)?;
+    let q = quantise_input(&program, &x).with_context(|| format!("input {}", input.display()))?;
+    let now = chain.timestamp().await?;
+    let bal = chain.balance(chain.address()).await?;
+    if bal < fee {
+        bail!(
+            "insufficient funds for the fee: {} has {bal} wei, the fee is {fee} wei",
+            chain.address()
+        );
+    }
+    Ok(chain
+        .request_inference(model_id, &canonical(&q), now + deadline_secs, fee)
+        .await?)
+}
+
+/// Checks that `chain`'s account can pay `bond`.
+pub async fn check_bond(chain: &Chain, bond: U256, what: &str) -> Result<()> {
+    let bal = chain.balance(chain.address()).await?;
+    if bal < bond {
+        bail!(
+            "insufficient funds for the {what} bond: {} has {bal} wei, the bond is {bond} wei",
+            chain.address()
+        );
+    }
+    Ok(())
+}
+
+fn eth(x: U256) -> String {
+    let milli: U256 = x / U256::from(1_000_000_000_000_000u64);
+    format!(
+        "{}.{:03}",
+        milli / U256::from(1000),
+        (milli % U256::from(1000)).to::<u64>()
+    )
+}
+
+/// Models, requests (with their live results) and games, as tables.
+pub async fn status_text(chain: &Chain) -> Result<String> {
+    let mut s = String::new();
+    let now = chain.timestamp().await?;
+    let _ = writeln!(s, "chain time {now}, block {}", chain.block_number().await?);
+    let nm = chain.model_count().await?;
+    let _ = writeln!(
+        s,
+        "\nMODELS\n{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  model hash",
+        "id", "ops", "k/N", "depth", "clock", "window", "sub bond", "ch bond"
+    );
+    for id in 0..nm {
+        let m = chain.get_model(id).await?;
+        let p = &m.params;
+        let _ = writeln!(
+            s,
+            "{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  {}",
+            id,
+            m.num_ops,
+            format!("{}/{}", p.arity, p.max_group),
+            m.state_depth,
+            p.clock_budget,
+            p.challenge_window,
+            eth(p.submitter_bond),
+            eth(p.challenger_bond),
+            short(m.model_hash.as_slice())
+        );
+    }
+    let nr = chain.request_count().await?;
+    let _ = writeln!(
+        s,
+        "\nREQUESTS\n{:>3} {:>5} {:<10} {:>8} {:>9}  {:<13} {:<14} {:>9} {:>5}",
+        "id",
+        "model",
+        "status",
+        "fee ETH",
+        "deadline",
+        "submitter",
+        "final root",
+        "window",
+        "games"
+    );
+    for id in 0..nr {
+        let r = chain.get_request(id).await?;
+        let res = chain.get_result(id).await?;
+        let has = res.submitter != zkopml_chain::Address::ZERO;
+        let left = |t: u64| {
+            if t > now {
+                format!("{}s", t - now)
+            } else {
+                "passed".into()
+            }
+        };
+        let _ = writeln!(
+            s,
+            "{:>3} {:>5} {:<10} {:>8} {:>9}  {:<13} {:<14} {:>9} {:>5}",
+            id,
+            r.model_id,
+            format!("{:?}", r.status),
+            eth(r.fee),
+            left(r.deadline),
+            if has {
+                short(res.submitter.as_slice())
+            } else {
+                "-".into()
+            },
+            if has {
+                short(res.final_root.as_slice())
+            } else {
+                "-".into()
+            },
+            if has && r.status == Status::Submitted {
+                left(res.challenge_deadline)
+            } else {
+                "-".into()
+            },
+            if has {
+                res.active_games.to_string()
+            } else {
+                "-".into()
+            }
+        );
+    }
+    let ng = chain.game_count().await?;
+    let _ = writeln!(
+        s,
+        "\nGAMES\n{:>3} {:>4} {:<17} {:>9} {:>11} {:>8} {:>8} {:>8}  outcome",
+        "id", "req", "phase", "segment", "chunk h/i", "def s", "ch s", "bond"
+    );
+    for id in 0..ng {
+        let g = chain.get_game(id).await?;
+        let c = chain.clocks(id).await?;
+        let chunk = if matches!(
+            g.phase,
+            Phase::DefenderNodes | Phase::ChallengerNodes | Phase::DefenderProof
+        ) || g.num_chunks > 0
+        {
+            format!("{}/{}", g.height, g.index)
+        } else {
+            "-".into()
+        };
+        let _ = writeln!(
+            s,
+            "{:>3} {:>4} {:<17} {:>9} {:>11} {:>8} {:>8} {:>8}  {:?}",
+            id,
+            g.request_id,
+            format!("{:?}", g.phase),
+            format!("[{},{}]", g.lo, g.hi),
+            chunk,
+            c.defender_left,
+            c.challenger_left,
+            eth(g.bond),
+            g.outcome
+        );
+    }
+    Ok(s)
+}
+
+/// Gas used by the blocks `from..=to` (on anvil's automine: one transaction per block).
+pub async fn gas_in_blocks(chain: &Chain, from: u64, to: u64) -> Result<u64> {
+    use alloy::providers::Provider;
+    let mut total = 0u64;
+    for n in from..=to {
+        let b: serde_json::Value = chain
+            .provider()
+            .raw_request("eth_getBlockByNumber".into(), (format!("0x{n:x}"), false))
+            .await?;
+        let g = b.get("gasUsed").and_then(|v| v.as_str()).unwrap_or("0x0");
+        total += u64::from_str_radix(g.trim_start_matches("0x"), 16).unwrap_or(0);
+    }
+    Ok(total)
+}
+
+/// Gas used by one transaction.
+pub async fn gas_of_tx(chain: &Chain, tx: zkopml_chain::B256) -> Result<u64> {
+    use alloy::providers::Provider;
+    let r: serde_json::Value = chain
+        .provider()
+        .raw_request("eth_getTransactionReceipt".into(), (tx,))
+        .await?;
+    let g = r.get("gasUsed").and_then(|v| v.as_str()).unwrap_or("0x0");
+    Ok(u64::from_str_radix(g.trim_start_matches("0x"), 16).unwrap_or(0))
+}

@@ -1,0 +1,126 @@
+//! The trace an actor computes for a request: the honest one, or one with a deliberate defect
+//! at one (operator, output chunk) (a test and demo knob: only that operator is wrong, every
+//! later operator is recomputed from the corrupted slot, so the dispute must end on it).
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use zkopml_chain::{TensorMeta, B256};
+use zkopml_exec::commit::{canonical, TraceCommitment};
+use zkopml_exec::{run, run_op, Trace};
+use zkopml_model::{Program, Tensor, TensorSpec};
+
+/// Add 1 to the first value of chunk `chunk` of slot `op` (canonical layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defect {
+    pub op: usize,
+    pub chunk: usize,
+}
+
+/// A computed trace with its commitment.
+pub struct Computed {
+    pub trace: Trace,
+    pub commitment: TraceCommitment,
+}
+
+impl Computed {
+    pub fn final_root(&self) -> B256 {
+        B256::from(self.commitment.final_root())
+    }
+    pub fn state_root(&self, i: usize) -> B256 {
+        B256::from(self.commitment.state_roots[i])
+    }
+    /// The output values in the layout `submitResult` hashes (canonical).
+    pub fn output_values(&self) -> Vec<i32> {
+        canonical(self.trace.output())
+    }
+}
+
+/// The registry's geometry of a slot.
+pub fn tensor_meta(spec: &TensorSpec) -> TensorMeta {
+    TensorMeta {
+        dims: spec.shape.iter().map(|&d| d as u32).collect(),
+        scale: spec.scale,
+        chunk_len: spec.chunk_len as u32,
+    }
+}
+
+/// Index in ONNX (NCHW) order of the value at canonical position `q`.
+fn logical_index(shape: &[usize], q: usize) -> usize {
+    if shape.len() != 4 {
+        return q;
+    }
+    let (c, h, w) = (shape[1], shape[2], shape[3]);
+    let ch = q % c;
+    let x = (q / c) % w;
+    let y = (q / (c * w)) % h;
+    let n = q / (c * w * h);
+    ((n * c + ch) * h + y) * w + x
+}
+
+/// The input tensor from the values of a request (canonical layout, as the contract hashes them).
+pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<i32>> {
+    let spec = &program.input;
+    if values.len() != spec.numel() {
+        bail!(
+            "the request's input has {} values, the model expects shape {:?} ({} values)",
+            values.len(),
+            spec.shape,
+            spec.numel()
+        );
+    }
+    let mut data = vec![0i32; values.len()];
+    for (q, &v) in values.iter().enumerate() {
+        data[logical_index(&spec.shape, q)] = v;
+    }
+    Ok(Tensor::new(spec.shape.clone(), data))
+}
+
+/// Runs the program on `input` (ONNX layout), with `defect` if any, and commits the trace.
+pub fn compute(program: &Program, input: Tensor<i32>, defect: Option<Defect>) -> Result<Computed> {
+    let mut trace = run(program, input).context("running the model")?;
+    if let Some(d) = defect {
+        let n = program.n_ops();
+        if d.op == 0 || d.op > n {
+            bail!("defect at op {}: the model has ops 1..={n}", d.op);
+        }
+        let spec = program.slot_spec(d.op);
+        if d.chunk >= spec.num_chunks() {
+            bail!(
+                "defect at op {} chunk {}: that slot has {} chunks",
+                d.op,
+                d.chunk,
+                spec.num_chunks()
+            );
+        }
+        let slot = &mut trace.slots[d.op];
+        let i = logical_index(&slot.shape, d.chunk * spec.chunk_len);
+        slot.data[i] = if slot.data[i] == i32::MAX {
+            slot.data[i] - 1
+        } else {
+            slot.data[i] + 1
+        };
+        for op in d.op + 1..=n {
+            let y = run_op(op, &program.ops[op - 1], &trace.slots[..op])
+                .with_context(|| format!("recomputing op {op} after the defect"))?;
+            trace.slots[op] = y;
+        }
+    }
+    let commitment = TraceCommitment::new(program, &trace).context("committing the trace")?;
+    Ok(Computed { trace, commitment })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_index_inverts_canonical() {
+        let shape = vec![2, 3, 4, 5];
+        let data: Vec<i32> = (0..120).collect();
+        let t = Tensor::new(shape.clone(), data);
+        let c = canonical(&t);
+        for (q, &v) in c.iter().enumerate() {
+            assert_eq!(logical_index(&shape, q), v as usize);
+        }
+    }
+}

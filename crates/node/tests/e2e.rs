@@ -1,0 +1,388 @@
+//! End to end on a real anvil (one per test, on a free port): registrar, requester, submitter
+//! and challenger actors, real Groth16 proofs checked on chain. One insecure-seed setup per
+//! model is shared by all tests of this binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use zkopml_chain::{Chain, Event, Outcome, Phase, Reason, Status, U256};
+use zkopml_node::devnet::{increase_time, Anvil, KEYS};
+use zkopml_node::ops::{self, Home};
+use zkopml_node::{run_actor, ActorConfig, ActorSummary, Defect};
+
+const SEED: u64 = 42;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn tmp_root() -> PathBuf {
+    let p = std::env::temp_dir().join(format!("zkopml-node-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// The keys of `model` (setup once per test binary; later tests reuse the directory).
+fn shared_keys(model: &str) -> PathBuf {
+    static LENET: OnceLock<PathBuf> = OnceLock::new();
+    static CONV: OnceLock<PathBuf> = OnceLock::new();
+    let cell = if model == "lenet_5" { &LENET } else { &CONV };
+    cell.get_or_init(|| {
+        let dir = tmp_root().join(format!("keys-{model}"));
+        let store = zkopml_store::LocalStore::open(tmp_root().join("setup-store")).unwrap();
+        let t = std::time::Instant::now();
+        zkopml_node::prepare_registration(
+            &onnx(model),
+            &dir,
+            &store,
+            Some(SEED),
+            ops::default_params(),
+            &mut |_, _, _| {},
+        )
+        .unwrap();
+        eprintln!("setup of {model}: {:.1} s", t.elapsed().as_secs_f64());
+        dir
+    })
+    .clone()
+}
+
+fn onnx(model: &str) -> PathBuf {
+    repo()
+        .join("testdata/models")
+        .join(model)
+        .join("network.onnx")
+}
+
+struct Env {
+    anvil: Anvil,
+    home: Home,
+    owner: Chain,
+    model: u64,
+    params: zkopml_chain::DisputeParams,
+    name: String,
+}
+
+fn bond() -> U256 {
+    U256::from(100_000_000_000_000_000u128)
+}
+fn fee() -> U256 {
+    U256::from(10_000_000_000_000_000u64)
+}
+
+async fn env(name: &str, model: &str, window: u64) -> Env {
+    let keys = tokio::task::block_in_place(|| shared_keys(model));
+    let anvil = Anvil::start(None).unwrap();
+    let home = Home(tmp_root().join(name));
+    let _ = std::fs::remove_dir_all(&home.0);
+    let owner = ops::deploy(&anvil.url(), KEYS[0], &home).await.unwrap();
+    let mut params = ops::default_params();
+    params.challenge_window = window;
+    params.clock_budget = 120;
+    let (id, p, _) = ops::register(
+        &owner,
+        &home,
+        &onnx(model),
+        &keys,
+        Some(SEED),
+        params.clone(),
+        &mut |_, _, _| {},
+    )
+    .await
+    .unwrap();
+    assert!(p.setup_cached, "the shared setup is reused");
+    Env {
+        anvil,
+        home,
+        owner,
+        model: id,
+        params,
+        name: name.to_string(),
+    }
+}
+
+impl Env {
+    fn actor(&self, role: &str, serve: bool, defect: Option<Defect>) -> ActorConfig {
+        let name = format!("{}-{role}", self.name);
+        let mut c = ActorConfig::new(
+            &name,
+            self.home.actor(role),
+            self.home.store(),
+            self.home.cache(),
+        );
+        if serve {
+            c.serve = vec![self.model];
+        } else {
+            c.watch = vec![self.model];
+        }
+        c.defect = defect;
+        c.once = true;
+        c.poll = Duration::from_millis(150);
+        c
+    }
+    fn client(&self, k: usize) -> Chain {
+        self.owner.with_private_key(KEYS[k]).unwrap()
+    }
+    async fn request(&self, model: &str) -> u64 {
+        let input = onnx(model).with_file_name("input.json");
+        ops::request(&self.client(1), &self.home, self.model, &input, fee(), 3600)
+            .await
+            .unwrap()
+            .value
+    }
+    async fn game_events(&self) -> Vec<Event> {
+        let mut s = self.owner.events();
+        s.poll()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect()
+    }
+}
+
+fn spawn(chain: Chain, cfg: ActorConfig) -> tokio::task::JoinHandle<anyhow::Result<ActorSummary>> {
+    tokio::spawn(run_actor(chain, cfg))
+}
+
+async fn join(
+    h: tokio::task::JoinHandle<anyhow::Result<ActorSummary>>,
+    what: &str,
+) -> ActorSummary {
+    tokio::time::timeout(Duration::from_secs(400), h)
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not finish"))
+        .unwrap()
+        .unwrap()
+}
+
+fn resolved(evs: &[Event]) -> Vec<(Outcome, Reason)> {
+    evs.iter()
+        .filter_map(|e| match e {
+            Event::GameResolved(r) => Some((
+                Outcome::try_from(r.outcome).unwrap(),
+                Reason::try_from(r.reason).unwrap(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn proven_op(evs: &[Event]) -> Option<(u32, u32)> {
+    evs.iter().find_map(|e| match e {
+        Event::StepProven(p) => Some((p.op, p.chunk)),
+        _ => None,
+    })
+}
+
+/// A defective submitter, an honest challenger: the game ends on the defect, the challenger
+/// proves the true digest, gets both bonds; the request reopens.
+async fn defect_caught(name: &str, model: &str, defect: Defect) {
+    let e = env(name, model, 60).await;
+    let sub = spawn(e.client(2), e.actor("submitter", true, Some(defect)));
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    let rid = e.request(model).await;
+    let ch = join(ch, "challenger").await;
+    let sub = join(sub, "submitter").await;
+    let evs = e.game_events().await;
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
+    );
+    assert_eq!(
+        proven_op(&evs),
+        Some((defect.op as u32, defect.chunk as u32)),
+        "the game ends on the defect"
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond,
+        "challenger: its bond back + the submitter's"
+    );
+    assert_eq!(sub.withdrawn, U256::ZERO);
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Open,
+        "the request reopens"
+    );
+    let (escrow, credits) = e.owner.totals().await.unwrap();
+    assert_eq!(
+        (escrow, credits),
+        (fee(), U256::ZERO),
+        "only the fee is left in escrow"
+    );
+    drop(e.anvil);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn honest_result_is_finalised() {
+    let e = env("honest", "lenet_5", 4).await;
+    let sub = spawn(e.client(2), e.actor("submitter", true, None));
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    let rid = e.request("lenet_5").await;
+    let ch = join(ch, "challenger").await;
+    assert!(ch.games.is_empty(), "the honest challenger agrees");
+    let sub = join(sub, "submitter").await;
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(sub.withdrawn, fee() + bond(), "submitter: fee + its bond");
+    assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
+    assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn defect_at_first_op_is_caught() {
+    defect_caught("first", "lenet_5", Defect { op: 1, chunk: 27 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn defect_at_middle_op_is_caught() {
+    defect_caught("middle", "lenet_5", Defect { op: 6, chunk: 4 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn defect_at_last_op_is_caught() {
+    defect_caught("last", "lenet_5", Defect { op: 12, chunk: 0 }).await;
+}
+
+/// An honest submitter against a challenger with a wrong trace: the defender proves its leaf
+/// and wins the challenger's bond; its result is then finalised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn honest_defender_beats_wrong_challenger() {
+    let e = env("wrongch", "lenet_5", 30).await;
+    let sub = spawn(e.client(2), e.actor("submitter", true, None));
+    let ch = spawn(
+        e.client(3),
+        e.actor("challenger", false, Some(Defect { op: 4, chunk: 2 })),
+    );
+    let rid = e.request("lenet_5").await;
+    let ch = join(ch, "challenger").await;
+    assert_eq!(ch.withdrawn, U256::ZERO);
+    // the game is over; let the window pass so the submitter can finalise
+    increase_time(&e.owner, 31).await.unwrap();
+    let sub = join(sub, "submitter").await;
+    let evs = e.game_events().await;
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::DefenderWon, Reason::DefenderProved)]
+    );
+    assert_eq!(proven_op(&evs), Some((4, 2)));
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(
+        sub.withdrawn,
+        fee() + bond() + e.params.challenger_bond,
+        "fee + own bond + the challenger's bond"
+    );
+}
+
+/// A defective submitter that stops moving after its first move: the challenger claims the
+/// timeout once the defender's clock has run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn silent_defender_loses_on_time() {
+    let e = env("timeout", "lenet_5", 60).await;
+    let mut cfg = e.actor("submitter", true, Some(Defect { op: 8, chunk: 1 }));
+    cfg.stall_after = Some(1);
+    let sub = spawn(e.client(2), cfg);
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    e.request("lenet_5").await;
+    // wait until the challenger has answered the first round (the defender is to move again)
+    let t0 = std::time::Instant::now();
+    loop {
+        if e.owner.game_count().await.unwrap() > 0 {
+            let g = e.owner.get_game(0).await.unwrap();
+            if g.phase.defender_to_move() && (g.lo, g.hi) != (0, 12) {
+                break;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(200),
+            "the first round did not happen"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    increase_time(&e.owner, e.params.clock_budget + 5)
+        .await
+        .unwrap();
+    let ch = join(ch, "challenger").await;
+    let sub = join(sub, "submitter").await;
+    let evs = e.game_events().await;
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::DefenderTimeout)]
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond
+    );
+    assert_eq!(sub.withdrawn, U256::ZERO);
+    assert_eq!(sub.moves, 1);
+}
+
+/// The challenger process dies in the middle of a game; a new one on the same state directory
+/// resumes from the saved cursor and wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn challenger_restart_resumes_the_game() {
+    let e = env("restart", "lenet_5", 60).await;
+    let sub = spawn(
+        e.client(2),
+        e.actor("submitter", true, Some(Defect { op: 5, chunk: 7 })),
+    );
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    e.request("lenet_5").await;
+    let t0 = std::time::Instant::now();
+    loop {
+        if e.owner.game_count().await.unwrap() > 0
+            && e.owner.get_game(0).await.unwrap().phase != Phase::DefenderRoots
+        {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(200), "no game");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ch.abort();
+    let _ = ch.await;
+    assert!(
+        state_has_game(&e.home.actor("challenger")),
+        "the challenger saved the game"
+    );
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    let ch = join(ch, "restarted challenger").await;
+    join(sub, "submitter").await;
+    let evs = e.game_events().await;
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
+    );
+    assert_eq!(
+        e.owner.game_count().await.unwrap(),
+        1,
+        "no second challenge after the restart"
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond
+    );
+}
+
+fn state_has_game(dir: &Path) -> bool {
+    let s = zkopml_node::state::ActorState::load(dir).unwrap();
+    s.games.contains_key(&0) && s.cursor.is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
+async fn conv2d_defect_is_caught() {
+    defect_caught("conv2d", "conv2d", Defect { op: 3, chunk: 1 }).await;
+}
