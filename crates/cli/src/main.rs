@@ -126,7 +126,12 @@ mod chain;
 mod demo;
 
 fn main() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,alloy=warn,hyper=warn,reqwest=warn"));
+    // arkworks opens an info-level span per constraint namespace (target "gr1cs") and never
+    // closes it: with those spans enabled, a setup or a proof grows without bound (14 GB and an
+    // OOM kill for LeNet's setup). So they stay off, whatever RUST_LOG says.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,alloy=warn,hyper=warn,reqwest=warn"))
+        .add_directive("gr1cs=off".parse().expect("a valid directive"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
