@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# The main demo (README). Builds zkopml and walks LeNet-5 through everything that is verified
-# today: the compiled operator table, a committed run with its state root, accuracy against
-# tract's f32, the circuit plan, a Groth16 setup of every distinct circuit (insecure devnet seed),
-# a dispute-step proof of one (operator, chunk) checked natively, and the contracts' tests.
-# The live-chain demo (`zkopml demo`: anvil, actors, a dispute settled on chain) exists but has
-# not yet been seen to finish; run it with `ZKOPML_LIVE_DEMO=1 bash scripts/demo.sh`
-# (docs/node.md says what has run).
+# The main demo (README). Builds zkopml and runs `zkopml demo`: anvil, the contracts, LeNet-5
+# registered (compile + Groth16 setup with an insecure devnet seed), an honest answer finalised,
+# a defective one dissected on chain by a challenger process and settled by a Groth16 proof
+# verified by the contract, with wall time and gas per phase (about a minute after the build).
+# `ZKOPML_OFFLINE_DEMO=1 bash scripts/demo.sh` walks LeNet-5 through the engine and the prover
+# without a chain instead (operator table, committed run, accuracy, setup, one step proof).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,7 +14,8 @@ Z="${CARGO_TARGET_DIR:-$ROOT/target}/release/zkopml"
 M="$ROOT/testdata/models"
 OUT="${ZKOPML_DEMO_DIR:-$ROOT/target/demo}"
 mkdir -p "$OUT"
-if [ "${ZKOPML_LIVE_DEMO:-0}" = 1 ]; then
+if [ "${ZKOPML_OFFLINE_DEMO:-0}" != 1 ]; then
+  rm -rf "$OUT/chain"
   exec "$Z" demo --dir "$OUT/chain" "$@"
 fi
 echo "== LeNet-5: the compiled operator table"
