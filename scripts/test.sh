@@ -9,6 +9,8 @@ cd "$ROOT"
 bash scripts/install-tools.sh
 bash scripts/store/setup.sh
 echo "== cargo test (release: the executor and the circuits are slow unoptimised)"
-cargo test --release --workspace --locked
+cargo test --release --workspace --locked --exclude zkopml-node
+echo "== end-to-end on anvil (crates/node: actors as processes, real proofs; one test at a time)"
+cargo test --release --locked -p zkopml-node -- --test-threads 1
 echo "== forge test"
 (cd contracts && ../.tools/bin/forge test)

@@ -215,7 +215,6 @@ async fn defect_caught(name: &str, model: &str, defect: Defect) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn honest_result_is_finalised() {
     let e = env("honest", "lenet_5", 4).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
@@ -234,19 +233,16 @@ async fn honest_result_is_finalised() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn defect_at_first_op_is_caught() {
     defect_caught("first", "lenet_5", Defect { op: 1, chunk: 27 }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn defect_at_middle_op_is_caught() {
     defect_caught("middle", "lenet_5", Defect { op: 6, chunk: 4 }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn defect_at_last_op_is_caught() {
     defect_caught("last", "lenet_5", Defect { op: 12, chunk: 0 }).await;
 }
@@ -254,7 +250,6 @@ async fn defect_at_last_op_is_caught() {
 /// An honest submitter against a challenger with a wrong trace: the defender proves its leaf
 /// and wins the challenger's bond; its result is then finalised.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn honest_defender_beats_wrong_challenger() {
     let e = env("wrongch", "lenet_5", 30).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
@@ -288,7 +283,6 @@ async fn honest_defender_beats_wrong_challenger() {
 /// A defective submitter that stops moving after its first move: the challenger claims the
 /// timeout once the defender's clock has run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn silent_defender_loses_on_time() {
     let e = env("timeout", "lenet_5", 60).await;
     let mut cfg = e.actor("submitter", true, Some(Defect { op: 8, chunk: 1 }));
@@ -332,7 +326,6 @@ async fn silent_defender_loses_on_time() {
 /// The challenger process dies in the middle of a game; a new one on the same state directory
 /// resumes from the saved cursor and wins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn challenger_restart_resumes_the_game() {
     let e = env("restart", "lenet_5", 60).await;
     let sub = spawn(
@@ -382,7 +375,6 @@ fn state_has_game(dir: &Path) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "not yet seen to pass: the proof step of a game has not settled on this machine yet (docs/node.md); run with --ignored"]
 async fn conv2d_defect_is_caught() {
     defect_caught("conv2d", "conv2d", Defect { op: 3, chunk: 1 }).await;
 }
