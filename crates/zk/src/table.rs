@@ -871,11 +871,18 @@ fn reduce(
 }
 
 /// The values of the chunks `reads` in a trace (canonical layout), the circuit's witness.
+/// Each slot is brought to its canonical layout once, however many of its chunks are read.
 pub fn read_chunks(program: &Program, slots: &[Tensor<i32>], reads: &[ChunkRef]) -> Vec<Vec<i32>> {
+    let mut canonical: HashMap<usize, Vec<i32>> = HashMap::new();
     reads
         .iter()
         .map(|r| {
-            zkopml_exec::commit::chunk_values(program.slot_spec(r.slot), &slots[r.slot], r.chunk)
+            let values = canonical
+                .entry(r.slot)
+                .or_insert_with(|| zkopml_exec::commit::canonical(&slots[r.slot]));
+            let len = program.slot_spec(r.slot).chunk_len;
+            let lo = (r.chunk * len).min(values.len());
+            values[lo..(lo + len).min(values.len())].to_vec()
         })
         .collect()
 }
