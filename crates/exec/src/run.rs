@@ -190,10 +190,12 @@ impl Ctx<'_> {
             }
             QOp::MaxPool { window } => self.pool(x(), window, None),
             QOp::AveragePool { window, count_include_pad } => self.pool(x(), window, Some(*count_include_pad)),
-            QOp::GlobalAveragePool => {
+            QOp::GlobalAveragePool { divisor } => {
                 let x = x();
-                let hw = (x.shape[2] * x.shape[3]) as i64;
-                self.narrow_all(x.data.chunks(hw as usize).map(|c| div_round(c.iter().map(|&v| v as i64).sum(), hw).unwrap()))
+                let hw = x.shape[2] * x.shape[3];
+                let d = *divisor as i64;
+                if d == 0 { return Err(self.arith("GlobalAveragePool divisor 0")); }
+                self.narrow_all(x.data.chunks(hw).map(|c| div_round(c.iter().map(|&v| v as i64).sum(), d).unwrap()))
             }
             QOp::Affine { mul, add, shift } => {
                 let x = x();

@@ -94,7 +94,13 @@ fn pools() {
     // averages: (1+2-5+0)/4 = -0.5 -> 0 (half up); (2+4+0+3)/4 = 2.25 -> 2
     assert_eq!(eval(QOp::AveragePool { window: win(2, 1, 0), count_include_pad: false }, vec![s(0)], &[x.clone()], vec![1, 1, 1, 2]), vec![0, 2]);
     // global: 5 / 6 = 0.83 -> 1
-    assert_eq!(eval(QOp::GlobalAveragePool, vec![s(0)], &[x.clone()], vec![1, 1, 1, 1]), vec![1]);
+    assert_eq!(eval(QOp::GlobalAveragePool { divisor: 6 }, vec![s(0)], &[x.clone()], vec![1, 1, 1, 1]), vec![1]);
+    // lowered (graph.rs): row sums [7, -2], then their sum over the divisor H·W = 6: same 1
+    let rows = eval(QOp::ReduceSum { axes: vec![3] }, vec![s(0)], &[x.clone()], vec![1, 1, 2, 1]);
+    assert_eq!(rows, vec![7, -2]);
+    assert_eq!(eval(QOp::GlobalAveragePool { divisor: 6 }, vec![s(0)], &[t(vec![1, 1, 2, 1], rows)], vec![1, 1, 1, 1]), vec![1]);
+    // divisor 12: 5/12 = 0.42 -> 0
+    assert_eq!(eval(QOp::GlobalAveragePool { divisor: 12 }, vec![s(0)], &[x.clone()], vec![1, 1, 1, 1]), vec![0]);
     // padded average excluding pads: corner window of a 1-pad 2x2 kernel sees only x[0][0]
     assert_eq!(eval(QOp::AveragePool { window: win(2, 2, 1), count_include_pad: false }, vec![s(0)], &[x], vec![1, 1, 2, 2])[0], 1);
 }

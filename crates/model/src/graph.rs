@@ -221,6 +221,22 @@ impl Graph {
                     Value::Slot(s) => Operand::Slot(s),
                 })
                 .collect();
+            let mut inputs: Vec<Operand> = inputs;
+            // GlobalAveragePool over H×W becomes a ReduceSum over W (exact, same scale) and then
+            // the average over H with divisor H·W: the same integers, but no single operator (so
+            // no dispute step) reads more than one row of the input (docs/fixed-point.md).
+            let gap_input = match (&parsed.op, infos.first()) {
+                (Op::GlobalAveragePool { .. }, Some(InputInfo::Dyn { shape, dtype })) => Some((shape.to_vec(), *dtype)),
+                _ => None,
+            };
+            if let Some((shape, dtype)) = gap_input {
+                if shape[2] > 1 && shape[3] > 1 {
+                    let rows = vec![shape[0], shape[1], shape[2], 1];
+                    shapes.push((rows.clone(), dtype));
+                    nodes.push(Node { name: format!("{}/row_sums", node.name), onnx_op: node.op_type.clone(), op: Op::ReduceSum { axes: vec![3], keepdims: true }, inputs, shape: rows, dtype });
+                    inputs = vec![Operand::Slot(nodes.len())];
+                }
+            }
             shapes.push((parsed.shape.clone(), parsed.dtype));
             nodes.push(Node { name: node.name.clone(), onnx_op: node.op_type.clone(), op: parsed.op, inputs, shape: parsed.shape, dtype: parsed.dtype });
             values.insert(out_name, Value::Slot(nodes.len()));

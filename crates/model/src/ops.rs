@@ -78,7 +78,9 @@ pub enum Op {
     Softmax { axis: usize, legacy: bool },
     MaxPool { window: Window },
     AveragePool { window: Window, count_include_pad: bool },
-    GlobalAveragePool,
+    /// `y[n, c] = Σ_{h,w} x / divisor`: `divisor` is H·W of the ONNX node's input (graph.rs may
+    /// have summed its rows into one column first).
+    GlobalAveragePool { divisor: usize },
     /// Per-channel y = x · mul[c] + add[c] on axis 1 (a BatchNormalization left unfused).
     Affine { mul: Vec<f64>, add: Vec<f64> },
     /// Reshape, Flatten, Squeeze, Unsqueeze: same data, new shape.
@@ -406,7 +408,7 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
         "GlobalAveragePool" => {
             let x = c.shape(0)?;
             if x.len() != 4 { return Err(c.unsupported("only rank-4 inputs")); }
-            first_float(vec![x[0], x[1], 1, 1], Op::GlobalAveragePool)
+            first_float(vec![x[0], x[1], 1, 1], Op::GlobalAveragePool { divisor: x[2] * x[3] })
         }
         "BatchNormalization" => {
             let x = c.shape(0)?.to_vec();
@@ -713,9 +715,9 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
         }
         Op::MaxPool { window } => out(pool_f64(x, window, out_shape, None)),
         Op::AveragePool { window, count_include_pad } => out(pool_f64(x, window, out_shape, Some(*count_include_pad))),
-        Op::GlobalAveragePool => {
+        Op::GlobalAveragePool { divisor } => {
             let hw = x.shape[2] * x.shape[3];
-            out(x.data.chunks(hw).map(|c| c.iter().sum::<f64>() / hw as f64).collect())
+            out(x.data.chunks(hw).map(|c| c.iter().sum::<f64>() / *divisor as f64).collect())
         }
         Op::Affine { mul, add } => {
             let ch = x.shape[1];

@@ -10,7 +10,8 @@ use crate::onnx::DType;
 use crate::ops::{CompareKind, Window};
 use crate::tensor::Tensor;
 
-/// Values per chunk of a tensor that is not rank 4 (docs/commitments.md: a rank-4 chunk is one NHWC row).
+/// Values per chunk of a tensor that is not rank 4, and the most a rank-4 chunk holds unless
+/// one pixel has more channels (docs/commitments.md).
 pub const CHUNK_TARGET: usize = 2048;
 
 /// Shape, scale and chunking of one slot of the trace.
@@ -26,11 +27,8 @@ pub struct TensorSpec {
 impl TensorSpec {
     pub fn new(shape: Vec<usize>, dtype: DType, scale: i32) -> Self {
         let numel: usize = shape.iter().product();
-        // A rank-4 chunk is one NHWC row (W · C values): then the input rows a convolution or a
-        // pool reads sit at the same place in their chunks for every output row, so interior
-        // chunks share one circuit (docs/commitments.md).
         let chunk_len = if shape.len() == 4 {
-            shape[3] * shape[1]
+            shape[1] * default_chunk_pixels(shape[3], shape[1])
         } else {
             CHUNK_TARGET
         }
@@ -47,6 +45,90 @@ impl TensorSpec {
     }
     pub fn num_chunks(&self) -> usize {
         self.numel().div_ceil(self.chunk_len)
+    }
+    /// Pixels of one NHWC row per chunk, for a rank-4 tensor.
+    pub fn chunk_pixels(&self) -> Option<usize> {
+        (self.shape.len() == 4 && self.shape[1] > 0).then(|| self.chunk_len / self.shape[1])
+    }
+    fn set_chunk_pixels(&mut self, pixels: usize) {
+        self.chunk_len = (pixels * self.shape[1]).min(self.numel().max(1));
+    }
+}
+
+/// Pixels per chunk of a rank-4 tensor of width `w` with `c` channels before alignment: the
+/// whole row when it holds at most CHUNK_TARGET values, else the largest power of two dividing
+/// `w` whose pixels hold at most CHUNK_TARGET values (at least one pixel). A chunk never
+/// straddles two rows.
+pub fn default_chunk_pixels(w: usize, c: usize) -> usize {
+    if w * c <= CHUNK_TARGET {
+        return w.max(1);
+    }
+    let mut p = 1;
+    while w.is_multiple_of(2 * p) && 2 * p * c <= CHUNK_TARGET {
+        p *= 2;
+    }
+    p
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Narrows rank-4 chunks (never widens) until, for every operator, interior output chunks read
+/// their inputs at the same offsets, so that they share one circuit (docs/commitments.md):
+/// - a windowed operator (Conv, MaxPool, AveragePool) whose output row spans several chunks of
+///   `P_out` pixels, with stride `s` along W, reads an input whose chunk pixels `P_in` divide
+///   `s · P_out`;
+/// - an elementwise operator's operands and output, all of one rank-4 shape, have equal chunks.
+///
+/// Each change divides a chunk's pixel count, so this ends; the result divides every row width.
+pub fn align_chunks(input: &mut TensorSpec, ops: &mut [QNode]) {
+    fn spec<'a>(input: &'a mut TensorSpec, ops: &'a mut [QNode], slot: usize) -> &'a mut TensorSpec {
+        if slot == 0 { input } else { &mut ops[slot - 1].out }
+    }
+    loop {
+        let mut changed = false;
+        for i in 0..ops.len() {
+            let out = ops[i].out.clone();
+            let Some(p_out) = out.chunk_pixels() else { continue };
+            let slots: Vec<usize> = ops[i]
+                .inputs
+                .iter()
+                .filter_map(|o| match o {
+                    QOperand::Slot(s) => Some(*s),
+                    QOperand::Const { .. } => None,
+                })
+                .collect();
+            let stride = match &ops[i].op {
+                QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
+                _ => None,
+            };
+            if let Some(stride) = stride {
+                let Some(&x) = slots.first() else { continue };
+                let x = spec(input, ops, x);
+                if let Some(p_in) = x.chunk_pixels() {
+                    // One output chunk per row: every row reads from a row start, so any P_in.
+                    let p = if p_out < out.shape[3] { gcd(p_in, stride * p_out) } else { p_in };
+                    if p < p_in {
+                        x.set_chunk_pixels(p);
+                        changed = true;
+                    }
+                }
+            } else if ops[i].op.is_elementwise() {
+                let same: Vec<usize> = slots.into_iter().filter(|&s| spec(input, ops, s).shape == out.shape).collect();
+                let g = same.iter().fold(p_out, |g, &s| gcd(g, spec(input, ops, s).chunk_pixels().unwrap_or(g)));
+                for s in same.into_iter().chain([i + 1]) {
+                    let x = spec(input, ops, s);
+                    if x.chunk_pixels() != Some(g) {
+                        x.set_chunk_pixels(g);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
     }
 }
 
@@ -154,7 +236,10 @@ pub enum QOp {
         window: Window,
         count_include_pad: bool,
     },
-    GlobalAveragePool,
+    /// y = div_round(Σ_{h,w} x, divisor)
+    GlobalAveragePool {
+        divisor: u64,
+    },
     /// y = shift_round(x·mul[c] + add[c], shift), channel c on axis 1
     Affine {
         mul: Vec<i64>,
@@ -216,6 +301,32 @@ pub enum QOp {
 }
 
 impl QOp {
+    /// Output value i depends on value i of each same-shaped operand only.
+    pub fn is_elementwise(&self) -> bool {
+        matches!(
+            self,
+            QOp::Add { .. }
+                | QOp::Sub { .. }
+                | QOp::Max { .. }
+                | QOp::Min { .. }
+                | QOp::Mul { .. }
+                | QOp::Div { .. }
+                | QOp::Compare { .. }
+                | QOp::Relu
+                | QOp::LeakyRelu { .. }
+                | QOp::Clip { .. }
+                | QOp::Neg
+                | QOp::Abs
+                | QOp::Poly(_)
+                | QOp::Sqrt { .. }
+                | QOp::Reciprocal { .. }
+                | QOp::Affine { .. }
+                | QOp::Not
+                | QOp::Where { .. }
+                | QOp::Cast { .. }
+        )
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             QOp::Conv { .. } => "Conv",
@@ -239,7 +350,7 @@ impl QOp {
             QOp::Softmax { .. } => "Softmax",
             QOp::MaxPool { .. } => "MaxPool",
             QOp::AveragePool { .. } => "AveragePool",
-            QOp::GlobalAveragePool => "GlobalAveragePool",
+            QOp::GlobalAveragePool { .. } => "GlobalAveragePool",
             QOp::Affine { .. } => "Affine",
             QOp::Reshape => "Reshape",
             QOp::Transpose { .. } => "Transpose",
@@ -281,7 +392,8 @@ pub struct Program {
     pub outputs: Vec<usize>,
 }
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: GlobalAveragePool carries its divisor; rank-4 chunks of P pixels (docs/commitments.md).
+pub const FORMAT_VERSION: u32 = 2;
 
 impl Program {
     pub fn n_ops(&self) -> usize {

@@ -10,7 +10,7 @@ use crate::fixed::PiecewisePoly;
 use crate::graph::{Graph, Operand};
 use crate::onnx::{Const, DType};
 use crate::ops::{BinaryKind, Op, UnaryKind};
-use crate::program::{Program, QNode, QOp, QOperand, TensorSpec, FORMAT_VERSION};
+use crate::program::{align_chunks, Program, QNode, QOp, QOperand, TensorSpec, FORMAT_VERSION};
 use crate::tensor::Tensor;
 
 /// Calibrated activations stay below 2^ACT_BITS (2^11 headroom to the 2^31 bound).
@@ -241,7 +241,7 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             }
             Op::MaxPool { window } => (QOp::MaxPool { window: window.clone() }, s0),
             Op::AveragePool { window, count_include_pad } => (QOp::AveragePool { window: window.clone(), count_include_pad: *count_include_pad }, s0),
-            Op::GlobalAveragePool => (QOp::GlobalAveragePool, s0),
+            Op::GlobalAveragePool { divisor } => (QOp::GlobalAveragePool { divisor: *divisor as u64 }, s0),
             Op::Affine { mul, add } => {
                 let sw = weight_scale(mul).min(bias_bound(add, s0));
                 let acc = s0 + sw;
@@ -282,7 +282,9 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
         ops.push(QNode { name: node.name.clone(), onnx_op: node.onnx_op.clone(), op, inputs, out: spec.clone(), macs: node.macs() as u64 });
         specs.push(spec);
     }
-    Ok(Program { format_version: FORMAT_VERSION, input: specs[0].clone(), ops, outputs: graph.outputs.clone() })
+    let mut input = specs[0].clone();
+    align_chunks(&mut input, &mut ops);
+    Ok(Program { format_version: FORMAT_VERSION, input, ops, outputs: graph.outputs.clone() })
 }
 
 /// A piecewise cubic on `[lo, hi)` with segments of 2^seg_log2 real units (widened so that a

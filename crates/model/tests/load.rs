@@ -19,7 +19,7 @@ fn seed_models_linearise_as_documented() {
         ("xgboost", 62, 47, 0, &[1]),
         ("variable_cnn", 5, 4, 156_920, &[1, 100]),
         ("conv2d", 31, 31, 54_584, &[1, 10]),
-        ("mobilenet_v2", 155, 102, 0, &[1, 1000]),
+        ("mobilenet_v2", 155, 103, 0, &[1, 1000]),
     ];
     for (name, nodes, ops, params, out) in cases {
         let g = Graph::from_path(&model(name)).unwrap();
@@ -37,6 +37,11 @@ fn seed_models_linearise_as_documented() {
     let affine = g.nodes.iter().filter(|n| matches!(n.op, zkopml_model::Op::Affine { .. })).count();
     assert_eq!(folded + affine, 53);
     assert_eq!(g.input_shape, vec![1, 3, 224, 224]);
+    // its GlobalAveragePool (7×7×1280) is lowered: a ReduceSum over W, then the average over H
+    let n = g.n_ops();
+    assert!(matches!(&g.nodes[n - 4].op, zkopml_model::Op::ReduceSum { axes, .. } if axes == &[3]));
+    assert_eq!(g.nodes[n - 4].shape, vec![1, 1280, 7, 1]);
+    assert!(matches!(g.nodes[n - 3].op, zkopml_model::Op::GlobalAveragePool { divisor: 49 }));
     // xgboost: its shape-only and constant subgraphs are folded; two graph outputs, last is ArgMax
     let g = Graph::from_path(&model("xgboost")).unwrap();
     assert_eq!(g.outputs.len(), 2);

@@ -238,6 +238,47 @@ fn interior_chunks_share_a_circuit() {
     }
 }
 
+/// MobileNetV2 (rows of up to 112 × 96 values): chunks of a few pixels keep every circuit small
+/// and a padded 2-D convolution at no more than 9 circuits (interior, 4 edges, 4 corners).
+/// Rows sampled: the first two, two in the middle, the last two (interior rows are alike by
+/// construction; the sample still checks that they share a circuit).
+#[test]
+fn mobilenet_circuits_stay_small_and_few() {
+    let (p, _) = compiled("mobilenet_v2");
+    let mut widest = (0, 0);
+    for op in 1..=p.n_ops() {
+        let out = &p.ops[op - 1].out;
+        let n = out.num_chunks();
+        let per_row = match out.chunk_pixels() {
+            Some(px) => out.shape[3] / px,
+            None => n,
+        };
+        let rows = n / per_row;
+        let sample: std::collections::BTreeSet<usize> =
+            [0, 1, rows / 2, rows / 2 + 1, rows.saturating_sub(2), rows - 1]
+                .into_iter()
+                .filter(|&r| r < rows)
+                .collect();
+        let mut keys = std::collections::BTreeSet::new();
+        for j in sample.iter().flat_map(|r| r * per_row..(r + 1) * per_row) {
+            let (c, _) = op_chunk(&p, op, j).unwrap();
+            let read: usize = c.input_lens().iter().sum();
+            if read > widest.0 {
+                widest = (read, op);
+            }
+            keys.insert(c.structure_key());
+        }
+        assert!(
+            keys.len() <= 9,
+            "op {op} ({}): {} distinct circuits",
+            p.ops[op - 1].op.kind(),
+            keys.len()
+        );
+    }
+    eprintln!("widest read: {} values (op {})", widest.0, widest.1);
+    assert!(widest.0 <= 9 * 2048, "op {} reads {} values", widest.1, widest.0);
+}
+
 fn node(name: &str, op: QOp, inputs: Vec<QOperand>, out: TensorSpec) -> QNode {
     QNode {
         name: name.into(),
@@ -457,7 +498,7 @@ fn synthetic() -> (Program, Vec<Tensor<i32>>) {
         })
         .collect();
     let p = Program {
-        format_version: 1,
+        format_version: zkopml_model::program::FORMAT_VERSION,
         input,
         outputs: vec![ops.len()],
         ops,

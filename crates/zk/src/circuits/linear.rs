@@ -318,18 +318,31 @@ impl Conv {
         let y_start = chunk * y_chunk_len;
         assert!(y_start < y_numel, "output chunk {chunk} out of range");
         let y_len = chunk_len_of(chunk, y_chunk_len, y_numel);
-        let (out_row, in_row) = (s.ow * s.m, s.w * s.c);
-        let x_numel = s.batch * s.h * in_row;
+        let out_row = s.ow * s.m;
+        let x_numel = s.batch * s.h * s.w * s.c;
         let mut x_chunks = Vec::new();
-        for row in y_start / out_row..=(y_start + y_len - 1) / out_row {
+        let y_end = y_start + y_len - 1;
+        for row in y_start / out_row..=y_end / out_row {
             let (b, oy) = (row / s.oh, row % s.oh);
+            // The output pixels of the chunk in this row, and the input columns they read.
+            let ox0 = y_start.max(row * out_row) % out_row / s.m;
+            let ox1 = y_end.min((row + 1) * out_row - 1) % out_row / s.m;
+            let ix0 = (ox0 * s.strides[1]) as isize - s.pads[1] as isize;
+            let ix1 = (ox1 * s.strides[1] + (s.kw - 1) * s.dilations[1]) as isize
+                - s.pads[1] as isize;
+            let (ix0, ix1) = (ix0.max(0) as usize, ix1.min(s.w as isize - 1));
+            if ix1 < ix0 as isize {
+                continue;
+            }
             for ky in 0..s.kh {
                 let iy = (oy * s.strides[0] + ky * s.dilations[0]) as isize - s.pads[0] as isize;
                 if iy < 0 || iy >= s.h as isize {
                     continue;
                 }
-                let first = (b * s.h + iy as usize) * in_row;
-                x_chunks.extend(first / x_chunk_len..=(first + in_row - 1) / x_chunk_len);
+                let pixel = (b * s.h + iy as usize) * s.w;
+                let first = (pixel + ix0) * s.c;
+                let last = (pixel + ix1 as usize) * s.c + s.c - 1;
+                x_chunks.extend(first / x_chunk_len..=last / x_chunk_len);
             }
         }
         x_chunks.sort_unstable();

@@ -1,0 +1,81 @@
+//! Rank-4 chunk geometry (docs/commitments.md): whole rows when they are small, else a power of
+//! two of pixels, then narrowed until every windowed and elementwise operator reads its inputs
+//! at the same offsets from every interior output chunk.
+
+use std::path::PathBuf;
+use zkopml_model::input::read_input_json;
+use zkopml_model::program::default_chunk_pixels;
+use zkopml_model::{compile_onnx, default_calibration, Program, QOp, QOperand};
+
+fn compiled(name: &str) -> Program {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models").join(name).join("network.onnx");
+    let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
+    compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap().1
+}
+
+#[test]
+fn default_pixels_per_chunk() {
+    assert_eq!(default_chunk_pixels(28, 1), 28); // LeNet's input: a whole row
+    assert_eq!(default_chunk_pixels(32, 64), 32); // exactly 2048 values: still a whole row
+    assert_eq!(default_chunk_pixels(112, 96), 16); // 112 = 16·7; 16·96 = 1536
+    assert_eq!(default_chunk_pixels(56, 144), 8); // 8·144 = 1152; 16 does not divide 56
+    assert_eq!(default_chunk_pixels(7, 1280), 1);
+    assert_eq!(default_chunk_pixels(3, 4096), 1); // one pixel even when it exceeds 2048 values
+}
+
+/// Every rule of `align_chunks`, checked on the compiled program.
+fn assert_aligned(p: &Program) {
+    let slot = |o: &QOperand| match o { QOperand::Slot(s) => Some(*s), _ => None };
+    for (i, node) in p.ops.iter().enumerate() {
+        let Some(p_out) = node.out.chunk_pixels() else { continue };
+        assert_eq!(node.out.shape[3] % p_out, 0, "op {} chunk straddles rows", i + 1);
+        let stride = match &node.op {
+            QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
+            _ => None,
+        };
+        if let (Some(s), Some(x)) = (stride, node.inputs.first().and_then(slot)) {
+            let p_in = p.slot_spec(x).chunk_pixels().unwrap();
+            if p_out < node.out.shape[3] {
+                assert_eq!((s * p_out) % p_in, 0, "op {}: P_in {p_in} does not divide {s}·{p_out}", i + 1);
+            }
+        }
+        if node.op.is_elementwise() {
+            for x in node.inputs.iter().filter_map(slot) {
+                let x = p.slot_spec(x);
+                if x.shape == node.out.shape {
+                    assert_eq!(x.chunk_len, node.out.chunk_len, "op {}: elementwise chunks differ", i + 1);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn mobilenet_chunks_are_small_and_aligned() {
+    let p = compiled("mobilenet_v2");
+    assert_aligned(&p);
+    for s in 0..=p.n_ops() {
+        let spec = p.slot_spec(s);
+        if spec.shape.len() == 4 {
+            assert!(spec.chunk_len <= 2048 || spec.chunk_pixels() == Some(1), "slot {s}: {} values per chunk", spec.chunk_len);
+        }
+    }
+    // the input (224 × 3 = 672 values per row) is narrowed to 32 pixels for the stride-2 first Conv
+    // whose output chunks hold 16 pixels of 32 channels
+    assert_eq!(p.input.chunk_pixels(), Some(32));
+    assert_eq!(p.ops[0].out.chunk_pixels(), Some(16));
+}
+
+#[test]
+fn small_rows_stay_whole() {
+    for name in ["lenet_5", "conv2d", "variable_cnn"] {
+        let p = compiled(name);
+        assert_aligned(&p);
+        for s in 0..=p.n_ops() {
+            let spec = p.slot_spec(s);
+            if spec.shape.len() == 4 {
+                assert_eq!(spec.chunk_pixels(), Some(spec.shape[3]), "{name} slot {s}");
+            }
+        }
+    }
+}
