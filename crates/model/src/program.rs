@@ -91,14 +91,7 @@ pub fn align_chunks(input: &mut TensorSpec, ops: &mut [QNode]) {
         for i in 0..ops.len() {
             let out = ops[i].out.clone();
             let Some(p_out) = out.chunk_pixels() else { continue };
-            let slots: Vec<usize> = ops[i]
-                .inputs
-                .iter()
-                .filter_map(|o| match o {
-                    QOperand::Slot(s) => Some(*s),
-                    QOperand::Const { .. } => None,
-                })
-                .collect();
+            let slots: Vec<usize> = ops[i].input_slots().collect();
             let stride = match &ops[i].op {
                 QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
                 _ => None,
@@ -380,6 +373,16 @@ pub struct QNode {
     pub out: TensorSpec,
     /// multiply-accumulates of one execution
     pub macs: u64,
+}
+
+impl QNode {
+    /// The trace slots among the operands, in operand order.
+    pub fn input_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.inputs.iter().filter_map(|o| match o {
+            QOperand::Slot(s) => Some(*s),
+            QOperand::Const { .. } => None,
+        })
+    }
 }
 
 /// A compiled model. `ops[i - 1]` is op i and writes slot i; slot 0 is the input.

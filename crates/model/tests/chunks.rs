@@ -25,7 +25,6 @@ fn default_pixels_per_chunk() {
 
 /// Every rule of `align_chunks`, checked on the compiled program.
 fn assert_aligned(p: &Program) {
-    let slot = |o: &QOperand| match o { QOperand::Slot(s) => Some(*s), _ => None };
     for (i, node) in p.ops.iter().enumerate() {
         let Some(p_out) = node.out.chunk_pixels() else { continue };
         assert_eq!(node.out.shape[3] % p_out, 0, "op {} chunk straddles rows", i + 1);
@@ -33,14 +32,14 @@ fn assert_aligned(p: &Program) {
             QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
             _ => None,
         };
-        if let (Some(s), Some(x)) = (stride, node.inputs.first().and_then(slot)) {
-            let p_in = p.slot_spec(x).chunk_pixels().unwrap();
+        if let (Some(s), Some(QOperand::Slot(x))) = (stride, node.inputs.first()) {
+            let p_in = p.slot_spec(*x).chunk_pixels().unwrap();
             if p_out < node.out.shape[3] {
                 assert_eq!((s * p_out) % p_in, 0, "op {}: P_in {p_in} does not divide {s}·{p_out}", i + 1);
             }
         }
         if node.op.is_elementwise() {
-            for x in node.inputs.iter().filter_map(slot) {
+            for x in node.input_slots() {
                 let x = p.slot_spec(x);
                 if x.shape == node.out.shape {
                     assert_eq!(x.chunk_len, node.out.chunk_len, "op {}: elementwise chunks differ", i + 1);

@@ -657,14 +657,7 @@ fn movement(
     node: &QNode,
     chunk: usize,
 ) -> Result<(OpCircuit, Vec<ChunkRef>), ZkError> {
-    let mut slots_read: Vec<usize> = node
-        .inputs
-        .iter()
-        .filter_map(|o| match o {
-            QOperand::Slot(s) => Some(*s),
-            QOperand::Const { .. } => None,
-        })
-        .collect();
+    let mut slots_read: Vec<usize> = node.input_slots().collect();
     slots_read.sort_unstable();
     slots_read.dedup();
     let mut base = HashMap::new();
