@@ -25,26 +25,27 @@ fn tmp_root() -> PathBuf {
 
 /// The keys of `model` (setup once per test binary; later tests reuse the directory).
 fn shared_keys(model: &str) -> PathBuf {
-    static LENET: OnceLock<PathBuf> = OnceLock::new();
-    static CONV: OnceLock<PathBuf> = OnceLock::new();
-    let cell = if model == "lenet_5" { &LENET } else { &CONV };
-    cell.get_or_init(|| {
-        let dir = tmp_root().join(format!("keys-{model}"));
-        let store = zkopml_store::LocalStore::open(tmp_root().join("setup-store")).unwrap();
-        let t = std::time::Instant::now();
-        zkopml_node::prepare_registration(
-            &onnx(model),
-            &dir,
-            &store,
-            Some(SEED),
-            ops::default_params(),
-            &mut |_, _, _| {},
-        )
-        .unwrap();
-        eprintln!("setup of {model}: {:.1} s", t.elapsed().as_secs_f64());
-        dir
-    })
-    .clone()
+    static KEYS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> =
+        OnceLock::new();
+    let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
+    keys.entry(model.to_string())
+        .or_insert_with(|| {
+            let dir = tmp_root().join(format!("keys-{model}"));
+            let store = zkopml_store::LocalStore::open(tmp_root().join("setup-store")).unwrap();
+            let t = std::time::Instant::now();
+            zkopml_node::prepare_registration(
+                &onnx(model),
+                &dir,
+                &store,
+                Some(SEED),
+                ops::default_params(),
+                &mut |_, _, _| {},
+            )
+            .unwrap();
+            eprintln!("setup of {model}: {:.1} s", t.elapsed().as_secs_f64());
+            dir
+        })
+        .clone()
 }
 
 fn onnx(model: &str) -> PathBuf {
@@ -214,12 +215,13 @@ async fn defect_caught(name: &str, model: &str, defect: Defect) {
     drop(e.anvil);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn honest_result_is_finalised() {
-    let e = env("honest", "lenet_5", 4).await;
+/// An honest submitter, an honest challenger: no game; the result is finalised after the
+/// window and the submitter withdraws the fee and its bond.
+async fn honest_finalised(name: &str, model: &str, output_len: usize) {
+    let e = env(name, model, 4).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
-    let rid = e.request("lenet_5").await;
+    let rid = e.request(model).await;
     let ch = join(ch, "challenger").await;
     assert!(ch.games.is_empty(), "the honest challenger agrees");
     let sub = join(sub, "submitter").await;
@@ -228,8 +230,13 @@ async fn honest_result_is_finalised() {
         Status::Finalized
     );
     assert_eq!(sub.withdrawn, fee() + bond(), "submitter: fee + its bond");
-    assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
+    assert_eq!(e.owner.final_output(rid).await.unwrap().len(), output_len);
     assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_result_is_finalised() {
+    honest_finalised("honest", "lenet_5", 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -377,4 +384,17 @@ fn state_has_game(dir: &Path) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conv2d_defect_is_caught() {
     defect_caught("conv2d", "conv2d", Defect { op: 3, chunk: 1 }).await;
+}
+
+/// XGBoost (47 ops of trees: Gather, Compare, GatherElements, ReduceSum, Softmax, ArgMax):
+/// an honest answer is finalised, and a defect in the leaf lookup (op 42, a Gather with
+/// trace indices) is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xgboost_honest_result_is_finalised() {
+    honest_finalised("xgb-honest", "xgboost", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xgboost_defect_is_caught() {
+    defect_caught("xgboost", "xgboost", Defect { op: 42, chunk: 0 }).await;
 }

@@ -1,0 +1,92 @@
+//! The CLI's error paths, run as a user runs them: the built `zkopml` binary as a process
+//! against a real devnet (anvil). Each error names the problem and exits non-zero.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn zkopml(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkopml"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the zkopml binary runs")
+}
+
+fn ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Exits non-zero (not by a panic) and says `needle` on stderr.
+fn fails_with(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected a failure naming {needle:?}");
+    assert_eq!(out.status.code(), Some(1), "exit code (a panic exits 101): {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(needle), "stderr does not name {needle:?}:\n{err}");
+}
+
+struct Devnet(PathBuf);
+
+impl Drop for Devnet {
+    fn drop(&mut self) {
+        let _ = zkopml(&self.0, &["devnet", "down"]);
+    }
+}
+
+#[test]
+fn errors_name_the_problem_and_exit_non_zero() {
+    let home = std::env::temp_dir().join(format!("zkopml-cli-errors-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let xgb = repo().join("testdata/models/xgboost/network.onnx");
+    let xgb_input = repo().join("testdata/models/xgboost/input.json");
+    let lenet_input = repo().join("testdata/models/lenet_5/input.json");
+
+    // No deployment yet; then nothing listening on port 9.
+    let out = zkopml(&home, &["status"]);
+    fails_with(&out, "no deployment at");
+    let out = zkopml(&home, &["deploy", "--rpc", "http://127.0.0.1:9"]);
+    fails_with(&out, "no RPC at http://127.0.0.1:9");
+
+    // A devnet on a port of its own, the contracts, and XGBoost registered (local setup).
+    let port = 18_545 + (std::process::id() % 1000) as u16;
+    ok(&zkopml(&home, &["devnet", "up", "--port", &port.to_string()]), "devnet up");
+    let _devnet = Devnet(home.clone());
+    ok(&zkopml(&home, &["deploy"]), "deploy");
+    let reg = zkopml(&home, &["register", xgb.to_str().unwrap(), "--insecure-seed", "7"]);
+    ok(&reg, "register");
+
+    // A model id the registry does not hold.
+    let out = zkopml(&home, &["request", "5", xgb_input.to_str().unwrap()]);
+    fails_with(&out, "model id 5 is unknown");
+
+    // LeNet's 1×1×28×28 input for XGBoost's model.
+    let out = zkopml(&home, &["request", "0", lenet_input.to_str().unwrap()]);
+    fails_with(&out, "input");
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("shape") || err.contains("values"), "names the shape: {err}");
+
+    // An account without ether: the fee, and a submitter's bond.
+    let empty = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    let out = zkopml(&home, &["request", "0", xgb_input.to_str().unwrap(), "--key", empty]);
+    fails_with(&out, "insufficient funds for the fee");
+    ok(&zkopml(&home, &["request", "0", xgb_input.to_str().unwrap()]), "request");
+    let out = zkopml(&home, &["submit", "0", "--once", "--key", empty]);
+    fails_with(&out, "insufficient funds for the submitter bond");
+
+    // Bad files are named, not panicked on.
+    let out = zkopml(&home, &["run", "/nonexistent/model.onnx", xgb_input.to_str().unwrap()]);
+    fails_with(&out, "/nonexistent/model.onnx");
+    drop(_devnet);
+    let _ = std::fs::remove_dir_all(&home);
+}
