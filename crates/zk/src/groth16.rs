@@ -4,9 +4,9 @@
 //! "constraints", symbolic linear combinations inlined by `finalize`), so the matrices the
 //! identity hashes are the matrices the keys are made for.
 
+use crate::qap::CircomReduction;
 use crate::{native::fr_to_be_bytes, Curve, Fr, ZkError};
 use ark_ff::Zero;
-use crate::qap::CircomReduction;
 use ark_groth16::r1cs_to_qap::LibsnarkReduction;
 use ark_groth16::{prepare_verifying_key, Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{
