@@ -75,10 +75,19 @@ pub fn ptau(power: u32) -> PathBuf {
         ],
     );
     snarkjs_ok(&dir, &["powersoftau", "prepare", "phase2", &p1, &p2]);
+    std::fs::rename(
+        dir.join(&p1),
+        dir.join(format!("pot{power}-unprepared.ptau")),
+    )
+    .unwrap();
     std::fs::rename(dir.join(&p2), &out).unwrap();
     let _ = std::fs::remove_file(dir.join(&p0));
-    let _ = std::fs::remove_file(dir.join(&p1));
     out
+}
+
+/// The same ceremony's file before `prepare phase2`.
+pub fn unprepared_ptau(power: u32) -> PathBuf {
+    ptau(power).with_file_name(format!("pot{power}-unprepared.ptau"))
 }
 
 /// A fresh scratch directory under the target dir.
