@@ -83,6 +83,17 @@ pub enum CeremonyError {
     #[error("section {0} is not the initial one divided by the final delta")]
     RatioMismatch(&'static str),
 
+    /// The key of one circuit of a model failed verification.
+    #[error("circuit {circuit} ({path}): {source}")]
+    CircuitKey {
+        /// The circuit's index in the model's circuit set.
+        circuit: usize,
+        /// Its key file.
+        path: String,
+        /// Why.
+        source: Box<CeremonyError>,
+    },
+
     /// An error of the proof system.
     #[error(transparent)]
     Zk(#[from] ZkError),

@@ -9,11 +9,15 @@
 //! - [`mpc`]: contributions ([`mpc::contribute`]) and their verification ([`mpc::verify`]),
 //!   each interoperable with `snarkjs zkey contribute` / `zkey verify`.
 //!
+//! - [`model`]: the ceremony of a whole model (every distinct circuit), and its final keys
+//!   as the circuit set the prover and the registry use.
+//!
 //! See `docs/zk.md`, "Trusted setup", for the protocol and what it trusts.
 
 pub mod binfile;
 pub mod encoding;
 pub mod error;
+pub mod model;
 pub mod mpc;
 pub mod ptau;
 pub mod r1cs;
