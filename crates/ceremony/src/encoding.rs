@@ -151,7 +151,7 @@ pub fn g2_to_u(p: &G2Affine, out: &mut Vec<u8>) {
 /// G1 points from consecutive LEM encodings.
 pub fn g1s_from_lem(bytes: &[u8], file: &'static str) -> Result<Vec<G1Affine>, CeremonyError> {
     use rayon::prelude::*;
-    if bytes.len() % G1_BYTES != 0 {
+    if !bytes.len().is_multiple_of(G1_BYTES) {
         return Err(format(file, "a G1 section is not a whole number of points"));
     }
     bytes
@@ -163,7 +163,7 @@ pub fn g1s_from_lem(bytes: &[u8], file: &'static str) -> Result<Vec<G1Affine>, C
 /// G2 points from consecutive LEM encodings (on-curve checked, not subgroup checked).
 pub fn g2s_from_lem(bytes: &[u8], file: &'static str) -> Result<Vec<G2Affine>, CeremonyError> {
     use rayon::prelude::*;
-    if bytes.len() % G2_BYTES != 0 {
+    if !bytes.len().is_multiple_of(G2_BYTES) {
         return Err(format(file, "a G2 section is not a whole number of points"));
     }
     bytes

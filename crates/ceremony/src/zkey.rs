@@ -222,8 +222,8 @@ impl Zkey {
                 ct[*w as usize].push((row, *coef));
             }
         }
-        for s in 0..=np {
-            at[s].push((m + s, Fr::ONE));
+        for (s, terms) in at.iter_mut().enumerate().take(np + 1) {
+            terms.push((m + s, Fr::ONE));
             push_coef(&mut coefs, 0, m + s, s as u32, &Fr::ONE);
         }
         let mut coef_section = n_coefs.to_le_bytes().to_vec();
