@@ -96,3 +96,74 @@ async fn ceremony_keys_prove_on_chain_and_older_keys_do_not() {
         .await
         .expect("the old proof verifies under the old key");
 }
+
+fn revert_name<T: std::fmt::Debug>(r: Result<T, zkopml_chain::ChainError>) -> String {
+    match r {
+        Err(e) => e
+            .revert_name()
+            .unwrap_or_else(|| panic!("expected a revert, got {e}"))
+            .to_string(),
+        Ok(v) => panic!("expected a revert, got {v:?}"),
+    }
+}
+
+/// The registry's ceremony rules through the Rust client: requests wait for the window and a
+/// contribution; contributions must chain on the recorded transcript hash.
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_ceremony_window_through_the_client() {
+    use alloy::primitives::B256;
+    let anvil = Anvil::start();
+    let owner = Chain::builder()
+        .rpc_url(anvil.url())
+        .private_key(KEY0)
+        .deploy()
+        .await
+        .unwrap();
+    let other = Chain::builder()
+        .rpc_url(anvil.url())
+        .private_key(&chain_common::funded_key(&owner).await)
+        .deployment(owner.deployment().clone())
+        .connect()
+        .await
+        .unwrap();
+    let t0 = B256::repeat_byte(0x10);
+    let (t1, r1) = (B256::repeat_byte(0x11), B256::repeat_byte(0xa1));
+    let reg = chain_common::one_op_registration(3);
+    let id = owner
+        .register_with_ceremony(&reg, t0, 600)
+        .await
+        .unwrap()
+        .value;
+    let (closes, n, t, done) = owner.ceremony_info(id).await.unwrap();
+    assert!(closes > 0 && n == 0 && t == t0 && !done);
+    let now = owner.timestamp().await.unwrap();
+    let fee = U256::from(chain_common::FEE);
+    assert_eq!(
+        revert_name(
+            owner
+                .request_inference(id, &[1, 2, 3, 4], now + 3600, fee)
+                .await
+        ),
+        "ModelInactive"
+    );
+    assert_eq!(
+        revert_name(other.contribute(id, t1, t1, r1, "stale").await),
+        "StaleTranscript"
+    );
+    other.contribute(id, t0, t1, r1, "bafy-keys").await.unwrap();
+    assert_eq!(owner.get_model(id).await.unwrap().circuit_root, r1);
+    chain_common::advance(&owner, 601).await;
+    assert_eq!(
+        owner.ceremony_info(id).await.unwrap(),
+        (closes, 1, t1, true)
+    );
+    assert_eq!(
+        revert_name(other.contribute(id, t1, t0, r1, "late").await),
+        "CeremonyClosed"
+    );
+    let now = owner.timestamp().await.unwrap();
+    owner
+        .request_inference(id, &[1, 2, 3, 4], now + 3600, fee)
+        .await
+        .expect("requests open after the window closed with a contribution");
+}
