@@ -98,9 +98,16 @@ pub fn run(cmd: CeremonyCmd) -> Result<()> {
         }
         CeremonyCmd::Contribute { dir, name } => {
             let t = Instant::now();
-            let hashes = model::contribute(&dir, name.as_deref(), rng, &mut quiet)?;
+            let mut marks = Vec::new();
+            let hashes = model::contribute(&dir, name.as_deref(), rng, &mut |_, _, _| {
+                marks.push(Instant::now())
+            })?;
             for (k, h) in hashes.iter().enumerate() {
-                println!("circuit {k:>3}: contribution hash {}", hex::encode(h));
+                let secs = marks[k + 1].duration_since(marks[k]).as_secs_f64();
+                println!(
+                    "circuit {k:>3}: contribution hash {}… ({secs:.2} s)",
+                    &hex::encode(h)[..32]
+                );
             }
             println!(
                 "contributed to {} circuits in {:.2} s; your secrets are gone with this process",
