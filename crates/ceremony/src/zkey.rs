@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_ec::{scalar_mul::glv::GLVConfig, AffineRepr, CurveGroup};
 use ark_ff::{Field, PrimeField};
 use ark_groth16::{ProvingKey, VerifyingKey};
 use blake2::{Blake2b512, Digest};
@@ -126,7 +126,8 @@ fn g1_proj_sum<'a>(terms: impl Iterator<Item = (&'a G1Affine, &'a Fr)>) -> G1Pro
     terms.map(|(p, c)| mul_small_g1(p, c)).sum()
 }
 
-/// `c·p`, cheap when `c` or `-c` fits in 64 bits (most R1CS coefficients).
+/// `c·p`, cheap when `c` or `-c` fits in 64 bits (most R1CS coefficients), else with the
+/// GLV endomorphism.
 fn mul_small_g1(p: &G1Affine, c: &Fr) -> G1Projective {
     let b = c.into_bigint();
     if b.0[1..].iter().all(|l| *l == 0) {
@@ -136,7 +137,7 @@ fn mul_small_g1(p: &G1Affine, c: &Fr) -> G1Projective {
     if n.0[1..].iter().all(|l| *l == 0) {
         return -p.mul_bigint([n.0[0]]);
     }
-    p.mul_bigint(b)
+    <ark_bn254::g1::Config as GLVConfig>::glv_mul_projective(p.into_group(), *c)
 }
 
 fn mul_small_g2(p: &G2Affine, c: &Fr) -> G2Projective {
@@ -148,7 +149,7 @@ fn mul_small_g2(p: &G2Affine, c: &Fr) -> G2Projective {
     if n.0[1..].iter().all(|l| *l == 0) {
         return -p.mul_bigint([n.0[0]]);
     }
-    p.mul_bigint(b)
+    <ark_bn254::g2::Config as GLVConfig>::glv_mul_projective(p.into_group(), *c)
 }
 
 fn hash_u32(h: &mut Blake2b512, n: usize) {
