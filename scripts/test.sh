@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/install-tools.sh
 bash scripts/store/setup.sh
+bash scripts/ceremony/setup.sh
 echo "== cargo test (release: the executor and the circuits are slow unoptimised)"
 cargo test --release --workspace --locked --exclude zkopml-node
 echo "== end-to-end on anvil (crates/node: actors as processes, real proofs; one test at a time)"

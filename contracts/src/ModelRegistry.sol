@@ -48,6 +48,19 @@ contract ModelRegistry {
 
     Model[] internal models;
 
+    /// Phase 2 of a model's Groth16 setup (docs/zk.md "Trusted setup"), for models registered
+    /// with `registerWithCeremony`. Contributions are verified off-chain (`zkopml ceremony
+    /// verify`, or `snarkjs zkey verify`); the chain orders them, records the transcript hash
+    /// of the keys after each, and holds requests back until the window has closed with at
+    /// least one contribution.
+    struct Ceremony {
+        uint64 closesAt; // requests open from this time on (0: no ceremony)
+        uint32 contributions; // contributions recorded
+        bytes32 transcriptHash; // transcript hash of the current keys (docs/zk.md)
+    }
+
+    mapping(uint256 => Ceremony) internal ceremonies;
+
     event ModelRegistered(
         uint256 indexed modelId,
         address indexed owner,
@@ -68,13 +81,80 @@ contract ModelRegistry {
         uint96 challengerBond
     );
     event ModelActiveSet(uint256 indexed modelId, bool active);
+    event CeremonyOpened(uint256 indexed modelId, uint64 closesAt, bytes32 transcriptHash);
+    event Contributed(
+        uint256 indexed modelId,
+        address indexed contributor,
+        uint32 index,
+        bytes32 transcriptHash,
+        bytes32 circuitRoot,
+        string keysCid
+    );
 
     error BadParams();
     error BadMetaPath();
     error NotOwner();
     error UnknownModel(uint256 modelId);
+    error NoCeremony(uint256 modelId);
+    error CeremonyClosed(uint256 modelId);
+    error StaleTranscript(bytes32 current);
 
+    /// Registers a model whose keys come from a trusted local setup: requests open at once.
     function register(Registration calldata r) external returns (uint256 modelId) {
+        return _register(r);
+    }
+
+    /// Registers a model whose keys are derived from a Powers-of-Tau file and still need phase-2
+    /// contributions: `r.circuitRoot` is the root of the initial keys, `transcriptHash` their
+    /// transcript hash. Anyone may contribute for `window` seconds; requests open after that.
+    function registerWithCeremony(Registration calldata r, bytes32 transcriptHash, uint64 window)
+        external
+        returns (uint256 modelId)
+    {
+        if (window == 0) revert BadParams();
+        modelId = _register(r);
+        uint64 closesAt = uint64(block.timestamp) + window;
+        ceremonies[modelId] = Ceremony(closesAt, 0, transcriptHash);
+        emit CeremonyOpened(modelId, closesAt, transcriptHash);
+    }
+
+    /// Records a contribution on top of the current keys (`prevTranscript` must be the current
+    /// transcript hash, so two contributors cannot both build on the same keys). The new keys
+    /// are published at `keysCid`; `circuitRoot` is the root of their circuit table.
+    function contribute(
+        uint256 modelId,
+        bytes32 prevTranscript,
+        bytes32 transcriptHash,
+        bytes32 newCircuitRoot,
+        string calldata keysCid
+    ) external {
+        Model storage m = _model(modelId);
+        Ceremony storage c = ceremonies[modelId];
+        if (c.closesAt == 0) revert NoCeremony(modelId);
+        if (block.timestamp >= c.closesAt) revert CeremonyClosed(modelId);
+        if (prevTranscript != c.transcriptHash) revert StaleTranscript(c.transcriptHash);
+        c.transcriptHash = transcriptHash;
+        uint32 index = c.contributions++;
+        m.circuitRoot = newCircuitRoot;
+        emit Contributed(modelId, msg.sender, index, transcriptHash, newCircuitRoot, keysCid);
+    }
+
+    /// The ceremony of a model: `closesAt` 0 when it was registered without one.
+    function ceremonyInfo(uint256 modelId)
+        external
+        view
+        returns (uint64 closesAt, uint32 contributions, bytes32 transcriptHash, bool done)
+    {
+        _model(modelId);
+        Ceremony storage c = ceremonies[modelId];
+        return (c.closesAt, c.contributions, c.transcriptHash, _ceremonyDone(c));
+    }
+
+    function _ceremonyDone(Ceremony storage c) internal view returns (bool) {
+        return c.closesAt == 0 || (block.timestamp >= c.closesAt && c.contributions > 0);
+    }
+
+    function _register(Registration calldata r) internal returns (uint256 modelId) {
         DisputeParams calldata p = r.params;
         if (
             r.numOps == 0 || p.arity < 2 || p.arity > MAX_ARITY || p.maxGroup == 0 || p.maxGroup > MAX_GROUP
@@ -139,14 +219,15 @@ contract ModelRegistry {
         return (m.numOps, m.stateDepth, m.params);
     }
 
-    /// What a request needs, in one call.
+    /// What a request needs, in one call. A model in its ceremony (or whose window closed with
+    /// no contribution) is not active.
     function requestInfo(uint256 modelId)
         external
         view
         returns (bool active, uint8 stateDepth, DisputeParams memory params, TensorMeta memory input)
     {
         Model storage m = _model(modelId);
-        return (m.active, m.stateDepth, m.params, m.input);
+        return (m.active && _ceremonyDone(ceremonies[modelId]), m.stateDepth, m.params, m.input);
     }
 
     /// What a result needs, in one call.

@@ -543,6 +543,63 @@ impl Chain {
             .await
     }
 
+    /// Registers a model whose keys still need phase-2 contributions: requests open once
+    /// `window` seconds have passed with at least one contribution (docs/zk.md, "On-chain
+    /// protocol"). `r.circuit_root` and `transcript_hash` are those of the initial keys.
+    pub async fn register_with_ceremony(
+        &self,
+        r: &Registration,
+        transcript_hash: B256,
+        window: u64,
+    ) -> Result<Tx<u64>, ChainError> {
+        let tx = self
+            .ctx
+            .send_event::<_, _, ModelRegistry::ModelRegistered>(
+                "registerWithCeremony",
+                self.deployment.registry,
+                self.registry
+                    .registerWithCeremony(r.to_registry()?, transcript_hash, window),
+            )
+            .await?;
+        let id = id_u64(tx.value.modelId, "registerWithCeremony")?;
+        Ok(tx.map(|_| id))
+    }
+
+    /// Records a phase-2 contribution on top of the keys whose transcript hash is `prev`.
+    pub async fn contribute(
+        &self,
+        model_id: u64,
+        prev: B256,
+        transcript_hash: B256,
+        circuit_root: B256,
+        keys_cid: &str,
+    ) -> Result<Tx, ChainError> {
+        self.ctx
+            .send(
+                "contribute",
+                self.registry.contribute(
+                    U256::from(model_id),
+                    prev,
+                    transcript_hash,
+                    circuit_root,
+                    keys_cid.to_string(),
+                ),
+            )
+            .await
+    }
+
+    /// `(closesAt, contributions, transcriptHash, done)` of a model's ceremony (`closesAt` 0:
+    /// registered without one).
+    pub async fn ceremony_info(&self, model_id: u64) -> Result<(u64, u32, B256, bool), ChainError> {
+        let r = self
+            .registry
+            .ceremonyInfo(U256::from(model_id))
+            .call()
+            .await
+            .map_err(self.rpc("ceremonyInfo"))?;
+        Ok((r.closesAt, r.contributions, r.transcriptHash, r.done))
+    }
+
     pub async fn model_count(&self) -> Result<u64, ChainError> {
         let n = self
             .registry

@@ -72,6 +72,11 @@ enum Cmd {
         #[arg(long)]
         plan: bool,
     },
+    /// Phase 2 of the Groth16 setup from a Powers-of-Tau file: initial keys, contributions, verification, final keys.
+    Ceremony {
+        #[command(subcommand)]
+        action: ceremony::CeremonyCmd,
+    },
     /// Prove one (operator, output chunk) of a model run on an input, as a dispute's last step.
     Prove {
         model: PathBuf,
@@ -122,6 +127,7 @@ enum Cmd {
     },
 }
 
+mod ceremony;
 mod chain;
 mod demo;
 
@@ -151,13 +157,14 @@ fn real_main() -> Result<()> {
         Cmd::Challenge(a) => chain::block_on(chain::actor(&net, a, false)),
         Cmd::Status => chain::block_on(chain::status(&net)),
         Cmd::Demo(a) => chain::block_on(demo::demo(&net, a)),
+        Cmd::Ceremony { action } => ceremony::run(action),
         other => engine_verb(other),
     }
 }
 
 fn engine_verb(cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Demo(_) => unreachable!("handled in real_main"),
+        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Demo(_) | Cmd::Ceremony { .. } => unreachable!("handled in real_main"),
         Cmd::Inspect { model, calibration } => {
             let program = load_program(&model, &calibration)?;
             print_table(&program);

@@ -4,8 +4,10 @@
 //! "constraints", symbolic linear combinations inlined by `finalize`), so the matrices the
 //! identity hashes are the matrices the keys are made for.
 
+use crate::qap::CircomReduction;
 use crate::{native::fr_to_be_bytes, Curve, Fr, ZkError};
 use ark_ff::Zero;
+use ark_groth16::r1cs_to_qap::LibsnarkReduction;
 use ark_groth16::{prepare_verifying_key, Groth16, Proof, ProvingKey, VerifyingKey};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal,
@@ -20,8 +22,21 @@ use tiny_keccak::{Hasher, Keccak};
 
 /// Domain separator of the circuit identity hash (bump on any change of the encoding).
 const CIRCUIT_ID_DOMAIN: &[u8] = b"zkopml.circuit-id.v1";
-/// Magic prefix of a key file.
+/// Magic prefix of a key file (keys in the [`QapForm::Libsnark`] form).
 const KEYS_MAGIC: &[u8] = b"zkopml.groth16-keys.v1\n";
+/// Magic prefix of a key file whose keys are in the [`QapForm::Circom`] form (from a
+/// Powers-of-Tau ceremony).
+const KEYS_MAGIC_CIRCOM: &[u8] = b"zkopml.groth16-keys.circom.v1\n";
+
+/// How a proving key's H-query was made, which decides how the prover computes its H-term.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum QapForm {
+    /// arkworks' own setup: `h_query[i] = τ^i·Z(τ)/δ` ([`LibsnarkReduction`]).
+    #[default]
+    Libsnark,
+    /// A snarkjs/ceremony key: `H[i] = L_{2n,2i+1}(τ)/δ` ([`CircomReduction`]).
+    Circom,
+}
 
 /// Keccak-256 (as the EVM computes it).
 pub fn keccak256(bytes: &[u8]) -> [u8; 32] {
@@ -163,6 +178,8 @@ pub struct Keys {
     pub info: CircuitInfo,
     /// The proving key; `pk.vk` is the verifying key.
     pub pk: ProvingKey<Curve>,
+    /// The form of `pk.h_query`.
+    pub qap: QapForm,
 }
 
 impl Keys {
@@ -174,7 +191,10 @@ impl Keys {
     /// Serializes the keys (uncompressed points).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ZkError> {
         let mut out = Vec::with_capacity(self.pk.uncompressed_size() + 128);
-        out.extend_from_slice(KEYS_MAGIC);
+        out.extend_from_slice(match self.qap {
+            QapForm::Libsnark => KEYS_MAGIC,
+            QapForm::Circom => KEYS_MAGIC_CIRCOM,
+        });
         out.extend_from_slice(&self.info.id);
         for n in [
             self.info.num_constraints,
@@ -192,9 +212,13 @@ impl Keys {
     /// keys, and [`prove`] verifies every proof it makes, so a corrupt proving key can only
     /// make `prove` fail).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ZkError> {
-        let rest = bytes
-            .strip_prefix(KEYS_MAGIC)
-            .ok_or_else(|| ZkError::Encoding("not a zkopml Groth16 key file".into()))?;
+        let (qap, rest) = if let Some(rest) = bytes.strip_prefix(KEYS_MAGIC) {
+            (QapForm::Libsnark, rest)
+        } else if let Some(rest) = bytes.strip_prefix(KEYS_MAGIC_CIRCOM) {
+            (QapForm::Circom, rest)
+        } else {
+            return Err(ZkError::Encoding("not a zkopml Groth16 key file".into()));
+        };
         if rest.len() < 56 {
             return Err(ZkError::Encoding("truncated key file".into()));
         }
@@ -224,7 +248,7 @@ impl Keys {
                 "verifying key does not match the circuit shape".into(),
             ));
         }
-        Ok(Self { info, pk })
+        Ok(Self { info, pk, qap })
     }
 
     /// Writes the keys to a file.
@@ -255,7 +279,28 @@ where
 {
     let info = circuit_info(circuit.clone())?;
     let pk = Groth16::<Curve>::generate_random_parameters_with_reduction(circuit, rng)?;
-    Ok(Keys { info, pk })
+    Ok(Keys {
+        info,
+        pk,
+        qap: QapForm::Libsnark,
+    })
+}
+
+/// [`setup`] with the H-query in the [`QapForm::Circom`] form (the form a Powers-of-Tau
+/// ceremony produces), from a local RNG: the same trust as [`setup`]; for tests of that form.
+pub fn setup_circom_form<C, R>(circuit: C, rng: &mut R) -> Result<Keys, ZkError>
+where
+    C: ConstraintSynthesizer<Fr> + Clone,
+    R: RngCore + CryptoRng,
+{
+    let info = circuit_info(circuit.clone())?;
+    let pk =
+        Groth16::<Curve, CircomReduction>::generate_random_parameters_with_reduction(circuit, rng)?;
+    Ok(Keys {
+        info,
+        pk,
+        qap: QapForm::Circom,
+    })
 }
 
 /// A proof and the public inputs it proves (in the circuit's input order).
@@ -308,15 +353,30 @@ where
     }
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let proof = Groth16::<Curve>::create_proof_with_reduction_and_matrices(
-        &keys.pk,
-        r,
-        s,
-        &abc,
-        info.num_instance_variables,
-        info.num_constraints,
-        &full_assignment,
-    )?;
+    let proof = match keys.qap {
+        QapForm::Libsnark => {
+            Groth16::<Curve, LibsnarkReduction>::create_proof_with_reduction_and_matrices(
+                &keys.pk,
+                r,
+                s,
+                &abc,
+                info.num_instance_variables,
+                info.num_constraints,
+                &full_assignment,
+            )?
+        }
+        QapForm::Circom => {
+            Groth16::<Curve, CircomReduction>::create_proof_with_reduction_and_matrices(
+                &keys.pk,
+                r,
+                s,
+                &abc,
+                info.num_instance_variables,
+                info.num_constraints,
+                &full_assignment,
+            )?
+        }
+    };
     if !verify(keys.vk(), &public_inputs, &proof)? {
         return Err(ZkError::SelfCheckFailed);
     }
@@ -392,6 +452,24 @@ mod tests {
                 got: 1
             })
         ));
+    }
+
+    #[test]
+    fn circom_form_keys_prove_and_round_trip() {
+        let keys = setup_circom_form(ReluChunkCircuit::relu_shape(9), &mut seeded_rng(5)).unwrap();
+        assert_eq!(keys.qap, QapForm::Circom);
+        let back = Keys::from_bytes(&keys.to_bytes().unwrap()).unwrap();
+        assert_eq!(back, keys);
+        let x = input(9, 3);
+        let p = prove(&back, ReluChunkCircuit::relu(x.clone()), &mut seeded_rng(6)).unwrap();
+        assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
+        // The same keys read as the other form make proofs that do not verify.
+        let wrong = Keys {
+            qap: QapForm::Libsnark,
+            ..keys.clone()
+        };
+        let r = prove(&wrong, ReluChunkCircuit::relu(x), &mut seeded_rng(6));
+        assert!(matches!(r, Err(ZkError::SelfCheckFailed)), "{r:?}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod evm;
 pub mod gadgets;
 pub mod groth16;
 pub mod native;
+pub mod qap;
 pub mod table;
 pub mod vectors;
 

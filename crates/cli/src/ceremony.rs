@@ -1,0 +1,174 @@
+//! `zkopml ceremony …`: phase 2 of a model's Groth16 setup, from a Powers-of-Tau file
+//! (`docs/zk.md`, "Trusted setup").
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use zkopml_ceremony::model;
+
+use crate::load_program;
+
+#[derive(Subcommand)]
+pub enum CeremonyCmd {
+    /// Derive the initial phase-2 key of every distinct circuit of a model from a prepared .ptau
+    /// (snarkjs format); writes <dir>/c<k>.r1cs, <dir>/c<k>.zkey and <dir>/ceremony.json.
+    Init {
+        model: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        #[arg(long)]
+        ptau: PathBuf,
+        /// The ceremony folder (default: `ceremony` beside the model).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Add one contribution (fresh OS randomness, one secret per circuit) to every key in the folder.
+    Contribute {
+        /// The ceremony folder.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A name recorded in the transcript (at most 64 bytes).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Check every key in the folder against initial keys re-derived from the .ptau and the model.
+    Verify {
+        model: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        #[arg(long)]
+        ptau: PathBuf,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Verify, then write the final keys as the model's circuit set (what `zkopml setup` writes).
+    Finalize {
+        model: PathBuf,
+        #[arg(long)]
+        calibration: Vec<PathBuf>,
+        #[arg(long)]
+        ptau: PathBuf,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Where to write the keys (default: a `keys` folder beside the model).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn default_dir(model: &Path) -> PathBuf {
+    model.with_file_name("ceremony")
+}
+
+fn quiet(_: usize, _: usize, _: &str) {}
+
+pub fn run(cmd: CeremonyCmd) -> Result<()> {
+    let rng = &mut zkopml_zk::groth16::os_rng();
+    match cmd {
+        CeremonyCmd::Init {
+            model: m,
+            calibration,
+            ptau,
+            dir,
+        } => {
+            let program = load_program(&m, &calibration)?;
+            let dir = dir.unwrap_or_else(|| default_dir(&m));
+            let t = Instant::now();
+            let c = model::init(&program, &ptau, &dir, &mut quiet)
+                .with_context(|| format!("initial keys from {}", ptau.display()))?;
+            for k in &c.circuits {
+                println!(
+                    "circuit {:>3} {:<18} {:>9} constraints  domain 2^{:<2}  circuit hash {}…",
+                    k.index,
+                    k.kind,
+                    k.constraints,
+                    k.domain_power,
+                    &k.cs_hash[..16]
+                );
+            }
+            println!(
+                "initial keys of {} circuits from a .ptau of power {} in {:.1} s, in {}",
+                c.circuits.len(),
+                c.ptau_power,
+                t.elapsed().as_secs_f64(),
+                dir.display()
+            );
+        }
+        CeremonyCmd::Contribute { dir, name } => {
+            let t = Instant::now();
+            let mut marks = Vec::new();
+            let hashes = model::contribute(&dir, name.as_deref(), rng, &mut |_, _, _| {
+                marks.push(Instant::now())
+            })?;
+            for (k, h) in hashes.iter().enumerate() {
+                let secs = marks[k + 1].duration_since(marks[k]).as_secs_f64();
+                println!(
+                    "circuit {k:>3}: contribution hash {}… ({secs:.2} s)",
+                    &hex::encode(h)[..32]
+                );
+            }
+            println!(
+                "contributed to {} circuits in {:.2} s; your secrets are gone with this process",
+                hashes.len(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        CeremonyCmd::Verify {
+            model: m,
+            calibration,
+            ptau,
+            dir,
+        } => {
+            let program = load_program(&m, &calibration)?;
+            let dir = dir.unwrap_or_else(|| default_dir(&m));
+            let t = Instant::now();
+            let (v, _) = model::verify(&program, &ptau, &dir, rng, &mut quiet)?;
+            print_verified(&v);
+            println!("verified in {:.1} s", t.elapsed().as_secs_f64());
+        }
+        CeremonyCmd::Finalize {
+            model: m,
+            calibration,
+            ptau,
+            dir,
+            out,
+        } => {
+            let program = load_program(&m, &calibration)?;
+            let dir = dir.unwrap_or_else(|| default_dir(&m));
+            let out = out.unwrap_or_else(|| m.with_file_name("keys"));
+            let (set, v) = model::finalize(&program, &ptau, &dir, &out, rng, &mut quiet)?;
+            print_verified(&v);
+            println!(
+                "final keys of {} circuits in {}; circuit root {}",
+                set.circuits.len(),
+                out.display(),
+                set.circuit_root
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_verified(v: &model::ModelVerified) {
+    for (k, c) in v.circuits.iter().enumerate() {
+        let names: Vec<String> = c
+            .contributions
+            .iter()
+            .map(|(h, n)| {
+                format!(
+                    "{} ({}…)",
+                    n.clone().unwrap_or_else(|| "anonymous".into()),
+                    &hex::encode(h)[..16]
+                )
+            })
+            .collect();
+        println!(
+            "circuit {k:>3}: {} contributions: {}",
+            c.contributions.len(),
+            names.join(", ")
+        );
+    }
+    println!("transcript hash 0x{}", hex::encode(v.transcript_hash));
+}
