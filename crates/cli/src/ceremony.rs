@@ -5,25 +5,40 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
+use zkopml_model::Program;
 use zkopml_ceremony::model;
 
 use crate::load_program;
+
+/// A model's ceremony: the model, the phase-1 file and the ceremony folder.
+#[derive(Args)]
+pub struct ModelCeremony {
+    model: PathBuf,
+    #[arg(long)]
+    calibration: Vec<PathBuf>,
+    /// A prepared .ptau (snarkjs format).
+    #[arg(long)]
+    ptau: PathBuf,
+    /// The ceremony folder (default: `ceremony` beside the model).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+impl ModelCeremony {
+    /// The compiled model and the ceremony folder.
+    fn open(&self) -> Result<(Program, PathBuf)> {
+        let program = load_program(&self.model, &self.calibration)?;
+        let dir = self.dir.clone().unwrap_or_else(|| default_dir(&self.model));
+        Ok((program, dir))
+    }
+}
 
 #[derive(Subcommand)]
 pub enum CeremonyCmd {
     /// Derive the initial phase-2 key of every distinct circuit of a model from a prepared .ptau
     /// (snarkjs format); writes <dir>/c<k>.r1cs, <dir>/c<k>.zkey and <dir>/ceremony.json.
-    Init {
-        model: PathBuf,
-        #[arg(long)]
-        calibration: Vec<PathBuf>,
-        #[arg(long)]
-        ptau: PathBuf,
-        /// The ceremony folder (default: `ceremony` beside the model).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
+    Init(ModelCeremony),
     /// Add one contribution (fresh OS randomness, one secret per circuit) to every key in the folder.
     Contribute {
         /// The ceremony folder.
@@ -34,24 +49,11 @@ pub enum CeremonyCmd {
         name: Option<String>,
     },
     /// Check every key in the folder against initial keys re-derived from the .ptau and the model.
-    Verify {
-        model: PathBuf,
-        #[arg(long)]
-        calibration: Vec<PathBuf>,
-        #[arg(long)]
-        ptau: PathBuf,
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
+    Verify(ModelCeremony),
     /// Verify, then write the final keys as the model's circuit set (what `zkopml setup` writes).
     Finalize {
-        model: PathBuf,
-        #[arg(long)]
-        calibration: Vec<PathBuf>,
-        #[arg(long)]
-        ptau: PathBuf,
-        #[arg(long)]
-        dir: Option<PathBuf>,
+        #[command(flatten)]
+        ceremony: ModelCeremony,
         /// Where to write the keys (default: a `keys` folder beside the model).
         #[arg(short, long)]
         out: Option<PathBuf>,
@@ -67,14 +69,9 @@ fn quiet(_: usize, _: usize, _: &str) {}
 pub fn run(cmd: CeremonyCmd) -> Result<()> {
     let rng = &mut zkopml_zk::groth16::os_rng();
     match cmd {
-        CeremonyCmd::Init {
-            model: m,
-            calibration,
-            ptau,
-            dir,
-        } => {
-            let program = load_program(&m, &calibration)?;
-            let dir = dir.unwrap_or_else(|| default_dir(&m));
+        CeremonyCmd::Init(c) => {
+            let (program, dir) = c.open()?;
+            let ptau = c.ptau;
             let t = Instant::now();
             let c = model::init(&program, &ptau, &dir, &mut quiet)
                 .with_context(|| format!("initial keys from {}", ptau.display()))?;
@@ -115,29 +112,18 @@ pub fn run(cmd: CeremonyCmd) -> Result<()> {
                 t.elapsed().as_secs_f64()
             );
         }
-        CeremonyCmd::Verify {
-            model: m,
-            calibration,
-            ptau,
-            dir,
-        } => {
-            let program = load_program(&m, &calibration)?;
-            let dir = dir.unwrap_or_else(|| default_dir(&m));
+        CeremonyCmd::Verify(c) => {
+            let (program, dir) = c.open()?;
+            let ptau = c.ptau;
             let t = Instant::now();
             let (v, _) = model::verify(&program, &ptau, &dir, rng, &mut quiet)?;
             print_verified(&v);
             println!("verified in {:.1} s", t.elapsed().as_secs_f64());
         }
-        CeremonyCmd::Finalize {
-            model: m,
-            calibration,
-            ptau,
-            dir,
-            out,
-        } => {
-            let program = load_program(&m, &calibration)?;
-            let dir = dir.unwrap_or_else(|| default_dir(&m));
-            let out = out.unwrap_or_else(|| m.with_file_name("keys"));
+        CeremonyCmd::Finalize { ceremony: c, out } => {
+            let (program, dir) = c.open()?;
+            let out = out.unwrap_or_else(|| c.model.with_file_name("keys"));
+            let ptau = c.ptau;
             let (set, v) = model::finalize(&program, &ptau, &dir, &out, rng, &mut quiet)?;
             print_verified(&v);
             println!(
