@@ -150,15 +150,39 @@ pub fn first_unsatisfied(abc: &[Matrix<Fr>], z: &[Fr]) -> Option<usize> {
     (0..abc[0].len()).find(|&k| eval(&abc[0][k]) * eval(&abc[1][k]) != eval(&abc[2][k]))
 }
 
-/// Synthesizes `circuit` without a witness (as setup does) and returns its identity.
-pub fn circuit_info<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<CircuitInfo, ZkError> {
+/// Synthesizes `circuit` without a witness, as setup does, and inlines its linear combinations.
+fn synthesize_for_setup<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<ConstraintSystemRef<Fr>, ZkError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Setup);
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
+    Ok(cs)
+}
+
+/// Synthesizes `circuit` without a witness (as setup does) and returns its identity.
+pub fn circuit_info<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<CircuitInfo, ZkError> {
+    let cs = synthesize_for_setup(circuit)?;
     let abc = r1cs_matrices(&cs)?;
     Ok(CircuitInfo::from_matrices(&cs, &abc))
+}
+
+/// Keys in the form of `QAP` from one synthesis of `circuit` (identity and keys alike).
+fn setup_with<QAP: ark_groth16::r1cs_to_qap::R1CSToQAP, C, R>(
+    circuit: C,
+    rng: &mut R,
+    qap: QapForm,
+) -> Result<Keys, ZkError>
+where
+    C: ConstraintSynthesizer<Fr>,
+    R: RngCore + CryptoRng,
+{
+    let cs = synthesize_for_setup(circuit)?;
+    let info = CircuitInfo::from_matrices(&cs, &r1cs_matrices(&cs)?);
+    let pk = crate::keygen::generate::<QAP>(cs, rng)?;
+    Ok(Keys { info, pk, qap })
 }
 
 /// A deterministic RNG for setups and proofs in tests and on a devnet.
@@ -277,13 +301,7 @@ where
     C: ConstraintSynthesizer<Fr> + Clone,
     R: RngCore + CryptoRng,
 {
-    let info = circuit_info(circuit.clone())?;
-    let pk = Groth16::<Curve>::generate_random_parameters_with_reduction(circuit, rng)?;
-    Ok(Keys {
-        info,
-        pk,
-        qap: QapForm::Libsnark,
-    })
+    setup_with::<LibsnarkReduction, _, _>(circuit, rng, QapForm::Libsnark)
 }
 
 /// [`setup`] with the H-query in the [`QapForm::Circom`] form (the form a Powers-of-Tau
@@ -293,14 +311,7 @@ where
     C: ConstraintSynthesizer<Fr> + Clone,
     R: RngCore + CryptoRng,
 {
-    let info = circuit_info(circuit.clone())?;
-    let pk =
-        Groth16::<Curve, CircomReduction>::generate_random_parameters_with_reduction(circuit, rng)?;
-    Ok(Keys {
-        info,
-        pk,
-        qap: QapForm::Circom,
-    })
+    setup_with::<CircomReduction, _, _>(circuit, rng, QapForm::Circom)
 }
 
 /// A proof and the public inputs it proves (in the circuit's input order).

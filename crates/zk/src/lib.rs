@@ -11,6 +11,8 @@
 //! - [`native`]: the same chunk digest computed natively (the reference the gadgets are tested
 //!   against).
 //! - [`groth16`]: circuit identity, setup, prove, verify, key (de)serialization.
+//! - [`keygen`]: the Groth16 key generation behind setup (one synthesis, batched affine
+//!   fixed-base multiplication).
 //! - [`evm`]: the EVM encodings of verifying keys, proofs and public inputs
 //!   (`docs/commitments.md`, "Groth16 verifying key, proof and public inputs").
 //! - [`circuits`]: whole circuits (so far: relu over one chunk).
@@ -24,6 +26,7 @@ pub mod error;
 pub mod evm;
 pub mod gadgets;
 pub mod groth16;
+pub mod keygen;
 pub mod native;
 pub mod qap;
 pub mod table;
