@@ -34,6 +34,7 @@ fn ms(d: Duration) -> f64 { d.as_secs_f64() * 1e3 }
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let per_op = std::env::args().any(|a| a == "--per-op");
     let models = ["lenet_5", "xgboost", "variable_cnn", "conv2d", "mobilenet_v2"];
     println!("threads: {}", rayon::current_num_threads());
     {
@@ -67,10 +68,39 @@ fn main() {
         let tract = TractReference::load(&path, &graph.input_shape).unwrap();
         let tract_t = time(reps, || tract.run(&sample).unwrap());
         let ort = ort_ms(&root, &path, reps);
+        if per_op {
+            print_per_op(&program, &q, reps);
+        }
         println!(
             "{:<14} {:>5} {:>12} {:>12.2} {:>12.2} {:>10} {:>14.1} {:>12.1}",
             m, program.n_ops(), ort.map_or("n/a".into(), |v| format!("{v:.2}")), ms(tract_t), ms(fixed),
             ort.map_or("n/a".into(), |v| format!("{:.1}x", ms(fixed) / v)), ms(full), ms(commit)
         );
+    }
+}
+
+/// `--per-op`: where the fixed-point inference spends its time, by operator kind (medians of
+/// each op over `reps` runs, summed per kind) and the ten slowest ops.
+fn print_per_op(program: &zkopml_model::Program, q: &zkopml_model::Tensor<i32>, reps: usize) {
+    let trace = run(program, q.clone()).unwrap();
+    let mut per_op: Vec<(usize, &str, f64)> = program.ops.iter().enumerate().map(|(i, node)| {
+        let d = time(reps, || zkopml_exec::run_op(i + 1, node, &trace.slots[..=i]).unwrap());
+        (i + 1, node.op.kind(), ms(d))
+    }).collect();
+    let mut kinds: Vec<(&str, f64, usize)> = Vec::new();
+    for &(_, k, t) in &per_op {
+        match kinds.iter_mut().find(|e| e.0 == k) {
+            Some(e) => { e.1 += t; e.2 += 1; }
+            None => kinds.push((k, t, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let total: f64 = per_op.iter().map(|e| e.2).sum();
+    println!("  per-op medians, sum {total:.2} ms:");
+    for (k, t, n) in kinds { println!("    {k:<18} {n:>4} ops {t:>9.2} ms"); }
+    per_op.sort_by(|a, b| b.2.total_cmp(&a.2));
+    for (i, k, t) in per_op.iter().take(10) {
+        let o = &program.ops[i - 1].out.shape;
+        println!("    op {i:>3} {k:<14} out {o:?} {t:.2} ms");
     }
 }

@@ -118,6 +118,9 @@ impl Ctx<'_> {
     /// Elementwise over two broadcast operands.
     fn zip2(&self, slots: &[Tensor<i32>], f: impl Fn(i64, i64) -> Result<i64>) -> Result<Vec<i32>> {
         let (a, b) = (self.val(slots, 0), self.val(slots, 1));
+        if a.shape == self.out_shape() && b.shape == self.out_shape() {
+            return a.data.iter().zip(&b.data).map(|(&x, &y)| f(x, y).and_then(|v| self.narrow(v))).collect();
+        }
         let oa = broadcast_offsets(&a.shape, self.out_shape());
         let ob = broadcast_offsets(&b.shape, self.out_shape());
         oa.iter().zip(&ob).map(|(&i, &j)| f(a.data[i], b.data[j]).and_then(|v| self.narrow(v))).collect()

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::onnx::{Attr, Const, DType, RawNode};
-use crate::tensor::{broadcast_offsets, broadcast_shape, norm_axis, strides, MultiIndex, Tensor};
+use crate::tensor::{broadcast_offsets, broadcast_shape, norm_axis, strided_offsets, strides, MultiIndex, Tensor};
 
 /// Geometry of a 2-D window (convolution or pooling) over an NCHW tensor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -855,8 +855,8 @@ pub fn reduce<T: Copy>(x: &Tensor<T>, axes: &[usize], f: impl Fn(T, T) -> T, ini
     let out_shape = reduce_shape(&x.shape, axes, true);
     let os = strides(&out_shape);
     let mut acc = vec![init; out_shape.iter().product()];
-    for (idx, &v) in MultiIndex::new(&x.shape).zip(&x.data) {
-        let o: usize = idx.iter().enumerate().map(|(d, &i)| if axes.contains(&d) { 0 } else { i * os[d] }).sum();
+    let eff: Vec<usize> = (0..x.rank()).map(|d| if axes.contains(&d) { 0 } else { os[d] }).collect();
+    for (o, &v) in strided_offsets(&x.shape, &eff).into_iter().zip(&x.data) {
         acc[o] = f(acc[o], v);
     }
     acc

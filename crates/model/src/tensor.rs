@@ -89,7 +89,32 @@ pub fn broadcast_offsets(from: &[usize], to: &[usize]) -> Vec<usize> {
         let j = i + r - from.len();
         eff[j] = if from[i] == 1 { 0 } else { fs[i] };
     }
-    MultiIndex::new(to).map(|idx| idx.iter().zip(&eff).map(|(a, b)| a * b).sum()).collect()
+    if from == to {
+        return (0..to.iter().product()).collect();
+    }
+    strided_offsets(to, &eff)
+}
+
+/// For each multi-index `i` of `shape` (row-major), `Σ_d i[d]·strides[d]`: walks the indices
+/// like an odometer, updating the offset by one stride per step (no per-element allocation).
+pub fn strided_offsets(shape: &[usize], strides: &[usize]) -> Vec<usize> {
+    let n: usize = shape.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut cur = vec![0usize; shape.len()];
+    let mut off = 0usize;
+    for _ in 0..n {
+        out.push(off);
+        for d in (0..shape.len()).rev() {
+            cur[d] += 1;
+            off += strides[d];
+            if cur[d] < shape[d] {
+                break;
+            }
+            off -= strides[d] * shape[d];
+            cur[d] = 0;
+        }
+    }
+    out
 }
 
 /// Iterates over all multi-indices of a shape in row-major order.
@@ -134,4 +159,36 @@ pub fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     (0..r.max(1)).contains(&a).then_some(a as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The offsets by definition: every multi-index, each dimension of size 1 in `from` pinned
+    /// to 0, dotted with `from`'s strides.
+    fn naive_broadcast(from: &[usize], to: &[usize]) -> Vec<usize> {
+        let fs = strides(from);
+        let lead = to.len() - from.len();
+        MultiIndex::new(to)
+            .map(|idx| (0..from.len()).map(|i| if from[i] == 1 { 0 } else { idx[lead + i] * fs[i] }).sum())
+            .collect()
+    }
+
+    #[test]
+    fn broadcast_offsets_match_their_definition() {
+        let cases: [(&[usize], &[usize]); 8] = [
+            (&[1, 24, 56, 56], &[1, 24, 56, 56]),
+            (&[24, 1, 1], &[1, 24, 5, 7]),
+            (&[1], &[3, 4]),
+            (&[4], &[2, 3, 4]),
+            (&[2, 1, 4], &[2, 3, 4]),
+            (&[], &[2, 2]),
+            (&[3, 1], &[3, 0]),
+            (&[1, 1, 1], &[1, 1, 1]),
+        ];
+        for (from, to) in cases {
+            assert_eq!(broadcast_offsets(from, to), naive_broadcast(from, to), "{from:?} -> {to:?}");
+        }
+    }
 }
