@@ -61,7 +61,10 @@ fn main() {
         let (_, program) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).expect("compiles");
         let reps = if m == "mobilenet_v2" { 5 } else { 30 };
         let q = quantise_input(&program, &sample).unwrap();
-        let fixed = time(reps, || run(&program, q.clone()).unwrap());
+        // the honest path: weights prepared once per program, as an onnxruntime session does
+        let engine = zkopml_exec::Engine::new(&program);
+        let fixed = time(reps, || engine.infer(q.clone()).unwrap());
+        assert_eq!(&engine.infer(q.clone()).unwrap(), run(&program, q.clone()).unwrap().output(), "infer = the trace's output");
         let trace = run(&program, q.clone()).unwrap();
         let commit = time(reps.min(5), || TraceCommitment::new(&program, &trace).unwrap());
         let full = time(reps.min(5), || { let t = run(&program, q.clone()).unwrap(); TraceCommitment::new(&program, &t).unwrap() });
@@ -83,8 +86,9 @@ fn main() {
 /// each op over `reps` runs, summed per kind) and the ten slowest ops.
 fn print_per_op(program: &zkopml_model::Program, q: &zkopml_model::Tensor<i32>, reps: usize) {
     let trace = run(program, q.clone()).unwrap();
+    let engine = zkopml_exec::Engine::new(program);
     let mut per_op: Vec<(usize, &str, f64)> = program.ops.iter().enumerate().map(|(i, node)| {
-        let d = time(reps, || zkopml_exec::run_op(i + 1, node, &trace.slots[..=i]).unwrap());
+        let d = time(reps, || engine.run_op(i + 1, &trace.slots[..=i]).unwrap());
         (i + 1, node.op.kind(), ms(d))
     }).collect();
     let mut kinds: Vec<(&str, f64, usize)> = Vec::new();

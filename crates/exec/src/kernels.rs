@@ -68,18 +68,6 @@ fn finish(acc: i64, shift: i32) -> Result<i32, i64> {
     i32::try_from(y).map_err(|_| y)
 }
 
-/// Whether `max|x| · max_row Σ|w_row| + max|bias| < 2^53` (the f64 path is exact).
-fn f64_exact<'a>(x: &[i32], w_rows: impl Iterator<Item = &'a [i64]>, bias: &[i64]) -> bool {
-    let xmax = x.iter().map(|&v| (v as i64).unsigned_abs()).max().unwrap_or(0) as u128;
-    let mut wmax: u128 = 0;
-    for row in w_rows {
-        let s: u128 = row.iter().map(|&v| v.unsigned_abs() as u128).sum();
-        wmax = wmax.max(s);
-    }
-    let bmax = bias.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
-    xmax.saturating_mul(wmax).saturating_add(bmax) < F64_EXACT
-}
-
 fn tasks_for(macs: usize, units: usize) -> usize {
     let threads = rayon::current_num_threads().max(1);
     (macs / MIN_TASK_MACS).clamp(1, 4 * threads).min(units.max(1))
@@ -97,15 +85,67 @@ fn first_err(results: Vec<Result<(), i64>>) -> Result<(), i64> {
 /// with `iy = oy·s0 + ky·d0 - pad_top`, `ix = ox·s1 + kx·d1 - pad_left` (outside the image: 0),
 /// as i32; `Err(v)`: `v` is the first result (in output order) outside the i32 range.
 pub fn conv(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+    conv_prepared(x, s, w, bias, shift, &PreparedConv::new(s, w, bias))
+}
+
+/// A convolution's weights made ready for the f64 path once, for every run of a program:
+/// the weight factor of the exactness bound and the weights as f64 (packed in panels of
+/// [`MR`] output channels for the matrix product).
+#[derive(Clone, Debug)]
+pub struct PreparedConv {
+    /// `max_oc Σ|w[oc]|` and `max|bias|`
+    wsum_max: u128,
+    bias_max: u128,
+    /// depthwise: the weights as f64; otherwise, per group, `ceil(mg / MR)` panels `[k × MR]`
+    weights: Vec<f64>,
+}
+
+impl PreparedConv {
+    pub fn new(s: &ConvShape, w: &[i64], bias: &[i64]) -> PreparedConv {
+        assert_eq!(w.len(), s.m * s.k());
+        assert_eq!(bias.len(), s.m);
+        let k = s.k().max(1);
+        let wsum_max = w.chunks(k).map(|row| row.iter().map(|&v| v.unsigned_abs() as u128).sum::<u128>()).max().unwrap_or(0);
+        let bias_max = bias.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+        let weights = if s.cg() == 1 {
+            w.iter().map(|&v| v as f64).collect()
+        } else {
+            let (mg, k) = (s.mg(), s.k());
+            let m_panels = mg.div_ceil(MR);
+            let mut packed = vec![0f64; s.groups * m_panels * k * MR];
+            for g in 0..s.groups {
+                for ip in 0..m_panels {
+                    let panel = &mut packed[(g * m_panels + ip) * k * MR..(g * m_panels + ip + 1) * k * MR];
+                    for r in 0..MR.min(mg - ip * MR) {
+                        let row = &w[(g * mg + ip * MR + r) * k..(g * mg + ip * MR + r + 1) * k];
+                        for (t, &v) in row.iter().enumerate() {
+                            panel[t * MR + r] = v as f64;
+                        }
+                    }
+                }
+            }
+            packed
+        };
+        PreparedConv { wsum_max, bias_max, weights }
+    }
+
+    /// Whether `max|x| · max_oc Σ|w_oc| + max|bias| < 2^53` (the f64 path is exact for `x`).
+    fn f64_exact(&self, x: &[i32]) -> bool {
+        let xmax = x.iter().map(|&v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+        xmax.saturating_mul(self.wsum_max).saturating_add(self.bias_max) < F64_EXACT
+    }
+}
+
+/// [`conv`] with weights prepared by [`PreparedConv::new`] from the same `s`, `w` and `bias`.
+pub fn conv_prepared(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32, prep: &PreparedConv) -> Result<Vec<i32>, i64> {
     assert_eq!(x.len(), s.batch * s.c * s.h * s.w);
     assert_eq!(w.len(), s.m * s.k());
     assert_eq!(bias.len(), s.m);
-    let k = s.k().max(1);
-    if f64_exact(x, w.chunks(k), bias) {
+    if prep.f64_exact(x) {
         if s.cg() == 1 {
-            conv_depthwise_f64(x, s, w, bias, shift)
+            conv_depthwise_f64(x, s, &prep.weights, bias, shift)
         } else {
-            conv_gemm_f64(x, s, w, bias, shift)
+            conv_gemm_f64(x, s, &prep.weights, w, bias, shift)
         }
     } else {
         conv_i64(x, s, w, bias, shift)
@@ -200,14 +240,13 @@ fn has_avx2_fma() -> bool {
 /// Depthwise (one input channel per output channel): per output plane, a zero-padded copy of
 /// its input plane split into `stride` phases per row, so every kernel tap is a contiguous
 /// multiply-add over an output row.
-fn conv_depthwise_f64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+fn conv_depthwise_f64(x: &[i32], s: &ConvShape, wf: &[f64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
     let plane = s.oh * s.ow;
     let n_planes = s.batch * s.m;
     let mut out = vec![0i32; n_planes * plane];
     if plane == 0 {
         return Ok(out);
     }
-    let wf: Vec<f64> = w.iter().map(|&v| v as f64).collect();
     let tasks = tasks_for(s.macs(), n_planes);
     let per_task = n_planes.div_ceil(tasks);
     let avx = has_avx2_fma();
@@ -311,14 +350,18 @@ fn depthwise_plane(buf: &mut DepthwiseBuf, s: &ConvShape, xp: &[i32], wk: &[f64]
     }
 }
 
-/// Rows and columns of the matrix-product micro-kernel.
-const MR: usize = 4;
+/// Rows and columns of the matrix-product micro-kernel: 6 × 8 accumulators are 12 AVX2
+/// registers, enough independent FMAs to cover their latency on two FMA pipes.
+const MR: usize = 6;
 const NR: usize = 8;
+
+/// Bytes of packed input that one block of the matrix product keeps in L2.
+const L2_BLOCK_BYTES: usize = 256 * 1024;
 
 /// General convolution as a matrix product per (batch, group): `W_g [mg × K] · col [K × HW]`
 /// with `K = cg·kh·kw`; `col` (im2col, or the input itself for 1x1) is packed in panels of
 /// `NR` pixels, `W_g` in panels of `MR` output channels.
-fn conv_gemm_f64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+fn conv_gemm_f64(x: &[i32], s: &ConvShape, packed_w: &[f64], w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
     let hw = s.oh * s.ow;
     let mut out = vec![0i32; s.batch * s.m * hw];
@@ -327,10 +370,12 @@ fn conv_gemm_f64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) 
     }
     let n_panels = hw.div_ceil(NR);
     let m_panels = mg.div_ceil(MR);
+    // pixel panels per block: a block of packed input stays in L2 while every weight panel
+    // of the task passes over it once
+    let block = (L2_BLOCK_BYTES / (k * NR * 8)).max(1);
     let parallel = s.macs() >= 2 * MIN_TASK_MACS;
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
     let mut bp = vec![0f64; n_panels * k * NR];
-    let mut ap = vec![0f64; m_panels * k * MR];
     let avx = has_avx2_fma();
     for b in 0..s.batch {
         for g in 0..s.groups {
@@ -348,46 +393,40 @@ fn conv_gemm_f64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) 
             } else {
                 bp.chunks_mut(k * NR).enumerate().for_each(pack);
             }
-            // pack the weights of this group
-            for (ip, panel) in ap.chunks_mut(k * MR).enumerate() {
-                for t in 0..k {
-                    for r in 0..MR {
-                        let oc = ip * MR + r;
-                        panel[t * MR + r] = if oc < mg { w[(g * mg + oc) * k + t] as f64 } else { 0.0 };
-                    }
-                }
-            }
+            let ap = &packed_w[g * m_panels * k * MR..(g + 1) * m_panels * k * MR];
             let bias_g = &bias[g * mg..(g + 1) * mg];
             let out_g = &mut out[(b * s.m + g * mg) * hw..(b * s.m + (g + 1) * mg) * hw];
             // tasks own whole panels of MR output channels
             let tasks = if parallel { tasks_for(mg * hw * k, m_panels) } else { 1 };
             let panels_per_task = m_panels.div_ceil(tasks);
             let rows_per_task = panels_per_task * MR;
-            let (ap, bp) = (&ap, &bp);
+            let bp = &bp;
             let run = |(t, rows_out): (usize, &mut [i32])| -> Result<(), i64> {
                 let mut tile = [[0f64; NR]; MR];
                 let rows = rows_out.len() / hw;
-                for jp in 0..n_panels {
-                    let bpanel = &bp[jp * k * NR..(jp + 1) * k * NR];
-                    let cols = NR.min(hw - jp * NR);
+                for j0 in (0..n_panels).step_by(block) {
                     for lp in 0..rows.div_ceil(MR) {
                         let ip = t * panels_per_task + lp;
                         let apanel = &ap[ip * k * MR..(ip + 1) * k * MR];
-                        micro_kernel(avx, k, apanel, bpanel, &mut tile);
-                        for (r, trow) in tile.iter().enumerate().take(rows - lp * MR) {
-                            let row = lp * MR + r;
-                            let bv = bias_g[t * rows_per_task + row] as f64;
-                            let dst = &mut rows_out[row * hw + jp * NR..row * hw + jp * NR + cols];
-                            for (o, &a) in dst.iter_mut().zip(trow) {
-                                *o = finish((a + bv) as i64, shift)?;
+                        for jp in j0..(j0 + block).min(n_panels) {
+                            let bpanel = &bp[jp * k * NR..(jp + 1) * k * NR];
+                            let cols = NR.min(hw - jp * NR);
+                            micro_kernel(avx, k, apanel, bpanel, &mut tile);
+                            for (r, trow) in tile.iter().enumerate().take(rows - lp * MR) {
+                                let row = lp * MR + r;
+                                let bv = bias_g[t * rows_per_task + row] as f64;
+                                let dst = &mut rows_out[row * hw + jp * NR..row * hw + jp * NR + cols];
+                                for (o, &a) in dst.iter_mut().zip(trow) {
+                                    *o = finish((a + bv) as i64, shift)?;
+                                }
                             }
                         }
                     }
                 }
                 Ok(())
             };
-            // errors: the first in output order (row-major); a task reports its first row's
-            // first failing value only after finishing its rows, so recheck in order below
+            // errors: the first in output order (row-major); a task visits its outputs block
+            // by block, so its first failure need not be the first in order: recheck below
             let results: Vec<Result<(), i64>> = if tasks == 1 {
                 out_g.chunks_mut(rows_per_task * hw).enumerate().map(run).collect()
             } else {
@@ -482,39 +521,22 @@ fn micro_kernel(avx: bool, k: usize, a: &[f64], b: &[f64], tile: &mut [[f64; NR]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn micro_kernel_avx2(k: usize, a: *const f64, b: *const f64, tile: &mut [[f64; NR]; MR]) {
     use std::arch::x86_64::*;
-    let mut c00 = _mm256_setzero_pd();
-    let mut c01 = _mm256_setzero_pd();
-    let mut c10 = _mm256_setzero_pd();
-    let mut c11 = _mm256_setzero_pd();
-    let mut c20 = _mm256_setzero_pd();
-    let mut c21 = _mm256_setzero_pd();
-    let mut c30 = _mm256_setzero_pd();
-    let mut c31 = _mm256_setzero_pd();
+    let mut c = [[_mm256_setzero_pd(); 2]; MR];
     for t in 0..k {
         let b0 = _mm256_loadu_pd(b.add(t * NR));
         let b1 = _mm256_loadu_pd(b.add(t * NR + 4));
         let ap = a.add(t * MR);
-        let a0 = _mm256_broadcast_sd(&*ap);
-        c00 = _mm256_fmadd_pd(a0, b0, c00);
-        c01 = _mm256_fmadd_pd(a0, b1, c01);
-        let a1 = _mm256_broadcast_sd(&*ap.add(1));
-        c10 = _mm256_fmadd_pd(a1, b0, c10);
-        c11 = _mm256_fmadd_pd(a1, b1, c11);
-        let a2 = _mm256_broadcast_sd(&*ap.add(2));
-        c20 = _mm256_fmadd_pd(a2, b0, c20);
-        c21 = _mm256_fmadd_pd(a2, b1, c21);
-        let a3 = _mm256_broadcast_sd(&*ap.add(3));
-        c30 = _mm256_fmadd_pd(a3, b0, c30);
-        c31 = _mm256_fmadd_pd(a3, b1, c31);
+        // unrolled by the compiler: MR is a constant and `c` stays in registers
+        for (r, cr) in c.iter_mut().enumerate() {
+            let ar = _mm256_broadcast_sd(&*ap.add(r));
+            cr[0] = _mm256_fmadd_pd(ar, b0, cr[0]);
+            cr[1] = _mm256_fmadd_pd(ar, b1, cr[1]);
+        }
     }
-    _mm256_storeu_pd(tile[0].as_mut_ptr(), c00);
-    _mm256_storeu_pd(tile[0].as_mut_ptr().add(4), c01);
-    _mm256_storeu_pd(tile[1].as_mut_ptr(), c10);
-    _mm256_storeu_pd(tile[1].as_mut_ptr().add(4), c11);
-    _mm256_storeu_pd(tile[2].as_mut_ptr(), c20);
-    _mm256_storeu_pd(tile[2].as_mut_ptr().add(4), c21);
-    _mm256_storeu_pd(tile[3].as_mut_ptr(), c30);
-    _mm256_storeu_pd(tile[3].as_mut_ptr().add(4), c31);
+    for (row, cr) in tile.iter_mut().zip(&c) {
+        _mm256_storeu_pd(row.as_mut_ptr(), cr[0]);
+        _mm256_storeu_pd(row.as_mut_ptr().add(4), cr[1]);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

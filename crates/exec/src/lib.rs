@@ -9,4 +9,4 @@ pub mod poseidon;
 pub mod run;
 
 pub use error::{ExecError, Result};
-pub use run::{dequantise, quantise_input, run, run_op, Trace};
+pub use run::{dequantise, quantise_input, run, run_op, Engine, Trace};

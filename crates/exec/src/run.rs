@@ -54,31 +54,118 @@ pub fn dequantise(t: &Tensor<i32>, scale: i32) -> Vec<f64> {
     t.data.iter().map(|&v| v as f64 * f).collect()
 }
 
-/// Runs a whole program.
+/// Runs a whole program once (see [`Engine`] to run it many times).
 pub fn run(program: &Program, input: Tensor<i32>) -> Result<Trace> {
-    if input.shape != program.input.shape {
-        return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
+    Engine::new(program).run(input)
+}
+
+/// A program made ready to run many times: each convolution's weights are converted and
+/// packed for the fast kernels once (as an inference session does), not on every run.
+pub struct Engine<'p> {
+    program: &'p Program,
+    /// per op: the prepared weights of a convolution
+    prepared: Vec<Option<kernels::PreparedConv>>,
+}
+
+impl<'p> Engine<'p> {
+    pub fn new(program: &'p Program) -> Engine<'p> {
+        let prepared = program.ops.iter().map(|node| match &node.op {
+            QOp::Conv { weight, bias, window, groups, .. } => {
+                let in_shape = match node.inputs.first() {
+                    Some(QOperand::Slot(s)) => program.slot_spec(*s).shape.clone(),
+                    _ => return None,
+                };
+                conv_shape(&in_shape, &node.out.shape, weight, window, *groups).map(|s| kernels::PreparedConv::new(&s, &weight.data, bias))
+            }
+            _ => None,
+        }).collect();
+        Engine { program, prepared }
     }
-    let mut slots = Vec::with_capacity(program.n_ops() + 1);
-    slots.push(input);
-    for (i, node) in program.ops.iter().enumerate() {
-        let y = run_op(i + 1, node, &slots)?;
-        slots.push(y);
+
+    /// Runs the program on `input`, keeping every slot (the trace).
+    pub fn run(&self, input: Tensor<i32>) -> Result<Trace> {
+        let program = self.program;
+        if input.shape != program.input.shape {
+            return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
+        }
+        let mut slots = Vec::with_capacity(program.n_ops() + 1);
+        slots.push(input);
+        for i in 1..=program.n_ops() {
+            let y = self.run_op(i, &slots)?;
+            slots.push(y);
+        }
+        Ok(Trace { slots })
     }
-    Ok(Trace { slots })
+
+    /// Runs the program on `input` and returns only its output: the honest path, which
+    /// needs no trace. Each slot is freed after the last op that reads it, so later ops reuse
+    /// its memory (a run that keeps every slot touches fresh pages for all of them).
+    pub fn infer(&self, input: Tensor<i32>) -> Result<Tensor<i32>> {
+        let program = self.program;
+        if input.shape != program.input.shape {
+            return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
+        }
+        let n = program.n_ops();
+        // last_read[s]: the last op reading slot s (the output slot is kept to the end)
+        let mut last_read = vec![0usize; n + 1];
+        for (i, node) in program.ops.iter().enumerate() {
+            for s in node.input_slots() {
+                last_read[s] = last_read[s].max(i + 1);
+            }
+        }
+        last_read[n] = n + 1;
+        let mut slots = Vec::with_capacity(n + 1);
+        slots.push(input);
+        for i in 1..=n {
+            let y = self.run_op(i, &slots)?;
+            slots.push(y);
+            for s in program.ops[i - 1].input_slots() {
+                if last_read[s] == i {
+                    slots[s] = Tensor::new(Vec::new(), Vec::new());
+                }
+            }
+        }
+        Ok(slots.pop().expect("the output slot"))
+    }
+
+    /// Runs op `index` (1-based) on the slots before it.
+    pub fn run_op(&self, index: usize, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
+        Ctx { index, node: &self.program.ops[index - 1], prepared: self.prepared[index - 1].as_ref() }.output(slots)
+    }
 }
 
 /// Runs op `index` (1-based) on the slots before it.
 pub fn run_op(index: usize, node: &QNode, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
-    let ctx = Ctx { index, node };
-    let data = ctx.eval(slots)?;
-    debug_assert_eq!(data.len(), node.out.numel());
-    Ok(Tensor::new(node.out.shape.clone(), data))
+    Ctx { index, node, prepared: None }.output(slots)
+}
+
+/// The kernel geometry of a Conv from its input and output shapes (None unless both are
+/// rank 4, as the compiler makes them).
+fn conv_shape(x: &[usize], y: &[usize], w: &Tensor<i64>, win: &Window, groups: usize) -> Option<kernels::ConvShape> {
+    if x.len() != 4 || y.len() != 4 || w.shape.len() != 4 {
+        return None;
+    }
+    Some(kernels::ConvShape {
+        batch: x[0],
+        c: x[1],
+        h: x[2],
+        w: x[3],
+        m: w.shape[0],
+        kh: w.shape[2],
+        kw: w.shape[3],
+        groups,
+        oh: y[2],
+        ow: y[3],
+        strides: win.strides,
+        dilations: win.dilations,
+        pads: [win.pads[0], win.pads[1]],
+    })
 }
 
 struct Ctx<'a> {
     index: usize,
     node: &'a QNode,
+    prepared: Option<&'a kernels::PreparedConv>,
 }
 
 /// An operand widened to i64.
@@ -124,6 +211,12 @@ impl Ctx<'_> {
         let oa = broadcast_offsets(&a.shape, self.out_shape());
         let ob = broadcast_offsets(&b.shape, self.out_shape());
         oa.iter().zip(&ob).map(|(&i, &j)| f(a.data[i], b.data[j]).and_then(|v| self.narrow(v))).collect()
+    }
+
+    fn output(&self, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
+        let data = self.eval(slots)?;
+        debug_assert_eq!(data.len(), self.node.out.numel());
+        Ok(Tensor::new(self.node.out.shape.clone(), data))
     }
 
     fn eval(&self, slots: &[Tensor<i32>]) -> Result<Vec<i32>> {
@@ -267,22 +360,12 @@ impl Ctx<'_> {
     }
 
     fn conv(&self, x: &Tensor<i32>, w: &Tensor<i64>, bias: &[i64], win: &Window, groups: usize, shift: i32) -> Result<Vec<i32>> {
-        let shape = kernels::ConvShape {
-            batch: x.shape[0],
-            c: x.shape[1],
-            h: x.shape[2],
-            w: x.shape[3],
-            m: w.shape[0],
-            kh: w.shape[2],
-            kw: w.shape[3],
-            groups,
-            oh: self.out_shape()[2],
-            ow: self.out_shape()[3],
-            strides: win.strides,
-            dilations: win.dilations,
-            pads: [win.pads[0], win.pads[1]],
-        };
-        kernels::conv(&x.data, &shape, &w.data, bias, shift).map_err(|v| self.overflow(v))
+        let shape = conv_shape(&x.shape, self.out_shape(), w, win, groups).ok_or_else(|| self.arith("Conv input, output and weights must be rank 4"))?;
+        match self.prepared {
+            Some(p) => kernels::conv_prepared(&x.data, &shape, &w.data, bias, shift, p),
+            None => kernels::conv(&x.data, &shape, &w.data, bias, shift),
+        }
+        .map_err(|v| self.overflow(v))
     }
 
     fn pool(&self, x: &Tensor<i32>, win: &Window, avg: Option<bool>) -> Result<Vec<i32>> {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use zkopml_exec::commit::{root_from_path, verify_path, verify_update, TraceCommitment, ZERO};
-use zkopml_exec::{quantise_input, run};
+use zkopml_exec::{quantise_input, run, Engine};
 use zkopml_model::input::{parse_input_json, read_input_json};
 use zkopml_model::{compile_onnx, default_calibration, Graph, ModelError, Program, RawModel};
 
@@ -35,6 +35,10 @@ fn same_trace_twice_and_across_thread_counts() {
             (b, cb)
         });
         assert_eq!(a, b, "{name}: traces differ across thread counts");
+        // the honest path (prepared weights, slots freed early) gives the trace's output
+        let engine = Engine::new(&p);
+        assert_eq!(&engine.infer(q.clone()).unwrap(), a.output(), "{name}: infer");
+        assert_eq!(engine.run(q.clone()).unwrap(), a, "{name}: Engine::run");
         assert_eq!(ca.state_roots, cb.state_roots);
         // a different input gives a different final root
         let mut y = x.clone();
