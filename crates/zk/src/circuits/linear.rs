@@ -189,7 +189,9 @@ impl Gemm {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
+        // every input is read by each output of its row in the chunk
+        let x: Vec<SignedVar<Fr>> = inputs.iter().flatten().map(|v| v.materialize()).collect::<Result<_, _>>()?;
+        let x: Vec<&SignedVar<Fr>> = x.iter().collect();
         (0..self.y_len)
             .map(|p| {
                 let (col, base) = self.locate(p);
@@ -426,7 +428,9 @@ impl Conv {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
+        // an input is read by every output channel of each window that covers it
+        let x: Vec<SignedVar<Fr>> = inputs.iter().flatten().map(|v| v.materialize()).collect::<Result<_, _>>()?;
+        let x: Vec<&SignedVar<Fr>> = x.iter().collect();
         (0..self.y_len)
             .map(|p| {
                 let (oc, taps) = self.taps(p);
@@ -503,10 +507,11 @@ mod tests {
         (cs.is_satisfied().unwrap(), cs.num_constraints())
     }
 
-    /// The documented cost: input range checks, one rescale per output, the digests and the
-    /// public-input equalities (for `shift > 0` and outputs that are not constants).
+    /// The documented cost: input range checks and each input held in one variable, one
+    /// rescale per output, the digests and the public-input equalities (for `shift > 0` and
+    /// outputs that are not constants).
     fn expected_constraints(x_lens: &[usize], y_len: usize, shift: i32) -> usize {
-        let inputs: usize = x_lens.iter().map(|&l| 32 * l + digest_constraints(l)).sum();
+        let inputs: usize = x_lens.iter().map(|&l| 33 * l + digest_constraints(l)).sum();
         inputs + y_len * (32 + shift as usize + 1) + digest_constraints(y_len) + x_lens.len() + 1
     }
 
@@ -713,7 +718,8 @@ mod tests {
 
     #[test]
     fn gemm_cost_per_output_is_one_rescale() {
-        // K = 64: the fan-in costs nothing; an output costs 32 + shift + 1 = 49 constraints.
+        // K = 64: the fan-in costs nothing; an output costs 32 + shift + 1 = 49 constraints;
+        // an input 32 (range) + 1 (held in one variable).
         let op = Gemm::chunk(vec![3; 64 * 4], 64, 4, vec![0; 4], 16, 1, 64, 4, 0);
         let cs = ConstraintSystem::<Fr>::new_ref();
         let x: Vec<i32> = (0..64).map(|t| t * 1001 - 30_000).collect();
@@ -722,7 +728,7 @@ mod tests {
             .generate_constraints(cs.clone())
             .unwrap();
         assert!(cs.is_satisfied().unwrap());
-        let fixed = 32 * 64 + digest_constraints(64) + digest_constraints(4) + 2;
+        let fixed = 33 * 64 + digest_constraints(64) + digest_constraints(4) + 2;
         assert_eq!(cs.num_constraints() - fixed, 4 * 49);
     }
 

@@ -229,6 +229,19 @@ impl<F: PrimeField> SignedVar<F> {
         }
     }
 
+    /// The same integer held in one witness variable (one constraint), for a decomposed value
+    /// that many linear combinations read: each then names one variable instead of inlining
+    /// the `n`-term combination of its bits (a Gemm reading 400 such inputs per output would
+    /// otherwise carry 400·32 terms per output row). Other values are returned as they are.
+    pub fn materialize(&self) -> Result<Self, SynthesisError> {
+        if self.offset_bits.is_none() || self.value.is_constant() {
+            return Ok(self.clone());
+        }
+        let value = FpVar::new_witness(self.value.cs(), || self.value.value())?;
+        value.enforce_equal(&self.value)?;
+        Ok(Self { value, ..self.clone() })
+    }
+
     /// A constant.
     pub fn constant(v: i128) -> Self {
         let v = BigInt::from(v);
