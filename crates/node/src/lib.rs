@@ -6,11 +6,13 @@
 //!   defect at one (operator, chunk)), and the input/output layouts the contracts use;
 //! - [`actor`]: the long-running submitter/defender, challenger and housekeeping loop, driven
 //!   by the chain's `EventStream`, with its state persisted in a directory;
-//! - [`devnet`]: anvil as a child or background process, and the default anvil accounts.
+//! - [`devnet`]: anvil as a child or background process, and the default anvil accounts;
+//! - [`dissection`]: the game's round counts by the contracts' rules, worst case and best arity.
 
 pub mod actor;
 pub mod artifacts;
 pub mod devnet;
+pub mod dissection;
 pub mod ops;
 pub mod state;
 pub mod trace;
