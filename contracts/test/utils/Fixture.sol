@@ -247,16 +247,31 @@ abstract contract Fixture is TestBase {
     }
 
     /// Plays both sides by their traces until the proof phase (or the end).
-    function playToProof(uint256 gameId, SimTrace d, SimTrace c) internal {
+    /// Plays every move up to the proof phase; returns the rounds played at the operator level
+    /// and at the chunk level (a round = the defender's move and the challenger's answer).
+    function playToProof(uint256 gameId, SimTrace d, SimTrace c)
+        internal
+        returns (uint256 opRounds, uint256 chunkRounds)
+    {
         for (uint256 guard = 0; guard < 200; ++guard) {
             FaultDisputeGame.Phase ph = phase(gameId);
-            if (ph == FaultDisputeGame.Phase.DefenderRoots) moveDefenderRoots(gameId, d, submitter);
-            else if (ph == FaultDisputeGame.Phase.ChallengerRoots) moveChallengerRoots(gameId, d, c, challenger);
-            else if (ph == FaultDisputeGame.Phase.DefenderReveal) moveDefenderReveal(gameId, d, submitter);
-            else if (ph == FaultDisputeGame.Phase.ChallengerReveal) moveChallengerReveal(gameId, c, challenger);
-            else if (ph == FaultDisputeGame.Phase.DefenderNodes) moveDefenderNodes(gameId, d, submitter);
-            else if (ph == FaultDisputeGame.Phase.ChallengerNodes) moveChallengerNodes(gameId, d, c, challenger);
-            else return;
+            if (ph == FaultDisputeGame.Phase.DefenderRoots) {
+                moveDefenderRoots(gameId, d, submitter);
+                ++opRounds;
+            } else if (ph == FaultDisputeGame.Phase.ChallengerRoots) {
+                moveChallengerRoots(gameId, d, c, challenger);
+            } else if (ph == FaultDisputeGame.Phase.DefenderReveal) {
+                moveDefenderReveal(gameId, d, submitter);
+            } else if (ph == FaultDisputeGame.Phase.ChallengerReveal) {
+                moveChallengerReveal(gameId, c, challenger);
+            } else if (ph == FaultDisputeGame.Phase.DefenderNodes) {
+                moveDefenderNodes(gameId, d, submitter);
+                ++chunkRounds;
+            } else if (ph == FaultDisputeGame.Phase.ChallengerNodes) {
+                moveChallengerNodes(gameId, d, c, challenger);
+            } else {
+                return (opRounds, chunkRounds);
+            }
         }
         revert("game did not reach the proof phase");
     }
