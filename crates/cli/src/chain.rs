@@ -208,21 +208,37 @@ pub struct RequestArgs {
     /// Seconds until the request expires.
     #[arg(long, default_value_t = 3600)]
     pub deadline: u64,
+    /// Put the input into the artifact store and request by its CID and tensor root (the
+    /// default above 4,096 values, where inline hashing on chain gets too expensive).
+    #[arg(long, conflicts_with = "inline")]
+    pub by_cid: bool,
+    /// Send the input inline even when it is large.
+    #[arg(long)]
+    pub inline: bool,
 }
 
 pub async fn request(net: &Net, a: RequestArgs) -> Result<()> {
     let chain = net.connect(devnet::REQUESTER).await?;
-    let tx = ops::request(
+    let mode = if a.by_cid {
+        ops::InputMode::ByCid
+    } else if a.inline {
+        ops::InputMode::Inline
+    } else {
+        ops::InputMode::Auto
+    };
+    let (tx, cid) = ops::request(
         &chain,
         &net.home,
         a.model_id,
         &a.input,
         wei(&a.fee, "--fee")?,
         a.deadline,
+        mode,
     )
     .await?;
+    let how = cid.map_or("input inline".to_string(), |c| format!("input stored as {c}"));
     println!(
-        "request {} for model {} (gas {})",
+        "request {} for model {} ({how}; gas {})",
         tx.value, a.model_id, tx.gas_used
     );
     Ok(())
@@ -276,6 +292,7 @@ pub async fn actor(net: &Net, a: ActorArgs, submitter: bool) -> Result<()> {
         net.home.store(),
         net.home.cache(),
     );
+    cfg.ipfs = net.home.ipfs.clone();
     if submitter {
         cfg.serve = vec![a.model_id];
     } else {

@@ -68,13 +68,17 @@ impl Drop for Proc {
 }
 
 fn spawn_actor(home: &Home, url: &str, key: &str, name: &str, args: &[&str]) -> Result<Proc> {
-    let logs = home.0.join("logs");
+    let logs = home.dir.join("logs");
     std::fs::create_dir_all(&logs)?;
     let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
     let exe = std::env::current_exe()?;
-    let child = Command::new(exe)
+    let mut cmd = Command::new(exe);
+    if let Some(api) = &home.ipfs {
+        cmd.args(["--ipfs", api]);
+    }
+    let child = cmd
         .arg("--home")
-        .arg(&home.0)
+        .arg(&home.dir)
         .args(["--rpc", url, "--key", key])
         .args(args)
         .args(["--name", name, "--poll-ms", "200"])
@@ -128,16 +132,16 @@ fn wait_exit(p: &mut Proc, secs: u64) -> Result<()> {
 
 pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let started = Instant::now();
-    let home = Home(a.dir.clone());
+    let home = Home::new(a.dir.clone()).with_ipfs(_net.home.ipfs.clone());
     for sub in ["actors", "logs", "deployment.json", "cache"] {
-        let p = home.0.join(sub);
+        let p = home.dir.join(sub);
         if p.is_dir() {
             std::fs::remove_dir_all(&p)?;
         } else if p.exists() {
             std::fs::remove_file(&p)?;
         }
     }
-    std::fs::create_dir_all(&home.0)?;
+    std::fs::create_dir_all(&home.dir)?;
     let input = a.model.with_file_name("input.json");
     let mut phases = Phases { rows: vec![] };
 
@@ -241,8 +245,9 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let requester = owner.with_private_key(KEYS[1])?;
     let fee = U256::from(10_000_000_000_000_000u64);
-    let r0 = ops::request(&requester, &home, model_id, &input, fee, 3600)
+    let r0 = ops::request(&requester, &home, model_id, &input, fee, 3600, ops::InputMode::Auto)
         .await?
+        .0
         .value;
     println!("   request {r0} sent ({})", input.display());
     wait_for("the honest result to be finalised", 300, || {
@@ -289,8 +294,9 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
             &a.defect_chunk.to_string(),
         ],
     )?;
-    let r1 = ops::request(&requester, &home, model_id, &input, fee, 3600)
+    let r1 = ops::request(&requester, &home, model_id, &input, fee, 3600, ops::InputMode::Auto)
         .await?
+        .0
         .value;
     println!("   request {r1} sent");
     wait_for("the wrong result to be challenged", 120, || {
@@ -337,7 +343,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
         println!("{name:<52} {secs:>9.1} {gas:>12}  {note}");
     }
     println!("{:<52} {:>9.1}", "total", started.elapsed().as_secs_f64());
-    println!("\nactor logs: {}", home.0.join("logs").display());
+    println!("\nactor logs: {}", home.dir.join("logs").display());
     drop(anvil);
     Ok(())
 }

@@ -23,6 +23,10 @@ struct Cli {
     /// Private key of the account to act as (default: the verb's anvil devnet account).
     #[arg(long, global = true)]
     key: Option<String>,
+    /// A Kubo (IPFS) node's RPC API, e.g. http://127.0.0.1:5001: artifacts and stored inputs
+    /// are also added there, and fetched from there when the local store lacks them.
+    #[arg(long, global = true, env = "ZKOPML_IPFS_API")]
+    ipfs: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -147,7 +151,7 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
-    let net = chain::Net { home: zkopml_node::ops::Home(cli.home.clone()), rpc: cli.rpc.clone(), key: cli.key.clone() };
+    let net = chain::Net { home: zkopml_node::ops::Home::new(cli.home.clone()).with_ipfs(cli.ipfs.clone()), rpc: cli.rpc.clone(), key: cli.key.clone() };
     match cli.cmd {
         Cmd::Devnet { action } => chain::devnet(&net, action),
         Cmd::Deploy => chain::block_on(chain::deploy(&net)),

@@ -18,12 +18,14 @@ use zkopml_chain::{
     Address, Bytes, Chain, Event, EventRecord, Game, InputOpening, Phase, Status, StepProof, B256,
     U256,
 };
-use zkopml_store::LocalStore;
+use zkopml_store::{ArtifactStore, TieredStore};
 
 use crate::artifacts::{load_model, LoadedModel};
 use crate::short;
 use crate::state::{ActorState, GameState, RequestState};
-use crate::trace::{compute, input_from_canonical, tensor_meta, Computed, Defect};
+use crate::trace::{
+    compute, decode_input, input_from_canonical, input_root, tensor_meta, Computed, Defect,
+};
 
 /// What an actor does.
 #[derive(Debug, Clone)]
@@ -32,8 +34,10 @@ pub struct ActorConfig {
     pub name: String,
     /// Where `state.json` lives.
     pub state_dir: PathBuf,
-    /// The content-addressed store holding the models' artifacts.
+    /// The content-addressed store holding the models' artifacts (and stored inputs).
     pub store: PathBuf,
+    /// The Kubo RPC API the store mirrors to and fetches missing artifacts from, if any.
+    pub ipfs: Option<String>,
     /// Where fetched artifacts (proving keys) are unpacked.
     pub cache: PathBuf,
     /// Submitter (and defender) for these model ids.
@@ -58,6 +62,7 @@ impl ActorConfig {
             name: name.to_string(),
             state_dir,
             store,
+            ipfs: None,
             cache,
             serve: vec![],
             watch: vec![],
@@ -78,6 +83,22 @@ pub struct ActorSummary {
     pub games: Vec<(u64, String)>,
     pub submitted: Vec<u64>,
     pub moves: u32,
+    /// Every transaction and every heavy computation of this run, in order.
+    pub log: Vec<MoveRecord>,
+}
+
+/// One transaction (with its gas) or one off-chain computation (trace, proof: with its time)
+/// of an actor, for benchmarks and reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MoveRecord {
+    /// The request it concerns (none for `withdraw`).
+    pub request: Option<u64>,
+    pub game: Option<u64>,
+    /// The contract function, or `trace` (run + commit) for a computation without a transaction.
+    pub mv: String,
+    pub gas: u64,
+    /// Off-chain seconds spent on it (the trace; the proof for `proveStep`).
+    pub compute_s: f64,
 }
 
 struct Actor {
@@ -85,16 +106,16 @@ struct Actor {
     cfg: ActorConfig,
     me: Address,
     st: ActorState,
-    store: LocalStore,
+    store: TieredStore,
     models: HashMap<u64, Arc<LoadedModel>>,
     traces: HashMap<u64, Arc<Computed>>,
+    log: Vec<MoveRecord>,
 }
 
 /// Runs an actor until it is done (`once`) or forever.
 pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
     let st = ActorState::load(&cfg.state_dir)?;
-    let store = LocalStore::open(&cfg.store)
-        .with_context(|| format!("opening the store {}", cfg.store.display()))?;
+    let store = crate::ops::open_store(&cfg.store, cfg.ipfs.as_deref())?;
     let mut stream = chain.events();
     if let Some(c) = st.cursor {
         info!(actor = %cfg.name, block = c.block, "resuming from the saved cursor");
@@ -108,6 +129,7 @@ pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
         store,
         models: HashMap::new(),
         traces: HashMap::new(),
+        log: vec![],
     };
     loop {
         let evs = stream.poll().await?;
@@ -161,7 +183,18 @@ impl Actor {
                 .map(|(id, _)| *id)
                 .collect(),
             moves: self.st.games.values().map(|g| g.moves).sum(),
+            log: self.log.clone(),
         }
+    }
+
+    fn log(&mut self, request: Option<u64>, game: Option<u64>, mv: &str, gas: u64, compute_s: f64) {
+        self.log.push(MoveRecord {
+            request,
+            game,
+            mv: mv.to_string(),
+            gas,
+            compute_s,
+        });
     }
 
     fn tracks(&self, model: u64) -> bool {
@@ -174,14 +207,13 @@ impl Actor {
             Event::InferenceRequested(e) => {
                 let (rid, model) = (u64_of(e.requestId), u64_of(e.modelId));
                 if self.tracks(model) {
-                    if e.input.is_empty() {
-                        warn!(actor = %self.cfg.name, request = rid, cid = %e.inputCid, "inputs stored under a CID are not served by this node");
-                        return;
-                    }
-                    info!(actor = %self.cfg.name, request = rid, model, fee = %e.fee, "inference requested");
+                    let by_cid = e.input.is_empty();
+                    info!(actor = %self.cfg.name, request = rid, model, fee = %e.fee, input_cid = %e.inputCid, "inference requested");
                     self.st.requests.entry(rid).or_insert(RequestState {
                         model_id: model,
                         input: e.input.clone(),
+                        input_cid: by_cid.then(|| e.inputCid.clone()),
+                        input_root: e.inputRoot,
                         ..Default::default()
                     });
                 }
@@ -257,12 +289,30 @@ impl Actor {
         let m = self.model(r.model_id).await?;
         let defect = self.cfg.defect;
         let t0 = Instant::now();
+        let store = self.store.clone();
         let c = tokio::task::spawn_blocking(move || -> Result<Computed> {
-            let input = input_from_canonical(&m.program, &r.input)?;
+            let values = match &r.input_cid {
+                Some(cid) => stored_input(&store, &m.program, cid, r.input_root)?,
+                None => r.input,
+            };
+            let input = input_from_canonical(&m.program, &values)?;
             compute(&m.program, input, defect)
         })
-        .await??;
-        info!(actor = %self.cfg.name, request = rid, ms = t0.elapsed().as_millis() as u64, final_root = %short(c.final_root().as_slice()), defect = ?defect, "trace computed and committed");
+        .await?;
+        let c = match c {
+            Ok(c) => c,
+            Err(e) => {
+                // an input that cannot be had or does not match its root is never answered
+                if let Some(rs) = self.st.requests.get_mut(&rid) {
+                    rs.done = true;
+                }
+                self.save()?;
+                return Err(e.context(format!("request {rid}: no trace (the request is dropped)")));
+            }
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        info!(actor = %self.cfg.name, request = rid, ms = (secs * 1e3) as u64, final_root = %short(c.final_root().as_slice()), defect = ?defect, "trace computed and committed");
+        self.log(Some(rid), None, "trace", 0, secs);
         let c = Arc::new(c);
         self.traces.insert(rid, c.clone());
         Ok(c)
@@ -308,6 +358,7 @@ impl Actor {
             self.st.withdrawn = (total + tx.value).to_string();
             self.save()?;
             info!(actor = %self.cfg.name, amount = %tx.value, gas = tx.gas_used, "withdraw");
+            self.log(None, None, "withdraw", tx.gas_used, 0.0);
         }
         Ok(())
     }
@@ -349,6 +400,7 @@ impl Actor {
                         .submit_result(rid, &c.output_values(), c.final_root(), &path, bond)
                         .await?;
                     info!(actor = %self.cfg.name, request = rid, mv = "submitResult", gas = tx.gas_used, nonce = tx.value, final_root = %short(c.final_root().as_slice()), output = ?c.output_values(), "result submitted");
+                    self.log(Some(rid), None, "submitResult", tx.gas_used, 0.0);
                     self.st.requests.get_mut(&rid).unwrap().submitted_nonce = Some(tx.value);
                     self.save()?;
                 }
@@ -387,6 +439,7 @@ impl Actor {
                     let bond = m.chain.params.challenger_bond;
                     let tx = self.chain.challenge(rid, c.final_root(), bond).await?;
                     info!(actor = %self.cfg.name, request = rid, game = tx.value, mv = "challenge", gas = tx.gas_used, theirs = %short(res.final_root.as_slice()), ours = %short(c.final_root().as_slice()), "result differs from our trace: challenged");
+                    self.log(Some(rid), Some(tx.value), "challenge", tx.gas_used, 0.0);
                     self.st.games.entry(tx.value).or_insert(GameState {
                         request_id: rid,
                         result_nonce: nonce,
@@ -415,7 +468,8 @@ impl Actor {
             {
                 match self.chain.finalize(rid).await {
                     Ok(tx) => {
-                        info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized")
+                        info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized");
+                        self.log(Some(rid), None, "finalize", tx.gas_used, 0.0);
                     }
                     Err(e) if e.revert().is_some() => {} // someone else was first
                     Err(e) => return Err(e.into()),
@@ -454,12 +508,14 @@ impl Actor {
         {
             if let Ok(tx) = self.chain.cancel(gid).await {
                 info!(actor = %self.cfg.name, game = gid, mv = "cancel", gas = tx.gas_used, "result already rejected: game cancelled");
+                self.log(Some(g.request_id), Some(gid), "cancel", tx.gas_used, 0.0);
             }
             return Ok(());
         }
         if g.phase == Phase::DefenderProof && g.index >= g.num_chunks {
             let tx = self.chain.resolve_padding(gid).await?;
             info!(actor = %self.cfg.name, game = gid, mv = "resolvePadding", gas = tx.gas_used, "padding leaf settled");
+            self.log(Some(g.request_id), Some(gid), "resolvePadding", tx.gas_used, 0.0);
             return Ok(());
         }
         let defender_to_move = g.phase.defender_to_move();
@@ -483,7 +539,8 @@ impl Actor {
             if used > g.clock_budget {
                 match self.chain.claim_timeout(gid).await {
                     Ok(tx) => {
-                        info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out")
+                        info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out");
+                        self.log(Some(g.request_id), Some(gid), "claimTimeout", tx.gas_used, 0.0);
                     }
                     Err(e) if e.revert_name() == Some("NotExpired") => {}
                     Err(e) => return Err(e.into()),
@@ -523,6 +580,7 @@ impl Actor {
                     "postCounterRoots"
                 };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, lo = g.lo, hi = g.hi, positions = ?ps, "roots posted");
+                self.log(Some(gs.request_id), Some(gid), mv, tx.gas_used, 0.0);
             }
             Phase::DefenderReveal | Phase::ChallengerReveal => {
                 let i = g.hi as usize;
@@ -551,6 +609,7 @@ impl Actor {
                     "revealCounterTensor"
                 };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = i, chunks = tc.digests.len(), chunks_root = %short(chunks_root.as_slice()), "tensor revealed");
+                self.log(Some(gs.request_id), Some(gid), mv, tx.gas_used, 0.0);
             }
             Phase::DefenderNodes | Phase::ChallengerNodes => {
                 let mstep = self.chain.chunk_step(gid).await? as usize;
@@ -576,6 +635,7 @@ impl Actor {
                     "postCounterNodes"
                 };
                 info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = g.hi, height = g.height, index = g.index, "chunk nodes posted");
+                self.log(Some(gs.request_id), Some(gid), mv, tx.gas_used, 0.0);
             }
             Phase::DefenderProof => return self.prove(gid, g, gs).await,
             _ => return Ok(()),
@@ -629,6 +689,7 @@ impl Actor {
         }
         let tx = self.chain.prove_step(gid, &sp).await?;
         info!(actor = %self.cfg.name, game = gid, mv = "proveStep", gas = tx.gas_used, op, chunk, prove_s = format!("{secs:.2}"), digest = %short(digest.as_slice()), "step proof posted");
+        self.log(Some(gs.request_id), Some(gid), "proveStep", tx.gas_used, secs);
         self.moved(gid)
     }
 
@@ -652,6 +713,32 @@ impl Actor {
         }
         Ok(self.chain.credits(self.me).await? == U256::ZERO)
     }
+}
+
+/// The input of a request by CID, fetched from the store (which checks the bytes against the
+/// CID) and checked against the request's tensor root.
+fn stored_input(
+    store: &dyn ArtifactStore,
+    program: &zkopml_model::Program,
+    cid: &str,
+    root: B256,
+) -> Result<Vec<i32>> {
+    let c: zkopml_store::Cid = cid
+        .parse()
+        .with_context(|| format!("the request's input CID {cid:?}"))?;
+    let bytes = store
+        .get(&c)
+        .with_context(|| format!("fetching the request's input {cid}"))?;
+    let values = decode_input(&bytes).with_context(|| format!("the input stored under {cid}"))?;
+    let got = input_root(program, &values)?;
+    if got != root {
+        bail!(
+            "the input stored under {cid} has tensor root {}, the request names {}",
+            short(got.as_slice()),
+            short(root.as_slice())
+        );
+    }
+    Ok(values)
 }
 
 fn word(h: &str) -> Result<B256> {

@@ -12,7 +12,7 @@ use zkopml_chain::{DisputeParams, Model, Registration, B256};
 use zkopml_exec::commit::{meta_tree, MerkleTree};
 use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration, Program};
-use zkopml_store::{ArtifactStore, Cid, LocalStore};
+use zkopml_store::{ArtifactStore, Cid};
 use zkopml_zk::circuit_set::CircuitSet;
 
 use crate::trace::tensor_meta;
@@ -35,7 +35,7 @@ pub struct Prepared {
 pub fn prepare_registration(
     onnx: &Path,
     keys_dir: &Path,
-    store: &LocalStore,
+    store: &dyn ArtifactStore,
     seed: Option<u64>,
     params: DisputeParams,
     progress: &mut dyn FnMut(usize, usize, &str),
@@ -117,19 +117,21 @@ pub struct LoadedModel {
     pub meta: MerkleTree,
 }
 
-fn get(store: &LocalStore, cid: &str) -> Result<Vec<u8>> {
+fn get(store: &dyn ArtifactStore, cid: &str) -> Result<Vec<u8>> {
     let c: Cid = cid.parse().with_context(|| format!("artifact CID {cid}"))?;
-    store.get(&c).with_context(|| {
-        format!(
-            "fetching {cid} from the store at {}",
-            store.root().display()
-        )
-    })
+    store
+        .get(&c)
+        .with_context(|| format!("fetching the artifact {cid}"))
 }
 
 /// Fetches the artifacts of a registered model from `store` into `cache/<modelHash>/` and
 /// checks them against what the registry recorded (model hash, circuit root, meta root).
-pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Result<LoadedModel> {
+pub fn load_model(
+    id: u64,
+    model: Model,
+    store: &dyn ArtifactStore,
+    cache: &Path,
+) -> Result<LoadedModel> {
     if model.artifact_cids.len() < 3 {
         bail!(
             "model {id}: the registration names {} artifacts, expected at least 3",
@@ -179,9 +181,13 @@ pub fn load_model(id: u64, model: Model, store: &LocalStore, cache: &Path) -> Re
     })
 }
 
-/// Write a file atomically (temporary file in the same folder + rename).
+/// Write a file atomically (temporary file in the same folder + rename). The temporary name is
+/// unique per process and call, so actors sharing a cache, in one process or several, never
+/// write into each other's temporary file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())

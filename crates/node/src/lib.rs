@@ -17,7 +17,7 @@ pub mod ops;
 pub mod state;
 pub mod trace;
 
-pub use actor::{run_actor, ActorConfig, ActorSummary};
+pub use actor::{run_actor, ActorConfig, ActorSummary, MoveRecord};
 pub use artifacts::{load_model, prepare_registration, LoadedModel, Prepared};
 pub use trace::{Computed, Defect};
 

@@ -10,26 +10,41 @@ use zkopml_exec::commit::canonical;
 use zkopml_exec::quantise_input;
 use zkopml_model::input::read_input_json;
 use zkopml_model::Program;
-use zkopml_store::{ArtifactStore, Cid, LocalStore};
+use zkopml_store::{ArtifactStore, Cid, KuboStore, LocalStore, TieredStore};
 
 use crate::artifacts::{prepare_registration, Prepared};
 use crate::short;
 
 /// The node's home directory (default `.zkopml`):
 /// `devnet/` (background anvil), `deployment.json`, `store/` (artifacts by CID), `keys/<model>/`
-/// (the registrar's setup output), `actors/<name>/state.json`, `cache/` (fetched keys).
+/// (the registrar's setup output), `actors/<name>/state.json`, `cache/` (fetched keys); and the
+/// Kubo node, if any, whose RPC API the store mirrors to and fetches from.
 #[derive(Debug, Clone)]
-pub struct Home(pub PathBuf);
+pub struct Home {
+    pub dir: PathBuf,
+    pub ipfs: Option<String>,
+}
 
 impl Home {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Home {
+            dir: dir.into(),
+            ipfs: None,
+        }
+    }
+    /// Mirror the store to (and fetch missing artifacts from) the Kubo RPC API at `api`.
+    pub fn with_ipfs(mut self, api: Option<String>) -> Self {
+        self.ipfs = api;
+        self
+    }
     pub fn devnet(&self) -> PathBuf {
-        self.0.join("devnet")
+        self.dir.join("devnet")
     }
     pub fn deployment(&self) -> PathBuf {
-        self.0.join("deployment.json")
+        self.dir.join("deployment.json")
     }
     pub fn store(&self) -> PathBuf {
-        self.0.join("store")
+        self.dir.join("store")
     }
     pub fn keys(&self, model: &Path) -> PathBuf {
         let name = model
@@ -37,18 +52,24 @@ impl Home {
             .and_then(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into());
-        self.0.join("keys").join(name)
+        self.dir.join("keys").join(name)
     }
     pub fn actor(&self, name: &str) -> PathBuf {
-        self.0.join("actors").join(name)
+        self.dir.join("actors").join(name)
     }
     pub fn cache(&self) -> PathBuf {
-        self.0.join("cache")
+        self.dir.join("cache")
     }
-    pub fn open_store(&self) -> Result<LocalStore> {
-        LocalStore::open(self.store())
-            .with_context(|| format!("opening the store {}", self.store().display()))
+    pub fn open_store(&self) -> Result<TieredStore> {
+        open_store(&self.store(), self.ipfs.as_deref())
     }
+}
+
+/// The store at `dir`, in front of the Kubo RPC API at `ipfs` when given.
+pub fn open_store(dir: &Path, ipfs: Option<&str>) -> Result<TieredStore> {
+    let local =
+        LocalStore::open(dir).with_context(|| format!("opening the store {}", dir.display()))?;
+    Ok(TieredStore::new(local, ipfs.map(KuboStore::new)))
 }
 
 /// Devnet defaults: arity 4, groups of 1, 10 minutes per clock, 5-minute window, 0.1 ETH bonds.
@@ -87,7 +108,7 @@ pub async fn deploy(rpc: &str, key: &str, home: &Home) -> Result<Chain> {
         .private_key(key)
         .deploy()
         .await?;
-    std::fs::create_dir_all(&home.0)?;
+    std::fs::create_dir_all(&home.dir)?;
     chain.deployment().save(home.deployment())?;
     Ok(chain)
 }
@@ -111,7 +132,7 @@ pub async fn register(
 }
 
 /// The compiled program of a registered model, from the store.
-pub async fn program_of(chain: &Chain, store: &LocalStore, model_id: u64) -> Result<Program> {
+pub async fn program_of(chain: &Chain, store: &dyn ArtifactStore, model_id: u64) -> Result<Program> {
     let count = chain.model_count().await?;
     if model_id >= count {
         bail!("model id {model_id} is unknown (the registry holds {count} models)");
@@ -129,7 +150,26 @@ pub async fn program_of(chain: &Chain, store: &LocalStore, model_id: u64) -> Res
     Ok(p)
 }
 
-/// Quantises `input.json` and requests an inference (fee in wei, deadline in seconds from now).
+/// How a request carries its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputMode {
+    /// Inline up to [`INLINE_MAX_VALUES`] values, by CID above.
+    #[default]
+    Auto,
+    /// In the transaction: the contract hashes every chunk (Poseidon on chain, about 200k gas
+    /// per chunk), so this suits small inputs only.
+    Inline,
+    /// In the artifact store ([`crate::trace::encode_input`]); the transaction carries its CID
+    /// and tensor root, and every actor checks the fetched bytes against that root.
+    ByCid,
+}
+
+/// The largest input sent inline by [`InputMode::Auto`] (LeNet's 1,024 values cost about
+/// 6.3M gas of on-chain hashing; MobileNetV2's 150,528 would not fit in a block).
+pub const INLINE_MAX_VALUES: usize = 4096;
+
+/// Quantises `input.json` and requests an inference (fee in wei, deadline in seconds from now);
+/// returns the transaction (its value is the request id) and, for a request by CID, the CID.
 pub async fn request(
     chain: &Chain,
     home: &Home,
@@ -137,8 +177,10 @@ pub async fn request(
     input: &Path,
     fee: U256,
     deadline_secs: u64,
-) -> Result<Tx<u64>> {
-    let program = program_of(chain, &home.open_store()?, model_id).await?;
+    mode: InputMode,
+) -> Result<(Tx<u64>, Option<Cid>)> {
+    let store = home.open_store()?;
+    let program = program_of(chain, &store, model_id).await?;
     let x = read_input_json(input)?;
     let q = quantise_input(&program, &x).with_context(|| format!("input {}", input.display()))?;
     let now = chain.timestamp().await?;
@@ -149,9 +191,24 @@ pub async fn request(
             chain.address()
         );
     }
-    Ok(chain
-        .request_inference(model_id, &canonical(&q), now + deadline_secs, fee)
-        .await?)
+    let values = canonical(&q);
+    let by_cid = match mode {
+        InputMode::Auto => values.len() > INLINE_MAX_VALUES,
+        InputMode::Inline => false,
+        InputMode::ByCid => true,
+    };
+    if !by_cid {
+        let tx = chain
+            .request_inference(model_id, &values, now + deadline_secs, fee)
+            .await?;
+        return Ok((tx, None));
+    }
+    let root = crate::trace::input_root(&program, &values)?;
+    let cid = store.put(&crate::trace::encode_input(&values))?;
+    let tx = chain
+        .request_inference_by_root(model_id, root, &cid.to_string(), now + deadline_secs, fee)
+        .await?;
+    Ok((tx, Some(cid)))
 }
 
 /// Checks that `chain`'s account can pay `bond`.

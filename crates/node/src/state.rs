@@ -16,8 +16,14 @@ use crate::artifacts::write_atomic;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestState {
     pub model_id: u64,
-    /// The inline input (canonical layout), as the `InferenceRequested` event carries it.
+    /// The inline input (canonical layout), as the `InferenceRequested` event carries it;
+    /// empty for a request by CID.
     pub input: Vec<i32>,
+    /// A request by CID: where its input is stored, and the tensor root it must have.
+    #[serde(default)]
+    pub input_cid: Option<String>,
+    #[serde(default)]
+    pub input_root: B256,
     /// Submitter: this actor has answered it (its result nonce).
     pub submitted_nonce: Option<u32>,
     /// Challenger: result nonces it has checked (and challenged or agreed with).

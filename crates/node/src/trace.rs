@@ -5,7 +5,7 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use zkopml_chain::{TensorMeta, B256};
-use zkopml_exec::commit::{canonical, TraceCommitment};
+use zkopml_exec::commit::{canonical, TensorCommitment, TraceCommitment};
 use zkopml_exec::{run, run_op, Trace};
 use zkopml_model::{Program, Tensor, TensorSpec};
 
@@ -75,6 +75,37 @@ pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<
     Ok(Tensor::new(spec.shape.clone(), data))
 }
 
+/// The bytes of an input stored by CID: its values in canonical layout, each a little-endian
+/// `i32` (docs/node.md).
+pub fn encode_input(values: &[i32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// Inverse of [`encode_input`].
+pub fn decode_input(bytes: &[u8]) -> Result<Vec<i32>> {
+    if bytes.len() % 4 != 0 {
+        bail!(
+            "a stored input is little-endian i32 values, but it has {} bytes (not a multiple of 4)",
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// The tensor root of slot 0 for these input values (canonical layout): what
+/// `requestInferenceByRoot` records and what the contract's `tensorRootOf` computes inline.
+pub fn input_root(program: &Program, values: &[i32]) -> Result<B256> {
+    let t = input_from_canonical(program, values)?;
+    Ok(B256::from(
+        TensorCommitment::new(&program.input, &t)
+            .context("committing the input")?
+            .root,
+    ))
+}
+
 /// Runs the program on `input` (ONNX layout), with `defect` if any, and commits the trace.
 pub fn compute(program: &Program, input: Tensor<i32>, defect: Option<Defect>) -> Result<Computed> {
     let mut trace = run(program, input).context("running the model")?;
@@ -112,6 +143,14 @@ pub fn compute(program: &Program, input: Tensor<i32>, defect: Option<Defect>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_input_round_trips_and_rejects_ragged_bytes() {
+        let v = vec![0, -1, i32::MAX, i32::MIN, 12345];
+        assert_eq!(decode_input(&encode_input(&v)).unwrap(), v);
+        let err = decode_input(&[1, 2, 3]).unwrap_err().to_string();
+        assert!(err.contains("not a multiple of 4"), "{err}");
+    }
 
     #[test]
     fn logical_index_inverts_canonical() {

@@ -74,8 +74,8 @@ fn fee() -> U256 {
 async fn env(name: &str, model: &str, window: u64) -> Env {
     let keys = tokio::task::block_in_place(|| shared_keys(model));
     let anvil = Anvil::start(None).unwrap();
-    let home = Home(tmp_root().join(name));
-    let _ = std::fs::remove_dir_all(&home.0);
+    let home = Home::new(tmp_root().join(name));
+    let _ = std::fs::remove_dir_all(&home.dir);
     let owner = ops::deploy(&anvil.url(), KEYS[0], &home).await.unwrap();
     let mut params = ops::default_params();
     params.challenge_window = window;
@@ -126,10 +126,19 @@ impl Env {
     }
     async fn request(&self, model: &str) -> u64 {
         let input = onnx(model).with_file_name("input.json");
-        ops::request(&self.client(1), &self.home, self.model, &input, fee(), 3600)
-            .await
-            .unwrap()
-            .value
+        ops::request(
+            &self.client(1),
+            &self.home,
+            self.model,
+            &input,
+            fee(),
+            3600,
+            ops::InputMode::Auto,
+        )
+        .await
+        .unwrap()
+        .0
+        .value
     }
     async fn game_events(&self) -> Vec<Event> {
         let mut s = self.owner.events();
@@ -397,4 +406,80 @@ async fn xgboost_honest_result_is_finalised() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xgboost_defect_is_caught() {
     defect_caught("xgboost", "xgboost", Defect { op: 42, chunk: 0 }).await;
+}
+
+/// A request by CID (the input in the artifact store, its tensor root on chain): a defect at
+/// the first operator (whose proof opens the stored input against the request's root) is
+/// caught, the request reopens, and another submitter answers it again; that answer is
+/// finalised and paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_by_cid_is_reopened_and_answered_again() {
+    let e = env("bycid", "lenet_5", 8).await;
+    let defect = Defect { op: 1, chunk: 0 };
+    let bad = spawn(e.client(2), e.actor("bad", true, Some(defect)));
+    let ch = spawn(e.client(3), e.actor("challenger", false, None));
+    let input = onnx("lenet_5").with_file_name("input.json");
+    let (tx, cid) = ops::request(
+        &e.client(1),
+        &e.home,
+        e.model,
+        &input,
+        fee(),
+        3600,
+        ops::InputMode::ByCid,
+    )
+    .await
+    .unwrap();
+    let rid = tx.value;
+    let cid = cid.expect("a request by CID names its CID");
+    let req = e.owner.get_request(rid).await.unwrap();
+    assert_eq!(req.status, Status::Open);
+    let ch = join(ch, "challenger").await;
+    join(bad, "defective submitter").await;
+    let evs = e.game_events().await;
+    assert!(evs.iter().any(|ev| matches!(ev, Event::InferenceRequested(r) if r.input.is_empty() && r.inputCid == cid.to_string())));
+    assert_eq!(
+        resolved(&evs),
+        vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
+    );
+    assert_eq!(proven_op(&evs), Some((1, 0)), "the proof opens the stored input");
+    assert_eq!(ch.withdrawn, e.params.challenger_bond + e.params.submitter_bond);
+    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open);
+
+    let honest = join(spawn(e.client(4), e.actor("honest", true, None)), "honest submitter").await;
+    assert_eq!(honest.submitted, vec![rid], "the reopened request is answered again");
+    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Finalized);
+    assert_eq!(honest.withdrawn, fee() + bond(), "the second submitter: fee + its bond");
+    assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
+    assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+    drop(e.anvil);
+}
+
+/// A request by CID whose stored bytes do not have the tensor root the request names is never
+/// answered: the submitter drops it (no bond is put at stake on an input it cannot verify).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_by_cid_with_a_wrong_root_is_not_answered() {
+    use zkopml_store::ArtifactStore;
+    let e = env("badcid", "lenet_5", 8).await;
+    let sub = spawn(e.client(2), e.actor("submitter", true, None));
+    let bytes = zkopml_node::trace::encode_input(&vec![0; 1024]);
+    let cid = e.home.open_store().unwrap().put(&bytes).unwrap();
+    let now = e.owner.timestamp().await.unwrap();
+    let rid = e
+        .client(1)
+        .request_inference_by_root(e.model, zkopml_chain::B256::repeat_byte(7), &cid.to_string(), now + 3600, fee())
+        .await
+        .unwrap()
+        .value;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!sub.is_finished(), "the submitter keeps running");
+    sub.abort();
+    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open, "no result was posted");
+    let st: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(e.home.actor("submitter").join("state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(st["requests"][rid.to_string()]["done"], true, "the request is dropped");
+    assert!(st["requests"][rid.to_string()]["submitted_nonce"].is_null());
+    drop(e.anvil);
 }

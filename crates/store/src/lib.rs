@@ -6,16 +6,19 @@
 //! read and fail, naming the CID, when it differs.
 //!
 //! Backends: [`LocalStore`] (a directory; the embedded default) and [`KuboStore`] (a Kubo node's
-//! RPC API). See docs/store.md.
+//! RPC API); [`TieredStore`] is what the node uses: the local directory in front of an optional
+//! Kubo node. See docs/store.md.
 
 pub mod cid;
 mod kubo;
 mod local;
+mod tiered;
 pub mod unixfs;
 
 pub use cid::Cid;
 pub use kubo::KuboStore;
 pub use local::LocalStore;
+pub use tiered::TieredStore;
 
 use std::path::PathBuf;
 

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zkopml_store::{cid_of, ArtifactStore, Cid, Error, KuboStore};
+use zkopml_store::{cid_of, ArtifactStore, Cid, Error, KuboStore, LocalStore, TieredStore};
 
 #[derive(Default)]
 struct State {
@@ -211,4 +211,42 @@ fn dead_endpoint_names_the_url() {
         assert!(matches!(err, Error::Http { .. }), "{err}");
         assert!(err.to_string().contains(&url), "{err}");
     }
+}
+
+/// The node's store: a put reaches the local directory and Kubo; another node with an empty
+/// local directory gets the artifact from Kubo once and then from its own copy.
+#[test]
+fn tiered_store_puts_to_both_and_fetches_once() {
+    let (url, state) = serve();
+    let tmp = std::env::temp_dir().join(format!("zkopml-tiered-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let kubo = || Some(KuboStore::with_timeout(&url, Duration::from_secs(30)));
+    let a = TieredStore::new(LocalStore::open(tmp.join("a")).unwrap(), kubo());
+    let data = payload();
+    let cid = a.put(&data).unwrap();
+    assert!(a.local().has(&cid).unwrap());
+    assert!(a.kubo().unwrap().has(&cid).unwrap(), "the put reached Kubo");
+
+    let b = TieredStore::new(LocalStore::open(tmp.join("b")).unwrap(), kubo());
+    assert!(!b.local().has(&cid).unwrap());
+    assert!(b.has(&cid).unwrap(), "b sees it through Kubo");
+    let cats = |s: &Mutex<State>| {
+        s.lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.starts_with("POST /api/v0/cat"))
+            .count()
+    };
+    let before = cats(&state);
+    assert_eq!(b.get(&cid).unwrap(), data);
+    assert_eq!(b.get(&cid).unwrap(), data);
+    assert_eq!(cats(&state), before + 1, "fetched from Kubo once, then from b's own copy");
+    assert!(b.local().has(&cid).unwrap());
+
+    // without Kubo, a missing artifact is NotFound, naming the directory
+    let c = TieredStore::new(LocalStore::open(tmp.join("c")).unwrap(), None);
+    let err = c.get(&cid).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+mod ezkl;
+
 use serde_json::{json, Value};
 use zkopml_exec::{quantise_input, run};
 use zkopml_model::input::read_input_json;
@@ -239,34 +241,6 @@ fn measure(name: &str, c: &mut Circuit, dir: &Path, k: usize) {
     );
 }
 
-/// EZKL on the whole model (scripts/bench/ezkl_bench.py in .venv), or why not.
-fn ezkl(name: &str) -> Value {
-    let py = root().join(".venv/bin/python");
-    if !py.exists() {
-        return json!({"error": "no .venv (run scripts/bench/setup.sh)"});
-    }
-    eprintln!("  EZKL on the whole model (scripts/bench/ezkl_bench.py) ...");
-    let mut cmd = Command::new(py);
-    cmd.arg(root().join("scripts/bench/ezkl_bench.py"))
-        .arg(root().join("testdata/models").join(name));
-    // per-step limits of the baseline: EZKL_TIMEOUT_S (default 900), EZKL_MEM_GIB (default 20)
-    if let Ok(t) = std::env::var("EZKL_TIMEOUT_S") {
-        cmd.arg("--timeout").arg(t);
-    }
-    if let Ok(m) = std::env::var("EZKL_MEM_GIB") {
-        cmd.arg("--mem-gib").arg(m);
-    }
-    let out = cmd.output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str::<Value>(l).ok())
-            .unwrap_or_else(|| json!({"error": format!("no result ({})", o.status)})),
-        Err(e) => json!({"error": e.to_string()}),
-    }
-}
-
 struct Summary {
     setup_s: f64,
     prove_s: f64,
@@ -429,34 +403,6 @@ fn bench_model(name: &str, prove: bool, prove_extremes: bool, dir: &Path) -> Sum
     s
 }
 
-fn ezkl_step(e: &Value, step: &str) -> String {
-    let s = &e["steps"][step];
-    if let Some(f) = s["failed"].as_str() {
-        format!("failed: {f}")
-    } else if let Some(f) = s["skipped"].as_str() {
-        format!("skipped ({f})")
-    } else if s["cached"].is_string() {
-        "reused (generated locally by an earlier run)".into()
-    } else if let Some(t) = s["seconds"].as_f64() {
-        format!(
-            "{t:.1} s, {:.0} MiB",
-            s["peak_rss_mib"].as_f64().unwrap_or(0.0)
-        )
-    } else if let Some(err) = e["error"].as_str() {
-        format!("not run: {err}")
-    } else {
-        "n/a".into()
-    }
-}
-
-fn ezkl_secs(e: &Value, step: &str) -> Option<f64> {
-    let s = &e["steps"][step];
-    if s.get("failed").is_some() {
-        return None;
-    }
-    s["seconds"].as_f64()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(mode) = args.first().filter(|a| a.starts_with("--child-")) {
@@ -495,7 +441,7 @@ fn main() {
         let prove = !plan_only && (!mobilenet || prove_max);
         let s = bench_model(m, prove, mobilenet, &dir);
         let e = if prove && !no_ezkl && !mobilenet {
-            Some(ezkl(m))
+            Some(ezkl::run(&root(), m))
         } else {
             None
         };
@@ -503,7 +449,7 @@ fn main() {
             println!("{m}: zkopml (all circuits; slowest dispute step) vs EZKL (whole model)");
             println!("  {:<26} {:<30} EZKL", "", "zkopml");
             let zk = |v: String| if s.measured { v } else { "-".into() };
-            let ez = |step: &str| e.as_ref().map_or("not run".into(), |e| ezkl_step(e, step));
+            let ez = |step: &str| e.as_ref().map_or("not run".into(), |e| ezkl::step_text(e, step));
             println!(
                 "  {:<26} {:<30} {}",
                 "compile+calibrate",
@@ -556,7 +502,7 @@ fn main() {
     println!("\nTargets (issue 4):");
     let get = |n: &str| results.iter().find(|r| r.0 == n);
     match get("lenet_5") {
-        Some((_, s, Some(e))) if s.measured => match ezkl_secs(e, "prove") {
+        Some((_, s, Some(e))) if s.measured => match ezkl::secs(e, "prove") {
             Some(ez) => {
                 let x = ez / s.prove_s;
                 println!(
@@ -567,7 +513,7 @@ fn main() {
             }
             None => println!(
                 "  LeNet 50x: EZKL's proof did not complete ({})",
-                ezkl_step(e, "prove")
+                ezkl::step_text(e, "prove")
             ),
         },
         _ => println!("  LeNet 50x: not measured in this run"),
@@ -577,7 +523,7 @@ fn main() {
         if !s.measured {
             continue;
         }
-        match ezkl_secs(e, "setup") {
+        match ezkl::secs(e, "setup") {
             Some(ez) => println!(
                 "  {m}: whole-model setup no slower than EZKL's setup: {:.1} s vs {ez:.1} s -> {}{}",
                 s.setup_s,
@@ -591,12 +537,12 @@ fn main() {
             None if e["steps"]["setup"].get("failed").is_some() => println!(
                 "  {m}: whole-model setup {:.1} s; EZKL's setup failed ({}) -> met",
                 s.setup_s,
-                ezkl_step(e, "setup")
+                ezkl::step_text(e, "setup")
             ),
             None => println!(
                 "  {m}: whole-model setup {:.1} s; EZKL did not reach its setup ({}) -> not compared in this run",
                 s.setup_s,
-                ezkl_step(e, "setup")
+                ezkl::step_text(e, "setup")
             ),
         }
     }
