@@ -70,6 +70,13 @@ fn errors_name_the_problem_and_exit_non_zero() {
     let out = zkopml(&home, &["request", "5", xgb_input.to_str().unwrap()]);
     fails_with(&out, "model id 5 is unknown");
 
+    // A request by CID while the IPFS node it should also go to is down: nothing is requested.
+    let out = zkopml(
+        &home,
+        &["--ipfs", "http://127.0.0.1:9", "request", "0", xgb_input.to_str().unwrap(), "--by-cid"],
+    );
+    fails_with(&out, "Kubo RPC request to http://127.0.0.1:9");
+
     // LeNet's 1×1×28×28 input for XGBoost's model.
     let out = zkopml(&home, &["request", "0", lenet_input.to_str().unwrap()]);
     fails_with(&out, "input");

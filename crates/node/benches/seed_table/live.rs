@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use zkopml_chain::{Chain, Status, U256};
+use zkopml_chain::{Chain, Outcome, Status, U256};
 use zkopml_node::devnet::{Anvil, KEYS};
 use zkopml_node::ops::{self, Home, InputMode};
 use zkopml_node::{run_actor, ActorConfig, ActorSummary, Defect, MoveRecord};
@@ -35,9 +35,15 @@ pub struct Env {
 }
 
 impl Env {
-    /// A fresh anvil and deployment; `dir` keeps the keys between runs (`reuse_keys`).
-    pub async fn start(dir: &Path) -> Result<Env> {
-        for sub in ["actors", "deployment.json", "cache", "store"] {
+    /// A fresh anvil and deployment; `dir` keeps the keys between runs, and with `reuse_keys`
+    /// also the store and the actors' cache (content-addressed: nothing stale can be read).
+    pub async fn start(dir: &Path, reuse_keys: bool) -> Result<Env> {
+        let fresh: &[&str] = if reuse_keys {
+            &["actors", "deployment.json"]
+        } else {
+            &["actors", "deployment.json", "cache", "store"]
+        };
+        for sub in fresh {
             let p = dir.join(sub);
             if p.is_dir() {
                 std::fs::remove_dir_all(&p)?;
@@ -188,6 +194,14 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
     )
     .await?;
     bar.finish_and_clear();
+    println!(
+        "  registered: compile {:.1} s, setup {} ({} circuits, {} table leaves), register {} gas",
+        prepared.compile_seconds,
+        if prepared.setup_cached { "reused".to_string() } else { format!("{:.1} s", prepared.setup_seconds) },
+        prepared.set.circuits.len(),
+        prepared.set.entries.len(),
+        tx.gas_used
+    );
     let mut ids = vec![first_id];
     for &k in &plan.arities[1..] {
         let mut reg = prepared.registration.clone();
@@ -211,6 +225,7 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
     eprintln!("  honest request (window {} s) ...", plan.window);
     let tag = |s: &str, k: u16| format!("{}-k{k}-{s}", plan.name);
     let k0 = plan.arities[0];
+    let games_before = env.owner.game_count().await?;
     let sub = tokio::spawn(run_actor(
         env.client(2)?,
         env.actor(&tag("honest", k0), first_id, true, None),
@@ -230,7 +245,7 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
     )
     .await?;
     let ch = join(ch, "challenger", 600).await?;
-    if !ch.games.is_empty() {
+    if env.owner.game_count().await? != games_before {
         bail!("the challenger disputed an honest answer");
     }
     let sub = join(sub, "honest submitter", 600 + plan.window).await?;
@@ -268,8 +283,10 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
         let ch = join(ch, "challenger", 1800).await?;
         let bad = join(bad, "defective submitter", 600).await?;
         let wall_s = t.elapsed().as_secs_f64();
-        if ch.withdrawn == U256::ZERO || ch.games.len() != 1 {
-            bail!("the challenger did not win its game: {:?}", ch.games);
+        let gid = env.owner.game_count().await? - 1;
+        let g = env.owner.get_game(gid).await?;
+        if g.request_id != tx_r.value || g.outcome != Outcome::ChallengerWon {
+            bail!("game {gid} (request {}) ended {:?}, not won by the challenger", g.request_id, g.outcome);
         }
         let all: Vec<MoveRecord> = bad.log.iter().chain(&ch.log).cloned().collect();
         let game_txs = all.iter().filter(|m| m.game.is_some()).count();
@@ -308,26 +325,26 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
 /// The per-phase table of one model.
 pub fn print_phases(r: &ModelRun) {
     println!("  live, per phase (compute = off-chain seconds; gas of the phase's transactions):");
-    println!("    {:<44} {:>10} {:>12}", "phase", "compute s", "gas");
+    println!("    {:<56} {:>10} {:>12}", "phase", "compute s", "gas");
     let setup = if r.setup_reused {
         "reused".to_string()
     } else {
         format!("{:.1}", r.compile_s + r.setup_s)
     };
     println!(
-        "    {:<44} {:>10} {:>12}",
+        "    {:<56} {:>10} {:>12}",
         format!("register: compile + setup ({} circuits, {} leaves)", r.circuits, r.leaves),
         setup,
         r.register_gas
     );
-    println!("    {:<44} {:>10.1} {:>12}", "actor: fetch + check artifacts", r.fetch_s, "-");
+    println!("    {:<56} {:>10.1} {:>12}", "actor: fetch + check artifacts", r.fetch_s, "-");
     let h = &r.honest;
     let via = if h.by_cid { "by CID" } else { "inline" };
-    println!("    {:<44} {:>10} {:>12}", format!("honest: request (input {via})"), "-", h.request_gas);
-    println!("    {:<44} {:>10.2} {:>12}", "honest: submitter trace + submitResult", h.submitter_trace_s, h.submit_gas);
-    println!("    {:<44} {:>10.2} {:>12}", "honest: challenger recomputes, agrees", h.challenger_trace_s, "-");
+    println!("    {:<56} {:>10} {:>12}", format!("honest: request (input {via})"), "-", h.request_gas);
+    println!("    {:<56} {:>10.2} {:>12}", "honest: submitter trace + submitResult", h.submitter_trace_s, h.submit_gas);
+    println!("    {:<56} {:>10.2} {:>12}", "honest: challenger recomputes, agrees", h.challenger_trace_s, "-");
     println!(
-        "    {:<44} {:>10} {:>12}",
+        "    {:<56} {:>10} {:>12}",
         format!("honest: {} s window, finalize + withdraw", h.window_s),
         "-",
         h.finalize_gas + h.withdraw_gas
@@ -337,14 +354,14 @@ pub fn print_phases(r: &ModelRun) {
             "    dispute at k = {} (defect: op {} chunk {}): {} rounds played ({} predicted), {} game transactions, {:.1} s wall with zero windows",
             d.k, d.op, d.chunk, d.rounds, d.predicted_rounds, d.game_txs, d.wall_s
         );
-        println!("      {:<42} {:>10} {:>12}", "request", "-", d.request_gas);
-        println!("      {:<42} {:>10.2} {:>12}", "defective trace + submitResult", d.submitter_trace_s, d.submit_gas);
-        println!("      {:<42} {:>10.2} {:>12}", "challenger trace + challenge", d.challenger_trace_s, d.challenge_gas);
-        println!("      {:<42} {:>10} {:>12}", "dissection (both parties' moves)", "~0", d.dissection_gas);
-        println!("      {:<42} {:>10.2} {:>12}", "step proof + proveStep", d.prove_s, d.prove_gas);
-        println!("      {:<42} {:>10} {:>12}", "winner withdraws both bonds", "-", d.withdraw_gas);
+        println!("      {:<54} {:>10} {:>12}", "request", "-", d.request_gas);
+        println!("      {:<54} {:>10.2} {:>12}", "defective trace + submitResult", d.submitter_trace_s, d.submit_gas);
+        println!("      {:<54} {:>10.2} {:>12}", "challenger trace + challenge", d.challenger_trace_s, d.challenge_gas);
+        println!("      {:<54} {:>10} {:>12}", "dissection (both parties' moves)", "~0", d.dissection_gas);
+        println!("      {:<54} {:>10.2} {:>12}", "step proof + proveStep", d.prove_s, d.prove_gas);
+        println!("      {:<54} {:>10} {:>12}", "winner withdraws both bonds", "-", d.withdraw_gas);
         println!(
-            "      {:<42} {:>10.2} {:>12}",
+            "      {:<54} {:>10.2} {:>12}",
             "dispute total",
             d.submitter_trace_s + d.challenger_trace_s + d.prove_s,
             d.challenge_gas + d.dissection_gas + d.prove_gas + d.withdraw_gas

@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
     let env = if static_only {
         None
     } else {
-        let e = live::Env::start(&target.join("seed-table")).await?;
+        let e = live::Env::start(&target.join("seed-table"), reuse_keys).await?;
         println!("live: anvil at {}, contracts deployed ({} gas)", e.url(), e.deploy_gas);
         Some(e)
     };
