@@ -260,8 +260,8 @@ fn print_summary(rows: &[Row]) {
             formula(&r.best, db),
             pair(d2.map(|d| secs(d.wall_s)), db.map(|d| secs(d.wall_s))),
             pair(
-                d2.map(|d| mgas(d.challenge_gas + d.dissection_gas + d.prove_gas)),
-                db.map(|d| mgas(d.challenge_gas + d.dissection_gas + d.prove_gas))
+                d2.map(|d| mgas(d.challenge_gas + d.dissection_gas + d.prove_gas + d.withdraw_gas)),
+                db.map(|d| mgas(d.challenge_gas + d.dissection_gas + d.prove_gas + d.withdraw_gas))
             ),
             r.seed_time,
             ez("setup"),
@@ -269,5 +269,5 @@ fn print_summary(rows: &[Row]) {
             r.seed_ezkl,
         );
     }
-    println!("\n(dispute, seed's windows = {SEED_CREATION_S} s + 2 x rounds x {SEED_RESPONSE_S} s + the challenger's trace + the step proof measured here; zero windows = the game played here from the request to the winner's withdrawal)");
+    println!("\n(dispute, seed's windows = {SEED_CREATION_S} s + 2 x rounds x {SEED_RESPONSE_S} s + the challenger's trace + the step proof measured here; zero windows = the game played here from the request to the winner's withdrawal; dispute gas = challenge + every move + proveStep + the winner's withdraw)");
 }
