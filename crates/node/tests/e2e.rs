@@ -267,13 +267,14 @@ async fn defect_at_last_op_is_caught() {
 /// and wins the challenger's bond; its result is then finalised.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_defender_beats_wrong_challenger() {
-    let e = env("wrongch", "lenet_5", 30).await;
+    wrong_challenger_beaten("wrongch", "lenet_5", Defect { op: 4, chunk: 2 }).await;
+}
+
+async fn wrong_challenger_beaten(name: &str, model: &str, wrong: Defect) {
+    let e = env(name, model, 30).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
-    let ch = spawn(
-        e.client(3),
-        e.actor("challenger", false, Some(Defect { op: 4, chunk: 2 })),
-    );
-    let rid = e.request("lenet_5").await;
+    let ch = spawn(e.client(3), e.actor("challenger", false, Some(wrong)));
+    let rid = e.request(model).await;
     let ch = join(ch, "challenger").await;
     assert_eq!(ch.withdrawn, U256::ZERO);
     // the game is over; let the window pass so the submitter can finalise
@@ -284,7 +285,7 @@ async fn honest_defender_beats_wrong_challenger() {
         resolved(&evs),
         vec![(Outcome::DefenderWon, Reason::DefenderProved)]
     );
-    assert_eq!(proven_op(&evs), Some((4, 2)));
+    assert_eq!(proven_op(&evs), Some((wrong.op as u32, wrong.chunk as u32)));
     assert_eq!(
         e.owner.get_request(rid).await.unwrap().status,
         Status::Finalized
@@ -300,18 +301,23 @@ async fn honest_defender_beats_wrong_challenger() {
 /// timeout once the defender's clock has run out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_defender_loses_on_time() {
-    let e = env("timeout", "lenet_5", 60).await;
-    let mut cfg = e.actor("submitter", true, Some(Defect { op: 8, chunk: 1 }));
+    silent_defender_loses("timeout", "lenet_5", Defect { op: 8, chunk: 1 }).await;
+}
+
+async fn silent_defender_loses(name: &str, model: &str, defect: Defect) {
+    let e = env(name, model, 60).await;
+    let n = e.owner.get_model(e.model).await.unwrap().num_ops;
+    let mut cfg = e.actor("submitter", true, Some(defect));
     cfg.stall_after = Some(1);
     let sub = spawn(e.client(2), cfg);
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
-    e.request("lenet_5").await;
+    e.request(model).await;
     // wait until the challenger has answered the first round (the defender is to move again)
     let t0 = std::time::Instant::now();
     loop {
         if e.owner.game_count().await.unwrap() > 0 {
             let g = e.owner.get_game(0).await.unwrap();
-            if g.phase.defender_to_move() && (g.lo, g.hi) != (0, 12) {
+            if g.phase.defender_to_move() && (g.lo, g.hi) != (0, n) {
                 break;
             }
         }
@@ -482,4 +488,57 @@ async fn request_by_cid_with_a_wrong_root_is_not_answered() {
     assert_eq!(st["requests"][rid.to_string()]["done"], true, "the request is dropped");
     assert!(st["requests"][rid.to_string()]["submitted_nonce"].is_null());
     drop(e.anvil);
+}
+
+/// The last chunk of slot `op` of a registered model (a defect there is the deepest in the
+/// chunk tree).
+async fn last_chunk(e: &Env, op: usize) -> usize {
+    let store = e.home.open_store().unwrap();
+    let p = ops::program_of(&e.owner, &store, e.model).await.unwrap();
+    p.slot_spec(op).num_chunks() - 1
+}
+
+/// The same scenarios as LeNet's, on the 2d conv net (31 ops: Conv, Relu, MaxPool, Gemm) and on
+/// XGBoost (47 ops of trees): honest (XGBoost above), defects at the first, a middle and the
+/// last operator, a wrong challenger, a silent defender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv2d_honest_result_is_finalised() {
+    honest_finalised("c2d-honest", "conv2d", 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv2d_defects_at_first_middle_last_op_are_caught() {
+    for (i, op) in [1usize, 16, 31].into_iter().enumerate() {
+        let probe = env(&format!("c2d-probe{i}"), "conv2d", 60).await;
+        let chunk = last_chunk(&probe, op).await;
+        drop(probe.anvil);
+        defect_caught(&format!("c2d-op{op}"), "conv2d", Defect { op, chunk }).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv2d_honest_defender_beats_wrong_challenger() {
+    wrong_challenger_beaten("c2d-wrongch", "conv2d", Defect { op: 10, chunk: 2 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv2d_silent_defender_loses_on_time() {
+    silent_defender_loses("c2d-timeout", "conv2d", Defect { op: 20, chunk: 0 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xgboost_defects_at_first_middle_last_op_are_caught() {
+    for op in [1usize, 24, 47] {
+        defect_caught(&format!("xgb-op{op}"), "xgboost", Defect { op, chunk: 0 }).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xgboost_honest_defender_beats_wrong_challenger() {
+    wrong_challenger_beaten("xgb-wrongch", "xgboost", Defect { op: 30, chunk: 0 }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xgboost_silent_defender_loses_on_time() {
+    silent_defender_loses("xgb-timeout", "xgboost", Defect { op: 12, chunk: 0 }).await;
 }
