@@ -83,7 +83,7 @@ pub fn encode_input(values: &[i32]) -> Vec<u8> {
 
 /// Inverse of [`encode_input`].
 pub fn decode_input(bytes: &[u8]) -> Result<Vec<i32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         bail!(
             "a stored input is little-endian i32 values, but it has {} bytes (not a multiple of 4)",
             bytes.len()
