@@ -236,7 +236,9 @@ pub async fn request(net: &Net, a: RequestArgs) -> Result<()> {
         mode,
     )
     .await?;
-    let how = cid.map_or("input inline".to_string(), |c| format!("input stored as {c}"));
+    let how = cid.map_or("input inline".to_string(), |c| {
+        format!("input stored as {c}")
+    });
     println!(
         "request {} for model {} ({how}; gas {})",
         tx.value, a.model_id, tx.gas_used

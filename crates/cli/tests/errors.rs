@@ -30,10 +30,20 @@ fn ok(out: &Output, what: &str) {
 /// Exits non-zero (not by a panic) and says `needle` on stderr.
 fn fails_with(out: &Output, needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected a failure naming {needle:?}");
-    assert_eq!(out.status.code(), Some(1), "exit code (a panic exits 101): {err}");
+    assert!(
+        !out.status.success(),
+        "expected a failure naming {needle:?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code (a panic exits 101): {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains(needle), "stderr does not name {needle:?}:\n{err}");
+    assert!(
+        err.contains(needle),
+        "stderr does not name {needle:?}:\n{err}"
+    );
 }
 
 struct Devnet(PathBuf);
@@ -60,10 +70,16 @@ fn errors_name_the_problem_and_exit_non_zero() {
 
     // A devnet on a port of its own, the contracts, and XGBoost registered (local setup).
     let port = 18_545 + (std::process::id() % 1000) as u16;
-    ok(&zkopml(&home, &["devnet", "up", "--port", &port.to_string()]), "devnet up");
+    ok(
+        &zkopml(&home, &["devnet", "up", "--port", &port.to_string()]),
+        "devnet up",
+    );
     let _devnet = Devnet(home.clone());
     ok(&zkopml(&home, &["deploy"]), "deploy");
-    let reg = zkopml(&home, &["register", xgb.to_str().unwrap(), "--insecure-seed", "7"]);
+    let reg = zkopml(
+        &home,
+        &["register", xgb.to_str().unwrap(), "--insecure-seed", "7"],
+    );
     ok(&reg, "register");
 
     // A model id the registry does not hold.
@@ -73,7 +89,14 @@ fn errors_name_the_problem_and_exit_non_zero() {
     // A request by CID while the IPFS node it should also go to is down: nothing is requested.
     let out = zkopml(
         &home,
-        &["--ipfs", "http://127.0.0.1:9", "request", "0", xgb_input.to_str().unwrap(), "--by-cid"],
+        &[
+            "--ipfs",
+            "http://127.0.0.1:9",
+            "request",
+            "0",
+            xgb_input.to_str().unwrap(),
+            "--by-cid",
+        ],
     );
     fails_with(&out, "Kubo RPC request to http://127.0.0.1:9");
 
@@ -81,18 +104,34 @@ fn errors_name_the_problem_and_exit_non_zero() {
     let out = zkopml(&home, &["request", "0", lenet_input.to_str().unwrap()]);
     fails_with(&out, "input");
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
-    assert!(err.contains("shape") || err.contains("values"), "names the shape: {err}");
+    assert!(
+        err.contains("shape") || err.contains("values"),
+        "names the shape: {err}"
+    );
 
     // An account without ether: the fee, and a submitter's bond.
     let empty = "0x0000000000000000000000000000000000000000000000000000000000000001";
-    let out = zkopml(&home, &["request", "0", xgb_input.to_str().unwrap(), "--key", empty]);
+    let out = zkopml(
+        &home,
+        &["request", "0", xgb_input.to_str().unwrap(), "--key", empty],
+    );
     fails_with(&out, "insufficient funds for the fee");
-    ok(&zkopml(&home, &["request", "0", xgb_input.to_str().unwrap()]), "request");
+    ok(
+        &zkopml(&home, &["request", "0", xgb_input.to_str().unwrap()]),
+        "request",
+    );
     let out = zkopml(&home, &["submit", "0", "--once", "--key", empty]);
     fails_with(&out, "insufficient funds for the submitter bond");
 
     // Bad files are named, not panicked on.
-    let out = zkopml(&home, &["run", "/nonexistent/model.onnx", xgb_input.to_str().unwrap()]);
+    let out = zkopml(
+        &home,
+        &[
+            "run",
+            "/nonexistent/model.onnx",
+            xgb_input.to_str().unwrap(),
+        ],
+    );
     fails_with(&out, "/nonexistent/model.onnx");
     drop(_devnet);
     let _ = std::fs::remove_dir_all(&home);

@@ -515,7 +515,13 @@ impl Actor {
         if g.phase == Phase::DefenderProof && g.index >= g.num_chunks {
             let tx = self.chain.resolve_padding(gid).await?;
             info!(actor = %self.cfg.name, game = gid, mv = "resolvePadding", gas = tx.gas_used, "padding leaf settled");
-            self.log(Some(g.request_id), Some(gid), "resolvePadding", tx.gas_used, 0.0);
+            self.log(
+                Some(g.request_id),
+                Some(gid),
+                "resolvePadding",
+                tx.gas_used,
+                0.0,
+            );
             return Ok(());
         }
         let defender_to_move = g.phase.defender_to_move();
@@ -540,7 +546,13 @@ impl Actor {
                 match self.chain.claim_timeout(gid).await {
                     Ok(tx) => {
                         info!(actor = %self.cfg.name, game = gid, mv = "claimTimeout", gas = tx.gas_used, "the other party's clock ran out");
-                        self.log(Some(g.request_id), Some(gid), "claimTimeout", tx.gas_used, 0.0);
+                        self.log(
+                            Some(g.request_id),
+                            Some(gid),
+                            "claimTimeout",
+                            tx.gas_used,
+                            0.0,
+                        );
                     }
                     Err(e) if e.revert_name() == Some("NotExpired") => {}
                     Err(e) => return Err(e.into()),
@@ -689,7 +701,13 @@ impl Actor {
         }
         let tx = self.chain.prove_step(gid, &sp).await?;
         info!(actor = %self.cfg.name, game = gid, mv = "proveStep", gas = tx.gas_used, op, chunk, prove_s = format!("{secs:.2}"), digest = %short(digest.as_slice()), "step proof posted");
-        self.log(Some(gs.request_id), Some(gid), "proveStep", tx.gas_used, secs);
+        self.log(
+            Some(gs.request_id),
+            Some(gid),
+            "proveStep",
+            tx.gas_used,
+            secs,
+        );
         self.moved(gid)
     }
 

@@ -337,13 +337,21 @@ mod tests {
             for op in 1..=n {
                 let by_group = op_level(n, 2, n as u16, op).unwrap();
                 let by_arity = op_level(n, n as u16, 1, op).unwrap();
-                assert_eq!(by_group, Level { rounds: 1, posted: n - 1 });
+                assert_eq!(
+                    by_group,
+                    Level {
+                        rounds: 1,
+                        posted: n - 1
+                    }
+                );
                 assert_eq!(by_arity, by_group);
             }
         }
         // N = 3, n = 12 (contracts/test/Dissection.t.sol, test_groupOfN): 12 -> 6 -> 3 -> 1
         assert_eq!(
-            (1..=12).map(|op| op_level(12, 2, 3, op).unwrap().rounds).max(),
+            (1..=12)
+                .map(|op| op_level(12, 2, 3, op).unwrap().rounds)
+                .max(),
             Some(3)
         );
         // one operator: no root round
@@ -369,9 +377,27 @@ mod tests {
         assert_eq!(chunk_step(256, 0), 0);
         // one chunk: no chunk round; 28 chunks, height 5: 5 binary rounds, 3 with k = 4
         assert_eq!(chunk_level(2, 1), Level::default());
-        assert_eq!(chunk_level(2, 28), Level { rounds: 5, posted: 10 });
-        assert_eq!(chunk_level(4, 28), Level { rounds: 3, posted: 4 + 4 + 2 });
-        assert_eq!(chunk_level(32, 28), Level { rounds: 1, posted: 32 });
+        assert_eq!(
+            chunk_level(2, 28),
+            Level {
+                rounds: 5,
+                posted: 10
+            }
+        );
+        assert_eq!(
+            chunk_level(4, 28),
+            Level {
+                rounds: 3,
+                posted: 4 + 4 + 2
+            }
+        );
+        assert_eq!(
+            chunk_level(32, 28),
+            Level {
+                rounds: 1,
+                posted: 32
+            }
+        );
         assert_eq!(ceil_log2(0), 0);
         assert_eq!(ceil_log2(1), 0);
         assert_eq!(ceil_log2(33), 6);
@@ -386,7 +412,10 @@ mod tests {
         assert_eq!(w.max_op_rounds, 4);
         assert_eq!(w.max_chunk_rounds, 5);
         assert_eq!(w.longest.op, 1);
-        assert_eq!(w.longest.ops.rounds, 3, "op 1 is isolated in 3 rounds (12 -> 6 -> 3 -> 1)");
+        assert_eq!(
+            w.longest.ops.rounds, 3,
+            "op 1 is isolated in 3 rounds (12 -> 6 -> 3 -> 1)"
+        );
         assert_eq!(w.longest.total(), 3 + 1 + 5);
         assert_eq!(w.longest.transactions(), 2 * 9 + 2);
         // the best arity: one root round (k >= 12) and one chunk round (k >= 32)
@@ -402,8 +431,14 @@ mod tests {
         assert_eq!(op_level(5, 1, 1, 1), Err(DissectionError::Arity(1)));
         assert_eq!(op_level(5, 257, 1, 1), Err(DissectionError::Arity(257)));
         assert_eq!(op_level(5, 2, 0, 1), Err(DissectionError::Group(0)));
-        assert_eq!(op_level(5, 2, 1, 6), Err(DissectionError::Op { op: 6, n: 5 }));
-        assert_eq!(op_level(5, 2, 1, 0), Err(DissectionError::Op { op: 0, n: 5 }));
+        assert_eq!(
+            op_level(5, 2, 1, 6),
+            Err(DissectionError::Op { op: 6, n: 5 })
+        );
+        assert_eq!(
+            op_level(5, 2, 1, 0),
+            Err(DissectionError::Op { op: 0, n: 5 })
+        );
         assert_eq!(worst_case(&[], 2, 1), Err(DissectionError::NoOps));
     }
 
@@ -421,6 +456,11 @@ mod tests {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let on_disk: vectors::Vectors = serde_json::from_str(&text).unwrap();
-        assert_eq!(on_disk, v, "{} is stale: rerun with ZKOPML_WRITE_VECTORS=1", path.display());
+        assert_eq!(
+            on_disk,
+            v,
+            "{} is stale: rerun with ZKOPML_WRITE_VECTORS=1",
+            path.display()
+        );
     }
 }

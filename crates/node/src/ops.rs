@@ -132,7 +132,11 @@ pub async fn register(
 }
 
 /// The compiled program of a registered model, from the store.
-pub async fn program_of(chain: &Chain, store: &dyn ArtifactStore, model_id: u64) -> Result<Program> {
+pub async fn program_of(
+    chain: &Chain,
+    store: &dyn ArtifactStore,
+    model_id: u64,
+) -> Result<Program> {
     let count = chain.model_count().await?;
     if model_id >= count {
         bail!("model id {model_id} is unknown (the registry holds {count} models)");

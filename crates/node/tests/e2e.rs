@@ -448,14 +448,36 @@ async fn request_by_cid_is_reopened_and_answered_again() {
         resolved(&evs),
         vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
     );
-    assert_eq!(proven_op(&evs), Some((1, 0)), "the proof opens the stored input");
-    assert_eq!(ch.withdrawn, e.params.challenger_bond + e.params.submitter_bond);
+    assert_eq!(
+        proven_op(&evs),
+        Some((1, 0)),
+        "the proof opens the stored input"
+    );
+    assert_eq!(
+        ch.withdrawn,
+        e.params.challenger_bond + e.params.submitter_bond
+    );
     assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open);
 
-    let honest = join(spawn(e.client(4), e.actor("honest", true, None)), "honest submitter").await;
-    assert_eq!(honest.submitted, vec![rid], "the reopened request is answered again");
-    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Finalized);
-    assert_eq!(honest.withdrawn, fee() + bond(), "the second submitter: fee + its bond");
+    let honest = join(
+        spawn(e.client(4), e.actor("honest", true, None)),
+        "honest submitter",
+    )
+    .await;
+    assert_eq!(
+        honest.submitted,
+        vec![rid],
+        "the reopened request is answered again"
+    );
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(
+        honest.withdrawn,
+        fee() + bond(),
+        "the second submitter: fee + its bond"
+    );
     assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
     assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
     drop(e.anvil);
@@ -473,19 +495,33 @@ async fn request_by_cid_with_a_wrong_root_is_not_answered() {
     let now = e.owner.timestamp().await.unwrap();
     let rid = e
         .client(1)
-        .request_inference_by_root(e.model, zkopml_chain::B256::repeat_byte(7), &cid.to_string(), now + 3600, fee())
+        .request_inference_by_root(
+            e.model,
+            zkopml_chain::B256::repeat_byte(7),
+            &cid.to_string(),
+            now + 3600,
+            fee(),
+        )
         .await
         .unwrap()
         .value;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(!sub.is_finished(), "the submitter keeps running");
     sub.abort();
-    assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open, "no result was posted");
+    assert_eq!(
+        e.owner.get_request(rid).await.unwrap().status,
+        Status::Open,
+        "no result was posted"
+    );
     let st: serde_json::Value = serde_json::from_slice(
         &std::fs::read(e.home.actor("submitter").join("state.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(st["requests"][rid.to_string()]["done"], true, "the request is dropped");
+    assert_eq!(
+        st["requests"][rid.to_string()]["done"],
+        true,
+        "the request is dropped"
+    );
     assert!(st["requests"][rid.to_string()]["submitted_nonce"].is_null());
     drop(e.anvil);
 }

@@ -241,7 +241,11 @@ fn tiered_store_puts_to_both_and_fetches_once() {
     let before = cats(&state);
     assert_eq!(b.get(&cid).unwrap(), data);
     assert_eq!(b.get(&cid).unwrap(), data);
-    assert_eq!(cats(&state), before + 1, "fetched from Kubo once, then from b's own copy");
+    assert_eq!(
+        cats(&state),
+        before + 1,
+        "fetched from Kubo once, then from b's own copy"
+    );
     assert!(b.local().has(&cid).unwrap());
 
     // without Kubo, a missing artifact is NotFound, naming the directory

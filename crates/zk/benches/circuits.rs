@@ -449,7 +449,10 @@ fn main() {
             println!("{m}: zkopml (all circuits; slowest dispute step) vs EZKL (whole model)");
             println!("  {:<26} {:<30} EZKL", "", "zkopml");
             let zk = |v: String| if s.measured { v } else { "-".into() };
-            let ez = |step: &str| e.as_ref().map_or("not run".into(), |e| ezkl::step_text(e, step));
+            let ez = |step: &str| {
+                e.as_ref()
+                    .map_or("not run".into(), |e| ezkl::step_text(e, step))
+            };
             println!(
                 "  {:<26} {:<30} {}",
                 "compile+calibrate",

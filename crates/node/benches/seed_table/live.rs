@@ -140,7 +140,9 @@ pub struct Dispute {
 fn sum(log: &[MoveRecord], mvs: &[&str]) -> (u64, f64, usize) {
     log.iter()
         .filter(|m| mvs.contains(&m.mv.as_str()))
-        .fold((0, 0.0, 0), |(g, s, n), m| (g + m.gas, s + m.compute_s, n + 1))
+        .fold((0, 0.0, 0), |(g, s, n), m| {
+            (g + m.gas, s + m.compute_s, n + 1)
+        })
 }
 
 async fn join(
@@ -197,7 +199,11 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
     println!(
         "  registered: compile {:.1} s, setup {} ({} circuits, {} table leaves), register {} gas",
         prepared.compile_seconds,
-        if prepared.setup_cached { "reused".to_string() } else { format!("{:.1} s", prepared.setup_seconds) },
+        if prepared.setup_cached {
+            "reused".to_string()
+        } else {
+            format!("{:.1} s", prepared.setup_seconds)
+        },
         prepared.set.circuits.len(),
         prepared.set.entries.len(),
         tx.gas_used
@@ -278,15 +284,27 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
             env.client(3)?,
             env.actor(&tag("challenger", k), id, false, None),
         ));
-        let (tx_r, _) = ops::request(&requester, &env.home, id, &input, fee, 3600, InputMode::Auto)
-            .await?;
+        let (tx_r, _) = ops::request(
+            &requester,
+            &env.home,
+            id,
+            &input,
+            fee,
+            3600,
+            InputMode::Auto,
+        )
+        .await?;
         let ch = join(ch, "challenger", 1800).await?;
         let bad = join(bad, "defective submitter", 600).await?;
         let wall_s = t.elapsed().as_secs_f64();
         let gid = env.owner.game_count().await? - 1;
         let g = env.owner.get_game(gid).await?;
         if g.request_id != tx_r.value || g.outcome != Outcome::ChallengerWon {
-            bail!("game {gid} (request {}) ended {:?}, not won by the challenger", g.request_id, g.outcome);
+            bail!(
+                "game {gid} (request {}) ended {:?}, not won by the challenger",
+                g.request_id,
+                g.outcome
+            );
         }
         let all: Vec<MoveRecord> = bad.log.iter().chain(&ch.log).cloned().collect();
         let game_txs = all.iter().filter(|m| m.game.is_some()).count();
@@ -333,16 +351,33 @@ pub fn print_phases(r: &ModelRun) {
     };
     println!(
         "    {:<56} {:>10} {:>12}",
-        format!("register: compile + setup ({} circuits, {} leaves)", r.circuits, r.leaves),
+        format!(
+            "register: compile + setup ({} circuits, {} leaves)",
+            r.circuits, r.leaves
+        ),
         setup,
         r.register_gas
     );
-    println!("    {:<56} {:>10.1} {:>12}", "actor: fetch + check artifacts", r.fetch_s, "-");
+    println!(
+        "    {:<56} {:>10.1} {:>12}",
+        "actor: fetch + check artifacts", r.fetch_s, "-"
+    );
     let h = &r.honest;
     let via = if h.by_cid { "by CID" } else { "inline" };
-    println!("    {:<56} {:>10} {:>12}", format!("honest: request (input {via})"), "-", h.request_gas);
-    println!("    {:<56} {:>10.2} {:>12}", "honest: submitter trace + submitResult", h.submitter_trace_s, h.submit_gas);
-    println!("    {:<56} {:>10.2} {:>12}", "honest: challenger recomputes, agrees", h.challenger_trace_s, "-");
+    println!(
+        "    {:<56} {:>10} {:>12}",
+        format!("honest: request (input {via})"),
+        "-",
+        h.request_gas
+    );
+    println!(
+        "    {:<56} {:>10.2} {:>12}",
+        "honest: submitter trace + submitResult", h.submitter_trace_s, h.submit_gas
+    );
+    println!(
+        "    {:<56} {:>10.2} {:>12}",
+        "honest: challenger recomputes, agrees", h.challenger_trace_s, "-"
+    );
     println!(
         "    {:<56} {:>10} {:>12}",
         format!("honest: {} s window, finalize + withdraw", h.window_s),
@@ -355,11 +390,26 @@ pub fn print_phases(r: &ModelRun) {
             d.k, d.op, d.chunk, d.rounds, d.predicted_rounds, d.game_txs, d.wall_s
         );
         println!("      {:<54} {:>10} {:>12}", "request", "-", d.request_gas);
-        println!("      {:<54} {:>10.2} {:>12}", "defective trace + submitResult", d.submitter_trace_s, d.submit_gas);
-        println!("      {:<54} {:>10.2} {:>12}", "challenger trace + challenge", d.challenger_trace_s, d.challenge_gas);
-        println!("      {:<54} {:>10} {:>12}", "dissection (both parties' moves)", "~0", d.dissection_gas);
-        println!("      {:<54} {:>10.2} {:>12}", "step proof + proveStep", d.prove_s, d.prove_gas);
-        println!("      {:<54} {:>10} {:>12}", "winner withdraws both bonds", "-", d.withdraw_gas);
+        println!(
+            "      {:<54} {:>10.2} {:>12}",
+            "defective trace + submitResult", d.submitter_trace_s, d.submit_gas
+        );
+        println!(
+            "      {:<54} {:>10.2} {:>12}",
+            "challenger trace + challenge", d.challenger_trace_s, d.challenge_gas
+        );
+        println!(
+            "      {:<54} {:>10} {:>12}",
+            "dissection (both parties' moves)", "~0", d.dissection_gas
+        );
+        println!(
+            "      {:<54} {:>10.2} {:>12}",
+            "step proof + proveStep", d.prove_s, d.prove_gas
+        );
+        println!(
+            "      {:<54} {:>10} {:>12}",
+            "winner withdraws both bonds", "-", d.withdraw_gas
+        );
         println!(
             "      {:<54} {:>10.2} {:>12}",
             "dispute total",

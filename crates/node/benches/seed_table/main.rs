@@ -17,9 +17,9 @@
 //! response window at zero. Beside it, in the same run, EZKL's whole-model setup and proof.
 //! The keys, store and actor state live in `target/seed-table/`.
 
-mod live;
 #[path = "../../../zk/benches/ezkl/mod.rs"]
 mod ezkl;
+mod live;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,7 +41,13 @@ const MODELS: [(&str, &str, u32, &str, &str); 4] = [
     ("xgboost", "XGBoost", 62, "598 s", "18.75 s"),
     ("lenet_5", "LeNet", 12, "494 s", "36.37 s"),
     ("conv2d", "2d conv", 31, "566 s", "256.03 s"),
-    ("mobilenet_v2", "MobileNet", 155, "1115 s", "infeasible (RAM)"),
+    (
+        "mobilenet_v2",
+        "MobileNet",
+        155,
+        "1115 s",
+        "infeasible (RAM)",
+    ),
 ];
 
 fn rounds(w: &WorstCase) -> String {
@@ -84,9 +90,12 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |f: &str| args.iter().any(|a| a == f);
-    let (static_only, no_ezkl, reuse_keys) = (flag("--static"), flag("--no-ezkl"), flag("--reuse-keys"));
+    let (static_only, no_ezkl, reuse_keys) =
+        (flag("--static"), flag("--no-ezkl"), flag("--reuse-keys"));
     let filter: Vec<&String> = args.iter().filter(|a| !a.starts_with("--")).collect();
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     println!(
         "seed table: rounds by the contracts' rules, worst case over the model's operators; \
          seed windows: creation {SEED_CREATION_S} s, response {SEED_RESPONSE_S} s per move"
@@ -95,7 +104,11 @@ async fn main() -> anyhow::Result<()> {
         None
     } else {
         let e = live::Env::start(&target.join("seed-table"), reuse_keys).await?;
-        println!("live: anvil at {}, contracts deployed ({} gas)", e.url(), e.deploy_gas);
+        println!(
+            "live: anvil at {}, contracts deployed ({} gas)",
+            e.url(),
+            e.deploy_gas
+        );
         Some(e)
     };
     let mut rows = vec![];
@@ -123,14 +136,25 @@ async fn main() -> anyhow::Result<()> {
         let sample = zkopml_model::input::read_input_json(&path.with_file_name("input.json"))?;
         let (_, program) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample)))?;
         let n = program.n_ops();
-        let chunks: Vec<u64> = (1..=n).map(|i| program.slot_spec(i).num_chunks() as u64).collect();
+        let chunks: Vec<u64> = (1..=n)
+            .map(|i| program.slot_spec(i).num_chunks() as u64)
+            .collect();
         let binary = worst_case(&chunks, 2, 1)?;
         let best = best_arity(&chunks, 1)?;
         println!("\n## {seed_name} ({name})");
-        println!("  ONNX operators      {} ({}); the seed counts {seed_ops}", raw.nodes.len(), ops_text.join(", "));
+        println!(
+            "  ONNX operators      {} ({}); the seed counts {seed_ops}",
+            raw.nodes.len(),
+            ops_text.join(", ")
+        );
         println!("  parameters          {params} ({float_params} of them float)");
-        println!("  compiled operators  {n} (constants, shape arithmetic and BatchNormalization folded)");
-        for (label, w) in [("k = 2", &binary), (&*format!("best k = {}", best.arity), &best)] {
+        println!(
+            "  compiled operators  {n} (constants, shape arithmetic and BatchNormalization folded)"
+        );
+        for (label, w) in [
+            ("k = 2", &binary),
+            (&*format!("best k = {}", best.arity), &best),
+        ] {
             let window_s = SEED_CREATION_S + 2 * w.longest.total() * SEED_RESPONSE_S;
             println!(
                 "  rounds, {label:<11} {}; {} transactions; seed formula: {SEED_CREATION_S} s + 2 x {} x {SEED_RESPONSE_S} s = {window_s} s + the step proof",
@@ -151,19 +175,26 @@ async fn main() -> anyhow::Result<()> {
                 let predicted = arities
                     .iter()
                     .map(|&k| {
-                        Ok(op_level(n as u32, k, 1, op as u32)?.rounds + 1 + chunk_level(k, num_chunks as u64).rounds)
+                        Ok(op_level(n as u32, k, 1, op as u32)?.rounds
+                            + 1
+                            + chunk_level(k, num_chunks as u64).rounds)
                     })
                     .collect::<anyhow::Result<Vec<u32>>>()?;
                 let plan = live::Plan {
                     name,
                     onnx: path.clone(),
                     arities,
-                    defect: Defect { op, chunk: num_chunks - 1 },
+                    defect: Defect {
+                        op,
+                        chunk: num_chunks - 1,
+                    },
                     predicted,
                     window: if name == "mobilenet_v2" { 90 } else { 20 },
                     reuse_keys,
                 };
-                let r = live::run_model(env, &plan).await.map_err(|e| format!("{e:#}"));
+                let r = live::run_model(env, &plan)
+                    .await
+                    .map_err(|e| format!("{e:#}"));
                 match &r {
                     Ok(r) => live::print_phases(r),
                     Err(e) => println!("  live run FAILED: {e}"),
