@@ -334,7 +334,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
         async move { Ok(c.credits(ch_addr).await? == U256::ZERO) }
     })
     .await?;
-    phases
+    next = phases
         .record(
             &owner,
             "defective result -> challenged, dissected, proved",
@@ -352,6 +352,38 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     println!("   game {gid}: {:?}; request {r1} is {:?} again (deadline {}), so someone can answer it rightly or the requester is refunded", g.outcome, req.status, req.deadline);
     let withdrawn = withdrawn_by(&owner, ch_addr).await?;
     println!("   the challenger ({}) withdrew {} wei in total: its bond back + the defective submitter's bond", short(ch_addr.as_slice()), withdrawn);
+
+    println!(
+        "== 8. the reopened request {r1}: another submitter answers it, the challenger agrees, finalised after the {} s window",
+        a.window
+    );
+    let t = Instant::now();
+    let mut again = spawn_actor(
+        &home,
+        &url,
+        KEYS[5],
+        "submitter-2",
+        &["submit", &model_id.to_string(), "--once"],
+    )?;
+    wait_for("the reopened request to be finalised", 300, || {
+        let c = owner.clone();
+        async move { Ok(c.get_request(r1).await?.status == Status::Finalized) }
+    })
+    .await?;
+    wait_exit(&mut again, 60)?;
+    println!(
+        "   request {r1} finalised: output {:?}",
+        owner.final_output(r1).await?
+    );
+    phases
+        .record(
+            &owner,
+            "reopened request -> answered again, finalised",
+            t,
+            next,
+            format!("window {} s", a.window),
+        )
+        .await?;
 
     println!("\n== wall time and gas per phase");
     println!("{:<52} {:>9} {:>12}  note", "phase", "wall s", "gas");
