@@ -301,8 +301,13 @@ impl Actor {
         .await?;
         let c = match c {
             Ok(c) => c,
+            Err(e) if fetch_failed(&e) => {
+                // the store or the IPFS node may have it later: retried at the next tick
+                return Err(e.context(format!("request {rid}: its input cannot be fetched yet")));
+            }
             Err(e) => {
-                // an input that cannot be had or does not match its root is never answered
+                // an input that does not match its root (or a model that cannot run it) never
+                // will: the request is dropped, with no bond at stake
                 if let Some(rs) = self.st.requests.get_mut(&rid) {
                     rs.done = true;
                 }
@@ -731,6 +736,16 @@ impl Actor {
         }
         Ok(self.chain.credits(self.me).await? == U256::ZERO)
     }
+}
+
+/// Whether `e` is a failure to fetch from the store (missing, I/O, the IPFS node unreachable),
+/// which may pass, rather than bad data, which will not.
+fn fetch_failed(e: &anyhow::Error) -> bool {
+    use zkopml_store::Error as S;
+    e.chain().any(|c| {
+        c.downcast_ref::<S>()
+            .is_some_and(|s| matches!(s, S::NotFound { .. } | S::Io { .. } | S::Http { .. }))
+    })
 }
 
 /// The input of a request by CID, fetched from the store (which checks the bytes against the

@@ -578,3 +578,47 @@ async fn xgboost_honest_defender_beats_wrong_challenger() {
 async fn xgboost_silent_defender_loses_on_time() {
     silent_defender_loses("xgb-timeout", "xgboost", Defect { op: 12, chunk: 0 }).await;
 }
+
+/// A request by CID whose input is not in the store yet: the submitter waits (a missing input may
+/// still arrive) and answers once the bytes are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_by_cid_waits_for_its_input() {
+    use zkopml_store::ArtifactStore;
+    let e = env("latecid", "lenet_5", 4).await;
+    let input = onnx("lenet_5").with_file_name("input.json");
+    let (tx, cid) = ops::request(
+        &e.client(1),
+        &e.home,
+        e.model,
+        &input,
+        fee(),
+        3600,
+        ops::InputMode::ByCid,
+    )
+    .await
+    .unwrap();
+    let cid = cid.unwrap();
+    let store = e.home.open_store().unwrap();
+    let path = store.local().path_of(&cid);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let sub = spawn(e.client(2), e.actor("submitter", true, None));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        e.owner.get_request(tx.value).await.unwrap().status,
+        Status::Open,
+        "no answer without the input"
+    );
+    store.put(&bytes).unwrap();
+    let sub = join(sub, "submitter").await;
+    assert_eq!(
+        sub.submitted,
+        vec![tx.value],
+        "answered once the input is there"
+    );
+    assert_eq!(
+        e.owner.get_request(tx.value).await.unwrap().status,
+        Status::Finalized
+    );
+    drop(e.anvil);
+}
