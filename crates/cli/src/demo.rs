@@ -245,18 +245,18 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     let t = Instant::now();
     let requester = owner.with_private_key(KEYS[1])?;
     let fee = U256::from(10_000_000_000_000_000u64);
-    let r0 = ops::request(
-        &requester,
-        &home,
-        model_id,
-        &input,
-        fee,
-        3600,
-        ops::InputMode::Auto,
-    )
-    .await?
-    .0
-    .value;
+    let send = || {
+        ops::request(
+            &requester,
+            &home,
+            model_id,
+            &input,
+            fee,
+            3600,
+            ops::InputMode::Auto,
+        )
+    };
+    let r0 = send().await?.0.value;
     println!("   request {r0} sent ({})", input.display());
     wait_for("the honest result to be finalised", 300, || {
         let c = owner.clone();
@@ -302,18 +302,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
             &a.defect_chunk.to_string(),
         ],
     )?;
-    let r1 = ops::request(
-        &requester,
-        &home,
-        model_id,
-        &input,
-        fee,
-        3600,
-        ops::InputMode::Auto,
-    )
-    .await?
-    .0
-    .value;
+    let r1 = send().await?.0.value;
     println!("   request {r1} sent");
     wait_for("the wrong result to be challenged", 120, || {
         let c = owner.clone();

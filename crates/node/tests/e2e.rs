@@ -124,6 +124,22 @@ impl Env {
     fn client(&self, k: usize) -> Chain {
         self.owner.with_private_key(KEYS[k]).unwrap()
     }
+    /// A request by CID for the model's sample input: (request id, CID).
+    async fn request_by_cid(&self, model: &str) -> (u64, zkopml_store::Cid) {
+        let input = onnx(model).with_file_name("input.json");
+        let (tx, cid) = ops::request(
+            &self.client(1),
+            &self.home,
+            self.model,
+            &input,
+            fee(),
+            3600,
+            ops::InputMode::ByCid,
+        )
+        .await
+        .unwrap();
+        (tx.value, cid.expect("a request by CID names its CID"))
+    }
     async fn request(&self, model: &str) -> u64 {
         let input = onnx(model).with_file_name("input.json");
         ops::request(
@@ -424,20 +440,7 @@ async fn request_by_cid_is_reopened_and_answered_again() {
     let defect = Defect { op: 1, chunk: 0 };
     let bad = spawn(e.client(2), e.actor("bad", true, Some(defect)));
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
-    let input = onnx("lenet_5").with_file_name("input.json");
-    let (tx, cid) = ops::request(
-        &e.client(1),
-        &e.home,
-        e.model,
-        &input,
-        fee(),
-        3600,
-        ops::InputMode::ByCid,
-    )
-    .await
-    .unwrap();
-    let rid = tx.value;
-    let cid = cid.expect("a request by CID names its CID");
+    let (rid, cid) = e.request_by_cid("lenet_5").await;
     let req = e.owner.get_request(rid).await.unwrap();
     assert_eq!(req.status, Status::Open);
     let ch = join(ch, "challenger").await;
@@ -585,19 +588,7 @@ async fn xgboost_silent_defender_loses_on_time() {
 async fn request_by_cid_waits_for_its_input() {
     use zkopml_store::ArtifactStore;
     let e = env("latecid", "lenet_5", 4).await;
-    let input = onnx("lenet_5").with_file_name("input.json");
-    let (tx, cid) = ops::request(
-        &e.client(1),
-        &e.home,
-        e.model,
-        &input,
-        fee(),
-        3600,
-        ops::InputMode::ByCid,
-    )
-    .await
-    .unwrap();
-    let cid = cid.unwrap();
+    let (rid, cid) = e.request_by_cid("lenet_5").await;
     let store = e.home.open_store().unwrap();
     let path = store.local().path_of(&cid);
     let bytes = std::fs::read(&path).unwrap();
@@ -605,19 +596,15 @@ async fn request_by_cid_waits_for_its_input() {
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        e.owner.get_request(tx.value).await.unwrap().status,
+        e.owner.get_request(rid).await.unwrap().status,
         Status::Open,
         "no answer without the input"
     );
     store.put(&bytes).unwrap();
     let sub = join(sub, "submitter").await;
+    assert_eq!(sub.submitted, vec![rid], "answered once the input is there");
     assert_eq!(
-        sub.submitted,
-        vec![tx.value],
-        "answered once the input is there"
-    );
-    assert_eq!(
-        e.owner.get_request(tx.value).await.unwrap().status,
+        e.owner.get_request(rid).await.unwrap().status,
         Status::Finalized
     );
     drop(e.anvil);
