@@ -57,6 +57,7 @@ contract ModelRegistry {
         uint64 closesAt; // requests open from this time on (0: no ceremony)
         uint32 contributions; // contributions recorded
         bytes32 transcriptHash; // transcript hash of the current keys (docs/zk.md)
+        string keysCid; // where the current keys are published ("" before the first contribution)
     }
 
     mapping(uint256 => Ceremony) internal ceremonies;
@@ -114,7 +115,7 @@ contract ModelRegistry {
         if (window == 0) revert BadParams();
         modelId = _register(r);
         uint64 closesAt = uint64(block.timestamp) + window;
-        ceremonies[modelId] = Ceremony(closesAt, 0, transcriptHash);
+        ceremonies[modelId] = Ceremony(closesAt, 0, transcriptHash, "");
         emit CeremonyOpened(modelId, closesAt, transcriptHash);
     }
 
@@ -135,6 +136,7 @@ contract ModelRegistry {
         if (prevTranscript != c.transcriptHash) revert StaleTranscript(c.transcriptHash);
         c.transcriptHash = transcriptHash;
         uint32 index = c.contributions++;
+        c.keysCid = keysCid;
         m.circuitRoot = newCircuitRoot;
         emit Contributed(modelId, msg.sender, index, transcriptHash, newCircuitRoot, keysCid);
     }
@@ -148,6 +150,13 @@ contract ModelRegistry {
         _model(modelId);
         Ceremony storage c = ceremonies[modelId];
         return (c.closesAt, c.contributions, c.transcriptHash, _ceremonyDone(c));
+    }
+
+    /// Where the current keys of a model's ceremony are published: the `keysCid` of the last
+    /// contribution, "" before the first (the initial keys are among the registration's artifacts).
+    function ceremonyKeys(uint256 modelId) external view returns (string memory) {
+        _model(modelId);
+        return ceremonies[modelId].keysCid;
     }
 
     function _ceremonyDone(Ceremony storage c) internal view returns (bool) {

@@ -40,6 +40,7 @@ contract CeremonyTest is Fixture {
         vm.assertEq(t, T0);
         vm.assertFalse(done);
         vm.assertFalse(_active(id));
+        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256(""));
         vm.prank(requester);
         vm.expectRevert(InferenceManager.ModelInactive.selector);
         manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
@@ -53,6 +54,7 @@ contract CeremonyTest is Fixture {
         vm.assertFalse(done); // the window is still open
         vm.assertFalse(_active(id));
         vm.assertEq(registry.circuitRoot(id), ROOT2);
+        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-bob"));
 
         vm.warp(block.timestamp + CEREMONY_WINDOW);
         (,,, done) = registry.ceremonyInfo(id);
@@ -64,6 +66,7 @@ contract CeremonyTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.CeremonyClosed.selector, id));
         registry.contribute(id, T2, T1, ROOT1, "late");
         vm.assertEq(registry.circuitRoot(id), ROOT2);
+        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-bob"));
     }
 
     function test_aContributionMustChain() public {
@@ -77,6 +80,7 @@ contract CeremonyTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.StaleTranscript.selector, T1));
         registry.contribute(id, T0, T2, ROOT2, "bob on stale keys");
         vm.assertEq(registry.circuitRoot(id), ROOT1);
+        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("alice"));
     }
 
     function test_aWindowWithoutContributionNeverOpens() public {

@@ -171,6 +171,25 @@ pub fn contribute<R: RngCore + CryptoRng>(
     Ok(hashes)
 }
 
+/// Reads the latest key of every circuit of the ceremony in `dir` (`c0.zkey`, `c1.zkey`, …,
+/// as many as `program` has distinct circuits).
+pub fn read_keys(program: &Program, dir: &Path) -> Result<Vec<Zkey>, CeremonyError> {
+    let (set, _) = CircuitSet::plan(program)?;
+    (0..set.circuits.len())
+        .map(|k| Zkey::read(&zkey_path(dir, k)))
+        .collect()
+}
+
+/// The model's transcript hash of a set of keys, as the registry records it:
+/// `keccak256(t_0 ‖ t_1 ‖ …)` with `t_k` circuit `k`'s [`mpc::transcript_hash`].
+pub fn transcript_hash(zkeys: &[Zkey]) -> [u8; 32] {
+    let mut all = Vec::with_capacity(32 * zkeys.len());
+    zkeys
+        .iter()
+        .for_each(|z| all.extend_from_slice(&mpc::transcript_hash(z)));
+    keccak256(&all)
+}
+
 /// Verifies every key in `dir` against initial keys derived from the `.ptau` and `program`.
 pub fn verify<R: RngCore + CryptoRng>(
     program: &Program,
@@ -179,36 +198,57 @@ pub fn verify<R: RngCore + CryptoRng>(
     rng: &mut R,
     progress: Progress,
 ) -> Result<(ModelVerified, Vec<Zkey>), CeremonyError> {
+    let zkeys = read_keys(program, dir)?;
+    let v = verify_keys(program, ptau_path, &zkeys, rng, progress).map_err(|e| match e {
+        CeremonyError::CircuitKey {
+            circuit, source, ..
+        } => CeremonyError::CircuitKey {
+            circuit,
+            path: zkey_path(dir, circuit).display().to_string(),
+            source,
+        },
+        other => other,
+    })?;
+    Ok((v, zkeys))
+}
+
+/// Verifies one key per distinct circuit of `program` (in circuit order) against the initial
+/// keys derived from the `.ptau` and `program`: every contribution must chain (see
+/// [`mpc::verify`]). The keys may come from anywhere (a folder, a content-addressed store).
+pub fn verify_keys<R: RngCore + CryptoRng>(
+    program: &Program,
+    ptau_path: &Path,
+    zkeys: &[Zkey],
+    rng: &mut R,
+    progress: Progress,
+) -> Result<ModelVerified, CeremonyError> {
     let mut ptau = Ptau::open(ptau_path)?;
     let (_, shapes) = CircuitSet::plan(program)?;
+    if zkeys.len() != shapes.len() {
+        return Err(crate::error::format(
+            "ceremony keys",
+            format!("{} keys for a model of {} circuits", zkeys.len(), shapes.len()),
+        ));
+    }
     let mut circuits = Vec::new();
-    let mut keys = Vec::new();
-    let mut hashes = Vec::new();
-    for (k, shape) in shapes.iter().enumerate() {
+    for (k, (shape, zkey)) in shapes.iter().zip(zkeys).enumerate() {
         progress(k, shapes.len(), &format!("circuit {k}"));
         let init = initial_key(shape, &mut ptau)?;
-        let path = zkey_path(dir, k);
-        let zkey = Zkey::read(&path)?;
-        let v = mpc::verify(&init, &zkey, rng).map_err(|e| match e {
+        let v = mpc::verify(&init, zkey, rng).map_err(|e| match e {
             CeremonyError::Zk(_) | CeremonyError::Io { .. } => e,
             other => CeremonyError::CircuitKey {
                 circuit: k,
-                path: path.display().to_string(),
+                path: format!("key of circuit {k}"),
                 source: Box::new(other),
             },
         })?;
-        hashes.extend_from_slice(&v.transcript_hash);
         circuits.push(v);
-        keys.push(zkey);
     }
     progress(shapes.len(), shapes.len(), "done");
-    Ok((
-        ModelVerified {
-            circuits,
-            transcript_hash: keccak256(&hashes),
-        },
-        keys,
-    ))
+    Ok(ModelVerified {
+        circuits,
+        transcript_hash: transcript_hash(zkeys),
+    })
 }
 
 /// Verifies the ceremony in `dir` and writes its final keys as the circuit set of `program`
@@ -222,10 +262,27 @@ pub fn finalize<R: RngCore + CryptoRng>(
     progress: Progress,
 ) -> Result<(CircuitSet, ModelVerified), CeremonyError> {
     let (verified, zkeys) = verify(program, ptau_path, dir, rng, progress)?;
+    Ok((write_circuit_set(program, &zkeys, keys_dir)?, verified))
+}
+
+/// Writes `zkeys` (one per distinct circuit of `program`, in order) as the circuit set the
+/// prover and the registry use (`keys/c<k>.pk`, `circuits.json`, the circuit root), without
+/// verifying them: [`verify_keys`] first unless they are known good.
+pub fn write_circuit_set(
+    program: &Program,
+    zkeys: &[Zkey],
+    keys_dir: &Path,
+) -> Result<CircuitSet, CeremonyError> {
     let (mut set, shapes) = CircuitSet::plan(program)?;
+    if zkeys.len() != shapes.len() {
+        return Err(crate::error::format(
+            "ceremony keys",
+            format!("{} keys for a model of {} circuits", zkeys.len(), shapes.len()),
+        ));
+    }
     let keys_sub = keys_dir.join("keys");
     std::fs::create_dir_all(&keys_sub).map_err(io(&keys_sub))?;
-    for (k, (shape, zkey)) in shapes.into_iter().zip(&zkeys).enumerate() {
+    for (k, (shape, zkey)) in shapes.into_iter().zip(zkeys).enumerate() {
         let info = circuit_info(ChunkCircuit::shape(shape))?;
         let keys = zkey.keys(info)?;
         let bytes = keys.to_bytes()?;
@@ -241,5 +298,5 @@ pub fn finalize<R: RngCore + CryptoRng>(
     let leaves = set.leaves()?;
     set.circuit_root = to_hex(&zkopml_exec::commit::MerkleTree::new(&leaves).root());
     set.save(keys_dir)?;
-    Ok((set, verified))
+    Ok(set)
 }

@@ -600,6 +600,16 @@ impl Chain {
         Ok((r.closesAt, r.contributions, r.transcriptHash, r.done))
     }
 
+    /// Where the current keys of a model's ceremony are published: the `keysCid` of the last
+    /// contribution, `""` before the first.
+    pub async fn ceremony_keys(&self, model_id: u64) -> Result<String, ChainError> {
+        self.registry
+            .ceremonyKeys(U256::from(model_id))
+            .call()
+            .await
+            .map_err(self.rpc("ceremonyKeys"))
+    }
+
     pub async fn model_count(&self) -> Result<u64, ChainError> {
         let n = self
             .registry

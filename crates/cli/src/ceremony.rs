@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use zkopml_model::Program;
 use zkopml_ceremony::model;
 
+use crate::chain::Net;
 use crate::load_program;
 
 /// A model's ceremony: the model, the phase-1 file and the ceremony folder.
@@ -39,11 +40,23 @@ pub enum CeremonyCmd {
     /// Derive the initial phase-2 key of every distinct circuit of a model from a prepared .ptau
     /// (snarkjs format); writes <dir>/c<k>.r1cs, <dir>/c<k>.zkey and <dir>/ceremony.json.
     Init(ModelCeremony),
-    /// Add one contribution (fresh OS randomness, one secret per circuit) to every key in the folder.
+    /// Add one contribution (fresh OS randomness, one secret per circuit) to every key: of a
+    /// ceremony folder (`--dir`), or of a registered model's ceremony on chain (`--model-id`:
+    /// fetches the current keys, contributes, publishes the new keys and records them).
     Contribute {
-        /// The ceremony folder.
+        /// The ceremony folder (a local ceremony).
+        #[arg(long, required_unless_present = "model_id", conflicts_with = "model_id")]
+        dir: Option<PathBuf>,
+        /// A registered model whose ceremony window is open.
         #[arg(long)]
-        dir: PathBuf,
+        model_id: Option<u64>,
+        /// With --model-id: verify the keys you build on against this Powers-of-Tau file first
+        /// (recommended: a contribution to keys that do not verify is wasted).
+        #[arg(long, requires = "model_id")]
+        ptau: Option<PathBuf>,
+        /// With --model-id: where the new keys are written (default <home>/contributions/<id>).
+        #[arg(long, requires = "model_id")]
+        out: Option<PathBuf>,
         /// A name recorded in the transcript (at most 64 bytes).
         #[arg(long)]
         name: Option<String>,
@@ -66,7 +79,7 @@ fn default_dir(model: &Path) -> PathBuf {
 
 fn quiet(_: usize, _: usize, _: &str) {}
 
-pub fn run(cmd: CeremonyCmd) -> Result<()> {
+pub fn run(net: &Net, cmd: CeremonyCmd) -> Result<()> {
     let rng = &mut zkopml_zk::groth16::os_rng();
     match cmd {
         CeremonyCmd::Init(c) => {
@@ -93,7 +106,18 @@ pub fn run(cmd: CeremonyCmd) -> Result<()> {
                 dir.display()
             );
         }
-        CeremonyCmd::Contribute { dir, name } => {
+        CeremonyCmd::Contribute {
+            model_id: Some(id),
+            ptau,
+            out,
+            name,
+            ..
+        } => {
+            let out = out.unwrap_or_else(|| net.home.dir.join("contributions").join(id.to_string()));
+            crate::chain::block_on(contribute_on_chain(net, id, &out, name.as_deref(), ptau.as_deref()))?;
+        }
+        CeremonyCmd::Contribute { dir, name, .. } => {
+            let dir = dir.expect("clap requires --dir without --model-id");
             let t = Instant::now();
             let mut marks = Vec::new();
             let hashes = model::contribute(&dir, name.as_deref(), rng, &mut |_, _, _| {
@@ -157,4 +181,29 @@ fn print_verified(v: &model::ModelVerified) {
         );
     }
     println!("transcript hash 0x{}", hex::encode(v.transcript_hash));
+}
+
+async fn contribute_on_chain(
+    net: &Net,
+    id: u64,
+    out: &Path,
+    name: Option<&str>,
+    ptau: Option<&Path>,
+) -> Result<()> {
+    let chain = net.connect(zkopml_node::devnet::CHALLENGER).await?;
+    let (c, tx) = zkopml_node::ops::contribute(&chain, &net.home, id, out, name, ptau).await?;
+    for (k, h) in c.hashes.iter().enumerate() {
+        println!("circuit {k:>3}: contribution hash {}…", &hex::encode(h)[..32]);
+    }
+    println!(
+        "contributed to model {id}'s {} circuits in {:.2} s (your secrets are gone with this process); transcript hash {} -> {}, circuit root {}, keys {}, gas {}",
+        c.hashes.len(),
+        c.seconds,
+        c.prev_transcript,
+        c.transcript_hash,
+        c.circuit_root,
+        c.keys_cid,
+        tx.gas_used
+    );
+    Ok(())
 }

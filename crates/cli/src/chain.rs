@@ -1,6 +1,6 @@
 //! The chain verbs: devnet, deploy, register, request, submit, challenge, status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -106,6 +106,14 @@ pub struct RegisterArgs {
     /// Where the keys go (default <home>/keys/<model folder>); reused when already set up.
     #[arg(long)]
     pub keys_dir: Option<PathBuf>,
+    /// Derive the initial keys from this Powers-of-Tau file (snarkjs format, prepared for
+    /// phase 2) and open a phase-2 ceremony: requests open only after `--ceremony-window`
+    /// seconds with at least one contribution (`zkopml ceremony contribute --model-id`).
+    #[arg(long, conflicts_with = "insecure_seed")]
+    pub ptau: Option<PathBuf>,
+    /// Seconds the ceremony accepts contributions.
+    #[arg(long, default_value_t = 3600, requires = "ptau")]
+    pub ceremony_window: u64,
     /// Dissection arity k.
     #[arg(long, default_value_t = 4)]
     pub arity: u16,
@@ -152,12 +160,14 @@ pub fn setup_bar() -> Option<indicatif::ProgressBar> {
 
 pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
     let chain = net.connect(devnet::DEPLOYER).await?;
+    if let Some(ptau) = &a.ptau {
+        return register_with_ceremony(net, &chain, &a, ptau).await;
+    }
     let keys = a
         .keys_dir
         .clone()
         .unwrap_or_else(|| net.home.keys(&a.model));
     let bar = setup_bar();
-    let b2 = bar.clone();
     let (id, p, tx) = ops::register(
         &chain,
         &net.home,
@@ -165,15 +175,7 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
         &keys,
         a.insecure_seed,
         a.params()?,
-        &mut move |done, total, what| {
-            if let Some(b) = &b2 {
-                b.set_length(total as u64);
-                b.set_position(done as u64);
-                b.set_message(what.to_string());
-            } else {
-                info!("setup {done}/{total}: {what}");
-            }
-        },
+        &mut progress_to(bar.clone(), "setup"),
     )
     .await?;
     if let Some(b) = bar {
@@ -195,6 +197,56 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
     if a.insecure_seed.is_some() {
         println!("WARNING: keys from a public seed: anyone can forge proofs (devnet only)");
     }
+    Ok(())
+}
+
+fn progress_to(bar: Option<indicatif::ProgressBar>, what: &'static str) -> impl FnMut(usize, usize, &str) + Send {
+    move |done, total, msg| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+            b.set_message(msg.to_string());
+        } else {
+            info!("{what} {done}/{total}: {msg}");
+        }
+    }
+}
+
+async fn register_with_ceremony(net: &Net, chain: &Chain, a: &RegisterArgs, ptau: &Path) -> Result<()> {
+    let dir = a.keys_dir.clone().unwrap_or_else(|| {
+        let mut d = net.home.keys(&a.model).into_os_string();
+        d.push("-ceremony");
+        d.into()
+    });
+    let bar = setup_bar();
+    let (id, p, tx) = ops::register_with_ceremony(
+        chain,
+        &net.home,
+        &a.model,
+        ptau,
+        &dir,
+        a.ceremony_window,
+        a.params()?,
+        &mut progress_to(bar.clone(), "initial keys"),
+    )
+    .await?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (closes_at, ..) = chain.ceremony_info(id).await?;
+    println!(
+        "registered model {id} with a ceremony: {} ops, {} circuits (initial keys from a .ptau of power {} in {:.1} s), model hash {}, transcript hash {}, gas {}",
+        p.prepared.program.n_ops(),
+        p.prepared.set.circuits.len(),
+        p.ptau_power,
+        p.prepared.setup_seconds,
+        p.prepared.registration.model_hash,
+        p.transcript_hash,
+        tx.gas_used
+    );
+    println!(
+        "contributions open until {closes_at} (unix time); requests open after that once someone has contributed: zkopml ceremony contribute --model-id {id}"
+    );
     Ok(())
 }
 
@@ -267,6 +319,10 @@ pub struct ActorArgs {
     /// Milliseconds between polls.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
+    /// The Powers-of-Tau file against which the keys of a model set up by a ceremony are
+    /// verified before the actor plays it (such a model is refused without it).
+    #[arg(long)]
+    pub ptau: Option<PathBuf>,
 }
 
 pub async fn actor(net: &Net, a: ActorArgs, submitter: bool) -> Result<()> {
@@ -307,6 +363,7 @@ pub async fn actor(net: &Net, a: ActorArgs, submitter: bool) -> Result<()> {
     cfg.once = a.once;
     cfg.stall_after = a.stall_after;
     cfg.poll = std::time::Duration::from_millis(a.poll_ms);
+    cfg.ptau = a.ptau.clone();
     info!(actor = %name, account = %chain.address(), model = a.model_id, defect = ?cfg.defect, once = a.once, "{role} started");
     tokio::select! {
         r = run_actor(chain, cfg) => {

@@ -161,7 +161,7 @@ fn real_main() -> Result<()> {
         Cmd::Challenge(a) => chain::block_on(chain::actor(&net, a, false)),
         Cmd::Status => chain::block_on(chain::status(&net)),
         Cmd::Demo(a) => chain::block_on(demo::demo(&net, a)),
-        Cmd::Ceremony { action } => ceremony::run(action),
+        Cmd::Ceremony { action } => ceremony::run(&net, action),
         other => engine_verb(other),
     }
 }

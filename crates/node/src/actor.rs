@@ -21,6 +21,7 @@ use zkopml_chain::{
 use zkopml_store::{ArtifactStore, TieredStore};
 
 use crate::artifacts::{load_model, LoadedModel};
+use crate::ceremony::{load_ceremony_model, CeremonyView, Refused};
 use crate::short;
 use crate::state::{ActorState, GameState, RequestState};
 use crate::trace::{
@@ -54,6 +55,9 @@ pub struct ActorConfig {
     pub housekeeping: bool,
     /// Pause between polls.
     pub poll: Duration,
+    /// The Powers-of-Tau file the keys of ceremony models are verified against (without it,
+    /// such models are refused).
+    pub ptau: Option<PathBuf>,
 }
 
 impl ActorConfig {
@@ -71,6 +75,7 @@ impl ActorConfig {
             stall_after: None,
             housekeeping: true,
             poll: Duration::from_millis(250),
+            ptau: None,
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct ActorSummary {
     pub games: Vec<(u64, String)>,
     pub submitted: Vec<u64>,
     pub moves: u32,
+    /// Models it refused to play, with why (keys that do not verify, …).
+    pub refused: Vec<(u64, String)>,
     /// Every transaction and every heavy computation of this run, in order.
     pub log: Vec<MoveRecord>,
 }
@@ -108,6 +115,8 @@ struct Actor {
     st: ActorState,
     store: TieredStore,
     models: HashMap<u64, Arc<LoadedModel>>,
+    /// Models refused for good, with why.
+    refused: HashMap<u64, String>,
     traces: HashMap<u64, Arc<Computed>>,
     log: Vec<MoveRecord>,
 }
@@ -128,6 +137,7 @@ pub async fn run_actor(chain: Chain, cfg: ActorConfig) -> Result<ActorSummary> {
         st,
         store,
         models: HashMap::new(),
+        refused: HashMap::new(),
         traces: HashMap::new(),
         log: vec![],
     };
@@ -182,6 +192,7 @@ impl Actor {
                 .filter(|(_, r)| r.submitted_nonce.is_some())
                 .map(|(id, _)| *id)
                 .collect(),
+            refused: self.refused.iter().map(|(m, why)| (*m, why.clone())).collect(),
             moves: self.st.games.values().map(|g| g.moves).sum(),
             log: self.log.clone(),
         }
@@ -263,15 +274,50 @@ impl Actor {
         if let Some(m) = self.models.get(&id) {
             return Ok(m.clone());
         }
+        if let Some(why) = self.refused.get(&id) {
+            bail!("{why}");
+        }
         let count = self.chain.model_count().await?;
         if id >= count {
             bail!("model id {id} is unknown (the registry holds {count} models)");
         }
         let chain_model = self.chain.get_model(id).await?;
+        let (closes_at, contributions, transcript_hash, done) = self.chain.ceremony_info(id).await?;
         let (store, cache) = (self.store.clone(), self.cfg.cache.clone());
-        let m = tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache))
-            .await??;
-        let m = Arc::new(m);
+        let loaded = if closes_at == 0 {
+            tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache)).await?
+        } else {
+            let view = CeremonyView {
+                closes_at,
+                contributions,
+                transcript_hash,
+                done,
+                keys_cid: self.chain.ceremony_keys(id).await?,
+            };
+            let ptau = self.cfg.ptau.clone();
+            info!(actor = %self.cfg.name, model = id, contributions, transcript = %short(transcript_hash.as_slice()), "loading a ceremony model: verifying its keys");
+            tokio::task::spawn_blocking(move || {
+                load_ceremony_model(id, chain_model, &view, &store, &cache, ptau.as_deref())
+            })
+            .await?
+        };
+        let m = match loaded {
+            Ok(m) => Arc::new(m),
+            Err(e) => {
+                if let Some(r) = e.downcast_ref::<Refused>() {
+                    // final: its requests are dropped (nothing bonded on them yet)
+                    warn!(actor = %self.cfg.name, model = id, "{r}");
+                    self.refused.insert(id, r.to_string());
+                    for rs in self.st.requests.values_mut() {
+                        if rs.model_id == id && rs.submitted_nonce.is_none() && rs.checked.is_empty() {
+                            rs.done = true;
+                        }
+                    }
+                    self.save()?;
+                }
+                return Err(e);
+            }
+        };
         self.models.insert(id, m.clone());
         Ok(m)
     }

@@ -29,17 +29,9 @@ pub struct Prepared {
     pub setup_cached: bool,
 }
 
-/// Compiles `onnx` (calibrated on the input.json beside it and variations of it), runs the
-/// Groth16 setup into `keys_dir` (reused when it already holds this program's circuits), puts
-/// the artifacts into `store` and builds the registration.
-pub fn prepare_registration(
-    onnx: &Path,
-    keys_dir: &Path,
-    store: &dyn ArtifactStore,
-    seed: Option<u64>,
-    params: DisputeParams,
-    progress: &mut dyn FnMut(usize, usize, &str),
-) -> Result<Prepared> {
+/// Compiles `onnx`, calibrated on the input.json beside it (when there is one) and variations
+/// of it; returns the program and the seconds it took.
+pub fn compile_model(onnx: &Path) -> Result<(Program, f64)> {
     let t = std::time::Instant::now();
     let graph = zkopml_model::Graph::from_path(onnx)
         .with_context(|| format!("loading {}", onnx.display()))?;
@@ -53,8 +45,49 @@ pub fn prepare_registration(
     let cal = default_calibration(numel, sample.as_deref());
     let (_, program) =
         compile_onnx(onnx, &cal).with_context(|| format!("compiling {}", onnx.display()))?;
-    let compile_seconds = t.elapsed().as_secs_f64();
+    Ok((program, t.elapsed().as_secs_f64()))
+}
 
+/// The registration of `program` with these artifacts and circuits.
+pub fn registration(
+    program: &Program,
+    set: &CircuitSet,
+    artifact_cids: Vec<String>,
+    params: DisputeParams,
+) -> Result<Registration> {
+    let meta = meta_tree(program);
+    let n = program.n_ops();
+    Ok(Registration {
+        model_hash: B256::from(program.hash()),
+        artifact_cids,
+        num_ops: n as u32,
+        circuit_root: B256::from(set.root()?),
+        meta_root: B256::from(meta.root()),
+        input: tensor_meta(&program.input),
+        output: tensor_meta(program.output_spec()),
+        input_meta_path: meta.path(0).into_iter().map(B256::from).collect(),
+        output_meta_path: meta.path(n).into_iter().map(B256::from).collect(),
+        params,
+    })
+}
+
+/// Puts `bytes` into the store; returns the CID as text.
+pub(crate) fn put(store: &dyn ArtifactStore, bytes: &[u8]) -> Result<String> {
+    Ok(store.put(bytes)?.to_string())
+}
+
+/// Compiles `onnx` (calibrated on the input.json beside it and variations of it), runs the
+/// Groth16 setup into `keys_dir` (reused when it already holds this program's circuits), puts
+/// the artifacts into `store` and builds the registration.
+pub fn prepare_registration(
+    onnx: &Path,
+    keys_dir: &Path,
+    store: &dyn ArtifactStore,
+    seed: Option<u64>,
+    params: DisputeParams,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Prepared> {
+    let (program, compile_seconds) = compile_model(onnx)?;
     let t = std::time::Instant::now();
     let (set, setup_cached) = match CircuitSet::load(keys_dir, &program) {
         Ok(set) if set.insecure_seed == seed && seed.is_some() => (set, true),
@@ -69,33 +102,19 @@ pub fn prepare_registration(
         t.elapsed().as_secs_f64()
     };
 
-    let put = |bytes: &[u8]| -> Result<String> { Ok(store.put(bytes)?.to_string()) };
     let mut cids = vec![
-        put(&std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?)?,
-        put(&program.to_bytes())?,
-        put(&std::fs::read(keys_dir.join("circuits.json"))?)?,
+        put(store, &std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?)?,
+        put(store, &program.to_bytes())?,
+        put(store, &std::fs::read(keys_dir.join("circuits.json"))?)?,
     ];
     for k in 0..set.circuits.len() {
         let p = keys_dir.join("keys").join(format!("c{k}.pk"));
         cids.push(put(
-            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?
+            store,
+            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
         )?);
     }
-
-    let meta = meta_tree(&program);
-    let n = program.n_ops();
-    let registration = Registration {
-        model_hash: B256::from(program.hash()),
-        artifact_cids: cids,
-        num_ops: n as u32,
-        circuit_root: B256::from(set.root()?),
-        meta_root: B256::from(meta.root()),
-        input: tensor_meta(&program.input),
-        output: tensor_meta(program.output_spec()),
-        input_meta_path: meta.path(0).into_iter().map(B256::from).collect(),
-        output_meta_path: meta.path(n).into_iter().map(B256::from).collect(),
-        params,
-    };
+    let registration = registration(&program, &set, cids, params)?;
     Ok(Prepared {
         program,
         set,
@@ -117,7 +136,24 @@ pub struct LoadedModel {
     pub meta: MerkleTree,
 }
 
-fn get(store: &dyn ArtifactStore, cid: &str) -> Result<Vec<u8>> {
+/// The compiled program a registration names (artifact 1), checked against its modelHash.
+pub(crate) fn registered_program(
+    id: u64,
+    model: &Model,
+    store: &dyn ArtifactStore,
+) -> Result<Program> {
+    let cid = model
+        .artifact_cids
+        .get(1)
+        .with_context(|| format!("model {id}: the registration names no compiled program"))?;
+    let program = Program::from_bytes(&get(store, cid)?)?;
+    if B256::from(program.hash()) != model.model_hash {
+        bail!("model {id}: the compiled program in the store does not hash to the registered modelHash");
+    }
+    Ok(program)
+}
+
+pub(crate) fn get(store: &dyn ArtifactStore, cid: &str) -> Result<Vec<u8>> {
     let c: Cid = cid.parse().with_context(|| format!("artifact CID {cid}"))?;
     store
         .get(&c)
@@ -138,10 +174,7 @@ pub fn load_model(
             model.artifact_cids.len()
         );
     }
-    let program = Program::from_bytes(&get(store, &model.artifact_cids[1])?)?;
-    if B256::from(program.hash()) != model.model_hash {
-        bail!("model {id}: the compiled program in the store does not hash to the registered modelHash");
-    }
+    let program = registered_program(id, &model, store)?;
     let dir = cache.join(hex::encode(&model.model_hash[..8]));
     let set = match CircuitSet::load(&dir, &program) {
         Ok(set) if B256::from(set.root()?) == model.circuit_root => set,

@@ -2,6 +2,8 @@
 //!
 //! - [`artifacts`]: the registrar (compile, Groth16 setup, artifacts into the store, the
 //!   `Registration`) and the loading of a registered model's artifacts by the other actors;
+//! - [`ceremony`]: models whose keys come from a phase-2 ceremony: initial keys from a `.ptau`,
+//!   contributions on chain, and the actors' verification of the final keys;
 //! - [`trace`]: the trace an actor defends or checks against (optionally with a deliberate
 //!   defect at one (operator, chunk)), and the input/output layouts the contracts use;
 //! - [`actor`]: the long-running submitter/defender, challenger and housekeeping loop, driven
@@ -11,6 +13,7 @@
 
 pub mod actor;
 pub mod artifacts;
+pub mod ceremony;
 pub mod devnet;
 pub mod dissection;
 pub mod ops;

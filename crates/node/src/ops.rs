@@ -13,6 +13,7 @@ use zkopml_model::Program;
 use zkopml_store::{ArtifactStore, Cid, KuboStore, LocalStore, TieredStore};
 
 use crate::artifacts::{prepare_registration, Prepared};
+use crate::ceremony::{prepare_ceremony_registration, CeremonyView, Contribution, PreparedCeremony};
 use crate::short;
 
 /// The node's home directory (default `.zkopml`):
@@ -131,6 +132,78 @@ pub async fn register(
     Ok((tx.value, prepared, tx))
 }
 
+/// Compiles, derives the initial phase-2 keys from `ptau` (into `dir`), publishes them and
+/// registers the model with a contribution window of `window` seconds; returns the id.
+#[allow(clippy::too_many_arguments)]
+pub async fn register_with_ceremony(
+    chain: &Chain,
+    home: &Home,
+    onnx: &Path,
+    ptau: &Path,
+    dir: &Path,
+    window: u64,
+    params: DisputeParams,
+    progress: &mut (dyn FnMut(usize, usize, &str) + Send),
+) -> Result<(u64, PreparedCeremony, Tx<u64>)> {
+    let store = home.open_store()?;
+    let p = tokio::task::block_in_place(|| {
+        prepare_ceremony_registration(onnx, ptau, dir, &store, params, progress)
+    })?;
+    let tx = chain
+        .register_with_ceremony(&p.prepared.registration, p.transcript_hash, window)
+        .await?;
+    Ok((tx.value, p, tx))
+}
+
+/// A model's ceremony as the registry records it.
+pub async fn ceremony_view(chain: &Chain, model_id: u64) -> Result<CeremonyView> {
+    let (closes_at, contributions, transcript_hash, done) = chain.ceremony_info(model_id).await?;
+    Ok(CeremonyView {
+        closes_at,
+        contributions,
+        transcript_hash,
+        done,
+        keys_cid: chain.ceremony_keys(model_id).await?,
+    })
+}
+
+/// Adds one contribution to a model's ceremony and records it on chain (`contribute`); the new
+/// keys go into `dir/keys` and the store. With `ptau`, the keys it builds on are verified first.
+pub async fn contribute(
+    chain: &Chain,
+    home: &Home,
+    model_id: u64,
+    dir: &Path,
+    name: Option<&str>,
+    ptau: Option<&Path>,
+) -> Result<(Contribution, Tx)> {
+    let count = chain.model_count().await?;
+    if model_id >= count {
+        bail!("model id {model_id} is unknown (the registry holds {count} models)");
+    }
+    let model = chain.get_model(model_id).await?;
+    let view = ceremony_view(chain, model_id).await?;
+    let now = chain.timestamp().await?;
+    if view.closes_at != 0 && now >= view.closes_at {
+        bail!("model {model_id}'s ceremony closed at {} (now {now})", view.closes_at);
+    }
+    let store = home.open_store()?;
+    let c = tokio::task::block_in_place(|| {
+        let rng = &mut zkopml_zk::groth16::os_rng();
+        crate::ceremony::contribute(model_id, &model, &view, &store, dir, name, ptau, rng)
+    })?;
+    let tx = chain
+        .contribute(
+            model_id,
+            c.prev_transcript,
+            c.transcript_hash,
+            c.circuit_root,
+            &c.keys_cid,
+        )
+        .await?;
+    Ok((c, tx))
+}
+
 /// The compiled program of a registered model, from the store.
 pub async fn program_of(
     chain: &Chain,
@@ -244,15 +317,22 @@ pub async fn status_text(chain: &Chain) -> Result<String> {
     let nm = chain.model_count().await?;
     let _ = writeln!(
         s,
-        "\nMODELS\n{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  model hash",
-        "id", "ops", "k/N", "depth", "clock", "window", "sub bond", "ch bond"
+        "\nMODELS\n{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  {:<22} model hash",
+        "id", "ops", "k/N", "depth", "clock", "window", "sub bond", "ch bond", "ceremony"
     );
     for id in 0..nm {
         let m = chain.get_model(id).await?;
         let p = &m.params;
+        let (closes_at, contributions, _, done) = chain.ceremony_info(id).await?;
+        let ceremony = match (closes_at, done) {
+            (0, _) => "none (local setup)".to_string(),
+            (_, true) => format!("done, {contributions} contrib."),
+            (t, false) if now < t => format!("open, {contributions} contrib."),
+            _ => "closed, no contrib.".to_string(),
+        };
         let _ = writeln!(
             s,
-            "{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  {}",
+            "{:>3} {:>4} {:>6} {:>5} {:>7} {:>7} {:>10} {:>10}  {:<22} {}",
             id,
             m.num_ops,
             format!("{}/{}", p.arity, p.max_group),
@@ -261,6 +341,7 @@ pub async fn status_text(chain: &Chain) -> Result<String> {
             p.challenge_window,
             eth(p.submitter_bond),
             eth(p.challenger_bond),
+            ceremony,
             short(m.model_hash.as_slice())
         );
     }
