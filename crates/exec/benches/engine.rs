@@ -35,6 +35,8 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let per_op = std::env::args().any(|a| a == "--per-op");
+    // --quick: fixed and onnxruntime only (no trace, commitments or tract), for kernel work
+    let quick = std::env::args().any(|a| a == "--quick");
     let models = ["lenet_5", "xgboost", "variable_cnn", "conv2d", "mobilenet_v2"];
     println!("threads: {}", rayon::current_num_threads());
     {
@@ -65,6 +67,16 @@ fn main() {
         let engine = zkopml_exec::Engine::new(&program);
         let fixed = time(reps, || engine.infer(q.clone()).unwrap());
         assert_eq!(&engine.infer(q.clone()).unwrap(), run(&program, q.clone()).unwrap().output(), "infer = the trace's output");
+        if quick {
+            let ort = ort_ms(&root, &path, reps * 4);
+            let fixed = time(reps * 4, || engine.infer(q.clone()).unwrap());
+            if per_op {
+                print_per_op(&program, &q, reps);
+            }
+            let r = ort.map_or("n/a".into(), |v| format!("{:.1}x", ms(fixed) / v));
+            println!("{:<14} {:>5} {:>12} {:>12} {:>12.2} {:>10}", m, program.n_ops(), ort.map_or("n/a".into(), |v| format!("{v:.2}")), "-", ms(fixed), r);
+            continue;
+        }
         let trace = run(&program, q.clone()).unwrap();
         let commit = time(reps.min(5), || TraceCommitment::new(&program, &trace).unwrap());
         let full = time(reps.min(5), || { let t = run(&program, q.clone()).unwrap(); TraceCommitment::new(&program, &t).unwrap() });
@@ -103,8 +115,10 @@ fn print_per_op(program: &zkopml_model::Program, q: &zkopml_model::Tensor<i32>, 
     println!("  per-op medians, sum {total:.2} ms:");
     for (k, t, n) in kinds { println!("    {k:<18} {n:>4} ops {t:>9.2} ms"); }
     per_op.sort_by(|a, b| b.2.total_cmp(&a.2));
-    for (i, k, t) in per_op.iter().take(10) {
+    let all = std::env::args().any(|a| a == "--all-ops");
+    for (i, k, t) in per_op.iter().take(if all { usize::MAX } else { 10 }) {
         let o = &program.ops[i - 1].out.shape;
-        println!("    op {i:>3} {k:<14} out {o:?} {t:.2} ms");
+        let w = match &program.ops[i - 1].op { zkopml_model::QOp::Conv { weight, groups, window, .. } => format!(" w {:?} g {groups} s {:?}", weight.shape, window.strides), _ => String::new() };
+        println!("    op {i:>3} {k:<14} out {o:?}{w} {t:.3} ms");
     }
 }

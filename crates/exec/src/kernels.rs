@@ -2,13 +2,15 @@
 //!
 //! Every result is the exact integer `bias + Σ w·x` followed by `shift_round` and the 32-bit
 //! range check, so it is bit-identical to the straightforward i64 loops. Two paths compute it:
-//! - **f64**: when a bound checked on each call, `max|x| · max_oc Σ|w_oc| + max|bias| < 2^53`,
-//!   guarantees that every product and every partial sum (in any order) is an integer below
-//!   2^53 in magnitude, f64 arithmetic is exact; the accumulators are converted back to i64.
+//! - **f64** ([`fast`]): when a bound checked on each call,
+//!   `max|x| · max_oc Σ|w_oc| + max|bias| + 2^(shift-1) < 2^53`, guarantees that every product
+//!   and every partial sum (in any order) is an integer below 2^53 in magnitude, f64
+//!   arithmetic is exact, and so is the rescale `floor((acc + 2^(shift-1)) · 2^-shift)`.
 //!   This path packs the operands for a blocked matrix product (im2col for general
-//!   convolutions, the input itself for 1x1), with an AVX2/FMA micro-kernel when the CPU has
-//!   them (checked at run time; FMA or not, exact arithmetic gives the same integers), and a
-//!   direct loop for depthwise convolutions;
+//!   convolutions, the input itself for 1x1), and runs depthwise convolutions directly, with
+//!   AVX-512 or AVX2/FMA kernels when the CPU has them (checked at run time; exact arithmetic
+//!   gives the same integers on any of them). It only tells whether some output is out of
+//!   range; the i64 path then finds which one comes first;
 //! - **i64**: otherwise, the reference loops with i64 accumulators.
 //!
 //! Work is split across rayon's threads in tasks of at least [`MIN_TASK_MACS`]
@@ -17,6 +19,9 @@
 use rayon::prelude::*;
 
 use zkopml_model::fixed::shift_round;
+
+mod fast;
+pub use fast::Isa;
 
 /// Multiply-accumulates below which a kernel does not split its work across threads.
 pub const MIN_TASK_MACS: usize = 1 << 17;
@@ -90,18 +95,24 @@ pub fn conv(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Re
 
 /// A convolution's weights made ready for the f64 path once, for every run of a program:
 /// the weight factor of the exactness bound and the weights as f64 (packed in panels of
-/// [`MR`] output channels for the matrix product).
+/// the micro-kernel's rows for the matrix product).
 #[derive(Clone, Debug)]
 pub struct PreparedConv {
     /// `max_oc Σ|w[oc]|` and `max|bias|`
     wsum_max: u128,
     bias_max: u128,
-    /// depthwise: the weights as f64; otherwise, per group, `ceil(mg / MR)` panels `[k × MR]`
+    isa: Isa,
+    /// depthwise: the weights as f64; otherwise, per group, `ceil(mg / mr)` panels `[k × mr]`
     weights: Vec<f64>,
 }
 
 impl PreparedConv {
     pub fn new(s: &ConvShape, w: &[i64], bias: &[i64]) -> PreparedConv {
+        PreparedConv::with_isa(s, w, bias, Isa::detect())
+    }
+
+    /// For the kernels of instruction set `isa`, which this CPU must have.
+    pub fn with_isa(s: &ConvShape, w: &[i64], bias: &[i64], isa: Isa) -> PreparedConv {
         assert_eq!(w.len(), s.m * s.k());
         assert_eq!(bias.len(), s.m);
         let k = s.k().max(1);
@@ -110,46 +121,77 @@ impl PreparedConv {
         let weights = if s.cg() == 1 {
             w.iter().map(|&v| v as f64).collect()
         } else {
-            let (mg, k) = (s.mg(), s.k());
-            let m_panels = mg.div_ceil(MR);
-            let mut packed = vec![0f64; s.groups * m_panels * k * MR];
+            let (mg, k, mr) = (s.mg(), s.k(), isa.mr());
+            let m_panels = mg.div_ceil(mr);
+            let mut packed = vec![0f64; s.groups * m_panels * k * mr];
             for g in 0..s.groups {
                 for ip in 0..m_panels {
-                    let panel = &mut packed[(g * m_panels + ip) * k * MR..(g * m_panels + ip + 1) * k * MR];
-                    for r in 0..MR.min(mg - ip * MR) {
-                        let row = &w[(g * mg + ip * MR + r) * k..(g * mg + ip * MR + r + 1) * k];
+                    let panel = &mut packed[(g * m_panels + ip) * k * mr..(g * m_panels + ip + 1) * k * mr];
+                    for r in 0..mr.min(mg - ip * mr) {
+                        let row = &w[(g * mg + ip * mr + r) * k..(g * mg + ip * mr + r + 1) * k];
                         for (t, &v) in row.iter().enumerate() {
-                            panel[t * MR + r] = v as f64;
+                            panel[t * mr + r] = v as f64;
                         }
                     }
                 }
             }
             packed
         };
-        PreparedConv { wsum_max, bias_max, weights }
+        PreparedConv { wsum_max, bias_max, isa, weights }
     }
 
-    /// Whether `max|x| · max_oc Σ|w_oc| + max|bias| < 2^53` (the f64 path is exact for `x`).
-    fn f64_exact(&self, x: &[i32]) -> bool {
-        let xmax = x.iter().map(|&v| v.unsigned_abs()).max().unwrap_or(0) as u128;
-        xmax.saturating_mul(self.wsum_max).saturating_add(self.bias_max) < F64_EXACT
+    /// Whether `max|x| · max_oc Σ|w_oc| + max|bias| + half < 2^53` (the f64 path is exact for
+    /// inputs up to `xmax`, rescale included).
+    fn f64_exact(&self, xmax: u32, half: i64) -> bool {
+        let xmax = xmax as u128;
+        xmax.saturating_mul(self.wsum_max).saturating_add(self.bias_max).saturating_add(half as u128) < F64_EXACT
     }
 }
 
 /// [`conv`] with weights prepared by [`PreparedConv::new`] from the same `s`, `w` and `bias`.
 pub fn conv_prepared(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32, prep: &PreparedConv) -> Result<Vec<i32>, i64> {
+    conv_fused(x, s, w, bias, shift, prep, false)
+}
+
+/// [`conv_prepared`], then Relu when `relu` (the convolution's range error, if any, first).
+pub fn conv_fused(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32, prep: &PreparedConv, relu: bool) -> Result<Vec<i32>, i64> {
     assert_eq!(x.len(), s.batch * s.c * s.h * s.w);
     assert_eq!(w.len(), s.m * s.k());
     assert_eq!(bias.len(), s.m);
-    if prep.f64_exact(x) {
-        if s.cg() == 1 {
-            conv_depthwise_f64(x, s, &prep.weights, bias, shift)
-        } else {
-            conv_gemm_f64(x, s, &prep.weights, w, bias, shift)
-        }
-    } else {
-        conv_i64(x, s, w, bias, shift)
+    if let Some(y) = try_f64(x, s, bias, shift, prep, relu) {
+        return Ok(y);
     }
+    // not exact in f64, or some output is out of range: the i64 path (which finds the first
+    // out-of-range value in output order)
+    let mut y = conv_i64(x, s, w, bias, shift)?;
+    if relu {
+        y.iter_mut().for_each(|v| *v = (*v).max(0));
+    }
+    Ok(y)
+}
+
+/// The f64 path: None when the bound does not hold or some output is out of range. The
+/// bound is checked after the fact, on the `max|x|` the kernels found while converting their
+/// input (in the rare case it fails, their results are discarded).
+fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedConv, relu: bool) -> Option<Vec<i32>> {
+    let rs = fast::Rescale::new(shift)?;
+    // a cheap early exit: even |x| = 1 would break the bound
+    if !prep.f64_exact(1, rs.half) {
+        return None;
+    }
+    let n = s.batch * s.m * s.oh * s.ow;
+    let mut out: Vec<i32> = Vec::with_capacity(n);
+    let (ok, xmax) = if s.cg() == 1 {
+        fast::depthwise(x, s, prep, bias, rs, relu, &mut out.spare_capacity_mut()[..n])
+    } else {
+        fast::gemm_conv(x, s, prep, bias, rs, relu, &mut out.spare_capacity_mut()[..n])
+    };
+    if !ok || !prep.f64_exact(xmax, rs.half) {
+        return None;
+    }
+    // SAFETY: the kernels write every one of the n outputs
+    unsafe { out.set_len(n) };
+    Some(out)
 }
 
 /// The i64 path: accumulate whole output planes, row by row.
@@ -224,319 +266,6 @@ pub fn conv_i64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -
     };
     first_err(results)?;
     Ok(out)
-}
-
-fn has_avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// Depthwise (one input channel per output channel): per output plane, a zero-padded copy of
-/// its input plane split into `stride` phases per row, so every kernel tap is a contiguous
-/// multiply-add over an output row.
-fn conv_depthwise_f64(x: &[i32], s: &ConvShape, wf: &[f64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
-    let plane = s.oh * s.ow;
-    let n_planes = s.batch * s.m;
-    let mut out = vec![0i32; n_planes * plane];
-    if plane == 0 {
-        return Ok(out);
-    }
-    let tasks = tasks_for(s.macs(), n_planes);
-    let per_task = n_planes.div_ceil(tasks);
-    let avx = has_avx2_fma();
-    let run = |(t, chunk): (usize, &mut [i32])| -> Result<(), i64> {
-        let mut buf = DepthwiseBuf::new(s);
-        for (pi, out_plane) in chunk.chunks_mut(plane).enumerate() {
-            let bo = t * per_task + pi;
-            let (b, oc) = (bo / s.m, bo % s.m);
-            let ch = oc / s.mg();
-            let xp = &x[(b * s.c + ch) * s.h * s.w..(b * s.c + ch + 1) * s.h * s.w];
-            let wk = &wf[oc * s.kh * s.kw..(oc + 1) * s.kh * s.kw];
-            #[cfg(target_arch = "x86_64")]
-            if avx {
-                // SAFETY: the CPU has AVX2 and FMA (checked at run time)
-                unsafe { depthwise_plane_avx2(&mut buf, s, xp, wk, bias[oc] as f64) };
-            } else {
-                depthwise_plane(&mut buf, s, xp, wk, bias[oc] as f64);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                let _ = avx;
-                depthwise_plane(&mut buf, s, xp, wk, bias[oc] as f64);
-            }
-            for (o, &a) in out_plane.iter_mut().zip(&buf.acc) {
-                *o = finish(a as i64, shift)?;
-            }
-        }
-        Ok(())
-    };
-    let results: Vec<Result<(), i64>> = if tasks == 1 {
-        out.chunks_mut(per_task * plane).enumerate().map(run).collect()
-    } else {
-        out.par_chunks_mut(per_task * plane).enumerate().map(run).collect()
-    };
-    first_err(results)?;
-    Ok(out)
-}
-
-struct DepthwiseBuf {
-    /// padded rows, each split into `stride` phases of `len` values
-    padded: Vec<f64>,
-    len: usize,
-    rows: usize,
-    acc: Vec<f64>,
-}
-
-impl DepthwiseBuf {
-    fn new(s: &ConvShape) -> DepthwiseBuf {
-        let sx = s.strides[1];
-        // padded extent actually read: rows up to (oh-1)·s0 + (kh-1)·d0, columns likewise
-        let rows = (s.oh - 1) * s.strides[0] + (s.kh - 1) * s.dilations[0] + 1;
-        let cols = (s.ow - 1) * sx + (s.kw - 1) * s.dilations[1] + 1;
-        let len = cols.div_ceil(sx);
-        DepthwiseBuf { padded: vec![0.0; rows * sx * len], len, rows, acc: vec![0.0; s.oh * s.ow] }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn depthwise_plane_avx2(buf: &mut DepthwiseBuf, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f64) {
-    depthwise_plane(buf, s, xp, wk, bias)
-}
-
-#[inline(always)]
-fn depthwise_plane(buf: &mut DepthwiseBuf, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f64) {
-    let (sy, sx) = (s.strides[0], s.strides[1]);
-    let (dy, dx) = (s.dilations[0], s.dilations[1]);
-    let len = buf.len;
-    // fill the padded, phase-split plane
-    for r in 0..buf.rows {
-        let iy = r as isize - s.pads[0] as isize;
-        let dst = &mut buf.padded[r * sx * len..(r + 1) * sx * len];
-        if iy < 0 || iy >= s.h as isize {
-            dst.fill(0.0);
-            continue;
-        }
-        let src = &xp[iy as usize * s.w..(iy as usize + 1) * s.w];
-        for q in 0..sx {
-            let seg = &mut dst[q * len..(q + 1) * len];
-            for (i, d) in seg.iter_mut().enumerate() {
-                let ix = (i * sx + q) as isize - s.pads[1] as isize;
-                *d = if ix >= 0 && (ix as usize) < s.w { src[ix as usize] as f64 } else { 0.0 };
-            }
-        }
-    }
-    let ow = s.ow;
-    for oy in 0..s.oh {
-        let arow = &mut buf.acc[oy * ow..(oy + 1) * ow];
-        arow.fill(bias);
-        for ky in 0..s.kh {
-            let r = oy * sy + ky * dy;
-            for kx in 0..s.kw {
-                let wv = wk[ky * s.kw + kx];
-                let (q, off) = ((kx * dx) % sx, (kx * dx) / sx);
-                let src = &buf.padded[(r * sx + q) * len + off..(r * sx + q) * len + off + ow];
-                for (a, &v) in arow.iter_mut().zip(src) {
-                    *a += wv * v;
-                }
-            }
-        }
-    }
-}
-
-/// Rows and columns of the matrix-product micro-kernel: 6 × 8 accumulators are 12 AVX2
-/// registers, enough independent FMAs to cover their latency on two FMA pipes.
-const MR: usize = 6;
-const NR: usize = 8;
-
-/// Bytes of packed input that one block of the matrix product keeps in L2.
-const L2_BLOCK_BYTES: usize = 256 * 1024;
-
-/// General convolution as a matrix product per (batch, group): `W_g [mg × K] · col [K × HW]`
-/// with `K = cg·kh·kw`; `col` (im2col, or the input itself for 1x1) is packed in panels of
-/// `NR` pixels, `W_g` in panels of `MR` output channels.
-fn conv_gemm_f64(x: &[i32], s: &ConvShape, packed_w: &[f64], w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
-    let (mg, cg, k) = (s.mg(), s.cg(), s.k());
-    let hw = s.oh * s.ow;
-    let mut out = vec![0i32; s.batch * s.m * hw];
-    if hw == 0 || mg == 0 {
-        return Ok(out);
-    }
-    let n_panels = hw.div_ceil(NR);
-    let m_panels = mg.div_ceil(MR);
-    // pixel panels per block: a block of packed input stays in L2 while every weight panel
-    // of the task passes over it once
-    let block = (L2_BLOCK_BYTES / (k * NR * 8)).max(1);
-    let parallel = s.macs() >= 2 * MIN_TASK_MACS;
-    let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
-    let mut bp = vec![0f64; n_panels * k * NR];
-    let avx = has_avx2_fma();
-    for b in 0..s.batch {
-        for g in 0..s.groups {
-            let x_g = &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w];
-            // pack the input panels
-            let pack = |(jp, panel): (usize, &mut [f64])| {
-                if pointwise {
-                    pack_pointwise(panel, x_g, hw, jp * NR);
-                } else {
-                    pack_im2col(panel, x_g, s, jp * NR);
-                }
-            };
-            if parallel {
-                bp.par_chunks_mut(k * NR).enumerate().for_each(pack);
-            } else {
-                bp.chunks_mut(k * NR).enumerate().for_each(pack);
-            }
-            let ap = &packed_w[g * m_panels * k * MR..(g + 1) * m_panels * k * MR];
-            let bias_g = &bias[g * mg..(g + 1) * mg];
-            let out_g = &mut out[(b * s.m + g * mg) * hw..(b * s.m + (g + 1) * mg) * hw];
-            // tasks own whole panels of MR output channels
-            let tasks = if parallel { tasks_for(mg * hw * k, m_panels) } else { 1 };
-            let panels_per_task = m_panels.div_ceil(tasks);
-            let rows_per_task = panels_per_task * MR;
-            let bp = &bp;
-            let run = |(t, rows_out): (usize, &mut [i32])| -> Result<(), i64> {
-                let mut tile = [[0f64; NR]; MR];
-                let rows = rows_out.len() / hw;
-                for j0 in (0..n_panels).step_by(block) {
-                    for lp in 0..rows.div_ceil(MR) {
-                        let ip = t * panels_per_task + lp;
-                        let apanel = &ap[ip * k * MR..(ip + 1) * k * MR];
-                        for jp in j0..(j0 + block).min(n_panels) {
-                            let bpanel = &bp[jp * k * NR..(jp + 1) * k * NR];
-                            let cols = NR.min(hw - jp * NR);
-                            micro_kernel(avx, k, apanel, bpanel, &mut tile);
-                            for (r, trow) in tile.iter().enumerate().take(rows - lp * MR) {
-                                let row = lp * MR + r;
-                                let bv = bias_g[t * rows_per_task + row] as f64;
-                                let dst = &mut rows_out[row * hw + jp * NR..row * hw + jp * NR + cols];
-                                for (o, &a) in dst.iter_mut().zip(trow) {
-                                    *o = finish((a + bv) as i64, shift)?;
-                                }
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            };
-            // errors: the first in output order (row-major); a task visits its outputs block
-            // by block, so its first failure need not be the first in order: recheck below
-            let results: Vec<Result<(), i64>> = if tasks == 1 {
-                out_g.chunks_mut(rows_per_task * hw).enumerate().map(run).collect()
-            } else {
-                out_g.par_chunks_mut(rows_per_task * hw).enumerate().map(run).collect()
-            };
-            if results.iter().any(|r| r.is_err()) {
-                return Err(first_conv_error(x, s, w, bias, shift));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The first out-of-range result in output order (the fast kernel visits pixels panel by
-/// panel, so its first failure need not be the first in order): recomputed by the i64 path.
-#[cold]
-fn first_conv_error(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> i64 {
-    conv_i64(x, s, w, bias, shift).expect_err("the fast path found a value out of range")
-}
-
-/// Panel of `NR` pixels starting at `p0` of a 1x1 convolution's input `[cg × hw]`.
-#[inline]
-fn pack_pointwise(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize) {
-    let cols = NR.min(hw - p0);
-    for (t, dst) in panel.chunks_exact_mut(NR).enumerate() {
-        let src = &x_g[t * hw + p0..t * hw + p0 + cols];
-        for (d, &v) in dst.iter_mut().zip(src) {
-            *d = v as f64;
-        }
-        dst[cols..].fill(0.0);
-    }
-}
-
-/// Panel of `NR` pixels starting at `p0` of the im2col matrix `[cg·kh·kw × oh·ow]`.
-fn pack_im2col(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize) {
-    let hw = s.oh * s.ow;
-    let cols = NR.min(hw - p0);
-    let mut iy0 = [0isize; NR];
-    let mut ix0 = [0isize; NR];
-    for c in 0..cols {
-        let (oy, ox) = ((p0 + c) / s.ow, (p0 + c) % s.ow);
-        iy0[c] = (oy * s.strides[0]) as isize - s.pads[0] as isize;
-        ix0[c] = (ox * s.strides[1]) as isize - s.pads[1] as isize;
-    }
-    let mut t = 0;
-    for ic in 0..s.cg() {
-        let xc = &x_g[ic * s.h * s.w..(ic + 1) * s.h * s.w];
-        for ky in 0..s.kh {
-            for kx in 0..s.kw {
-                let dst = &mut panel[t * NR..(t + 1) * NR];
-                for c in 0..NR {
-                    let iy = iy0[c] + (ky * s.dilations[0]) as isize;
-                    let ix = ix0[c] + (kx * s.dilations[1]) as isize;
-                    dst[c] = if c < cols && iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
-                        xc[iy as usize * s.w + ix as usize] as f64
-                    } else {
-                        0.0
-                    };
-                }
-                t += 1;
-            }
-        }
-    }
-}
-
-/// `tile = A_panel [MR × k] · B_panel [k × NR]` (both packed k-major).
-#[inline]
-fn micro_kernel(avx: bool, k: usize, a: &[f64], b: &[f64], tile: &mut [[f64; NR]; MR]) {
-    assert!(a.len() >= k * MR && b.len() >= k * NR);
-    #[cfg(target_arch = "x86_64")]
-    if avx {
-        // SAFETY: AVX2 and FMA are present (checked at run time); the slices hold k·MR and
-        // k·NR values (asserted above)
-        unsafe { micro_kernel_avx2(k, a.as_ptr(), b.as_ptr(), tile) };
-        return;
-    }
-    let _ = avx;
-    let mut acc = [[0f64; NR]; MR];
-    for t in 0..k {
-        let bv = &b[t * NR..(t + 1) * NR];
-        for r in 0..MR {
-            let av = a[t * MR + r];
-            for c in 0..NR {
-                acc[r][c] += av * bv[c];
-            }
-        }
-    }
-    *tile = acc;
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn micro_kernel_avx2(k: usize, a: *const f64, b: *const f64, tile: &mut [[f64; NR]; MR]) {
-    use std::arch::x86_64::*;
-    let mut c = [[_mm256_setzero_pd(); 2]; MR];
-    for t in 0..k {
-        let b0 = _mm256_loadu_pd(b.add(t * NR));
-        let b1 = _mm256_loadu_pd(b.add(t * NR + 4));
-        let ap = a.add(t * MR);
-        // unrolled by the compiler: MR is a constant and `c` stays in registers
-        for (r, cr) in c.iter_mut().enumerate() {
-            let ar = _mm256_broadcast_sd(&*ap.add(r));
-            cr[0] = _mm256_fmadd_pd(ar, b0, cr[0]);
-            cr[1] = _mm256_fmadd_pd(ar, b1, cr[1]);
-        }
-    }
-    for (row, cr) in tile.iter_mut().zip(&c) {
-        _mm256_storeu_pd(row.as_mut_ptr(), cr[0]);
-        _mm256_storeu_pd(row.as_mut_ptr().add(4), cr[1]);
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -783,6 +512,87 @@ mod tests {
             let (x, w, bias) = random_case(&mut rng, &s, 14, 12);
             let want = naive_conv(&x, &s, &w, &bias, 12);
             assert_eq!(conv(&x, &s, &w, &bias, 12), want, "{s:?}");
+        }
+    }
+
+    fn naive_fused(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32, relu: bool) -> Result<Vec<i32>, i64> {
+        naive_conv(x, s, w, bias, shift).map(|y| if relu { y.into_iter().map(|v| v.max(0)).collect() } else { y })
+    }
+
+    #[test]
+    fn every_isa_matches_naive() {
+        let mut rng = Rng(0xfeed_beef);
+        for isa in Isa::available() {
+            for case in 0..400 {
+                let s = random_shape(&mut rng);
+                let (x, w, bias) = random_case(&mut rng, &s, 16, 15);
+                let shift = rng.range(-2, 24) as i32;
+                let relu = rng.next() % 2 == 0;
+                let prep = PreparedConv::with_isa(&s, &w, &bias, isa);
+                let want = naive_fused(&x, &s, &w, &bias, shift, relu);
+                assert_eq!(conv_fused(&x, &s, &w, &bias, shift, &prep, relu), want, "{isa:?} case {case}: {s:?} shift {shift} relu {relu}");
+                // the f64 kernels themselves (no fallback) when the result is in range
+                if let Ok(y) = want {
+                    assert_eq!(try_f64(&x, &s, &bias, shift, &prep, relu), Some(y), "{isa:?} case {case}: {s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_isa_reports_the_first_overflow() {
+        let mut rng = Rng(17);
+        for isa in Isa::available() {
+            let mut seen = 0;
+            for case in 0..300 {
+                let s = random_shape(&mut rng);
+                let (mut x, w, bias) = random_case(&mut rng, &s, 16, 15);
+                // mostly in range, with a few large inputs
+                let n = x.len();
+                x.iter_mut().for_each(|v| *v >>= 6);
+                for _ in 0..rng.range(0, 2) {
+                    x[rng.range(0, n as i64 - 1) as usize] = rng.range(-(1 << 24), 1 << 24) as i32;
+                }
+                let shift = rng.range(0, 14) as i32;
+                let relu = rng.next() % 2 == 0;
+                let prep = PreparedConv::with_isa(&s, &w, &bias, isa);
+                let want = naive_fused(&x, &s, &w, &bias, shift, relu);
+                seen += want.is_err() as usize;
+                assert_eq!(conv_fused(&x, &s, &w, &bias, shift, &prep, relu), want, "{isa:?} case {case}: {s:?} shift {shift}");
+                // the f64 kernels flag exactly the out-of-range cases
+                assert_eq!(try_f64(&x, &s, &bias, shift, &prep, relu).is_none(), want.is_err(), "{isa:?} case {case}: {s:?}");
+            }
+            assert!(seen > 20, "the test makes overflows ({seen})");
+        }
+    }
+
+    #[test]
+    fn every_isa_on_mobilenet_shapes() {
+        let mut rng = Rng(78);
+        let c = |c, h, m, k, g, st, p| {
+            let o = (h + 2 * p - k) / st + 1;
+            ConvShape { batch: 1, c, h, w: h, m, kh: k, kw: k, groups: g, oh: o, ow: o, strides: [st, st], dilations: [1, 1], pads: [p, p] }
+        };
+        let shapes = [
+            c(3, 35, 32, 3, 1, 2, 1),
+            c(32, 30, 32, 3, 32, 1, 1),
+            c(96, 29, 96, 3, 96, 2, 1),
+            c(16, 23, 96, 1, 1, 1, 0),
+            c(96, 14, 24, 1, 1, 1, 0),
+            c(160, 7, 960, 1, 1, 1, 0),
+            c(960, 7, 7, 3, 1, 1, 1),
+            c(576, 7, 576, 3, 576, 1, 1),
+            c(1280, 1, 1000, 1, 1, 1, 0),
+        ];
+        for isa in Isa::available() {
+            for s in shapes {
+                let (x, w, bias) = random_case(&mut rng, &s, 14, 10);
+                for relu in [false, true] {
+                    let prep = PreparedConv::with_isa(&s, &w, &bias, isa);
+                    let want = naive_fused(&x, &s, &w, &bias, 14, relu).unwrap();
+                    assert_eq!(try_f64(&x, &s, &bias, 14, &prep, relu), Some(want), "{isa:?} {s:?}");
+                }
+            }
         }
     }
 

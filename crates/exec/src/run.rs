@@ -65,6 +65,9 @@ pub struct Engine<'p> {
     program: &'p Program,
     /// per op: the prepared weights of a convolution
     prepared: Vec<Option<kernels::PreparedConv>>,
+    /// per op: a convolution whose output only the next op, a Relu, reads; `infer` computes
+    /// both in one pass (the trace keeps both slots)
+    relu_next: Vec<bool>,
 }
 
 impl<'p> Engine<'p> {
@@ -78,8 +81,23 @@ impl<'p> Engine<'p> {
                 conv_shape(&in_shape, &node.out.shape, weight, window, *groups).map(|s| kernels::PreparedConv::new(&s, &weight.data, bias))
             }
             _ => None,
+        }).collect::<Vec<_>>();
+        let n = program.n_ops();
+        let mut readers = vec![0usize; n + 1];
+        for node in &program.ops {
+            for s in node.input_slots() {
+                readers[s] += 1;
+            }
+        }
+        let relu_next = (1..=n).map(|i| {
+            prepared[i - 1].is_some()
+                && i < n
+                && readers[i] == 1
+                && matches!(program.ops[i].op, QOp::Relu)
+                && matches!(program.ops[i].inputs.as_slice(), [QOperand::Slot(s)] if *s == i)
+                && program.ops[i].out.shape == program.ops[i - 1].out.shape
         }).collect();
-        Engine { program, prepared }
+        Engine { program, prepared, relu_next }
     }
 
     /// Runs the program on `input`, keeping every slot (the trace).
@@ -116,8 +134,17 @@ impl<'p> Engine<'p> {
         last_read[n] = n + 1;
         let mut slots = Vec::with_capacity(n + 1);
         slots.push(input);
+        let mut fused = None;
         for i in 1..=n {
-            let y = self.run_op(i, &slots)?;
+            let y = if let Some(y) = fused.take() {
+                // this Relu was applied by the convolution before it
+                y
+            } else if self.relu_next[i - 1] {
+                fused = Some(self.ctx(i, true).output(&slots)?);
+                Tensor::new(Vec::new(), Vec::new())
+            } else {
+                self.run_op(i, &slots)?
+            };
             slots.push(y);
             for s in program.ops[i - 1].input_slots() {
                 if last_read[s] == i {
@@ -130,13 +157,17 @@ impl<'p> Engine<'p> {
 
     /// Runs op `index` (1-based) on the slots before it.
     pub fn run_op(&self, index: usize, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
-        Ctx { index, node: &self.program.ops[index - 1], prepared: self.prepared[index - 1].as_ref() }.output(slots)
+        self.ctx(index, false).output(slots)
+    }
+
+    fn ctx(&self, index: usize, relu: bool) -> Ctx<'_> {
+        Ctx { index, node: &self.program.ops[index - 1], prepared: self.prepared[index - 1].as_ref(), relu }
     }
 }
 
 /// Runs op `index` (1-based) on the slots before it.
 pub fn run_op(index: usize, node: &QNode, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
-    Ctx { index, node, prepared: None }.output(slots)
+    Ctx { index, node, prepared: None, relu: false }.output(slots)
 }
 
 /// The kernel geometry of a Conv from its input and output shapes (None unless both are
@@ -166,6 +197,8 @@ struct Ctx<'a> {
     index: usize,
     node: &'a QNode,
     prepared: Option<&'a kernels::PreparedConv>,
+    /// a Conv followed by Relu (with `prepared` only)
+    relu: bool,
 }
 
 /// An operand widened to i64.
@@ -204,6 +237,16 @@ impl Ctx<'_> {
     }
     /// Elementwise over two broadcast operands.
     fn zip2(&self, slots: &[Tensor<i32>], f: impl Fn(i64, i64) -> Result<i64>) -> Result<Vec<i32>> {
+        if let (QOperand::Slot(i), QOperand::Slot(j)) = (&self.node.inputs[0], &self.node.inputs[1]) {
+            let (a, b) = (&slots[*i], &slots[*j]);
+            if a.shape == self.out_shape() && b.shape == self.out_shape() {
+                let mut out = Vec::with_capacity(a.data.len());
+                for (&x, &y) in a.data.iter().zip(&b.data) {
+                    out.push(self.narrow(f(x as i64, y as i64)?)?);
+                }
+                return Ok(out);
+            }
+        }
         let (a, b) = (self.val(slots, 0), self.val(slots, 1));
         if a.shape == self.out_shape() && b.shape == self.out_shape() {
             return a.data.iter().zip(&b.data).map(|(&x, &y)| f(x, y).and_then(|v| self.narrow(v))).collect();
@@ -362,7 +405,7 @@ impl Ctx<'_> {
     fn conv(&self, x: &Tensor<i32>, w: &Tensor<i64>, bias: &[i64], win: &Window, groups: usize, shift: i32) -> Result<Vec<i32>> {
         let shape = conv_shape(&x.shape, self.out_shape(), w, win, groups).ok_or_else(|| self.arith("Conv input, output and weights must be rank 4"))?;
         match self.prepared {
-            Some(p) => kernels::conv_prepared(&x.data, &shape, &w.data, bias, shift, p),
+            Some(p) => kernels::conv_fused(&x.data, &shape, &w.data, bias, shift, p, self.relu),
             None => kernels::conv(&x.data, &shape, &w.data, bias, shift),
         }
         .map_err(|v| self.overflow(v))

@@ -174,3 +174,40 @@ fn pad_and_reduce_extremes() {
     assert_eq!(eval(QOp::ReduceExtreme { axes: vec![1], max: true }, vec![s(0)], &[x.clone()], vec![1, 1]), vec![3]);
     assert_eq!(eval(QOp::ReduceExtreme { axes: vec![1], max: false }, vec![s(0)], &[x], vec![1, 1]), vec![-4]);
 }
+
+#[test]
+fn infer_fuses_conv_relu_with_the_trace_semantics() {
+    use zkopml_exec::{run, Engine};
+    use zkopml_model::Program;
+    // conv (→ relu, fused in infer) → conv read by both a relu and an add (not fused) → add
+    let conv = |m: usize, c: usize, seed: i64, shift: i32| QOp::Conv {
+        weight: Tensor::new(vec![m, c, 3, 3], (0..(m * c * 9) as i64).map(|i| ((i * 37 + seed) % 19) - 9).collect()),
+        bias: (0..m as i64).map(|i| i * 5 - 7).collect(),
+        window: win(3, 1, 1),
+        groups: 1,
+        shift,
+    };
+    let shape = vec![1, 4, 6, 6];
+    let program = |shift: i32| Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        input: TensorSpec::new(vec![1, 3, 6, 6], DType::Float, 0),
+        ops: vec![
+            node(conv(4, 3, 1, shift), vec![s(0)], shape.clone()),
+            node(QOp::Relu, vec![s(1)], shape.clone()),
+            node(conv(4, 4, 2, 3), vec![s(2)], shape.clone()),
+            node(QOp::Relu, vec![s(3)], shape.clone()),
+            node(QOp::Add { ua: 0, ub: 0, shift: 0 }, vec![s(3), s(4)], shape.clone()),
+        ],
+        outputs: vec![5],
+    };
+    let x = t(vec![1, 3, 6, 6], (0..108).map(|i| (i * 7919 % 201) - 100).collect());
+    let p = program(2);
+    let trace = run(&p, x.clone()).unwrap();
+    assert!(trace.slots[1].data.iter().any(|&v| v < 0), "the relu has work to do");
+    assert_eq!(&Engine::new(&p).infer(x.clone()).unwrap(), trace.output());
+    // a fused convolution that overflows: the same error (op 1, its first value) as the trace
+    let p = program(-20);
+    let want = run(&p, x.clone()).unwrap_err().to_string();
+    assert!(want.starts_with("op 1 ("), "{want}");
+    assert_eq!(Engine::new(&p).infer(x).unwrap_err().to_string(), want);
+}

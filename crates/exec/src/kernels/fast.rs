@@ -1,0 +1,685 @@
+//! The f64 convolution kernels (see the parent module for why they are exact).
+//!
+//! The rescale is done in f64 too: the accumulator starts at `bias + 2^(shift-1)`, so
+//! `shift_round(acc, shift) = floor(acc · 2^-shift)`, exact while `|acc| < 2^53`. The kernels
+//! only report *whether* some output left the i32 range; the caller then reruns the i64 path,
+//! which finds the first such value in output order.
+
+use rayon::prelude::*;
+
+use super::{tasks_for, ConvShape, PreparedConv, MIN_TASK_MACS};
+
+/// Instruction set of the f64 kernels, picked at run time. The integers do not depend on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Portable,
+    /// AVX2 and FMA
+    Avx2,
+    /// AVX-512 F and VL (and FMA)
+    Avx512,
+}
+
+impl Isa {
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// Every instruction set this CPU runs (for tests).
+    pub fn available() -> Vec<Isa> {
+        match Isa::detect() {
+            Isa::Avx512 => vec![Isa::Portable, Isa::Avx2, Isa::Avx512],
+            Isa::Avx2 => vec![Isa::Portable, Isa::Avx2],
+            Isa::Portable => vec![Isa::Portable],
+        }
+    }
+
+    /// Output channels (rows) and pixels (columns) of the matrix-product micro-kernel:
+    /// 12 × 16 is 24 AVX-512 accumulators, 6 × 8 is 12 AVX2 ones; either covers the FMA
+    /// latency on two pipes.
+    pub(super) fn mr(self) -> usize {
+        match self {
+            Isa::Avx512 => 12,
+            _ => 6,
+        }
+    }
+    pub(super) fn nr(self) -> usize {
+        match self {
+            Isa::Avx512 => 16,
+            _ => 8,
+        }
+    }
+}
+
+/// `shift_round(acc, shift) = floor((acc + half) · mul)`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Rescale {
+    pub half: i64,
+    pub mul: f64,
+}
+
+impl Rescale {
+    /// None for shifts the f64 rescale does not cover (the compiler never makes them).
+    pub fn new(shift: i32) -> Option<Rescale> {
+        match shift {
+            1..=52 => Some(Rescale { half: 1 << (shift - 1), mul: 2f64.powi(-shift) }),
+            -31..=0 => Some(Rescale { half: 0, mul: 2f64.powi(-shift) }),
+            _ => None,
+        }
+    }
+}
+
+const I32_LO: f64 = -2147483648.0;
+const I32_END: f64 = 2147483648.0;
+
+/// Scalar rescale of an accumulator that includes `half`; `None` if out of the i32 range.
+#[inline(always)]
+fn finish_f64(a: f64, mul: f64, relu: bool) -> Option<i32> {
+    let t = a * mul;
+    if !(I32_LO..I32_END).contains(&t) {
+        return None;
+    }
+    let y = t.floor() as i32;
+    Some(if relu { y.max(0) } else { y })
+}
+
+/// The output buffer, written by several tasks at disjoint positions.
+#[derive(Clone, Copy)]
+struct Out(*mut i32);
+// SAFETY: tasks write disjoint elements, and the buffer outlives them
+unsafe impl Send for Out {}
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// (a method, so closures capture the whole `Out`, not its raw field)
+    fn at(self, i: usize) -> *mut i32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+/// Bytes of packed input that one block of the matrix product keeps in L2.
+const L2_BLOCK_BYTES: usize = 256 * 1024;
+
+/// General convolution as a matrix product per (batch, group): `W_g [mg × K] · col [K × HW]`
+/// with `K = cg·kh·kw`; `col` (im2col, or the input itself for 1x1) is packed in panels of
+/// `nr` pixels, `W_g` in panels of `mr` output channels. Writes all of `out`; returns whether
+/// every output is in range and `max|x|` over the inputs used (the caller checks the bound
+/// afterwards, so the input is read once).
+pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+    let isa = prep.isa;
+    let (mr, nr) = (isa.mr(), isa.nr());
+    let (mg, cg, k) = (s.mg(), s.cg(), s.k());
+    let hw = s.oh * s.ow;
+    if hw == 0 || mg == 0 {
+        return (true, 0);
+    }
+    let n_panels = hw.div_ceil(nr);
+    let m_panels = mg.div_ceil(mr);
+    let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
+    // pixel panels per block: a block of packed input stays in L2 while the task's weight
+    // panels pass over it
+    let block = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
+    let parallel = s.macs() >= 2 * MIN_TASK_MACS;
+    let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
+    // the packed input: every value is written before it is read, so a buffer kept from an
+    // earlier call needs no zeroing
+    let mut bp = SCRATCH.take();
+    if bp.len() < n_panels * k * nr {
+        bp = vec![0f64; n_panels * k * nr];
+    }
+    let o = Out(out.as_mut_ptr() as *mut i32);
+    let mut xmax = 0;
+    for b in 0..s.batch {
+        for g in 0..s.groups {
+            let x_g = &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w];
+            let pack = |(jp, panel): (usize, &mut [f64])| {
+                if pointwise {
+                    pack_pointwise(isa, panel, x_g, hw, jp * nr, nr)
+                } else {
+                    pack_im2col(panel, x_g, s, jp * nr, nr)
+                }
+            };
+            let packed = &mut bp[..n_panels * k * nr];
+            xmax = xmax.max(if parallel {
+                packed.par_chunks_mut(k * nr).enumerate().map(pack).max()
+            } else {
+                packed.chunks_mut(k * nr).enumerate().map(pack).max()
+            }.unwrap_or(0));
+            let ap = &prep.weights[g * m_panels * k * mr..(g + 1) * m_panels * k * mr];
+            let bias_g = &bias_h[g * mg..(g + 1) * mg];
+            let row0 = b * s.m + g * mg;
+            // tasks: a grid of (weight panel range) × (pixel panel range)
+            let tasks = if parallel { tasks_for(mg * hw * k, m_panels * n_panels) } else { 1 };
+            let mt = tasks.min(m_panels);
+            let nt = tasks.div_ceil(mt).min(n_panels);
+            let bpr = &bp;
+            let run = |item: usize| -> bool {
+                let (ti, tj) = (item / nt, item % nt);
+                let (ip0, ip1) = (ti * m_panels / mt, (ti + 1) * m_panels / mt);
+                let (jq0, jq1) = (tj * n_panels / nt, (tj + 1) * n_panels / nt);
+                let mut ok = true;
+                for j0 in (jq0..jq1).step_by(block) {
+                    for ip in ip0..ip1 {
+                        let apanel = &ap[ip * k * mr..(ip + 1) * k * mr];
+                        let rows = mr.min(mg - ip * mr);
+                        let brow = &bias_g[ip * mr..ip * mr + rows];
+                        for jp in j0..(j0 + block).min(jq1) {
+                            let bpanel = &bpr[jp * k * nr..(jp + 1) * k * nr];
+                            let cols = nr.min(hw - jp * nr);
+                            let dst = o.at((row0 + ip * mr) * hw + jp * nr);
+                            // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are
+                            // inside `out`, and this task's alone
+                            ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw) };
+                        }
+                    }
+                }
+                ok
+            };
+            let ok = if mt * nt == 1 { run(0) } else { (0..mt * nt).into_par_iter().map(run).reduce(|| true, |a, b| a && b) };
+            if !ok {
+                SCRATCH.set(bp);
+                return (false, xmax);
+            }
+        }
+    }
+    SCRATCH.set(bp);
+    (true, xmax)
+}
+
+thread_local! {
+    /// Packed-input buffer of the matrix product, kept between calls (taken while in use, so
+    /// a nested call just allocates its own).
+    static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Panel of `nr` pixels starting at `p0` of a 1x1 convolution's input `[cg × hw]`; returns
+/// `max|x|` of the values packed.
+fn pack_pointwise(isa: Isa, panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        // SAFETY: AVX2 is present (Isa::detect)
+        return unsafe { pack_pointwise_avx2(panel, x_g, hw, p0, nr) };
+    }
+    let _ = isa;
+    pack_pointwise_impl(panel, x_g, hw, p0, nr)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pack_pointwise_avx2(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
+    pack_pointwise_impl(panel, x_g, hw, p0, nr)
+}
+
+#[inline(always)]
+fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
+    let cols = nr.min(hw - p0);
+    let mut m = 0u32;
+    for (t, dst) in panel.chunks_exact_mut(nr).enumerate() {
+        let src = &x_g[t * hw + p0..t * hw + p0 + cols];
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = v as f64;
+            m = m.max(v.unsigned_abs());
+        }
+        dst[cols..].fill(0.0);
+    }
+    m
+}
+
+/// Panel of `nr` pixels starting at `p0` of the im2col matrix `[cg·kh·kw × oh·ow]`; returns
+/// `max|x|` of the values packed.
+fn pack_im2col(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+    let hw = s.oh * s.ow;
+    let cols = nr.min(hw - p0);
+    let mut iy0 = [0isize; 16];
+    let mut ix0 = [0isize; 16];
+    for c in 0..cols {
+        let (oy, ox) = ((p0 + c) / s.ow, (p0 + c) % s.ow);
+        iy0[c] = (oy * s.strides[0]) as isize - s.pads[0] as isize;
+        ix0[c] = (ox * s.strides[1]) as isize - s.pads[1] as isize;
+    }
+    let (mut t, mut m) = (0, 0u32);
+    for ic in 0..s.cg() {
+        let xc = &x_g[ic * s.h * s.w..(ic + 1) * s.h * s.w];
+        for ky in 0..s.kh {
+            for kx in 0..s.kw {
+                let dst = &mut panel[t * nr..(t + 1) * nr];
+                for c in 0..nr {
+                    let iy = iy0[c] + (ky * s.dilations[0]) as isize;
+                    let ix = ix0[c] + (kx * s.dilations[1]) as isize;
+                    dst[c] = if c < cols && iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
+                        let v = xc[iy as usize * s.w + ix as usize];
+                        m = m.max(v.unsigned_abs());
+                        v as f64
+                    } else {
+                        0.0
+                    };
+                }
+                t += 1;
+            }
+        }
+    }
+    m
+}
+
+/// One tile: `rows × cols` outputs at `dst` (row stride `ldo`) of `bias + A_panel · B_panel`
+/// (panels packed k-major, `mr` and `nr` wide), rescaled; false if one is out of range.
+///
+/// Safety: `dst` must be valid for writes of those outputs, and `isa` present on this CPU.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize) -> bool {
+    let (mr, nr) = (isa.mr(), isa.nr());
+    let rows = bias.len();
+    assert!(a.len() >= k * mr && b.len() >= k * nr && rows >= 1 && rows <= mr && cols >= 1 && cols <= nr);
+    macro_rules! by_rows {
+        ($f:ident, $w:literal, $($r:literal)*) => {
+            match rows {
+                $($r => $f::<$r, $w>(k, a.as_ptr(), b.as_ptr(), bias.as_ptr(), mul, relu, dst, ldo, cols),)*
+                _ => unreachable!(),
+            }
+        };
+    }
+    // SAFETY: the panels hold k·mr and k·nr values and `bias` `rows` (asserted); the rest is
+    // the caller's promise
+    #[cfg(target_arch = "x86_64")]
+    {
+        match isa {
+            Isa::Avx512 if cols > 8 => return by_rows!(mk512, 2, 1 2 3 4 5 6 7 8 9 10 11 12),
+            Isa::Avx512 => return by_rows!(mk512, 1, 1 2 3 4 5 6 7 8 9 10 11 12),
+            Isa::Avx2 if cols > 4 => return by_rows!(mk256, 2, 1 2 3 4 5 6),
+            Isa::Avx2 => return by_rows!(mk256, 1, 1 2 3 4 5 6),
+            Isa::Portable => {}
+        }
+    }
+    tile_portable(k, a, b, bias, mr, nr, cols, mul, relu, dst, ldo)
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile_portable(k: usize, a: &[f64], b: &[f64], bias: &[f64], mr: usize, nr: usize, cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize) -> bool {
+    let mut ok = true;
+    for (r, &bv) in bias.iter().enumerate() {
+        let mut acc = [bv; 16];
+        for t in 0..k {
+            let av = a[t * mr + r];
+            for (c, v) in acc[..cols].iter_mut().enumerate() {
+                *v += av * b[t * nr + c];
+            }
+        }
+        for (c, &v) in acc[..cols].iter().enumerate() {
+            let y = finish_f64(v, mul, relu);
+            ok &= y.is_some();
+            *dst.add(r * ldo + c) = y.unwrap_or(0);
+        }
+    }
+    ok
+}
+
+/// AVX-512 tile of `R` rows and `W` vectors of 8 pixels.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize) -> bool {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm512_setzero_pd(); W]; R];
+    for (r, cr) in c.iter_mut().enumerate() {
+        let bv = _mm512_set1_pd(*bias.add(r));
+        for v in cr.iter_mut() {
+            *v = bv;
+        }
+    }
+    for t in 0..k {
+        let bp = b.add(t * 16);
+        let b0 = _mm512_loadu_pd(bp);
+        let b1 = if W == 2 { _mm512_loadu_pd(bp.add(8)) } else { b0 };
+        let ap = a.add(t * 12);
+        // unrolled by the compiler: R and W are constants and `c` stays in registers
+        for (r, cr) in c.iter_mut().enumerate() {
+            let ar = _mm512_set1_pd(*ap.add(r));
+            cr[0] = _mm512_fmadd_pd(ar, b0, cr[0]);
+            if W == 2 {
+                cr[W - 1] = _mm512_fmadd_pd(ar, b1, cr[W - 1]);
+            }
+        }
+    }
+    let m = _mm512_set1_pd(mul);
+    let full = if cols >= 16 { 0xffffu32 } else { (1u32 << cols) - 1 };
+    let masks = [full as u8, (full >> 8) as u8];
+    // an out-of-range value converts to i32::MIN (the "integer indefinite"): track the
+    // minimum; a true i32::MIN output also trips it, and the i64 path then decides
+    let mut low = _mm256_set1_epi32(i32::MAX);
+    for (r, cr) in c.iter().enumerate() {
+        for (w, &v) in cr.iter().enumerate() {
+            let mk = masks[w];
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(v, m));
+            low = _mm256_mask_min_epi32(low, mk, low, y);
+            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            _mm256_mask_storeu_epi32(dst.add(r * ldo + w * 8), mk, y);
+        }
+    }
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
+}
+
+/// AVX2 tile of `R` rows and `W` vectors of 4 pixels.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize) -> bool {
+    use std::arch::x86_64::*;
+    let mut c = [[_mm256_setzero_pd(); W]; R];
+    for (r, cr) in c.iter_mut().enumerate() {
+        let bv = _mm256_set1_pd(*bias.add(r));
+        for v in cr.iter_mut() {
+            *v = bv;
+        }
+    }
+    for t in 0..k {
+        let bp = b.add(t * 8);
+        let b0 = _mm256_loadu_pd(bp);
+        let b1 = if W == 2 { _mm256_loadu_pd(bp.add(4)) } else { b0 };
+        let ap = a.add(t * 6);
+        for (r, cr) in c.iter_mut().enumerate() {
+            let ar = _mm256_broadcast_sd(&*ap.add(r));
+            cr[0] = _mm256_fmadd_pd(ar, b0, cr[0]);
+            if W == 2 {
+                cr[W - 1] = _mm256_fmadd_pd(ar, b1, cr[W - 1]);
+            }
+        }
+    }
+    let m = _mm256_set1_pd(mul);
+    let mut low = _mm_set1_epi32(i32::MAX);
+    for (r, cr) in c.iter().enumerate() {
+        for (w, &v) in cr.iter().enumerate() {
+            let n = cols.saturating_sub(w * 4).min(4);
+            let y = cvt4(v, m);
+            low = _mm_min_epi32(low, _mm_blendv_epi8(_mm_set1_epi32(i32::MAX), y, lanes4(0xf >> (4 - n))));
+            store4(dst.add(r * ldo + w * 4), relu4(y, relu), n);
+        }
+    }
+    _mm_movemask_epi8(_mm_cmpeq_epi32(low, _mm_set1_epi32(i32::MIN))) == 0
+}
+
+/// floor(v · m) as i32 lanes; out of range: i32::MIN (the "integer indefinite").
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn cvt4(v: std::arch::x86_64::__m256d, m: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    _mm256_cvtpd_epi32(_mm256_floor_pd(_mm256_mul_pd(v, m)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn relu4(y: std::arch::x86_64::__m128i, relu: bool) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    if relu { _mm_max_epi32(y, _mm_setzero_si128()) } else { y }
+}
+
+/// All-ones in the lanes of bit mask `bits` (4 lanes).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn lanes4(bits: u8) -> std::arch::x86_64::__m128i {
+    use std::arch::x86_64::*;
+    let f = |i: u8| -((bits >> i) as i32 & 1);
+    _mm_setr_epi32(f(0), f(1), f(2), f(3))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn store4(p: *mut i32, y: std::arch::x86_64::__m128i, n: usize) {
+    use std::arch::x86_64::*;
+    if n == 4 {
+        _mm_storeu_si128(p as *mut __m128i, y);
+    } else {
+        let mut tmp = [0i32; 4];
+        _mm_storeu_si128(tmp.as_mut_ptr() as *mut __m128i, y);
+        std::ptr::copy_nonoverlapping(tmp.as_ptr(), p, n);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise
+
+/// Layout of one zero-padded input plane, split into `sy · sx` phases (row and column
+/// remainders modulo the strides), each `rows × len`. Output `(oy, ox)` is position
+/// `q = oy·len + ox` of a flat span, and kernel tap `t` reads `buf[taps[t] + q]`: every tap is
+/// one contiguous run over all rows at once (the `len - ow` positions between rows are
+/// computed and dropped).
+struct DwGeom {
+    rows: usize,
+    len: usize,
+    span: usize,
+    taps: Vec<usize>,
+    /// bit i of byte j: position 8j + i of the span is an output (not between rows)
+    valid: Vec<u8>,
+}
+
+/// Spare values after the phases and after the span, so vector loops may overrun.
+const DW_SLACK: usize = 64;
+
+impl DwGeom {
+    fn new(s: &ConvShape) -> DwGeom {
+        let (sy, sx) = (s.strides[0], s.strides[1]);
+        let (dy, dx) = (s.dilations[0], s.dilations[1]);
+        let rows = s.oh + (s.kh - 1) * dy / sy;
+        let len = s.ow + (s.kw - 1) * dx / sx;
+        let span = (s.oh - 1) * len + s.ow;
+        let mut taps = Vec::with_capacity(s.kh * s.kw);
+        for ky in 0..s.kh {
+            for kx in 0..s.kw {
+                let phase = ((ky * dy) % sy) * sx + (kx * dx) % sx;
+                taps.push(phase * rows * len + (ky * dy / sy) * len + kx * dx / sx);
+            }
+        }
+        let mut valid = vec![0u8; (span + DW_SLACK).div_ceil(8)];
+        for q in 0..span {
+            if q % len < s.ow {
+                valid[q / 8] |= 1 << (q % 8);
+            }
+        }
+        DwGeom { rows, len, span, taps, valid }
+    }
+    fn buf_len(&self, s: &ConvShape) -> usize {
+        s.strides[0] * s.strides[1] * self.rows * self.len + DW_SLACK
+    }
+}
+
+/// Depthwise (one input channel per output channel), plane by plane; writes all of `out`,
+/// and returns as [`gemm_conv`] does.
+pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+    let plane = s.oh * s.ow;
+    let n_planes = s.batch * s.m;
+    if plane == 0 || n_planes == 0 {
+        return (true, 0);
+    }
+    let geom = DwGeom::new(s);
+    let isa = prep.isa;
+    let tasks = tasks_for(s.macs(), n_planes);
+    let per_task = n_planes.div_ceil(tasks);
+    let o = Out(out.as_mut_ptr() as *mut i32);
+    let run = |t: usize| -> (bool, u32) {
+        // zero once: dw_fill writes only the in-image positions, the same for every plane
+        let mut buf = vec![0f64; geom.buf_len(s)];
+        let mut acc = if isa == Isa::Portable { vec![0f64; geom.span] } else { Vec::new() };
+        let mut tmp = vec![0i32; geom.span + DW_SLACK];
+        let (mut ok, mut xmax) = (true, 0);
+        for bo in t * per_task..((t + 1) * per_task).min(n_planes) {
+            let (b, oc) = (bo / s.m, bo % s.m);
+            let ch = oc / s.mg();
+            let xp = &x[(b * s.c + ch) * s.h * s.w..(b * s.c + ch + 1) * s.h * s.w];
+            let wk = &prep.weights[oc * s.kh * s.kw..(oc + 1) * s.kh * s.kw];
+            let bv = (bias[oc] + rs.half) as f64;
+            // SAFETY: plane `bo` of `out`, written by this task alone
+            let dst = unsafe { std::slice::from_raw_parts_mut(o.at(bo * plane), plane) };
+            let (o, m) = dw_plane(isa, &geom, s, xp, wk, bv, rs.mul, relu, &mut buf, &mut acc, &mut tmp, dst);
+            ok &= o;
+            xmax = xmax.max(m);
+        }
+        (ok, xmax)
+    };
+    if tasks == 1 {
+        run(0)
+    } else {
+        (0..tasks).into_par_iter().map(run).reduce(|| (true, 0), |a, b| (a.0 && b.0, a.1.max(b.1)))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dw_plane(isa: Isa, g: &DwGeom, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f64, mul: f64, relu: bool, buf: &mut [f64], acc: &mut [f64], tmp: &mut [i32], dst: &mut [i32]) -> (bool, u32) {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        // SAFETY: the instruction set is present (Isa::detect); `buf` holds every phase plus
+        // DW_SLACK values and `tmp` the span plus DW_SLACK, so the 32-wide loops stay inside
+        unsafe {
+            let xmax = dw_fill_avx2(buf, xp, s, g);
+            let ok = if isa == Isa::Avx512 { dw_span512(buf, g, wk, bias, mul, relu, tmp) } else { dw_span256(buf, g, wk, bias, mul, relu, tmp) };
+            for (oy, row) in dst.chunks_exact_mut(s.ow).enumerate() {
+                row.copy_from_slice(&tmp[oy * g.len..oy * g.len + s.ow]);
+            }
+            return (ok, xmax);
+        }
+    }
+    let _ = (isa, &tmp);
+    let xmax = dw_fill(buf, xp, s, g);
+    acc.fill(bias);
+    for (&off, &wv) in g.taps.iter().zip(wk) {
+        for (a, &v) in acc.iter_mut().zip(&buf[off..off + g.span]) {
+            *a += wv * v;
+        }
+    }
+    let mut ok = true;
+    for (oy, row) in dst.chunks_exact_mut(s.ow).enumerate() {
+        for (d, &a) in row.iter_mut().zip(&acc[oy * g.len..]) {
+            let y = finish_f64(a, mul, relu);
+            ok &= y.is_some();
+            *d = y.unwrap_or(0);
+        }
+    }
+    (ok, xmax)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dw_fill_avx2(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
+    dw_fill(buf, xp, s, g)
+}
+
+/// The in-image part of the padded, phase-split plane; the padding is never written, so it
+/// stays zero from the buffer's allocation on. Returns `max|x|` of the values written.
+#[inline(always)]
+fn dw_fill(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
+    let (sy, sx) = (s.strides[0], s.strides[1]);
+    let (pt, pl) = (s.pads[0], s.pads[1]);
+    let len = g.len;
+    let mut m = 0u32;
+    for (iy, src) in xp.chunks_exact(s.w).enumerate() {
+        let r = iy + pt;
+        let (yp, rr) = (r % sy, r / sy);
+        if rr >= g.rows {
+            continue;
+        }
+        // input columns ix with (ix + pl) % sx == xq go to column (ix + pl) / sx of phase xq:
+        // the first such ix, its column, and how many there are
+        let span = |xq: usize| {
+            let ix0 = (xq + sx - pl % sx) % sx;
+            let c0 = (ix0 + pl) / sx;
+            let n = if ix0 >= s.w || c0 >= len { 0 } else { (s.w - ix0).div_ceil(sx).min(len - c0) };
+            (ix0, ((yp * sx + xq) * g.rows + rr) * len + c0, n)
+        };
+        if sx == 1 {
+            let (ix0, start, n) = span(0);
+            for (d, &v) in buf[start..start + n].iter_mut().zip(&src[ix0..]) {
+                *d = v as f64;
+                m = m.max(v.unsigned_abs());
+            }
+        } else if sx == 2 {
+            // both phases in one pass over pairs of columns
+            let ((ia, sa, na), (ib, sb, nb)) = (span(0), span(1));
+            let ((ia, sa, na), (sb, nb)) = if ia == 0 { ((ia, sa, na), (sb, nb)) } else { ((ib, sb, nb), (sa, na)) };
+            debug_assert_eq!(ia, 0);
+            let pairs = na.min(nb).min(s.w / 2);
+            let (lo, hi) = buf.split_at_mut(sa.max(sb));
+            let (even, odd) = if sa < sb { (&mut lo[sa..sa + na], &mut hi[..nb]) } else { (&mut hi[..na], &mut lo[sb..sb + nb]) };
+            for ((e, o), p) in even[..pairs].iter_mut().zip(odd[..pairs].iter_mut()).zip(src.chunks_exact(2)) {
+                *e = p[0] as f64;
+                *o = p[1] as f64;
+                m = m.max(p[0].unsigned_abs()).max(p[1].unsigned_abs());
+            }
+            for (j, e) in even.iter_mut().enumerate().skip(pairs) {
+                *e = src[2 * j] as f64;
+                m = m.max(src[2 * j].unsigned_abs());
+            }
+            for (j, o) in odd.iter_mut().enumerate().skip(pairs) {
+                *o = src[2 * j + 1] as f64;
+                m = m.max(src[2 * j + 1].unsigned_abs());
+            }
+        } else {
+            for xq in 0..sx {
+                let (ix0, start, n) = span(xq);
+                for (d, &v) in buf[start..start + n].iter_mut().zip(src[ix0..].iter().step_by(sx)) {
+                    *d = v as f64;
+                    m = m.max(v.unsigned_abs());
+                }
+            }
+        }
+    }
+    m
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+unsafe fn dw_span512(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, relu: bool, tmp: &mut [i32]) -> bool {
+    use std::arch::x86_64::*;
+    let m = _mm512_set1_pd(mul);
+    let bp = buf.as_ptr();
+    let mut low = _mm256_set1_epi32(i32::MAX);
+    for q0 in (0..g.span).step_by(32) {
+        let mut acc = [_mm512_set1_pd(bias); 4];
+        for (&off, &wv) in g.taps.iter().zip(wk) {
+            let w = _mm512_set1_pd(wv);
+            let p = bp.add(off + q0);
+            for (i, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_pd(w, _mm512_loadu_pd(p.add(8 * i)), *a);
+            }
+        }
+        for (i, &a) in acc.iter().enumerate() {
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a, m));
+            low = _mm256_mask_min_epi32(low, g.valid[q0 / 8 + i], low, y);
+            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            _mm256_storeu_si256(tmp.as_mut_ptr().add(q0 + 8 * i) as *mut __m256i, y);
+        }
+    }
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dw_span256(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, relu: bool, tmp: &mut [i32]) -> bool {
+    use std::arch::x86_64::*;
+    let m = _mm256_set1_pd(mul);
+    let bp = buf.as_ptr();
+    let mut low = _mm_set1_epi32(i32::MAX);
+    for q0 in (0..g.span).step_by(16) {
+        let mut acc = [_mm256_set1_pd(bias); 4];
+        for (&off, &wv) in g.taps.iter().zip(wk) {
+            let w = _mm256_set1_pd(wv);
+            let p = bp.add(off + q0);
+            for (i, a) in acc.iter_mut().enumerate() {
+                *a = _mm256_fmadd_pd(w, _mm256_loadu_pd(p.add(4 * i)), *a);
+            }
+        }
+        for (i, &a) in acc.iter().enumerate() {
+            let q = q0 + 4 * i;
+            let y = cvt4(a, m);
+            low = _mm_min_epi32(low, _mm_blendv_epi8(_mm_set1_epi32(i32::MAX), y, lanes4((g.valid[q / 8] >> (q % 8)) & 0xf)));
+            _mm_storeu_si128(tmp.as_mut_ptr().add(q) as *mut __m128i, relu4(y, relu));
+        }
+    }
+    _mm_movemask_epi8(_mm_cmpeq_epi32(low, _mm_set1_epi32(i32::MIN))) == 0
+}
