@@ -256,6 +256,33 @@ impl Ctx<'_> {
         oa.iter().zip(&ob).map(|(&i, &j)| f(a.data[i], b.data[j]).and_then(|v| self.narrow(v))).collect()
     }
 
+    /// Add (`sign` 1) or Sub (-1) of two slots of the output's shape, in one branch-free pass;
+    /// None otherwise, or when some value is out of range (the general path then reports the
+    /// first one).
+    fn add_same(&self, slots: &[Tensor<i32>], ua: u32, ub: u32, shift: i32, sign: i64) -> Option<Vec<i32>> {
+        let (QOperand::Slot(i), QOperand::Slot(j)) = (&self.node.inputs[0], &self.node.inputs[1]) else { return None };
+        let (a, b) = (&slots[*i], &slots[*j]);
+        if a.shape != self.out_shape() || b.shape != self.out_shape() || ua > 31 || ub > 31 || !(-31..=62).contains(&shift) {
+            return None;
+        }
+        fn pass(a: &[i32], b: &[i32], ua: u32, ub: u32, sign: i64, g: impl Fn(i64) -> i64) -> (Vec<i32>, bool) {
+            let mut bad = false;
+            let out = a.iter().zip(b).map(|(&x, &y)| {
+                let v = g(((x as i64) << ua) + sign * ((y as i64) << ub));
+                bad |= v != v as i32 as i64;
+                v as i32
+            }).collect();
+            (out, bad)
+        }
+        // the branch of shift_round hoisted out of the loop
+        let (out, bad) = if shift > 0 {
+            pass(&a.data, &b.data, ua, ub, sign, |v| (v + (1i64 << (shift - 1))) >> shift)
+        } else {
+            pass(&a.data, &b.data, ua, ub, sign, |v| v << -shift)
+        };
+        (!bad).then_some(out)
+    }
+
     fn output(&self, slots: &[Tensor<i32>]) -> Result<Tensor<i32>> {
         let data = self.eval(slots)?;
         debug_assert_eq!(data.len(), self.node.out.numel());
@@ -287,8 +314,14 @@ impl Ctx<'_> {
                 }
                 Ok(out)
             }
-            QOp::Add { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua) + (b << ub), *shift))),
-            QOp::Sub { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua) - (b << ub), *shift))),
+            QOp::Add { ua, ub, shift } => match self.add_same(slots, *ua, *ub, *shift, 1) {
+                Some(y) => Ok(y),
+                None => self.zip2(slots, |a, b| Ok(shift_round((a << ua) + (b << ub), *shift))),
+            },
+            QOp::Sub { ua, ub, shift } => match self.add_same(slots, *ua, *ub, *shift, -1) {
+                Some(y) => Ok(y),
+                None => self.zip2(slots, |a, b| Ok(shift_round((a << ua) - (b << ub), *shift))),
+            },
             QOp::Max { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).max(b << ub), *shift))),
             QOp::Min { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).min(b << ub), *shift))),
             QOp::Mul { shift } => self.zip2(slots, |a, b| Ok(shift_round(a * b, *shift))),
@@ -384,6 +417,11 @@ impl Ctx<'_> {
                     DType::Bool => x.data.iter().map(|&v| (v != 0) as i32).collect(),
                     DType::Float => self.narrow_all(x.data.iter().map(|&v| shift_round(v as i64, *shift)))?,
                 })
+            }
+            QOp::ReduceSum { axes } if matches!(self.node.inputs[0], QOperand::Slot(_)) && axes.as_slice() == [x().shape.len() - 1] && x().shape.last() > Some(&0) => {
+                // over the innermost axis: sums of contiguous runs
+                let x = x();
+                self.narrow_all(x.data.chunks_exact(x.shape[axes[0]]).map(|c| c.iter().map(|&v| v as i64).sum::<i64>()))
             }
             QOp::ReduceSum { axes } | QOp::ReduceMean { axes } => {
                 let v = self.val(slots, 0);

@@ -211,3 +211,37 @@ fn infer_fuses_conv_relu_with_the_trace_semantics() {
     assert!(want.starts_with("op 1 ("), "{want}");
     assert_eq!(Engine::new(&p).infer(x).unwrap_err().to_string(), want);
 }
+
+#[test]
+fn add_sub_and_reduce_sum_fast_paths_match_the_formulas() {
+    use zkopml_model::fixed::shift_round;
+    let mut seed = 7u64;
+    let mut rnd = move |m: i64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((seed >> 33) as i64 % (2 * m + 1)) - m
+    };
+    for case in 0..300 {
+        let (ua, ub, shift) = (rnd(3).unsigned_abs() as u32, rnd(3).unsigned_abs() as u32, rnd(4) as i32);
+        let big = if case % 3 == 0 { 1 << 30 } else { 1 << 20 };
+        let a: Vec<i32> = (0..24).map(|_| rnd(big) as i32).collect();
+        let b: Vec<i32> = (0..24).map(|_| rnd(big) as i32).collect();
+        let x = [t(vec![2, 3, 4], a.clone()), t(vec![2, 3, 4], b.clone())];
+        for (sub, op) in [(false, QOp::Add { ua, ub, shift }), (true, QOp::Sub { ua, ub, shift })] {
+            let want: Result<Vec<i32>, i64> = a.iter().zip(&b).map(|(&p, &q)| {
+                let (p, q) = ((p as i64) << ua, (q as i64) << ub);
+                let v = shift_round(if sub { p - q } else { p + q }, shift);
+                i32::try_from(v).map_err(|_| v)
+            }).collect();
+            let got = run_op(2, &node(op, vec![s(0), s(1)], vec![2, 3, 4]), &x).map(|y| y.data).map_err(|e| match e {
+                ExecError::Overflow { value, .. } => value,
+                e => panic!("{e}"),
+            });
+            assert_eq!(got, want, "case {case}: ua {ua} ub {ub} shift {shift} sub {sub}");
+        }
+        let sums: Vec<i32> = a.chunks(4).map(|c| c.iter().map(|&v| v as i64).sum::<i64>() as i32).collect();
+        let y = run_op(1, &node(QOp::ReduceSum { axes: vec![2] }, vec![s(0)], vec![2, 3, 1]), &x[..1]);
+        if a.iter().all(|v| v.abs() < 1 << 28) {
+            assert_eq!(y.unwrap().data, sums);
+        }
+    }
+}

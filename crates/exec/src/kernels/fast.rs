@@ -144,7 +144,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
                 if pointwise {
                     pack_pointwise(isa, panel, x_g, hw, jp * nr, nr)
                 } else {
-                    pack_im2col(panel, x_g, s, jp * nr, nr)
+                    pack_im2col(isa, panel, x_g, s, jp * nr, nr)
                 }
             };
             let packed = &mut bp[..n_panels * k * nr];
@@ -233,9 +233,57 @@ fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr:
     m
 }
 
+/// `dst[c] = row[c·S]`; returns `max|row[c·S]|`.
+#[inline(always)]
+fn strided<const S: usize>(dst: &mut [f64], row: &[i32]) -> u32 {
+    let mut m = 0u32;
+    if dst.len() == 16 && row.len() > 15 * S {
+        // a fixed length, so the compiler unrolls and vectorises the gather
+        let row = &row[..15 * S + 1];
+        for c in 0..16 {
+            let v = row[c * S];
+            dst[c] = v as f64;
+            m = m.max(v.unsigned_abs());
+        }
+        return m;
+    }
+    for (c, d) in dst.iter_mut().enumerate() {
+        let v = row[c * S];
+        *d = v as f64;
+        m = m.max(v.unsigned_abs());
+    }
+    m
+}
+
+fn strided_any(dst: &mut [f64], row: &[i32], sx: usize) -> u32 {
+    let mut m = 0u32;
+    for (d, &v) in dst.iter_mut().zip(row.iter().step_by(sx)) {
+        *d = v as f64;
+        m = m.max(v.unsigned_abs());
+    }
+    m
+}
+
 /// Panel of `nr` pixels starting at `p0` of the im2col matrix `[cg·kh·kw × oh·ow]`; returns
 /// `max|x|` of the values packed.
-fn pack_im2col(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+fn pack_im2col(isa: Isa, panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        // SAFETY: AVX2 is present (Isa::detect)
+        return unsafe { pack_im2col_avx2(panel, x_g, s, p0, nr) };
+    }
+    let _ = isa;
+    pack_im2col_impl(panel, x_g, s, p0, nr)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn pack_im2col_avx2(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+    pack_im2col_impl(panel, x_g, s, p0, nr)
+}
+
+#[inline(always)]
+fn pack_im2col_impl(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
     let hw = s.oh * s.ow;
     let cols = nr.min(hw - p0);
     let mut iy0 = [0isize; 16];
@@ -245,12 +293,34 @@ fn pack_im2col(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usi
         iy0[c] = (oy * s.strides[0]) as isize - s.pads[0] as isize;
         ix0[c] = (ox * s.strides[1]) as isize - s.pads[1] as isize;
     }
+    // a full panel inside one output row: each tap reads one input row at a fixed stride
+    let one_row = cols == nr && (p0 % s.ow) + nr <= s.ow;
+    let sx = s.strides[1];
     let (mut t, mut m) = (0, 0u32);
     for ic in 0..s.cg() {
         let xc = &x_g[ic * s.h * s.w..(ic + 1) * s.h * s.w];
         for ky in 0..s.kh {
             for kx in 0..s.kw {
                 let dst = &mut panel[t * nr..(t + 1) * nr];
+                t += 1;
+                if one_row {
+                    let iy = iy0[0] + (ky * s.dilations[0]) as isize;
+                    if iy < 0 || iy >= s.h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let a = ix0[0] + (kx * s.dilations[1]) as isize;
+                    if a >= 0 && a as usize + (nr - 1) * sx < s.w {
+                        let start = iy as usize * s.w + a as usize;
+                        let row = &xc[start..start + (nr - 1) * sx + 1];
+                        m = m.max(match sx {
+                            1 => strided::<1>(dst, row),
+                            2 => strided::<2>(dst, row),
+                            _ => strided_any(dst, row, sx),
+                        });
+                        continue;
+                    }
+                }
                 for c in 0..nr {
                     let iy = iy0[c] + (ky * s.dilations[0]) as isize;
                     let ix = ix0[c] + (kx * s.dilations[1]) as isize;
@@ -262,7 +332,6 @@ fn pack_im2col(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usi
                         0.0
                     };
                 }
-                t += 1;
             }
         }
     }
