@@ -106,97 +106,91 @@ impl Out {
 }
 
 /// Bytes of packed input that one block of the matrix product keeps in L2.
-const L2_BLOCK_BYTES: usize = 256 * 1024;
+const L2_BLOCK_BYTES: usize = 192 * 1024;
 
 /// General convolution as a matrix product per (batch, group): `W_g [mg × K] · col [K × HW]`
 /// with `K = cg·kh·kw`; `col` (im2col, or the input itself for 1x1) is packed in panels of
 /// `nr` pixels, `W_g` in panels of `mr` output channels. Writes all of `out`; returns whether
 /// every output is in range and `max|x|` over the inputs used (the caller checks the bound
 /// afterwards, so the input is read once).
+///
+/// Work items are (block of pixel panels) × (range of weight panels): each packs its block
+/// into a buffer of its thread and runs its weight panels over it while it is in L2. Large
+/// images give many blocks; small ones (7x7, 1x1) few blocks, split by weight panels instead.
 pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
     let hw = s.oh * s.ow;
-    if hw == 0 || mg == 0 {
+    if hw == 0 || mg == 0 || s.batch == 0 {
         return (true, 0);
+    }
+    if k == 0 {
+        // no input channels: the i64 path
+        return (false, 0);
     }
     let n_panels = hw.div_ceil(nr);
     let m_panels = mg.div_ceil(mr);
     let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
-    // pixel panels per block: a block of packed input stays in L2 while the task's weight
-    // panels pass over it
-    let block = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
-    let parallel = s.macs() >= 2 * MIN_TASK_MACS;
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
-    // the packed input: every value is written before it is read, so a buffer kept from an
-    // earlier call needs no zeroing
-    let mut bp = SCRATCH.take();
-    if bp.len() < n_panels * k * nr {
-        bp = vec![0f64; n_panels * k * nr];
-    }
+    let threads = rayon::current_num_threads().max(1);
+    let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
+    let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads) } else { 1 };
+    let cap = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
+    let per_block = cap.min(n_panels.div_ceil(want)).max(1);
+    let nb = n_panels.div_ceil(per_block);
+    let mt = want.div_ceil(nb).min(m_panels);
+    let per_group = nb * mt;
     let o = Out(out.as_mut_ptr() as *mut i32);
-    let mut xmax = 0;
-    for b in 0..s.batch {
-        for g in 0..s.groups {
-            let x_g = &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w];
-            let pack = |(jp, panel): (usize, &mut [f64])| {
-                if pointwise {
-                    pack_pointwise(isa, panel, x_g, hw, jp * nr, nr)
-                } else {
-                    pack_im2col(isa, panel, x_g, s, jp * nr, nr)
-                }
-            };
-            let packed = &mut bp[..n_panels * k * nr];
-            xmax = xmax.max(if parallel {
-                packed.par_chunks_mut(k * nr).enumerate().map(pack).max()
-            } else {
-                packed.chunks_mut(k * nr).enumerate().map(pack).max()
-            }.unwrap_or(0));
-            let ap = &prep.weights[g * m_panels * k * mr..(g + 1) * m_panels * k * mr];
-            let bias_g = &bias_h[g * mg..(g + 1) * mg];
-            let row0 = b * s.m + g * mg;
-            // tasks: a grid of (weight panel range) × (pixel panel range)
-            let tasks = if parallel { tasks_for(mg * hw * k, m_panels * n_panels) } else { 1 };
-            let mt = tasks.min(m_panels);
-            let nt = tasks.div_ceil(mt).min(n_panels);
-            let bpr = &bp;
-            let run = |item: usize| -> bool {
-                let (ti, tj) = (item / nt, item % nt);
-                let (ip0, ip1) = (ti * m_panels / mt, (ti + 1) * m_panels / mt);
-                let (jq0, jq1) = (tj * n_panels / nt, (tj + 1) * n_panels / nt);
-                let mut ok = true;
-                for j0 in (jq0..jq1).step_by(block) {
-                    for ip in ip0..ip1 {
-                        let apanel = &ap[ip * k * mr..(ip + 1) * k * mr];
-                        let rows = mr.min(mg - ip * mr);
-                        let brow = &bias_g[ip * mr..ip * mr + rows];
-                        for jp in j0..(j0 + block).min(jq1) {
-                            let bpanel = &bpr[jp * k * nr..(jp + 1) * k * nr];
-                            let cols = nr.min(hw - jp * nr);
-                            let dst = o.at((row0 + ip * mr) * hw + jp * nr);
-                            // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are
-                            // inside `out`, and this task's alone
-                            ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw) };
-                        }
-                    }
-                }
-                ok
-            };
-            let ok = if mt * nt == 1 { run(0) } else { (0..mt * nt).into_par_iter().map(run).reduce(|| true, |a, b| a && b) };
-            if !ok {
-                SCRATCH.set(bp);
-                return (false, xmax);
+    let run = |item: usize| -> (bool, u32) {
+        let (bg, rest) = (item / per_group, item % per_group);
+        let (b, g) = (bg / s.groups, bg % s.groups);
+        let (jb, tm) = (rest / mt, rest % mt);
+        let (jp0, jp1) = (jb * per_block, ((jb + 1) * per_block).min(n_panels));
+        let (ip0, ip1) = (tm * m_panels / mt, (tm + 1) * m_panels / mt);
+        let x_g = &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w];
+        // every packed value is written before it is read: a buffer kept from an earlier
+        // item needs no zeroing
+        let mut bp = SCRATCH.take();
+        if bp.len() < (jp1 - jp0) * k * nr {
+            bp = vec![0f64; per_block * k * nr];
+        }
+        let mut xmax = 0;
+        for (jp, panel) in (jp0..jp1).zip(bp.chunks_exact_mut(k * nr)) {
+            xmax = xmax.max(if pointwise { pack_pointwise(isa, panel, x_g, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) });
+        }
+        let ap = &prep.weights[g * m_panels * k * mr..(g + 1) * m_panels * k * mr];
+        let bias_g = &bias_h[g * mg..(g + 1) * mg];
+        let row0 = b * s.m + g * mg;
+        let mut ok = true;
+        for ip in ip0..ip1 {
+            let apanel = &ap[ip * k * mr..(ip + 1) * k * mr];
+            let rows = mr.min(mg - ip * mr);
+            let brow = &bias_g[ip * mr..ip * mr + rows];
+            for jp in jp0..jp1 {
+                let bpanel = &bp[(jp - jp0) * k * nr..(jp - jp0 + 1) * k * nr];
+                let cols = nr.min(hw - jp * nr);
+                let dst = o.at((row0 + ip * mr) * hw + jp * nr);
+                // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are inside `out`,
+                // and this item's alone
+                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw) };
             }
         }
+        SCRATCH.set(bp);
+        (ok, xmax)
+    };
+    let items = s.batch * s.groups * per_group;
+    let merge = |a: (bool, u32), b: (bool, u32)| (a.0 && b.0, a.1.max(b.1));
+    if parallel && items > 1 {
+        (0..items).into_par_iter().map(run).reduce(|| (true, 0), merge)
+    } else {
+        (0..items).map(run).fold((true, 0), merge)
     }
-    SCRATCH.set(bp);
-    (true, xmax)
 }
 
 thread_local! {
-    /// Packed-input buffer of the matrix product, kept between calls (taken while in use, so
-    /// a nested call just allocates its own).
+    /// Packed-input buffer of the matrix product, kept between items and calls (taken while
+    /// in use, so a nested call just allocates its own).
     static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
