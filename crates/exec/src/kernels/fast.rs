@@ -135,7 +135,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
     let threads = rayon::current_num_threads().max(1);
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
-    let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads) } else { 1 };
+    let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads).div_ceil(threads) * threads } else { 1 };
     let cap = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
     let per_block = cap.min(n_panels.div_ceil(want)).max(1);
     let nb = n_panels.div_ceil(per_block);
@@ -159,12 +159,20 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
         for (jp, panel) in (jp0..jp1).zip(bp.chunks_exact_mut(k * nr)) {
             xmax = xmax.max(if pointwise { pack_pointwise(isa, panel, x_g, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) });
         }
-        let ap = &prep.weights[g * m_panels * k * mr..(g + 1) * m_panels * k * mr];
         let bias_g = &bias_h[g * mg..(g + 1) * mg];
         let row0 = b * s.m + g * mg;
         let mut ok = true;
+        let mut wide = if prep.weights32.is_empty() { Vec::new() } else { vec![0f64; k * mr] };
         for ip in ip0..ip1 {
-            let apanel = &ap[ip * k * mr..(ip + 1) * k * mr];
+            let at = (g * m_panels + ip) * k * mr;
+            let apanel = if prep.weights32.is_empty() {
+                &prep.weights[at..at + k * mr]
+            } else {
+                for (d, &v) in wide.iter_mut().zip(&prep.weights32[at..at + k * mr]) {
+                    *d = v as f64;
+                }
+                &wide[..]
+            };
             let rows = mr.min(mg - ip * mr);
             let brow = &bias_g[ip * mr..ip * mr + rows];
             for jp in jp0..jp1 {
