@@ -116,7 +116,7 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 ///
 /// Work items are (block of pixel panels) × (range of weight panels): each packs its block
 /// into a buffer of its thread and runs its weight panels over it while it is in L2. Large
-/// images give many blocks; small ones (7x7, 1x1) few blocks, split by weight panels instead.
+/// images give many blocks; small ones (14x14 and below) one block, split by weight panels.
 pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
@@ -136,8 +136,13 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let threads = rayon::current_num_threads().max(1);
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
     let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads).div_ceil(threads) * threads } else { 1 };
-    let cap = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
-    let per_block = cap.min(n_panels.div_ceil(want)).max(1);
+    // a small packed input (7x7, 14x14 images) is one block, and items split the weights,
+    // so each weight panel is read once; a large one is split into blocks of L2 size
+    let per_block = if n_panels * k * nr * 8 <= 3 * L2_BLOCK_BYTES {
+        n_panels
+    } else {
+        (L2_BLOCK_BYTES / (k * nr * 8)).max(1).min(n_panels.div_ceil(want))
+    };
     let nb = n_panels.div_ceil(per_block);
     let mt = want.div_ceil(nb).min(m_panels);
     let per_group = nb * mt;
