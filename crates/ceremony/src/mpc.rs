@@ -202,8 +202,14 @@ fn running_hash(zkey: &Zkey) -> Blake2b512 {
     h
 }
 
+/// `k·p` for every point; GLV (two half-length scalars) since every contribution rescales
+/// every L and H point.
 fn scale_g1(points: &[G1Affine], k: &Fr) -> Vec<G1Affine> {
-    let p: Vec<G1Projective> = points.par_iter().map(|p| *p * k).collect();
+    use ark_ec::scalar_mul::glv::GLVConfig;
+    let p: Vec<G1Projective> = points
+        .par_iter()
+        .map(|p| <ark_bn254::g1::Config as GLVConfig>::glv_mul_projective(p.into_group(), *k))
+        .collect();
     G1Projective::normalize_batch(&p)
 }
 

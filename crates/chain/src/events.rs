@@ -69,6 +69,8 @@ events!(
     Registry R::ModelRegistered,
     Registry R::ModelParams,
     Registry R::ModelActiveSet,
+    Registry R::CeremonyOpened,
+    Registry R::Contributed,
     Manager M::InferenceRequested,
     Manager M::ResultSubmitted,
     Manager M::ChallengeOpened,
@@ -97,6 +99,8 @@ impl Event {
             Event::ModelRegistered(e) => e.modelId,
             Event::ModelParams(e) => e.modelId,
             Event::ModelActiveSet(e) => e.modelId,
+            Event::CeremonyOpened(e) => e.modelId,
+            Event::Contributed(e) => e.modelId,
             Event::InferenceRequested(e) => e.modelId,
             _ => return None,
         })
