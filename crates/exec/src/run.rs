@@ -7,6 +7,8 @@ use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gath
 use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
 
+use rayon::prelude::*;
+
 use crate::error::{ExecError, Result};
 use crate::kernels;
 
@@ -265,20 +267,29 @@ impl Ctx<'_> {
         if a.shape != self.out_shape() || b.shape != self.out_shape() || ua > 31 || ub > 31 || !(-31..=62).contains(&shift) {
             return None;
         }
-        fn pass(a: &[i32], b: &[i32], ua: u32, ub: u32, sign: i64, g: impl Fn(i64) -> i64) -> (Vec<i32>, bool) {
+        fn pass(out: &mut [i32], a: &[i32], b: &[i32], ua: u32, ub: u32, sign: i64, g: impl Fn(i64) -> i64) -> bool {
             let mut bad = false;
-            let out = a.iter().zip(b).map(|(&x, &y)| {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 let v = g(((x as i64) << ua) + sign * ((y as i64) << ub));
                 bad |= v != v as i32 as i64;
-                v as i32
-            }).collect();
-            (out, bad)
+                *o = v as i32;
+            }
+            bad
         }
         // the branch of shift_round hoisted out of the loop
-        let (out, bad) = if shift > 0 {
-            pass(&a.data, &b.data, ua, ub, sign, |v| (v + (1i64 << (shift - 1))) >> shift)
+        let run = |(o, (x, y)): (&mut [i32], (&[i32], &[i32]))| {
+            if shift > 0 {
+                pass(o, x, y, ua, ub, sign, |v| (v + (1i64 << (shift - 1))) >> shift)
+            } else {
+                pass(o, x, y, ua, ub, sign, |v| v << -shift)
+            }
+        };
+        const CHUNK: usize = 1 << 15;
+        let mut out = vec![0i32; a.data.len()];
+        let bad = if out.len() >= 2 * CHUNK {
+            out.par_chunks_mut(CHUNK).zip(a.data.par_chunks(CHUNK).zip(b.data.par_chunks(CHUNK))).map(run).reduce(|| false, |p, q| p || q)
         } else {
-            pass(&a.data, &b.data, ua, ub, sign, |v| v << -shift)
+            run((&mut out[..], (&a.data[..], &b.data[..])))
         };
         (!bad).then_some(out)
     }

@@ -245,3 +245,19 @@ fn add_sub_and_reduce_sum_fast_paths_match_the_formulas() {
         }
     }
 }
+
+#[test]
+fn large_add_in_parallel_reports_the_first_overflow() {
+    let n = 100_000;
+    let mut a: Vec<i32> = (0..n).map(|i| ((i as i64 * 7919) % 2_000_001 - 1_000_000) as i32).collect();
+    let mut b: Vec<i32> = (0..n).map(|i| ((i as i64 * 104_729) % 2_000_001 - 1_000_000) as i32).collect();
+    let add = |a: &[i32], b: &[i32]| run_op(2, &node(QOp::Add { ua: 1, ub: 0, shift: 0 }, vec![s(0), s(1)], vec![n]), &[t(vec![n], a.to_vec()), t(vec![n], b.to_vec())]);
+    let want: Vec<i32> = a.iter().zip(&b).map(|(&p, &q)| 2 * p + q).collect();
+    assert_eq!(add(&a, &b).unwrap().data, want);
+    // two overflows, in different parallel chunks: the first in order is reported
+    (a[70_000], b[70_000], a[90_000], b[90_000]) = (1000, i32::MAX, 2000, i32::MAX);
+    match add(&a, &b).unwrap_err() {
+        ExecError::Overflow { value, .. } => assert_eq!(value, 2000 + i32::MAX as i64),
+        e => panic!("{e}"),
+    }
+}
