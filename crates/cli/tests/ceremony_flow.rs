@@ -168,6 +168,8 @@ fn register_contribute_serve_with_a_ceremony() {
         status.contains("Finalized"),
         "the honest answer is final:\n{status}"
     );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    miner.join().unwrap();
     drop(_devnet);
     let _ = std::fs::remove_dir_all(&home);
 }

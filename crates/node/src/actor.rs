@@ -21,7 +21,7 @@ use zkopml_chain::{
 use zkopml_store::{ArtifactStore, TieredStore};
 
 use crate::artifacts::{load_model, LoadedModel};
-use crate::ceremony::{load_ceremony_model, CeremonyView, Refused};
+use crate::ceremony::{load_ceremony_model, Refused};
 use crate::short;
 use crate::state::{ActorState, GameState, RequestState};
 use crate::trace::{
@@ -282,20 +282,13 @@ impl Actor {
             bail!("model id {id} is unknown (the registry holds {count} models)");
         }
         let chain_model = self.chain.get_model(id).await?;
-        let (closes_at, contributions, transcript_hash, done) = self.chain.ceremony_info(id).await?;
+        let view = crate::ops::ceremony_view(&self.chain, id).await?;
         let (store, cache) = (self.store.clone(), self.cfg.cache.clone());
-        let loaded = if closes_at == 0 {
+        let loaded = if view.closes_at == 0 {
             tokio::task::spawn_blocking(move || load_model(id, chain_model, &store, &cache)).await?
         } else {
-            let view = CeremonyView {
-                closes_at,
-                contributions,
-                transcript_hash,
-                done,
-                keys_cid: self.chain.ceremony_keys(id).await?,
-            };
             let ptau = self.cfg.ptau.clone();
-            info!(actor = %self.cfg.name, model = id, contributions, transcript = %short(transcript_hash.as_slice()), "loading a ceremony model: verifying its keys");
+            info!(actor = %self.cfg.name, model = id, contributions = view.contributions, transcript = %short(view.transcript_hash.as_slice()), "loading a ceremony model: verifying its keys");
             tokio::task::spawn_blocking(move || {
                 load_ceremony_model(id, chain_model, &view, &store, &cache, ptau.as_deref())
             })

@@ -280,14 +280,13 @@ pub fn load_ceremony_model(
     ptau: Option<&Path>,
 ) -> Result<LoadedModel> {
     if !view.done {
-        return Err(refuse(
-            id,
-            if view.contributions == 0 {
-                "its ceremony has no contribution yet (its initial keys are forgeable)"
-            } else {
-                "its ceremony window is still open"
-            },
-        ));
+        // not a refusal: a window still open may yet close with contributions (and while the
+        // model is not done the registry takes no request for it anyway)
+        bail!(
+            "model {id}: its ceremony is not done ({} contributions; requests open once the \
+             window has closed with at least one)",
+            view.contributions
+        );
     }
     let program = registered_program(id, &model, store)?;
     let dir: PathBuf = cache.join(format!(
