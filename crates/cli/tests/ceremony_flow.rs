@@ -6,49 +6,11 @@
 #[path = "../../ceremony/tests/common/mod.rs"]
 mod snark;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use std::process::Command;
 
-fn zkopml(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkopml"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the zkopml binary runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(out.status.success(), "{what} failed:\n{}", text(out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn fails_with(out: &Output, needle: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected an error naming {needle:?}:\n{}",
-        text(out)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("panicked") && err.contains(needle),
-        "stderr does not name {needle:?}:\n{err}"
-    );
-}
+use common::{fails_with, ok, repo, text, zkopml, Devnet};
 
 /// `cast rpc` against the devnet (anvil's time travel).
 fn cast_rpc(url: &str, args: &[&str]) {
@@ -58,14 +20,6 @@ fn cast_rpc(url: &str, args: &[&str]) {
         .output()
         .expect("cast runs (scripts/install-tools.sh)");
     assert!(out.status.success(), "cast rpc {args:?}: {}", text(&out));
-}
-
-struct Devnet(PathBuf);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = zkopml(&self.0, &["devnet", "down"]);
-    }
 }
 
 #[test]

@@ -1,58 +1,9 @@
 //! The CLI's error paths, run as a user runs them: the built `zkopml` binary as a process
 //! against a real devnet (anvil). Each error names the problem and exits non-zero.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn zkopml(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkopml"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the zkopml binary runs")
-}
-
-fn ok(out: &Output, what: &str) {
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Exits non-zero (not by a panic) and says `needle` on stderr.
-fn fails_with(out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "expected a failure naming {needle:?}"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "exit code (a panic exits 101): {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(
-        err.contains(needle),
-        "stderr does not name {needle:?}:\n{err}"
-    );
-}
-
-struct Devnet(PathBuf);
-
-impl Drop for Devnet {
-    fn drop(&mut self) {
-        let _ = zkopml(&self.0, &["devnet", "down"]);
-    }
-}
+use common::{fails_with, ok, repo, zkopml, Devnet};
 
 #[test]
 fn errors_name_the_problem_and_exit_non_zero() {

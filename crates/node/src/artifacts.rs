@@ -200,18 +200,32 @@ pub fn load_model(
     if B256::from(set.root()?) != model.circuit_root {
         bail!("model {id}: the circuits in the store do not match the registered circuitRoot");
     }
-    let meta = meta_tree(&program);
-    if B256::from(meta.root()) != model.meta_root {
-        bail!("model {id}: the program's meta root differs from the registered metaRoot");
+    LoadedModel::new(id, model, program, set, dir)
+}
+
+impl LoadedModel {
+    /// A model whose program and circuits were checked against the registration; checks the
+    /// program's meta root too.
+    pub(crate) fn new(
+        id: u64,
+        model: Model,
+        program: Program,
+        set: CircuitSet,
+        keys_dir: PathBuf,
+    ) -> Result<LoadedModel> {
+        let meta = meta_tree(&program);
+        if B256::from(meta.root()) != model.meta_root {
+            bail!("model {id}: the program's meta root differs from the registered metaRoot");
+        }
+        Ok(LoadedModel {
+            id,
+            chain: model,
+            program,
+            set,
+            keys_dir,
+            meta,
+        })
     }
-    Ok(LoadedModel {
-        id,
-        chain: model,
-        program,
-        set,
-        keys_dir: dir,
-        meta,
-    })
 }
 
 /// Write a file atomically (temporary file in the same folder + rename). The temporary name is

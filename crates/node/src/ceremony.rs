@@ -15,7 +15,6 @@ use rand_core::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 use zkopml_ceremony::{model as cer, mpc, zkey::Zkey};
 use zkopml_chain::{DisputeParams, Model, B256};
-use zkopml_exec::commit::meta_tree;
 use zkopml_model::Program;
 use zkopml_store::ArtifactStore;
 use zkopml_zk::circuit_set::CircuitSet;
@@ -340,16 +339,5 @@ pub fn load_ceremony_model(
             set
         }
     };
-    let meta = meta_tree(&program);
-    if B256::from(meta.root()) != model.meta_root {
-        bail!("model {id}: the program's meta root differs from the registered metaRoot");
-    }
-    Ok(LoadedModel {
-        id,
-        chain: model,
-        program,
-        set,
-        keys_dir: dir,
-        meta,
-    })
+    LoadedModel::new(id, model, program, set, dir)
 }
