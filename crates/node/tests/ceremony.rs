@@ -26,7 +26,8 @@ fn onnx() -> PathBuf {
 }
 
 struct Env {
-    anvil: Anvil,
+    /// Kept for the test's duration: the node goes down when the Env is dropped.
+    _anvil: Anvil,
     home: Home,
     owner: Chain,
     model: u64,
@@ -71,12 +72,18 @@ async fn env(name: &str) -> Env {
     );
     assert_eq!(p.prepared.registration.artifact_cids[2], p.keys_cid);
     Env {
-        anvil,
+        _anvil: anvil,
         home,
         owner,
         model,
         ptau,
         params,
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.home.dir);
     }
 }
 
@@ -238,7 +245,7 @@ async fn a_ceremony_model_is_played_with_its_final_keys() {
         e.params.challenger_bond + e.params.submitter_bond
     );
     assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open);
-    drop(e.anvil);
+    drop(e);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -322,5 +329,5 @@ async fn keys_that_do_not_verify_are_refused() {
         Status::Open,
         "no result was posted"
     );
-    drop(e.anvil);
+    drop(e);
 }

@@ -17,10 +17,18 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// This run's test homes, under the target dir (each removed when its test ends).
 fn tmp_root() -> PathBuf {
-    let p = std::env::temp_dir().join(format!("zkopml-node-e2e-{}", std::process::id()));
+    let p =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("node-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&p).unwrap();
     p
+}
+
+/// The models' keys, kept across runs (a run with the same program and seed reuses them
+/// instead of setting up again, and runs do not pile up copies).
+fn keys_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("node-e2e-keys")
 }
 
 /// The keys of `model` (setup once per test binary; later tests reuse the directory).
@@ -30,8 +38,8 @@ fn shared_keys(model: &str) -> PathBuf {
     let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
     keys.entry(model.to_string())
         .or_insert_with(|| {
-            let dir = tmp_root().join(format!("keys-{model}"));
-            let store = zkopml_store::LocalStore::open(tmp_root().join("setup-store")).unwrap();
+            let dir = keys_root().join(model);
+            let store = zkopml_store::LocalStore::open(keys_root().join("setup-store")).unwrap();
             let t = std::time::Instant::now();
             zkopml_node::prepare_registration(
                 &onnx(model),
@@ -56,12 +64,20 @@ fn onnx(model: &str) -> PathBuf {
 }
 
 struct Env {
-    anvil: Anvil,
+    /// Kept for the test's duration: the node goes down when the Env is dropped.
+    _anvil: Anvil,
     home: Home,
     owner: Chain,
     model: u64,
     params: zkopml_chain::DisputeParams,
     name: String,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // each home's store holds a copy of every proving key: gigabytes over a run
+        let _ = std::fs::remove_dir_all(&self.home.dir);
+    }
 }
 
 fn bond() -> U256 {
@@ -93,7 +109,7 @@ async fn env(name: &str, model: &str, window: u64) -> Env {
     .unwrap();
     assert!(p.setup_cached, "the shared setup is reused");
     Env {
-        anvil,
+        _anvil: anvil,
         home,
         owner,
         model: id,
@@ -237,7 +253,7 @@ async fn defect_caught(name: &str, model: &str, defect: Defect) {
         (fee(), U256::ZERO),
         "only the fee is left in escrow"
     );
-    drop(e.anvil);
+    drop(e);
 }
 
 /// An honest submitter, an honest challenger: no game; the result is finalised after the
@@ -483,7 +499,7 @@ async fn request_by_cid_is_reopened_and_answered_again() {
     );
     assert_eq!(e.owner.final_output(rid).await.unwrap().len(), 10);
     assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
-    drop(e.anvil);
+    drop(e);
 }
 
 /// A request by CID whose stored bytes do not have the tensor root the request names is never
@@ -526,7 +542,7 @@ async fn request_by_cid_with_a_wrong_root_is_not_answered() {
         "the request is dropped"
     );
     assert!(st["requests"][rid.to_string()]["submitted_nonce"].is_null());
-    drop(e.anvil);
+    drop(e);
 }
 
 /// The last chunk of slot `op` of a registered model (a defect there is the deepest in the
@@ -550,7 +566,7 @@ async fn conv2d_defects_at_first_middle_last_op_are_caught() {
     for (i, op) in [1usize, 16, 31].into_iter().enumerate() {
         let probe = env(&format!("c2d-probe{i}"), "conv2d", 60).await;
         let chunk = last_chunk(&probe, op).await;
-        drop(probe.anvil);
+        drop(probe);
         defect_caught(&format!("c2d-op{op}"), "conv2d", Defect { op, chunk }).await;
     }
 }
@@ -607,5 +623,5 @@ async fn request_by_cid_waits_for_its_input() {
         e.owner.get_request(rid).await.unwrap().status,
         Status::Finalized
     );
-    drop(e.anvil);
+    drop(e);
 }
