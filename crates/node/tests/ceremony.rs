@@ -7,17 +7,19 @@
 //! The model is EZKL's 1l_mlp (a Gemm and a Relu circuit, domains within 2^10), so the
 //! initial keys and their verification take seconds.
 
+mod common;
 #[path = "../../ceremony/tests/common/mod.rs"]
 mod snark;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::{join, resolved};
 use zkopml_chain::{Chain, Event, Outcome, Reason, Status, U256};
 use zkopml_node::ceremony::{fetch_keys, load_ceremony_model, publish_keys, Contribution, Refused};
 use zkopml_node::devnet::{increase_time, Anvil, KEYS};
 use zkopml_node::ops::{self, Home};
-use zkopml_node::{run_actor, ActorConfig, ActorSummary, Defect};
+use zkopml_node::{run_actor, ActorConfig, Defect};
 
 const WINDOW: u64 = 600;
 
@@ -137,17 +139,6 @@ impl Env {
     }
 }
 
-async fn join(
-    h: tokio::task::JoinHandle<anyhow::Result<ActorSummary>>,
-    what: &str,
-) -> ActorSummary {
-    tokio::time::timeout(Duration::from_secs(300), h)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish"))
-        .unwrap()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ceremony_model_is_played_with_its_final_keys() {
     let e = env("played").await;
@@ -223,18 +214,8 @@ async fn a_ceremony_model_is_played_with_its_final_keys() {
         .into_iter()
         .map(|r| r.event)
         .collect();
-    let resolved: Vec<(Outcome, Reason)> = evs
-        .iter()
-        .filter_map(|ev| match ev {
-            Event::GameResolved(r) => Some((
-                Outcome::try_from(r.outcome).unwrap(),
-                Reason::try_from(r.reason).unwrap(),
-            )),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        resolved,
+        resolved(&evs),
         vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
     );
     assert!(evs

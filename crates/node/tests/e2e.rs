@@ -7,6 +7,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use zkopml_chain::{Chain, Event, Outcome, Phase, Reason, Status, U256};
+mod common;
+
+use common::{join, resolved};
 use zkopml_node::devnet::{increase_time, Anvil, KEYS};
 use zkopml_node::ops::{self, Home};
 use zkopml_node::{run_actor, ActorConfig, ActorSummary, Defect};
@@ -140,8 +143,12 @@ impl Env {
     fn client(&self, k: usize) -> Chain {
         self.owner.with_private_key(KEYS[k]).unwrap()
     }
-    /// A request by CID for the model's sample input: (request id, CID).
-    async fn request_by_cid(&self, model: &str) -> (u64, zkopml_store::Cid) {
+    /// A request for the model's sample input: (request id, the CID of a stored input).
+    async fn request_with(
+        &self,
+        model: &str,
+        mode: ops::InputMode,
+    ) -> (u64, Option<zkopml_store::Cid>) {
         let input = onnx(model).with_file_name("input.json");
         let (tx, cid) = ops::request(
             &self.client(1),
@@ -150,27 +157,18 @@ impl Env {
             &input,
             fee(),
             3600,
-            ops::InputMode::ByCid,
+            mode,
         )
         .await
         .unwrap();
-        (tx.value, cid.expect("a request by CID names its CID"))
+        (tx.value, cid)
+    }
+    async fn request_by_cid(&self, model: &str) -> (u64, zkopml_store::Cid) {
+        let (rid, cid) = self.request_with(model, ops::InputMode::ByCid).await;
+        (rid, cid.expect("a request by CID names its CID"))
     }
     async fn request(&self, model: &str) -> u64 {
-        let input = onnx(model).with_file_name("input.json");
-        ops::request(
-            &self.client(1),
-            &self.home,
-            self.model,
-            &input,
-            fee(),
-            3600,
-            ops::InputMode::Auto,
-        )
-        .await
-        .unwrap()
-        .0
-        .value
+        self.request_with(model, ops::InputMode::Auto).await.0
     }
     async fn game_events(&self) -> Vec<Event> {
         let mut s = self.owner.events();
@@ -185,29 +183,6 @@ impl Env {
 
 fn spawn(chain: Chain, cfg: ActorConfig) -> tokio::task::JoinHandle<anyhow::Result<ActorSummary>> {
     tokio::spawn(run_actor(chain, cfg))
-}
-
-async fn join(
-    h: tokio::task::JoinHandle<anyhow::Result<ActorSummary>>,
-    what: &str,
-) -> ActorSummary {
-    tokio::time::timeout(Duration::from_secs(400), h)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish"))
-        .unwrap()
-        .unwrap()
-}
-
-fn resolved(evs: &[Event]) -> Vec<(Outcome, Reason)> {
-    evs.iter()
-        .filter_map(|e| match e {
-            Event::GameResolved(r) => Some((
-                Outcome::try_from(r.outcome).unwrap(),
-                Reason::try_from(r.reason).unwrap(),
-            )),
-            _ => None,
-        })
-        .collect()
 }
 
 fn proven_op(evs: &[Event]) -> Option<(u32, u32)> {
