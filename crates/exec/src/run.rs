@@ -104,6 +104,10 @@ impl<'p> Engine<'p> {
 
     /// Runs the program on `input`, keeping every slot (the trace).
     pub fn run(&self, input: Tensor<i32>) -> Result<Trace> {
+        on_worker(|| self.run_here(input))
+    }
+
+    fn run_here(&self, input: Tensor<i32>) -> Result<Trace> {
         let program = self.program;
         if input.shape != program.input.shape {
             return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
@@ -121,6 +125,10 @@ impl<'p> Engine<'p> {
     /// needs no trace. Each slot is freed after the last op that reads it, so later ops reuse
     /// its memory (a run that keeps every slot touches fresh pages for all of them).
     pub fn infer(&self, input: Tensor<i32>) -> Result<Tensor<i32>> {
+        on_worker(|| self.infer_here(input))
+    }
+
+    fn infer_here(&self, input: Tensor<i32>) -> Result<Tensor<i32>> {
         let program = self.program;
         if input.shape != program.input.shape {
             return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
@@ -164,6 +172,17 @@ impl<'p> Engine<'p> {
 
     fn ctx(&self, index: usize, relu: bool) -> Ctx<'_> {
         Ctx { index, node: &self.program.ops[index - 1], prepared: self.prepared[index - 1].as_ref(), relu }
+    }
+}
+
+/// Runs `f` on one of rayon's worker threads, so the kernels' parallel loops split work
+/// with the other workers directly; from outside the pool every loop would wake the workers
+/// and put the caller to sleep, once per op.
+fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
     }
 }
 

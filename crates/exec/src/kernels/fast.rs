@@ -146,58 +146,141 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let nb = n_panels.div_ceil(per_block);
     let mt = want.div_ceil(nb).min(m_panels);
     let per_group = nb * mt;
+    let groups = s.batch * s.groups;
+    let x_of = |bg: usize| {
+        let (b, g) = (bg / s.groups, bg % s.groups);
+        &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w]
+    };
+    let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| if pointwise { pack_pointwise(isa, panel, x_g, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) };
+    // one block split by weights: the block is packed once, by all threads, before the
+    // items share it (packing it in each item repeated the work `mt` times)
+    let panel_len = k * nr;
+    let mut shared = Vec::new();
+    let mut shared_max = 0;
+    if nb == 1 && mt > 1 {
+        shared = vec![0f64; groups * n_panels * panel_len];
+        let chunk = n_panels.div_ceil(threads) * panel_len;
+        shared_max = shared
+            .par_chunks_mut(n_panels * panel_len)
+            .enumerate()
+            .flat_map(|(bg, block)| block.par_chunks_mut(chunk).enumerate().map(move |(c, part)| (bg, c, part)))
+            .map(|(bg, c, part)| part.chunks_exact_mut(panel_len).enumerate().map(|(i, panel)| pack(panel, x_of(bg), c * chunk / panel_len + i)).max().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+    }
     let o = Out(out.as_mut_ptr() as *mut i32);
     let run = |item: usize| -> (bool, u32) {
         let (bg, rest) = (item / per_group, item % per_group);
-        let (b, g) = (bg / s.groups, bg % s.groups);
+        let g = bg % s.groups;
         let (jb, tm) = (rest / mt, rest % mt);
         let (jp0, jp1) = (jb * per_block, ((jb + 1) * per_block).min(n_panels));
         let (ip0, ip1) = (tm * m_panels / mt, (tm + 1) * m_panels / mt);
-        let x_g = &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w];
-        // every packed value is written before it is read: a buffer kept from an earlier
-        // item needs no zeroing
-        let mut bp = SCRATCH.take();
-        if bp.len() < (jp1 - jp0) * k * nr {
-            bp = vec![0f64; per_block * k * nr];
-        }
         let mut xmax = 0;
-        for (jp, panel) in (jp0..jp1).zip(bp.chunks_exact_mut(k * nr)) {
-            xmax = xmax.max(if pointwise { pack_pointwise(isa, panel, x_g, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) });
-        }
+        let mut own = Vec::new();
+        let bp: &[f64] = if shared.is_empty() {
+            // every packed value is written before it is read: a buffer kept from an
+            // earlier item needs no zeroing
+            own = SCRATCH.take();
+            if own.len() < (jp1 - jp0) * panel_len {
+                own = vec![0f64; per_block * panel_len];
+            }
+            for (jp, panel) in (jp0..jp1).zip(own.chunks_exact_mut(panel_len)) {
+                xmax = xmax.max(pack(panel, x_of(bg), jp));
+            }
+            &own
+        } else {
+            &shared[bg * n_panels * panel_len..(bg + 1) * n_panels * panel_len]
+        };
         let bias_g = &bias_h[g * mg..(g + 1) * mg];
-        let row0 = b * s.m + g * mg;
+        let row0 = bg * mg;
         let mut ok = true;
         let mut wide = if prep.weights32.is_empty() { Vec::new() } else { vec![0f64; k * mr] };
+        let a_len = k * mr;
         for ip in ip0..ip1 {
-            let at = (g * m_panels + ip) * k * mr;
-            let apanel = if prep.weights32.is_empty() {
-                &prep.weights[at..at + k * mr]
+            let at = (g * m_panels + ip) * a_len;
+            let (apanel, next): (&[f64], *const u8) = if prep.weights32.is_empty() {
+                let next = if ip + 1 < ip1 { prep.weights[at + a_len..].as_ptr() as *const u8 } else { std::ptr::null() };
+                (&prep.weights[at..at + a_len], next)
             } else {
-                for (d, &v) in wide.iter_mut().zip(&prep.weights32[at..at + k * mr]) {
-                    *d = v as f64;
-                }
-                &wide[..]
+                widen(isa, &mut wide, &prep.weights32[at..at + a_len]);
+                let next = if ip + 1 < ip1 { prep.weights32[at + a_len..].as_ptr() as *const u8 } else { std::ptr::null() };
+                (&wide[..], next)
             };
+            // the next weight panel is fetched while this one's tiles run (a panel comes from
+            // L3 or memory: a model's weights are read once per inference); each tile
+            // prefetches its share, a little on every step of its k loop
+            let next_bytes = if prep.weights32.is_empty() { a_len * 8 } else { a_len * 4 };
+            let tiles = jp1 - jp0;
             let rows = mr.min(mg - ip * mr);
             let brow = &bias_g[ip * mr..ip * mr + rows];
             for jp in jp0..jp1 {
-                let bpanel = &bp[(jp - jp0) * k * nr..(jp - jp0 + 1) * k * nr];
+                let bpanel = &bp[(jp - jp0) * panel_len..(jp - jp0 + 1) * panel_len];
                 let cols = nr.min(hw - jp * nr);
                 let dst = o.at((row0 + ip * mr) * hw + jp * nr);
+                let pf = if next.is_null() {
+                    Prefetch::NONE
+                } else {
+                    let (from, to) = ((jp - jp0) * next_bytes / tiles, (jp - jp0 + 1) * next_bytes / tiles);
+                    Prefetch { at: next.wrapping_add(from), step: (to - from).div_ceil(k), end: next.wrapping_add(to) }
+                };
                 // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are inside `out`,
                 // and this item's alone
-                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw) };
+                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw, pf) };
             }
         }
-        SCRATCH.set(bp);
+        if !own.is_empty() {
+            SCRATCH.set(own);
+        }
         (ok, xmax)
     };
-    let items = s.batch * s.groups * per_group;
+    let items = groups * per_group;
     let merge = |a: (bool, u32), b: (bool, u32)| (a.0 && b.0, a.1.max(b.1));
-    if parallel && items > 1 {
+    let (ok, xmax) = if parallel && items > 1 {
         (0..items).into_par_iter().map(run).reduce(|| (true, 0), merge)
     } else {
         (0..items).map(run).fold((true, 0), merge)
+    };
+    (ok, xmax.max(shared_max))
+}
+
+/// Addresses a micro-kernel prefetches into L2, one per step of its k loop: `at + t·step`
+/// while below `end`.
+#[derive(Clone, Copy)]
+struct Prefetch {
+    at: *const u8,
+    step: usize,
+    end: *const u8,
+}
+
+impl Prefetch {
+    const NONE: Prefetch = Prefetch { at: std::ptr::null(), step: 0, end: std::ptr::null() };
+}
+
+/// `dst = src` as f64 (a weight panel stored as f32).
+fn widen(isa: Isa, dst: &mut [f64], src: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: AVX-512 F is present (Isa::detect)
+        return unsafe { widen512(dst, src) };
+    }
+    let _ = isa;
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = v as f64;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn widen512(dst: &mut [f64], src: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = dst.len().min(src.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        _mm512_storeu_pd(dst.as_mut_ptr().add(i), _mm512_cvtps_pd(_mm256_loadu_ps(src.as_ptr().add(i))));
+        i += 8;
+    }
+    for j in i..n {
+        dst[j] = src[j] as f64;
     }
 }
 
@@ -351,14 +434,14 @@ fn pack_im2col_impl(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr
 /// Safety: `dst` must be valid for writes of those outputs, and `isa` present on this CPU.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize) -> bool {
+unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize, pf: Prefetch) -> bool {
     let (mr, nr) = (isa.mr(), isa.nr());
     let rows = bias.len();
     assert!(a.len() >= k * mr && b.len() >= k * nr && rows >= 1 && rows <= mr && cols >= 1 && cols <= nr);
     macro_rules! by_rows {
         ($f:ident, $w:literal, $($r:literal)*) => {
             match rows {
-                $($r => $f::<$r, $w>(k, a.as_ptr(), b.as_ptr(), bias.as_ptr(), mul, relu, dst, ldo, cols),)*
+                $($r => $f::<$r, $w>(k, a.as_ptr(), b.as_ptr(), bias.as_ptr(), mul, relu, dst, ldo, cols, pf),)*
                 _ => unreachable!(),
             }
         };
@@ -375,6 +458,7 @@ unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usi
             Isa::Portable => {}
         }
     }
+    let _ = pf;
     tile_portable(k, a, b, bias, mr, nr, cols, mul, relu, dst, ldo)
 }
 
@@ -402,7 +486,7 @@ unsafe fn tile_portable(k: usize, a: &[f64], b: &[f64], bias: &[f64], mr: usize,
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
-unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize) -> bool {
+unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize, pf: Prefetch) -> bool {
     use std::arch::x86_64::*;
     let mut c = [[_mm512_setzero_pd(); W]; R];
     for (r, cr) in c.iter_mut().enumerate() {
@@ -411,7 +495,12 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
             *v = bv;
         }
     }
+    let mut pf_at = pf.at;
     for t in 0..k {
+        if pf_at < pf.end {
+            _mm_prefetch::<_MM_HINT_T1>(pf_at as *const i8);
+        }
+        pf_at = pf_at.wrapping_add(pf.step);
         let bp = b.add(t * 16);
         let b0 = _mm512_loadu_pd(bp);
         let b1 = if W == 2 { _mm512_loadu_pd(bp.add(8)) } else { b0 };
@@ -447,7 +536,7 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize) -> bool {
+unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize, pf: Prefetch) -> bool {
     use std::arch::x86_64::*;
     let mut c = [[_mm256_setzero_pd(); W]; R];
     for (r, cr) in c.iter_mut().enumerate() {
@@ -456,7 +545,12 @@ unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
             *v = bv;
         }
     }
+    let mut pf_at = pf.at;
     for t in 0..k {
+        if pf_at < pf.end {
+            _mm_prefetch::<_MM_HINT_T1>(pf_at as *const i8);
+        }
+        pf_at = pf_at.wrapping_add(pf.step);
         let bp = b.add(t * 8);
         let b0 = _mm256_loadu_pd(bp);
         let b1 = if W == 2 { _mm256_loadu_pd(bp.add(4)) } else { b0 };
