@@ -460,6 +460,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn depthwise_bound_sees_every_input_value() {
+        // one large value where the vector fill converts it: the f64 bound must fail, and
+        // the i64 path give the exact result
+        for isa in Isa::available() {
+            for (st, h) in [(1, 40), (2, 57)] {
+                let o = (h + 2 - 3) / st + 1;
+                let s = ConvShape { batch: 1, c: 2, h, w: h, m: 2, kh: 3, kw: 3, groups: 2, oh: o, ow: o, strides: [st, st], dilations: [1, 1], pads: [1, 1] };
+                let (mut x, _, bias) = random_case(&mut Rng(5), &s, 10, 1);
+                let w = vec![(1i64 << 30) + 3; 18];
+                x[3 * h + 6] = (1 << 23) + 1;
+                let prep = PreparedConv::with_isa(&s, &w, &bias, isa);
+                assert_eq!(try_f64(&x, &s, &bias, 30, &prep, false), None, "{isa:?} stride {st}");
+                assert_eq!(conv_fused(&x, &s, &w, &bias, 30, &prep, false), naive_fused(&x, &s, &w, &bias, 30, false), "{isa:?} stride {st}");
+            }
+        }
+    }
+
     fn random_case(rng: &mut Rng, s: &ConvShape, xbits: u32, wbits: u32) -> (Vec<i32>, Vec<i64>, Vec<i64>) {
         let xm = (1i64 << xbits) - 1;
         let wm = (1i64 << wbits) - 1;
@@ -596,6 +614,8 @@ mod tests {
             c(160, 7, 960, 1, 1, 1, 0),
             c(960, 7, 7, 3, 1, 1, 1),
             c(576, 7, 576, 3, 576, 1, 1),
+            c(24, 40, 24, 3, 24, 1, 1),
+            c(16, 57, 16, 3, 16, 2, 1),
             c(1280, 1, 1000, 1, 1, 1, 0),
         ];
         for isa in Isa::available() {

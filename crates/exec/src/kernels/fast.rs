@@ -628,6 +628,16 @@ struct DwGeom {
     taps: Vec<usize>,
     /// bit i of byte j: position 8j + i of the span is an output (not between rows)
     valid: Vec<u8>,
+    /// what a plane's fill copies: per input row and column phase, `n` values from `src`
+    /// (stepping by the column stride) to `dst` of the padded buffer
+    runs: Vec<FillRun>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct FillRun {
+    src: usize,
+    dst: usize,
+    n: usize,
 }
 
 /// Spare values after the phases and after the span, so vector loops may overrun.
@@ -653,7 +663,26 @@ impl DwGeom {
                 valid[q / 8] |= 1 << (q % 8);
             }
         }
-        DwGeom { rows, len, span, taps, valid }
+        // input column ix with (ix + pl) % sx == xq goes to column (ix + pl) / sx of phase
+        // xq; row iy to row (iy + pt) / sy of phase (iy + pt) % sy
+        let (pt, pl) = (s.pads[0], s.pads[1]);
+        let mut runs = Vec::new();
+        for iy in 0..s.h {
+            let (yp, rr) = ((iy + pt) % sy, (iy + pt) / sy);
+            if rr >= rows {
+                continue;
+            }
+            for xq in 0..sx {
+                let ix0 = (xq + sx - pl % sx) % sx;
+                let c0 = (ix0 + pl) / sx;
+                if ix0 >= s.w || c0 >= len {
+                    continue;
+                }
+                let n = (s.w - ix0).div_ceil(sx).min(len - c0);
+                runs.push(FillRun { src: iy * s.w + ix0, dst: ((yp * sx + xq) * rows + rr) * len + c0, n });
+            }
+        }
+        DwGeom { rows, len, span, taps, valid, runs }
     }
     fn buf_len(&self, s: &ConvShape) -> usize {
         s.strides[0] * s.strides[1] * self.rows * self.len + DW_SLACK
@@ -670,7 +699,9 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     }
     let geom = DwGeom::new(s);
     let isa = prep.isa;
-    let tasks = tasks_for(s.macs(), n_planes);
+    // a depthwise multiply-add costs several of the matrix product's (each input value is
+    // converted once and read by only kh·kw of them), so smaller layers are split too
+    let tasks = tasks_for(4 * s.macs(), n_planes);
     let per_task = n_planes.div_ceil(tasks);
     let o = Out(out.as_mut_ptr() as *mut i32);
     let run = |t: usize| -> (bool, u32) {
@@ -707,7 +738,7 @@ fn dw_plane(isa: Isa, g: &DwGeom, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f
         // SAFETY: the instruction set is present (Isa::detect); `buf` holds every phase plus
         // DW_SLACK values and `tmp` the span plus DW_SLACK, so the 32-wide loops stay inside
         unsafe {
-            let xmax = dw_fill_avx2(buf, xp, s, g);
+            let xmax = if isa == Isa::Avx512 { dw_fill512(buf, xp, s, g) } else { dw_fill_avx2(buf, xp, s, g) };
             let ok = if isa == Isa::Avx512 { dw_span512(buf, g, wk, bias, mul, relu, tmp) } else { dw_span256(buf, g, wk, bias, mul, relu, tmp) };
             for (oy, row) in dst.chunks_exact_mut(s.ow).enumerate() {
                 row.copy_from_slice(&tmp[oy * g.len..oy * g.len + s.ow]);
@@ -744,62 +775,53 @@ unsafe fn dw_fill_avx2(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -
 /// stays zero from the buffer's allocation on. Returns `max|x|` of the values written.
 #[inline(always)]
 fn dw_fill(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
-    let (sy, sx) = (s.strides[0], s.strides[1]);
-    let (pt, pl) = (s.pads[0], s.pads[1]);
-    let len = g.len;
+    let sx = s.strides[1];
     let mut m = 0u32;
-    for (iy, src) in xp.chunks_exact(s.w).enumerate() {
-        let r = iy + pt;
-        let (yp, rr) = (r % sy, r / sy);
-        if rr >= g.rows {
-            continue;
-        }
-        // input columns ix with (ix + pl) % sx == xq go to column (ix + pl) / sx of phase xq:
-        // the first such ix, its column, and how many there are
-        let span = |xq: usize| {
-            let ix0 = (xq + sx - pl % sx) % sx;
-            let c0 = (ix0 + pl) / sx;
-            let n = if ix0 >= s.w || c0 >= len { 0 } else { (s.w - ix0).div_ceil(sx).min(len - c0) };
-            (ix0, ((yp * sx + xq) * g.rows + rr) * len + c0, n)
-        };
-        if sx == 1 {
-            let (ix0, start, n) = span(0);
-            for (d, &v) in buf[start..start + n].iter_mut().zip(&src[ix0..]) {
-                *d = v as f64;
-                m = m.max(v.unsigned_abs());
-            }
-        } else if sx == 2 {
-            // both phases in one pass over pairs of columns
-            let ((ia, sa, na), (ib, sb, nb)) = (span(0), span(1));
-            let ((ia, sa, na), (sb, nb)) = if ia == 0 { ((ia, sa, na), (sb, nb)) } else { ((ib, sb, nb), (sa, na)) };
-            debug_assert_eq!(ia, 0);
-            let pairs = na.min(nb).min(s.w / 2);
-            let (lo, hi) = buf.split_at_mut(sa.max(sb));
-            let (even, odd) = if sa < sb { (&mut lo[sa..sa + na], &mut hi[..nb]) } else { (&mut hi[..na], &mut lo[sb..sb + nb]) };
-            for ((e, o), p) in even[..pairs].iter_mut().zip(odd[..pairs].iter_mut()).zip(src.chunks_exact(2)) {
-                *e = p[0] as f64;
-                *o = p[1] as f64;
-                m = m.max(p[0].unsigned_abs()).max(p[1].unsigned_abs());
-            }
-            for (j, e) in even.iter_mut().enumerate().skip(pairs) {
-                *e = src[2 * j] as f64;
-                m = m.max(src[2 * j].unsigned_abs());
-            }
-            for (j, o) in odd.iter_mut().enumerate().skip(pairs) {
-                *o = src[2 * j + 1] as f64;
-                m = m.max(src[2 * j + 1].unsigned_abs());
-            }
-        } else {
-            for xq in 0..sx {
-                let (ix0, start, n) = span(xq);
-                for (d, &v) in buf[start..start + n].iter_mut().zip(src[ix0..].iter().step_by(sx)) {
-                    *d = v as f64;
-                    m = m.max(v.unsigned_abs());
-                }
-            }
+    for r in &g.runs {
+        for (j, d) in buf[r.dst..r.dst + r.n].iter_mut().enumerate() {
+            let v = xp[r.src + j * sx];
+            *d = v as f64;
+            m = m.max(v.unsigned_abs());
         }
     }
     m
+}
+
+/// [`dw_fill`] with AVX-512: column strides 1 and 2 convert 16 values per step (stride 2
+/// picks the even lanes of 32 with one permutation).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
+    use std::arch::x86_64::*;
+    let sx = s.strides[1];
+    if sx > 2 {
+        return dw_fill(buf, xp, s, g);
+    }
+    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let mut vmax = _mm512_setzero_si512();
+    let mut m = 0u32;
+    for r in &g.runs {
+        let (src, dst) = (xp.as_ptr().add(r.src), buf.as_mut_ptr().add(r.dst));
+        // whole vectors while the source read stays inside the run's row
+        let whole = if sx == 1 { r.n / 16 } else { r.n.saturating_sub(1) / 16 };
+        for c in 0..whole {
+            let v = if sx == 1 {
+                _mm512_loadu_si512(src.add(16 * c) as *const _)
+            } else {
+                let p = src.add(32 * c);
+                _mm512_permutex2var_epi32(_mm512_loadu_si512(p as *const _), evens, _mm512_loadu_si512(p.add(16) as *const _))
+            };
+            vmax = _mm512_max_epu32(vmax, _mm512_abs_epi32(v));
+            _mm512_storeu_pd(dst.add(16 * c), _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
+            _mm512_storeu_pd(dst.add(16 * c + 8), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
+        }
+        for j in 16 * whole..r.n {
+            let v = *src.add(j * sx);
+            *dst.add(j) = v as f64;
+            m = m.max(v.unsigned_abs());
+        }
+    }
+    m.max(_mm512_reduce_max_epu32(vmax))
 }
 
 #[cfg(target_arch = "x86_64")]
