@@ -133,6 +133,10 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let m_panels = mg.div_ceil(mr);
     let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
+    #[cfg(target_arch = "x86_64")]
+    if pointwise && hw == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() {
+        return gemv_conv(x, s, prep, &bias_h, rs, relu, out);
+    }
     let threads = rayon::current_num_threads().max(1);
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
     let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads).div_ceil(threads) * threads } else { 1 };
@@ -241,6 +245,78 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
         (0..items).map(run).fold((true, 0), merge)
     };
     (ok, xmax.max(shared_max))
+}
+
+/// A 1x1 convolution of a 1x1 image (a classifier's matrix-vector product): the weight
+/// panels are read once, straight from f32, with the vector across the panel's `mr` output
+/// channels; the matrix product would compute `nr` pixels for the one there is.
+#[cfg(target_arch = "x86_64")]
+fn gemv_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias_h: &[f64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+    let (mg, cg, mr) = (s.mg(), s.cg(), prep.isa.mr());
+    let m_panels = mg.div_ceil(mr);
+    let xmax = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let panels = s.batch * s.groups * m_panels;
+    let tasks = tasks_for(s.macs() * 8, panels);
+    let per_task = panels.div_ceil(tasks);
+    let o = Out(out.as_mut_ptr() as *mut i32);
+    let run = |t: usize| -> bool {
+        let mut ok = true;
+        for p in t * per_task..((t + 1) * per_task).min(panels) {
+            let (bg, ip) = (p / m_panels, p % m_panels);
+            let (b, g) = (bg / s.groups, bg % s.groups);
+            let xg = &xf[b * s.c + g * cg..b * s.c + (g + 1) * cg];
+            let at = (g * m_panels + ip) * cg * mr;
+            let rows = mr.min(mg - ip * mr);
+            let row0 = b * s.m + g * mg + ip * mr;
+            // SAFETY: AVX-512 is present (Isa::detect); the panel holds cg·mr weights, `bias_h`
+            // the rows from g·mg + ip·mr, and outputs row0.. row0 + rows are this task's alone
+            ok &= unsafe { gemv_panel512(cg, prep.weights32[at..at + cg * mr].as_ptr(), xg.as_ptr(), &bias_h[g * mg + ip * mr..g * mg + ip * mr + rows], rs.mul, relu, o.at(row0)) };
+        }
+        ok
+    };
+    let ok = if tasks > 1 { (0..tasks).into_par_iter().map(run).reduce(|| true, |a, b| a && b) } else { run(0) };
+    (ok, xmax)
+}
+
+/// One panel of 12 output channels: `bias + Σ_t w[t][0..12] · x[t]`, rescaled into `dst`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+unsafe fn gemv_panel512(k: usize, w: *const f32, x: *const f64, bias: &[f64], mul: f64, relu: bool, dst: *mut i32) -> bool {
+    use std::arch::x86_64::*;
+    let rows = bias.len();
+    let (m0, m1) = (((1u32 << rows.min(8)) - 1) as u8, ((1u32 << rows.saturating_sub(8)) - 1) as u8);
+    let mut a0 = _mm512_maskz_loadu_pd(m0, bias.as_ptr());
+    let mut a1 = _mm256_maskz_loadu_pd(m1, bias.as_ptr().add(8));
+    // two accumulator pairs over even and odd t, so consecutive FMAs do not wait on each other
+    let (mut b0, mut b1) = (_mm512_setzero_pd(), _mm256_setzero_pd());
+    let mut t = 0;
+    while t + 2 <= k {
+        let p = w.add(t * 12);
+        let (xa, xb) = (_mm512_set1_pd(*x.add(t)), _mm512_set1_pd(*x.add(t + 1)));
+        a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p)), xa, a0);
+        a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(8))), _mm512_castpd512_pd256(xa), a1);
+        b0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p.add(12))), xb, b0);
+        b1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(20))), _mm512_castpd512_pd256(xb), b1);
+        t += 2;
+    }
+    if t < k {
+        let p = w.add(t * 12);
+        let xa = _mm512_set1_pd(*x.add(t));
+        a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p)), xa, a0);
+        a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(8))), _mm512_castpd512_pd256(xa), a1);
+    }
+    // every partial sum is an integer below 2^53 (the caller's bound), so the order of
+    // additions does not change the result
+    let (a0, a1) = (_mm512_add_pd(a0, b0), _mm256_add_pd(a1, b1));
+    let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a0, _mm512_set1_pd(mul)));
+    let y1 = _mm256_cvtpd_epi32(_mm256_floor_pd(_mm256_mul_pd(a1, _mm256_set1_pd(mul))));
+    let low = _mm256_mask_min_epi32(_mm256_set1_epi32(i32::MAX), m0, y0, y0);
+    let low1 = _mm_mask_min_epi32(_mm_set1_epi32(i32::MAX), m1, y1, y1);
+    let (y0, y1) = if relu { (_mm256_max_epi32(y0, _mm256_setzero_si256()), _mm_max_epi32(y1, _mm_setzero_si128())) } else { (y0, y1) };
+    _mm256_mask_storeu_epi32(dst, m0, y0);
+    _mm_mask_storeu_epi32(dst.add(8), m1, y1);
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0 && _mm_cmpeq_epi32_mask(low1, _mm_set1_epi32(i32::MIN)) == 0
 }
 
 /// Addresses a micro-kernel prefetches into L2, one per step of its k loop: `at + t·step`
