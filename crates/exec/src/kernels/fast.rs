@@ -388,7 +388,13 @@ unsafe fn pack_pointwise_avx2(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usi
 fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
     let cols = nr.min(hw - p0);
     let mut m = 0u32;
+    // each input channel is its own stream, more than the hardware prefetcher follows: fetch
+    // the panel PACK_AHEAD panels on while this one is converted
+    let ahead = p0 + PACK_AHEAD * nr;
     for (t, dst) in panel.chunks_exact_mut(nr).enumerate() {
+        if ahead < hw {
+            prefetch_l2(x_g[t * hw + ahead..].as_ptr());
+        }
         let src = &x_g[t * hw + p0..t * hw + p0 + cols];
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = v as f64;
@@ -397,6 +403,20 @@ fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr:
         dst[cols..].fill(0.0);
     }
     m
+}
+
+/// How many panels ahead the pointwise packing prefetches its input.
+const PACK_AHEAD: usize = 4;
+
+#[inline(always)]
+fn prefetch_l2(p: *const i32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no architectural effect (SSE is part of x86_64)
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// `dst[c] = row[c·S]`; returns `max|row[c·S]|`.
