@@ -150,7 +150,8 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let nb = n_panels.div_ceil(per_block);
     let mt = want.div_ceil(nb).min(m_panels);
     let per_group = nb * mt;
-    let groups = s.batch * s.groups;
+    // (batch, group) pairs, each its own matrix product
+    let batch_groups = s.batch * s.groups;
     let x_of = |bg: usize| {
         let (b, g) = (bg / s.groups, bg % s.groups);
         &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w]
@@ -162,7 +163,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let mut shared = Vec::new();
     let mut shared_max = 0;
     if nb == 1 && mt > 1 {
-        shared = vec![0f64; groups * n_panels * panel_len];
+        shared = vec![0f64; batch_groups * n_panels * panel_len];
         let chunk = n_panels.div_ceil(threads) * panel_len;
         shared_max = shared
             .par_chunks_mut(n_panels * panel_len)
@@ -237,7 +238,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
         }
         (ok, xmax)
     };
-    let items = groups * per_group;
+    let items = batch_groups * per_group;
     let merge = |a: (bool, u32), b: (bool, u32)| (a.0 && b.0, a.1.max(b.1));
     let (ok, xmax) = if parallel && items > 1 {
         (0..items).into_par_iter().map(run).reduce(|| (true, 0), merge)
