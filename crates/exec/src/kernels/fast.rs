@@ -201,20 +201,21 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
         let mut ok = true;
         let mut wide = if prep.weights32.is_empty() { Vec::new() } else { vec![0f64; k * mr] };
         let a_len = k * mr;
+        // the weight panels as stored: f64, or f32 when exact
+        let (stored, elem) = if prep.weights32.is_empty() { (prep.weights.as_ptr() as *const u8, 8) } else { (prep.weights32.as_ptr() as *const u8, 4) };
         for ip in ip0..ip1 {
             let at = (g * m_panels + ip) * a_len;
-            let (apanel, next): (&[f64], *const u8) = if prep.weights32.is_empty() {
-                let next = if ip + 1 < ip1 { prep.weights[at + a_len..].as_ptr() as *const u8 } else { std::ptr::null() };
-                (&prep.weights[at..at + a_len], next)
+            let apanel: &[f64] = if prep.weights32.is_empty() {
+                &prep.weights[at..at + a_len]
             } else {
                 widen(isa, &mut wide, &prep.weights32[at..at + a_len]);
-                let next = if ip + 1 < ip1 { prep.weights32[at + a_len..].as_ptr() as *const u8 } else { std::ptr::null() };
-                (&wide[..], next)
+                &wide
             };
             // the next weight panel is fetched while this one's tiles run (a panel comes from
             // L3 or memory: a model's weights are read once per inference); each tile
             // prefetches its share, a little on every step of its k loop
-            let next_bytes = if prep.weights32.is_empty() { a_len * 8 } else { a_len * 4 };
+            let next = stored.wrapping_add((at + a_len) * elem);
+            let next_bytes = if ip + 1 < ip1 { a_len * elem } else { 0 };
             let tiles = jp1 - jp0;
             let rows = mr.min(mg - ip * mr);
             let brow = &bias_g[ip * mr..ip * mr + rows];
@@ -222,7 +223,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
                 let bpanel = &bp[(jp - jp0) * panel_len..(jp - jp0 + 1) * panel_len];
                 let cols = nr.min(hw - jp * nr);
                 let dst = o.at((row0 + ip * mr) * hw + jp * nr);
-                let pf = if next.is_null() {
+                let pf = if next_bytes == 0 {
                     Prefetch::NONE
                 } else {
                     let (from, to) = ((jp - jp0) * next_bytes / tiles, (jp - jp0 + 1) * next_bytes / tiles);
