@@ -32,19 +32,15 @@ fn main() {
     times.sort_by(f64::total_cmp);
     println!("{name}: median {:.2} ms, p10 {:.2} ms, min {:.2} ms over {reps} runs", times[reps / 2], times[reps / 10], times[0]);
     if std::env::var_os("SEQ").is_some() {
-        // every op in sequence, as a run does (so caches hold what they would), timed one by
-        // one: median per op over `reps` runs
+        // every op in sequence, as `infer` runs them (Engine::infer_timed): median per op
         let n = program.n_ops();
         let mut times = vec![Vec::new(); n];
-        rayon::scope(|_| for _ in 0..reps {
-            let mut slots = vec![q.clone()];
-            for i in 1..=n {
-                let t0 = Instant::now();
-                let y = engine.run_op(i, &slots).unwrap();
-                times[i - 1].push(t0.elapsed().as_secs_f64() * 1e3);
-                slots.push(y);
+        for _ in 0..reps {
+            let (_, t) = engine.infer_timed(q.clone()).unwrap();
+            for (all, t) in times.iter_mut().zip(t) {
+                all.push(t.as_secs_f64() * 1e3);
             }
-        });
+        }
         let med: Vec<f64> = times.into_iter().map(|mut t| { t.sort_by(f64::total_cmp); t[t.len() / 2] }).collect();
         for (i, node) in program.ops.iter().enumerate() {
             println!("op {:>3} {:<10} {:>16} {:>8.3} ms", i + 1, node.op.kind(), format!("{:?}", node.out.shape), med[i]);

@@ -16,7 +16,6 @@
 //! Work is split across rayon's threads in tasks of at least [`MIN_TASK_MACS`]
 //! multiply-accumulates, so small layers run on the calling thread.
 
-use rayon::prelude::*;
 
 use zkopml_model::fixed::shift_round;
 
@@ -74,7 +73,7 @@ fn finish(acc: i64, shift: i32) -> Result<i32, i64> {
 }
 
 fn tasks_for(macs: usize, units: usize) -> usize {
-    let threads = rayon::current_num_threads().max(1);
+    let threads = crate::par::threads();
     let t = (macs / MIN_TASK_MACS).clamp(1, 4 * threads);
     // a multiple of the thread count, so no thread waits for one last task
     let t = if t > 1 { t.div_ceil(threads) * threads } else { t };
@@ -274,7 +273,7 @@ pub fn conv_i64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -
     let results: Vec<Result<(), i64>> = if per_plane * planes_per_task >= s.macs() {
         chunks.map(run_planes).collect()
     } else {
-        out.par_chunks_mut(planes_per_task * plane).enumerate().map(run_planes).collect()
+        crate::par::chunks_map(&mut out, planes_per_task * plane, |i, chunk| run_planes((i, chunk)))
     };
     first_err(results)?;
     Ok(out)
@@ -300,13 +299,10 @@ pub fn gemm(x: &[i32], k: usize, w: &[i64], n: usize, bias: &[i64], shift: i32) 
     }
     // column blocks (multiples of 8), each a [rows × nb] result
     let nb = n.div_ceil(tasks).div_ceil(8) * 8;
-    let blocks: Vec<Result<Vec<i32>, i64>> = (0..n.div_ceil(nb))
-        .into_par_iter()
-        .map(|bi| {
-            let (j0, j1) = (bi * nb, ((bi + 1) * nb).min(n));
-            if w32 { gemm_cols::<true>(x, k, w, n, bias, shift, j0, j1) } else { gemm_cols::<false>(x, k, w, n, bias, shift, j0, j1) }
-        })
-        .collect();
+    let blocks: Vec<Result<Vec<i32>, i64>> = crate::par::map_collect(n.div_ceil(nb), |bi| {
+        let (j0, j1) = (bi * nb, ((bi + 1) * nb).min(n));
+        if w32 { gemm_cols::<true>(x, k, w, n, bias, shift, j0, j1) } else { gemm_cols::<false>(x, k, w, n, bias, shift, j0, j1) }
+    });
     if blocks.iter().any(|b| b.is_err()) {
         return gemm_serial(x, k, w, n, bias, shift);
     }

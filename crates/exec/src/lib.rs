@@ -5,6 +5,7 @@ pub mod accuracy;
 pub mod commit;
 pub mod error;
 pub mod kernels;
+mod par;
 pub mod poseidon;
 pub mod run;
 

@@ -7,8 +7,6 @@ use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gath
 use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
 
-use rayon::prelude::*;
-
 use crate::error::{ExecError, Result};
 use crate::kernels;
 
@@ -125,10 +123,18 @@ impl<'p> Engine<'p> {
     /// needs no trace. Each slot is freed after the last op that reads it, so later ops reuse
     /// its memory (a run that keeps every slot touches fresh pages for all of them).
     pub fn infer(&self, input: Tensor<i32>) -> Result<Tensor<i32>> {
-        on_worker(|| self.infer_here(input))
+        crate::par::with_team(rayon::current_num_threads(), || self.infer_here(input, None))
     }
 
-    fn infer_here(&self, input: Tensor<i32>) -> Result<Tensor<i32>> {
+    /// [`Engine::infer`], also returning the time each op took (a fused Relu shows as the
+    /// convolution before it, its own time as zero): for profiles.
+    pub fn infer_timed(&self, input: Tensor<i32>) -> Result<(Tensor<i32>, Vec<std::time::Duration>)> {
+        let mut times = Vec::with_capacity(self.program.n_ops());
+        let y = crate::par::with_team(rayon::current_num_threads(), || self.infer_here(input, Some(&mut times)))?;
+        Ok((y, times))
+    }
+
+    fn infer_here(&self, input: Tensor<i32>, mut times: Option<&mut Vec<std::time::Duration>>) -> Result<Tensor<i32>> {
         let program = self.program;
         if input.shape != program.input.shape {
             return Err(ExecError::Input(format!("input shape {:?}, the model expects {:?}", input.shape, program.input.shape)));
@@ -146,6 +152,7 @@ impl<'p> Engine<'p> {
         slots.push(input);
         let mut fused = None;
         for i in 1..=n {
+            let start = times.is_some().then(std::time::Instant::now);
             let y = if let Some(y) = fused.take() {
                 // this Relu was applied by the convolution before it
                 y
@@ -156,6 +163,9 @@ impl<'p> Engine<'p> {
                 self.run_op(i, &slots)?
             };
             slots.push(y);
+            if let (Some(times), Some(start)) = (times.as_deref_mut(), start) {
+                times.push(start.elapsed());
+            }
             for s in program.ops[i - 1].input_slots() {
                 if last_read[s] == i {
                     slots[s] = Tensor::new(Vec::new(), Vec::new());
@@ -306,7 +316,9 @@ impl Ctx<'_> {
         const CHUNK: usize = 1 << 15;
         let mut out = vec![0i32; a.data.len()];
         let bad = if out.len() >= 2 * CHUNK {
-            out.par_chunks_mut(CHUNK).zip(a.data.par_chunks(CHUNK).zip(b.data.par_chunks(CHUNK))).map(run).reduce(|| false, |p, q| p || q)
+            let (a, b) = (&a.data, &b.data);
+            let n = a.len();
+            crate::par::chunks_map(&mut out, CHUNK, |c, o| run((o, (&a[c * CHUNK..((c + 1) * CHUNK).min(n)], &b[c * CHUNK..((c + 1) * CHUNK).min(n)])))).contains(&true)
         } else {
             run((&mut out[..], (&a.data[..], &b.data[..])))
         };

@@ -38,6 +38,11 @@ fn same_trace_twice_and_across_thread_counts() {
         // the honest path (prepared weights, slots freed early) gives the trace's output
         let engine = Engine::new(&p);
         assert_eq!(&engine.infer(q.clone()).unwrap(), a.output(), "{name}: infer");
+        // its team of threads: one, and more than the machine has cores
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            assert_eq!(&pool.install(|| engine.infer(q.clone())).unwrap(), a.output(), "{name}: infer on {threads} threads");
+        }
         assert_eq!(engine.run(q.clone()).unwrap(), a, "{name}: Engine::run");
         assert_eq!(ca.state_roots, cb.state_roots);
         // a different input gives a different final root

@@ -5,9 +5,8 @@
 //! only report *whether* some output left the i32 range; the caller then reruns the i64 path,
 //! which finds the first such value in output order.
 
-use rayon::prelude::*;
-
 use super::{tasks_for, ConvShape, PreparedConv, MIN_TASK_MACS};
+use crate::par::{self, SyncPtr};
 
 /// Instruction set of the f64 kernels, picked at run time. The integers do not depend on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,20 +90,6 @@ fn finish_f64(a: f64, mul: f64, relu: bool) -> Option<i32> {
     Some(if relu { y.max(0) } else { y })
 }
 
-/// The output buffer, written by several tasks at disjoint positions.
-#[derive(Clone, Copy)]
-struct Out(*mut i32);
-// SAFETY: tasks write disjoint elements, and the buffer outlives them
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
-impl Out {
-    /// (a method, so closures capture the whole `Out`, not its raw field)
-    fn at(self, i: usize) -> *mut i32 {
-        self.0.wrapping_add(i)
-    }
-}
-
 /// Bytes of packed input that one block of the matrix product keeps in L2.
 const L2_BLOCK_BYTES: usize = 192 * 1024;
 
@@ -137,18 +122,20 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     if pointwise && hw == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() {
         return gemv_conv(x, s, prep, &bias_h, rs, relu, out);
     }
-    let threads = rayon::current_num_threads().max(1);
+    let threads = par::threads();
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
     let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads).div_ceil(threads) * threads } else { 1 };
-    // a small packed input (7x7, 14x14 images) is one block, and items split the weights,
-    // so each weight panel is read once; a large one is split into blocks of L2 size
-    let per_block = if n_panels * k * nr * 8 <= 3 * L2_BLOCK_BYTES {
-        n_panels
-    } else {
-        (L2_BLOCK_BYTES / (k * nr * 8)).max(1).min(n_panels.div_ceil(want))
-    };
+    // Items split whichever is larger, so that each thread reads the smaller one whole: the
+    // packed input (each item then packs its own block of pixels, of L2 size, and runs every
+    // weight panel over it) or the weights (items split the weight panels; a small packed
+    // input, as of 7x7 and 14x14 images, is then one block, packed once and shared).
+    let input_bytes = n_panels * k * nr * 8;
+    let weight_bytes = m_panels * k * mr * if prep.weights32.is_empty() { 8 } else { 4 };
+    let by_pixels = input_bytes >= weight_bytes;
+    let l2_panels = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
+    let per_block = if !by_pixels && input_bytes <= 3 * L2_BLOCK_BYTES { n_panels } else { l2_panels.min(n_panels.div_ceil(want)) };
     let nb = n_panels.div_ceil(per_block);
-    let mt = want.div_ceil(nb).min(m_panels);
+    let mt = if by_pixels { 1 } else { want.div_ceil(nb).min(m_panels) };
     let per_group = nb * mt;
     // (batch, group) pairs, each its own matrix product
     let batch_groups = s.batch * s.groups;
@@ -164,16 +151,22 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let mut shared_max = 0;
     if nb == 1 && mt > 1 {
         shared = vec![0f64; batch_groups * n_panels * panel_len];
-        let chunk = n_panels.div_ceil(threads) * panel_len;
-        shared_max = shared
-            .par_chunks_mut(n_panels * panel_len)
-            .enumerate()
-            .flat_map(|(bg, block)| block.par_chunks_mut(chunk).enumerate().map(move |(c, part)| (bg, c, part)))
-            .map(|(bg, c, part)| part.chunks_exact_mut(panel_len).enumerate().map(|(i, panel)| pack(panel, x_of(bg), c * chunk / panel_len + i)).max().unwrap_or(0))
-            .max()
-            .unwrap_or(0);
+        // per (batch, group) block, one part of its panels per thread
+        let per_part = n_panels.div_ceil(threads);
+        let parts = n_panels.div_ceil(per_part);
+        let base = SyncPtr(shared.as_mut_ptr());
+        shared_max = par::map_reduce(batch_groups * parts, || 0, |item| {
+            let (bg, c) = (item / parts, item % parts);
+            let mut m = 0;
+            for jp in c * per_part..((c + 1) * per_part).min(n_panels) {
+                // SAFETY: panel jp of block bg, packed by this item alone
+                let panel = unsafe { std::slice::from_raw_parts_mut(base.at((bg * n_panels + jp) * panel_len), panel_len) };
+                m = m.max(pack(panel, x_of(bg), jp));
+            }
+            m
+        }, u32::max);
     }
-    let o = Out(out.as_mut_ptr() as *mut i32);
+    let o = SyncPtr(out.as_mut_ptr() as *mut i32);
     let run = |item: usize| -> (bool, u32) {
         let (bg, rest) = (item / per_group, item % per_group);
         let g = bg % s.groups;
@@ -242,7 +235,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let items = batch_groups * per_group;
     let merge = |a: (bool, u32), b: (bool, u32)| (a.0 && b.0, a.1.max(b.1));
     let (ok, xmax) = if parallel && items > 1 {
-        (0..items).into_par_iter().map(run).reduce(|| (true, 0), merge)
+        par::map_reduce(items, || (true, 0), run, merge)
     } else {
         (0..items).map(run).fold((true, 0), merge)
     };
@@ -261,7 +254,7 @@ fn gemv_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias_h: &[f64], rs: 
     let panels = s.batch * s.groups * m_panels;
     let tasks = tasks_for(s.macs() * 8, panels);
     let per_task = panels.div_ceil(tasks);
-    let o = Out(out.as_mut_ptr() as *mut i32);
+    let o = SyncPtr(out.as_mut_ptr() as *mut i32);
     let run = |t: usize| -> bool {
         let mut ok = true;
         for p in t * per_task..((t + 1) * per_task).min(panels) {
@@ -277,7 +270,7 @@ fn gemv_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias_h: &[f64], rs: 
         }
         ok
     };
-    let ok = if tasks > 1 { (0..tasks).into_par_iter().map(run).reduce(|| true, |a, b| a && b) } else { run(0) };
+    let ok = if tasks > 1 { par::map_reduce(tasks, || true, run, |a, b| a && b) } else { run(0) };
     (ok, xmax)
 }
 
@@ -801,7 +794,7 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     // converted once and read by only kh·kw of them), so smaller layers are split too
     let tasks = tasks_for(4 * s.macs(), n_planes);
     let per_task = n_planes.div_ceil(tasks);
-    let o = Out(out.as_mut_ptr() as *mut i32);
+    let o = SyncPtr(out.as_mut_ptr() as *mut i32);
     let run = |t: usize| -> (bool, u32) {
         // zero once: dw_fill writes only the in-image positions, the same for every plane
         let mut buf = vec![0f64; geom.buf_len(s)];
@@ -825,7 +818,7 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     if tasks == 1 {
         run(0)
     } else {
-        (0..tasks).into_par_iter().map(run).reduce(|| (true, 0), |a, b| (a.0 && b.0, a.1.max(b.1)))
+        par::map_reduce(tasks, || (true, 0), run, |a, b| (a.0 && b.0, a.1.max(b.1)))
     }
 }
 
