@@ -205,6 +205,98 @@ fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedCo
     Some(out)
 }
 
+/// One convolution of a fused pair: its geometry, bias, rescale, prepared weights, and
+/// whether a Relu follows it.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvStep<'a> {
+    pub shape: &'a ConvShape,
+    pub bias: &'a [i64],
+    pub shift: i32,
+    pub prep: &'a PreparedConv,
+    pub relu: bool,
+}
+
+/// Bytes of one band of the expanded activations (kept in the L2 cache of the thread that
+/// computes them).
+const BAND_BYTES: usize = 512 * 1024;
+
+/// Whether [`expand_depthwise`] takes the pair `pw` then `dw`: a 1x1 convolution whose
+/// output (`m` channels) is a depthwise convolution's input, large enough that writing it out
+/// and reading it back would go through memory.
+pub fn fusable(pw: &ConvShape, dw: &ConvShape) -> bool {
+    let pointwise = pw.kh == 1 && pw.kw == 1 && pw.strides == [1, 1] && pw.pads == [0, 0] && pw.oh == pw.h && pw.ow == pw.w;
+    pointwise && pw.cg() > 1 && dw.cg() == 1 && dw.batch == pw.batch && dw.c == pw.m && dw.h == pw.oh && dw.w == pw.ow && dw.oh > 0 && dw.ow > 0 && pw.m * pw.oh * pw.ow * 4 >= 2 * BAND_BYTES
+}
+
+/// A 1x1 convolution (`pw`) and the depthwise convolution reading its output (`dw`), each
+/// with its Relu if any, computed per band of output rows: a band's expanded rows (plus the
+/// rows its kernel window overlaps, recomputed by both neighbours) stay in the cache of the
+/// thread that computes them, instead of going through memory between two ops. The results
+/// are those of the two ops in turn, bit for bit. None when either f64 path declines (some
+/// value out of range, or the exactness bound fails): the caller then runs the ops one by one,
+/// which finds the error.
+pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option<Vec<i32>> {
+    let (ps, ds) = (pw.shape, dw.shape);
+    assert!(fusable(ps, ds));
+    assert_eq!(x.len(), ps.batch * ps.c * ps.h * ps.w);
+    let (rp, rd) = (fast::Rescale::new(pw.shift)?, fast::Rescale::new(dw.shift)?);
+    if !pw.prep.f64_exact(1, rp.half) || !dw.prep.f64_exact(1, rd.half) {
+        return None;
+    }
+    let (sy, dy, pt) = (ds.strides[0], ds.dilations[0], ds.pads[0]);
+    let reach = (ds.kh - 1) * dy;
+    // output rows per band: its input rows within BAND_BYTES, and at least two bands per thread
+    let row_bytes = ps.m * ps.w * 4;
+    let fit = (BAND_BYTES / row_bytes).saturating_sub(reach) / sy;
+    let band = fit.clamp(1, ds.oh.div_ceil(2 * crate::par::threads()).max(1));
+    let bands = ds.oh.div_ceil(band);
+    let plane = ds.oh * ds.ow;
+    let n = ds.batch * ds.m * plane;
+    let mut out: Vec<i32> = Vec::with_capacity(n);
+    let o = crate::par::SyncPtr(out.as_mut_ptr());
+    let (ok, xmax_pw, xmax_dw) = crate::par::map_reduce(ds.batch * bands, || (true, 0, 0), |item| {
+        let (b, bi) = (item / bands, item % bands);
+        let (r0, r1) = (bi * band, ((bi + 1) * band).min(ds.oh));
+        // input rows the band's windows cover (those outside the image are padding)
+        let first = (r0 * sy) as isize - pt as isize;
+        let end = ((r1 - 1) * sy + reach + 1) as isize - pt as isize;
+        let a = first.max(0) as usize;
+        let e = (end.max(0) as usize).min(ps.h).max(a);
+        let rows = e - a;
+        let mut buf = BAND.take();
+        let (xb_len, eb_len, ob_len) = (ps.c * rows * ps.w, ps.m * rows * ps.w, ds.m * (r1 - r0) * ds.ow);
+        buf.resize(xb_len + eb_len + ob_len, 0);
+        let (xb, rest) = buf.split_at_mut(xb_len);
+        let (eb, ob) = rest.split_at_mut(eb_len);
+        for (ch, dst) in xb.chunks_exact_mut(rows * ps.w).enumerate() {
+            let src = ((b * ps.c + ch) * ps.h + a) * ps.w;
+            dst.copy_from_slice(&x[src..src + rows * ps.w]);
+        }
+        let band_pw = ConvShape { batch: 1, h: rows, oh: rows, ..*ps };
+        let band_dw = ConvShape { batch: 1, h: rows, oh: r1 - r0, pads: [(a as isize - first) as usize, ds.pads[1]], ..*ds };
+        // SAFETY (both casts): MaybeUninit<i32> has the layout of i32, and the kernels only write
+        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, unsafe { &mut *(eb as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
+        let (ok2, m2) = fast::depthwise(eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, unsafe { &mut *(ob as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
+        for (oc, rows_out) in ob.chunks_exact(band_dw.oh * ds.ow).enumerate() {
+            // SAFETY: rows r0..r1 of output plane (b, oc), written by this item alone
+            unsafe { std::ptr::copy_nonoverlapping(rows_out.as_ptr(), o.at((b * ds.m + oc) * plane + r0 * ds.ow), rows_out.len()) };
+        }
+        BAND.set(buf);
+        (ok1 && ok2, m1, m2)
+    }, |p, q| (p.0 && q.0, p.1.max(q.1), p.2.max(q.2)));
+    if !ok || !pw.prep.f64_exact(xmax_pw, rp.half) || !dw.prep.f64_exact(xmax_dw, rd.half) {
+        return None;
+    }
+    // SAFETY: the bands cover every row of every output plane
+    unsafe { out.set_len(n) };
+    Some(out)
+}
+
+thread_local! {
+    /// A band's input, expanded activations and output, kept between bands and calls.
+    static BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// The i64 path: accumulate whole output planes, row by row.
 pub fn conv_i64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
     let (c, h, wd) = (s.c, s.h, s.w);
@@ -591,6 +683,46 @@ mod tests {
                 assert_eq!(try_f64(&x, &s, &bias, shift, &prep, relu).is_none(), want.is_err(), "{isa:?} case {case}: {s:?}");
             }
             assert!(seen > 20, "the test makes overflows ({seen})");
+        }
+    }
+
+    #[test]
+    fn expand_depthwise_is_the_two_ops_in_turn() {
+        let mut rng = Rng(0x5eed);
+        let pw = |batch, c, h, w, m| ConvShape { batch, c, h, w, m, kh: 1, kw: 1, groups: 1, oh: h, ow: w, strides: [1, 1], dilations: [1, 1], pads: [0, 0] };
+        let dw = |p: &ConvShape, mult: usize, k: usize, st: usize, d: usize, pad: usize| {
+            let o = |i: usize| (i + 2 * pad - d * (k - 1) - 1) / st + 1;
+            ConvShape { batch: p.batch, c: p.m, h: p.h, w: p.w, m: p.m * mult, kh: k, kw: k, groups: p.m, oh: o(p.h), ow: o(p.w), strides: [st, st], dilations: [d, d], pads: [pad, pad] }
+        };
+        let cases = [
+            (pw(1, 8, 64, 64, 64), 1, 3, 1, 1, 1, true),
+            (pw(1, 16, 61, 70, 72), 1, 3, 2, 1, 1, true),
+            (pw(2, 4, 80, 80, 48), 1, 5, 2, 1, 2, false),
+            (pw(1, 12, 66, 66, 64), 1, 3, 1, 2, 2, true),
+            (pw(1, 6, 64, 64, 64), 2, 3, 1, 1, 0, true),
+        ];
+        for isa in Isa::available() {
+            for &(ps, mult, k, st, d, pad, dw_relu) in &cases {
+                let ds = dw(&ps, mult, k, st, d, pad);
+                assert!(fusable(&ps, &ds), "{ps:?} {ds:?}");
+                let (x, w1, b1) = random_case(&mut rng, &ps, 12, 10);
+                let (_, w2, b2) = random_case(&mut rng, &ds, 1, 10);
+                let (p1, p2) = (PreparedConv::with_isa(&ps, &w1, &b1, isa), PreparedConv::with_isa(&ds, &w2, &b2, isa));
+                let step1 = ConvStep { shape: &ps, bias: &b1, shift: 12, prep: &p1, relu: true };
+                let step2 = ConvStep { shape: &ds, bias: &b2, shift: 11, prep: &p2, relu: dw_relu };
+                let e = naive_fused(&x, &ps, &w1, &b1, 12, true).unwrap();
+                let want = naive_fused(&e, &ds, &w2, &b2, 11, dw_relu).unwrap();
+                for threads in [1, 2, 3] {
+                    let got = crate::par::with_team(threads, || expand_depthwise(&x, step1, step2));
+                    assert_eq!(got.as_ref(), Some(&want), "{isa:?} {threads} threads: {ps:?} then {ds:?}");
+                }
+                // an expanded value out of the i32 range: declined (the ops one by one find it)
+                let mut big = x.clone();
+                big[ps.h * ps.w + 5] = 1 << 30;
+                let loud = ConvStep { shift: 0, ..step1 };
+                assert!(naive_fused(&big, &ps, &w1, &b1, 0, true).is_err());
+                assert_eq!(crate::par::with_team(2, || expand_depthwise(&big, loud, step2)), None, "{isa:?} {ps:?}");
+            }
         }
     }
 

@@ -68,18 +68,22 @@ pub struct Engine<'p> {
     /// per op: a convolution whose output only the next op, a Relu, reads; `infer` computes
     /// both in one pass (the trace keeps both slots)
     relu_next: Vec<bool>,
+    /// per op: the kernel geometry of a convolution
+    shapes: Vec<Option<kernels::ConvShape>>,
+    /// per op: the last op of an expansion (1x1 convolution, Relu) and depthwise convolution
+    /// (and its Relu) that `infer` computes together, band by band
+    /// ([`kernels::expand_depthwise`]); the trace keeps every slot
+    fused_to: Vec<Option<usize>>,
 }
 
 impl<'p> Engine<'p> {
     pub fn new(program: &'p Program) -> Engine<'p> {
-        let prepared = program.ops.iter().map(|node| match &node.op {
-            QOp::Conv { weight, bias, window, groups, .. } => {
-                let in_shape = match node.inputs.first() {
-                    Some(QOperand::Slot(s)) => program.slot_spec(*s).shape.clone(),
-                    _ => return None,
-                };
-                conv_shape(&in_shape, &node.out.shape, weight, window, *groups).map(|s| kernels::PreparedConv::new(&s, &weight.data, bias))
-            }
+        let shapes = program.ops.iter().map(|node| match (&node.op, node.inputs.first()) {
+            (QOp::Conv { weight, window, groups, .. }, Some(QOperand::Slot(s))) => conv_shape(&program.slot_spec(*s).shape, &node.out.shape, weight, window, *groups),
+            _ => None,
+        }).collect::<Vec<_>>();
+        let prepared = program.ops.iter().zip(&shapes).map(|(node, shape)| match (&node.op, shape) {
+            (QOp::Conv { weight, bias, .. }, Some(s)) => Some(kernels::PreparedConv::new(s, &weight.data, bias)),
             _ => None,
         }).collect::<Vec<_>>();
         let n = program.n_ops();
@@ -96,8 +100,16 @@ impl<'p> Engine<'p> {
                 && matches!(program.ops[i].op, QOp::Relu)
                 && matches!(program.ops[i].inputs.as_slice(), [QOperand::Slot(s)] if *s == i)
                 && program.ops[i].out.shape == program.ops[i - 1].out.shape
+        }).collect::<Vec<bool>>();
+        // op i a 1x1 convolution + Relu (op i + 1), read only by op i + 2, a depthwise one
+        let fused_to = (1..=n).map(|i| {
+            if i + 2 > n || !relu_next[i - 1] || readers[i + 1] != 1 || !matches!(program.ops[i + 1].inputs.as_slice(), [QOperand::Slot(s)] if *s == i + 1) {
+                return None;
+            }
+            let (Some(pw), Some(dw)) = (&shapes[i - 1], &shapes[i + 1]) else { return None };
+            kernels::fusable(pw, dw).then_some(if relu_next[i + 1] { i + 3 } else { i + 2 })
         }).collect();
-        Engine { program, prepared, relu_next }
+        Engine { program, prepared, relu_next, shapes, fused_to }
     }
 
     /// Runs the program on `input`, keeping every slot (the trace).
@@ -150,17 +162,28 @@ impl<'p> Engine<'p> {
         last_read[n] = n + 1;
         let mut slots = Vec::with_capacity(n + 1);
         slots.push(input);
-        let mut fused = None;
+        // the output of a later op, computed with this one (its slot and those between stay
+        // empty: only the ops fused with it read them)
+        let mut ahead: Option<(usize, Tensor<i32>)> = None;
         for i in 1..=n {
             let start = times.is_some().then(std::time::Instant::now);
-            let y = if let Some(y) = fused.take() {
-                // this Relu was applied by the convolution before it
-                y
-            } else if self.relu_next[i - 1] {
-                fused = Some(self.ctx(i, true).output(&slots)?);
-                Tensor::new(Vec::new(), Vec::new())
-            } else {
-                self.run_op(i, &slots)?
+            let y = match ahead.take() {
+                Some((j, y)) if j == i => y,
+                Some(later) => {
+                    ahead = Some(later);
+                    Tensor::new(Vec::new(), Vec::new())
+                }
+                None => match self.fused_to[i - 1].and_then(|j| self.expand_depthwise(i, j, &slots).map(|y| (j, y))) {
+                    Some(later) => {
+                        ahead = Some(later);
+                        Tensor::new(Vec::new(), Vec::new())
+                    }
+                    None if self.relu_next[i - 1] => {
+                        ahead = Some((i + 1, self.ctx(i, true).output(&slots)?));
+                        Tensor::new(Vec::new(), Vec::new())
+                    }
+                    None => self.run_op(i, &slots)?,
+                },
             };
             slots.push(y);
             if let (Some(times), Some(start)) = (times.as_deref_mut(), start) {
@@ -173,6 +196,21 @@ impl<'p> Engine<'p> {
             }
         }
         Ok(slots.pop().expect("the output slot"))
+    }
+
+    /// Ops `i` (a 1x1 convolution) to `j` (the depthwise convolution's Relu, or itself) in one
+    /// pass; None when the f64 kernels decline, and the ops then run one by one.
+    fn expand_depthwise(&self, i: usize, j: usize, slots: &[Tensor<i32>]) -> Option<Tensor<i32>> {
+        let step = |op: usize, relu: bool| match (&self.program.ops[op - 1].op, &self.shapes[op - 1], &self.prepared[op - 1]) {
+            (QOp::Conv { bias, shift, .. }, Some(shape), Some(prep)) => Some(kernels::ConvStep { shape, bias, shift: *shift, prep, relu }),
+            _ => None,
+        };
+        let x = match self.program.ops[i - 1].inputs.first() {
+            Some(QOperand::Slot(s)) => &slots[*s],
+            _ => return None,
+        };
+        let y = kernels::expand_depthwise(&x.data, step(i, true)?, step(i + 2, j == i + 3)?)?;
+        Some(Tensor::new(self.program.ops[j - 1].out.shape.clone(), y))
     }
 
     /// Runs op `index` (1-based) on the slots before it.
