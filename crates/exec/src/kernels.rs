@@ -195,7 +195,7 @@ fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedCo
     let (ok, xmax) = if s.cg() == 1 {
         fast::depthwise(x, s, prep, bias, rs, relu, &mut out.spare_capacity_mut()[..n])
     } else {
-        fast::gemm_conv(x, s, prep, bias, rs, relu, &mut out.spare_capacity_mut()[..n])
+        fast::gemm_conv(x, s, prep, bias, rs, relu, s.h * s.w, &mut out.spare_capacity_mut()[..n])
     };
     if !ok || !prep.f64_exact(xmax, rs.half) {
         return None;
@@ -263,25 +263,17 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
         let a = first.max(0) as usize;
         let e = (end.max(0) as usize).min(ps.h).max(a);
         let rows = e - a;
-        let mut buf = BAND.take();
-        let (xb_len, eb_len, ob_len) = (ps.c * rows * ps.w, ps.m * rows * ps.w, ds.m * (r1 - r0) * ds.ow);
-        buf.resize(xb_len + eb_len + ob_len, 0);
-        let (xb, rest) = buf.split_at_mut(xb_len);
-        let (eb, ob) = rest.split_at_mut(eb_len);
-        for (ch, dst) in xb.chunks_exact_mut(rows * ps.w).enumerate() {
-            let src = ((b * ps.c + ch) * ps.h + a) * ps.w;
-            dst.copy_from_slice(&x[src..src + rows * ps.w]);
-        }
+        let mut eb = BAND.take();
+        eb.resize(ps.m * rows * ps.w, 0);
+        // the band's rows of every input channel, read in place (planes h·w apart)
+        let xb = &x[(b * ps.c * ps.h + a) * ps.w..];
         let band_pw = ConvShape { batch: 1, h: rows, oh: rows, ..*ps };
         let band_dw = ConvShape { batch: 1, h: rows, oh: r1 - r0, pads: [(a as isize - first) as usize, ds.pads[1]], ..*ds };
-        // SAFETY (both casts): MaybeUninit<i32> has the layout of i32, and the kernels only write
-        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, unsafe { &mut *(eb as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
-        let (ok2, m2) = fast::depthwise(eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, unsafe { &mut *(ob as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
-        for (oc, rows_out) in ob.chunks_exact(band_dw.oh * ds.ow).enumerate() {
-            // SAFETY: rows r0..r1 of output plane (b, oc), written by this item alone
-            unsafe { std::ptr::copy_nonoverlapping(rows_out.as_ptr(), o.at((b * ds.m + oc) * plane + r0 * ds.ow), rows_out.len()) };
-        }
-        BAND.set(buf);
+        // SAFETY: MaybeUninit<i32> has the layout of i32, and the kernel only writes
+        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, unsafe { &mut *(&mut eb[..] as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
+        // SAFETY: rows r0..r1 of every output plane of batch b, written by this item alone
+        let (ok2, m2) = unsafe { fast::depthwise_into(&eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, crate::par::SyncPtr(o.at(b * ds.m * plane + r0 * ds.ow)), plane) };
+        BAND.set(eb);
         (ok1 && ok2, m1, m2)
     }, |p, q| (p.0 && q.0, p.1.max(q.1), p.2.max(q.2)));
     if !ok || !pw.prep.f64_exact(xmax_pw, rp.half) || !dw.prep.f64_exact(xmax_dw, rd.half) {
@@ -293,7 +285,7 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
 }
 
 thread_local! {
-    /// A band's input, expanded activations and output, kept between bands and calls.
+    /// A band's expanded activations, kept between bands and calls.
     static BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 

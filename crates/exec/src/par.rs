@@ -138,8 +138,11 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     })
 }
 
-/// Threads the loops of this thread run on.
+/// Threads the loops of this thread run on (one inside an item of a team's loop).
 pub fn threads() -> usize {
+    if IN_ITEM.get() {
+        return 1;
+    }
     let team = TEAM.get();
     if team.is_null() {
         rayon::current_num_threads().max(1)

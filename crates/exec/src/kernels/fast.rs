@@ -102,7 +102,7 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 /// Work items are (block of pixel panels) × (range of weight panels): each packs its block
 /// into a buffer of its thread and runs its weight panels over it while it is in L2. Large
 /// images give many blocks; small ones (14x14 and below) one block, split by weight panels.
-pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
@@ -118,8 +118,9 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let m_panels = mg.div_ceil(mr);
     let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
+    assert!(x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w), "a plane stride of its own is for 1x1 convolutions");
     #[cfg(target_arch = "x86_64")]
-    if pointwise && hw == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() {
+    if pointwise && hw == 1 && x_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() {
         return gemv_conv(x, s, prep, &bias_h, rs, relu, out);
     }
     let threads = par::threads();
@@ -141,9 +142,10 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let batch_groups = s.batch * s.groups;
     let x_of = |bg: usize| {
         let (b, g) = (bg / s.groups, bg % s.groups);
-        &x[(b * s.c + g * cg) * s.h * s.w..(b * s.c + (g + 1) * cg) * s.h * s.w]
+        let start = (b * s.c + g * cg) * x_plane;
+        &x[start..start + (cg - 1) * x_plane + s.h * s.w]
     };
-    let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| if pointwise { pack_pointwise(isa, panel, x_g, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) };
+    let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| if pointwise { pack_pointwise(isa, panel, x_g, x_plane, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) };
     // one block split by weights: the block is packed once, by all threads, before the
     // items share it (packing it in each item repeated the work `mt` times)
     let panel_len = k * nr;
@@ -361,26 +363,26 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// Panel of `nr` pixels starting at `p0` of a 1x1 convolution's input `[cg × hw]`; returns
-/// `max|x|` of the values packed.
-fn pack_pointwise(isa: Isa, panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
+/// Panel of `nr` pixels starting at `p0` of a 1x1 convolution's input: `cg` rows of `hw`
+/// pixels, `stride` apart. Returns `max|x|` of the values packed.
+fn pack_pointwise(isa: Isa, panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable {
         // SAFETY: AVX2 is present (Isa::detect)
-        return unsafe { pack_pointwise_avx2(panel, x_g, hw, p0, nr) };
+        return unsafe { pack_pointwise_avx2(panel, x_g, stride, hw, p0, nr) };
     }
     let _ = isa;
-    pack_pointwise_impl(panel, x_g, hw, p0, nr)
+    pack_pointwise_impl(panel, x_g, stride, hw, p0, nr)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pack_pointwise_avx2(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
-    pack_pointwise_impl(panel, x_g, hw, p0, nr)
+unsafe fn pack_pointwise_avx2(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
+    pack_pointwise_impl(panel, x_g, stride, hw, p0, nr)
 }
 
 #[inline(always)]
-fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr: usize) -> u32 {
+fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
     let cols = nr.min(hw - p0);
     let mut m = 0u32;
     // each input channel is its own stream, more than the hardware prefetcher follows: fetch
@@ -388,9 +390,9 @@ fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], hw: usize, p0: usize, nr:
     let ahead = p0 + PACK_AHEAD * nr;
     for (t, dst) in panel.chunks_exact_mut(nr).enumerate() {
         if ahead < hw {
-            prefetch_l2(x_g[t * hw + ahead..].as_ptr());
+            prefetch_l2(x_g[t * stride + ahead..].as_ptr());
         }
-        let src = &x_g[t * hw + p0..t * hw + p0 + cols];
+        let src = &x_g[t * stride + p0..t * stride + p0 + cols];
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = v as f64;
             m = m.max(v.unsigned_abs());
@@ -783,6 +785,17 @@ impl DwGeom {
 /// Depthwise (one input channel per output channel), plane by plane; writes all of `out`,
 /// and returns as [`gemm_conv`] does.
 pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+    assert_eq!(out.len(), s.batch * s.m * s.oh * s.ow);
+    // SAFETY: `out` holds every plane, `oh·ow` apart, and is borrowed for the call
+    unsafe { depthwise_into(x, s, prep, bias, rs, relu, SyncPtr(out.as_mut_ptr() as *mut i32), s.oh * s.ow) }
+}
+
+/// [`depthwise`] into output planes `out_plane` apart (rows of a band of a larger output).
+///
+/// # Safety
+/// `out` must be valid for writes of `oh·ow` values at every multiple of `out_plane` below
+/// `batch·m·out_plane`, which nothing else reads or writes during the call.
+pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: SyncPtr<i32>, out_plane: usize) -> (bool, u32) {
     let plane = s.oh * s.ow;
     let n_planes = s.batch * s.m;
     if plane == 0 || n_planes == 0 {
@@ -794,7 +807,7 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     // converted once and read by only kh·kw of them), so smaller layers are split too
     let tasks = tasks_for(4 * s.macs(), n_planes);
     let per_task = n_planes.div_ceil(tasks);
-    let o = SyncPtr(out.as_mut_ptr() as *mut i32);
+    let o = out;
     let run = |t: usize| -> (bool, u32) {
         // zero once: dw_fill writes only the in-image positions, the same for every plane
         let mut buf = vec![0f64; geom.buf_len(s)];
@@ -808,7 +821,7 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
             let wk = &prep.weights[oc * s.kh * s.kw..(oc + 1) * s.kh * s.kw];
             let bv = (bias[oc] + rs.half) as f64;
             // SAFETY: plane `bo` of `out`, written by this task alone
-            let dst = unsafe { std::slice::from_raw_parts_mut(o.at(bo * plane), plane) };
+            let dst = unsafe { std::slice::from_raw_parts_mut(o.at(bo * out_plane), plane) };
             let (o, m) = dw_plane(isa, &geom, s, xp, wk, bv, rs.mul, relu, &mut buf, &mut acc, &mut tmp, dst);
             ok &= o;
             xmax = xmax.max(m);
