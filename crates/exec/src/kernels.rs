@@ -25,6 +25,9 @@ pub use fast::Isa;
 /// Multiply-accumulates below which a kernel does not split its work across threads.
 pub const MIN_TASK_MACS: usize = 1 << 17;
 
+/// Weights of a convolution above which its panels are stored as f32 (when exact).
+const F32_MIN_WEIGHTS: usize = 32 * 1024;
+
 /// Exactness bound of the f64 path.
 const F64_EXACT: u128 = 1u128 << 53;
 
@@ -143,7 +146,9 @@ impl PreparedConv {
             }
             packed
         };
-        let (weights, weights32) = if s.cg() > 1 && w.iter().all(|v| v.unsigned_abs() < 1 << 24) {
+        // small weight sets stay f64: they are read from cache, and widening them again for
+        // every block of pixels cost more than the bytes saved
+        let (weights, weights32) = if s.cg() > 1 && w.len() > F32_MIN_WEIGHTS && w.iter().all(|v| v.unsigned_abs() < 1 << 24) {
             (Vec::new(), weights.iter().map(|&v| v as f32).collect())
         } else {
             (weights, Vec::new())
