@@ -844,8 +844,12 @@ fn dw_plane(isa: Isa, g: &DwGeom, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f
         unsafe {
             let xmax = if isa == Isa::Avx512 { dw_fill512(buf, xp, s, g) } else { dw_fill_avx2(buf, xp, s, g) };
             let ok = if isa == Isa::Avx512 { dw_span512(buf, g, wk, bias, mul, relu, tmp) } else { dw_span256(buf, g, wk, bias, mul, relu, tmp) };
-            for (oy, row) in dst.chunks_exact_mut(s.ow).enumerate() {
-                row.copy_from_slice(&tmp[oy * g.len..oy * g.len + s.ow]);
+            if isa == Isa::Avx512 {
+                copy_rows512(dst, tmp, s.ow, g.len);
+            } else {
+                for (oy, row) in dst.chunks_exact_mut(s.ow).enumerate() {
+                    row.copy_from_slice(&tmp[oy * g.len..oy * g.len + s.ow]);
+                }
             }
             return (ok, xmax);
         }
@@ -891,8 +895,8 @@ fn dw_fill(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
     m
 }
 
-/// [`dw_fill`] with AVX-512: column strides 1 and 2 convert 16 values per step (stride 2
-/// picks the even lanes of 32 with one permutation).
+/// [`dw_fill`] with AVX-512: column strides 1 and 2 convert 16 values per step, the last
+/// step of a run with masks (stride 2 picks the even lanes of 32 with one permutation).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> u32 {
@@ -901,31 +905,43 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
     if sx > 2 {
         return dw_fill(buf, xp, s, g);
     }
+    let lanes = |n: usize| ((1u32 << n) - 1) as u16;
     let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let mut vmax = _mm512_setzero_si512();
-    let mut m = 0u32;
     for r in &g.runs {
         let (src, dst) = (xp.as_ptr().add(r.src), buf.as_mut_ptr().add(r.dst));
-        // whole vectors while the source read stays inside the run's row
-        let whole = if sx == 1 { r.n / 16 } else { r.n.saturating_sub(1) / 16 };
-        for c in 0..whole {
+        for c in 0..r.n.div_ceil(16) {
+            // outputs 16c .. 16c + n of the run; masked lanes are neither read nor written
+            let n = (r.n - 16 * c).min(16);
             let v = if sx == 1 {
-                _mm512_loadu_si512(src.add(16 * c) as *const _)
+                _mm512_maskz_loadu_epi32(lanes(n), src.add(16 * c))
             } else {
-                let p = src.add(32 * c);
-                _mm512_permutex2var_epi32(_mm512_loadu_si512(p as *const _), evens, _mm512_loadu_si512(p.add(16) as *const _))
+                // source values 32c .. 32c + 2n - 1 (the last one read is the last output's)
+                let (p, total) = (src.add(32 * c), 2 * n - 1);
+                _mm512_permutex2var_epi32(_mm512_maskz_loadu_epi32(lanes(total.min(16)), p), evens, _mm512_maskz_loadu_epi32(lanes(total.saturating_sub(16)), p.add(16)))
             };
             vmax = _mm512_max_epu32(vmax, _mm512_abs_epi32(v));
-            _mm512_storeu_pd(dst.add(16 * c), _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
-            _mm512_storeu_pd(dst.add(16 * c + 8), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
-        }
-        for j in 16 * whole..r.n {
-            let v = *src.add(j * sx);
-            *dst.add(j) = v as f64;
-            m = m.max(v.unsigned_abs());
+            _mm512_mask_storeu_pd(dst.add(16 * c), lanes(n.min(8)) as u8, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
+            _mm512_mask_storeu_pd(dst.add(16 * c + 8), lanes(n.saturating_sub(8)) as u8, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
         }
     }
-    m.max(_mm512_reduce_max_epu32(vmax))
+    _mm512_reduce_max_epu32(vmax)
+}
+
+/// Rows `ow` wide of the span (rows `len` apart in `tmp`) into the output plane.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn copy_rows512(dst: &mut [i32], tmp: &[i32], ow: usize, len: usize) {
+    use std::arch::x86_64::*;
+    debug_assert!(dst.len() % ow == 0 && tmp.len() >= (dst.len() / ow - 1) * len + ow);
+    let (full, tail) = (ow / 16, ((1u32 << (ow % 16)) - 1) as u16);
+    for (oy, row) in dst.chunks_exact_mut(ow).enumerate() {
+        let (src, d) = (tmp.as_ptr().add(oy * len), row.as_mut_ptr());
+        for c in 0..full {
+            _mm512_storeu_si512(d.add(16 * c) as *mut _, _mm512_loadu_si512(src.add(16 * c) as *const _));
+        }
+        _mm512_mask_storeu_epi32(d.add(16 * full), tail, _mm512_maskz_loadu_epi32(tail, src.add(16 * full)));
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
