@@ -13,8 +13,9 @@
 //!   range; the i64 path then finds which one comes first;
 //! - **i64**: otherwise, the reference loops with i64 accumulators.
 //!
-//! Work is split across rayon's threads in tasks of at least [`MIN_TASK_MACS`]
-//! multiply-accumulates, so small layers run on the calling thread.
+//! Work is split across threads (rayon's pool, or the team of `Engine::infer`: see `par`) in
+//! tasks of at least [`MIN_TASK_MACS`] multiply-accumulates, so small layers run on the
+//! calling thread.
 
 
 use zkopml_model::fixed::shift_round;
