@@ -34,7 +34,8 @@ thread_local! {
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
 struct Team {
-    threads: usize,
+    /// this one and the helpers that started (set before the first loop)
+    threads: AtomicUsize,
     /// bumped once per loop; helpers wait for it to change
     epoch: AtomicUsize,
     /// the current loop (a pointer to the leader's `Job`, valid until every helper is done)
@@ -60,6 +61,10 @@ fn wait(mut ready: impl FnMut() -> bool) {
 }
 
 impl Team {
+    fn threads(&self) -> usize {
+        self.threads.load(Ordering::Relaxed)
+    }
+
     fn helper(&self, index: usize) {
         let mut seen = 0;
         loop {
@@ -85,7 +90,7 @@ impl Team {
     /// Runs `job` on every thread of the team (the leader is thread 0) and returns when all
     /// are done.
     fn run(&self, job: Job<'_>) {
-        let helpers = self.threads - 1;
+        let helpers = self.threads() - 1;
         self.done.store(0, Ordering::Relaxed);
         // SAFETY (lifetime): helpers use the job only between this store and their `done`
         // increment, and this function waits for all of them before `job` goes out of scope
@@ -112,7 +117,7 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     }
     let threads = threads.max(1);
     let team = Team {
-        threads,
+        threads: AtomicUsize::new(1),
         epoch: AtomicUsize::new(0),
         job: AtomicPtr::new(std::ptr::null_mut()),
         done: AtomicUsize::new(0),
@@ -120,10 +125,10 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
         panicked: AtomicBool::new(false),
     };
     std::thread::scope(|scope| {
-        for index in 1..threads {
-            let team = &team;
-            scope.spawn(move || team.helper(index));
-        }
+        // a helper the system cannot start leaves a smaller team, not an error
+        let team_ref = &team;
+        let started = (1..threads).take_while(|&index| std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn_scoped(scope, move || team_ref.helper(index)).is_ok()).count();
+        team.threads.store(1 + started, Ordering::Relaxed);
         // the helpers are told to quit even if `f` panics
         struct Quit<'a>(&'a Team);
         impl Drop for Quit<'_> {
@@ -148,7 +153,7 @@ pub fn threads() -> usize {
         rayon::current_num_threads().max(1)
     } else {
         // SAFETY: set by `with_team` on this thread for the team's lifetime
-        unsafe { (*team).threads }
+        unsafe { (*team).threads() }
     }
 }
 
@@ -186,7 +191,7 @@ pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl 
     }
     // SAFETY: set by `with_team` on this thread for the team's lifetime
     let team = unsafe { &*team };
-    let t = team.threads;
+    let t = team.threads();
     if t == 1 {
         return (0..n).map(&map).fold(identity(), &reduce);
     }
