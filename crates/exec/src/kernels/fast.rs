@@ -100,8 +100,11 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 /// afterwards, so the input is read once).
 ///
 /// Work items are (block of pixel panels) × (range of weight panels): each packs its block
-/// into a buffer of its thread and runs its weight panels over it while it is in L2. Large
-/// images give many blocks; small ones (14x14 and below) one block, split by weight panels.
+/// into a buffer of its thread and runs its weight panels over it while it is in L2. When the
+/// packed input outweighs the weights, items take blocks of pixels and every weight panel;
+/// otherwise they split the weight panels, and a small input (14x14 and below) is one block.
+/// Input channel planes lie `x_plane` values apart: `h·w`, or more for a 1x1 convolution of
+/// a band of rows read in place.
 pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
