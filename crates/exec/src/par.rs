@@ -163,6 +163,11 @@ pub fn threads() -> usize {
 struct Share(AtomicU64);
 
 impl Share {
+    fn new(front: usize, back: usize) -> Share {
+        Share(AtomicU64::new(front as u64 | (back as u64) << 32))
+    }
+
+    /// The next item from the front (the owner) or the back (a thief), if any is left.
     fn take(&self, front: bool) -> Option<usize> {
         let mut cur = self.0.load(Ordering::Relaxed);
         loop {
@@ -226,12 +231,6 @@ pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl 
     };
     team.run(&job);
     results.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(identity)
-}
-
-impl Share {
-    fn new(front: usize, back: usize) -> Share {
-        Share(AtomicU64::new(front as u64 | (back as u64) << 32))
-    }
 }
 
 /// `map(i)` for `i` in `0..n`, items in parallel, in item order.
