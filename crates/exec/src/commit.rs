@@ -18,6 +18,8 @@ pub const ZERO: Bytes32 = [0u8; 32];
 /// Values packed per field element, and Poseidon inputs absorbed per call besides the state.
 pub const VALUES_PER_ELEMENT: usize = 7;
 pub const ELEMENTS_PER_CALL: usize = 4;
+/// Chunks hashed together by one task (the eight lanes of the IFMA Poseidon).
+const GROUP_CHUNKS: usize = 8;
 
 pub fn keccak(parts: &[&[u8]]) -> Bytes32 {
     let mut k = Keccak::v256();
@@ -190,10 +192,11 @@ impl TensorCommitment {
             return Err(ExecError::Commitment(format!("tensor shape {:?} differs from its spec {:?}", t.shape, spec.shape)));
         }
         let values = canonical(t);
-        let digests: Vec<Bytes32> = values
-            .par_chunks(spec.chunk_len)
-            .map_init(ChunkHasher::default, |h, c| h.digest(c))
+        let groups: Vec<Vec<Fr>> = values
+            .par_chunks(GROUP_CHUNKS * spec.chunk_len.max(1))
+            .map(|g| crate::poseidon::chunk_digests(g, spec.chunk_len.max(1)))
             .collect();
+        let digests: Vec<Bytes32> = groups.iter().flatten().map(fr_to_bytes).collect();
         Ok(Self::from_digests(spec, digests))
     }
 
