@@ -21,7 +21,7 @@
 use zkopml_model::fixed::shift_round;
 
 mod fast;
-pub use fast::Isa;
+pub use fast::{Isa, Residual};
 
 /// Multiply-accumulates below which a kernel does not split its work across threads.
 pub const MIN_TASK_MACS: usize = 1 << 17;
@@ -55,7 +55,8 @@ pub struct ConvShape {
 }
 
 impl ConvShape {
-    fn cg(&self) -> usize {
+    /// Input channels per group.
+    pub fn cg(&self) -> usize {
         self.c / self.groups
     }
     fn mg(&self) -> usize {
@@ -191,7 +192,15 @@ pub fn conv_fused(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32,
 /// bound is checked after the fact, on the `max|x|` the kernels found while converting their
 /// input (in the rare case it fails, their results are discarded).
 fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedConv, relu: bool) -> Option<Vec<i32>> {
+    try_f64_then(x, s, bias, shift, prep, relu, None)
+}
+
+/// [`try_f64`], with the residual Add `res` applied to the outputs as they are written.
+fn try_f64_then(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedConv, relu: bool, res: Option<&Residual<'_>>) -> Option<Vec<i32>> {
     let rs = fast::Rescale::new(shift)?;
+    if res.is_some_and(|r| s.cg() == 1 || !r.supported()) {
+        return None;
+    }
     // a cheap early exit: even |x| = 1 would break the bound
     if !prep.f64_exact(1, rs.half) {
         return None;
@@ -201,7 +210,7 @@ fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedCo
     let (ok, xmax) = if s.cg() == 1 {
         fast::depthwise(x, s, prep, bias, rs, relu, &mut out.spare_capacity_mut()[..n])
     } else {
-        fast::gemm_conv(x, s, prep, bias, rs, relu, s.h * s.w, &mut out.spare_capacity_mut()[..n])
+        fast::gemm_conv(x, s, prep, bias, rs, relu, s.h * s.w, res, &mut out.spare_capacity_mut()[..n])
     };
     if !ok || !prep.f64_exact(xmax, rs.half) {
         return None;
@@ -209,6 +218,16 @@ fn try_f64(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedCo
     // SAFETY: the kernels write every one of the n outputs
     unsafe { out.set_len(n) };
     Some(out)
+}
+
+/// A convolution (not depthwise) and the Add reading its output, in one pass: each output
+/// tile gets its residual while in cache. The results are those of the two ops in turn, bit
+/// for bit. None when the f64 path declines or some value is out of range: the caller then
+/// runs the ops one by one, which report the error.
+pub fn conv_add(x: &[i32], s: &ConvShape, bias: &[i64], shift: i32, prep: &PreparedConv, res: &Residual<'_>) -> Option<Vec<i32>> {
+    assert_eq!(x.len(), s.batch * s.c * s.h * s.w);
+    assert_eq!(bias.len(), s.m);
+    try_f64_then(x, s, bias, shift, prep, false, Some(res))
 }
 
 /// One convolution of a fused pair: its geometry, bias, rescale, prepared weights, and
@@ -276,7 +295,7 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
         let band_pw = ConvShape { batch: 1, h: rows, oh: rows, ..*ps };
         let band_dw = ConvShape { batch: 1, h: rows, oh: r1 - r0, pads: [(a as isize - first) as usize, ds.pads[1]], ..*ds };
         // SAFETY: MaybeUninit<i32> has the layout of i32, and the kernel only writes
-        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, unsafe { &mut *(&mut eb[..] as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
+        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, None, unsafe { &mut *(&mut eb[..] as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
         // SAFETY: rows r0..r1 of every output plane of batch b, written by this item alone
         let (ok2, m2) = unsafe { fast::depthwise_into(&eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, crate::par::SyncPtr(o.at(b * ds.m * plane + r0 * ds.ow)), plane) };
         BAND.set(eb);
@@ -722,6 +741,42 @@ mod tests {
                 assert_eq!(crate::par::with_team(2, || expand_depthwise(&big, loud, step2)), None, "{isa:?} {ps:?}");
             }
         }
+    }
+
+    #[test]
+    fn conv_add_is_the_two_ops_in_turn() {
+        let mut rng = Rng(0xadd);
+        let mut declined = 0;
+        for isa in Isa::available() {
+            for case in 0..120 {
+                let s = random_shape(&mut rng);
+                let (x, w, bias) = random_case(&mut rng, &s, 12, 10);
+                let prep = PreparedConv::with_isa(&s, &w, &bias, isa);
+                let conv = naive_fused(&x, &s, &w, &bias, 9, false).unwrap();
+                let skip: Vec<i32> = (0..conv.len()).map(|_| rng.range(-(1 << 20), 1 << 20) as i32).collect();
+                if s.cg() == 1 {
+                    // one input channel per group runs the depthwise kernel, which has no
+                    // residual path: declined (the ops then run one by one)
+                    let res = Residual { skip: &skip, conv_up: 0, skip_up: 0, shift: 0 };
+                    assert_eq!(conv_add(&x, &s, &bias, 9, &prep, &res), None);
+                    continue;
+                }
+                let (conv_up, skip_up) = (rng.range(0, 3) as u32, rng.range(0, 3) as u32);
+                // rounding down (the usual case), exact, and scaling up; a large shift-up overflows
+                let shift = [rng.range(1, 6) as i32, 0, -(rng.range(1, 12) as i32)][case % 3];
+                let res = Residual { skip: &skip, conv_up, skip_up, shift };
+                let want: Result<Vec<i32>, ()> = conv.iter().zip(&skip).map(|(&c, &k)| {
+                    let v = shift_round(((c as i64) << conv_up) + ((k as i64) << skip_up), shift);
+                    i32::try_from(v).map_err(|_| ())
+                }).collect();
+                declined += want.is_err() as usize;
+                for threads in [1, 2, 3] {
+                    let got = crate::par::with_team(threads, || conv_add(&x, &s, &bias, 9, &prep, &res));
+                    assert_eq!(got, want.clone().ok(), "{isa:?} case {case}, {threads} threads: {s:?} up {conv_up}/{skip_up} shift {shift}");
+                }
+            }
+        }
+        assert!(declined > 10, "the test makes out-of-range sums ({declined})");
     }
 
     #[test]

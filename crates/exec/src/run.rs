@@ -74,6 +74,19 @@ pub struct Engine<'p> {
     /// (and its Relu) that `infer` computes together, band by band
     /// ([`kernels::expand_depthwise`]); the trace keeps every slot
     fused_to: Vec<Option<usize>>,
+    /// per op: a convolution (not depthwise, no Relu) read only by the next op, an Add of it
+    /// and an earlier slot (a residual connection); `infer` adds as it writes the convolution's
+    /// outputs (the trace keeps both slots)
+    residual_next: Vec<Option<ResidualAdd>>,
+}
+
+/// The Add after a convolution: the other operand's slot, and each operand's shift.
+#[derive(Clone, Copy, Debug)]
+struct ResidualAdd {
+    skip: usize,
+    conv_up: u32,
+    skip_up: u32,
+    shift: i32,
 }
 
 impl<'p> Engine<'p> {
@@ -109,7 +122,21 @@ impl<'p> Engine<'p> {
             let (Some(pw), Some(dw)) = (&shapes[i - 1], &shapes[i + 1]) else { return None };
             kernels::fusable(pw, dw).then_some(if relu_next[i + 1] { i + 3 } else { i + 2 })
         }).collect();
-        Engine { program, prepared, relu_next, shapes, fused_to }
+        let residual_next = (1..=n).map(|i| {
+            let pointwise_like = shapes[i - 1].as_ref().is_some_and(|s| s.cg() > 1);
+            if !pointwise_like || prepared[i - 1].is_none() || relu_next[i - 1] || i >= n || readers[i] != 1 {
+                return None;
+            }
+            let QOp::Add { ua, ub, shift } = program.ops[i].op else { return None };
+            let (skip, conv_up, skip_up) = match program.ops[i].inputs.as_slice() {
+                [QOperand::Slot(a), QOperand::Slot(b)] if *a == i && *b != i => (*b, ua, ub),
+                [QOperand::Slot(a), QOperand::Slot(b)] if *b == i && *a != i => (*a, ub, ua),
+                _ => return None,
+            };
+            let out = &program.ops[i].out.shape;
+            (*out == program.ops[i - 1].out.shape && program.slot_spec(skip).shape == *out).then_some(ResidualAdd { skip, conv_up, skip_up, shift })
+        }).collect();
+        Engine { program, prepared, relu_next, shapes, fused_to, residual_next }
     }
 
     /// Runs the program on `input`, keeping every slot (the trace).
@@ -173,7 +200,7 @@ impl<'p> Engine<'p> {
                     ahead = Some(later);
                     Tensor::new(Vec::new(), Vec::new())
                 }
-                None => match self.fused_to[i - 1].and_then(|j| self.expand_depthwise(i, j, &slots).map(|y| (j, y))) {
+                None => match self.fused_to[i - 1].and_then(|j| self.expand_depthwise(i, j, &slots).map(|y| (j, y))).or_else(|| self.conv_add(i, &slots).map(|y| (i + 1, y))) {
                     Some(later) => {
                         ahead = Some(later);
                         Tensor::new(Vec::new(), Vec::new())
@@ -211,6 +238,16 @@ impl<'p> Engine<'p> {
         };
         let y = kernels::expand_depthwise(&x.data, step(i, true)?, step(i + 2, j == i + 3)?)?;
         Some(Tensor::new(self.program.ops[j - 1].out.shape.clone(), y))
+    }
+
+    /// Op `i` (a convolution) and op `i + 1` (the residual Add reading it) in one pass; None
+    /// when they are not such a pair or the f64 kernels decline (the ops then run one by one).
+    fn conv_add(&self, i: usize, slots: &[Tensor<i32>]) -> Option<Tensor<i32>> {
+        let r = self.residual_next[i - 1]?;
+        let (QOp::Conv { bias, shift, .. }, Some(shape), Some(prep), Some(QOperand::Slot(x))) = (&self.program.ops[i - 1].op, &self.shapes[i - 1], &self.prepared[i - 1], self.program.ops[i - 1].inputs.first()) else { return None };
+        let res = kernels::Residual { skip: &slots[r.skip].data, conv_up: r.conv_up, skip_up: r.skip_up, shift: r.shift };
+        let y = kernels::conv_add(&slots[*x].data, shape, bias, *shift, prep, &res)?;
+        Some(Tensor::new(self.program.ops[i].out.shape.clone(), y))
     }
 
     /// Runs op `index` (1-based) on the slots before it.

@@ -19,6 +19,23 @@ fn compiled(name: &str) -> (Program, Vec<f64>) {
     (p, sample)
 }
 
+/// MobileNetV2's honest path fuses ops (expansion + depthwise band by band, projection +
+/// residual Add tile by tile): its output is still the trace's, on any number of threads.
+#[test]
+fn mobilenet_infer_is_the_trace_output() {
+    let (p, x) = compiled("mobilenet_v2");
+    let q = quantise_input(&p, &x).unwrap();
+    let trace = run(&p, q.clone()).unwrap();
+    let engine = Engine::new(&p);
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        assert_eq!(&pool.install(|| engine.infer(q.clone())).unwrap(), trace.output(), "infer on {threads} threads");
+    }
+    // every op's time is reported, fused ones included
+    let (y, times) = engine.infer_timed(q).unwrap();
+    assert_eq!((&y, times.len()), (trace.output(), p.n_ops()));
+}
+
 #[test]
 fn same_trace_twice_and_across_thread_counts() {
     for name in ["lenet_5", "xgboost", "conv2d"] {

@@ -105,7 +105,7 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 /// otherwise they split the weight panels, and a small input (14x14 and below) is one block.
 /// Input channel planes lie `x_plane` values apart: `h·w`, or more for a 1x1 convolution of
 /// a band of rows read in place.
-pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, res: Option<&Residual<'_>>, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
@@ -123,7 +123,10 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
     assert!(x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w), "a plane stride of its own is for 1x1 convolutions");
     #[cfg(target_arch = "x86_64")]
-    if pointwise && hw == 1 && x_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() {
+    if let Some(r) = res {
+        assert_eq!(r.skip.len(), s.batch * s.m * hw, "the residual operand has the output's shape");
+    }
+    if pointwise && hw == 1 && x_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() && res.is_none() {
         return gemv_conv(x, s, prep, &bias_h, rs, relu, out);
     }
     let threads = par::threads();
@@ -230,6 +233,12 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
                 // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are inside `out`,
                 // and this item's alone
                 ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw, pf) };
+                if let Some(r) = res {
+                    // the tile's outputs are still in L1: the residual Add reads them there
+                    let at = (row0 + ip * mr) * hw + jp * nr;
+                    // SAFETY: as for the tile; `skip` has the output's shape (asserted)
+                    ok &= unsafe { residual_tile(isa, r, dst, &r.skip[at..], rows, cols, hw) };
+                }
             }
         }
         if !own.is_empty() {
@@ -739,6 +748,89 @@ unsafe fn store4(p: *mut i32, y: std::arch::x86_64::__m128i, n: usize) {
         _mm_storeu_si128(tmp.as_mut_ptr() as *mut __m128i, y);
         std::ptr::copy_nonoverlapping(tmp.as_ptr(), p, n);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Residual Add
+
+/// An Add whose other operand is a convolution's output, applied to each output tile as it is
+/// written: `y = shift_round((conv << conv_up) + (skip << skip_up), shift)`, in i64 with the
+/// reference's wrapping, false when some `y` leaves the i32 range.
+#[derive(Clone, Copy, Debug)]
+pub struct Residual<'a> {
+    pub skip: &'a [i32],
+    pub conv_up: u32,
+    pub skip_up: u32,
+    pub shift: i32,
+}
+
+impl Residual<'_> {
+    /// Whether the kernels take it (the bounds of `Ctx::add_same`).
+    pub fn supported(&self) -> bool {
+        self.conv_up <= 31 && self.skip_up <= 31 && (-31..=62).contains(&self.shift)
+    }
+
+    #[inline(always)]
+    fn apply(&self, c: i32, k: i32) -> i64 {
+        let v = ((c as i64) << self.conv_up).wrapping_add((k as i64) << self.skip_up);
+        if self.shift > 0 { v.wrapping_add(1i64 << (self.shift - 1)) >> self.shift } else { v << -self.shift }
+    }
+}
+
+/// Rows × cols outputs at `dst` (rows `ldo` apart) and the same positions of `skip`.
+///
+/// # Safety
+/// `dst` must be valid for reads and writes of those outputs, `isa` present on this CPU.
+unsafe fn residual_tile(isa: Isa, r: &Residual<'_>, dst: *mut i32, skip: &[i32], rows: usize, cols: usize, ldo: usize) -> bool {
+    assert!(cols <= 16 && rows >= 1 && skip.len() >= (rows - 1) * ldo + cols);
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        return residual_tile512(r, dst, skip.as_ptr(), rows, cols, ldo);
+    }
+    let _ = isa;
+    let mut ok = true;
+    for row in 0..rows {
+        for c in 0..cols {
+            let p = dst.add(row * ldo + c);
+            let y = r.apply(*p, skip[row * ldo + c]);
+            ok &= y == y as i32 as i64;
+            *p = y as i32;
+        }
+    }
+    ok
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn residual_tile512(r: &Residual<'_>, dst: *mut i32, skip: *const i32, rows: usize, cols: usize, ldo: usize) -> bool {
+    use std::arch::x86_64::*;
+    let mask: u16 = if cols == 16 { 0xffff } else { (1u16 << cols) - 1 };
+    let (cu, su) = (_mm_cvtsi32_si128(r.conv_up as i32), _mm_cvtsi32_si128(r.skip_up as i32));
+    let (down, up) = (_mm_cvtsi32_si128(r.shift.max(0)), _mm_cvtsi32_si128((-r.shift).max(0)));
+    let half = _mm512_set1_epi64(if r.shift > 0 { 1i64 << (r.shift - 1) } else { 0 });
+    let (lo, hi) = (_mm512_set1_epi64(i32::MIN as i64), _mm512_set1_epi64(i32::MAX as i64));
+    let mut bad: u8 = 0;
+    for row in 0..rows {
+        let (d, k) = (dst.add(row * ldo), skip.add(row * ldo));
+        let (cv, kv) = (_mm512_maskz_loadu_epi32(mask, d), _mm512_maskz_loadu_epi32(mask, k));
+        let mut out = [_mm256_setzero_si256(); 2];
+        for (h, o) in out.iter_mut().enumerate() {
+            let (c8, k8) = if h == 0 {
+                (_mm512_castsi512_si256(cv), _mm512_castsi512_si256(kv))
+            } else {
+                (_mm512_extracti64x4_epi64::<1>(cv), _mm512_extracti64x4_epi64::<1>(kv))
+            };
+            let v = _mm512_add_epi64(_mm512_sll_epi64(_mm512_cvtepi32_epi64(c8), cu), _mm512_sll_epi64(_mm512_cvtepi32_epi64(k8), su));
+            // shift_round: (v + half) >> shift, or v << -shift (one of the two counts is 0)
+            let y = _mm512_sll_epi64(_mm512_sra_epi64(_mm512_add_epi64(v, half), down), up);
+            let lanes = (mask >> (8 * h)) as u8;
+            bad |= _mm512_mask_cmplt_epi64_mask(lanes, y, lo) | _mm512_mask_cmpgt_epi64_mask(lanes, y, hi);
+            *o = _mm512_cvtepi64_epi32(y);
+        }
+        let y = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(out[0]), out[1]);
+        _mm512_mask_storeu_epi32(d, mask, y);
+    }
+    bad == 0
 }
 
 // ---------------------------------------------------------------------------------------------
