@@ -261,6 +261,27 @@ pub fn fusable(pw: &ConvShape, dw: &ConvShape) -> bool {
 /// value out of range, or the exactness bound fails): the caller then runs the ops one by one,
 /// which finds the error.
 pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option<Vec<i32>> {
+    expand_depthwise_project(x, pw, dw, None)
+}
+
+/// The 1x1 convolution reading [`expand_depthwise`]'s output, and the residual Add reading
+/// its output, if any: computed in the same bands.
+#[derive(Clone, Copy, Debug)]
+pub struct Projection<'a> {
+    pub step: ConvStep<'a>,
+    pub res: Option<Residual<'a>>,
+}
+
+/// Whether `proj` can follow [`expand_depthwise`]'s `dw` in its bands: a 1x1 convolution of
+/// the depthwise output (not itself depthwise).
+pub fn projectable(dw: &ConvShape, proj: &ConvShape) -> bool {
+    let pointwise = proj.kh == 1 && proj.kw == 1 && proj.strides == [1, 1] && proj.pads == [0, 0] && proj.oh == proj.h && proj.ow == proj.w;
+    pointwise && proj.cg() > 1 && proj.batch == dw.batch && proj.c == dw.m && proj.h == dw.oh && proj.w == dw.ow
+}
+
+/// [`expand_depthwise`], then `proj` (and its residual Add) on each band's depthwise output
+/// while it is in the thread's cache: the output is the projection's (or the Add's).
+pub fn expand_depthwise_project(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>, proj: Option<Projection<'_>>) -> Option<Vec<i32>> {
     let (ps, ds) = (pw.shape, dw.shape);
     assert!(fusable(ps, ds));
     assert_eq!(x.len(), ps.batch * ps.c * ps.h * ps.w);
@@ -268,6 +289,20 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
     if !pw.prep.f64_exact(1, rp.half) || !dw.prep.f64_exact(1, rd.half) {
         return None;
     }
+    let rq = match proj {
+        Some(p) => {
+            assert!(projectable(ds, p.step.shape));
+            let rq = fast::Rescale::new(p.step.shift)?;
+            if !p.step.prep.f64_exact(1, rq.half) || p.res.is_some_and(|r| !r.supported()) {
+                return None;
+            }
+            if let Some(r) = p.res {
+                assert_eq!(r.skip.len(), ds.batch * p.step.shape.m * ds.oh * ds.ow, "the residual operand has the projection's shape");
+            }
+            Some(rq)
+        }
+        None => None,
+    };
     let (sy, dy, pt) = (ds.strides[0], ds.dilations[0], ds.pads[0]);
     let reach = (ds.kh - 1) * dy;
     // output rows per band: its input rows within BAND_BYTES, and at least two bands per thread
@@ -276,10 +311,11 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
     let band = fit.clamp(1, ds.oh.div_ceil(2 * crate::par::threads()).max(1));
     let bands = ds.oh.div_ceil(band);
     let plane = ds.oh * ds.ow;
-    let n = ds.batch * ds.m * plane;
+    let out_m = proj.map_or(ds.m, |p| p.step.shape.m);
+    let n = ds.batch * out_m * plane;
     let mut out: Vec<i32> = Vec::with_capacity(n);
     let o = crate::par::SyncPtr(out.as_mut_ptr());
-    let (ok, xmax_pw, xmax_dw) = crate::par::map_reduce(ds.batch * bands, || (true, 0, 0), |item| {
+    let (ok, xmax_pw, xmax_dw, xmax_proj) = crate::par::map_reduce(ds.batch * bands, || (true, 0, 0, 0), |item| {
         let (b, bi) = (item / bands, item % bands);
         let (r0, r1) = (bi * band, ((bi + 1) * band).min(ds.oh));
         // input rows the band's windows cover (those outside the image are padding)
@@ -296,13 +332,38 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
         let band_dw = ConvShape { batch: 1, h: rows, oh: r1 - r0, pads: [(a as isize - first) as usize, ds.pads[1]], ..*ds };
         // SAFETY: MaybeUninit<i32> has the layout of i32, and the kernel only writes
         let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, None, unsafe { &mut *(&mut eb[..] as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
-        // SAFETY: rows r0..r1 of every output plane of batch b, written by this item alone
-        let (ok2, m2) = unsafe { fast::depthwise_into(&eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, crate::par::SyncPtr(o.at(b * ds.m * plane + r0 * ds.ow)), plane) };
+        let out_at = b * out_m * plane + r0 * ds.ow;
+        let (ok2, m2, ok3, m3) = match (proj, rq) {
+            (Some(p), Some(rq)) => {
+                // the band's depthwise output, planes of its rows only, into the projection
+                let band_plane = (r1 - r0) * ds.ow;
+                let mut db = DW_BAND.take();
+                db.resize(ds.m * band_plane, 0);
+                // SAFETY: `db` holds the m planes of `band_plane` values
+                let (ok2, m2) = unsafe { fast::depthwise_into(&eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, crate::par::SyncPtr(db.as_mut_ptr()), band_plane) };
+                let band_proj = ConvShape { batch: 1, h: r1 - r0, oh: r1 - r0, ..*p.step.shape };
+                let res = p.res.map(|r| Residual { skip: &r.skip[out_at..], ..r });
+                // SAFETY: rows r0..r1 of every output plane of batch b, written by this item alone
+                let (ok3, m3) = unsafe { fast::gemm_conv_into(&db, &band_proj, p.step.prep, p.step.bias, rq, p.step.relu, band_plane, res.as_ref(), crate::par::SyncPtr(o.at(out_at)), plane) };
+                DW_BAND.set(db);
+                (ok2, m2, ok3, m3)
+            }
+            _ => {
+                // SAFETY: rows r0..r1 of every output plane of batch b, written by this item alone
+                let (ok2, m2) = unsafe { fast::depthwise_into(&eb, &band_dw, dw.prep, dw.bias, rd, dw.relu, crate::par::SyncPtr(o.at(out_at)), plane) };
+                (ok2, m2, true, 0)
+            }
+        };
         BAND.set(eb);
-        (ok1 && ok2, m1, m2)
-    }, |p, q| (p.0 && q.0, p.1.max(q.1), p.2.max(q.2)));
+        (ok1 && ok2 && ok3, m1, m2, m3)
+    }, |p, q| (p.0 && q.0, p.1.max(q.1), p.2.max(q.2), p.3.max(q.3)));
     if !ok || !pw.prep.f64_exact(xmax_pw, rp.half) || !dw.prep.f64_exact(xmax_dw, rd.half) {
         return None;
+    }
+    if let (Some(p), Some(rq)) = (proj, rq) {
+        if !p.step.prep.f64_exact(xmax_proj, rq.half) {
+            return None;
+        }
     }
     // SAFETY: the bands cover every row of every output plane
     unsafe { out.set_len(n) };
@@ -312,6 +373,8 @@ pub fn expand_depthwise(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>) -> Option
 thread_local! {
     /// A band's expanded activations, kept between bands and calls.
     static BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// A band's depthwise output, when a projection reads it.
+    static DW_BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The i64 path: accumulate whole output planes, row by row.
@@ -733,6 +796,27 @@ mod tests {
                     let got = crate::par::with_team(threads, || expand_depthwise(&x, step1, step2));
                     assert_eq!(got.as_ref(), Some(&want), "{isa:?} {threads} threads: {ps:?} then {ds:?}");
                 }
+                // then a projection, with and without a residual Add (and a projection whose
+                // output is out of range: declined)
+                let qs = pw(ds.batch, ds.m, ds.oh, ds.ow, 5 + (rng.next() % 20) as usize);
+                assert!(projectable(&ds, &qs));
+                let (_, w3, b3) = random_case(&mut rng, &qs, 1, 10);
+                let p3 = PreparedConv::with_isa(&qs, &w3, &b3, isa);
+                let step3 = ConvStep { shape: &qs, bias: &b3, shift: 10, prep: &p3, relu: false };
+                let projected = naive_fused(&want, &qs, &w3, &b3, 10, false).unwrap();
+                let skip: Vec<i32> = (0..projected.len()).map(|_| rng.range(-(1 << 20), 1 << 20) as i32).collect();
+                let res = Residual { skip: &skip, conv_up: 1, skip_up: 0, shift: 1 };
+                let added: Vec<i32> = projected.iter().zip(&skip).map(|(&c, &k)| shift_round(((c as i64) << 1) + k as i64, 1) as i32).collect();
+                for threads in [1, 2, 3] {
+                    let got = crate::par::with_team(threads, || expand_depthwise_project(&x, step1, step2, Some(Projection { step: step3, res: None })));
+                    assert_eq!(got.as_ref(), Some(&projected), "{isa:?} {threads} threads: {ps:?} then {ds:?} then {qs:?}");
+                    let got = crate::par::with_team(threads, || expand_depthwise_project(&x, step1, step2, Some(Projection { step: step3, res: Some(res) })));
+                    assert_eq!(got.as_ref(), Some(&added), "{isa:?} {threads} threads, residual: {ps:?} then {ds:?} then {qs:?}");
+                }
+                // a residual sum out of the i32 range: declined
+                let loud = Residual { conv_up: 31, skip_up: 0, shift: 0, ..res };
+                assert!(projected.iter().any(|&c| ((c as i64) << 31) + (skip[0] as i64).abs() > i32::MAX as i64));
+                assert_eq!(crate::par::with_team(2, || expand_depthwise_project(&x, step1, step2, Some(Projection { step: step3, res: Some(loud) }))), None, "{isa:?} {qs:?}");
                 // an expanded value out of the i32 range: declined (the ops one by one find it)
                 let mut big = x.clone();
                 big[ps.h * ps.w + 5] = 1 << 30;

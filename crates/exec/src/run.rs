@@ -70,14 +70,24 @@ pub struct Engine<'p> {
     relu_next: Vec<bool>,
     /// per op: the kernel geometry of a convolution
     shapes: Vec<Option<kernels::ConvShape>>,
-    /// per op: the last op of an expansion (1x1 convolution, Relu) and depthwise convolution
-    /// (and its Relu) that `infer` computes together, band by band
-    /// ([`kernels::expand_depthwise`]); the trace keeps every slot
-    fused_to: Vec<Option<usize>>,
+    /// per op: an expansion (1x1 convolution, Relu) and depthwise convolution (and its Relu),
+    /// perhaps with the projection after them (and its residual Add), that `infer` computes
+    /// together, band by band ([`kernels::expand_depthwise_project`]); the trace keeps every
+    /// slot
+    fused: Vec<Option<Chain>>,
     /// per op: a convolution (not depthwise, no Relu) read only by the next op, an Add of it
     /// and an earlier slot (a residual connection); `infer` adds as it writes the convolution's
     /// outputs (the trace keeps both slots)
     residual_next: Vec<Option<ResidualAdd>>,
+}
+
+/// Ops computed together from an expansion on: the depthwise convolution's last op (itself or
+/// its Relu), the projection's op if any, and the last op of all (the projection, or its Add).
+#[derive(Clone, Copy, Debug)]
+struct Chain {
+    dw_end: usize,
+    proj: Option<usize>,
+    end: usize,
 }
 
 /// The Add after a convolution: the other operand's slot, and each operand's shift.
@@ -114,15 +124,7 @@ impl<'p> Engine<'p> {
                 && matches!(program.ops[i].inputs.as_slice(), [QOperand::Slot(s)] if *s == i)
                 && program.ops[i].out.shape == program.ops[i - 1].out.shape
         }).collect::<Vec<bool>>();
-        // op i a 1x1 convolution + Relu (op i + 1), read only by op i + 2, a depthwise one
-        let fused_to = (1..=n).map(|i| {
-            if i + 2 > n || !relu_next[i - 1] || readers[i + 1] != 1 || !matches!(program.ops[i + 1].inputs.as_slice(), [QOperand::Slot(s)] if *s == i + 1) {
-                return None;
-            }
-            let (Some(pw), Some(dw)) = (&shapes[i - 1], &shapes[i + 1]) else { return None };
-            kernels::fusable(pw, dw).then_some(if relu_next[i + 1] { i + 3 } else { i + 2 })
-        }).collect();
-        let residual_next = (1..=n).map(|i| {
+        let residual_next: Vec<Option<ResidualAdd>> = (1..=n).map(|i| {
             let pointwise_like = shapes[i - 1].as_ref().is_some_and(|s| s.cg() > 1);
             if !pointwise_like || prepared[i - 1].is_none() || relu_next[i - 1] || i >= n || readers[i] != 1 {
                 return None;
@@ -136,7 +138,34 @@ impl<'p> Engine<'p> {
             let out = &program.ops[i].out.shape;
             (*out == program.ops[i - 1].out.shape && program.slot_spec(skip).shape == *out).then_some(ResidualAdd { skip, conv_up, skip_up, shift })
         }).collect();
-        Engine { program, prepared, relu_next, shapes, fused_to, residual_next }
+        // op i a 1x1 convolution + Relu (op i + 1), read only by op i + 2, a depthwise one;
+        // then perhaps a 1x1 projection reading only that (op q), and its residual Add
+        let fused = (1..=n).map(|i| {
+            if i + 2 > n || !relu_next[i - 1] || readers[i + 1] != 1 || !matches!(program.ops[i + 1].inputs.as_slice(), [QOperand::Slot(s)] if *s == i + 1) {
+                return None;
+            }
+            let (Some(pw), Some(dw)) = (&shapes[i - 1], &shapes[i + 1]) else { return None };
+            if !kernels::fusable(pw, dw) {
+                return None;
+            }
+            let dw_end = if relu_next[i + 1] { i + 3 } else { i + 2 };
+            let q = dw_end + 1;
+            let proj = (q <= n
+                && readers[dw_end] == 1
+                && !relu_next[q - 1]
+                && prepared[q - 1].is_some()
+                && matches!(program.ops[q - 1].inputs.as_slice(), [QOperand::Slot(s)] if *s == dw_end)
+                && shapes[q - 1].as_ref().is_some_and(|ps| kernels::projectable(dw, ps)))
+            .then_some(q);
+            // the Add's other operand must exist when the chain starts
+            let end = match proj {
+                Some(q) if residual_next[q - 1].is_some_and(|r| r.skip < i) => q + 1,
+                Some(q) => q,
+                None => dw_end,
+            };
+            Some(Chain { dw_end, proj, end })
+        }).collect();
+        Engine { program, prepared, relu_next, shapes, fused, residual_next }
     }
 
     /// Runs the program on `input`, keeping every slot (the trace).
@@ -200,7 +229,7 @@ impl<'p> Engine<'p> {
                     ahead = Some(later);
                     Tensor::new(Vec::new(), Vec::new())
                 }
-                None => match self.fused_to[i - 1].and_then(|j| self.expand_depthwise(i, j, &slots).map(|y| (j, y))).or_else(|| self.conv_add(i, &slots).map(|y| (i + 1, y))) {
+                None => match self.fused[i - 1].and_then(|c| self.expand_depthwise(i, c, &slots).map(|y| (c.end, y))).or_else(|| self.conv_add(i, &slots).map(|y| (i + 1, y))) {
                     Some(later) => {
                         ahead = Some(later);
                         Tensor::new(Vec::new(), Vec::new())
@@ -225,9 +254,9 @@ impl<'p> Engine<'p> {
         Ok(slots.pop().expect("the output slot"))
     }
 
-    /// Ops `i` (a 1x1 convolution) to `j` (the depthwise convolution's Relu, or itself) in one
-    /// pass; None when the f64 kernels decline, and the ops then run one by one.
-    fn expand_depthwise(&self, i: usize, j: usize, slots: &[Tensor<i32>]) -> Option<Tensor<i32>> {
+    /// Ops `i` (a 1x1 convolution) to `c.end` in one pass; None when the f64 kernels decline,
+    /// and the ops then run one by one.
+    fn expand_depthwise(&self, i: usize, c: Chain, slots: &[Tensor<i32>]) -> Option<Tensor<i32>> {
         let step = |op: usize, relu: bool| match (&self.program.ops[op - 1].op, &self.shapes[op - 1], &self.prepared[op - 1]) {
             (QOp::Conv { bias, shift, .. }, Some(shape), Some(prep)) => Some(kernels::ConvStep { shape, bias, shift: *shift, prep, relu }),
             _ => None,
@@ -236,8 +265,15 @@ impl<'p> Engine<'p> {
             Some(QOperand::Slot(s)) => &slots[*s],
             _ => return None,
         };
-        let y = kernels::expand_depthwise(&x.data, step(i, true)?, step(i + 2, j == i + 3)?)?;
-        Some(Tensor::new(self.program.ops[j - 1].out.shape.clone(), y))
+        let proj = match c.proj {
+            Some(q) => {
+                let res = self.residual_next[q - 1].filter(|_| c.end == q + 1).map(|r| kernels::Residual { skip: &slots[r.skip].data, conv_up: r.conv_up, skip_up: r.skip_up, shift: r.shift });
+                Some(kernels::Projection { step: step(q, false)?, res })
+            }
+            None => None,
+        };
+        let y = kernels::expand_depthwise_project(&x.data, step(i, true)?, step(i + 2, c.dw_end == i + 3)?, proj)?;
+        Some(Tensor::new(self.program.ops[c.end - 1].out.shape.clone(), y))
     }
 
     /// Op `i` (a convolution) and op `i + 1` (the residual Add reading it) in one pass; None

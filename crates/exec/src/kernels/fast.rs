@@ -106,6 +106,20 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 /// Input channel planes lie `x_plane` values apart: `h·w`, or more for a 1x1 convolution of
 /// a band of rows read in place.
 pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, res: Option<&Residual<'_>>, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+    let hw = s.oh * s.ow;
+    assert_eq!(out.len(), s.batch * s.m * hw);
+    // SAFETY: `out` holds every output plane, `hw` apart, and is borrowed for the call
+    unsafe { gemm_conv_into(x, s, prep, bias, rs, relu, x_plane, res, SyncPtr(out.as_mut_ptr() as *mut i32), hw) }
+}
+
+/// [`gemm_conv`] into output planes `out_plane` apart (the rows of a band of a larger
+/// output); a residual's `skip` is laid out as the output.
+///
+/// # Safety
+/// `out` must be valid for writes of `oh·ow` values at every multiple of `out_plane` below
+/// `batch·m·out_plane`, which nothing else reads or writes during the call.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, res: Option<&Residual<'_>>, out: SyncPtr<i32>, out_plane: usize) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
@@ -123,11 +137,13 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
     let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
     assert!(x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w), "a plane stride of its own is for 1x1 convolutions");
     #[cfg(target_arch = "x86_64")]
+    assert!(out_plane >= hw);
     if let Some(r) = res {
-        assert_eq!(r.skip.len(), s.batch * s.m * hw, "the residual operand has the output's shape");
+        assert!(r.skip.len() >= (s.batch * s.m - 1) * out_plane + hw, "the residual operand is laid out as the output");
     }
-    if pointwise && hw == 1 && x_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() && res.is_none() {
-        return gemv_conv(x, s, prep, &bias_h, rs, relu, out);
+    if pointwise && hw == 1 && x_plane == 1 && out_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() && res.is_none() {
+        // SAFETY: planes of one value, one after another (the caller's promise)
+        return gemv_conv(x, s, prep, &bias_h, rs, relu, unsafe { std::slice::from_raw_parts_mut(out.0 as *mut std::mem::MaybeUninit<i32>, s.batch * s.m) });
     }
     let threads = par::threads();
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
@@ -174,7 +190,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
             m
         }, u32::max);
     }
-    let o = SyncPtr(out.as_mut_ptr() as *mut i32);
+    let o = out;
     let run = |item: usize| -> (bool, u32) {
         let (bg, rest) = (item / per_group, item % per_group);
         let g = bg % s.groups;
@@ -223,7 +239,7 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
             for jp in jp0..jp1 {
                 let bpanel = &bp[(jp - jp0) * panel_len..(jp - jp0 + 1) * panel_len];
                 let cols = nr.min(hw - jp * nr);
-                let dst = o.at((row0 + ip * mr) * hw + jp * nr);
+                let dst = o.at((row0 + ip * mr) * out_plane + jp * nr);
                 let pf = if next_bytes == 0 {
                     Prefetch::NONE
                 } else {
@@ -232,12 +248,12 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
                 };
                 // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are inside `out`,
                 // and this item's alone
-                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, hw, pf) };
+                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, out_plane, pf) };
                 if let Some(r) = res {
                     // the tile's outputs are still in L1: the residual Add reads them there
-                    let at = (row0 + ip * mr) * hw + jp * nr;
-                    // SAFETY: as for the tile; `skip` has the output's shape (asserted)
-                    ok &= unsafe { residual_tile(isa, r, dst, &r.skip[at..], rows, cols, hw) };
+                    let at = (row0 + ip * mr) * out_plane + jp * nr;
+                    // SAFETY: as for the tile; `skip` is laid out as the output (asserted)
+                    ok &= unsafe { residual_tile(isa, r, dst, &r.skip[at..], rows, cols, out_plane) };
                 }
             }
         }
