@@ -62,6 +62,11 @@ impl ConvShape {
     fn mg(&self) -> usize {
         self.m / self.groups
     }
+    /// A 1x1 convolution with stride 1 and no padding: each output pixel reads its own input
+    /// pixel's channels.
+    pub fn is_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.strides == [1, 1] && self.pads == [0, 0] && self.oh == self.h && self.ow == self.w
+    }
     fn k(&self) -> usize {
         self.cg() * self.kh * self.kw
     }
@@ -249,8 +254,7 @@ const BAND_BYTES: usize = 512 * 1024;
 /// output (`m` channels) is a depthwise convolution's input, large enough that writing it out
 /// and reading it back would go through memory.
 pub fn fusable(pw: &ConvShape, dw: &ConvShape) -> bool {
-    let pointwise = pw.kh == 1 && pw.kw == 1 && pw.strides == [1, 1] && pw.pads == [0, 0] && pw.oh == pw.h && pw.ow == pw.w;
-    pointwise && pw.cg() > 1 && dw.cg() == 1 && dw.batch == pw.batch && dw.c == pw.m && dw.h == pw.oh && dw.w == pw.ow && dw.oh > 0 && dw.ow > 0 && pw.m * pw.oh * pw.ow * 4 >= 2 * BAND_BYTES
+    pw.is_pointwise() && pw.cg() > 1 && dw.cg() == 1 && dw.batch == pw.batch && dw.c == pw.m && dw.h == pw.oh && dw.w == pw.ow && dw.oh > 0 && dw.ow > 0 && pw.m * pw.oh * pw.ow * 4 >= 2 * BAND_BYTES
 }
 
 /// A 1x1 convolution (`pw`) and the depthwise convolution reading its output (`dw`), each
@@ -275,8 +279,7 @@ pub struct Projection<'a> {
 /// Whether `proj` can follow [`expand_depthwise`]'s `dw` in its bands: a 1x1 convolution of
 /// the depthwise output (not itself depthwise).
 pub fn projectable(dw: &ConvShape, proj: &ConvShape) -> bool {
-    let pointwise = proj.kh == 1 && proj.kw == 1 && proj.strides == [1, 1] && proj.pads == [0, 0] && proj.oh == proj.h && proj.ow == proj.w;
-    pointwise && proj.cg() > 1 && proj.batch == dw.batch && proj.c == dw.m && proj.h == dw.oh && proj.w == dw.ow
+    proj.is_pointwise() && proj.cg() > 1 && proj.batch == dw.batch && proj.c == dw.m && proj.h == dw.oh && proj.w == dw.ow
 }
 
 /// [`expand_depthwise`], then `proj` (and its residual Add) on each band's depthwise output

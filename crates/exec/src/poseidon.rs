@@ -198,13 +198,18 @@ pub fn poseidon5(inputs: &[Fr; 5]) -> Fr {
 /// packing of docs/commitments.md); `values.len() <= 7`.
 #[inline]
 pub fn pack7(values: &[i32]) -> Fr {
+    Fr::from_bigint(BigInt::new(pack7_words(values))).expect("224 bits are below the modulus")
+}
+
+/// [`pack7`]'s integer as four little-endian 64-bit words.
+#[inline]
+fn pack7_words(values: &[i32]) -> [u64; 4] {
     debug_assert!(values.len() <= 7);
     let mut u = [0u64; 8];
     for (k, &v) in values.iter().enumerate() {
         u[k] = (v as u32 ^ 0x8000_0000) as u64;
     }
-    let limbs = [u[0] | u[1] << 32, u[2] | u[3] << 32, u[4] | u[5] << 32, u[6]];
-    Fr::from_bigint(BigInt::new(limbs)).expect("224 bits are below the modulus")
+    [u[0] | u[1] << 32, u[2] | u[3] << 32, u[4] | u[5] << 32, u[6]]
 }
 
 /// The chunk digest of docs/commitments.md as a field element.

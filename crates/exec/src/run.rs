@@ -99,6 +99,13 @@ struct ResidualAdd {
     shift: i32,
 }
 
+impl ResidualAdd {
+    /// The kernels' form, reading the other operand from `slots`.
+    fn on<'s>(&self, slots: &'s [Tensor<i32>]) -> kernels::Residual<'s> {
+        kernels::Residual { skip: &slots[self.skip].data, conv_up: self.conv_up, skip_up: self.skip_up, shift: self.shift }
+    }
+}
+
 impl<'p> Engine<'p> {
     pub fn new(program: &'p Program) -> Engine<'p> {
         let shapes = program.ops.iter().map(|node| match (&node.op, node.inputs.first()) {
@@ -267,7 +274,7 @@ impl<'p> Engine<'p> {
         };
         let proj = match c.proj {
             Some(q) => {
-                let res = self.residual_next[q - 1].filter(|_| c.end == q + 1).map(|r| kernels::Residual { skip: &slots[r.skip].data, conv_up: r.conv_up, skip_up: r.skip_up, shift: r.shift });
+                let res = self.residual_next[q - 1].filter(|_| c.end == q + 1).map(|r| r.on(slots));
                 Some(kernels::Projection { step: step(q, false)?, res })
             }
             None => None,
@@ -281,8 +288,7 @@ impl<'p> Engine<'p> {
     fn conv_add(&self, i: usize, slots: &[Tensor<i32>]) -> Option<Tensor<i32>> {
         let r = self.residual_next[i - 1]?;
         let (QOp::Conv { bias, shift, .. }, Some(shape), Some(prep), Some(QOperand::Slot(x))) = (&self.program.ops[i - 1].op, &self.shapes[i - 1], &self.prepared[i - 1], self.program.ops[i - 1].inputs.first()) else { return None };
-        let res = kernels::Residual { skip: &slots[r.skip].data, conv_up: r.conv_up, skip_up: r.skip_up, shift: r.shift };
-        let y = kernels::conv_add(&slots[*x].data, shape, bias, *shift, prep, &res)?;
+        let y = kernels::conv_add(&slots[*x].data, shape, bias, *shift, prep, &r.on(slots))?;
         Some(Tensor::new(self.program.ops[i].out.shape.clone(), y))
     }
 

@@ -134,7 +134,7 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     let n_panels = hw.div_ceil(nr);
     let m_panels = mg.div_ceil(mr);
     let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
-    let pointwise = s.kh == 1 && s.kw == 1 && s.strides == [1, 1] && s.pads == [0, 0] && s.oh == s.h && s.ow == s.w;
+    let pointwise = s.is_pointwise();
     assert!(x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w), "a plane stride of its own is for 1x1 convolutions");
     #[cfg(target_arch = "x86_64")]
     assert!(out_plane >= hw);

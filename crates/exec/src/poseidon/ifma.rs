@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use ark_bn254::Fr;
 use ark_ff::{BigInt, Field, PrimeField};
 
-use super::{params, FULL, HALF, PARTIAL, T};
+use super::{pack7_words, params, FULL, HALF, PARTIAL, T};
 
 const MASK: u64 = (1 << 52) - 1;
 /// Lanes: chunks digested together.
@@ -318,11 +318,7 @@ unsafe fn from_mont(x: &Fe, c: &Consts) -> [Fr; LANES] {
 /// 7 values as the plain integer of the parent's `pack7`, in limbs.
 #[inline(always)]
 fn pack7_limbs(values: &[i32]) -> Limbs {
-    let mut u = [0u64; 8];
-    for (k, &v) in values.iter().enumerate() {
-        u[k] = (v as u32 ^ 0x8000_0000) as u64;
-    }
-    split52([u[0] | u[1] << 32, u[2] | u[3] << 32, u[4] | u[5] << 32, u[6]])
+    split52(pack7_words(values))
 }
 
 /// The chunk digests of eight chunks of `len` values each (`chunks[l]` is lane l).
