@@ -17,10 +17,12 @@ fn main() {
     let q = quantise_input(&program, &sample).unwrap();
     let engine = zkopml_exec::Engine::new(&program);
     if let Some(op) = std::env::var("OP").ok().and_then(|v| v.parse::<usize>().ok()) {
-        // one op alone, many times (for a profile of its kernel)
+        // one op alone, many times, on a team of T threads (2 unless T says) as in `infer`
+        // (for a profile of its kernel)
         let trace = zkopml_exec::run(&program, q.clone()).unwrap();
         let t = Instant::now();
-        rayon::scope(|_| for _ in 0..reps { std::hint::black_box(engine.run_op(op, &trace.slots[..op]).unwrap()); });
+        let threads: usize = std::env::var("T").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+        zkopml_exec::with_team(threads, || for _ in 0..reps { std::hint::black_box(engine.run_op(op, &trace.slots[..op]).unwrap()); });
         println!("op {op}: {:.3} ms per run", t.elapsed().as_secs_f64() * 1e3 / reps as f64);
         return;
     }

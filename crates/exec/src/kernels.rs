@@ -708,11 +708,17 @@ mod tests {
             ConvShape { batch: 1, c: 96, h: 56, w: 56, m: 96, kh: 3, kw: 3, groups: 96, oh: 56, ow: 56, strides: [1, 1], dilations: [1, 1], pads: [1, 1] },
             ConvShape { batch: 2, c: 64, h: 29, w: 29, m: 64, kh: 3, kw: 3, groups: 64, oh: 15, ow: 15, strides: [2, 2], dilations: [1, 1], pads: [1, 1] },
             ConvShape { batch: 1, c: 160, h: 7, w: 7, m: 960, kh: 1, kw: 1, groups: 1, oh: 7, ow: 7, strides: [1, 1], dilations: [1, 1], pads: [0, 0] },
+            // split by weights with several (batch, group) blocks: each thread's packed copy
+            // belongs to one block
+            ConvShape { batch: 2, c: 128, h: 14, w: 14, m: 1536, kh: 1, kw: 1, groups: 2, oh: 14, ow: 14, strides: [1, 1], dilations: [1, 1], pads: [0, 0] },
         ];
         for s in shapes {
             let (x, w, bias) = random_case(&mut rng, &s, 14, 12);
             let want = naive_conv(&x, &s, &w, &bias, 12);
             assert_eq!(conv(&x, &s, &w, &bias, 12), want, "{s:?}");
+            for threads in [1, 2, 3] {
+                assert_eq!(crate::par::with_team(threads, || conv(&x, &s, &w, &bias, 12)), want, "{threads} threads: {s:?}");
+            }
         }
     }
 

@@ -10,4 +10,5 @@ pub mod poseidon;
 pub mod run;
 
 pub use error::{ExecError, Result};
+pub use par::with_team;
 pub use run::{dequantise, quantise_input, run, run_op, Engine, Trace};

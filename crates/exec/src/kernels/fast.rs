@@ -151,7 +151,7 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     // Items split whichever is larger, so that each thread reads the smaller one whole: the
     // packed input (each item then packs its own block of pixels, of L2 size, and runs every
     // weight panel over it) or the weights (items split the weight panels; a small packed
-    // input, as of 7x7 and 14x14 images, is then one block, packed once and shared).
+    // input, as of 7x7 and 14x14 images, is then one block, packed once per thread).
     let input_bytes = n_panels * k * nr * 8;
     let weight_bytes = m_panels * k * mr * if prep.weights32.is_empty() { 8 } else { 4 };
     let by_pixels = input_bytes >= weight_bytes;
@@ -168,28 +168,12 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         &x[start..start + (cg - 1) * x_plane + s.h * s.w]
     };
     let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| if pointwise { pack_pointwise(isa, panel, x_g, x_plane, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) };
-    // one block split by weights: the block is packed once, by all threads, before the
-    // items share it (packing it in each item repeated the work `mt` times)
+    // one block split by weights: each thread packs it once, into its own buffer, and runs
+    // all its items over that copy (packing it in each item repeated the work `mt` times; a
+    // copy packed by all threads together cost a loop of its own, and each thread then read
+    // half of it from the other core's cache)
     let panel_len = k * nr;
-    let mut shared = Vec::new();
-    let mut shared_max = 0;
-    if nb == 1 && mt > 1 {
-        shared = vec![0f64; batch_groups * n_panels * panel_len];
-        // per (batch, group) block, one part of its panels per thread
-        let per_part = n_panels.div_ceil(threads);
-        let parts = n_panels.div_ceil(per_part);
-        let base = SyncPtr(shared.as_mut_ptr());
-        shared_max = par::map_reduce(batch_groups * parts, || 0, |item| {
-            let (bg, c) = (item / parts, item % parts);
-            let mut m = 0;
-            for jp in c * per_part..((c + 1) * per_part).min(n_panels) {
-                // SAFETY: panel jp of block bg, packed by this item alone
-                let panel = unsafe { std::slice::from_raw_parts_mut(base.at((bg * n_panels + jp) * panel_len), panel_len) };
-                m = m.max(pack(panel, x_of(bg), jp));
-            }
-            m
-        }, u32::max);
-    }
+    let call = if nb == 1 && mt > 1 { PACK_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 } else { 0 };
     let o = out;
     let run = |item: usize| -> (bool, u32) {
         let (bg, rest) = (item / per_group, item % per_group);
@@ -198,21 +182,19 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         let (jp0, jp1) = (jb * per_block, ((jb + 1) * per_block).min(n_panels));
         let (ip0, ip1) = (tm * m_panels / mt, (tm + 1) * m_panels / mt);
         let mut xmax = 0;
-        let mut own = Vec::new();
-        let bp: &[f64] = if shared.is_empty() {
-            // every packed value is written before it is read: a buffer kept from an
-            // earlier item needs no zeroing
-            own = SCRATCH.take();
+        // every packed value is written before it is read: a buffer kept from an earlier
+        // item or call needs no zeroing
+        let mut own = SCRATCH.take();
+        if call == 0 || PACKED.get() != (call, bg) || own.len() < (jp1 - jp0) * panel_len {
             if own.len() < (jp1 - jp0) * panel_len {
                 own = vec![0f64; per_block * panel_len];
             }
             for (jp, panel) in (jp0..jp1).zip(own.chunks_exact_mut(panel_len)) {
                 xmax = xmax.max(pack(panel, x_of(bg), jp));
             }
-            &own
-        } else {
-            &shared[bg * n_panels * panel_len..(bg + 1) * n_panels * panel_len]
-        };
+            PACKED.set((call, bg));
+        }
+        let bp: &[f64] = &own;
         let bias_g = &bias_h[g * mg..(g + 1) * mg];
         let row0 = bg * mg;
         let mut ok = true;
@@ -257,9 +239,7 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
                 }
             }
         }
-        if !own.is_empty() {
-            SCRATCH.set(own);
-        }
+        SCRATCH.set(own);
         (ok, xmax)
     };
     let items = batch_groups * per_group;
@@ -269,7 +249,7 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     } else {
         (0..items).map(run).fold((true, 0), merge)
     };
-    (ok, xmax.max(shared_max))
+    (ok, xmax)
 }
 
 /// A 1x1 convolution of a 1x1 image (a classifier's matrix-vector product): the weight
@@ -389,7 +369,13 @@ thread_local! {
     /// Packed-input buffer of the matrix product, kept between items and calls (taken while
     /// in use, so a nested call just allocates its own).
     static SCRATCH: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+    /// What SCRATCH holds: the whole block `(call, batch·group)` of a call split by weights
+    /// alone (call 0: anything else)
+    static PACKED: std::cell::Cell<(u64, usize)> = const { std::cell::Cell::new((0, 0)) };
 }
+
+/// Numbers the calls whose items share one packed block per thread (see [`PACKED`]).
+static PACK_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Panel of `nr` pixels starting at `p0` of a 1x1 convolution's input: `cg` rows of `hw`
 /// pixels, `stride` apart. Returns `max|x|` of the values packed.
