@@ -591,6 +591,11 @@ unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usi
     {
         match isa {
             Isa::Avx512 if cols > 8 => return by_rows!(mk512, 2, 1 2 3 4 5 6 7 8 9 10 11 12),
+            // a few columns (the last of a 7x7 or 14x14 image): rows in the vector lanes
+            Isa::Avx512 if cols == 1 => return mkcol512::<1, 4>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
+            Isa::Avx512 if cols == 2 => return mkcol512::<2, 2>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
+            Isa::Avx512 if cols == 3 => return mkcol512::<3, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
+            Isa::Avx512 if cols == 4 => return mkcol512::<4, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
             Isa::Avx512 => return by_rows!(mk512, 1, 1 2 3 4 5 6 7 8 9 10 11 12),
             Isa::Avx2 if cols > 4 => return by_rows!(mk256, 2, 1 2 3 4 5 6),
             Isa::Avx2 => return by_rows!(mk256, 1, 1 2 3 4 5 6),
@@ -666,6 +671,68 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
             low = _mm256_mask_min_epi32(low, mk, low, y);
             let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
             _mm256_mask_storeu_epi32(dst.add(r * ldo + w * 8), mk, y);
+        }
+    }
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
+}
+
+/// AVX-512 tile of `C` columns (pixels) and up to 12 rows, the rows in the lanes of two
+/// vectors: `2·C` FMAs per step of k where [`mk512`] spends one per row. The k loop is
+/// unrolled `U` times into separate sums (enough to cover the FMA latency; the order of
+/// additions does not matter, every partial sum being an exact integer in f64).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+unsafe fn mkcol512<const C: usize, const U: usize>(k: usize, a: *const f64, b: *const f64, bias: &[f64], mul: f64, relu: bool, dst: *mut i32, ldo: usize, pf: Prefetch) -> bool {
+    use std::arch::x86_64::*;
+    let rows = bias.len();
+    let rmask = (1u32 << rows) - 1;
+    let (m0, m1) = (rmask as u8, (rmask >> 8) as u8);
+    let mut acc = [[[_mm512_setzero_pd(); 2]; C]; U];
+    let (b0, b1) = (_mm512_maskz_loadu_pd(m0, bias.as_ptr()), _mm512_maskz_loadu_pd(m1, bias.as_ptr().wrapping_add(8)));
+    for ac in acc[0].iter_mut() {
+        *ac = [b0, b1];
+    }
+    let mut pf_at = pf.at;
+    let mut t = 0;
+    while t < k {
+        let steps = U.min(k - t);
+        for (u, au) in acc.iter_mut().enumerate().take(steps) {
+            if pf_at < pf.end {
+                _mm_prefetch::<_MM_HINT_T1>(pf_at as *const i8);
+            }
+            pf_at = pf_at.wrapping_add(pf.step);
+            // rows 0..8 and 8..12 of the weight panel's step t + u (12 values)
+            let ap = a.add((t + u) * 12);
+            let (a0, a1) = (_mm512_loadu_pd(ap), _mm512_maskz_loadu_pd(0x0f, ap.add(8)));
+            let bp = b.add((t + u) * 16);
+            for (c, ac) in au.iter_mut().enumerate() {
+                let bc = _mm512_set1_pd(*bp.add(c));
+                ac[0] = _mm512_fmadd_pd(a0, bc, ac[0]);
+                ac[1] = _mm512_fmadd_pd(a1, bc, ac[1]);
+            }
+        }
+        t += steps;
+    }
+    let m = _mm512_set1_pd(mul);
+    let mut low = _mm256_set1_epi32(i32::MAX);
+    let mut lanes = [0i32; 16];
+    for c in 0..C {
+        let (mut s0, mut s1) = (acc[0][c][0], acc[0][c][1]);
+        for au in acc.iter().skip(1) {
+            s0 = _mm512_add_pd(s0, au[c][0]);
+            s1 = _mm512_add_pd(s1, au[c][1]);
+        }
+        let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(s0, m));
+        let y1 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(s1, m));
+        low = _mm256_mask_min_epi32(low, m0, low, y0);
+        low = _mm256_mask_min_epi32(low, m1, low, y1);
+        let (y0, y1) = if relu { (_mm256_max_epi32(y0, _mm256_setzero_si256()), _mm256_max_epi32(y1, _mm256_setzero_si256())) } else { (y0, y1) };
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, y0);
+        _mm256_storeu_si256(lanes.as_mut_ptr().add(8) as *mut __m256i, y1);
+        // one output per row, a plane apart
+        for (r, &y) in lanes.iter().enumerate().take(rows) {
+            *dst.add(r * ldo + c) = y;
         }
     }
     _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
