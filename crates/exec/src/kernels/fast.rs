@@ -198,7 +198,12 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         let bias_g = &bias_h[g * mg..(g + 1) * mg];
         let row0 = bg * mg;
         let mut ok = true;
-        let mut wide = if prep.weights32.is_empty() { Vec::new() } else { vec![0f64; k * mr] };
+        // widened weight panels: every value is written before it is read, so a buffer kept
+        // from an earlier item needs no zeroing
+        let mut wide = WIDE.take();
+        if !prep.weights32.is_empty() && wide.len() < k * mr {
+            wide = vec![0f64; k * mr];
+        }
         let a_len = k * mr;
         // the weight panels as stored: f64, or f32 when exact
         let (stored, elem) = if prep.weights32.is_empty() { (prep.weights.as_ptr() as *const u8, 8) } else { (prep.weights32.as_ptr() as *const u8, 4) };
@@ -207,8 +212,8 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
             let apanel: &[f64] = if prep.weights32.is_empty() {
                 &prep.weights[at..at + a_len]
             } else {
-                widen(isa, &mut wide, &prep.weights32[at..at + a_len]);
-                &wide
+                widen(isa, &mut wide[..a_len], &prep.weights32[at..at + a_len]);
+                &wide[..a_len]
             };
             // the next weight panel is fetched while this one's tiles run (a panel comes from
             // L3 or memory: a model's weights are read once per inference); each tile
@@ -240,6 +245,7 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
             }
         }
         SCRATCH.set(own);
+        WIDE.set(wide);
         (ok, xmax)
     };
     let items = batch_groups * per_group;
@@ -372,6 +378,8 @@ thread_local! {
     /// What SCRATCH holds: the whole block `(call, batch·group)` of a call split by weights
     /// alone (call 0: anything else)
     static PACKED: std::cell::Cell<(u64, usize)> = const { std::cell::Cell::new((0, 0)) };
+    /// A weight panel widened from f32, kept between items and calls as SCRATCH is.
+    static WIDE: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Numbers the calls whose items share one packed block per thread (see [`PACKED`]).
