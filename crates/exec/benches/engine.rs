@@ -37,6 +37,8 @@ fn main() {
     let per_op = std::env::args().any(|a| a == "--per-op");
     // --quick: fixed and onnxruntime only (no trace, commitments or tract), for kernel work
     let quick = std::env::args().any(|a| a == "--quick");
+    // --rounds: each round's two medians as well (how much a shared machine moved them)
+    let show_rounds = std::env::args().any(|a| a == "--rounds");
     let models = ["lenet_5", "xgboost", "variable_cnn", "conv2d", "mobilenet_v2"];
     println!("threads: {}", rayon::current_num_threads());
     {
@@ -81,6 +83,9 @@ fn main() {
         for _ in 0..rounds {
             ort_r.extend(ort_ms(&root, &path, reps * 4));
             fixed_r.push(time(reps * 4, || engine.infer(q.clone()).unwrap()));
+            if show_rounds {
+                println!("  {m} round {}: ort f32 {} ms, fixed {:.2} ms", fixed_r.len(), ort_r.last().map_or("n/a".into(), |v| format!("{v:.2}")), ms(*fixed_r.last().expect("this round's")));
+            }
         }
         let fixed = median(fixed_r);
         let ort = (!ort_r.is_empty()).then(|| { ort_r.sort_by(f64::total_cmp); ort_r[ort_r.len() / 2] });
