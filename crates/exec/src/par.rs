@@ -155,19 +155,24 @@ impl Lasting {
     fn helper_between_sessions(&self, index: usize) {
         let mut seen = 0;
         loop {
-            // between sessions: spin a little (inferences in a row), then sleep
+            // between sessions: spin a little (inferences in a row), then sleep; the session
+            // served is one read while it runs (odd), so a helper never waits out an idle
+            // spell inside `serve`
             let start = Instant::now();
-            while self.session.load(Ordering::Acquire).is_multiple_of(2) {
+            let session = loop {
+                let s = self.session.load(Ordering::Acquire);
+                if !s.is_multiple_of(2) {
+                    break s;
+                }
                 if start.elapsed() > SPIN {
                     let mut g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                     while self.session.load(Ordering::Acquire).is_multiple_of(2) {
                         g = self.wake.wait(g).unwrap_or_else(|e| e.into_inner());
                     }
-                    break;
+                } else {
+                    std::hint::spin_loop();
                 }
-                std::hint::spin_loop();
-            }
-            let session = self.session.load(Ordering::Acquire);
+            };
             self.team.serve(index, &mut seen, || self.session.load(Ordering::Acquire) != session);
         }
     }
