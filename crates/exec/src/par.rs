@@ -4,10 +4,7 @@
 //! Why a team: an inference is ~100 short loops in a row. Rayon's idle workers go to sleep
 //! between them, and waking a sleeping thread (a futex, and on a VM an interrupt to an idle
 //! virtual CPU) costs tens of microseconds per loop. The team's helpers spin instead, for
-//! the length of one inference only. They are the process's lasting helpers when those are
-//! free: started once, spinning a little after an inference and then asleep, so an inference
-//! neither starts threads (~70 us) nor finds a new helper's buffers (thread-local) empty.
-//! Each helper also starts on the same share of every loop
+//! the length of one inference only. Each helper also starts on the same share of every loop
 //! (thread `t` of `T` takes items `t·n/T ..`), so the rows a thread wrote in one op are mostly
 //! the rows it reads in the next, from its own caches; a thread that runs out steals from the
 //! end of another's share.
@@ -49,21 +46,6 @@ struct Team {
     panicked: AtomicBool,
 }
 
-/// The process's lasting team (see [`with_team`]): helpers that stay between inferences,
-/// parked while no session runs, so an inference neither starts threads nor finds its
-/// helpers' buffers (thread-local) gone.
-struct Lasting {
-    team: Team,
-    /// odd while a session runs; helpers leave the session when it changes
-    session: AtomicUsize,
-    /// held by the thread that runs a session (another one meanwhile gets a team of its own)
-    busy: AtomicBool,
-    idle: Mutex<()>,
-    wake: std::sync::Condvar,
-}
-
-static LASTING: std::sync::OnceLock<Option<&'static Lasting>> = std::sync::OnceLock::new();
-
 /// Waits (spinning, then also yielding) until `ready()`.
 fn wait(mut ready: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -85,21 +67,16 @@ impl Team {
 
     fn helper(&self, index: usize) {
         let mut seen = 0;
-        self.serve(index, &mut seen, || self.quit.load(Ordering::Acquire));
-    }
-
-    /// Runs each loop posted after `seen` until `over()`.
-    fn serve(&self, index: usize, seen: &mut usize, over: impl Fn() -> bool) {
         loop {
-            let mut epoch = *seen;
+            let mut epoch = seen;
             wait(|| {
                 epoch = self.epoch.load(Ordering::Acquire);
-                epoch != *seen || over()
+                epoch != seen || self.quit.load(Ordering::Acquire)
             });
-            if epoch == *seen {
+            if epoch == seen {
                 return;
             }
-            *seen = epoch;
+            seen = epoch;
             // SAFETY: the leader stored the job before bumping the epoch (release, read by the
             // acquire above) and keeps it alive until `done` counts this helper
             let job = unsafe { *self.job.load(Ordering::Acquire) };
@@ -131,94 +108,14 @@ impl Team {
     }
 }
 
-impl Lasting {
-    /// Started on first use with `threads - 1` helpers; None if a helper cannot start.
-    fn get(threads: usize) -> Option<&'static Lasting> {
-        if threads < 2 {
-            return None;
-        }
-        let lasting = *LASTING.get_or_init(|| {
-            let l: &'static Lasting = Box::leak(Box::new(Lasting {
-                team: Team { threads: AtomicUsize::new(threads), epoch: AtomicUsize::new(0), job: AtomicPtr::new(std::ptr::null_mut()), done: AtomicUsize::new(0), quit: AtomicBool::new(false), panicked: AtomicBool::new(false) },
-                session: AtomicUsize::new(0),
-                busy: AtomicBool::new(false),
-                idle: Mutex::new(()),
-                wake: std::sync::Condvar::new(),
-            }));
-            let started = (1..threads).take_while(|&index| std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn(move || l.helper_between_sessions(index)).is_ok()).count();
-            // a partial team would wait forever for the helpers that did not start
-            (started + 1 == threads).then_some(l)
-        });
-        lasting.filter(|l| l.team.threads() == threads)
-    }
-
-    fn helper_between_sessions(&self, index: usize) {
-        let mut seen = 0;
-        loop {
-            // between sessions: spin a little (inferences in a row), then sleep; the session
-            // served is one read while it runs (odd), so a helper never waits out an idle
-            // spell inside `serve`
-            let start = Instant::now();
-            let session = loop {
-                let s = self.session.load(Ordering::Acquire);
-                if !s.is_multiple_of(2) {
-                    break s;
-                }
-                if start.elapsed() > SPIN {
-                    let mut g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-                    while self.session.load(Ordering::Acquire).is_multiple_of(2) {
-                        g = self.wake.wait(g).unwrap_or_else(|e| e.into_inner());
-                    }
-                } else {
-                    std::hint::spin_loop();
-                }
-            };
-            self.team.serve(index, &mut seen, || self.session.load(Ordering::Acquire) != session);
-        }
-    }
-
-    /// Runs `f` as a session of this team, or returns it unrun when another thread holds it.
-    fn session<R, F: FnOnce() -> R>(&self, f: F) -> Result<R, F> {
-        if self.busy.swap(true, Ordering::Acquire) {
-            return Err(f);
-        }
-        {
-            let _g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            self.session.fetch_add(1, Ordering::AcqRel);
-            self.wake.notify_all();
-        }
-        // the session ends (and the team is released) even if `f` panics; every loop of
-        // the session has returned by then, so no helper is inside one
-        struct End<'a>(&'a Lasting);
-        impl Drop for End<'_> {
-            fn drop(&mut self) {
-                TEAM.set(std::ptr::null());
-                self.0.session.fetch_add(1, Ordering::AcqRel);
-                self.0.busy.store(false, Ordering::Release);
-            }
-        }
-        let _end = End(self);
-        TEAM.set(&self.team);
-        Ok(f())
-    }
-}
-
 /// Runs `f` with a team of `threads` threads (this one and `threads - 1` helpers) for the
-/// loops of this module (with one thread, the loops run on this one, serially). The team is
-/// the process's lasting one when it is free and of that size, else one started for this
-/// call and stopped when it returns.
+/// loops of this module, started for this call and stopped when it returns (with one
+/// thread, the loops run on this one, serially).
 pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     if !TEAM.get().is_null() {
         return f();
     }
     let threads = threads.max(1);
-    let f = match Lasting::get(threads) {
-        Some(l) => match l.session(f) {
-            Ok(r) => return r,
-            Err(f) => f,
-        },
-        None => f,
-    };
     let team = Team {
         threads: AtomicUsize::new(1),
         epoch: AtomicUsize::new(0),
@@ -414,7 +311,7 @@ mod tests {
         assert!(r.is_err());
         // the team is gone: loops run on rayon again
         assert_eq!(map_reduce(4, || 0, |i| i, |a, b| a + b), 6);
-        // and the next teams (the lasting one among them) work
+        // and the next teams work
         for _ in 0..3 {
             assert_eq!(with_team(2, || map_reduce(64, || 0, |i| i, |a, b| a + b)), (0..64).sum::<usize>());
         }
@@ -422,7 +319,6 @@ mod tests {
 
     #[test]
     fn teams_from_several_threads_at_once() {
-        // one thread at a time has the lasting team; the others start teams of their own
         std::thread::scope(|scope| {
             for t in 0..4usize {
                 scope.spawn(move || {
