@@ -81,10 +81,12 @@ fn main() {
         let rounds = if m == "mobilenet_v2" { 3 } else { 1 };
         let (mut fixed_r, mut ort_r) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            ort_r.extend(ort_ms(&root, &path, reps * 4));
-            fixed_r.push(time(reps * 4, || engine.infer(q.clone()).unwrap()));
+            let ort_round = ort_ms(&root, &path, reps * 4);
+            ort_r.extend(ort_round);
+            let fixed_round = time(reps * 4, || engine.infer(q.clone()).unwrap());
+            fixed_r.push(fixed_round);
             if show_rounds {
-                println!("  {m} round {}: ort f32 {} ms, fixed {:.2} ms", fixed_r.len(), ort_r.last().map_or("n/a".into(), |v| format!("{v:.2}")), ms(*fixed_r.last().expect("this round's")));
+                println!("  {m} round {}: ort f32 {} ms, fixed {:.2} ms", fixed_r.len(), ort_round.map_or("n/a".into(), |v| format!("{v:.2}")), ms(fixed_round));
             }
         }
         let fixed = median(fixed_r);
