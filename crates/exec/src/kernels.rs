@@ -649,6 +649,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn depthwise_3x3_stride_1_every_size() {
+        // the row-block kernel of these: every height and width up to 20 (full and partial
+        // blocks of 4 rows and 16 or 8 columns), each padding, with and without Relu, and
+        // outputs out of range where the first and last rows and columns meet
+        let mut rng = Rng(0x3c3);
+        for isa in Isa::available() {
+            for h in 1..=20 {
+                for w in 1..=20 {
+                    let (pt, pl, pb, pr) = (rng.range(0, 1) as usize, rng.range(0, 1) as usize, rng.range(0, 1) as usize, rng.range(0, 1) as usize);
+                    if h + pt + pb < 3 || w + pl + pr < 3 {
+                        continue;
+                    }
+                    let (oh, ow) = (h + pt + pb - 2, w + pl + pr - 2);
+                    let s = ConvShape { batch: 1, c: 3, h, w, m: 3, kh: 3, kw: 3, groups: 3, oh, ow, strides: [1, 1], dilations: [1, 1], pads: [pt, pl] };
+                    let (mut x, wt, bias) = random_case(&mut rng, &s, 16, 15);
+                    let relu = rng.next() % 2 == 0;
+                    let prep = PreparedConv::with_isa(&s, &wt, &bias, isa);
+                    let want = naive_fused(&x, &s, &wt, &bias, 8, relu);
+                    assert_eq!(try_f64(&x, &s, &bias, 8, &prep, relu).ok_or(()), want.clone().map_err(|_| ()), "{isa:?} {s:?}");
+                    // a corner input large enough that its outputs leave the i32 range
+                    let corner = rng.pick(&[0, w - 1, (h - 1) * w, h * w - 1]) + h * w * rng.pick(&[0, 1, 2]);
+                    x[corner] = 1 << 27;
+                    let want = naive_fused(&x, &s, &wt, &bias, 0, false);
+                    assert_eq!(try_f64(&x, &s, &bias, 0, &prep, false).is_none(), want.is_err(), "{isa:?} {s:?} corner {corner}");
+                    assert_eq!(conv_fused(&x, &s, &wt, &bias, 0, &prep, false), want, "{isa:?} {s:?}");
+                }
+            }
+        }
+    }
+
     fn random_case(rng: &mut Rng, s: &ConvShape, xbits: u32, wbits: u32) -> (Vec<i32>, Vec<i64>, Vec<i64>) {
         let xm = (1i64 << xbits) - 1;
         let wm = (1i64 << wbits) - 1;

@@ -304,6 +304,9 @@ unsafe fn gemv_panel512(k: usize, w: *const f32, x: *const f64, bias: &[f64], mu
     let mut t = 0;
     while t + 2 <= k {
         let p = w.add(t * 12);
+        // the weights come from L3 or memory, read once per inference: ask for them 4 KB
+        // ahead (0.33 -> 0.25 ms for MobileNetV2's classifier; 12 KB ahead did no better)
+        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(1024) as *const i8);
         let (xa, xb) = (_mm512_set1_pd(*x.add(t)), _mm512_set1_pd(*x.add(t + 1)));
         a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p)), xa, a0);
         a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(8))), _mm512_castpd512_pd256(xa), a1);
@@ -928,6 +931,8 @@ struct DwGeom {
     /// what a plane's fill copies: per input row and column phase, `n` values from `src`
     /// (stepping by the column stride) to `dst` of the padded buffer
     runs: Vec<FillRun>,
+    /// 3x3, strides and dilations 1: one phase, tap (ky, kx) at `ky·len + kx`
+    rows3x3: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -979,7 +984,8 @@ impl DwGeom {
                 runs.push(FillRun { src: iy * s.w + ix0, dst: ((yp * sx + xq) * rows + rr) * len + c0, n });
             }
         }
-        DwGeom { rows, len, span, taps, valid, runs }
+        let rows3x3 = s.kh == 3 && s.kw == 3 && s.strides == [1, 1] && s.dilations == [1, 1];
+        DwGeom { rows, len, span, taps, valid, runs, rows3x3 }
     }
     fn buf_len(&self, s: &ConvShape) -> usize {
         s.strides[0] * s.strides[1] * self.rows * self.len + DW_SLACK
@@ -1047,6 +1053,9 @@ fn dw_plane(isa: Isa, g: &DwGeom, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f
         // DW_SLACK values and `tmp` the span plus DW_SLACK, so the 32-wide loops stay inside
         unsafe {
             let xmax = if isa == Isa::Avx512 { dw_fill512(buf, xp, s, g) } else { dw_fill_avx2(buf, xp, s, g) };
+            if isa == Isa::Avx512 && g.rows3x3 {
+                return (dw3x3_rows512(buf, g.len, s.oh, s.ow, wk, bias, mul, relu, dst), xmax);
+            }
             let ok = if isa == Isa::Avx512 { dw_span512(buf, g, wk, bias, mul, relu, tmp) } else { dw_span256(buf, g, wk, bias, mul, relu, tmp) };
             if isa == Isa::Avx512 {
                 copy_rows512(dst, tmp, s.ow, g.len);
@@ -1130,6 +1139,86 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
         }
     }
     _mm512_reduce_max_epu32(vmax)
+}
+
+/// A 3x3 depthwise plane of strides and dilations 1, from the padded plane `buf` (rows `len`
+/// apart) straight into `dst` (rows `ow` apart): blocks of up to 4 output rows by 16 (or 8)
+/// columns, where each input row vector, loaded once, serves the up to three output rows
+/// whose window covers it (the flat span loads it once per tap). False if an output is out
+/// of range.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw3x3_rows512(buf: &[f64], len: usize, oh: usize, ow: usize, wk: &[f64], bias: f64, mul: f64, relu: bool, dst: &mut [i32]) -> bool {
+    use std::arch::x86_64::*;
+    debug_assert!(len == ow + 2 && buf.len() >= (oh + 2) * len + 16 && dst.len() >= oh * ow && wk.len() == 9);
+    let mut wv = [_mm512_setzero_pd(); 9];
+    for (v, &w) in wv.iter_mut().zip(wk) {
+        *v = _mm512_set1_pd(w);
+    }
+    let (b, m) = (_mm512_set1_pd(bias), _mm512_set1_pd(mul));
+    let mut low = _mm256_set1_epi32(i32::MAX);
+    let mut r0 = 0;
+    while r0 < oh {
+        let rows = (oh - r0).min(4);
+        let mut c0 = 0;
+        while c0 < ow {
+            let rem = ow - c0;
+            let masks = [((1u32 << rem.min(8)) - 1) as u8, ((1u32 << rem.saturating_sub(8).min(8)) - 1) as u8];
+            let (p, d) = (buf.as_ptr().add(r0 * len + c0), dst.as_mut_ptr().add(r0 * ow + c0));
+            if rem > 8 {
+                match rows {
+                    4 => dw3x3_block512::<4, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    3 => dw3x3_block512::<3, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    2 => dw3x3_block512::<2, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    _ => dw3x3_block512::<1, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                }
+                c0 += 16;
+            } else {
+                match rows {
+                    4 => dw3x3_block512::<4, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    3 => dw3x3_block512::<3, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    2 => dw3x3_block512::<2, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    _ => dw3x3_block512::<1, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                }
+                c0 += 8;
+            }
+        }
+        r0 += rows;
+    }
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
+}
+
+/// `R` output rows × `W` vectors of [`dw3x3_rows512`]: `p` is the block's first input row and
+/// column in the padded plane, `d` its first output; lanes outside `masks` are not written.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,fma")]
+#[allow(clippy::too_many_arguments)]
+#[inline]
+unsafe fn dw3x3_block512<const R: usize, const W: usize>(p: *const f64, len: usize, wv: &[std::arch::x86_64::__m512d; 9], bias: std::arch::x86_64::__m512d, m: std::arch::x86_64::__m512d, relu: bool, masks: [u8; 2], d: *mut i32, ow: usize, low: &mut std::arch::x86_64::__m256i) {
+    use std::arch::x86_64::*;
+    let mut acc = [[bias; W]; R];
+    // input row j of the block is kernel row j - r of output row r
+    for j in 0..R + 2 {
+        for kx in 0..3 {
+            for v in 0..W {
+                let x = _mm512_loadu_pd(p.add(j * len + kx + 8 * v));
+                for (r, ar) in acc.iter_mut().enumerate() {
+                    if j >= r && j - r < 3 {
+                        ar[v] = _mm512_fmadd_pd(wv[(j - r) * 3 + kx], x, ar[v]);
+                    }
+                }
+            }
+        }
+    }
+    for (r, ar) in acc.iter().enumerate() {
+        for (v, &a) in ar.iter().enumerate() {
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a, m));
+            *low = _mm256_mask_min_epi32(*low, masks[v], *low, y);
+            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            _mm256_mask_storeu_epi32(d.add(r * ow + 8 * v), masks[v], y);
+        }
+    }
 }
 
 /// Rows `ow` wide of the span (rows `len` apart in `tmp`) into the output plane.
