@@ -1123,7 +1123,21 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
     let mut vmax = _mm512_setzero_si512();
     for r in &g.runs {
         let (src, dst) = (xp.as_ptr().add(r.src), buf.as_mut_ptr().add(r.dst));
-        for c in 0..r.n.div_ceil(16) {
+        let mut first = 0;
+        // whole steps of 16 outputs whose source values lie inside the plane: no masks
+        while first < r.n / 16 && r.src + (first + 1) * 16 * sx <= xp.len() {
+            let c = first;
+            let v = if sx == 1 {
+                _mm512_loadu_si512(src.add(16 * c) as *const _)
+            } else {
+                _mm512_permutex2var_epi32(_mm512_loadu_si512(src.add(32 * c) as *const _), evens, _mm512_loadu_si512(src.add(32 * c + 16) as *const _))
+            };
+            vmax = _mm512_max_epu32(vmax, _mm512_abs_epi32(v));
+            _mm512_storeu_pd(dst.add(16 * c), _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
+            _mm512_storeu_pd(dst.add(16 * c + 8), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
+            first += 1;
+        }
+        for c in first..r.n.div_ceil(16) {
             // outputs 16c .. 16c + n of the run; masked lanes are neither read nor written
             let n = (r.n - 16 * c).min(16);
             let v = if sx == 1 {
