@@ -1,26 +1,33 @@
 //! Parallel loops of the kernels. Inside [`with_team`] (the honest path's inference) they run on
 //! a team of threads that spin between loops; elsewhere on rayon's pool.
 //!
-//! Why a team: an inference is ~100 short loops in a row. Rayon's idle workers go to sleep
+//! Why a team: an inference is ~50 short loops in a row. Rayon's idle workers go to sleep
 //! between them, and waking a sleeping thread (a futex, and on a VM an interrupt to an idle
-//! virtual CPU) costs tens of microseconds per loop. The team's helpers spin instead, for
-//! the length of one inference only. Each helper also starts on the same share of every loop
-//! (thread `t` of `T` takes items `t·n/T ..`), so the rows a thread wrote in one op are mostly
-//! the rows it reads in the next, from its own caches; a thread that runs out steals from the
-//! end of another's share.
+//! virtual CPU) costs tens of microseconds per loop. The team's helpers spin instead. They are
+//! the process's lasting helpers (started once, so an inference neither starts a thread nor
+//! finds a new thread's buffers empty), which spin a little after a loop and then sleep.
+//! A loop never waits for a helper that has not joined it: when the leader is done with the
+//! loop's items it closes the loop to every helper that did not claim it yet, so a helper
+//! still asleep after an idle spell (waking one on a VM can take milliseconds) costs only its
+//! share of parallelism until it wakes, never a wait.
+//!
+//! Each thread also starts on the same share of every loop (thread `t` of `T` takes items
+//! `t·n/T ..`), so the rows a thread wrote in one op are mostly the rows it reads in the next,
+//! from its own caches; a thread that runs out steals from the end of another's share.
 //!
 //! Every item writes its own outputs and the reductions are commutative, so results do not
-//! depend on which thread runs which item.
+//! depend on which thread runs which item, or on how many joined.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-/// How long a thread of a team spins before it also yields its CPU on every check.
+/// How long a thread of a team spins before it also yields its CPU on every check, and how
+/// long a helper waits for the next loop before it sleeps.
 const SPIN: Duration = Duration::from_micros(200);
 
 thread_local! {
@@ -30,20 +37,33 @@ thread_local! {
     static IN_ITEM: Cell<bool> = const { Cell::new(false) };
 }
 
-/// A loop handed to the team: called once on every thread, with the thread's index.
+/// A loop handed to the team: called once on every thread that joins it, with the thread's
+/// index.
 type Job<'a> = &'a (dyn Fn(usize) + Sync);
 
+/// A helper's claim on the loops: `2e` once it joined loop `e`, `2e + 1` once the leader
+/// closed loop `e` to it. (Aligned so that claims do not share a cache line.)
+#[repr(align(128))]
+struct Claim(AtomicUsize);
+
 struct Team {
-    /// this one and the helpers that started (set before the first loop)
-    threads: AtomicUsize,
-    /// bumped once per loop; helpers wait for it to change
+    /// this one and its helpers
+    threads: usize,
+    /// bumped once per loop (after `job` is stored); helpers wait for it to change
     epoch: AtomicUsize,
-    /// the current loop (a pointer to the leader's `Job`, valid until every helper is done)
+    /// the current loop (a pointer to the leader's `Job`, valid until every helper that
+    /// joined the loop is done)
     job: AtomicPtr<Job<'static>>,
-    /// helpers done with the current loop
+    /// per helper (index 1..)
+    claims: Vec<Claim>,
+    /// helpers that joined the current loop and are done with it
     done: AtomicUsize,
-    quit: AtomicBool,
     panicked: AtomicBool,
+    /// helpers asleep on `wake`
+    sleepers: AtomicUsize,
+    idle: Mutex<()>,
+    wake: Condvar,
+    quit: AtomicBool,
 }
 
 /// Waits (spinning, then also yielding) until `ready()`.
@@ -61,24 +81,67 @@ fn wait(mut ready: impl FnMut() -> bool) {
 }
 
 impl Team {
+    fn new(threads: usize) -> Team {
+        Team {
+            threads,
+            epoch: AtomicUsize::new(0),
+            job: AtomicPtr::new(std::ptr::null_mut()),
+            claims: (0..threads).map(|_| Claim(AtomicUsize::new(0))).collect(),
+            done: AtomicUsize::new(0),
+            panicked: AtomicBool::new(false),
+            sleepers: AtomicUsize::new(0),
+            idle: Mutex::new(()),
+            wake: Condvar::new(),
+            quit: AtomicBool::new(false),
+        }
+    }
+
     fn threads(&self) -> usize {
-        self.threads.load(Ordering::Relaxed)
+        self.threads
+    }
+
+    /// The epoch after `seen`, once posted (spinning for [`SPIN`], then asleep); None once
+    /// the team quits.
+    fn next_epoch(&self, seen: usize) -> Option<usize> {
+        let start = Instant::now();
+        loop {
+            let e = self.epoch.load(Ordering::Acquire);
+            if e != seen {
+                return Some(e);
+            }
+            if self.quit.load(Ordering::Acquire) {
+                return None;
+            }
+            if start.elapsed() <= SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            // counted as asleep before the epoch is read again under the lock, and the leader
+            // reads `sleepers` after bumping the epoch (both SeqCst): either it sees this
+            // helper asleep and notifies under the lock, or this helper sees the new epoch
+            self.sleepers.fetch_add(1, Ordering::SeqCst);
+            let mut g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            while self.epoch.load(Ordering::SeqCst) == seen && !self.quit.load(Ordering::SeqCst) {
+                g = self.wake.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            drop(g);
+            self.sleepers.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 
     fn helper(&self, index: usize) {
         let mut seen = 0;
-        loop {
-            let mut epoch = seen;
-            wait(|| {
-                epoch = self.epoch.load(Ordering::Acquire);
-                epoch != seen || self.quit.load(Ordering::Acquire)
-            });
-            if epoch == seen {
-                return;
+        while let Some(e) = self.next_epoch(seen) {
+            seen = e;
+            // join loop e unless the leader closed it already (then wait for the next one)
+            let claim = &self.claims[index].0;
+            let c = claim.load(Ordering::Acquire);
+            if c >= 2 * e || claim.compare_exchange(c, 2 * e, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                continue;
             }
-            seen = epoch;
             // SAFETY: the leader stored the job before bumping the epoch (release, read by the
-            // acquire above) and keeps it alive until `done` counts this helper
+            // acquire above), saw this claim when it closed the loop, and keeps the job alive
+            // until `done` counts this helper
             let job = unsafe { *self.job.load(Ordering::Acquire) };
             if catch_unwind(AssertUnwindSafe(|| job(index))).is_err() {
                 self.panicked.store(true, Ordering::Release);
@@ -87,18 +150,34 @@ impl Team {
         }
     }
 
-    /// Runs `job` on every thread of the team (the leader is thread 0) and returns when all
-    /// are done.
+    /// Runs `job` on this thread (the leader, thread 0) and on every helper that joins
+    /// before the leader is done with it; returns when all of those are done.
     fn run(&self, job: Job<'_>) {
-        let helpers = self.threads() - 1;
         self.done.store(0, Ordering::Relaxed);
-        // SAFETY (lifetime): helpers use the job only between this store and their `done`
-        // increment, and this function waits for all of them before `job` goes out of scope
+        // SAFETY (lifetime): helpers use the job only between their claim and their `done`
+        // increment, and this function waits for every helper that claimed the loop before
+        // `job` goes out of scope
         let job_static: Job<'static> = unsafe { std::mem::transmute::<Job<'_>, Job<'static>>(job) };
         self.job.store(&job_static as *const Job<'static> as *mut Job<'static>, Ordering::Release);
-        self.epoch.fetch_add(1, Ordering::Release);
+        let e = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        if self.sleepers.load(Ordering::SeqCst) > 0 {
+            let _g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            self.wake.notify_all();
+        }
         let mine = catch_unwind(AssertUnwindSafe(|| job(0)));
-        wait(|| self.done.load(Ordering::Acquire) == helpers);
+        // every item is taken: close the loop to the helpers that have not joined it
+        let mut joined = 0;
+        for claim in &self.claims[1..] {
+            let mut c = claim.0.load(Ordering::Acquire);
+            while c != 2 * e {
+                match claim.0.compare_exchange(c, 2 * e + 1, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => break,
+                    Err(now) => c = now,
+                }
+            }
+            joined += usize::from(c == 2 * e);
+        }
+        wait(|| self.done.load(Ordering::Acquire) == joined);
         if let Err(p) = mine {
             resume_unwind(p);
         }
@@ -106,35 +185,81 @@ impl Team {
             panic!("a loop item panicked on a helper thread of the inference team");
         }
     }
+
+    /// Tells the helpers to stop (they may be asleep).
+    fn stop(&self) {
+        let _g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        self.quit.store(true, Ordering::SeqCst);
+        self.wake.notify_all();
+    }
+}
+
+/// A lasting team of the process: started on first use, used by one leader at a time.
+struct Lasting {
+    team: Team,
+    busy: AtomicBool,
+}
+
+/// Sizes up to which teams are lasting ones (one per size; larger teams start per call).
+const MAX_LASTING: usize = 16;
+
+static LASTING: [std::sync::OnceLock<Option<&'static Lasting>>; MAX_LASTING + 1] = [const { std::sync::OnceLock::new() }; MAX_LASTING + 1];
+
+impl Lasting {
+    /// The lasting team of `threads` threads, started on first use; None if it has too many
+    /// threads or a helper could not start.
+    fn get(threads: usize) -> Option<&'static Lasting> {
+        *LASTING.get(threads)?.get_or_init(|| {
+            let l: &'static Lasting = Box::leak(Box::new(Lasting { team: Team::new(threads), busy: AtomicBool::new(false) }));
+            // a helper that cannot start never joins a loop: the team still works, but the
+            // caller then starts helpers per call, which may succeed later
+            let started = (1..threads).take_while(|&index| std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn(move || l.team.helper(index)).is_ok()).count();
+            (started + 1 == threads).then_some(l)
+        })
+    }
 }
 
 /// Runs `f` with a team of `threads` threads (this one and `threads - 1` helpers) for the
-/// loops of this module, started for this call and stopped when it returns (with one
-/// thread, the loops run on this one, serially).
+/// loops of this module (with one thread, the loops run on this one, serially). The team is
+/// the process's lasting one when it has that size and no other thread leads it; otherwise
+/// one started for this call.
 pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     if !TEAM.get().is_null() {
         return f();
     }
     let threads = threads.max(1);
-    let team = Team {
-        threads: AtomicUsize::new(1),
-        epoch: AtomicUsize::new(0),
-        job: AtomicPtr::new(std::ptr::null_mut()),
-        done: AtomicUsize::new(0),
-        quit: AtomicBool::new(false),
-        panicked: AtomicBool::new(false),
-    };
+    if threads > 1 {
+        if let Some(lasting) = Lasting::get(threads) {
+            if !lasting.busy.swap(true, Ordering::Acquire) {
+                // released even if `f` panics; every loop of `f` has returned by then
+                struct Release(&'static Lasting);
+                impl Drop for Release {
+                    fn drop(&mut self) {
+                        TEAM.set(std::ptr::null());
+                        self.0.busy.store(false, Ordering::Release);
+                    }
+                }
+                let _release = Release(lasting);
+                TEAM.set(&lasting.team);
+                return f();
+            }
+        }
+    }
+    let team = Team::new(threads);
     std::thread::scope(|scope| {
-        // a helper the system cannot start leaves a smaller team, not an error
         let team_ref = &team;
-        let started = (1..threads).take_while(|&index| std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn_scoped(scope, move || team_ref.helper(index)).is_ok()).count();
-        team.threads.store(1 + started, Ordering::Relaxed);
+        // a helper the system cannot start never joins a loop, which then runs without it
+        for index in 1..threads {
+            if std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn_scoped(scope, move || team_ref.helper(index)).is_err() {
+                break;
+            }
+        }
         // the helpers are told to quit even if `f` panics
         struct Quit<'a>(&'a Team);
         impl Drop for Quit<'_> {
             fn drop(&mut self) {
                 TEAM.set(std::ptr::null());
-                self.0.quit.store(true, Ordering::Release);
+                self.0.stop();
             }
         }
         let _quit = Quit(&team);
@@ -314,6 +439,53 @@ mod tests {
         // and the next teams work
         for _ in 0..3 {
             assert_eq!(with_team(2, || map_reduce(64, || 0, |i| i, |a, b| a + b)), (0..64).sum::<usize>());
+        }
+    }
+
+    #[test]
+    fn a_loop_never_waits_for_a_helper_that_does_not_join() {
+        // a team whose helpers never run (none started): the leader closes each loop to them
+        // and does every item itself
+        let team = Team::new(3);
+        TEAM.set(&team);
+        for n in [2, 5, 64] {
+            let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            assert_eq!(map_reduce(n, || 0usize, |i| { hits[i].fetch_add(1, Ordering::Relaxed); i }, |a, b| a + b), n * (n - 1) / 2);
+            assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+        }
+        TEAM.set(std::ptr::null());
+        let e = team.epoch.load(Ordering::Relaxed);
+        assert_eq!(e, 3);
+        assert!(team.claims[1..].iter().all(|c| c.0.load(Ordering::Relaxed) == 2 * e + 1), "closed, not joined");
+        // a helper that wakes up late finds the loops closed and waits for the next one
+        std::thread::scope(|scope| {
+            scope.spawn(|| team.helper(1));
+            TEAM.set(&team);
+            assert_eq!(map_reduce(100, || 0usize, |i| i, |a, b| a + b), 4950);
+            TEAM.set(std::ptr::null());
+            team.stop();
+        });
+    }
+
+    #[test]
+    fn lasting_helpers_asleep_or_awake_give_the_same_results() {
+        // pauses longer than the helpers' spin put them to sleep between loops and between
+        // sessions; each loop then runs with or without them
+        for round in 0..30usize {
+            let pause = Duration::from_micros([0, 50, 400, 2000][round % 4]);
+            let got = with_team(2, || {
+                (0..4).map(|k| {
+                    std::thread::sleep(pause);
+                    let n = 50 + 13 * k + round;
+                    let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                    let sum = map_reduce(n, || 0usize, |i| { hits[i].fetch_add(1, Ordering::Relaxed); i * i }, |a, b| a + b);
+                    assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round} loop {k}");
+                    sum
+                }).collect::<Vec<_>>()
+            });
+            let want: Vec<usize> = (0..4).map(|k| (0..50 + 13 * k + round).map(|i| i * i).sum()).collect();
+            assert_eq!(got, want, "round {round}");
+            std::thread::sleep(pause);
         }
     }
 
