@@ -75,10 +75,10 @@ fn main() {
         // the honest path: weights prepared once per program, as an onnxruntime session does
         let engine = zkopml_exec::Engine::new(&program);
         assert_eq!(&engine.infer(q.clone()).unwrap(), run(&program, q.clone()).unwrap().output(), "infer = the trace's output");
-        // onnxruntime and the fixed-point engine take turns (three rounds for MobileNetV2), and
+        // onnxruntime and the fixed-point engine take turns (five rounds for MobileNetV2), and
         // each side's figure is the median of its rounds' medians: a slow minute on a shared
         // machine then slows both, not just whichever ran in it
-        let rounds = if m == "mobilenet_v2" { 3 } else { 1 };
+        let rounds = if m == "mobilenet_v2" { 5 } else { 1 };
         let (mut fixed_r, mut ort_r) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             let ort_round = ort_ms(&root, &path, reps * 4);
@@ -86,7 +86,8 @@ fn main() {
             let fixed_round = time(reps * 4, || engine.infer(q.clone()).unwrap());
             fixed_r.push(fixed_round);
             if show_rounds {
-                println!("  {m} round {}: ort f32 {} ms, fixed {:.2} ms", fixed_r.len(), ort_round.map_or("n/a".into(), |v| format!("{v:.2}")), ms(fixed_round));
+                let ratio = ort_round.map_or("n/a".into(), |v| format!("{:.1}x", ms(fixed_round) / v));
+                println!("  {m} round {}: ort f32 {} ms, fixed {:.2} ms ({ratio})", fixed_r.len(), ort_round.map_or("n/a".into(), |v| format!("{v:.2}")), ms(fixed_round));
             }
         }
         let fixed = median(fixed_r);

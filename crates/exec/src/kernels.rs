@@ -315,11 +315,15 @@ pub fn expand_depthwise_project(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>, p
     };
     let (sy, dy, pt) = (ds.strides[0], ds.dilations[0], ds.pads[0]);
     let reach = (ds.kh - 1) * dy;
-    // output rows per band: its input rows within BAND_BYTES, and at least two bands per thread
+    // output rows per band: its input rows within BAND_BYTES, and at least `per_thread`
+    // bands per thread (small bands balance the threads; the rows two bands in a row on one
+    // thread share are copied, not recomputed)
     let row_bytes = ps.m * ps.w * 4;
     let fit = (BAND_BYTES / row_bytes).saturating_sub(reach) / sy;
-    let band = fit.clamp(1, ds.oh.div_ceil(2 * crate::par::threads()).max(1));
+    let per_thread = 4;
+    let band = fit.clamp(1, ds.oh.div_ceil(per_thread * crate::par::threads()).max(1));
     let bands = ds.oh.div_ceil(band);
+    let call = CHAIN_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let plane = ds.oh * ds.ow;
     let out_m = proj.map_or(ds.m, |p| p.step.shape.m);
     let n = ds.batch * out_m * plane;
@@ -334,14 +338,39 @@ pub fn expand_depthwise_project(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>, p
         let a = first.max(0) as usize;
         let e = (end.max(0) as usize).min(ps.h).max(a);
         let rows = e - a;
-        let mut eb = BAND.take();
+        // this band's expanded rows go into the spare buffer; BAND holds the rows of this
+        // thread's previous band, and those this band needs too (its previous neighbour's
+        // overlap, when it was of this call and batch) are copied, not recomputed
+        let prev = BAND.take();
+        let mut eb = BAND_SPARE.take();
         eb.resize(ps.m * rows * ps.w, 0);
-        // the band's rows of every input channel, read in place (planes h·w apart)
-        let xb = &x[(b * ps.c * ps.h + a) * ps.w..];
-        let band_pw = ConvShape { batch: 1, h: rows, oh: rows, ..*ps };
+        // rows ka..ke in `prev` (planes of ke - ka rows); ca..ce of them are this band's too
+        let (ka, ke) = match BAND_ROWS.get() {
+            (c, kb, ka, ke) if c == call && kb == b && ka.max(a) < ke.min(e) => (ka, ke),
+            _ => (a, a),
+        };
+        let (ca, ce) = (ka.max(a), ke.min(e));
+        let w = ps.w;
+        if ca < ce {
+            for c in 0..ps.m {
+                let from = (c * (ke - ka) + (ca - ka)) * w;
+                eb[(c * rows + (ca - a)) * w..(c * rows + (ce - a)) * w].copy_from_slice(&prev[from..from + (ce - ca) * w]);
+            }
+        }
         let band_dw = ConvShape { batch: 1, h: rows, oh: r1 - r0, pads: [(a as isize - first) as usize, ds.pads[1]], ..*ds };
-        // SAFETY: MaybeUninit<i32> has the layout of i32, and the kernel only writes
-        let (ok1, m1) = fast::gemm_conv(xb, &band_pw, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, None, unsafe { &mut *(&mut eb[..] as *mut [i32] as *mut [std::mem::MaybeUninit<i32>]) });
+        // the rows above and below the kept ones (all of them when none are kept)
+        let (mut ok1, mut m1) = (true, 0);
+        for (from, to) in [(a, ca), (ce, e)] {
+            if from < to {
+                let part = ConvShape { batch: 1, h: to - from, oh: to - from, ..*ps };
+                let xp = &x[(b * ps.c * ps.h + from) * ps.w..];
+                // SAFETY: rows from - a .. to - a of each of the m planes of `rows` rows in `eb`
+                let (o, m) = unsafe { fast::gemm_conv_into(xp, &part, pw.prep, pw.bias, rp, pw.relu, ps.h * ps.w, None, crate::par::SyncPtr(eb.as_mut_ptr().add((from - a) * w)), rows * w) };
+                ok1 &= o;
+                m1 = m1.max(m);
+            }
+        }
+        BAND_ROWS.set((call, b, a, e));
         let out_at = b * out_m * plane + r0 * ds.ow;
         let (ok2, m2, ok3, m3) = match (proj, rq) {
             (Some(p), Some(rq)) => {
@@ -365,6 +394,7 @@ pub fn expand_depthwise_project(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>, p
             }
         };
         BAND.set(eb);
+        BAND_SPARE.set(prev);
         (ok1 && ok2 && ok3, m1, m2, m3)
     }, |p, q| (p.0 && q.0, p.1.max(q.1), p.2.max(q.2), p.3.max(q.3)));
     if !ok || !pw.prep.f64_exact(xmax_pw, rp.half) || !dw.prep.f64_exact(xmax_dw, rd.half) {
@@ -380,9 +410,16 @@ pub fn expand_depthwise_project(x: &[i32], pw: ConvStep<'_>, dw: ConvStep<'_>, p
     Some(out)
 }
 
+/// Numbers the calls of [`expand_depthwise_project`] (see BAND_ROWS).
+static CHAIN_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 thread_local! {
     /// A band's expanded activations, kept between bands and calls.
     static BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The buffer the next band's expanded rows go into.
+    static BAND_SPARE: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// Which expanded rows BAND holds: (call, batch, first input row, end row).
+    static BAND_ROWS: std::cell::Cell<(u64, usize, usize, usize)> = const { std::cell::Cell::new((0, 0, 0, 0)) };
     /// A band's depthwise output, when a projection reads it.
     static DW_BAND: std::cell::Cell<Vec<i32>> = const { std::cell::Cell::new(Vec::new()) };
 }
