@@ -1180,21 +1180,22 @@ unsafe fn dw3x3_rows512(buf: &[f64], len: usize, oh: usize, ow: usize, wk: &[f64
             let rem = ow - c0;
             let masks = [((1u32 << rem.min(8)) - 1) as u8, ((1u32 << rem.saturating_sub(8).min(8)) - 1) as u8];
             let (p, d) = (buf.as_ptr().add(r0 * len + c0), dst.as_mut_ptr().add(r0 * ow + c0));
+            // blocks of `rows` rows (a constant per kernel) by W vectors of 8 columns
+            macro_rules! block {
+                ($w:literal) => {
+                    match rows {
+                        4 => dw3x3_block512::<4, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                        3 => dw3x3_block512::<3, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                        2 => dw3x3_block512::<2, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                        _ => dw3x3_block512::<1, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                    }
+                };
+            }
             if rem > 8 {
-                match rows {
-                    4 => dw3x3_block512::<4, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    3 => dw3x3_block512::<3, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    2 => dw3x3_block512::<2, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    _ => dw3x3_block512::<1, 2>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                }
+                block!(2);
                 c0 += 16;
             } else {
-                match rows {
-                    4 => dw3x3_block512::<4, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    3 => dw3x3_block512::<3, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    2 => dw3x3_block512::<2, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                    _ => dw3x3_block512::<1, 1>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                }
+                block!(1);
                 c0 += 8;
             }
         }
