@@ -1022,7 +1022,8 @@ pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         // zero once: dw_fill writes only the in-image positions, the same for every plane
         let mut buf = vec![0f64; geom.buf_len(s)];
         let mut acc = if isa == Isa::Portable { vec![0f64; geom.span] } else { Vec::new() };
-        let mut tmp = vec![0i32; geom.span + DW_SLACK];
+        // the staging span of the flat kernels (the row-block one writes the plane directly)
+        let mut tmp = if isa == Isa::Avx512 && geom.rows3x3 { Vec::new() } else { vec![0i32; geom.span + DW_SLACK] };
         let (mut ok, mut xmax) = (true, 0);
         for bo in t * per_task..((t + 1) * per_task).min(n_planes) {
             let (b, oc) = (bo / s.m, bo % s.m);
