@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {InferenceManager} from "../src/InferenceManager.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+import {ModelRegistry, DisputeParams} from "../src/ModelRegistry.sol";
+import {Commitments, TensorMeta} from "../src/lib/Commitments.sol";
+
+/// A party that is a contract: forwards any call, several in one transaction.
+contract Bot {
+    struct Call {
+        address to;
+        uint256 value;
+        bytes data;
+    }
+
+    function run(Call[] calldata calls) external payable {
+        for (uint256 i = 0; i < calls.length; ++i) {
+            (bool ok, bytes memory err) = calls[i].to.call{value: calls[i].value}(calls[i].data);
+            if (!ok) {
+                assembly ("memory-safe") {
+                    revert(add(err, 0x20), mload(err))
+                }
+            }
+        }
+    }
+
+    receive() external payable {}
+}
+
+/// The attacks an adversarial review found (issue 19, items 1-7), each played as an attacker
+/// would. Each test failed on the code before the fix (the attack succeeded) and must keep
+/// failing to attack.
+contract AttacksTest is Fixture {
+    SimModel internal m;
+    uint256 internal modelId;
+    SimTrace internal honest;
+    SimTrace internal bad;
+    address internal sybil = address(0x5B2); // the submitter's second identity
+
+    function setUp() public {
+        deployAll();
+        vm.deal(sybil, 100 ether);
+        m = newSim(5, 3, "attacks");
+        modelId = register(m, params(2, 1));
+        honest = newTrace(m, 0, 0);
+        bad = newTrace(m, 3, 2);
+    }
+
+    /// Plays both sides by the traces, moves made by `d` (defender) and `c` (challenger).
+    function playAs(uint256 gid, SimTrace dt, SimTrace ct, address d, address c) internal {
+        for (uint256 guard = 0; guard < 200; ++guard) {
+            FaultDisputeGame.Phase ph = phase(gid);
+            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
+            bool defenderMoves = ph == FaultDisputeGame.Phase.DefenderRoots
+                || ph == FaultDisputeGame.Phase.DefenderReveal || ph == FaultDisputeGame.Phase.DefenderNodes;
+            moveAs(gid, dt, ct, defenderMoves ? d : c);
+        }
+        revert("no proof phase");
+    }
+
+    // ------------------------------------------------------------------ 1. self-challenge
+
+    /// A dishonest submitter opens a second game from another identity, loses it on purpose in a
+    /// few blocks and so tried to take its bond back and void the honest challenger's game.
+    function test_attack1_selfChallengeRecoversNoBond_andTheHonestChallengerIsPaid() public {
+        uint256 rid = request(modelId);
+        submit(rid, bad, submitter);
+        uint256 honestGame = openGame(rid, honest, challenger);
+        uint256 selfGame = openGame(rid, honest, sybil);
+        playAs(selfGame, bad, honest, submitter, sybil);
+        vm.prank(sybil);
+        game.proveStep(selfGame, honestProof(selfGame, m, honest)); // the defender loses on purpose
+        // the honest challenger's game goes on; the defender does not answer it
+        vm.warp(block.timestamp + BUDGET + 1);
+        game.claimTimeout(honestGame);
+
+        uint256 attacker = manager.credits(submitter) + manager.credits(sybil);
+        // the attacker put in SUB_BOND + CH_BOND; it gets back at most CH_BOND + half the bond
+        vm.assertTrue(attacker <= CH_BOND + SUB_BOND / 2, "the attacker recovered more than half its bond");
+        vm.assertTrue(manager.credits(challenger) > CH_BOND, "the honest challenger was not paid");
+        assertBooks();
+    }
+
+    // ------------------------------------------------------------------ 2. censorship loop
+
+    /// A rejected submitter cannot answer the same request again.
+    function test_attack2_rejectedSubmitterCannotAnswerAgain() public {
+        uint256 rid = request(modelId);
+        submit(rid, bad, submitter);
+        uint256 gid = openGame(rid, honest, challenger);
+        playToProof(gid, bad, honest);
+        game.proveStep(gid, honestProof(gid, m, honest));
+        vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
+        vm.warp(block.timestamp + 1);
+        uint32 n = m.n();
+        int32[] memory out = bad.getOutput();
+        bytes32 root = bad.stateRoot(n);
+        bytes32[] memory path = bad.statePath(n, n);
+        vm.prank(submitter);
+        vm.expectRevert();
+        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+    }
+
+    /// A submitter contract loses its own self-game and submits again in one transaction, so the
+    /// request is never Open at the end of a transaction: that transaction must fail.
+    function test_attack2_loseAndResubmitInOneTransactionFails() public {
+        uint256 rid = request(modelId);
+        Bot bot = new Bot();
+        Bot next = new Bot();
+        vm.deal(address(bot), 10 ether);
+        vm.deal(address(next), 10 ether);
+        submit(rid, bad, address(bot));
+        uint256 gid = openGame(rid, honest, address(next));
+        playAs(gid, bad, honest, address(bot), address(next));
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        uint32 n = m.n();
+        Bot.Call[] memory calls = new Bot.Call[](2);
+        calls[0] = Bot.Call(address(game), 0, abi.encodeCall(FaultDisputeGame.proveStep, (gid, sp)));
+        calls[1] = Bot.Call(
+            address(manager),
+            SUB_BOND,
+            abi.encodeCall(
+                InferenceManager.submitResult, (rid, bad.getOutput(), bad.stateRoot(n), bad.statePath(n, n))
+            )
+        );
+        vm.expectRevert();
+        next.run(calls);
+    }
+
+    /// Whatever the submitters do (fresh identities answering wrongly again and again, each
+    /// rejected), the requester is refunded within a bounded time after its deadline.
+    function test_attack2_refundWithinABoundWhateverSubmittersDo() public {
+        uint256 rid = request(modelId);
+        uint64 deadline0 = manager.getRequest(rid).deadline;
+        uint256 bound_ = uint256(deadline0) + 2 * WINDOW + 2 * BUDGET + 1;
+        for (uint256 i = 0; i < 40; ++i) {
+            address who = address(uint160(0xB000 + i));
+            vm.deal(who, 10 ether);
+            InferenceManager.Request memory rq = manager.getRequest(rid);
+            if (rq.status != InferenceManager.Status.Open || block.timestamp > rq.deadline) break;
+            submit(rid, bad, who);
+            vm.warp(block.timestamp + 60);
+            uint256 gid = openGame(rid, honest, challenger);
+            playToProof(gid, bad, honest);
+            game.proveStep(gid, honestProof(gid, m, honest));
+            vm.warp(block.timestamp + 1);
+        }
+        if (block.timestamp <= bound_) vm.warp(bound_);
+        manager.refund(rid);
+        vm.assertEq(manager.credits(requester), FEE);
+        assertBooks();
+    }
+
+    // ------------------------------------------------------------------ 3. ceremony
+
+    /// The last contributor before the window closes posts keys of its own (whose trapdoor it
+    /// knows): the model must not become active with them.
+    function test_attack3_lastContributorCannotPickTheKeys() public {
+        bytes32 t0 = keccak256("t0");
+        uint256 id = registry.registerWithCeremony(registration(m, params(2, 1)), t0, 3600);
+        registry.contribute(id, t0, keccak256("t1"), keccak256("root1"), "honest");
+        vm.prank(stranger);
+        registry.contribute(id, keccak256("t1"), keccak256("evil"), keccak256("evil root"), "evil");
+        vm.warp(block.timestamp + 3600);
+        (bool active,,,) = registry.requestInfo(id);
+        vm.assertFalse(active);
+        vm.assertNotEq(registry.circuitRoot(id), keccak256("evil root"));
+    }
+
+    /// An honest contribution front-run by another on the same keys is still recorded.
+    function test_attack3_frontRunContributionIsKept() public {
+        bytes32 t0 = keccak256("t0");
+        uint256 id = registry.registerWithCeremony(registration(m, params(2, 1)), t0, 3600);
+        vm.prank(stranger);
+        registry.contribute(id, t0, keccak256("front"), keccak256("root f"), "front");
+        registry.contribute(id, t0, keccak256("t1"), keccak256("root1"), "honest");
+        (, uint32 n,,) = registry.ceremonyInfo(id);
+        vm.assertEq(n, 2);
+    }
+
+    // ------------------------------------------------------------------ 4. mempool copy
+
+    /// A bot copies an honest submitResult from the mempool and lands first.
+    function test_attack4_copiedSubmissionIsRefused() public {
+        uint256 rid = request(modelId);
+        address copier = address(0xB07);
+        vm.deal(copier, 10 ether);
+        uint32 n = m.n();
+        int32[] memory out = honest.getOutput();
+        bytes32 root = honest.stateRoot(n);
+        bytes32[] memory path = honest.statePath(n, n);
+        vm.prank(copier);
+        vm.expectRevert();
+        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+    }
+
+    // ------------------------------------------------------------------ 5. parameter bounds
+
+    function test_attack5_parametersOutOfBoundsAreRefused() public {
+        DisputeParams[5] memory bads;
+        for (uint256 i = 0; i < 5; ++i) bads[i] = params(2, 1);
+        bads[0].clockBudget = 1; // below any block interval
+        bads[1].challengerBond = 0; // free griefing
+        bads[2].challengeWindow = type(uint64).max; // overflows
+        bads[3].clockBudget = 100 * 365 days; // blocks finalize and refund for a century
+        bads[4].submitterBond = 0; // nothing to lose
+        for (uint256 i = 0; i < 5; ++i) {
+            ModelRegistry.Registration memory r = registration(m, bads[i]);
+            vm.expectRevert(ModelRegistry.BadParams.selector);
+            registry.register(r);
+        }
+    }
+
+    // ------------------------------------------------------------------ 6. inner node as an input
+
+    /// A step proof whose input "digest" is an inner node of the chunk tree (a short chunk path)
+    /// or the slot's whole chunks root (an empty path): an honest defender must not lose to it.
+    /// (Only a node below the field modulus can be a public input: the first such node found.)
+    function test_attack6_innerNodeIsNotAnInputDigest() public {
+        SimModel mm;
+        SimTrace h;
+        uint32 op;
+        bytes32 node;
+        uint256 height;
+        for (uint256 seed = 0; seed < 8 && op == 0; ++seed) {
+            mm = newSim(5, 3, keccak256(abi.encode("attack6", seed)));
+            h = newTrace(mm, 0, 0);
+            for (uint32 o = 2; o < 5 && op == 0; ++o) {
+                bytes32[] memory kids = h.nodesBelow(o - 1, 1, 0, 1);
+                bytes32 inner = keccak256(abi.encodePacked(kids[0], kids[1]));
+                bytes32 root = h.chunksRoot(o - 1);
+                if (uint256(inner) < Commitments.R) (op, node, height) = (o, inner, 1);
+                else if (uint256(root) < Commitments.R) (op, node, height) = (o, root, 2);
+            }
+        }
+        vm.assertTrue(op != 0, "no node in the field");
+        uint256 id = register(mm, params(2, 1));
+        vm.prank(requester);
+        uint256 rid = manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
+        submit(rid, h, submitter);
+        SimTrace other = newTrace(mm, op, 0); // disputed: chunk 0 of op, which reads chunk 0 of slot op-1
+        uint256 gid = openGame(rid, other, challenger);
+        playToProof(gid, h, other);
+        vm.assertEq(game.getGame(gid).hi, op);
+        vm.assertEq(game.getGame(gid).index, 0);
+        FaultDisputeGame.StepProof memory sp = stepProofAt(mm, h, op, 0, 7);
+        bytes32[] memory full = h.chunkPath(op - 1, 0);
+        bytes32[] memory shortPath = new bytes32[](full.length - height);
+        for (uint256 i = height; i < full.length; ++i) shortPath[i - height] = full[i];
+        sp.inputs[0].digest = uint256(node);
+        sp.inputs[0].chunkPath = shortPath;
+        uint256[] memory pub = new uint256[](sp.inputs.length + 1);
+        for (uint256 k = 0; k < sp.inputs.length; ++k) pub[k] = sp.inputs[k].digest;
+        pub[sp.inputs.length] = 7;
+        sp.proof = g16.prove(mm.vkSeed(op, 0), pub);
+        vm.prank(challenger);
+        vm.expectRevert();
+        game.proveStep(gid, sp);
+        vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.Undecided));
+    }
+
+    // ------------------------------------------------------------------ 7. stored input geometry
+
+    /// A request by root with the tensor root of another geometry than the registered input's.
+    function test_attack7_requestByRootUsesTheRegisteredGeometry() public {
+        bytes32 chunksRoot = honest.chunksRoot(0);
+        bytes32 otherMeta = keccak256(abi.encodePacked(uint32(1), uint32(7), int32(8), uint32(4)));
+        bytes32 wrongRoot = keccak256(abi.encodePacked(otherMeta, chunksRoot));
+        vm.prank(requester);
+        vm.expectRevert();
+        manager.requestInferenceByRoot{value: FEE}(modelId, wrongRoot, "bafkreiinput", uint64(block.timestamp + 10));
+    }
+}
