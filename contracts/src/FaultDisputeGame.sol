@@ -33,8 +33,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
     enum Outcome {
         Undecided,
         DefenderWon,
-        ChallengerWon,
-        Void // the result was rejected by another game first: no one wins, bonds go back
+        ChallengerWon
     }
 
     /// Why a game ended (events and views).
@@ -44,8 +43,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
         ChallengerTimeout,
         DefenderProved,
         OtherDigestProved,
-        PaddingLeaf,
-        ResultGone
+        PaddingLeaf
     }
 
     struct Game {
@@ -83,7 +81,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
 
     /// One input chunk of the final step, opened against the agreed state root(i-1).
     struct InputOpening {
-        bytes32 metaHash; // metaHash of the input slot's tensor
+        TensorMeta meta; // geometry of the input slot's tensor (fixes the chunk path's length)
         uint256 digest; // the chunk's digest (a public input of the proof)
         bytes32[] chunkPath; // siblings from the chunk up to the slot's chunksRoot
         bytes32[] statePath; // stateDepth siblings from the slot's tensorRoot up to root(i-1)
@@ -154,7 +152,6 @@ contract FaultDisputeGame is IFaultDisputeGame {
     error BadInputOpening(uint256 k);
     error NotPadding();
     error IsPadding();
-    error ResultStillLive();
 
     constructor(IInferenceManager manager_, ModelRegistry registry_, Groth16Verifier verifier_) {
         manager = manager_;
@@ -419,13 +416,17 @@ contract FaultDisputeGame is IFaultDisputeGame {
         }
     }
 
+    /// The chunk path must be exactly as long as the slot's chunk tree is high and the chunk a
+    /// real one, so that only a leaf (a chunk digest), never an inner node, is an input.
     function _openInput(InputOpening calldata o, uint256 slot, uint256 chunk, bytes32 agreed, uint8 depth, uint256 k)
         internal
         pure
         returns (uint256)
     {
+        (, uint256 numChunks) = Commitments.checkMeta(o.meta);
+        if (chunk >= numChunks || o.chunkPath.length != Merkle.ceilLog2(numChunks)) revert BadInputOpening(k);
         bytes32 chunksRoot = Merkle.rootFromPath(bytes32(o.digest), chunk, o.chunkPath);
-        bytes32 tr = Commitments.tensorRootOf(o.metaHash, chunksRoot);
+        bytes32 tr = Commitments.tensorRootOf(Commitments.metaHash(o.meta), chunksRoot);
         if (o.statePath.length != depth || Merkle.rootFromPath(tr, slot, o.statePath) != agreed) {
             revert BadInputOpening(k);
         }
@@ -457,22 +458,12 @@ contract FaultDisputeGame is IFaultDisputeGame {
         );
     }
 
-    /// The result this game disputes was rejected by another game: end this one as void (the
-    /// challenger's bond is refunded). Anyone may call.
-    function cancel(uint256 gameId) external {
-        Game storage g = _game(gameId);
-        Phase ph = g.phase;
-        if (ph == Phase.None || ph == Phase.Resolved) revert WrongPhase(ph);
-        if (manager.isResultLive(g.requestId, g.resultNonce)) revert ResultStillLive();
-        _resolve(gameId, g, false, Reason.ResultGone);
-    }
-
     function _resolve(uint256 gameId, Game storage g, bool defenderWon, Reason reason) internal {
         g.phase = Phase.Resolved;
-        bool counted = manager.onGameResolved(g.requestId, g.resultNonce, g.challenger, g.bond, defenderWon);
-        Outcome o = !counted ? Outcome.Void : (defenderWon ? Outcome.DefenderWon : Outcome.ChallengerWon);
+        Outcome o = defenderWon ? Outcome.DefenderWon : Outcome.ChallengerWon;
         g.outcome = o;
-        emit GameResolved(gameId, o, counted ? reason : Reason.ResultGone);
+        manager.onGameResolved(g.requestId, g.resultNonce, g.challenger, g.bond, defenderWon);
+        emit GameResolved(gameId, o, reason);
     }
 
     function _defenderToMove(Phase ph) internal pure returns (bool) {

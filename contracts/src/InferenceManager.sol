@@ -10,10 +10,12 @@ import {ModelRegistry, DisputeParams} from "./ModelRegistry.sol";
 
 /// @title InferenceManager: requests, results, challenges, and all the money.
 /// Every wei this contract holds is either escrowed (fees of open or answered requests, bonds of
-/// live results, bonds of running challenges) or credited to an account that can withdraw it:
-///   address(this).balance == totalEscrow + totalCredits
+/// live results, bonds of running challenges, the shares of a rejected result's bond that wait
+/// for their games to end), credited to an account that can withdraw it, or burned (locked here
+/// for ever):
+///   address(this).balance == totalEscrow + totalCredits + totalBurned
 /// Payouts are pulled with withdraw() (checks-effects-interactions and a re-entrancy lock).
-/// See docs/protocol.md for the state machine.
+/// See docs/protocol.md for the state machine and the bond rule.
 contract InferenceManager is IInferenceManager {
     enum Status {
         None,
@@ -23,15 +25,21 @@ contract InferenceManager is IInferenceManager {
         Refunded // nobody answered (rightly) in time; the requester got the fee back
     }
 
+    /// Share of a rejected result's bond that is burned (basis points); the rest is split
+    /// equally among the games that were running against it when it was rejected.
+    uint256 public constant BURN_BPS = 5000;
+
     struct Request {
         address requester;
-        uint64 deadline; // last second at which a result may be submitted
+        uint64 deadline; // last second at which a result may be submitted (a rejection may extend it, up to deadlineCap)
         Status status;
         uint128 fee;
         uint64 modelId;
         uint32 resultNonce; // counts results; a game refers to (requestId, nonce)
         bytes32 inputRoot; // tensor root of slot 0
         bytes32 stateRoot0; // state root with only slot 0 set: the agreed start of every dispute
+        uint64 deadlineCap; // the requester's deadline + the challenge window: no result after it, whatever is rejected
+        uint64 reopenedBlock; // block of the last rejection: no result in that block
     }
 
     struct Result {
@@ -43,6 +51,13 @@ contract InferenceManager is IInferenceManager {
         int32[] output; // output values; their tensor root is leaf n under finalRoot
     }
 
+    /// A result rejected while other games ran against it: each of them, when it ends, pays its
+    /// challenger `share` (on top of its bond) if the challenger won.
+    struct Rejection {
+        uint32 gamesLeft;
+        uint96 share;
+    }
+
     ModelRegistry public immutable registry;
     IPoseidon5 public immutable poseidon;
     address public immutable deployer;
@@ -50,9 +65,15 @@ contract InferenceManager is IInferenceManager {
 
     Request[] internal requests;
     mapping(uint256 => Result) internal results;
+    mapping(uint256 => mapping(uint32 => Rejection)) public rejections;
+    /// request -> submitter -> whether a result of this submitter was rejected (it may not answer again)
+    mapping(uint256 => mapping(address => bool)) public rejectedSubmitter;
+    /// result commitment -> block it was first made in (docs/protocol.md "Commit, then submit")
+    mapping(bytes32 => uint256) public commitBlock;
     mapping(address => uint256) public credits;
     uint256 public totalEscrow;
     uint256 public totalCredits;
+    uint256 public totalBurned;
     uint256 private locked = 1;
 
     event InferenceRequested(
@@ -77,7 +98,11 @@ contract InferenceManager is IInferenceManager {
     event ChallengeOpened(
         uint256 indexed requestId, uint256 indexed gameId, address indexed challenger, uint32 resultNonce, bytes32 challengerRoot
     );
-    event GameSettled(uint256 indexed requestId, uint32 resultNonce, address indexed challenger, bool defenderWon, bool counted);
+    event ResultCommitted(bytes32 indexed commitment, address indexed sender);
+    event GameSettled(
+        uint256 indexed requestId, uint32 resultNonce, address indexed challenger, bool defenderWon, uint256 challengerPaid
+    );
+    event Burned(uint256 indexed requestId, uint32 resultNonce, uint256 amount);
     event ResultFinalized(uint256 indexed requestId, address indexed submitter, bytes32 finalRoot);
     event ResultRejected(uint256 indexed requestId, uint32 resultNonce, address indexed challenger);
     event RequestReopened(uint256 indexed requestId, uint64 deadline);
@@ -104,6 +129,9 @@ contract InferenceManager is IInferenceManager {
     error Reentrancy();
     error UnknownRequest(uint256 requestId);
     error NotFinal();
+    error NoCommitment();
+    error SubmitterRejected();
+    error ReopenedThisBlock();
 
     modifier nonReentrant() {
         if (locked != 1) revert Reentrancy();
@@ -134,42 +162,50 @@ contract InferenceManager is IInferenceManager {
         payable
         returns (uint256 requestId)
     {
-        (bool active, uint8 depth,, TensorMeta memory meta) = registry.requestInfo(modelId);
+        (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
         bytes32 inputRoot = this.tensorRootOf(meta, input);
-        requestId = _newRequest(modelId, active, depth, inputRoot, deadline);
-        emit InferenceRequested(
-            requestId, modelId, msg.sender, msg.value, deadline, inputRoot, requests[requestId].stateRoot0, input, ""
-        );
+        requestId = _newRequest(modelId, active, depth, p.challengeWindow, inputRoot, deadline);
+        _emitRequested(requestId, modelId, deadline, input, "");
     }
 
-    /// Request for a large input stored off-chain under `inputCid`; `inputRoot` is its tensor root
-    /// (the requester's commitment: the dispute starts from it).
-    function requestInferenceByRoot(uint256 modelId, bytes32 inputRoot, string calldata inputCid, uint64 deadline)
+    /// Request for a large input stored off-chain under `inputCid`; `chunksRoot` is the root of its
+    /// chunk digests (the requester's commitment: the dispute starts from it). The tensor root is
+    /// computed here with the model's registered input geometry, so a stored input cannot come
+    /// with another shape, scale or chunking.
+    function requestInferenceByRoot(uint256 modelId, bytes32 chunksRoot, string calldata inputCid, uint64 deadline)
         external
         payable
         returns (uint256 requestId)
     {
-        (bool active, uint8 depth,,) = registry.requestInfo(modelId);
-        requestId = _newRequest(modelId, active, depth, inputRoot, deadline);
+        (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
+        bytes32 inputRoot = this.tensorRootOfChunks(meta, chunksRoot);
+        requestId = _newRequest(modelId, active, depth, p.challengeWindow, inputRoot, deadline);
+        _emitRequested(requestId, modelId, deadline, new int32[](0), inputCid);
+    }
+
+    function _emitRequested(
+        uint256 requestId,
+        uint256 modelId,
+        uint64 deadline,
+        int32[] memory input,
+        string memory inputCid
+    ) internal {
+        Request storage rq = requests[requestId];
         emit InferenceRequested(
-            requestId,
-            modelId,
-            msg.sender,
-            msg.value,
-            deadline,
-            inputRoot,
-            requests[requestId].stateRoot0,
-            new int32[](0),
-            inputCid
+            requestId, modelId, msg.sender, msg.value, deadline, rq.inputRoot, rq.stateRoot0, input, inputCid
         );
     }
 
-    function _newRequest(uint256 modelId, bool active, uint8 depth, bytes32 inputRoot, uint64 deadline)
-        internal
-        returns (uint256 requestId)
-    {
+    function _newRequest(
+        uint256 modelId,
+        bool active,
+        uint8 depth,
+        uint64 challengeWindow,
+        bytes32 inputRoot,
+        uint64 deadline
+    ) internal returns (uint256 requestId) {
         if (!active) revert ModelInactive();
-        if (deadline <= block.timestamp) revert BadDeadline();
+        if (deadline <= block.timestamp || deadline > type(uint64).max - challengeWindow) revert BadDeadline();
         if (msg.value > type(uint128).max) revert FeeTooLarge();
         requestId = requests.length;
         requests.push(
@@ -181,10 +217,18 @@ contract InferenceManager is IInferenceManager {
                 modelId: uint64(modelId),
                 resultNonce: 0,
                 inputRoot: inputRoot,
-                stateRoot0: Commitments.stateRoot0(inputRoot, depth)
+                stateRoot0: Commitments.stateRoot0(inputRoot, depth),
+                deadlineCap: deadline + challengeWindow,
+                reopenedBlock: 0
             })
         );
         totalEscrow += msg.value;
+    }
+
+    /// Tensor root of the chunk digests under `chunksRoot` with geometry `meta` (which it checks).
+    function tensorRootOfChunks(TensorMeta calldata meta, bytes32 chunksRoot) external pure returns (bytes32) {
+        Commitments.checkMeta(meta);
+        return Commitments.tensorRootOf(Commitments.metaHash(meta), chunksRoot);
     }
 
     /// Tensor root of `values` with geometry `meta` (external so that memory metas can be passed
@@ -195,8 +239,24 @@ contract InferenceManager is IInferenceManager {
 
     // ------------------------------------------------------------------ results
 
-    /// Answer an open request. `output` are the values of slot n; `outputPath` the stateDepth
-    /// siblings of leaf n under `finalRoot`. msg.value must be the model's submitter bond.
+    /// The commitment a submitter makes, in an earlier block than its submitResult, to the final
+    /// root it will submit: bound to the sender, so a result copied from the mempool (whose
+    /// copier made no commitment in time) is refused.
+    function resultCommitment(uint256 requestId, bytes32 finalRoot, address submitter) public pure returns (bytes32) {
+        return keccak256(abi.encode(requestId, finalRoot, submitter));
+    }
+
+    /// Step 1 of answering: record `commitment` = resultCommitment(requestId, finalRoot, msg.sender).
+    /// It reveals nothing of the result.
+    function commitResult(bytes32 commitment) external {
+        if (commitBlock[commitment] == 0) commitBlock[commitment] = block.number;
+        emit ResultCommitted(commitment, msg.sender);
+    }
+
+    /// Step 2: answer an open request (commitResult in an earlier block). `output` are the values
+    /// of slot n; `outputPath` the stateDepth siblings of leaf n under `finalRoot`. msg.value must
+    /// be the model's submitter bond. A submitter whose result on this request was rejected may
+    /// not answer it again, and nobody may answer in the block of a rejection.
     function submitResult(uint256 requestId, int32[] calldata output, bytes32 finalRoot, bytes32[] calldata outputPath)
         external
         payable
@@ -204,6 +264,12 @@ contract InferenceManager is IInferenceManager {
         Request storage rq = _request(requestId);
         if (rq.status != Status.Open) revert WrongStatus(rq.status);
         if (block.timestamp > rq.deadline) revert DeadlinePassed();
+        if (rq.reopenedBlock == block.number) revert ReopenedThisBlock();
+        if (rejectedSubmitter[requestId][msg.sender]) revert SubmitterRejected();
+        bytes32 commitment = resultCommitment(requestId, finalRoot, msg.sender);
+        uint256 at = commitBlock[commitment];
+        if (at == 0 || at >= block.number) revert NoCommitment();
+        delete commitBlock[commitment];
         (uint96 bond, uint64 window) = _checkOutput(rq.modelId, output, finalRoot, outputPath);
         if (msg.value != bond) revert WrongBond(msg.value, bond);
 
@@ -305,32 +371,67 @@ contract InferenceManager is IInferenceManager {
         address challenger,
         uint256 challengerBond,
         bool defenderWon
-    ) external returns (bool counted) {
+    ) external {
         if (msg.sender != address(game)) revert NotGame();
         Request storage rq = requests[requestId];
-        Result storage res = results[requestId];
         totalEscrow -= challengerBond;
-        counted = rq.status == Status.Submitted && rq.resultNonce == resultNonce;
-        if (!counted) {
-            // the result this game was about was already rejected: the game is void
-            _credit(challenger, challengerBond);
-        } else if (defenderWon) {
-            res.activeGames -= 1;
-            _credit(res.submitter, challengerBond);
+        uint256 paid;
+        if (rq.status == Status.Submitted && rq.resultNonce == resultNonce) {
+            Result storage res = results[requestId];
+            if (defenderWon) {
+                res.activeGames -= 1;
+                _credit(res.submitter, challengerBond);
+            } else {
+                paid = challengerBond + _reject(requestId, rq, res, resultNonce, challenger);
+                _credit(challenger, paid);
+            }
         } else {
-            // the result is rejected: the challenger takes the submitter's bond, the request reopens
-            uint256 bond = res.bond;
-            totalEscrow -= bond;
-            _credit(challenger, challengerBond + bond);
-            delete results[requestId];
-            rq.status = Status.Open;
-            (,, DisputeParams memory p) = registry.disputeInfo(rq.modelId);
-            uint64 reopenUntil = uint64(block.timestamp) + p.challengeWindow;
-            if (rq.deadline < reopenUntil) rq.deadline = reopenUntil;
-            emit ResultRejected(requestId, resultNonce, challenger);
-            emit RequestReopened(requestId, rq.deadline);
+            // A game on a result that is no longer live: that result was rejected (a final result
+            // has no games), and this game was running then. Its share of the bond waits here.
+            Rejection storage rj = rejections[requestId][resultNonce];
+            uint256 share = rj.share;
+            totalEscrow -= share;
+            if (--rj.gamesLeft == 0) delete rejections[requestId][resultNonce];
+            if (defenderWon) {
+                // the challenger lost too: its bond and its share are burned (nothing flows back
+                // to a rejected submitter)
+                _burn(requestId, resultNonce, challengerBond + share);
+            } else {
+                paid = challengerBond + share;
+                _credit(challenger, paid);
+            }
         }
-        emit GameSettled(requestId, resultNonce, challenger, defenderWon, counted);
+        emit GameSettled(requestId, resultNonce, challenger, defenderWon, paid);
+    }
+
+    /// The live result lost a game: BURN_BPS of its bond is burned, the rest is split equally
+    /// among the games running against it (this one included; the others are paid when they
+    /// end), its submitter may not answer this request again, and the request reopens. Returns
+    /// this game's share.
+    function _reject(uint256 requestId, Request storage rq, Result storage res, uint32 resultNonce, address challenger)
+        internal
+        returns (uint256 share)
+    {
+        uint256 games = res.activeGames;
+        uint256 bond = res.bond;
+        uint256 pool = bond - (bond * BURN_BPS) / 10_000;
+        share = pool / games;
+        totalEscrow -= bond;
+        _burn(requestId, resultNonce, bond - share * games); // the burned part and the rounding dust
+        if (games > 1) {
+            totalEscrow += share * (games - 1);
+            rejections[requestId][resultNonce] = Rejection(uint32(games - 1), uint96(share));
+        }
+        rejectedSubmitter[requestId][res.submitter] = true;
+        delete results[requestId];
+        rq.status = Status.Open;
+        rq.reopenedBlock = uint64(block.number);
+        (,, DisputeParams memory p) = registry.disputeInfo(rq.modelId);
+        uint64 reopenUntil = uint64(block.timestamp) + p.challengeWindow;
+        if (reopenUntil > rq.deadlineCap) reopenUntil = rq.deadlineCap;
+        if (rq.deadline < reopenUntil) rq.deadline = reopenUntil;
+        emit ResultRejected(requestId, resultNonce, challenger);
+        emit RequestReopened(requestId, rq.deadline);
     }
 
     // ------------------------------------------------------------------ money
@@ -343,6 +444,12 @@ contract InferenceManager is IInferenceManager {
         emit Withdrawn(msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
+    }
+
+    function _burn(uint256 requestId, uint32 resultNonce, uint256 amount) internal {
+        if (amount == 0) return;
+        totalBurned += amount;
+        emit Burned(requestId, resultNonce, amount);
     }
 
     function _credit(address account, uint256 amount) internal {

@@ -14,10 +14,29 @@ struct DisputeParams {
     uint96 challengerBond; // exact bond of a challenge (wei)
 }
 
+/// Per-deployment lower bounds of the dispute parameters (docs/protocol.md "Parameter bounds").
+struct ParamBounds {
+    uint64 minMoveSeconds; // the longest a party may need to land one move on this chain (block interval, inclusion delay)
+    uint64 minChallengeWindow; // seconds
+    uint96 minSubmitterBond; // wei (at least 1)
+    uint96 minChallengerBond; // wei (at least 1)
+}
+
 /// @title ModelRegistry: the commitments of registered models. Ids count up from 0.
 contract ModelRegistry {
     uint16 public constant MAX_ARITY = 256;
     uint16 public constant MAX_GROUP = 256;
+    /// Every game ends within 2 * clockBudget: at most two weeks.
+    uint64 public constant MAX_CLOCK_BUDGET = 7 days;
+    uint64 public constant MAX_CHALLENGE_WINDOW = 30 days;
+    uint64 public constant MAX_CEREMONY_WINDOW = 90 days;
+    /// A chunk index is a uint32: a chunk tree is at most 32 levels high.
+    uint256 internal constant MAX_CHUNK_HEIGHT = 32;
+
+    uint64 public immutable minMoveSeconds;
+    uint64 public immutable minChallengeWindow;
+    uint96 public immutable minSubmitterBond;
+    uint96 public immutable minChallengerBond;
 
     struct Registration {
         bytes32 modelHash; // hash of the compiled model's canonical encoding
@@ -49,18 +68,34 @@ contract ModelRegistry {
     Model[] internal models;
 
     /// Phase 2 of a model's Groth16 setup (docs/zk.md "Trusted setup"), for models registered
-    /// with `registerWithCeremony`. Contributions are verified off-chain (`zkopml ceremony
-    /// verify`, or `snarkjs zkey verify`); the chain orders them, records the transcript hash
-    /// of the keys after each, and holds requests back until the window has closed with at
-    /// least one contribution.
+    /// with `registerWithCeremony`. Every contribution is kept (each names the keys it builds
+    /// on, so two contributors on the same keys are both recorded); contributions are verified
+    /// off-chain (`zkopml ceremony verify`, or `snarkjs zkey verify`), and the model becomes
+    /// active only when its owner, after the window closed, accepts one whose whole chain of
+    /// contributions verifies (`acceptContribution`). The owner is already trusted for the
+    /// model's roots; no contributor can pick the keys.
     struct Ceremony {
-        uint64 closesAt; // requests open from this time on (0: no ceremony)
+        uint64 closesAt; // contributions until this time (0: no ceremony); the owner may extend it
         uint32 contributions; // contributions recorded
-        bytes32 transcriptHash; // transcript hash of the current keys (docs/zk.md)
-        string keysCid; // where the current keys are published ("" before the first contribution)
+        uint32 accepted; // 1 + index of the accepted contribution; 0 while none is
+        bytes32 initialTranscript; // transcript hash of the initial keys (from the Powers of Tau)
+        bytes32 transcriptHash; // the latest contribution's (initial keys' before any); the accepted one's after acceptance
+        string keysCid; // where those keys are published ("" for the initial keys)
+    }
+
+    /// One recorded contribution.
+    struct Contribution {
+        address contributor;
+        uint32 parent; // 0: built on the initial keys; i + 1: on contribution i
+        bytes32 transcriptHash;
+        bytes32 circuitRoot;
+        string keysCid;
     }
 
     mapping(uint256 => Ceremony) internal ceremonies;
+    mapping(uint256 => Contribution[]) internal contributionsOf;
+    /// model -> transcript hash -> 1 + index of the contribution that produced it
+    mapping(uint256 => mapping(bytes32 => uint32)) internal contributionOf;
 
     event ModelRegistered(
         uint256 indexed modelId,
@@ -91,6 +126,8 @@ contract ModelRegistry {
         bytes32 circuitRoot,
         string keysCid
     );
+    event CeremonyExtended(uint256 indexed modelId, uint64 closesAt);
+    event ContributionAccepted(uint256 indexed modelId, uint32 index, bytes32 transcriptHash, bytes32 circuitRoot);
 
     error BadParams();
     error BadMetaPath();
@@ -98,7 +135,23 @@ contract ModelRegistry {
     error UnknownModel(uint256 modelId);
     error NoCeremony(uint256 modelId);
     error CeremonyClosed(uint256 modelId);
-    error StaleTranscript(bytes32 current);
+    error UnknownTranscript(bytes32 transcriptHash);
+    error DuplicateTranscript(bytes32 transcriptHash);
+    error CeremonyOpen(uint256 modelId);
+    error AlreadyAccepted(uint256 modelId);
+    error UnknownContribution(uint256 modelId, uint256 index);
+    error BadBounds();
+
+    constructor(ParamBounds memory b) {
+        if (b.minMoveSeconds == 0 || b.minMoveSeconds > MAX_CLOCK_BUDGET || b.minChallengeWindow > MAX_CHALLENGE_WINDOW)
+        {
+            revert BadBounds();
+        }
+        minMoveSeconds = b.minMoveSeconds;
+        minChallengeWindow = b.minChallengeWindow == 0 ? 1 : b.minChallengeWindow;
+        minSubmitterBond = b.minSubmitterBond == 0 ? 1 : b.minSubmitterBond;
+        minChallengerBond = b.minChallengerBond == 0 ? 1 : b.minChallengerBond;
+    }
 
     /// Registers a model whose keys come from a trusted local setup: requests open at once.
     function register(Registration calldata r) external returns (uint256 modelId) {
@@ -112,16 +165,18 @@ contract ModelRegistry {
         external
         returns (uint256 modelId)
     {
-        if (window == 0) revert BadParams();
+        if (window == 0 || window > MAX_CEREMONY_WINDOW) revert BadParams();
         modelId = _register(r);
         uint64 closesAt = uint64(block.timestamp) + window;
-        ceremonies[modelId] = Ceremony(closesAt, 0, transcriptHash, "");
+        ceremonies[modelId] = Ceremony(closesAt, 0, 0, transcriptHash, transcriptHash, "");
         emit CeremonyOpened(modelId, closesAt, transcriptHash);
     }
 
-    /// Records a contribution on top of the current keys (`prevTranscript` must be the current
-    /// transcript hash, so two contributors cannot both build on the same keys). The new keys
-    /// are published at `keysCid`; `circuitRoot` is the root of their circuit table.
+    /// Records a contribution on top of the keys whose transcript hash is `prevTranscript`: the
+    /// initial keys or any recorded contribution (so a contribution front-run by another on the
+    /// same keys is still kept). The new keys are published at `keysCid`; `circuitRoot` is the
+    /// root of their circuit table. Recording does not make them the model's keys: see
+    /// `acceptContribution`.
     function contribute(
         uint256 modelId,
         bytes32 prevTranscript,
@@ -129,19 +184,69 @@ contract ModelRegistry {
         bytes32 newCircuitRoot,
         string calldata keysCid
     ) external {
-        Model storage m = _model(modelId);
+        _model(modelId);
         Ceremony storage c = ceremonies[modelId];
         if (c.closesAt == 0) revert NoCeremony(modelId);
-        if (block.timestamp >= c.closesAt) revert CeremonyClosed(modelId);
-        if (prevTranscript != c.transcriptHash) revert StaleTranscript(c.transcriptHash);
-        c.transcriptHash = transcriptHash;
+        if (block.timestamp >= c.closesAt || c.accepted != 0) revert CeremonyClosed(modelId);
+        uint32 parent = contributionOf[modelId][prevTranscript];
+        if (parent == 0 && prevTranscript != c.initialTranscript) revert UnknownTranscript(prevTranscript);
+        if (contributionOf[modelId][transcriptHash] != 0 || transcriptHash == c.initialTranscript) {
+            revert DuplicateTranscript(transcriptHash);
+        }
         uint32 index = c.contributions++;
+        contributionOf[modelId][transcriptHash] = index + 1;
+        contributionsOf[modelId].push(Contribution(msg.sender, parent, transcriptHash, newCircuitRoot, keysCid));
+        c.transcriptHash = transcriptHash;
         c.keysCid = keysCid;
-        m.circuitRoot = newCircuitRoot;
         emit Contributed(modelId, msg.sender, index, transcriptHash, newCircuitRoot, keysCid);
     }
 
-    /// The ceremony of a model: `closesAt` 0 when it was registered without one.
+    /// The owner extends the contribution window (before it accepted a contribution).
+    function extendCeremony(uint256 modelId, uint64 closesAt) external {
+        Model storage m = _model(modelId);
+        if (msg.sender != m.owner) revert NotOwner();
+        Ceremony storage c = ceremonies[modelId];
+        if (c.closesAt == 0) revert NoCeremony(modelId);
+        if (c.accepted != 0) revert AlreadyAccepted(modelId);
+        if (closesAt <= c.closesAt || closesAt > block.timestamp + MAX_CEREMONY_WINDOW) revert BadParams();
+        c.closesAt = closesAt;
+        emit CeremonyExtended(modelId, closesAt);
+    }
+
+    /// The owner, after the window closed, accepts contribution `index`, having verified its
+    /// keys and their whole chain of contributions against the Powers of Tau (`zkopml ceremony
+    /// accept` does both): its circuit root becomes the model's and requests open.
+    function acceptContribution(uint256 modelId, uint32 index) external {
+        Model storage m = _model(modelId);
+        if (msg.sender != m.owner) revert NotOwner();
+        Ceremony storage c = ceremonies[modelId];
+        if (c.closesAt == 0) revert NoCeremony(modelId);
+        if (c.accepted != 0) revert AlreadyAccepted(modelId);
+        if (block.timestamp < c.closesAt) revert CeremonyOpen(modelId);
+        if (index >= c.contributions) revert UnknownContribution(modelId, index);
+        Contribution storage k = contributionsOf[modelId][index];
+        c.accepted = index + 1;
+        c.transcriptHash = k.transcriptHash;
+        c.keysCid = k.keysCid;
+        m.circuitRoot = k.circuitRoot;
+        emit ContributionAccepted(modelId, index, k.transcriptHash, k.circuitRoot);
+    }
+
+    /// Contribution `index` of a model's ceremony.
+    function getContribution(uint256 modelId, uint256 index) external view returns (Contribution memory) {
+        _model(modelId);
+        if (index >= contributionsOf[modelId].length) revert UnknownContribution(modelId, index);
+        return contributionsOf[modelId][index];
+    }
+
+    /// 1 + the index of the accepted contribution (0 while none is).
+    function acceptedContribution(uint256 modelId) external view returns (uint32) {
+        _model(modelId);
+        return ceremonies[modelId].accepted;
+    }
+
+    /// The ceremony of a model: `closesAt` 0 when it was registered without one; `transcriptHash`
+    /// the latest contribution's (the accepted one's once accepted); `done` once accepted.
     function ceremonyInfo(uint256 modelId)
         external
         view
@@ -152,22 +257,25 @@ contract ModelRegistry {
         return (c.closesAt, c.contributions, c.transcriptHash, _ceremonyDone(c));
     }
 
-    /// Where the current keys of a model's ceremony are published: the `keysCid` of the last
-    /// contribution, "" before the first (the initial keys are among the registration's artifacts).
+    /// Where the keys of a model's ceremony are published: the accepted contribution's once
+    /// accepted, before that the latest contribution's, "" before the first (the initial keys
+    /// are among the registration's artifacts).
     function ceremonyKeys(uint256 modelId) external view returns (string memory) {
         _model(modelId);
         return ceremonies[modelId].keysCid;
     }
 
     function _ceremonyDone(Ceremony storage c) internal view returns (bool) {
-        return c.closesAt == 0 || (block.timestamp >= c.closesAt && c.contributions > 0);
+        return c.closesAt == 0 || c.accepted != 0;
     }
 
     function _register(Registration calldata r) internal returns (uint256 modelId) {
         DisputeParams calldata p = r.params;
         if (
             r.numOps == 0 || p.arity < 2 || p.arity > MAX_ARITY || p.maxGroup == 0 || p.maxGroup > MAX_GROUP
-                || p.clockBudget == 0 || p.challengeWindow == 0
+                || p.clockBudget < minClockBudget(r.numOps, p.arity, p.maxGroup) || p.clockBudget > MAX_CLOCK_BUDGET
+                || p.challengeWindow < minChallengeWindow || p.challengeWindow > MAX_CHALLENGE_WINDOW
+                || p.submitterBond < minSubmitterBond || p.challengerBond < minChallengerBond
         ) revert BadParams();
         Commitments.checkMeta(r.input);
         Commitments.checkMeta(r.output);
@@ -198,6 +306,24 @@ contract ModelRegistry {
         emit ModelParams(
             modelId, p.arity, p.maxGroup, p.clockBudget, p.challengeWindow, p.submitterBond, p.challengerBond
         );
+    }
+
+    /// The smallest clock budget a model may have: `minMoveSeconds` for every move one party
+    /// makes in the longest game (operator rounds, the reveal, chunk rounds down a tree of
+    /// MAX_CHUNK_HEIGHT levels, the proof), so that no honest party can lose on time however
+    /// slowly the chain includes its transactions (up to `minMoveSeconds` per move).
+    function minClockBudget(uint32 numOps, uint16 arity, uint16 maxGroup) public view returns (uint64) {
+        if (arity < 2 || maxGroup == 0) return type(uint64).max;
+        uint256 moves = 2; // the reveal and the proof
+        // operator rounds, as FaultDisputeGame cuts a segment: the longest part of each round
+        for (uint256 len = numOps; len > 1; ++moves) {
+            uint256 a = len <= maxGroup ? len : (arity < len ? arity : len);
+            len = (len + a - 1) / a;
+        }
+        uint256 step = 0;
+        while ((uint256(2) << step) <= arity) ++step;
+        moves += (MAX_CHUNK_HEIGHT + step - 1) / step;
+        return uint64(moves * minMoveSeconds);
     }
 
     /// The owner may stop (and resume) new requests for its model. Requests already made are unaffected.

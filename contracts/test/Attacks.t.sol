@@ -101,7 +101,10 @@ contract AttacksTest is Fixture {
         bytes32 root = bad.stateRoot(n);
         bytes32[] memory path = bad.statePath(n, n);
         vm.prank(submitter);
-        vm.expectRevert();
+        manager.commitResult(manager.resultCommitment(rid, root, submitter));
+        vm.roll(block.number + 1);
+        vm.prank(submitter);
+        vm.expectRevert(InferenceManager.SubmitterRejected.selector);
         manager.submitResult{value: SUB_BOND}(rid, out, root, path);
     }
 
@@ -118,6 +121,10 @@ contract AttacksTest is Fixture {
         playAs(gid, bad, honest, address(bot), address(next));
         FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
         uint32 n = m.n();
+        // `next` (a fresh identity) committed in an earlier block: only the same-block rule stops it
+        vm.prank(address(next));
+        manager.commitResult(manager.resultCommitment(rid, bad.stateRoot(n), address(next)));
+        vm.roll(block.number + 1);
         Bot.Call[] memory calls = new Bot.Call[](2);
         calls[0] = Bot.Call(address(game), 0, abi.encodeCall(FaultDisputeGame.proveStep, (gid, sp)));
         calls[1] = Bot.Call(
@@ -127,8 +134,23 @@ contract AttacksTest is Fixture {
                 InferenceManager.submitResult, (rid, bad.getOutput(), bad.stateRoot(n), bad.statePath(n, n))
             )
         );
-        vm.expectRevert();
+        vm.expectRevert(InferenceManager.ReopenedThisBlock.selector);
         next.run(calls);
+        // the rejection alone goes through; the request is Open at the end of that transaction
+        next.run(_first(calls));
+        vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
+        // and the rejected submitter may not answer again, in any later block
+        vm.roll(block.number + 1);
+        vm.prank(address(bot));
+        manager.commitResult(manager.resultCommitment(rid, bad.stateRoot(n), address(bot)));
+        vm.roll(block.number + 1);
+        expectMoveRevert(abi.encodeWithSelector(InferenceManager.SubmitterRejected.selector));
+        reveal(rid, bad, address(bot));
+    }
+
+    function _first(Bot.Call[] memory calls) internal pure returns (Bot.Call[] memory one) {
+        one = new Bot.Call[](1);
+        one[0] = calls[0];
     }
 
     /// Whatever the submitters do (fresh identities answering wrongly again and again, each
@@ -145,9 +167,10 @@ contract AttacksTest is Fixture {
             submit(rid, bad, who);
             vm.warp(block.timestamp + 60);
             uint256 gid = openGame(rid, honest, challenger);
-            playToProof(gid, bad, honest);
+            playAs(gid, bad, honest, who, challenger);
             game.proveStep(gid, honestProof(gid, m, honest));
             vm.warp(block.timestamp + 1);
+            vm.roll(block.number + 1);
         }
         if (block.timestamp <= bound_) vm.warp(bound_);
         manager.refund(rid);
@@ -193,9 +216,44 @@ contract AttacksTest is Fixture {
         int32[] memory out = honest.getOutput();
         bytes32 root = honest.stateRoot(n);
         bytes32[] memory path = honest.statePath(n, n);
+        commit(rid, honest, submitter); // the honest submitter's commitment (reveals nothing)
+        // a copy of the honest commitment binds the honest sender, not the copier
         vm.prank(copier);
-        vm.expectRevert();
+        manager.commitResult(manager.resultCommitment(rid, root, submitter));
+        // the honest reveal is seen in the mempool: the copier lands its calldata first, with a
+        // commitment of its own made in this same block
+        vm.prank(copier);
+        manager.commitResult(manager.resultCommitment(rid, root, copier));
+        vm.prank(copier);
+        vm.expectRevert(InferenceManager.NoCommitment.selector);
         manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        reveal(rid, honest, submitter); // the honest reveal lands in the same block
+        vm.assertEq(manager.getResult(rid).submitter, submitter);
+        // by the next block, when the copier's commitment could count, the request is answered
+        vm.roll(block.number + 1);
+        vm.prank(copier);
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Submitted)
+        );
+        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+    }
+
+    // ------------------------------------------------------------------ 5b. a game past its bound
+
+    /// Nobody moves in a game and nobody claims its timeout: the requester itself ends it after
+    /// its bound (2 clock budgets) and is refunded once the answer deadline (capped) has passed.
+    function test_requesterRecoversItsFeeAfterAGameOutlivedItsBound() public {
+        uint256 rid = request(modelId);
+        uint64 cap = manager.getRequest(rid).deadlineCap;
+        submit(rid, bad, submitter);
+        uint256 gid = openGame(rid, honest, challenger);
+        vm.warp(uint256(cap) + 2 * BUDGET + 1);
+        vm.prank(requester);
+        game.claimTimeout(gid);
+        vm.prank(requester);
+        manager.refund(rid);
+        vm.assertEq(manager.credits(requester), FEE);
+        assertBooks();
     }
 
     // ------------------------------------------------------------------ 5. parameter bounds
@@ -265,13 +323,19 @@ contract AttacksTest is Fixture {
 
     // ------------------------------------------------------------------ 7. stored input geometry
 
-    /// A request by root with the tensor root of another geometry than the registered input's.
+    /// A request by root names only the input's chunks root: the tensor root (shape, scale,
+    /// chunking) is computed from the registered input geometry, whatever the requester meant.
+    /// (Before the fix a whole tensor root was taken, so `wrongRoot` below was accepted.)
     function test_attack7_requestByRootUsesTheRegisteredGeometry() public {
         bytes32 chunksRoot = honest.chunksRoot(0);
         bytes32 otherMeta = keccak256(abi.encodePacked(uint32(1), uint32(7), int32(8), uint32(4)));
         bytes32 wrongRoot = keccak256(abi.encodePacked(otherMeta, chunksRoot));
         vm.prank(requester);
-        vm.expectRevert();
-        manager.requestInferenceByRoot{value: FEE}(modelId, wrongRoot, "bafkreiinput", uint64(block.timestamp + 10));
+        uint256 rid =
+            manager.requestInferenceByRoot{value: FEE}(modelId, chunksRoot, "bafkreiinput", uint64(block.timestamp + 10));
+        InferenceManager.Request memory rq = manager.getRequest(rid);
+        vm.assertEq(rq.inputRoot, keccak256(abi.encodePacked(m.metaHash(0), chunksRoot)));
+        vm.assertNotEq(rq.inputRoot, wrongRoot);
+        vm.assertEq(rq.stateRoot0, honest.stateRoot(0));
     }
 }

@@ -8,8 +8,8 @@ import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {InferenceManager} from "../src/InferenceManager.sol";
 
 /// Phase-2 ceremony of a model (docs/zk.md "Trusted setup"): a contribution window after
-/// registration, contributions that must chain, requests only after the window closed with at
-/// least one contribution.
+/// registration (the owner may extend it), every contribution kept as a tree of keys, requests
+/// only after the owner accepted a contribution it verified, once the window closed.
 contract CeremonyTest is Fixture {
     SimModel internal m;
     bytes32 internal constant T0 = keccak256("initial transcript");
@@ -32,7 +32,7 @@ contract CeremonyTest is Fixture {
         (active,,,) = registry.requestInfo(id);
     }
 
-    function test_requestsOnlyAfterTheWindowClosedWithAContribution() public {
+    function test_requestsOnlyAfterTheOwnerAcceptedAContribution() public {
         uint256 id = _open();
         (uint64 closesAt, uint32 n, bytes32 t, bool done) = registry.ceremonyInfo(id);
         vm.assertEq(closesAt, uint64(block.timestamp) + CEREMONY_WINDOW);
@@ -40,6 +40,7 @@ contract CeremonyTest is Fixture {
         vm.assertEq(t, T0);
         vm.assertFalse(done);
         vm.assertFalse(_active(id));
+        bytes32 initialRoot = registry.circuitRoot(id);
         vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256(""));
         vm.prank(requester);
         vm.expectRevert(InferenceManager.ModelInactive.selector);
@@ -50,37 +51,82 @@ contract CeremonyTest is Fixture {
         registry.contribute(id, T1, T2, ROOT2, "bafy-bob");
         (, n, t, done) = registry.ceremonyInfo(id);
         vm.assertEq(n, 2);
-        vm.assertEq(t, T2);
-        vm.assertFalse(done); // the window is still open
+        vm.assertEq(t, T2); // the latest: what the next contributor builds on
+        vm.assertFalse(done);
         vm.assertFalse(_active(id));
-        vm.assertEq(registry.circuitRoot(id), ROOT2);
+        vm.assertEq(registry.circuitRoot(id), initialRoot); // recorded, not adopted
         vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-bob"));
+        ModelRegistry.Contribution memory c = registry.getContribution(id, 1);
+        vm.assertEq(c.contributor, address(this));
+        vm.assertEq(uint256(c.parent), 1);
+        vm.assertEq(c.circuitRoot, ROOT2);
 
+        // not before the window closed, not by anyone but the owner
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.CeremonyOpen.selector, id));
+        registry.acceptContribution(id, 1);
         vm.warp(block.timestamp + CEREMONY_WINDOW);
-        (,,, done) = registry.ceremonyInfo(id);
+        vm.assertFalse(_active(id)); // closing alone opens nothing
+        vm.prank(stranger);
+        vm.expectRevert(ModelRegistry.NotOwner.selector);
+        registry.acceptContribution(id, 1);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownContribution.selector, id, 2));
+        registry.acceptContribution(id, 2);
+        // the owner verified alice's keys but not bob's: it accepts alice's
+        registry.acceptContribution(id, 0);
+        (, n, t, done) = registry.ceremonyInfo(id);
         vm.assertTrue(done);
+        vm.assertEq(t, T1);
         vm.assertTrue(_active(id));
+        vm.assertEq(registry.circuitRoot(id), ROOT1);
+        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-alice"));
+        vm.assertEq(uint256(registry.acceptedContribution(id)), 1);
         uint256 rid = request(id);
         vm.assertEq(rid, 0);
-        // Closed: no more contributions, the circuit root is final.
+        // accepted: no more contributions, no second acceptance, no extension
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.CeremonyClosed.selector, id));
-        registry.contribute(id, T2, T1, ROOT1, "late");
-        vm.assertEq(registry.circuitRoot(id), ROOT2);
-        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-bob"));
+        registry.contribute(id, T2, keccak256("late"), ROOT1, "late");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyAccepted.selector, id));
+        registry.acceptContribution(id, 1);
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.AlreadyAccepted.selector, id));
+        registry.extendCeremony(id, uint64(block.timestamp + 10));
+        vm.assertEq(registry.circuitRoot(id), ROOT1);
     }
 
-    function test_aContributionMustChain() public {
+    function test_contributionsFormATree() public {
         uint256 id = _open();
-        // Not on top of the current keys.
-        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.StaleTranscript.selector, T0));
+        // on keys nobody recorded
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownTranscript.selector, T1));
         registry.contribute(id, T1, T2, ROOT2, "x");
         registry.contribute(id, T0, T1, ROOT1, "alice");
-        // A second contribution on the keys alice replaced.
+        // a second contribution on the initial keys (e.g. front-run by alice) is kept
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.StaleTranscript.selector, T1));
-        registry.contribute(id, T0, T2, ROOT2, "bob on stale keys");
-        vm.assertEq(registry.circuitRoot(id), ROOT1);
-        vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("alice"));
+        registry.contribute(id, T0, T2, ROOT2, "bob on the initial keys");
+        // a transcript recorded twice
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.DuplicateTranscript.selector, T2));
+        registry.contribute(id, T1, T2, ROOT2, "again");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.DuplicateTranscript.selector, T0));
+        registry.contribute(id, T1, T0, ROOT2, "the initial one");
+        (, uint32 n,,) = registry.ceremonyInfo(id);
+        vm.assertEq(n, 2);
+        vm.assertEq(uint256(registry.getContribution(id, 1).parent), 0);
+    }
+
+    function test_ownerExtendsTheWindow() public {
+        uint256 id = _open();
+        (uint64 closesAt,,,) = registry.ceremonyInfo(id);
+        vm.prank(stranger);
+        vm.expectRevert(ModelRegistry.NotOwner.selector);
+        registry.extendCeremony(id, closesAt + 100);
+        vm.expectRevert(ModelRegistry.BadParams.selector);
+        registry.extendCeremony(id, closesAt);
+        vm.warp(closesAt + 5); // closed, nothing accepted: it can still be extended
+        registry.extendCeremony(id, closesAt + 100);
+        registry.contribute(id, T0, T1, ROOT1, "late but in the extension");
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.CeremonyOpen.selector, id));
+        registry.acceptContribution(id, 0);
+        vm.warp(closesAt + 100);
+        registry.acceptContribution(id, 0);
+        vm.assertTrue(_active(id));
     }
 
     function test_aWindowWithoutContributionNeverOpens() public {
@@ -89,6 +135,8 @@ contract CeremonyTest is Fixture {
         (,,, bool done) = registry.ceremonyInfo(id);
         vm.assertFalse(done);
         vm.assertFalse(_active(id));
+        vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownContribution.selector, id, 0));
+        registry.acceptContribution(id, 0);
         vm.prank(requester);
         vm.expectRevert(InferenceManager.ModelInactive.selector);
         manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
@@ -113,6 +161,7 @@ contract CeremonyTest is Fixture {
         uint256 id = _open();
         registry.contribute(id, T0, T1, ROOT1, "alice");
         vm.warp(block.timestamp + CEREMONY_WINDOW);
+        registry.acceptContribution(id, 0);
         registry.setActive(id, false);
         vm.assertFalse(_active(id));
         registry.setActive(id, true);

@@ -94,7 +94,7 @@ contract DissectionTest is Fixture {
 
     // ------------------------------------------------------------------ several games on one result
 
-    function test_twoChallengers_firstWinsSecondIsCancelled() public {
+    function test_twoChallengers_bothPaid() public {
         SimModel m = newSim(7, 3, "multi");
         uint256 id = register(m, params(2, 1));
         SimTrace honest = newTrace(m, 0, 0);
@@ -104,9 +104,6 @@ contract DissectionTest is Fixture {
         uint256 g1 = openGame(rid, honest, challenger);
         uint256 g2 = openGame(rid, honest, challenger2);
         vm.assertEq(manager.getResult(rid).activeGames, 2);
-        // g2 cannot be cancelled while the result is live
-        vm.expectRevert(FaultDisputeGame.ResultStillLive.selector);
-        game.cancel(g2);
         playToProof(g1, bad, honest);
         // the result cannot be finalised while games run, even after the window
         vm.warp(block.timestamp + WINDOW + 1);
@@ -114,17 +111,26 @@ contract DissectionTest is Fixture {
         manager.finalize(rid);
         game.proveStep(g1, honestProof(g1, m, honest));
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
-        // now g2 is void: anyone cancels it and challenger2 gets its bond back
-        vm.prank(stranger);
-        game.cancel(g2);
-        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.Void));
-        vm.assertEq(manager.credits(challenger2), CH_BOND);
-        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND);
+        // half the bond is burned, the other half split between the two games that were running
+        vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 4);
+        (uint32 left, uint96 share) = manager.rejections(rid, 1);
+        vm.assertEq(uint256(left), 1);
+        vm.assertEq(uint256(share), SUB_BOND / 4);
+        // g2 goes on to its end: the defender ran out of time, challenger2 wins and is paid its share
+        game.claimTimeout(g2);
+        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        vm.assertEq(manager.credits(challenger2), CH_BOND + SUB_BOND / 4);
+        (left,) = manager.rejections(rid, 1);
+        vm.assertEq(uint256(left), 0);
+        vm.assertEq(manager.credits(submitter), 0);
+        vm.assertEq(manager.totalEscrow(), FEE);
         assertBooks();
     }
 
-    function test_voidGamePlayedToTheEnd() public {
-        // a game whose result was rejected meanwhile and that still ends by timeout is void too
+    function test_gamesAfterARejectionPlayToTheEnd() public {
+        // games on a result rejected meanwhile still end by the rules: a challenger that wins is
+        // paid its share; one that loses (here: on time) has its bond and share burned
         SimModel m = newSim(5, 3, "void");
         uint256 id = register(m, params(2, 1));
         SimTrace honest = newTrace(m, 0, 0);
@@ -134,12 +140,25 @@ contract DissectionTest is Fixture {
         uint256 g1 = openGame(rid, honest, challenger);
         SimTrace other = newTrace(m, 1, 0);
         uint256 g2 = openGame(rid, other, challenger2);
+        address third = address(0xC6);
+        vm.deal(third, 10 ether);
+        uint256 g3 = openGame(rid, honest, third);
         playToProof(g1, bad, honest);
         game.proveStep(g1, honestProof(g1, m, honest));
+        uint256 share = (SUB_BOND / 2) / 3;
+        vm.assertEq(manager.credits(challenger), CH_BOND + share);
+        // g2: the defender moves, then challenger2 runs out of time
+        moveDefenderRoots(g2, bad, submitter);
         vm.warp(block.timestamp + BUDGET + 1);
         game.claimTimeout(g2);
-        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.Void));
-        vm.assertEq(manager.credits(challenger2), CH_BOND);
+        vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.DefenderWon));
+        vm.assertEq(manager.credits(challenger2), 0);
+        vm.assertEq(manager.credits(submitter), 0, "nothing flows back to a rejected submitter");
+        // g3: the defender never moved: it lost on time
+        game.claimTimeout(g3);
+        vm.assertEq(uint256(outcome(g3)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
+        vm.assertEq(manager.credits(third), CH_BOND + share);
+        vm.assertEq(manager.totalBurned(), SUB_BOND - 2 * share + CH_BOND);
         assertBooks();
     }
 
@@ -162,7 +181,8 @@ contract DissectionTest is Fixture {
         game.proveStep(g2, honestProof(g2, m, honest));
         vm.assertEq(uint256(outcome(g2)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
         vm.assertEq(manager.credits(submitter), CH_BOND); // it kept the colluder's bond
-        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND);
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 2); // the only game running then
+        vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         assertBooks();
     }
 

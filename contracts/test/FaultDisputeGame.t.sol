@@ -42,7 +42,7 @@ contract FaultDisputeGameTest is Fixture {
         vm.prank(stranger);
         game.proveStep(gid, sp);
         vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
-        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND);
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 2);
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
         assertBooks();
     }
@@ -167,7 +167,7 @@ contract FaultDisputeGameTest is Fixture {
             uint256(outcome(gid)),
             uint256(defenderToMove ? FaultDisputeGame.Outcome.ChallengerWon : FaultDisputeGame.Outcome.DefenderWon)
         );
-        vm.assertEq(manager.credits(defenderToMove ? challenger : submitter), defenderToMove ? CH_BOND + SUB_BOND : CH_BOND);
+        vm.assertEq(manager.credits(defenderToMove ? challenger : submitter), defenderToMove ? CH_BOND + SUB_BOND / 2 : CH_BOND);
         // a resolved game takes no more moves or claims
         vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.WrongPhase.selector, FaultDisputeGame.Phase.Resolved));
         game.claimTimeout(gid);

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {vm, TestBase} from "./utils/Vm.sol";
 import {Handler} from "./Invariant.t.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+import {InferenceManager} from "../src/InferenceManager.sol";
 
 /// The invariant handler's actions do what they say (so the invariant run explores real games).
 contract HandlerSmokeTest is TestBase {
@@ -19,10 +20,14 @@ contract HandlerSmokeTest is TestBase {
         h.doSubmit(0, true);
         h.doChallenge(0, true);
         h.doWarp(39); // +40 s
-        h.doWarp(39); // +40 s
+        h.doWarp(39); // +40 s: the honest defender moves before its clock runs out
+        h.doTimeout(1);
+        vm.assertEq(h.resolvedInPlay(), 1, "no honest party is timed out");
+        h.doWarp(39); // +40 s: the wrong challenger's clock has run out
         h.doTimeout(1);
         vm.assertEq(h.resolvedInPlay(), 2, "timeout claimed");
         h.drain();
-        vm.assertEq(h.managerAddr().balance, 0);
+        vm.assertEq(h.managerAddr().balance, InferenceManager(h.managerAddr()).totalBurned());
+        vm.assertTrue(InferenceManager(h.managerAddr()).totalBurned() > 0);
     }
 }

@@ -88,8 +88,9 @@ contract InferenceManagerTest is Fixture {
     function test_requestByRoot() public {
         vm.prank(requester);
         uint256 rid = manager.requestInferenceByRoot{value: FEE}(
-            modelId, honest.tensorRoot(0), "bafkreiinput", uint64(block.timestamp + 10)
+            modelId, honest.chunksRoot(0), "bafkreiinput", uint64(block.timestamp + 10)
         );
+        vm.assertEq(manager.getRequest(rid).inputRoot, honest.tensorRoot(0));
         vm.assertEq(manager.getRequest(rid).stateRoot0, honest.stateRoot(0));
         submit(rid, honest, submitter);
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Submitted));
@@ -120,6 +121,16 @@ contract InferenceManagerTest is Fixture {
         int32[] memory out = honest.getOutput();
         bytes32 root = honest.stateRoot(n);
         bytes32[] memory path = honest.statePath(n, n);
+        // no commitment in an earlier block
+        vm.prank(submitter);
+        vm.expectRevert(InferenceManager.NoCommitment.selector);
+        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        vm.prank(submitter);
+        manager.commitResult(manager.resultCommitment(rid, root, submitter));
+        vm.prank(submitter);
+        vm.expectRevert(InferenceManager.NoCommitment.selector); // same block
+        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        vm.roll(block.number + 1);
         vm.startPrank(submitter);
         vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongBond.selector, SUB_BOND - 1, SUB_BOND));
         manager.submitResult{value: SUB_BOND - 1}(rid, out, root, path);
@@ -204,7 +215,8 @@ contract InferenceManagerTest is Fixture {
         submit(rid, honest, challenger); // the challenger answers it itself
         vm.warp(block.timestamp + WINDOW + 1);
         manager.finalize(rid);
-        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND + FEE + SUB_BOND);
+        vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 2 + FEE + SUB_BOND);
+        vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         vm.assertEq(manager.credits(submitter), 0);
         vm.assertEq(manager.totalEscrow(), 0);
         assertBooks();
@@ -215,14 +227,13 @@ contract InferenceManagerTest is Fixture {
         uint256 rid = request(modelId);
         submit(rid, bad, submitter);
         uint256 gid = openGame(rid, honest, challenger);
-        vm.warp(block.timestamp + 2000); // far past the request's deadline: the defender's clock is gone
+        vm.warp(block.timestamp + 2000); // far past the request's deadline and its cap: the defender's clock is gone
         game.claimTimeout(gid);
-        uint64 dl = manager.getRequest(rid).deadline;
-        vm.assertEq(dl, block.timestamp + WINDOW);
-        vm.expectRevert(InferenceManager.TooEarly.selector);
-        manager.refund(rid);
-        vm.warp(dl + 1);
-        manager.refund(rid);
+        InferenceManager.Request memory rq = manager.getRequest(rid);
+        vm.assertEq(rq.deadline, rq.deadlineCap, "reopened no later than the cap");
+        vm.assertTrue(rq.deadline < block.timestamp);
+        manager.refund(rid); // at once
+        vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         vm.assertEq(manager.credits(requester), FEE);
         vm.assertEq(manager.totalEscrow(), 0);
         assertBooks();

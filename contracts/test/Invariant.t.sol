@@ -8,8 +8,11 @@ import {InferenceManager} from "../src/InferenceManager.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
 
 /// Random sequences of everything that moves money: requests, results (honest or wrong),
-/// challenges, game moves and proofs, timeouts, cancellations, finalisations, refunds and
-/// withdrawals, with time passing in between.
+/// challenges (honest, wrong, and by the wrong submitter's own second identity), game moves and
+/// proofs, timeouts, finalisations, refunds and withdrawals, with time passing in between.
+/// Honest parties never miss a move: `submitter` only posts honest results and `challenger`
+/// only challenges wrong ones; `cheater` posts wrong results and `challenger2` challenges
+/// anything (as the cheater's second identity, or wrongly).
 contract Handler is Fixture {
     SimModel public m;
     uint256 public modelId;
@@ -22,6 +25,8 @@ contract Handler is Fixture {
     uint256 public calls;
     uint256 public resolvedInPlay; // games ended by a proof, a padding check, a timeout or a cancel
     uint256 public movesMade;
+    address public cheater = address(0xBAD);
+    mapping(address => uint256) public withdrawn;
 
     constructor() {
         deployAll();
@@ -29,8 +34,10 @@ contract Handler is Fixture {
         modelId = register(m, params(2, 1));
         honest = newTrace(m, 0, 0);
         bad = newTrace(m, 3, 1);
+        vm.deal(cheater, 100 ether);
         actors.push(requester);
         actors.push(submitter);
+        actors.push(cheater);
         actors.push(challenger);
         actors.push(challenger2);
         actors.push(stranger);
@@ -56,7 +63,9 @@ contract Handler is Fixture {
         if (rid == type(uint256).max) return;
         InferenceManager.Request memory rq = manager.getRequest(rid);
         if (block.timestamp > rq.deadline) return;
-        submit(rid, useHonest ? honest : bad, submitter);
+        address who = useHonest ? submitter : cheater;
+        if (manager.rejectedSubmitter(rid, who)) return;
+        submit(rid, useHonest ? honest : bad, who);
         ghostIn += SUB_BOND;
     }
 
@@ -69,6 +78,7 @@ contract Handler is Fixture {
         InferenceManager.Result memory res = manager.getResult(rid);
         if (block.timestamp > res.challengeDeadline) return;
         bool h = res.finalRoot != honest.stateRoot(m.n());
+        if (!h && !second) return; // the honest challenger only challenges wrong results
         uint256 gid = openGame(rid, h ? honest : bad, second ? challenger2 : challenger);
         chalHonest[gid] = h;
         ghostIn += CH_BOND;
@@ -107,16 +117,7 @@ contract Handler is Fixture {
         bool dTurn = g.phase == FaultDisputeGame.Phase.DefenderRoots || g.phase == FaultDisputeGame.Phase.DefenderReveal
             || g.phase == FaultDisputeGame.Phase.DefenderNodes || g.phase == FaultDisputeGame.Phase.DefenderProof;
         if ((dTurn ? dLeft : cLeft) == 0) return;
-        SimTrace c = chalHonest[gid] ? honest : bad;
-        SimTrace d = chalHonest[gid] ? bad : honest;
-        if (g.phase == FaultDisputeGame.Phase.DefenderProof) {
-            if (g.index >= g.numChunks) game.resolvePadding(gid);
-            else game.proveStep(gid, honestProof(gid, m, honest));
-            resolvedInPlay++;
-        } else {
-            moveAs(gid, d, c, dTurn ? g.defender : g.challenger);
-            movesMade++;
-        }
+        _play(gid, g, dTurn);
     }
 
     function doTimeout(uint256 gidSeed) external {
@@ -131,6 +132,7 @@ contract Handler is Fixture {
             || g.phase == FaultDisputeGame.Phase.DefenderNodes || g.phase == FaultDisputeGame.Phase.DefenderProof;
         // clocks() reports 0 left at exactly the budget; a claim needs one more second
         if ((dTurn ? dLeft : cLeft) != 0) return;
+        if (_honestToMove(gid, dTurn)) return; // honest parties never miss a move
         FaultDisputeGame.Game memory gg = game.getGame(gid);
         uint256 used = (dTurn ? gg.defenderClock : gg.challengerClock) + block.timestamp - gg.lastMoveAt;
         if (used <= BUDGET) return;
@@ -138,16 +140,9 @@ contract Handler is Fixture {
         resolvedInPlay++;
     }
 
-    function doCancel(uint256 gidSeed) external {
-        calls++;
-        uint256 n = game.gameCount();
-        if (n == 0) return;
-        uint256 gid = _findGame(gidSeed);
-        if (gid == type(uint256).max) return;
-        FaultDisputeGame.Game memory g = game.getGame(gid);
-        if (manager.isResultLive(g.requestId, g.resultNonce)) return;
-        game.cancel(gid);
-        resolvedInPlay++;
+    /// Whether the party to move in `gid` plays the honest trace.
+    function _honestToMove(uint256 gid, bool dTurn) internal view returns (bool) {
+        return dTurn ? !chalHonest[gid] : chalHonest[gid];
     }
 
     function doFinalizeOrRefund(uint256 ridSeed) external {
@@ -176,11 +171,46 @@ contract Handler is Fixture {
         vm.prank(a);
         manager.withdraw();
         ghostOut += c;
+        withdrawn[a] += c;
     }
 
+    /// Time passes, but an honest party whose clock would run out moves first.
     function doWarp(uint256 s) external {
         calls++;
-        vm.warp(block.timestamp + bound(s, 1, 40));
+        uint256 dt = bound(s, 1, 40);
+        uint256 gc = game.gameCount();
+        for (uint256 i = 0; i < gc; ++i) _honestMoveIfDue(i, dt);
+        vm.warp(block.timestamp + dt);
+    }
+
+    function _honestMoveIfDue(uint256 gid, uint256 dt) internal {
+        for (uint256 guard = 0; guard < 100; ++guard) {
+            FaultDisputeGame.Game memory g = game.getGame(gid);
+            if (g.phase == FaultDisputeGame.Phase.Resolved) return;
+            bool dTurn = _dTurn(g.phase);
+            if (!_honestToMove(gid, dTurn)) return;
+            (uint64 dLeft, uint64 cLeft) = game.clocks(gid);
+            if ((dTurn ? dLeft : cLeft) > dt) return;
+            _play(gid, g, dTurn);
+        }
+    }
+
+    function _dTurn(FaultDisputeGame.Phase ph) internal pure returns (bool) {
+        return ph == FaultDisputeGame.Phase.DefenderRoots || ph == FaultDisputeGame.Phase.DefenderReveal
+            || ph == FaultDisputeGame.Phase.DefenderNodes || ph == FaultDisputeGame.Phase.DefenderProof;
+    }
+
+    function _play(uint256 gid, FaultDisputeGame.Game memory g, bool dTurn) internal {
+        SimTrace c = chalHonest[gid] ? honest : bad;
+        SimTrace d = chalHonest[gid] ? bad : honest;
+        if (g.phase == FaultDisputeGame.Phase.DefenderProof) {
+            if (g.index >= g.numChunks) game.resolvePadding(gid);
+            else game.proveStep(gid, honestProof(gid, m, honest));
+            resolvedInPlay++;
+        } else {
+            moveAs(gid, d, c, dTurn ? g.defender : g.challenger);
+            movesMade++;
+        }
     }
 
     /// What the manager owes, recomputed from the public state of every request, game and actor.
@@ -196,15 +226,63 @@ contract Handler is Fixture {
         uint256 gc = game.gameCount();
         for (uint256 i = 0; i < gc; ++i) {
             FaultDisputeGame.Game memory g = game.getGame(i);
-            if (g.phase != FaultDisputeGame.Phase.Resolved) total += g.bond;
+            if (g.phase == FaultDisputeGame.Phase.Resolved) continue;
+            total += g.bond;
+            // a running game on a rejected result: its share of that result's bond waits for it
+            if (!manager.isResultLive(g.requestId, g.resultNonce)) {
+                (, uint96 share) = manager.rejections(g.requestId, g.resultNonce);
+                total += share;
+            }
         }
         for (uint256 i = 0; i < actors.length; ++i) total += manager.credits(actors[i]);
+        total += manager.totalBurned();
+    }
+
+    /// What the honest submitter is owed at least: fee + bond of each of its final results.
+    function honestSubmitterEarned() public view returns (uint256 total) {
+        uint256 n = manager.requestCount();
+        for (uint256 i = 0; i < n; ++i) {
+            if (manager.getRequest(i).status != InferenceManager.Status.Finalized) continue;
+            InferenceManager.Result memory res = manager.getResult(i);
+            if (res.submitter == submitter) total += manager.getRequest(i).fee + res.bond;
+        }
+    }
+
+    /// What the honest challenger is owed at least: its bond back, and more, for each game that ended.
+    function honestChallengerStake() public view returns (uint256 total, uint256 ended) {
+        uint256 gc = game.gameCount();
+        for (uint256 i = 0; i < gc; ++i) {
+            FaultDisputeGame.Game memory g = game.getGame(i);
+            if (g.challenger != challenger || g.phase != FaultDisputeGame.Phase.Resolved) continue;
+            total += g.bond;
+            ended++;
+        }
+    }
+
+    function honestSubmitter() external view returns (address) {
+        return submitter;
+    }
+
+    function honestChallenger() external view returns (address) {
+        return challenger;
+    }
+
+    /// Whether any result of the honest submitter was ever rejected.
+    function honestSubmitterRejected() external view returns (bool) {
+        uint256 n = manager.requestCount();
+        for (uint256 i = 0; i < n; ++i) if (manager.rejectedSubmitter(i, submitter)) return true;
+        return false;
+    }
+
+    function paidTo(address a) public view returns (uint256) {
+        return manager.credits(a) + withdrawn[a];
     }
 
     /// Ends everything: every game, request and credit; afterwards the manager must be empty.
     function drain() external {
-        vm.warp(block.timestamp + 10_000);
         uint256 gc = game.gameCount();
+        for (uint256 i = 0; i < gc; ++i) _honestMoveIfDue(i, type(uint64).max);
+        vm.warp(block.timestamp + 10_000);
         for (uint256 i = 0; i < gc; ++i) {
             FaultDisputeGame.Phase ph = game.getGame(i).phase;
             if (ph != FaultDisputeGame.Phase.Resolved) game.claimTimeout(i);
@@ -218,6 +296,7 @@ contract Handler is Fixture {
             vm.prank(actors[i]);
             manager.withdraw();
             ghostOut += c;
+            withdrawn[actors[i]] += c;
         }
     }
 
@@ -260,7 +339,7 @@ contract InvariantTest is TestBase {
         sel[7] = Handler.doMove.selector;
         sel[8] = Handler.doMove.selector;
         sel[9] = Handler.doTimeout.selector;
-        sel[10] = Handler.doCancel.selector;
+        sel[10] = Handler.doWarp.selector;
         sel[11] = Handler.doFinalizeOrRefund.selector;
         sel[12] = Handler.doWithdraw.selector;
         sel[13] = Handler.doWarp.selector;
@@ -274,10 +353,19 @@ contract InvariantTest is TestBase {
     function invariant_holdsExactlyWhatItOwes() public view {
         address mgr = h.managerAddr();
         InferenceManager im = InferenceManager(mgr);
-        vm.assertEq(mgr.balance, im.totalEscrow() + im.totalCredits(), "balance == escrow + credits");
+        vm.assertEq(mgr.balance, im.totalEscrow() + im.totalCredits() + im.totalBurned(), "balance == escrow + credits + burned");
         vm.assertEq(mgr.balance, h.owed(), "balance == what is owed, recomputed");
         vm.assertEq(mgr.balance, h.ghostIn() - h.ghostOut(), "balance == in - out");
         vm.assertEq(h.gameAddr().balance, 0);
+        _honestPlayNeverLoses();
+    }
+
+    function _honestPlayNeverLoses() internal view {
+        vm.assertTrue(h.paidTo(h.honestSubmitter()) >= h.honestSubmitterEarned(), "the honest submitter lost money");
+        vm.assertFalse(h.honestSubmitterRejected());
+        (uint256 stake, uint256 ended) = h.honestChallengerStake();
+        // every ended honest game returned its bond and paid a share of a wrong result's bond on top
+        vm.assertTrue(h.paidTo(h.honestChallenger()) >= stake + ended, "the honest challenger lost money");
     }
 
     /// After any sequence, ending everything leaves nothing stuck.
@@ -289,7 +377,9 @@ contract InvariantTest is TestBase {
         console.log("calls", h.calls());
         console.log("time", block.timestamp);
         h.drain();
-        vm.assertEq(h.managerAddr().balance, 0, "nothing stuck");
+        _honestPlayNeverLoses();
+        InferenceManager im = InferenceManager(h.managerAddr());
+        vm.assertEq(h.managerAddr().balance, im.totalBurned(), "nothing stuck but what was burned");
         vm.assertEq(InferenceManager(h.managerAddr()).totalEscrow(), 0);
     }
 }

@@ -3,15 +3,15 @@ pragma solidity 0.8.30;
 
 /// What the dispute game needs from the inference manager.
 interface IInferenceManager {
-    /// Called once per game when it ends. Returns false when the game's result was no longer live
-    /// (rejected by another game): the game is void and the challenger's bond is refunded.
+    /// Called once per game when it ends; pays by the bond rule (docs/protocol.md), also for a
+    /// game whose result another game rejected first.
     function onGameResolved(
         uint256 requestId,
         uint32 resultNonce,
         address challenger,
         uint256 challengerBond,
         bool defenderWon
-    ) external returns (bool counted);
+    ) external;
 
     function isResultLive(uint256 requestId, uint32 resultNonce) external view returns (bool);
 }

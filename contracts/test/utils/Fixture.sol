@@ -8,7 +8,7 @@ import {TensorMeta} from "../../src/lib/Commitments.sol";
 import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
 import {Poseidon5} from "../../src/vendor/Poseidon5.sol";
 import {Groth16Verifier} from "../../src/Groth16Verifier.sol";
-import {ModelRegistry, DisputeParams} from "../../src/ModelRegistry.sol";
+import {ModelRegistry, DisputeParams, ParamBounds} from "../../src/ModelRegistry.sol";
 import {InferenceManager} from "../../src/InferenceManager.sol";
 import {FaultDisputeGame} from "../../src/FaultDisputeGame.sol";
 
@@ -57,7 +57,7 @@ abstract contract Fixture is TestBase {
         poseidon = deployPoseidon();
         harness = new PoseidonHarness(poseidon);
         verifier = new Groth16Verifier();
-        registry = new ModelRegistry();
+        registry = new ModelRegistry(devnetBounds());
         manager = new InferenceManager(registry, poseidon);
         game = new FaultDisputeGame(manager, registry, verifier);
         manager.setGame(game);
@@ -68,6 +68,11 @@ abstract contract Fixture is TestBase {
         vm.deal(challenger2, 100 ether);
         vm.deal(stranger, 100 ether);
         vm.warp(1_000_000);
+    }
+
+    /// A chain that includes a move within a second (anvil): the tests' short clocks are legal.
+    function devnetBounds() internal pure returns (ParamBounds memory) {
+        return ParamBounds({minMoveSeconds: 1, minChallengeWindow: 1, minSubmitterBond: 1, minChallengerBond: 1});
     }
 
     function params(uint16 arity, uint16 maxGroup) internal pure returns (DisputeParams memory) {
@@ -163,11 +168,25 @@ abstract contract Fixture is TestBase {
         id = manager.requestInference{value: FEE}(modelId, simInput(), uint64(block.timestamp + 1000));
     }
 
+    /// Commits (one block earlier) and submits `t`'s result as `who`.
     function submit(uint256 requestId, SimTrace t, address who) internal {
+        commit(requestId, t, who);
+        reveal(requestId, t, who);
+    }
+
+    function commit(uint256 requestId, SimTrace t, address who) internal {
+        bytes32 root = t.stateRoot(t.m().n());
+        vm.prank(who);
+        manager.commitResult(manager.resultCommitment(requestId, root, who));
+        vm.roll(block.number + 1);
+    }
+
+    function reveal(uint256 requestId, SimTrace t, address who) internal {
         uint32 n = t.m().n();
         bytes32[] memory path = t.statePath(n, n);
         int32[] memory out = t.getOutput();
         bytes32 root = t.stateRoot(n);
+        _arm();
         vm.prank(who);
         manager.submitResult{value: SUB_BOND}(requestId, out, root, path);
     }
@@ -304,7 +323,7 @@ abstract contract Fixture is TestBase {
         for (uint256 k = 0; k < r; ++k) {
             uint32 s = uint32(sp.inputSlots[k]);
             uint32 c = uint32(sp.inputChunks[k]);
-            sp.inputs[k].metaHash = m.metaHash(s);
+            sp.inputs[k].meta = m.meta(s);
             sp.inputs[k].digest = uint256(t.digest(s, c));
             sp.inputs[k].chunkPath = t.chunkPath(s, c);
             sp.inputs[k].statePath = t.statePath(op - 1, s);
@@ -330,7 +349,9 @@ abstract contract Fixture is TestBase {
     }
 
     function assertBooks() internal view {
-        vm.assertEq(address(manager).balance, manager.totalEscrow() + manager.totalCredits(), "books");
+        vm.assertEq(
+            address(manager).balance, manager.totalEscrow() + manager.totalCredits() + manager.totalBurned(), "books"
+        );
         vm.assertEq(address(game).balance, 0, "game holds no money");
     }
 }
