@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use tracing::info;
 use zkopml_chain::{Chain, DisputeParams, U256};
-use zkopml_node::devnet::{self, KEYS};
+use zkopml_node::devnet;
 use zkopml_node::ops::{self, Home};
 use zkopml_node::{run_actor, ActorConfig, Defect};
 
@@ -14,7 +14,8 @@ use zkopml_node::{run_actor, ActorConfig, Defect};
 pub struct Net {
     pub home: Home,
     pub rpc: Option<String>,
-    pub key: Option<String>,
+    /// --keystore / ZKOPML_PRIVATE_KEY / --key, resolved when a verb connects.
+    pub keys: crate::keys::KeySource,
 }
 
 impl Net {
@@ -28,13 +29,12 @@ impl Net {
             _ => "http://127.0.0.1:8545".into(),
         }
     }
-    pub fn key(&self, default: usize) -> String {
-        self.key
-            .clone()
-            .unwrap_or_else(|| KEYS[default].to_string())
+    /// The hex key given (keystore, environment or --key), else the devnet account `default`.
+    pub fn key(&self, default: usize) -> Result<String> {
+        self.keys.hex_or_devnet(default)
     }
     pub async fn connect(&self, default_key: usize) -> Result<Chain> {
-        ops::connect(&self.rpc(), &self.key(default_key), &self.home).await
+        ops::connect(&self.rpc(), &self.key(default_key)?, &self.home).await
     }
 }
 
@@ -81,7 +81,7 @@ pub fn devnet(net: &Net, action: DevnetCmd) -> Result<()> {
 }
 
 pub async fn deploy(net: &Net) -> Result<()> {
-    let chain = ops::deploy(&net.rpc(), &net.key(devnet::DEPLOYER), &net.home).await?;
+    let chain = ops::deploy(&net.rpc(), &net.key(devnet::DEPLOYER)?, &net.home).await?;
     let d = chain.deployment();
     println!(
         "deployed on chain {} at block {}: registry {}, manager {}, game {}, verifier {}",

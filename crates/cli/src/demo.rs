@@ -79,9 +79,11 @@ fn spawn_actor(home: &Home, url: &str, key: &str, name: &str, args: &[&str]) -> 
     let child = cmd
         .arg("--home")
         .arg(&home.dir)
-        .args(["--rpc", url, "--key", key])
+        .args(["--rpc", url])
         .args(args)
         .args(["--name", name, "--poll-ms", "200"])
+        // the key through the environment, not argv: out of the process list (docs/node.md)
+        .env(crate::keys::ENV_KEY, key)
         .env("RUST_LOG", "info,alloy=warn,hyper=warn,reqwest=warn")
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)

@@ -20,8 +20,19 @@ struct Cli {
     /// JSON-RPC URL (default: the running devnet's, else http://127.0.0.1:8545).
     #[arg(long, global = true)]
     rpc: Option<String>,
-    /// Private key of the account to act as (default: the verb's anvil devnet account).
-    #[arg(long, global = true)]
+    /// Encrypted JSON keystore of the account to act as (geth's, `cast wallet`'s); or the key in
+    /// hex in the environment variable ZKOPML_PRIVATE_KEY; default: the verb's devnet account.
+    ///
+    /// The password comes from --password-file, else it is asked on the terminal without echo.
+    /// Give one of --keystore, ZKOPML_PRIVATE_KEY and --key. `zkopml account` prints the address.
+    #[arg(long, global = true, value_name = "FILE")]
+    keystore: Option<PathBuf>,
+    /// The keystore's password: the first line of this file.
+    #[arg(long, global = true, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Private key in hex: DEVNET ONLY (every local user sees it in the process list, and it
+    /// stays in the shell's history); for a real key use --keystore or ZKOPML_PRIVATE_KEY.
+    #[arg(long, global = true, value_name = "HEX")]
     key: Option<String>,
     /// A Kubo (IPFS) node's RPC API, e.g. http://127.0.0.1:5001: artifacts and stored inputs
     /// are also added there, and fetched from there when the local store lacks them.
@@ -117,6 +128,9 @@ enum Cmd {
     Challenge(chain::ActorArgs),
     /// Models, requests, results and games on the chain, as tables.
     Status,
+    /// The address the chain verbs act as, and where its key comes from (--keystore,
+    /// ZKOPML_PRIVATE_KEY or --key).
+    Account,
     /// The whole system on a fresh devnet: LeNet registered, an honest answer finalised, a
     /// defective one caught by a challenger and settled by a Groth16 proof on chain.
     Demo(demo::DemoArgs),
@@ -134,6 +148,7 @@ enum Cmd {
 mod ceremony;
 mod chain;
 mod demo;
+mod keys;
 
 fn main() {
     // arkworks opens an info-level span per constraint namespace (target "gr1cs") and never
@@ -151,7 +166,8 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
-    let net = chain::Net { home: zkopml_node::ops::Home::new(cli.home.clone()).with_ipfs(cli.ipfs.clone()), rpc: cli.rpc.clone(), key: cli.key.clone() };
+    let keys = keys::KeySource { keystore: cli.keystore.clone(), password_file: cli.password_file.clone(), key: cli.key.clone() };
+    let net = chain::Net { home: zkopml_node::ops::Home::new(cli.home.clone()).with_ipfs(cli.ipfs.clone()), rpc: cli.rpc.clone(), keys };
     match cli.cmd {
         Cmd::Devnet { action } => chain::devnet(&net, action),
         Cmd::Deploy => chain::block_on(chain::deploy(&net)),
@@ -160,6 +176,7 @@ fn real_main() -> Result<()> {
         Cmd::Submit(a) => chain::block_on(chain::actor(&net, a, true)),
         Cmd::Challenge(a) => chain::block_on(chain::actor(&net, a, false)),
         Cmd::Status => chain::block_on(chain::status(&net)),
+        Cmd::Account => keys::account(&net.keys),
         Cmd::Demo(a) => chain::block_on(demo::demo(&net, a)),
         Cmd::Ceremony { action } => ceremony::run(&net, action),
         other => engine_verb(other),
@@ -168,7 +185,7 @@ fn real_main() -> Result<()> {
 
 fn engine_verb(cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Demo(_) | Cmd::Ceremony { .. } => unreachable!("handled in real_main"),
+        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Account | Cmd::Demo(_) | Cmd::Ceremony { .. } => unreachable!("handled in real_main"),
         Cmd::Inspect { model, calibration } => {
             let program = load_program(&model, &calibration)?;
             print_table(&program);

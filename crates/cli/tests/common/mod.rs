@@ -16,6 +16,8 @@ pub fn zkopml(home: &Path, args: &[&str]) -> Output {
         .arg(home)
         .args(args)
         .env("RUST_LOG", "warn")
+        // a key in the caller's environment would clash with the tests' --key
+        .env_remove("ZKOPML_PRIVATE_KEY")
         .output()
         .expect("the zkopml binary runs")
 }
