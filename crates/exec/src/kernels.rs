@@ -11,7 +11,11 @@
 //!   AVX-512 or AVX2/FMA kernels when the CPU has them (checked at run time; exact arithmetic
 //!   gives the same integers on any of them). It only tells whether some output is out of
 //!   range; the i64 path then finds which one comes first;
-//! - **i64**: otherwise, the reference loops with i64 accumulators.
+//! - **i64**: otherwise, the reference loops with i64 accumulators, when a bound checked on
+//!   each call, `max|x| · max_oc Σ|w_oc| + max|bias| < 2^63`, proves that no partial sum (in
+//!   any order) wraps; `shift_round` itself is exact for every i64;
+//! - **i128**: otherwise (weights or biases no compiler makes), the same loops in i128, where
+//!   nothing can wrap (`2^31 · 2^63` per product, fewer than 2^63 terms).
 //!
 //! Work is split across threads (rayon's pool, or the team of `Engine::infer`: see `par`) in
 //! tasks of at least [`MIN_TASK_MACS`] multiply-accumulates, so small layers run on the
@@ -429,6 +433,9 @@ thread_local! {
 
 /// The i64 path: accumulate whole output planes, row by row.
 pub fn conv_i64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+    if !i64_exact(x, w.chunks(s.k().max(1)).map(|row| row.iter().map(|&v| v.unsigned_abs() as u128).sum::<u128>()).max().unwrap_or(0), bias) {
+        return conv_i128(x, s, w, bias, shift);
+    }
     let (c, h, wd) = (s.c, s.h, s.w);
     let (m, cg, kh, kw) = (s.m, s.cg(), s.kh, s.kw);
     let (oh, ow) = (s.oh, s.ow);
@@ -501,6 +508,55 @@ pub fn conv_i64(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -
     Ok(out)
 }
 
+/// Whether i64 accumulation is exact: `max|x| · wsum + max|bias| < 2^63`, with `wsum` the
+/// largest `Σ|w|` of one output. Every partial sum, in any order, is then below 2^63.
+fn i64_exact(x: &[i32], wsum: u128, bias: &[i64]) -> bool {
+    let xmax = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+    let bias_max = bias.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as u128;
+    xmax.saturating_mul(wsum).saturating_add(bias_max) < 1 << 63
+}
+
+/// `shift_round` of an exact i128 accumulator and the 32-bit range check (`Err`: the value,
+/// saturated to 64 bits).
+fn finish128(acc: i128, shift: i32) -> Result<i32, i64> {
+    match zkopml_model::fixed::shift_round_i128(acc, shift) {
+        Some(y) => i32::try_from(y).map_err(|_| y.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
+        None => Err(if acc < 0 { i64::MIN } else { i64::MAX }),
+    }
+}
+
+/// The exact path of [`conv_i64`] for weights whose i64 sums could wrap: plain loops in
+/// i128 (`|w·x| <= 2^94`, far fewer than 2^32 terms), outputs in order.
+fn conv_i128(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+    let (cg, mg) = (s.cg(), s.mg());
+    let mut out = Vec::with_capacity(s.batch * s.m * s.oh * s.ow);
+    for b in 0..s.batch {
+        for oc in 0..s.m {
+            let g = oc / mg.max(1);
+            for oy in 0..s.oh {
+                for ox in 0..s.ow {
+                    let mut acc = bias[oc] as i128;
+                    for ic in 0..cg {
+                        for ky in 0..s.kh {
+                            for kx in 0..s.kw {
+                                let iy = (oy * s.strides[0] + ky * s.dilations[0]) as isize - s.pads[0] as isize;
+                                let ix = (ox * s.strides[1] + kx * s.dilations[1]) as isize - s.pads[1] as isize;
+                                if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
+                                    continue;
+                                }
+                                let xv = x[((b * s.c + g * cg + ic) * s.h + iy as usize) * s.w + ix as usize];
+                                acc += w[((oc * cg + ic) * s.kh + ky) * s.kw + kx] as i128 * xv as i128;
+                            }
+                        }
+                    }
+                    out.push(finish128(acc, shift)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Gemm
 
@@ -513,7 +569,14 @@ pub fn gemm(x: &[i32], k: usize, w: &[i64], n: usize, bias: &[i64], shift: i32) 
     if rows == 0 || n == 0 {
         return gemm_serial(x, k, w, n, bias, shift);
     }
-    let w32 = w.iter().all(|&v| v == v as i32 as i64);
+    // i64 accumulation is exact when max|x| · k · max|w| + max|bias| < 2^63 (a cheap bound
+    // from one pass over the weights, which the W32 test needed anyway), or else when the
+    // finer bound with each output's Σ|w| holds; otherwise the exact i128 loop
+    let wmax = w.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
+    if !i64_exact(x, (wmax as u128).saturating_mul(k as u128), bias) && !i64_exact(x, gemm_wsum_max(w, n), bias) {
+        return gemm_i128(x, k, w, n, bias, shift);
+    }
+    let w32 = wmax <= i32::MAX as u64;
     let macs = rows * k * n;
     let tasks = tasks_for(macs, n.div_ceil(64));
     if tasks == 1 {
@@ -565,6 +628,32 @@ fn gemm_cols<const W32: bool>(x: &[i32], k: usize, w: &[i64], n: usize, bias: &[
         }
         for &a in &acc {
             out.push(finish(a, shift)?);
+        }
+    }
+    Ok(out)
+}
+
+/// `max_j Σ_t |w[t, j]|` of a `[k × n]` weight matrix.
+fn gemm_wsum_max(w: &[i64], n: usize) -> u128 {
+    let mut sums = vec![0u128; n];
+    for row in w.chunks(n.max(1)) {
+        sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v.unsigned_abs() as u128);
+    }
+    sums.into_iter().max().unwrap_or(0)
+}
+
+/// The exact path of [`gemm`] for weights whose i64 sums could wrap (row-major order).
+fn gemm_i128(x: &[i32], k: usize, w: &[i64], n: usize, bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
+    let rows = if k == 0 { 0 } else { x.len() / k };
+    let mut out = Vec::with_capacity(rows * n);
+    for r in 0..rows {
+        let mut acc: Vec<i128> = bias.iter().map(|&b| b as i128).collect();
+        for t in 0..k {
+            let xv = x[r * k + t] as i128;
+            acc.iter_mut().zip(&w[t * n..(t + 1) * n]).for_each(|(a, &wv)| *a += xv * wv as i128);
+        }
+        for a in acc {
+            out.push(finish128(a, shift)?);
         }
     }
     Ok(out)

@@ -2,7 +2,7 @@
 //! computes the same trace bit for bit, whatever its thread count. Tensors are held in ONNX's
 //! logical layout (NCHW); the commitments re-lay them canonically (NHWC) when hashing.
 
-use zkopml_model::fixed::{div_round, isqrt, shift_round};
+use zkopml_model::fixed::{clamp_shift, cmp_aligned, div_round_i128, fit_i64, isqrt, shift_round_aligned, shift_round_extreme, shift_round_i128};
 use zkopml_model::ops::{argmax, concat, for_each_lane, gather_elements_map, gather_map, pad, reduce, CompareKind, Window};
 use zkopml_model::tensor::{broadcast_offsets, strides, MultiIndex};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor};
@@ -368,6 +368,10 @@ impl Ctx<'_> {
     fn narrow_all(&self, v: impl IntoIterator<Item = i64>) -> Result<Vec<i32>> {
         v.into_iter().map(|x| self.narrow(x)).collect()
     }
+    /// An exact i128 result as a stored value (the reported value saturates to 64 bits).
+    fn narrow128(&self, v: i128) -> Result<i32> {
+        i32::try_from(v).map_err(|_| self.overflow(v.clamp(i64::MIN as i128, i64::MAX as i128) as i64))
+    }
     fn slot<'s>(&self, slots: &'s [Tensor<i32>], k: usize) -> &'s Tensor<i32> {
         match &self.node.inputs[k] {
             QOperand::Slot(s) => &slots[*s],
@@ -410,7 +414,7 @@ impl Ctx<'_> {
     fn add_same(&self, slots: &[Tensor<i32>], ua: u32, ub: u32, shift: i32, sign: i64) -> Option<Vec<i32>> {
         let (QOperand::Slot(i), QOperand::Slot(j)) = (&self.node.inputs[0], &self.node.inputs[1]) else { return None };
         let (a, b) = (&slots[*i], &slots[*j]);
-        if a.shape != self.out_shape() || b.shape != self.out_shape() || ua > 31 || ub > 31 || !(-31..=62).contains(&shift) {
+        if a.shape != self.out_shape() || b.shape != self.out_shape() || !add_pass_is_exact(ua, ub, shift) {
             return None;
         }
         fn pass(out: &mut [i32], a: &[i32], b: &[i32], ua: u32, ub: u32, sign: i64, g: impl Fn(i64) -> i64) -> bool {
@@ -465,9 +469,11 @@ impl Ctx<'_> {
                 for bt in 0..batches {
                     for i in 0..m {
                         for j in 0..n {
-                            let acc: i128 = (0..k).map(|t| a.data[bt * m * k + i * k + t] as i128 * b.data[bt * k * n + t * n + j] as i128).sum();
-                            let acc = i64::try_from(acc).map_err(|_| self.arith("accumulator exceeds 64 bits"))?;
-                            out.push(self.narrow(shift_round(acc, *shift))?);
+                            // exact: each product is at most 2^126 in magnitude only for i64
+                            // constants; slots are i32, products at most 2^62, and k < 2^64
+                            // terms of at most 2^62 stay below 2^126
+                            let acc: i128 = (0..k).try_fold(0i128, |s, t| s.checked_add(a.data[bt * m * k + i * k + t] as i128 * b.data[bt * k * n + t * n + j] as i128)).ok_or_else(|| self.arith("MatMul accumulator exceeds 128 bits"))?;
+                            out.push(self.narrow128(shift_round_i128(acc, *shift).ok_or_else(|| self.overflow(i64::MAX))?)?);
                         }
                     }
                 }
@@ -475,45 +481,80 @@ impl Ctx<'_> {
             }
             QOp::Add { ua, ub, shift } => match self.add_same(slots, *ua, *ub, *shift, 1) {
                 Some(y) => Ok(y),
-                None => self.zip2(slots, |a, b| Ok(shift_round((a << ua) + (b << ub), *shift))),
+                None => self.zip2(slots, |a, b| Ok(wide(shift_round_aligned(a as i128, *ua, b as i128, *ub, *shift)))),
             },
             QOp::Sub { ua, ub, shift } => match self.add_same(slots, *ua, *ub, *shift, -1) {
                 Some(y) => Ok(y),
-                None => self.zip2(slots, |a, b| Ok(shift_round((a << ua) - (b << ub), *shift))),
+                None => self.zip2(slots, |a, b| Ok(wide(shift_round_aligned(a as i128, *ua, -(b as i128), *ub, *shift)))),
             },
-            QOp::Max { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).max(b << ub), *shift))),
-            QOp::Min { ua, ub, shift } => self.zip2(slots, |a, b| Ok(shift_round((a << ua).min(b << ub), *shift))),
-            QOp::Mul { shift } => self.zip2(slots, |a, b| Ok(shift_round(a * b, *shift))),
-            QOp::Div { up } => self.zip2(slots, |a, b| div_round(shift_round(a, -up), b).ok_or_else(|| self.arith("division by zero"))),
+            QOp::Max { ua, ub, shift } => self.zip2(slots, |a, b| Ok(wide(shift_round_extreme(a as i128, *ua, b as i128, *ub, *shift, true)))),
+            QOp::Min { ua, ub, shift } => self.zip2(slots, |a, b| Ok(wide(shift_round_extreme(a as i128, *ua, b as i128, *ub, *shift, false)))),
+            // |a·b| <= 2^126: exact in i128
+            QOp::Mul { shift } => self.zip2(slots, |a, b| Ok(wide(shift_round_i128(a as i128 * b as i128, *shift).and_then(fit_i64)))),
+            QOp::Div { up } => self.zip2(slots, |a, b| {
+                if b == 0 {
+                    return Err(self.arith("division by zero"));
+                }
+                // n = a·2^up exactly; beyond i128 (|n| >= 2^127, |b| < 2^63) the quotient
+                // exceeds 2^63: no stored value
+                Ok(wide(shift_round_i128(a as i128, clamp_shift(-(*up as i64))).and_then(|n| div_round_i128(n, b as i128)).and_then(fit_i64)))
+            }),
             QOp::Compare { kind, ua, ub } => self.zip2(slots, |a, b| {
-                let (a, b) = (a << ua, b << ub);
-                Ok(match kind { CompareKind::Less => a < b, CompareKind::Greater => a > b, CompareKind::Equal => a == b } as i64)
+                let o = cmp_aligned(a as i128, *ua, b as i128, *ub);
+                Ok(match kind { CompareKind::Less => o.is_lt(), CompareKind::Greater => o.is_gt(), CompareKind::Equal => o.is_eq() } as i64)
             }),
             QOp::Relu => Ok(x().data.iter().map(|&v| v.max(0)).collect()),
-            QOp::LeakyRelu { alpha, alpha_shift } => self.narrow_all(x().data.iter().map(|&v| if v >= 0 { v as i64 } else { shift_round(v as i64 * alpha, *alpha_shift) })),
-            QOp::Clip { lo, hi } => self.narrow_all(x().data.iter().map(|&v| (v as i64).clamp(*lo, *hi))),
+            // |v·alpha| <= 2^94
+            QOp::LeakyRelu { alpha, alpha_shift } => x().data.iter().map(|&v| if v >= 0 { Ok(v) } else { self.narrow(wide(shift_round_i128(v as i128 * *alpha as i128, *alpha_shift).and_then(fit_i64))) }).collect(),
+            // min(max(x, lo), hi) as documented (clamp would panic on lo > hi)
+            QOp::Clip { lo, hi } => self.narrow_all(x().data.iter().map(|&v| (v as i64).max(*lo).min(*hi))),
             QOp::Neg => self.narrow_all(x().data.iter().map(|&v| -(v as i64))),
             QOp::Abs => self.narrow_all(x().data.iter().map(|&v| (v as i64).abs())),
-            QOp::Poly(p) => self.narrow_all(x().data.iter().map(|&v| p.eval(v as i64))),
+            QOp::Poly(p) => x().data.iter().map(|&v| p.checked_eval(v as i64).ok_or_else(|| self.arith("polynomial intermediate exceeds 128 bits")).and_then(|y| self.narrow128(y))).collect(),
             QOp::Sqrt { up } => x().data.iter().map(|&v| {
-                isqrt(shift_round(v as i64, -up)).ok_or_else(|| self.arith(format!("square root of a negative value ({v})"))).and_then(|y| self.narrow(y))
+                // n = v·2^up exactly; n >= 2^63 (or beyond i128) has a root above 2^31
+                match shift_round_i128(v as i128, clamp_shift(-(*up as i64))) {
+                    Some(n) if n < 0 => Err(self.arith(format!("square root of a negative value ({v})"))),
+                    None if v < 0 => Err(self.arith(format!("square root of a negative value ({v})"))),
+                    n => match n.and_then(fit_i64) {
+                        Some(n) => self.narrow(isqrt(n).expect("n >= 0")),
+                        None => Err(self.overflow(i64::MAX)),
+                    },
+                }
             }).collect(),
             QOp::Reciprocal { num_bits } => x().data.iter().map(|&v| {
-                div_round(1i64 << num_bits, v as i64).ok_or_else(|| self.arith("reciprocal of zero")).and_then(|y| self.narrow(y))
+                if v == 0 {
+                    return Err(self.arith("reciprocal of zero"));
+                }
+                // 2^num_bits / v with |v| <= 2^31: num_bits >= 127 gives at least 2^95
+                let n = if *num_bits < 127 { 1i128 << num_bits } else { return Err(self.overflow(i64::MAX)) };
+                self.narrow128(div_round_i128(n, v as i128).expect("v != 0"))
             }).collect(),
             QOp::Softmax { axis, legacy, exp, out_scale } => {
+                // the circuit takes out_scale in 0..=62 only
+                if !(0..=62).contains(out_scale) {
+                    return Err(self.arith(format!("softmax output scale {out_scale} outside 0..=62")));
+                }
                 let x = x();
                 let mut y = vec![0i32; x.len()];
                 let mut err = None;
                 for_each_lane(&x.shape, *axis, *legacy, |idx| {
+                    // exact in i128: e_k, their sum and e_k·2^out_scale (checked: only a crafted
+                    // polynomial leaves i128, and that is refused)
                     let m = idx.iter().map(|&i| x.data[i]).max().unwrap_or(0) as i64;
-                    let e: Vec<i64> = idx.iter().map(|&i| exp.eval(x.data[i] as i64 - m)).collect();
-                    let s: i64 = e.iter().sum();
+                    let e: Option<Vec<i128>> = idx.iter().map(|&i| exp.checked_eval(x.data[i] as i64 - m)).collect();
+                    let s = e.as_ref().and_then(|e| e.iter().try_fold(0i128, |s, &v| s.checked_add(v)));
+                    let (Some(e), Some(s)) = (e, s) else {
+                        err = Some(self.arith("softmax intermediate exceeds 128 bits"));
+                        return;
+                    };
                     for (&i, &ei) in idx.iter().zip(&e) {
-                        match div_round(ei << out_scale, s).map(|v| self.narrow(v)) {
-                            Some(Ok(v)) => y[i] = v,
-                            Some(Err(e)) => err = Some(e),
-                            None => err = Some(self.arith("softmax of an all-zero lane")),
+                        let n = ei.checked_mul(1i128 << out_scale);
+                        match n.map(|n| div_round_i128(n, s).map(|v| self.narrow128(v))) {
+                            Some(Some(Ok(v))) => y[i] = v,
+                            Some(Some(Err(e))) => err = Some(e),
+                            Some(None) => err = Some(self.arith("softmax of an all-zero lane")),
+                            None => err = Some(self.arith("softmax intermediate exceeds 128 bits")),
                         }
                     }
                 });
@@ -524,25 +565,27 @@ impl Ctx<'_> {
             QOp::GlobalAveragePool { divisor } => {
                 let x = x();
                 let hw = x.shape[2] * x.shape[3];
-                let d = *divisor as i64;
+                let d = *divisor as i128;
                 if d == 0 { return Err(self.arith("GlobalAveragePool divisor 0")); }
-                self.narrow_all(x.data.chunks(hw).map(|c| div_round(c.iter().map(|&v| v as i64).sum(), d).unwrap()))
+                // sums of i32 in i128: exact for any plane
+                x.data.chunks(hw).map(|c| self.narrow128(div_round_i128(c.iter().map(|&v| v as i128).sum(), d).expect("d > 0"))).collect()
             }
             QOp::Affine { mul, add, shift } => {
                 let x = x();
                 let ch = x.shape[1];
                 let inner: usize = x.shape[2..].iter().product();
-                self.narrow_all(x.data.iter().enumerate().map(|(i, &v)| {
+                // |v·mul + add| <= 2^94 + 2^63: exact in i128
+                x.data.iter().enumerate().map(|(i, &v)| {
                     let c = (i / inner) % ch;
-                    shift_round(v as i64 * mul[c] + add[c], *shift)
-                }))
+                    self.narrow(wide(shift_round_i128(v as i128 * mul[c] as i128 + add[c] as i128, *shift).and_then(fit_i64)))
+                }).collect()
             }
             QOp::Reshape => Ok(x().data.clone()),
             QOp::Transpose { perm } => Ok(x().transpose(perm).data),
             QOp::Concat { axis, shifts } => {
                 let parts: Vec<Tensor<i64>> = (0..self.node.inputs.len()).map(|k| {
                     let v = self.val(slots, k);
-                    Tensor::new(v.shape, v.data.iter().map(|&d| shift_round(d, shifts[k])).collect())
+                    Tensor::new(v.shape, v.data.iter().map(|&d| wide(shift_round_i128(d as i128, shifts[k]).and_then(fit_i64))).collect())
                 }).collect();
                 let refs: Vec<&Tensor<i64>> = parts.iter().collect();
                 self.narrow_all(concat(&refs, *axis))
@@ -566,31 +609,41 @@ impl Ctx<'_> {
                 let (c, a, b) = (self.val(slots, 0), self.val(slots, 1), self.val(slots, 2));
                 let os = self.out_shape();
                 let (oc, oa, ob) = (broadcast_offsets(&c.shape, os), broadcast_offsets(&a.shape, os), broadcast_offsets(&b.shape, os));
-                self.narrow_all((0..oc.len()).map(|i| if c.data[oc[i]] != 0 { shift_round(a.data[oa[i]], *sa) } else { shift_round(b.data[ob[i]], *sb) }))
+                let sr = |v: i64, k: i32| wide(shift_round_i128(v as i128, k).and_then(fit_i64));
+                self.narrow_all((0..oc.len()).map(|i| if c.data[oc[i]] != 0 { sr(a.data[oa[i]], *sa) } else { sr(b.data[ob[i]], *sb) }))
             }
             QOp::Cast { to, shift } => {
                 let x = x();
                 Ok(match to {
                     // truncation toward zero, as ONNX casts a float to an integer
-                    DType::Int => x.data.iter().map(|&v| if *shift > 0 { ((v as i64) / (1i64 << shift)) as i32 } else { v }).collect(),
+                    // |v| <= 2^31: every shift above 31 truncates to 0, as 62 does
+                    DType::Int => x.data.iter().map(|&v| if *shift > 0 { ((v as i64) / (1i64 << (*shift).min(62))) as i32 } else { v }).collect(),
                     DType::Bool => x.data.iter().map(|&v| (v != 0) as i32).collect(),
-                    DType::Float => self.narrow_all(x.data.iter().map(|&v| shift_round(v as i64, *shift)))?,
+                    DType::Float => self.narrow_all(x.data.iter().map(|&v| wide(shift_round_i128(v as i128, *shift).and_then(fit_i64))))?,
                 })
             }
             QOp::ReduceSum { axes } if matches!(self.node.inputs[0], QOperand::Slot(_)) && axes.as_slice() == [x().shape.len() - 1] && x().shape.last() > Some(&0) => {
                 // over the innermost axis: sums of contiguous runs
+                // a run of L <= 2^32 values of at most 2^31 sums below 2^63 in i64; longer runs
+                // (never in memory today) in i128
                 let x = x();
-                self.narrow_all(x.data.chunks_exact(x.shape[axes[0]]).map(|c| c.iter().map(|&v| v as i64).sum::<i64>()))
+                let run = x.shape[axes[0]];
+                if run <= 1 << 32 {
+                    self.narrow_all(x.data.chunks_exact(run).map(|c| c.iter().map(|&v| v as i64).sum::<i64>()))
+                } else {
+                    x.data.chunks_exact(run).map(|c| self.narrow128(c.iter().map(|&v| v as i128).sum::<i128>())).collect()
+                }
             }
             QOp::ReduceSum { axes } | QOp::ReduceMean { axes } => {
+                // sums of (at most 2^63) values in i128: exact below 2^64 terms
                 let v = self.val(slots, 0);
-                let t = Tensor::new(v.shape.clone(), v.data);
-                let sums = reduce(&t, axes, |a, b| a + b, 0i64);
-                let count: i64 = axes.iter().map(|&a| v.shape[a] as i64).product();
+                let t = Tensor::new(v.shape.clone(), v.data.iter().map(|&d| d as i128).collect());
+                let sums = reduce(&t, axes, |a, b| a + b, 0i128);
+                let count: i128 = axes.iter().map(|&a| v.shape[a] as i128).product();
                 if matches!(self.node.op, QOp::ReduceMean { .. }) {
-                    self.narrow_all(sums.into_iter().map(|s| div_round(s, count.max(1)).unwrap()))
+                    sums.into_iter().map(|s| self.narrow128(div_round_i128(s, count.max(1)).expect("count > 0"))).collect()
                 } else {
-                    self.narrow_all(sums)
+                    sums.into_iter().map(|s| self.narrow128(s)).collect()
                 }
             }
             QOp::ArgMax { axis, select_last } => Ok(argmax(x(), *axis, *select_last).into_iter().map(|i| i as i32).collect()),
@@ -616,27 +669,44 @@ impl Ctx<'_> {
         for p in 0..planes {
             for oy in 0..oh {
                 for ox in 0..ow {
-                    let (mut acc, mut cnt, mut best) = (0i64, 0i64, i64::MIN);
+                    // sums in i128: exact for any window
+                    let (mut acc, mut cnt, mut best) = (0i128, 0i128, i64::MIN);
                     for ky in 0..win.kernel[0] {
                         for kx in 0..win.kernel[1] {
                             let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize - win.pads[0] as isize;
                             let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize - win.pads[1] as isize;
                             if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize { continue; }
                             let v = x.data[(p * h + iy as usize) * w + ix as usize] as i64;
-                            acc += v;
+                            acc += v as i128;
                             cnt += 1;
                             best = best.max(v);
                         }
                     }
                     let v = match avg {
-                        None => best,
-                        Some(true) => div_round(acc, (win.kernel[0] * win.kernel[1]) as i64).unwrap(),
-                        Some(false) => div_round(acc, cnt.max(1)).unwrap(),
+                        None => best as i128,
+                        Some(true) => div_round_i128(acc, (win.kernel[0] as i128 * win.kernel[1] as i128).max(1)).expect("count > 0"),
+                        Some(false) => div_round_i128(acc, cnt.max(1)).expect("count > 0"),
                     };
-                    y.push(self.narrow(v)?);
+                    y.push(self.narrow128(v)?);
                 }
             }
         }
         Ok(y)
     }
+}
+
+/// An exact result of the wide helpers as i64: None (magnitude at least 2^63) becomes
+/// `i64::MAX`, which `narrow` refuses like the value itself.
+fn wide(v: Option<i64>) -> i64 {
+    v.unwrap_or(i64::MAX)
+}
+
+/// Whether the i64 pass of Add / Sub (and of the kernels' residual Add) is exact for every pair
+/// of 32-bit operands: with `u = max(ua, ub) <= 29`, `|a·2^ua ± b·2^ub| <= 2^(32+u) <= 2^61`;
+/// adding `2^(shift-1) <= 2^61` (`shift <= 62`) stays below 2^63, and so does a left shift by
+/// `-shift` when `u - shift <= 30` (`2^(32+u-shift) <= 2^62`). Otherwise the exact general path
+/// runs.
+pub(crate) fn add_pass_is_exact(ua: u32, ub: u32, shift: i32) -> bool {
+    let u = ua.max(ub) as i64;
+    u <= 29 && shift <= 62 && (shift > 0 || u - shift as i64 <= 30)
 }

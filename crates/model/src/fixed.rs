@@ -8,39 +8,171 @@ pub const VALUE_BITS: u32 = 32;
 
 /// `x · 2^-k` rounded half up (toward +inf) for `k > 0`; `x · 2^-k` exactly for `k <= 0`.
 /// The one rounding rule of zkopml: `floor((x + 2^(k-1)) / 2^k)`.
+///
+/// Exact for every `x` and every `k > 0` (the circuit computes the same integer over the
+/// field): no addition that could wrap (see [`shift_round_i128`]). For `k <= 0` an exact
+/// value outside i64 saturates to `i64::MIN` / `i64::MAX`, which no stored (32-bit) value
+/// equals, so a caller that narrows to i32 refuses it as the circuit does; callers that need
+/// the exact wide value use [`checked_shift_round`] or [`shift_round_i128`].
 #[inline]
 pub fn shift_round(x: i64, k: i32) -> i64 {
     if k > 0 {
-        (x + (1i64 << (k - 1))) >> k
+        // floor(x / 2^k) + bit k-1 of x (proof at shift_round_i128); for k >= 64 both shifts
+        // stop at 63: floor(x / 2^k) = x >> 63 and bit k-1 is the sign bit, sum 0 (exact,
+        // as |x| < 2^63 <= 2^(k-1))
+        (x >> k.min(63)) + ((x >> (k - 1).min(63)) & 1)
     } else {
-        x << (-k)
+        checked_shift_round(x, k).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX })
     }
+}
+
+/// [`shift_round`], None when the exact value lies outside i64 (only possible for `k <= 0`).
+#[inline]
+pub fn checked_shift_round(x: i64, k: i32) -> Option<i64> {
+    if k > 0 {
+        Some(shift_round(x, k))
+    } else {
+        let u = k.unsigned_abs();
+        if u >= 64 {
+            return (x == 0).then_some(0);
+        }
+        let y = x << u;
+        (y >> u == x).then_some(y)
+    }
+}
+
+/// [`shift_round`] on i128, exact for every `x` and `k`; None only when `k <= 0` and
+/// `x · 2^-k` lies outside i128.
+///
+/// For `k > 0`: write `x = q·2^k + r`, `0 <= r < 2^k`, so `q = x >> k` (arithmetic shift is
+/// floor division). Then `floor((x + 2^(k-1)) / 2^k) = q + floor((r + 2^(k-1)) / 2^k)
+/// = q + [r >= 2^(k-1)]`, and `[r >= 2^(k-1)]` is bit `k-1` of `r`, which is bit `k-1` of `x`
+/// in two's complement (`x ≡ r mod 2^k`). Neither term can overflow (`|q| <= 2^126`).
+#[inline]
+pub fn shift_round_i128(x: i128, k: i32) -> Option<i128> {
+    if k > 0 {
+        Some((x >> k.min(127)) + ((x >> (k - 1).min(127)) & 1))
+    } else {
+        let u = k.unsigned_abs();
+        if u >= 128 {
+            return (x == 0).then_some(0);
+        }
+        let y = x << u;
+        (y >> u == x).then_some(y)
+    }
+}
+
+/// A shift amount computed in i64 (a difference of shifts) as the i32 that
+/// [`shift_round_i128`] takes: clamping keeps its value, since every `k >= 128` rounds any
+/// i128 to 0 and every `k <= -128` leaves only 0 inside i128.
+#[inline]
+pub fn clamp_shift(k: i64) -> i32 {
+    k.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// `v` as an i64 when `|v| < 2^63`; None otherwise (such a value is never a stored value).
+#[inline]
+pub fn fit_i64(v: i128) -> Option<i64> {
+    (v > i64::MIN as i128 && v <= i64::MAX as i128).then_some(v as i64)
+}
+
+/// `shift_round(big·2^d + small, k)` exactly, for `|big|, |small| <= 2^63`, any `d >= 0` and
+/// any `k` (the alignment sums of Add, Sub, Max and Min, whose `big·2^d` may not fit any
+/// machine integer). None only when the exact value has magnitude at least 2^63.
+///
+/// - `k > d`: `big·2^d + small + 2^(k-1) = 2^d·(big + t + 2^(k-d-1)) + r` with
+///   `t = floor(small / 2^d)`, `0 <= r < 2^d`; dividing by `2^d` then `2^(k-d)` (floors
+///   compose) gives `shift_round(big + t, k - d)`.
+/// - `1 <= k <= d`: `big·2^d` is a multiple of `2^k`, so the value is
+///   `big·2^(d-k) + shift_round(small, k)`; when `big != 0` and `d - k >= 64` its magnitude is
+///   at least `2^64 - 2^62 - 1 >= 2^63`.
+/// - `k <= 0`: `(big·2^d + small)·2^-k`; when `big != 0` and `d >= 64` the magnitude is at
+///   least `2^64 - 2^63 = 2^63`.
+pub fn shift_round_sum(big: i128, d: u32, small: i128, k: i64) -> Option<i64> {
+    debug_assert!(big.unsigned_abs() <= 1 << 63 && small.unsigned_abs() <= 1 << 63);
+    let d64 = d as i64;
+    if k > d64 {
+        let t = big + (small >> d.min(127));
+        fit_i64(shift_round_i128(t, clamp_shift(k - d64))?)
+    } else if k >= 1 {
+        let e = (d64 - k) as u32;
+        let hi = if big == 0 { 0 } else if e >= 64 { return None } else { big << e };
+        fit_i64(hi + shift_round_i128(small, clamp_shift(k))?)
+    } else {
+        let v = if big == 0 { small } else if d >= 64 { return None } else { (big << d) + small };
+        fit_i64(shift_round_i128(v, clamp_shift(k))?)
+    }
+}
+
+/// The alignment sum `a·2^ua + b·2^ub` rescaled by `shift` (Add, and Sub with `b` negated),
+/// exactly: None only when the exact value has magnitude at least 2^63.
+/// `shift_round(v·2^u, k) = shift_round(v, k - u)` for `u >= 0`, so the smaller alignment
+/// moves into the shift and [`shift_round_sum`] does the rest.
+pub fn shift_round_aligned(a: i128, ua: u32, b: i128, ub: u32, shift: i32) -> Option<i64> {
+    if ua >= ub {
+        shift_round_sum(a, ua - ub, b, shift as i64 - ub as i64)
+    } else {
+        shift_round_sum(b, ub - ua, a, shift as i64 - ua as i64)
+    }
+}
+
+/// The order of `a·2^ua` and `b·2^ub`, exactly, for `|a|, |b| <= 2^63` and any shifts.
+pub fn cmp_aligned(a: i128, ua: u32, b: i128, ub: u32) -> std::cmp::Ordering {
+    let (big, d, small, flip) = if ua >= ub { (a, ua - ub, b, false) } else { (b, ub - ua, a, true) };
+    // big·2^d against small: exact in i128 for d <= 63; beyond, |big·2^d| >= 2^64 > |small|
+    // unless big = 0, so big's sign decides
+    let o = if d <= 63 { (big << d).cmp(&small) } else if big != 0 { big.cmp(&0) } else { 0.cmp(&small) };
+    if flip { o.reverse() } else { o }
+}
+
+/// `shift_round(max or min(a·2^ua, b·2^ub), shift)` exactly (Max / Min); None only when the
+/// exact value has magnitude at least 2^63.
+pub fn shift_round_extreme(a: i128, ua: u32, b: i128, ub: u32, shift: i32, max: bool) -> Option<i64> {
+    let a_wins = match cmp_aligned(a, ua, b, ub) {
+        std::cmp::Ordering::Greater => max,
+        std::cmp::Ordering::Less => !max,
+        std::cmp::Ordering::Equal => true,
+    };
+    let (v, u) = if a_wins { (a, ua) } else { (b, ub) };
+    shift_round_sum(v, u, 0, shift as i64)
 }
 
 /// `n / d` rounded half up, `floor((2n + d) / (2d))` for `d > 0`, and `div_round(-n, -d)` for
-/// `d < 0`. None when `d == 0`.
+/// `d < 0`. None when `d == 0`. Exact for every input; the one result outside i64,
+/// `div_round(i64::MIN, -1) = 2^63`, saturates to `i64::MAX` (no stored value either way).
 #[inline]
 pub fn div_round(n: i64, d: i64) -> Option<i64> {
+    div_round_i128(n as i128, d as i128).map(|v| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+}
+
+/// [`div_round`] on i128, exact: with `n = q·d + r`, `0 <= r < d` (after making `d > 0`),
+/// `floor((2n + d) / (2d)) = q + floor((2r + d) / (2d)) = q + [2r >= d]`, computed without
+/// forming `2n + d`. None when `d == 0`, or when `d < 0` and `n` or `d` is `i128::MIN`.
+#[inline]
+pub fn div_round_i128(n: i128, d: i128) -> Option<i128> {
     if d == 0 {
         return None;
     }
-    let (n, d) = if d < 0 { (-(n as i128), -(d as i128)) } else { (n as i128, d as i128) };
-    Some((2 * n + d).div_euclid(2 * d) as i64)
+    let (n, d) = if d < 0 { (n.checked_neg()?, d.checked_neg()?) } else { (n, d) };
+    let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
+    Some(q + (r >= d - r) as i128)
 }
 
-/// `floor(sqrt(x))` for `x >= 0`: the `y` with `y² <= x < (y+1)²`.
+/// `floor(sqrt(x))` for `x >= 0`: the `y` with `y² <= x < (y+1)²`. The squares are taken in
+/// i128 (`(y+1)²` exceeds i64 near `i64::MAX`).
 pub fn isqrt(x: i64) -> Option<i64> {
     if x < 0 {
         return None;
     }
-    let mut y = (x as f64).sqrt() as i64;
+    let x = x as i128;
+    let mut y = (x as f64).sqrt() as i128;
     while y * y > x {
         y -= 1;
     }
     while (y + 1) * (y + 1) <= x {
         y += 1;
     }
-    Some(y)
+    Some(y as i64)
 }
 
 /// A piecewise polynomial on a uniform grid, the form every smooth non-linearity
@@ -62,22 +194,51 @@ pub struct PiecewisePoly {
 }
 
 impl PiecewisePoly {
+    /// The last input of the domain, `lo + segments·2^seg_bits - 1` (saturated to i64: the
+    /// clamp of an i64 input is then the same).
     pub fn hi(&self) -> i64 {
-        self.lo + ((self.coeffs.len() as i64) << self.seg_bits) - 1
+        match self.span() {
+            Some(span) => (self.lo as i128 + span - 1).clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            None => i64::MAX,
+        }
     }
 
+    /// `segments·2^seg_bits`, None when it exceeds i128 (then above any i64 offset).
+    fn span(&self) -> Option<i128> {
+        if self.seg_bits >= 120 {
+            return None;
+        }
+        (self.coeffs.len() as i128).checked_mul(1i128 << self.seg_bits)
+    }
+
+    /// The polynomial's value at `x` (docs/fixed-point.md), exact while every intermediate
+    /// fits i128, which holds for every compiled program (coefficients below 2^40 or so,
+    /// `z < 2^25`); a value that does not fit i64, or an intermediate beyond i128 (only a
+    /// crafted program), is returned as `i64::MAX`, which no stored value equals. The executor
+    /// uses [`PiecewisePoly::checked_eval`] and refuses those.
     #[inline]
     pub fn eval(&self, x: i64) -> i64 {
-        let xc = x.clamp(self.lo, self.hi());
-        let off = xc - self.lo;
-        let k = (off >> self.seg_bits) as usize;
-        let z = off - ((k as i64) << self.seg_bits);
-        let c = &self.coeffs[k];
-        let mut acc = c[0];
-        for &ci in &c[1..] {
-            acc = shift_round(acc * z, self.in_scale) + ci;
+        self.checked_eval(x).and_then(fit_i64).unwrap_or(i64::MAX)
+    }
+
+    /// [`PiecewisePoly::eval`] in i128 with every step checked: None when an intermediate
+    /// leaves i128 (or the polynomial has no segment or no coefficient).
+    pub fn checked_eval(&self, x: i64) -> Option<i128> {
+        let span = self.span();
+        // off = clamp(x, lo, hi) - lo, in [0, span)
+        let mut off = (x as i128 - self.lo as i128).max(0);
+        if let Some(span) = span {
+            off = off.min(span.checked_sub(1)?);
         }
-        shift_round(acc, self.coeff_scale - self.out_scale)
+        let sb = self.seg_bits;
+        let (k, z) = if sb >= 127 { (0, off) } else { (off >> sb, off & ((1i128 << sb) - 1)) };
+        let c = self.coeffs.get(usize::try_from(k).ok()?)?;
+        let (&c0, rest) = c.split_first()?;
+        let mut acc = c0 as i128;
+        for &ci in rest {
+            acc = shift_round_i128(acc.checked_mul(z)?, self.in_scale)?.checked_add(ci as i128)?;
+        }
+        shift_round_i128(acc, clamp_shift(self.coeff_scale as i64 - self.out_scale as i64))
     }
 
     /// Fit `f` (a real function) on `[lo_real, lo_real + segments·width)` with `width = 2^seg_log2`

@@ -834,8 +834,9 @@ unsafe fn store4(p: *mut i32, y: std::arch::x86_64::__m128i, n: usize) {
 // Residual Add
 
 /// An Add whose other operand is a convolution's output, applied to each output tile as it is
-/// written: `y = shift_round((conv << conv_up) + (skip << skip_up), shift)`, in i64 with the
-/// reference's wrapping, false when some `y` leaves the i32 range.
+/// written: `y = shift_round((conv << conv_up) + (skip << skip_up), shift)`, in i64, false when
+/// some `y` leaves the i32 range. Only taken when [`Residual::supported`], which proves that no
+/// i64 step can wrap for any 32-bit operands (so the value is the exact one).
 #[derive(Clone, Copy, Debug)]
 pub struct Residual<'a> {
     pub skip: &'a [i32],
@@ -845,9 +846,10 @@ pub struct Residual<'a> {
 }
 
 impl Residual<'_> {
-    /// Whether the kernels take it (the bounds of `Ctx::add_same`).
+    /// Whether the kernels take it: the bounds of `Ctx::add_same`, under which the i64 pass
+    /// is exact ([`crate::run::add_pass_is_exact`]).
     pub fn supported(&self) -> bool {
-        self.conv_up <= 31 && self.skip_up <= 31 && (-31..=62).contains(&self.shift)
+        crate::run::add_pass_is_exact(self.conv_up, self.skip_up, self.shift)
     }
 
     #[inline(always)]
