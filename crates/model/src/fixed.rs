@@ -329,6 +329,163 @@ mod tests {
         assert_eq!(isqrt(-1), None);
     }
 
+    /// Extreme and random i64 values for the property tests.
+    fn extremes() -> Vec<i64> {
+        let mut v = vec![0, 1, -1, 2, -2, i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, i32::MIN as i64, i32::MAX as i64, 1 << 62, -(1 << 62), i64::MAX - (1 << 32) + 2];
+        let mut g = crate::input::SplitMix(19);
+        for _ in 0..40 {
+            let r = g.next_u64() as i64;
+            v.push(r);
+            v.push(r >> (g.next_u64() % 64));
+        }
+        v
+    }
+
+    /// The definition, over i128 (exact for |x| < 2^64, k <= 126; 0 beyond).
+    fn shift_round_ref(x: i128, k: i32) -> Option<i128> {
+        if k > 126 {
+            Some(0)
+        } else if k > 0 {
+            Some((x + (1i128 << (k - 1))) >> k)
+        } else if k > -64 {
+            let y = x << -k;
+            (y >> -k == x).then_some(y)
+        } else {
+            (x == 0).then_some(0)
+        }
+    }
+
+    #[test]
+    fn shift_round_is_exact_for_every_i64_and_shift() {
+        // the finding: 2^63 - 2^32 + 1 by 2^33 wrapped to -2^30
+        assert_eq!(shift_round((1 << 62) + ((1 << 62) - (1 << 32) + 1), 33), 1 << 30);
+        for x in extremes() {
+            for k in (-70..=130).chain([i32::MIN, i32::MIN + 1, i32::MAX, 200, 1000]) {
+                let want = shift_round_ref(x as i128, k.max(-70));
+                let want = if k < -70 { (x == 0).then_some(0) } else { want };
+                let got = shift_round_i128(x as i128, k);
+                if let Some(w) = want.filter(|w| w.unsigned_abs() < 1 << 126) {
+                    assert_eq!(got, Some(w), "i128 x={x} k={k}");
+                }
+                match want.and_then(|w| i64::try_from(w).ok()) {
+                    Some(w) => {
+                        assert_eq!(shift_round(x, k), w, "x={x} k={k}");
+                        assert_eq!(checked_shift_round(x, k), Some(w), "x={x} k={k}");
+                    }
+                    None => {
+                        assert_eq!(checked_shift_round(x, k), None, "x={x} k={k}");
+                        assert!(i32::try_from(shift_round(x, k)).is_err(), "a saturated value is no stored value: x={x} k={k}");
+                    }
+                }
+            }
+        }
+        // the extremes of i128 itself
+        for x in [i128::MAX, i128::MIN, i128::MIN + 1, 1 << 126, -(1 << 126)] {
+            assert_eq!(shift_round_i128(x, 127), Some(if x == i128::MAX || x == 1 << 126 { 1 } else if x == -(1 << 126) { 0 } else { -1 }), "{x}");
+            assert_eq!(shift_round_i128(x, 128), Some(0));
+            assert_eq!(shift_round_i128(x, 1), Some((x >> 1) + (x & 1)));
+            assert_eq!(shift_round_i128(x, -1), x.checked_mul(2));
+        }
+    }
+
+    #[test]
+    fn div_round_is_exact_for_every_i64() {
+        let ds: Vec<i64> = extremes().into_iter().chain([3, -3, 7, 1 << 31, -(1 << 31)]).collect();
+        for n in extremes() {
+            for &d in &ds {
+                let (nn, dd) = if d < 0 { (-(n as i128), -(d as i128)) } else { (n as i128, d as i128) };
+                let want = if d == 0 { None } else { Some((2 * nn + dd).div_euclid(2 * dd)) };
+                assert_eq!(div_round_i128(n as i128, d as i128), want, "n={n} d={d}");
+                assert_eq!(div_round(n, d), want.map(|w| w.clamp(i64::MIN as i128, i64::MAX as i128) as i64), "n={n} d={d}");
+            }
+        }
+        assert_eq!(div_round(i64::MIN, -1), Some(i64::MAX)); // 2^63, saturated
+        assert_eq!(div_round_i128(i128::MAX, 2), Some(1 << 126));
+        assert_eq!(div_round_i128(i128::MIN, 2), Some(-(1 << 126)));
+        assert_eq!(div_round_i128(i128::MIN, -1), None);
+    }
+
+    #[test]
+    fn isqrt_is_exact_near_i64_max() {
+        for x in [i64::MAX, i64::MAX - 1, 3037000499i64 * 3037000499, 3037000499i64 * 3037000499 - 1] {
+            let y = isqrt(x).unwrap() as i128;
+            assert!(y * y <= x as i128 && (y + 1) * (y + 1) > x as i128, "x={x} y={y}");
+        }
+        assert_eq!(isqrt(i64::MAX), Some(3037000499));
+    }
+
+    #[test]
+    fn alignment_sums_are_exact() {
+        // against the sum formed in i128 (alignments up to 60)
+        let mut vals: Vec<i64> = extremes();
+        vals.truncate(30);
+        let shifts = [-70, -64, -40, -31, -1, 0, 1, 2, 30, 31, 32, 33, 61, 62, 63, 64, 65, 100, 126, 127, 200, i32::MAX, i32::MIN];
+        for &a in &vals {
+            for &b in &vals {
+                for (ua, ub) in [(0, 0), (1, 0), (0, 1), (29, 0), (31, 31), (32, 0), (0, 40), (60, 3), (17, 60)] {
+                    let (pa, pb) = ((a as i128) << ua, (b as i128) << ub);
+                    for &k in &shifts {
+                        let fit = |w: Option<i128>| w.and_then(|w| (w.unsigned_abs() < 1 << 63).then_some(w as i64));
+                        let sum = |v: i128| fit(if k < -70 { (v == 0).then_some(0) } else { shift_round_ref(v, k) });
+                        assert_eq!(shift_round_aligned(a as i128, ua, b as i128, ub, k), sum(pa + pb), "{a}·2^{ua} + {b}·2^{ub}, {k}");
+                        assert_eq!(shift_round_aligned(a as i128, ua, -(b as i128), ub, k), sum(pa - pb), "{a}·2^{ua} - {b}·2^{ub}, {k}");
+                        assert_eq!(shift_round_extreme(a as i128, ua, b as i128, ub, k, true), sum(pa.max(pb)), "max {a} {ua} {b} {ub} {k}");
+                        assert_eq!(shift_round_extreme(a as i128, ua, b as i128, ub, k, false), sum(pa.min(pb)), "min");
+                        assert_eq!(cmp_aligned(a as i128, ua, b as i128, ub), pa.cmp(&pb));
+                    }
+                }
+            }
+        }
+        // alignments no machine integer holds, by hand
+        assert_eq!(shift_round_aligned(1, 200, i64::MIN as i128, 0, 200), Some(1));
+        assert_eq!(shift_round_aligned(1, 200, i64::MAX as i128, 0, 200), Some(1));
+        assert_eq!(shift_round_aligned(-1, 100, 5, 0, 101), Some(0));
+        assert_eq!(shift_round_aligned(-1, 100, 5, 0, 100), Some(-1));
+        assert_eq!(shift_round_aligned(-1, 100, 5, 0, 99), Some(-2));
+        assert_eq!(shift_round_aligned(3, 100, -7, 0, 98), Some(12)); // 3·4 + round(-7/2^98)
+        assert_eq!(shift_round_aligned(3, 1000, 0, 0, 937), None); // 3·2^63
+        assert_eq!(shift_round_aligned(3, 1000, 0, 0, 939), Some(3 << 61));
+        assert_eq!(shift_round_aligned(3, 1000, 0, 5, 0), None);
+        assert_eq!(shift_round_aligned(0, 1000, 9, 5, 0), Some(9 << 5));
+        assert_eq!(shift_round_aligned(1, 64, i64::MIN as i128 + 1, 0, 0), None);
+        assert_eq!(shift_round_extreme(-1, 300, 5, 0, 0, true), Some(5));
+        assert_eq!(shift_round_extreme(-1, 300, 5, 0, 300, false), Some(-1));
+        assert_eq!(cmp_aligned(1, 300, i64::MAX as i128, 0), std::cmp::Ordering::Greater);
+        assert_eq!(cmp_aligned(-1, 0, 0, 300), std::cmp::Ordering::Less);
+        assert_eq!(cmp_aligned(0, 0, 0, 300), std::cmp::Ordering::Equal);
+    }
+
+    #[test]
+    fn poly_eval_is_the_i64_horner_on_compiled_polys_and_exact_beyond() {
+        let p = PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
+        let old = |x: i64| {
+            let xc = x.clamp(p.lo, p.hi());
+            let off = xc - p.lo;
+            let k = (off >> p.seg_bits) as usize;
+            let z = off - ((k as i64) << p.seg_bits);
+            let c = &p.coeffs[k];
+            let mut acc = c[0];
+            for &ci in &c[1..] {
+                acc = shift_round(acc * z, p.in_scale) + ci;
+            }
+            shift_round(acc, p.coeff_scale - p.out_scale)
+        };
+        for x in extremes().into_iter().filter(|v| i32::try_from(*v).is_ok()).chain(-20000..20000) {
+            assert_eq!(p.eval(x), old(x), "x={x}");
+            assert_eq!(p.checked_eval(x), Some(old(x) as i128));
+        }
+        // a crafted polynomial whose Horner steps leave i64: exact in i128, or refused
+        let big = PiecewisePoly { in_scale: 0, out_scale: 0, coeff_scale: 0, lo: 0, seg_bits: 40, coeffs: vec![vec![1 << 60, 0, 0]] };
+        let z = (1i128 << 40) - 1;
+        assert_eq!(big.checked_eval(i64::MAX), None); // 2^60 · z^2 ~ 2^140
+        let small = PiecewisePoly { coeffs: vec![vec![1 << 20, 0, 0]], ..big.clone() };
+        assert_eq!(small.checked_eval(i64::MAX), Some((1i128 << 20) * z * z));
+        assert_eq!(small.eval(i64::MAX), i64::MAX, "beyond i64: no stored value");
+        let wide = PiecewisePoly { seg_bits: 200, ..small.clone() };
+        assert_eq!(wide.hi(), i64::MAX);
+        assert_eq!(wide.checked_eval(5), Some((1i128 << 20) * 25));
+    }
+
     #[test]
     fn sigmoid_poly_is_accurate() {
         let p = PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
