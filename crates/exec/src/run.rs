@@ -469,9 +469,9 @@ impl Ctx<'_> {
                 for bt in 0..batches {
                     for i in 0..m {
                         for j in 0..n {
-                            // exact: each product is at most 2^126 in magnitude only for i64
-                            // constants; slots are i32, products at most 2^62, and k < 2^64
-                            // terms of at most 2^62 stay below 2^126
+                            // exact: a product of two operands (i32 slots or i64 constants) is
+                            // at most 2^126, and the sum is checked (slots alone: k < 2^64
+                            // terms of at most 2^62 never fail it); the rescale is exact
                             let acc: i128 = (0..k).try_fold(0i128, |s, t| s.checked_add(a.data[bt * m * k + i * k + t] as i128 * b.data[bt * k * n + t * n + j] as i128)).ok_or_else(|| self.arith("MatMul accumulator exceeds 128 bits"))?;
                             out.push(self.narrow128(shift_round_i128(acc, *shift).ok_or_else(|| self.overflow(i64::MAX))?)?);
                         }
