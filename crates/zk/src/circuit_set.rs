@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use rand_core::{CryptoRng, RngCore};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkopml_exec::commit::{MerkleTree, TraceCommitment};
 use zkopml_model::{Program, Tensor};
@@ -45,7 +46,8 @@ pub struct CircuitMeta {
     pub first: (usize, usize),
     /// Chunks it proves.
     pub uses: usize,
-    /// Hash of what its synthesis reads ([`OpCircuit::structure_key`]), hex.
+    /// Hash of what its synthesis reads ([`OpCircuit::structure_key`], version 2), hex: every
+    /// chunk mapped to the circuit must have it ([`CircuitSet::check_table`]).
     pub structure_key: String,
     /// Circuit identity (hash of the R1CS matrices), hex.
     pub id: String,
@@ -124,32 +126,56 @@ pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, &str);
 
 impl CircuitSet {
     /// The table and the distinct circuits of `program`, before setup (no keys yet).
+    ///
+    /// Chunks with equal structure keys ([`OpCircuit::structure_key`], an injective encoding
+    /// of what their synthesis reads) share a circuit. Each chunk that joins a circuit is also
+    /// compared with the circuit's first chunk on the data itself
+    /// ([`OpCircuit::same_synthesis`]), so that a flaw in the key cannot merge two different
+    /// computations: a mismatch is [`ZkError::CircuitIdentity`].
     pub fn plan(program: &Program) -> Result<(Self, Vec<OpCircuit>), ZkError> {
         let mut circuits: Vec<CircuitMeta> = Vec::new();
         let mut shapes: Vec<OpCircuit> = Vec::new();
-        let mut by_key = std::collections::HashMap::new();
+        let mut by_key: std::collections::HashMap<[u8; 32], usize> = std::collections::HashMap::new();
         let mut entries = Vec::new();
         for op in 1..=program.n_ops() {
             for chunk in 0..program.ops[op - 1].out.num_chunks() {
                 let (c, reads) = op_chunk(program, op, chunk)?;
                 let key = c.structure_key();
-                let k = *by_key.entry(key).or_insert_with(|| {
-                    circuits.push(CircuitMeta {
-                        kind: program.ops[op - 1].op.kind().to_string(),
-                        first: (op, chunk),
-                        uses: 0,
-                        structure_key: to_hex(&key),
-                        id: String::new(),
-                        constraints: 0,
-                        public_inputs: reads.len() + 1,
-                        vk_hash: String::new(),
-                        vk_abi: String::new(),
-                        setup_seconds: 0.0,
-                        pk_bytes: 0,
-                    });
-                    shapes.push(c.clone());
-                    circuits.len() - 1
-                });
+                let k = match by_key.get(&key) {
+                    Some(&k) => {
+                        if !c.same_synthesis(&shapes[k]) {
+                            let (fop, fchunk) = circuits[k].first;
+                            return Err(ZkError::CircuitIdentity {
+                                op,
+                                chunk,
+                                circuit: k,
+                                reason: format!(
+                                    "its structure key equals that of op {fop} chunk {fchunk}, \
+                                     but what their synthesis reads differs"
+                                ),
+                            });
+                        }
+                        k
+                    }
+                    None => {
+                        circuits.push(CircuitMeta {
+                            kind: program.ops[op - 1].op.kind().to_string(),
+                            first: (op, chunk),
+                            uses: 0,
+                            structure_key: to_hex(&key),
+                            id: String::new(),
+                            constraints: 0,
+                            public_inputs: reads.len() + 1,
+                            vk_hash: String::new(),
+                            vk_abi: String::new(),
+                            setup_seconds: 0.0,
+                            pk_bytes: 0,
+                        });
+                        shapes.push(c);
+                        by_key.insert(key, circuits.len() - 1);
+                        circuits.len() - 1
+                    }
+                };
                 circuits[k].uses += 1;
                 entries.push(TableEntry {
                     op,
@@ -167,6 +193,176 @@ impl CircuitSet {
             entries,
         };
         Ok((set, shapes))
+    }
+
+    /// The identity check of the table against `program`, without synthesis: the entries are
+    /// exactly the model's (op, chunk)s in order; each reads what the model's chunk reads; and
+    /// each chunk's structure key (recomputed from the program) is the one recorded for the
+    /// circuit it is mapped to, whose public-input count fits. Every circuit's `first` and
+    /// `uses` agree with the table. Any mismatch is an error naming the (op, chunk)
+    /// ([`ZkError::CircuitIdentity`]). [`CircuitSet::load`] runs it; see
+    /// [`CircuitSet::check_synthesis`] for the check against the constraint systems.
+    pub fn check_table(&self, program: &Program) -> Result<(), ZkError> {
+        let expected: Vec<(usize, usize)> = (1..=program.n_ops())
+            .flat_map(|op| (0..program.ops[op - 1].out.num_chunks()).map(move |c| (op, c)))
+            .collect();
+        if self.entries.len() != expected.len() {
+            return Err(ZkError::Shape(format!(
+                "the circuit table has {} entries, the model {} (op, chunk)s",
+                self.entries.len(),
+                expected.len()
+            )));
+        }
+        let keys: Vec<Word> = self
+            .circuits
+            .iter()
+            .map(|m| parse_word(&m.structure_key))
+            .collect::<Result<_, _>>()?;
+        let results: Vec<Result<(), ZkError>> = self
+            .entries
+            .par_iter()
+            .zip(expected.par_iter())
+            .map(|(e, &(op, chunk))| {
+                if (e.op, e.chunk) != (op, chunk) {
+                    return Err(ZkError::Shape(format!(
+                        "the circuit table lists (op {}, chunk {}) where the model has (op {op}, \
+                         chunk {chunk})",
+                        e.op, e.chunk
+                    )));
+                }
+                let bad = |reason: String| ZkError::CircuitIdentity {
+                    op,
+                    chunk,
+                    circuit: e.circuit,
+                    reason,
+                };
+                let Some(meta) = self.circuits.get(e.circuit) else {
+                    return Err(bad(format!(
+                        "the set has {} circuits",
+                        self.circuits.len()
+                    )));
+                };
+                let (c, reads) = op_chunk(program, op, chunk)?;
+                let reads: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
+                if reads != e.reads {
+                    return Err(bad(format!(
+                        "the table says it reads {:?}, the model's chunk reads {reads:?}",
+                        e.reads
+                    )));
+                }
+                if meta.public_inputs != reads.len() + 1 {
+                    return Err(bad(format!(
+                        "it has {} public inputs, the circuit {}",
+                        reads.len() + 1,
+                        meta.public_inputs
+                    )));
+                }
+                let key = c.structure_key();
+                if key != keys[e.circuit] {
+                    return Err(bad(format!(
+                        "its structure key is {}, the circuit's {}",
+                        to_hex(&key),
+                        meta.structure_key
+                    )));
+                }
+                Ok(())
+            })
+            .collect();
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        for (k, meta) in self.circuits.iter().enumerate() {
+            let uses = self.entries.iter().filter(|e| e.circuit == k).count();
+            let first = self
+                .entries
+                .iter()
+                .find(|e| e.circuit == k)
+                .map(|e| (e.op, e.chunk));
+            if uses != meta.uses || first != Some(meta.first) {
+                return Err(ZkError::Shape(format!(
+                    "circuit {k}: the set records {} uses from (op {}, chunk {}), the table has \
+                     {uses} from {first:?}",
+                    meta.uses, meta.first.0, meta.first.1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The identity check against the constraint systems: synthesises (op, chunk)s of the
+    /// table and compares each one's circuit id ([`groth16::circuit_info`], the hash of its
+    /// R1CS) with the id recorded for the circuit it is mapped to. With `all`, every (op,
+    /// chunk); otherwise the last chunk of each circuit that more than one chunk uses (the
+    /// first one is the chunk its keys were made from). Returns how many it synthesised. A
+    /// mismatch is [`ZkError::CircuitIdentity`]. Each chunk checked costs one synthesis and
+    /// one hash of its matrices (`docs/zk.md`): `all` is for small models.
+    pub fn check_synthesis(
+        &self,
+        program: &Program,
+        all: bool,
+        progress: Progress,
+    ) -> Result<usize, ZkError> {
+        let picked: Vec<usize> = if all {
+            (0..self.entries.len()).collect()
+        } else {
+            let mut last = vec![None; self.circuits.len()];
+            for (i, e) in self.entries.iter().enumerate() {
+                if let Some(l) = last.get_mut(e.circuit) {
+                    *l = Some(i);
+                }
+            }
+            let mut picked: Vec<usize> = last
+                .into_iter()
+                .enumerate()
+                .filter_map(|(k, i)| {
+                    i.filter(|&i| {
+                        (self.entries[i].op, self.entries[i].chunk) != self.circuits[k].first
+                    })
+                })
+                .collect();
+            picked.sort_unstable();
+            picked
+        };
+        for (n, &i) in picked.iter().enumerate() {
+            let e = &self.entries[i];
+            progress(n, picked.len(), &format!("op {} chunk {}", e.op, e.chunk));
+            let meta = self.circuits.get(e.circuit).ok_or_else(|| ZkError::CircuitIdentity {
+                op: e.op,
+                chunk: e.chunk,
+                circuit: e.circuit,
+                reason: format!("the set has {} circuits", self.circuits.len()),
+            })?;
+            let id = entry_circuit_id(program, e)?;
+            if id != meta.id {
+                return Err(ZkError::CircuitIdentity {
+                    op: e.op,
+                    chunk: e.chunk,
+                    circuit: e.circuit,
+                    reason: format!("it synthesises circuit id {id}, the circuit's is {}", meta.id),
+                });
+            }
+        }
+        progress(picked.len(), picked.len(), "done");
+        Ok(picked.len())
+    }
+
+    /// At setup: the last chunk mapped to circuit `k` (when it is not the first) must
+    /// synthesise the circuit id `id` that the setup of the first one gave.
+    fn check_last_use(&self, program: &Program, k: usize, id: &str) -> Result<(), ZkError> {
+        let Some(e) = self.entries.iter().rev().find(|e| e.circuit == k) else {
+            return Ok(());
+        };
+        if (e.op, e.chunk) == self.circuits[k].first {
+            return Ok(());
+        }
+        let actual = entry_circuit_id(program, e)?;
+        if actual != id {
+            return Err(ZkError::CircuitIdentity {
+                op: e.op,
+                chunk: e.chunk,
+                circuit: k,
+                reason: format!("it synthesises circuit id {actual}, the circuit's is {id}"),
+            });
+        }
+        Ok(())
     }
 
     /// Runs the Groth16 setup of every distinct circuit of `program` and writes the keys and
@@ -196,6 +392,7 @@ impl CircuitSet {
                 None => groth16::os_rng(),
             };
             let keys = groth16::setup(ChunkCircuit::shape(shape), &mut rng)?;
+            set.check_last_use(program, k, &keys.info.id_hex())?;
             let path = set.pk_path(dir, k);
             let bytes = keys.to_bytes()?;
             std::fs::write(&path, &bytes).map_err(io(&path))?;
@@ -224,7 +421,10 @@ impl CircuitSet {
         std::fs::write(&path, serde_json::to_vec_pretty(self)?).map_err(io(&path))
     }
 
-    /// Reads `circuits.json` from `dir` and checks it belongs to `program`.
+    /// Reads `circuits.json` from `dir` and checks it belongs to `program`: the model hash,
+    /// the root of its table, and the identity check of the table ([`CircuitSet::check_table`]:
+    /// every (op, chunk) of the model is mapped to a circuit with its own structure key and
+    /// reads).
     pub fn load(dir: &Path, program: &Program) -> Result<Self, ZkError> {
         let path = dir.join("circuits.json");
         let bytes = std::fs::read(&path).map_err(io(&path))?;
@@ -243,6 +443,7 @@ impl CircuitSet {
                 path.display()
             )));
         }
+        set.check_table(program)?;
         Ok(set)
     }
 
@@ -441,6 +642,12 @@ pub struct StepProof {
     pub proof: Vec<String>,
     /// The public inputs (input digests, then the output digest).
     pub public_inputs: Vec<String>,
+}
+
+/// The circuit id (hash of the R1CS, [`groth16::circuit_info`]) of the chunk of an entry.
+fn entry_circuit_id(program: &Program, e: &TableEntry) -> Result<String, ZkError> {
+    let (c, _) = op_chunk(program, e.op, e.chunk)?;
+    Ok(groth16::circuit_info(ChunkCircuit::shape(c))?.id_hex())
 }
 
 /// Constraints of a circuit (synthesized in setup mode), for plans and benchmarks.

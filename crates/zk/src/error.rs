@@ -68,6 +68,21 @@ pub enum ZkError {
         reason: String,
     },
 
+    /// The circuit table maps an (op, chunk) to a circuit that the chunk does not synthesise
+    /// (another structure key, other reads, or another constraint system): its proofs would be
+    /// checked against another computation's verifying key.
+    #[error("circuit table: op {op} chunk {chunk} is mapped to circuit {circuit}, which it does not synthesise: {reason}")]
+    CircuitIdentity {
+        /// The op (1-based).
+        op: usize,
+        /// Its output chunk.
+        chunk: usize,
+        /// The circuit the table maps it to.
+        circuit: usize,
+        /// What differs.
+        reason: String,
+    },
+
     /// Chunks whose lengths do not fit the circuit.
     #[error("shape: {0}")]
     Shape(String),

@@ -16,6 +16,7 @@
 //! - [`evm`]: the EVM encodings of verifying keys, proofs and public inputs
 //!   (`docs/commitments.md`, "Groth16 verifying key, proof and public inputs").
 //! - [`circuits`]: whole circuits (so far: relu over one chunk).
+//! - [`structure`]: the injective structure key that decides which chunks share a circuit.
 //! - [`vectors`]: the Groth16 test vector `testdata/vectors/groth16.json` for the contracts.
 //!
 //! See `docs/zk.md` for the design, the encodings, constraint counts and the trust model.
@@ -29,6 +30,7 @@ pub mod groth16;
 pub mod keygen;
 pub mod native;
 pub mod qap;
+pub mod structure;
 pub mod table;
 pub mod vectors;
 

@@ -11,7 +11,6 @@
 use std::collections::{BTreeSet, HashMap};
 
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
-use tiny_keccak::{Hasher, Keccak};
 use zkopml_exec::run_op;
 use zkopml_model::{
     ops::Window, tensor::broadcast_offsets, Program, QNode, QOp, QOperand, Tensor, TensorSpec,
@@ -31,6 +30,7 @@ use crate::{
         relu::Relu,
     },
     gadgets::signed::SignedVar,
+    structure::{Canon, Enc, STRUCTURE_DOMAIN},
     Fr, ZkError,
 };
 
@@ -128,28 +128,73 @@ impl OpCircuit {
         }
     }
 
+    /// A one-byte tag per kind, for the structure key (never reuse a tag).
+    fn kind_tag(&self) -> u8 {
+        match self {
+            OpCircuit::Conv(_) => 0,
+            OpCircuit::Gemm(_) => 1,
+            OpCircuit::Binary(_) => 2,
+            OpCircuit::Unary(_) => 3,
+            OpCircuit::Relu(_) => 4,
+            OpCircuit::Movement(_) => 5,
+            OpCircuit::Reduce(_) => 6,
+            OpCircuit::Pointwise(_) => 7,
+            OpCircuit::DynGather(_) => 8,
+            OpCircuit::Lanes(_) => 9,
+            OpCircuit::MatMul(_) => 10,
+        }
+    }
+
     /// A hash of everything the synthesis reads, and of nothing else: two chunks with equal
     /// keys synthesize the same constraint system, so they share one setup and one verifying
     /// key (interior chunks of a convolution, for example). Positions of the chunk inside its
     /// tensor are not part of it; what they imply (which taps fall into the padding) is.
+    ///
+    /// The encoding is injective ([`crate::structure`]): the domain tag
+    /// [`STRUCTURE_DOMAIN`], the kind (tag and name), then the circuit's data, every integer
+    /// in fixed width and every list length-prefixed. Gemm and Conv encode their resolved
+    /// outputs (bias and non-zero taps), the others their whole (chunk-relative) struct.
     pub fn structure_key(&self) -> [u8; 32] {
-        let mut h = Keccak::v256();
-        h.update(b"zkopml.structure.v1");
-        h.update(self.kind().as_bytes());
-        let mut put = |v: i128| h.update(&v.to_be_bytes());
+        let mut e = Enc::new(STRUCTURE_DOMAIN);
+        e.tag(self.kind_tag());
+        e.bytes(self.kind().as_bytes());
         match self {
-            OpCircuit::Conv(c) => c.structure(&mut put),
-            OpCircuit::Gemm(g) => g.structure(&mut put),
-            // These carry only chunk-relative data: their Debug form is their structure.
-            other => {
-                let text = format!("{other:?}");
-                put(text.len() as i128);
-                h.update(text.as_bytes());
-            }
+            OpCircuit::Conv(c) => c.structure(&mut e),
+            OpCircuit::Gemm(g) => g.structure(&mut e),
+            OpCircuit::Binary(c) => c.canon(&mut e),
+            OpCircuit::Unary(c) => c.canon(&mut e),
+            OpCircuit::Relu(c) => c.canon(&mut e),
+            OpCircuit::Movement(c) => c.canon(&mut e),
+            OpCircuit::Reduce(c) => c.canon(&mut e),
+            OpCircuit::Pointwise(c) => c.canon(&mut e),
+            OpCircuit::DynGather(c) => c.canon(&mut e),
+            OpCircuit::Lanes(c) => c.canon(&mut e),
+            OpCircuit::MatMul(c) => c.canon(&mut e),
         }
-        let mut out = [0u8; 32];
-        h.finalize(&mut out);
-        out
+        e.finish()
+    }
+
+    /// Whether `self` and `other` synthesise the same constraint system, decided on the data
+    /// itself (not through the structure key): the same kind, and for Gemm and Conv the same
+    /// input chunk lengths, shift and resolved outputs (bias and non-zero taps), for the other
+    /// kinds the same (chunk-relative) circuit. [`crate::circuit_set::CircuitSet::plan`] checks
+    /// it for every chunk that shares a circuit.
+    pub fn same_synthesis(&self, other: &OpCircuit) -> bool {
+        match (self, other) {
+            (OpCircuit::Gemm(a), OpCircuit::Gemm(b)) => {
+                a.x_lens == b.x_lens
+                    && a.shift == b.shift
+                    && a.y_len == b.y_len
+                    && (0..a.y_len).all(|p| a.output_taps(p) == b.output_taps(p))
+            }
+            (OpCircuit::Conv(a), OpCircuit::Conv(b)) => {
+                a.x_lens == b.x_lens
+                    && a.shift == b.shift
+                    && a.y_len == b.y_len
+                    && (0..a.y_len).all(|p| a.output_taps(p) == b.output_taps(p))
+            }
+            (a, b) => a == b,
+        }
     }
 }
 

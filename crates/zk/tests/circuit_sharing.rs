@@ -25,6 +25,7 @@ use zkopml_zk::{
     groth16::{keccak256, seeded_rng, to_hex},
     native::chunk_digest,
     table::op_chunk,
+    ZkError,
 };
 
 /// `y [1, 4] = x [1, 4] · w [4, 4] + bias`, output chunks of 2, with the planted weights.
@@ -144,4 +145,171 @@ fn planted_weights_cannot_make_two_gemm_chunks_share_a_circuit() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(broken.is_empty(), "circuit sharing forged: {broken:#?}");
+}
+
+/// The structure keys of the two planted chunks differ now, and so does what their synthesis
+/// reads; two interior chunks of a convolution still share a circuit.
+#[test]
+fn the_planted_chunks_differ_in_key_and_in_synthesis() {
+    let p = planted();
+    let (c0, _) = op_chunk(&p, 1, 0).unwrap();
+    let (c1, _) = op_chunk(&p, 1, 1).unwrap();
+    assert_ne!(c0.structure_key(), c1.structure_key());
+    assert!(!c0.same_synthesis(&c1));
+    assert!(c0.same_synthesis(&c0.clone()));
+    let (plan, _) = CircuitSet::plan(&p).unwrap();
+    assert_eq!(plan.circuits.len(), 2);
+    assert_eq!(plan.entries[1].circuit, 1);
+}
+
+/// A circuit set whose table maps chunk 1 to chunk 0's circuit (the forged sharing, now
+/// written into `circuits.json` directly, with a root that matches the forged table) is
+/// refused at load, naming the (op, chunk).
+#[test]
+fn a_table_mapping_a_chunk_to_another_circuit_is_refused_at_load() {
+    let p = planted();
+    let dir = scratch("circuit-sharing-load");
+    let set = CircuitSet::setup(&p, &dir, Some(20), &mut |_, _, _| {}).unwrap();
+    CircuitSet::load(&dir, &p).expect("the honest set loads");
+    assert_eq!(set.check_synthesis(&p, true, &mut |_, _, _| {}).unwrap(), 2);
+
+    let mut forged = set.clone();
+    forged.entries[1].circuit = 0;
+    forged.circuits[0].uses = 2;
+    forged.circuits[1].uses = 0;
+    forged.circuit_root = to_hex(&MerkleTree::new(&forged.leaves().unwrap()).root());
+    forged.save(&dir).unwrap();
+    let err = CircuitSet::load(&dir, &p).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ZkError::CircuitIdentity {
+                op: 1,
+                chunk: 1,
+                circuit: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    eprintln!("{err}");
+    // the synthesis check finds it too, without the structure keys
+    let err = forged.check_synthesis(&p, true, &mut |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 1, .. }),
+        "{err}"
+    );
+    // ... and so does the cheap one, which synthesises the last chunk of each shared circuit
+    let err = forged.check_synthesis(&p, false, &mut |_, _, _| {}).unwrap_err();
+    assert!(
+        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 1, .. }),
+        "{err}"
+    );
+
+    // a table whose circuit records chunk 1's key for chunk 0's circuit is refused at chunk 0
+    let mut relabelled = set.clone();
+    relabelled.circuits[0].structure_key = set.circuits[1].structure_key.clone();
+    let err = relabelled.check_table(&p).unwrap_err();
+    assert!(
+        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 0, .. }),
+        "{err}"
+    );
+    // other reads than the model's
+    let mut reads = set.clone();
+    reads.entries[0].reads = vec![(0, 1)];
+    let err = reads.check_table(&p).unwrap_err();
+    assert!(
+        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 0, .. }),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn compiled(dir: &str) -> (Program, Vec<Tensor<i32>>) {
+    use zkopml_model::{compile_onnx, default_calibration, input::read_input_json};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(dir)
+        .join("network.onnx");
+    let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
+    let (_, p) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap();
+    let x = zkopml_exec::quantise_input(&p, &sample).unwrap();
+    let trace = zkopml_exec::run(&p, x).unwrap();
+    (p, trace.slots)
+}
+
+/// The identity checks on LeNet: the plan (structure keys and the data comparison of every
+/// chunk that shares a circuit), the table check of `load`, and every one of its 137 chunks
+/// synthesised and compared with its circuit's id. Prints the cost of each.
+#[test]
+fn lenet_every_chunk_synthesises_its_circuit() {
+    use std::time::Instant;
+    use zkopml_zk::{circuits::chunk::ChunkCircuit, groth16::circuit_info};
+    let (p, _) = compiled("lenet_5");
+    let t = Instant::now();
+    let (mut set, shapes) = CircuitSet::plan(&p).unwrap();
+    let plan_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for (meta, shape) in set.circuits.iter_mut().zip(shapes) {
+        meta.id = circuit_info(ChunkCircuit::shape(shape)).unwrap().id_hex();
+    }
+    let ids_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    set.check_table(&p).unwrap();
+    let table_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let sampled = set.check_synthesis(&p, false, &mut |_, _, _| {}).unwrap();
+    let sample_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let all = set.check_synthesis(&p, true, &mut |_, _, _| {}).unwrap();
+    let all_s = t.elapsed().as_secs_f64();
+    assert_eq!(all, set.entries.len());
+    eprintln!(
+        "LeNet: {} chunks, {} circuits; plan {plan_s:.3} s; ids of the circuits {ids_s:.2} s; \
+         check_table {table_s:.3} s; check_synthesis of {sampled} last uses {sample_s:.2} s, \
+         of all {all} chunks {all_s:.2} s",
+        set.entries.len(),
+        set.circuits.len()
+    );
+}
+
+/// The cost of the identity checks on MobileNetV2 (19,708 chunks, 191 circuits): the plan
+/// and the table check that `load` runs. `cargo test --release -p zkopml-zk --test
+/// circuit_sharing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn mobilenet_identity_check_cost() {
+    use std::time::Instant;
+    let (p, _) = compiled("mobilenet_v2");
+    let t = Instant::now();
+    let (set, _) = CircuitSet::plan(&p).unwrap();
+    let plan_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    set.check_table(&p).unwrap();
+    let table_s = t.elapsed().as_secs_f64();
+    let shared = set.circuits.iter().filter(|c| c.uses > 1).count();
+    eprintln!(
+        "MobileNetV2: {} chunks, {} circuits ({shared} shared); plan {plan_s:.1} s; \
+         check_table {table_s:.1} s",
+        set.entries.len(),
+        set.circuits.len()
+    );
+    if std::env::var("ZKOPML_SYNTH_COST").is_ok() {
+        // what setup adds: one synthesis and id of the last chunk of each shared circuit
+        use zkopml_zk::{circuits::chunk::ChunkCircuit, groth16::circuit_info};
+        let (mut set, shapes) = CircuitSet::plan(&p).unwrap();
+        let t = Instant::now();
+        for (meta, shape) in set.circuits.iter_mut().zip(shapes) {
+            meta.id = circuit_info(ChunkCircuit::shape(shape)).unwrap().id_hex();
+        }
+        let ids_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let n = set.check_synthesis(&p, false, &mut |_, _, _| {}).unwrap();
+        eprintln!(
+            "MobileNetV2: ids of the {} circuits {ids_s:.1} s; check_synthesis of {n} last \
+             uses {:.1} s",
+            set.circuits.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
 }

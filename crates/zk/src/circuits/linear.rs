@@ -26,6 +26,7 @@
 use super::chunk::ChunkOp;
 use crate::{
     gadgets::signed::{rescale_hint, SignedVar},
+    structure::{Canon, Enc},
     Fr, ZkError,
 };
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
@@ -71,15 +72,53 @@ fn honest(_: usize, acc: &BigInt, s: u32) -> (BigInt, BigInt) {
     rescale_hint(acc, s)
 }
 
-/// The length of chunk `c` of a tensor of `numel` values in chunks of `chunk_len` (the last
-/// one may be shorter).
-fn structure_header(put: &mut dyn FnMut(i128), x_lens: &[usize], y_len: usize, shift: i32) {
-    put(x_lens.len() as i128);
-    x_lens.iter().for_each(|&l| put(l as i128));
-    put(y_len as i128);
-    put(shift as i128);
+/// The structure key's data of a Gemm or Conv chunk (`crate::structure`): the input chunk
+/// lengths, the shift, and per output its bias and its non-zero taps `(weight, position)`,
+/// every list length-prefixed. This is exactly what [`synthesize_linear`] reads.
+fn encode_linear(
+    e: &mut Enc,
+    x_lens: &[usize],
+    shift: i32,
+    y_len: usize,
+    output: impl Fn(usize) -> (i64, Vec<(i64, usize)>),
+) {
+    x_lens.canon(e);
+    shift.canon(e);
+    e.len(y_len);
+    for p in 0..y_len {
+        let (bias, taps) = output(p);
+        bias.canon(e);
+        taps.canon(e);
+    }
 }
 
+/// The constraints of a Gemm or Conv chunk from its resolved outputs: output `p` is
+/// `shift_round(bias + Σ w·x[pos], shift)` over `output(p) = (bias, non-zero taps)`.
+fn synthesize_linear(
+    inputs: &[Vec<SignedVar<Fr>>],
+    shift: i32,
+    y_len: usize,
+    output: impl Fn(usize) -> (i64, Vec<(i64, usize)>),
+    hint: RescaleHint,
+) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+    // every input is read by many outputs: hold it in one variable
+    let x: Vec<SignedVar<Fr>> = inputs
+        .iter()
+        .flatten()
+        .map(|v| v.materialize())
+        .collect::<Result<_, _>>()?;
+    (0..y_len)
+        .map(|p| {
+            let (bias, taps) = output(p);
+            let terms: Vec<(i128, &SignedVar<Fr>)> =
+                taps.iter().map(|&(w, i)| (w as i128, &x[i])).collect();
+            output_var(p, &terms, bias, shift, hint)
+        })
+        .collect()
+}
+
+/// The length of chunk `c` of a tensor of `numel` values in chunks of `chunk_len` (the last
+/// one may be shorter).
 fn chunk_len_of(c: usize, chunk_len: usize, numel: usize) -> usize {
     chunk_len.min(numel - c * chunk_len)
 }
@@ -165,22 +204,21 @@ impl Gemm {
         (col, r * self.k - self.x_start)
     }
 
-    /// Feeds everything the synthesis reads to `put` (the circuit table's structure key):
-    /// per output, its bias, shift and non-zero taps `(weight, input position)`.
-    pub fn structure(&self, put: &mut dyn FnMut(i128)) {
-        structure_header(put, &self.x_lens, self.y_len, self.shift);
-        for p in 0..self.y_len {
-            let (col, base) = self.locate(p);
-            put(self.bias[col] as i128);
-            for t in 0..self.k {
-                let w = self.weight[t * self.n + col];
-                if w != 0 {
-                    put(w as i128);
-                    put((base + t) as i128);
-                }
-            }
-            put(-1);
-        }
+    /// Output `p` of the chunk as its synthesis reads it: the bias and the non-zero taps
+    /// `(weight, position in the concatenation of the chunks read)`, in `k` order.
+    pub fn output_taps(&self, p: usize) -> (i64, Vec<(i64, usize)>) {
+        let (col, base) = self.locate(p);
+        let taps = (0..self.k)
+            .map(|t| (self.weight[t * self.n + col], base + t))
+            .filter(|(w, _)| *w != 0)
+            .collect();
+        (self.bias[col], taps)
+    }
+
+    /// Encodes everything the synthesis reads (the circuit table's structure key): the input
+    /// chunk lengths, the shift and every [`Gemm::output_taps`], length-prefixed.
+    pub fn structure(&self, e: &mut Enc) {
+        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| self.output_taps(p));
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).
@@ -189,19 +227,7 @@ impl Gemm {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        // every input is read by each output of its row in the chunk
-        let x: Vec<SignedVar<Fr>> = inputs.iter().flatten().map(|v| v.materialize()).collect::<Result<_, _>>()?;
-        let x: Vec<&SignedVar<Fr>> = x.iter().collect();
-        (0..self.y_len)
-            .map(|p| {
-                let (col, base) = self.locate(p);
-                let terms: Vec<(i128, &SignedVar<Fr>)> = (0..self.k)
-                    .map(|t| (self.weight[t * self.n + col] as i128, x[base + t]))
-                    .filter(|(w, _)| *w != 0)
-                    .collect();
-                output_var(p, &terms, self.bias[col], self.shift, hint)
-            })
-            .collect()
+        synthesize_linear(inputs, self.shift, self.y_len, |p| self.output_taps(p), hint)
     }
 }
 
@@ -407,19 +433,17 @@ impl Conv {
         self.x_lens[..k].iter().sum::<usize>() + flat % self.x_chunk_len
     }
 
-    /// Feeds everything the synthesis reads to `put` (the circuit table's structure key):
-    /// per output, its bias, shift and non-zero taps `(weight, input position)`.
-    pub fn structure(&self, put: &mut dyn FnMut(i128)) {
-        structure_header(put, &self.x_lens, self.y_len, self.shift);
-        for p in 0..self.y_len {
-            let (oc, taps) = self.taps(p);
-            put(self.bias[oc] as i128);
-            for (w, i) in taps.into_iter().filter(|(w, _)| *w != 0) {
-                put(w as i128);
-                put(i as i128);
-            }
-            put(-1);
-        }
+    /// Output `p` of the chunk as its synthesis reads it: the bias and the non-zero taps
+    /// `(weight, position in the concatenation of the chunks read)` of its window.
+    pub fn output_taps(&self, p: usize) -> (i64, Vec<(i64, usize)>) {
+        let (oc, taps) = self.taps(p);
+        (self.bias[oc], taps.into_iter().filter(|(w, _)| *w != 0).collect())
+    }
+
+    /// Encodes everything the synthesis reads (the circuit table's structure key): the input
+    /// chunk lengths, the shift and every [`Conv::output_taps`], length-prefixed.
+    pub fn structure(&self, e: &mut Enc) {
+        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| self.output_taps(p));
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).
@@ -428,20 +452,7 @@ impl Conv {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        // an input is read by every output channel of each window that covers it
-        let x: Vec<SignedVar<Fr>> = inputs.iter().flatten().map(|v| v.materialize()).collect::<Result<_, _>>()?;
-        let x: Vec<&SignedVar<Fr>> = x.iter().collect();
-        (0..self.y_len)
-            .map(|p| {
-                let (oc, taps) = self.taps(p);
-                let terms: Vec<(i128, &SignedVar<Fr>)> = taps
-                    .iter()
-                    .filter(|(w, _)| *w != 0)
-                    .map(|&(w, i)| (w as i128, x[i]))
-                    .collect();
-                output_var(p, &terms, self.bias[oc], self.shift, hint)
-            })
-            .collect()
+        synthesize_linear(inputs, self.shift, self.y_len, |p| self.output_taps(p), hint)
     }
 }
 
