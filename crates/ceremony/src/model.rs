@@ -215,6 +215,8 @@ pub fn verify<R: RngCore + CryptoRng>(
 /// Verifies one key per distinct circuit of `program` (in circuit order) against the initial
 /// keys derived from the `.ptau` and `program`: every contribution must chain (see
 /// [`mpc::verify`]). The keys may come from anywhere (a folder, a content-addressed store).
+/// The circuits are those of [`CircuitSet::plan`], which checks that every chunk sharing a
+/// circuit reads the same synthesis data as the circuit's first chunk.
 pub fn verify_keys<R: RngCore + CryptoRng>(
     program: &Program,
     ptau_path: &Path,
@@ -297,6 +299,25 @@ pub fn write_circuit_set(
     }
     let leaves = set.leaves()?;
     set.circuit_root = to_hex(&zkopml_exec::commit::MerkleTree::new(&leaves).root());
+    check_circuit_set(program, &set, false)?;
     set.save(keys_dir)?;
     Ok(set)
+}
+
+/// The identity check of a circuit set (`circuits.json`) against `program`: every (op, chunk)
+/// of the model must be mapped to a circuit it really synthesises. First the table
+/// ([`CircuitSet::check_table`]: the (op, chunk)s, their reads, and each chunk's structure
+/// key against its circuit's), then the constraint systems ([`CircuitSet::check_synthesis`]:
+/// with `all`, every chunk's circuit id against its circuit's; otherwise the last chunk of
+/// each shared circuit). [`write_circuit_set`] runs it with `all = false`, and
+/// [`CircuitSet::load`] runs the table part on every load. A mismatch is
+/// `CeremonyError::Zk(ZkError::CircuitIdentity { op, chunk, .. })`.
+pub fn check_circuit_set(
+    program: &Program,
+    set: &CircuitSet,
+    all: bool,
+) -> Result<(), CeremonyError> {
+    set.check_table(program)?;
+    set.check_synthesis(program, all, &mut |_, _, _| {})?;
+    Ok(())
 }

@@ -51,9 +51,17 @@ pub struct ChainBuilder {
     deployment: Option<Deployment>,
     receipt_timeout: Option<Duration>,
     receipt_poll: Option<Duration>,
+    bounds: Option<ParamBounds>,
 }
 
 impl ChainBuilder {
+    /// The dispute parameters' lower bounds a new deployment's registry enforces (default:
+    /// [`ParamBounds::devnet`]).
+    pub fn bounds(mut self, b: ParamBounds) -> Self {
+        self.bounds = Some(b);
+        self
+    }
+
     /// HTTP(S) JSON-RPC endpoint (https needs the crate feature `tls`).
     pub fn rpc_url(mut self, url: impl Into<String>) -> Self {
         self.rpc_url = Some(url.into());
@@ -185,7 +193,13 @@ impl ChainBuilder {
             .create("deploy Groth16Verifier", Groth16Verifier::deploy_builder(p))
             .await?;
         let registry = ctx
-            .create("deploy ModelRegistry", ModelRegistry::deploy_builder(p))
+            .create(
+                "deploy ModelRegistry",
+                ModelRegistry::deploy_builder(
+                    p,
+                    self.bounds.clone().unwrap_or_else(ParamBounds::devnet).to_registry()?,
+                ),
+            )
             .await?;
         let manager = ctx
             .create(
@@ -431,6 +445,7 @@ impl Chain {
             deployment: Some(self.deployment.clone()),
             receipt_timeout: Some(self.ctx.timeout),
             receipt_poll: Some(self.ctx.poll),
+            bounds: None,
         };
         let (url, signer, provider) = b.base()?;
         let d = self.deployment.clone();
@@ -543,8 +558,8 @@ impl Chain {
             .await
     }
 
-    /// Registers a model whose keys still need phase-2 contributions: requests open once
-    /// `window` seconds have passed with at least one contribution (docs/zk.md, "On-chain
+    /// Registers a model whose keys still need phase-2 contributions: requests open once the
+    /// owner accepted a verified contribution after `window` seconds (docs/zk.md, "On-chain
     /// protocol"). `r.circuit_root` and `transcript_hash` are those of the initial keys.
     pub async fn register_with_ceremony(
         &self,
@@ -565,7 +580,55 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    /// Records a phase-2 contribution on top of the keys whose transcript hash is `prev`.
+    /// The owner accepts contribution `index` (after verifying it and its chain): its circuit
+    /// root becomes the model's and requests open. Only after the window closed.
+    pub async fn accept_contribution(&self, model_id: u64, index: u32) -> Result<Tx, ChainError> {
+        self.ctx
+            .send(
+                "acceptContribution",
+                self.registry.acceptContribution(U256::from(model_id), index),
+            )
+            .await
+    }
+
+    /// The owner extends a ceremony's window to `closes_at` (unix seconds).
+    pub async fn extend_ceremony(&self, model_id: u64, closes_at: u64) -> Result<Tx, ChainError> {
+        self.ctx
+            .send(
+                "extendCeremony",
+                self.registry.extendCeremony(U256::from(model_id), closes_at),
+            )
+            .await
+    }
+
+    /// Contribution `index` of a model's ceremony.
+    pub async fn get_contribution(&self, model_id: u64, index: u32) -> Result<ContributionRecord, ChainError> {
+        let c = self
+            .registry
+            .getContribution(U256::from(model_id), U256::from(index))
+            .call()
+            .await
+            .map_err(self.rpc("getContribution"))?;
+        Ok(ContributionRecord {
+            contributor: c.contributor,
+            parent: c.parent,
+            transcript_hash: c.transcriptHash,
+            circuit_root: c.circuitRoot,
+            keys_cid: c.keysCid,
+        })
+    }
+
+    /// 1 + the index of the contribution the owner accepted (0 while none is).
+    pub async fn accepted_contribution(&self, model_id: u64) -> Result<u32, ChainError> {
+        self.registry
+            .acceptedContribution(U256::from(model_id))
+            .call()
+            .await
+            .map_err(self.rpc("acceptedContribution"))
+    }
+
+    /// Records a phase-2 contribution on top of the keys whose transcript hash is `prev` (the
+    /// initial keys' or any recorded contribution's).
     pub async fn contribute(
         &self,
         model_id: u64,
@@ -600,8 +663,8 @@ impl Chain {
         Ok((r.closesAt, r.contributions, r.transcriptHash, r.done))
     }
 
-    /// Where the current keys of a model's ceremony are published: the `keysCid` of the last
-    /// contribution, `""` before the first.
+    /// Where the keys of a model's ceremony are published: the accepted contribution's once
+    /// accepted, before that the latest contribution's, `""` before the first.
     pub async fn ceremony_keys(&self, model_id: u64) -> Result<String, ChainError> {
         self.registry
             .ceremonyKeys(U256::from(model_id))
@@ -674,11 +737,12 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    /// Request for an input stored under `input_cid` with tensor root `input_root`.
+    /// Request for an input stored under `input_cid` whose chunk digests have the root
+    /// `chunks_root` (the contract computes the tensor root with the registered geometry).
     pub async fn request_inference_by_root(
         &self,
         model_id: u64,
-        input_root: B256,
+        chunks_root: B256,
         input_cid: &str,
         deadline: u64,
         fee: U256,
@@ -687,7 +751,7 @@ impl Chain {
             .manager
             .requestInferenceByRoot(
                 U256::from(model_id),
-                input_root,
+                chunks_root,
                 input_cid.to_string(),
                 deadline,
             )
@@ -704,7 +768,38 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    /// Answers a request with the submitter bond `bond`; the value is the result nonce.
+    /// Step 1 of answering a request: commits to `final_root` from this sender (it must be mined
+    /// in an earlier block than [`Chain::submit_result`]; a result copied from the mempool has
+    /// no commitment of its copier's).
+    pub async fn commit_result(&self, request_id: u64, final_root: B256) -> Result<Tx, ChainError> {
+        let c = self
+            .manager
+            .resultCommitment(U256::from(request_id), final_root, self.address())
+            .call()
+            .await
+            .map_err(self.rpc("resultCommitment"))?;
+        self.ctx
+            .send("commitResult", self.manager.commitResult(c))
+            .await
+    }
+
+    /// Both steps: [`Chain::commit_result`], then [`Chain::submit_result`] once the commitment
+    /// is mined; the value is the submit transaction's (the result nonce).
+    pub async fn answer(
+        &self,
+        request_id: u64,
+        output: &[i32],
+        final_root: B256,
+        output_path: &[B256],
+        bond: U256,
+    ) -> Result<Tx<u32>, ChainError> {
+        self.commit_result(request_id, final_root).await?;
+        self.submit_result(request_id, output, final_root, output_path, bond)
+            .await
+    }
+
+    /// Step 2: answers a request with the submitter bond `bond` (after [`Chain::commit_result`]
+    /// was mined); the value is the result nonce.
     pub async fn submit_result(
         &self,
         request_id: u64,
@@ -986,13 +1081,6 @@ impl Chain {
     pub async fn claim_timeout(&self, game_id: u64) -> Result<Tx, ChainError> {
         self.ctx
             .send("claimTimeout", self.game.claimTimeout(U256::from(game_id)))
-            .await
-    }
-
-    /// Ends a game whose result another game already rejected (void; bond refunded).
-    pub async fn cancel(&self, game_id: u64) -> Result<Tx, ChainError> {
-        self.ctx
-            .send("cancel", self.game.cancel(U256::from(game_id)))
             .await
     }
 

@@ -29,6 +29,50 @@ impl TensorMeta {
     }
 }
 
+/// Per-deployment lower bounds of the dispute parameters (`ParamBounds` in ModelRegistry.sol,
+/// set once by the registry's constructor; docs/protocol.md "Parameter bounds").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamBounds {
+    /// The longest a party may need to land one move on the chain (block interval, inclusion).
+    pub min_move_seconds: u64,
+    pub min_challenge_window: u64,
+    pub min_submitter_bond: U256,
+    pub min_challenger_bond: U256,
+}
+
+impl ParamBounds {
+    /// A local devnet that includes every transaction at once (anvil): one second per move,
+    /// any window, any non-zero bond. A public chain needs minutes per move.
+    pub fn devnet() -> Self {
+        ParamBounds {
+            min_move_seconds: 1,
+            min_challenge_window: 1,
+            min_submitter_bond: U256::from(1),
+            min_challenger_bond: U256::from(1),
+        }
+    }
+
+    pub(crate) fn to_registry(&self) -> Result<R::ParamBounds, ChainError> {
+        Ok(R::ParamBounds {
+            minMoveSeconds: self.min_move_seconds,
+            minChallengeWindow: self.min_challenge_window,
+            minSubmitterBond: u96(self.min_submitter_bond, "minSubmitterBond")?,
+            minChallengerBond: u96(self.min_challenger_bond, "minChallengerBond")?,
+        })
+    }
+}
+
+/// One phase-2 contribution recorded by the registry (`ModelRegistry.Contribution`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContributionRecord {
+    pub contributor: Address,
+    /// 0: built on the initial keys; i + 1: on contribution i.
+    pub parent: u32,
+    pub transcript_hash: B256,
+    pub circuit_root: B256,
+    pub keys_cid: String,
+}
+
 /// Dispute parameters of a model (`DisputeParams` in ModelRegistry.sol). Bonds in wei.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DisputeParams {
@@ -101,7 +145,6 @@ pub enum Outcome {
     Undecided,
     DefenderWon,
     ChallengerWon,
-    Void,
 }
 
 /// `FaultDisputeGame.Reason`.
@@ -113,7 +156,6 @@ pub enum Reason {
     DefenderProved,
     OtherDigestProved,
     PaddingLeaf,
-    ResultGone,
 }
 
 macro_rules! u8_enum {
@@ -158,7 +200,7 @@ u8_enum!(
 u8_enum!(
     Outcome,
     "FaultDisputeGame.Outcome",
-    [Undecided, DefenderWon, ChallengerWon, Void]
+    [Undecided, DefenderWon, ChallengerWon]
 );
 u8_enum!(
     Reason,
@@ -169,8 +211,7 @@ u8_enum!(
         ChallengerTimeout,
         DefenderProved,
         OtherDigestProved,
-        PaddingLeaf,
-        ResultGone
+        PaddingLeaf
     ]
 );
 
@@ -198,6 +239,10 @@ pub struct Request {
     pub result_nonce: u32,
     pub input_root: B256,
     pub state_root0: B256,
+    /// No result after this time, whatever is rejected (the requester's deadline + the window).
+    pub deadline_cap: u64,
+    /// Block of the last rejection: no result in that block.
+    pub reopened_block: u64,
 }
 
 /// The live (or final) result of a request (`InferenceManager.getResult`); all zero if none.
@@ -253,7 +298,8 @@ pub struct Clocks {
 /// One input chunk of the final step, opened against the agreed root(i-1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputOpening {
-    pub meta_hash: B256,
+    /// Geometry of the input slot (fixes the chunk path's length on chain).
+    pub meta: TensorMeta,
     pub digest: U256,
     pub chunk_path: Vec<B256>,
     pub state_path: Vec<B256>,
@@ -379,6 +425,8 @@ impl Request {
             result_nonce: r.resultNonce,
             input_root: r.inputRoot,
             state_root0: r.stateRoot0,
+            deadline_cap: r.deadlineCap,
+            reopened_block: r.reopenedBlock,
         })
     }
 }
@@ -471,7 +519,7 @@ impl StepProof {
                 .inputs
                 .iter()
                 .map(|o| G::InputOpening {
-                    metaHash: o.meta_hash,
+                    meta: o.meta.to_game(),
                     digest: o.digest,
                     chunkPath: o.chunk_path.clone(),
                     statePath: o.state_path.clone(),
@@ -490,12 +538,13 @@ mod tests {
     #[test]
     fn game_fields_cover_the_struct() {
         assert_eq!(crate::bindings::GAME_FIELDS.len(), 25);
-        let w: Vec<U256> = (0..25u64).map(U256::from).collect();
-        // all fields found by name, phase 2 and outcome 3 are valid discriminants
+        let mut w: Vec<U256> = (0..25u64).map(U256::from).collect();
+        w[3] = U256::from(2);
+        // all fields found by name, phase 2 and outcome 2 are valid discriminants
         let g = Game::from_words(&w).unwrap();
         assert_eq!(
             (g.phase, g.outcome),
-            (Phase::ChallengerRoots, Outcome::Void)
+            (Phase::ChallengerRoots, Outcome::ChallengerWon)
         );
         assert_eq!(g.pending, B256::from(U256::from(24)));
     }

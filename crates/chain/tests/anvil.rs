@@ -120,6 +120,17 @@ async fn money_path_finalize_and_withdraw() {
     let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
     let final_root = hash_pair(request.input_root, out_root);
     let path = [request.input_root];
+    // no commitment yet: a copied result is refused
+    assert_eq!(
+        revert_name(
+            submitter
+                .submit_result(0, &output, final_root, &path, U256::from(SUBMITTER_BOND))
+                .await
+        ),
+        "NoCommitment"
+    );
+    submitter.commit_result(0, final_root).await.unwrap();
+    submitter.commit_result(0, B256::repeat_byte(1)).await.unwrap();
     let e = submitter
         .submit_result(0, &output, final_root, &path, U256::from(1))
         .await
@@ -223,6 +234,8 @@ async fn money_path_finalize_and_withdraw() {
             "ModelRegistered",
             "ModelParams",
             "InferenceRequested",
+            "ResultCommitted",
+            "ResultCommitted",
             "ResultSubmitted",
             "Credited", // finalize credits, then emits ResultFinalized
             "ResultFinalized",
@@ -271,7 +284,7 @@ async fn game_timeout_reject_refund() {
     let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
     let final_root = hash_pair(rq.input_root, out_root);
     submitter
-        .submit_result(
+        .answer(
             0,
             &output,
             final_root,
@@ -373,7 +386,6 @@ async fn game_timeout_reject_refund() {
     );
     assert_eq!(revert_name(owner.resolve_padding(0).await), "WrongPhase");
     assert_eq!(revert_name(owner.claim_timeout(0).await), "NotExpired");
-    assert_eq!(revert_name(owner.cancel(0).await), "ResultStillLive");
     assert_eq!(revert_name(owner.finalize(0).await), "TooEarly");
 
     // the defender's clock runs out
@@ -396,34 +408,39 @@ async fn game_timeout_reject_refund() {
     );
     assert_eq!(revert_name(owner.claim_timeout(0).await), "WrongPhase");
 
-    // the other game is void now: anyone cancels it and its challenger gets the bond back
+    // the other game goes on after the rejection: its defender is out of time too, and its
+    // challenger gets its bond and its share (half the bond is burned, half split by two games)
     assert!(!owner.is_result_live(0, 1).await.unwrap());
-    owner.cancel(1).await.unwrap();
-    assert_eq!(owner.get_game(1).await.unwrap().outcome, Outcome::Void);
+    owner.claim_timeout(1).await.unwrap();
+    assert_eq!(owner.get_game(1).await.unwrap().outcome, Outcome::ChallengerWon);
+    let share = SUBMITTER_BOND / 4;
     assert_eq!(
         challenger2.withdraw().await.unwrap().value,
-        U256::from(CHALLENGER_BOND)
+        U256::from(CHALLENGER_BOND + share)
     );
 
-    // rejected: the challenger takes both bonds; the request reopens for a window, then refunds
+    // rejected: the request reopens until its deadline, then refunds
     let rq = owner.get_request(0).await.unwrap();
     assert_eq!(rq.status, Status::Open);
     assert_eq!(
         owner.get_result(0).await.unwrap().submitter,
         alloy::primitives::Address::ZERO
     );
-    assert_eq!(revert_name(owner.refund(0).await), "TooEarly");
-    advance(&owner, WINDOW + 1).await;
+    // the requester's deadline (+100 s) and its cap (+ the window) have passed during the game:
+    // the reopened request is refunded at once
+    assert_eq!(rq.deadline, rq.deadline_cap);
+    assert!(rq.deadline < owner.timestamp().await.unwrap());
     owner.refund(0).await.unwrap();
     assert_eq!(owner.get_request(0).await.unwrap().status, Status::Refunded);
     assert_eq!(
         challenger.withdraw().await.unwrap().value,
-        U256::from(CHALLENGER_BOND + SUBMITTER_BOND)
+        U256::from(CHALLENGER_BOND + share)
     );
     assert_eq!(requester.withdraw().await.unwrap().value, U256::from(FEE));
+    // what is left is the burned half of the bond
     assert_eq!(
         owner.balance(owner.deployment().manager).await.unwrap(),
-        U256::ZERO
+        U256::from(SUBMITTER_BOND - 2 * share)
     );
 
     let evs = stream.poll().await.unwrap();
@@ -435,18 +452,20 @@ async fn game_timeout_reject_refund() {
             "ModelRegistered",
             "ModelParams",
             "InferenceRequested",
+            "ResultCommitted",
             "ResultSubmitted",
             "GameCreated",
             "ChallengeOpened",
             "GameCreated",
             "ChallengeOpened",
             // claimTimeout(0)
-            "Credited",
+            "Burned",
             "ResultRejected",
             "RequestReopened",
+            "Credited",
             "GameSettled",
             "GameResolved",
-            // cancel(1)
+            // claimTimeout(1)
             "Credited",
             "GameSettled",
             "GameResolved",
@@ -469,7 +488,7 @@ async fn game_timeout_reject_refund() {
         resolved,
         [
             (U256::ZERO, Outcome::ChallengerWon),
-            (U256::from(1), Outcome::Void)
+            (U256::from(1), Outcome::ChallengerWon)
         ]
     );
     match &evs[3].event {
@@ -644,7 +663,7 @@ async fn mined_revert_is_decoded() {
     let rq = owner.get_request(0).await.unwrap();
     let out_root = owner.tensor_root_of(&output_meta(), &[7, 8]).await.unwrap();
     submitter
-        .submit_result(
+        .answer(
             0,
             &[7, 8],
             hash_pair(rq.input_root, out_root),
@@ -756,7 +775,7 @@ async fn full_dissection_to_padding() {
     let out_root = owner.tensor_root_of(&metas[2], &output).await.unwrap();
     let final_root = hash_pair(hash_pair(input_root, t1(chunks_d)), hash_pair(out_root, z));
     submitter
-        .submit_result(
+        .answer(
             0,
             &output,
             final_root,
@@ -872,6 +891,7 @@ async fn full_dissection_to_padding() {
                     | "ModelRegistered"
                     | "ModelParams"
                     | "InferenceRequested"
+                    | "ResultCommitted"
                     | "ResultSubmitted"
             )
         })
@@ -889,9 +909,10 @@ async fn full_dissection_to_padding() {
             "NodesPosted",
             "NodesPosted",
             "ChunkNarrowed",
-            "Credited",
+            "Burned",
             "ResultRejected",
             "RequestReopened",
+            "Credited",
             "GameSettled",
             "GameResolved"
         ]

@@ -439,6 +439,10 @@ impl Actor {
                         .into_iter()
                         .map(B256::from)
                         .collect();
+                    // commit, then submit in a later block (a copied submitResult has no commitment)
+                    let ctx = self.chain.commit_result(rid, c.final_root()).await?;
+                    info!(actor = %self.cfg.name, request = rid, mv = "commitResult", gas = ctx.gas_used, "result committed");
+                    self.log(Some(rid), None, "commitResult", ctx.gas_used, 0.0);
                     let tx = self
                         .chain
                         .submit_result(rid, &c.output_values(), c.final_root(), &path, bond)
@@ -543,19 +547,8 @@ impl Actor {
             info!(actor = %self.cfg.name, game = gid, role = who, outcome = ?g.outcome, "game resolved");
             return Ok(());
         }
-        // the result is gone (another game rejected it): end this game as void
-        if !gs.defender
-            && !self
-                .chain
-                .is_result_live(g.request_id, g.result_nonce)
-                .await?
-        {
-            if let Ok(tx) = self.chain.cancel(gid).await {
-                info!(actor = %self.cfg.name, game = gid, mv = "cancel", gas = tx.gas_used, "result already rejected: game cancelled");
-                self.log(Some(g.request_id), Some(gid), "cancel", tx.gas_used, 0.0);
-            }
-            return Ok(());
-        }
+        // A game whose result another game rejected meanwhile goes on to its end (docs/protocol.md,
+        // "Bond rule"): a challenger that wins it is paid its share of the bond.
         if g.phase == Phase::DefenderProof && g.index >= g.num_chunks {
             let tx = self.chain.resolve_padding(gid).await?;
             info!(actor = %self.cfg.name, game = gid, mv = "resolvePadding", gas = tx.gas_used, "padding leaf settled");
@@ -712,7 +705,9 @@ impl Actor {
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
+        let prover = m.clone();
         let step = tokio::task::spawn_blocking(move || {
+            let m = prover;
             m.set.prove_step(
                 &m.keys_dir,
                 &m.program,
@@ -728,7 +723,7 @@ impl Actor {
             b.finish_and_clear();
         }
         let secs = t0.elapsed().as_secs_f64();
-        let sp = to_chain_step(&step)?;
+        let sp = to_chain_step(&step, &m.program)?;
         let digest = B256::from(sp.output_digest);
         let wins_for_me = if gs.defender {
             digest == g.defender_root
@@ -821,8 +816,9 @@ fn uword(h: &str) -> Result<U256> {
     Ok(U256::from_be_bytes(word(h)?.0))
 }
 
-/// The prover's hex `StepProof` as the chain adapter's typed one.
-pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof) -> Result<StepProof> {
+/// The prover's hex `StepProof` as the chain adapter's typed one; each input opening carries
+/// its slot's geometry from `program` (checked against the prover's metaHash).
+pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof, program: &zkopml_model::Program) -> Result<StepProof> {
     let words = |v: &[String]| v.iter().map(|h| word(h)).collect::<Result<Vec<_>>>();
     let proof: Vec<U256> = s.proof.iter().map(|h| uword(h)).collect::<Result<_>>()?;
     Ok(StepProof {
@@ -834,9 +830,17 @@ pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof) -> Result<StepProof>
         inputs: s
             .inputs
             .iter()
-            .map(|o| {
+            .zip(&s.input_slots)
+            .map(|(o, &slot)| {
+                if slot > program.n_ops() {
+                    bail!("a step proof reads slot {slot}; the model has slots 0..={}", program.n_ops());
+                }
+                let meta = tensor_meta(program.slot_spec(slot as usize));
+                if meta.meta_hash() != word(&o.meta_hash)? {
+                    bail!("the step proof's metaHash of slot {slot} is not the program's");
+                }
                 Ok(InputOpening {
-                    meta_hash: word(&o.meta_hash)?,
+                    meta,
                     digest: uword(&o.digest)?,
                     chunk_path: words(&o.chunk_path)?,
                     state_path: words(&o.state_path)?,

@@ -95,15 +95,21 @@ pub fn decode_input(bytes: &[u8]) -> Result<Vec<i32>> {
         .collect())
 }
 
-/// The tensor root of slot 0 for these input values (canonical layout): what
-/// `requestInferenceByRoot` records and what the contract's `tensorRootOf` computes inline.
+/// The tensor root of slot 0 for these input values (canonical layout): what the request
+/// records (`tensorRootOf` inline, `tensorRootOfChunks` of the chunks root by CID).
 pub fn input_root(program: &Program, values: &[i32]) -> Result<B256> {
+    Ok(B256::from(input_commitment(program, values)?.root))
+}
+
+/// The root of slot 0's chunk digests for these input values: what `requestInferenceByRoot`
+/// takes (the contract binds it to the registered input geometry).
+pub fn input_chunks_root(program: &Program, values: &[i32]) -> Result<B256> {
+    Ok(B256::from(input_commitment(program, values)?.chunks.root()))
+}
+
+fn input_commitment(program: &Program, values: &[i32]) -> Result<TensorCommitment> {
     let t = input_from_canonical(program, values)?;
-    Ok(B256::from(
-        TensorCommitment::new(&program.input, &t)
-            .context("committing the input")?
-            .root,
-    ))
+    TensorCommitment::new(&program.input, &t).context("committing the input")
 }
 
 /// Runs the program on `input` (ONNX layout), with `defect` if any, and commits the trace.

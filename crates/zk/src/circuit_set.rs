@@ -20,6 +20,7 @@ use crate::{
     circuits::chunk::ChunkCircuit,
     evm::{self, EvmVerifyingKey, Word},
     groth16::{self, keccak256, to_hex, Keys},
+    structure::STRUCTURE_VERSION,
     table::{op_chunk, read_chunks, ChunkRef, OpCircuit},
     ZkError,
 };
@@ -74,6 +75,10 @@ pub struct CircuitSet {
     pub circuit_root: String,
     /// `true` when the keys came from a seeded (public, insecure) RNG.
     pub insecure_seed: Option<u64>,
+    /// Version of the structure keys ([`STRUCTURE_VERSION`]; absent, read as 0, in sets made
+    /// before version 2, which [`CircuitSet::load`] refuses).
+    #[serde(default)]
+    pub structure_version: u32,
     /// The distinct circuits.
     pub circuits: Vec<CircuitMeta>,
     /// The table, ordered by (op, chunk).
@@ -189,6 +194,7 @@ impl CircuitSet {
             model_hash: to_hex(&program.hash()),
             circuit_root: String::new(),
             insecure_seed: None,
+            structure_version: STRUCTURE_VERSION,
             circuits,
             entries,
         };
@@ -435,6 +441,15 @@ impl CircuitSet {
                 path.display(),
                 set.model_hash,
                 to_hex(&program.hash())
+            )));
+        }
+        if set.structure_version != STRUCTURE_VERSION {
+            return Err(ZkError::Encoding(format!(
+                "{} has structure keys of version {}, this code checks version \
+                 {STRUCTURE_VERSION} (issue 19: version 1 could map chunks that compute \
+                 different functions to one circuit): run the setup again",
+                path.display(),
+                set.structure_version
             )));
         }
         if set.circuit_root != to_hex(&set.tree()?.root()) {

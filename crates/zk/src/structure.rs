@@ -39,6 +39,9 @@ use crate::circuits::{
 /// Domain tag of the structure key (version 2: injective, length-prefixed).
 pub const STRUCTURE_DOMAIN: &[u8] = b"zkopml.circuit-structure.v2";
 
+/// The version in [`STRUCTURE_DOMAIN`], recorded in `circuits.json`.
+pub const STRUCTURE_VERSION: u32 = 2;
+
 /// A streaming encoder into keccak256.
 pub struct Enc {
     h: Keccak,

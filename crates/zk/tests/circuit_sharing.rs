@@ -313,3 +313,20 @@ fn mobilenet_identity_check_cost() {
         );
     }
 }
+
+/// A `circuits.json` made before version 2 of the structure keys (no `structure_version`) is
+/// refused at load with a clear error.
+#[test]
+fn a_set_with_version_1_structure_keys_is_refused_at_load() {
+    let p = planted();
+    let dir = scratch("circuit-sharing-v1");
+    CircuitSet::setup(&p, &dir, Some(21), &mut |_, _, _| {}).unwrap();
+    let path = dir.join("circuits.json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("structure_version");
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let err = CircuitSet::load(&dir, &p).unwrap_err();
+    assert!(err.to_string().contains("structure keys of version 0"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
