@@ -280,7 +280,7 @@ pub async fn request(
             .await?;
         return Ok((tx, None));
     }
-    let root = crate::trace::input_root(&program, &values)?;
+    let root = crate::trace::input_chunks_root(&program, &values)?;
     let cid = store.put(&crate::trace::encode_input(&values))?;
     let tx = chain
         .request_inference_by_root(model_id, root, &cid.to_string(), now + deadline_secs, fee)
