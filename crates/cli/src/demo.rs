@@ -342,7 +342,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
     println!("== 7. outcome");
     println!("   game {gid}: {:?}; request {r1} is {:?} again (deadline {}), so someone can answer it rightly or the requester is refunded", g.outcome, req.status, req.deadline);
     let withdrawn = withdrawn_by(&owner, ch_addr).await?;
-    println!("   the challenger ({}) withdrew {} wei in total: its bond back + the defective submitter's bond", short(ch_addr.as_slice()), withdrawn);
+    println!("   the challenger ({}) withdrew {} wei in total: its bond back + half the defective submitter's bond (the other half is burned)", short(ch_addr.as_slice()), withdrawn);
 
     println!(
         "== 8. the reopened request {r1}: another submitter answers it, the challenger agrees, finalised after the {} s window",

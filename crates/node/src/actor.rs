@@ -1,5 +1,5 @@
 //! The long-running actor: submitter/defender for the models it serves, challenger for the
-//! models it watches, and housekeeping (finalize, claimTimeout, cancel, withdraw).
+//! models it watches, and housekeeping (finalize, claimTimeout, withdraw).
 //!
 //! The loop: poll the `EventStream`, record what each event teaches (requests with their inputs,
 //! results, games, the defender's posted roots and nodes), save the state with the cursor after

@@ -213,8 +213,8 @@ async fn defect_caught(name: &str, model: &str, defect: Defect) {
     );
     assert_eq!(
         ch.withdrawn,
-        e.params.challenger_bond + e.params.submitter_bond,
-        "challenger: its bond back + the submitter's"
+        e.params.challenger_bond + e.params.submitter_bond / U256::from(2),
+        "challenger: its bond back + half the submitter's (the other half is burned)"
     );
     assert_eq!(sub.withdrawn, U256::ZERO);
     assert_eq!(
@@ -346,7 +346,7 @@ async fn silent_defender_loses(name: &str, model: &str, defect: Defect) {
     );
     assert_eq!(
         ch.withdrawn,
-        e.params.challenger_bond + e.params.submitter_bond
+        e.params.challenger_bond + e.params.submitter_bond / U256::from(2)
     );
     assert_eq!(sub.withdrawn, U256::ZERO);
     assert_eq!(sub.moves, 1);
@@ -394,7 +394,7 @@ async fn challenger_restart_resumes_the_game() {
     );
     assert_eq!(
         ch.withdrawn,
-        e.params.challenger_bond + e.params.submitter_bond
+        e.params.challenger_bond + e.params.submitter_bond / U256::from(2)
     );
 }
 
@@ -449,7 +449,7 @@ async fn request_by_cid_is_reopened_and_answered_again() {
     );
     assert_eq!(
         ch.withdrawn,
-        e.params.challenger_bond + e.params.submitter_bond
+        e.params.challenger_bond + e.params.submitter_bond / U256::from(2)
     );
     assert_eq!(e.owner.get_request(rid).await.unwrap().status, Status::Open);
 

@@ -262,7 +262,7 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
         by_cid: cid.is_some(),
         request_gas: tx_r.gas_used,
         submitter_trace_s: sum(&sub.log, &["trace"]).1,
-        submit_gas: sum(&sub.log, &["submitResult"]).0,
+        submit_gas: sum(&sub.log, &["commitResult", "submitResult"]).0,
         challenger_trace_s: sum(&ch.log, &["trace"]).1,
         window_s: plan.window,
         finalize_gas: sum(&sub.log, &["finalize"]).0,
@@ -317,7 +317,7 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
             game_txs,
             request_gas: tx_r.gas_used,
             submitter_trace_s: sum(&bad.log, &["trace"]).1,
-            submit_gas: sum(&bad.log, &["submitResult"]).0,
+            submit_gas: sum(&bad.log, &["commitResult", "submitResult"]).0,
             challenger_trace_s: sum(&ch.log, &["trace"]).1,
             challenge_gas: sum(&ch.log, &["challenge"]).0,
             dissection_gas: sum(&all, &DISSECTION).0,
@@ -372,7 +372,7 @@ pub fn print_phases(r: &ModelRun) {
     );
     println!(
         "    {:<56} {:>10.2} {:>12}",
-        "honest: submitter trace + submitResult", h.submitter_trace_s, h.submit_gas
+        "honest: submitter trace + commitResult + submitResult", h.submitter_trace_s, h.submit_gas
     );
     println!(
         "    {:<56} {:>10.2} {:>12}",
@@ -392,7 +392,7 @@ pub fn print_phases(r: &ModelRun) {
         println!("      {:<54} {:>10} {:>12}", "request", "-", d.request_gas);
         println!(
             "      {:<54} {:>10.2} {:>12}",
-            "defective trace + submitResult", d.submitter_trace_s, d.submit_gas
+            "defective trace + commitResult + submitResult", d.submitter_trace_s, d.submit_gas
         );
         println!(
             "      {:<54} {:>10.2} {:>12}",
