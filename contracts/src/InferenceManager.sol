@@ -164,7 +164,7 @@ contract InferenceManager is IInferenceManager {
     {
         (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
         bytes32 inputRoot = this.tensorRootOf(meta, input);
-        requestId = _newRequest(modelId, active, depth, p.challengeWindow, inputRoot, deadline);
+        requestId = _newRequest(modelId, active, depth, p, inputRoot, deadline);
         _emitRequested(requestId, modelId, deadline, input, "");
     }
 
@@ -179,7 +179,7 @@ contract InferenceManager is IInferenceManager {
     {
         (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
         bytes32 inputRoot = this.tensorRootOfChunks(meta, chunksRoot);
-        requestId = _newRequest(modelId, active, depth, p.challengeWindow, inputRoot, deadline);
+        requestId = _newRequest(modelId, active, depth, p, inputRoot, deadline);
         _emitRequested(requestId, modelId, deadline, new int32[](0), inputCid);
     }
 
@@ -196,17 +196,21 @@ contract InferenceManager is IInferenceManager {
         );
     }
 
+    /// The fee must stay below the burned share of the submitter bond: a party that forces a
+    /// reopening by losing its own garbage answer on purpose (to displace an honest reveal and
+    /// answer with a copy of it) burns more than any fee it could earn (docs/protocol.md).
     function _newRequest(
         uint256 modelId,
         bool active,
         uint8 depth,
-        uint64 challengeWindow,
+        DisputeParams memory p,
         bytes32 inputRoot,
         uint64 deadline
     ) internal returns (uint256 requestId) {
         if (!active) revert ModelInactive();
+        uint64 challengeWindow = p.challengeWindow;
         if (deadline <= block.timestamp || deadline > type(uint64).max - challengeWindow) revert BadDeadline();
-        if (msg.value > type(uint128).max) revert FeeTooLarge();
+        if (msg.value >= maxFeeOf(p.submitterBond)) revert FeeTooLarge();
         requestId = requests.length;
         requests.push(
             Request({
@@ -223,6 +227,11 @@ contract InferenceManager is IInferenceManager {
             })
         );
         totalEscrow += msg.value;
+    }
+
+    /// A request's fee must be below this: the part of the submitter bond a rejection burns.
+    function maxFeeOf(uint96 submitterBond) public pure returns (uint256) {
+        return (uint256(submitterBond) * BURN_BPS) / 10_000;
     }
 
     /// Tensor root of the chunk digests under `chunksRoot` with geometry `meta` (which it checks).

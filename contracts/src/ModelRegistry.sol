@@ -86,7 +86,7 @@ contract ModelRegistry {
     /// One recorded contribution.
     struct Contribution {
         address contributor;
-        uint32 parent; // 0: built on the initial keys; i + 1: on contribution i
+        uint32 parent; // 0: built on the initial keys; i + 1: on contribution i (the first recorded with that transcript)
         bytes32 transcriptHash;
         bytes32 circuitRoot;
         string keysCid;
@@ -136,7 +136,6 @@ contract ModelRegistry {
     error NoCeremony(uint256 modelId);
     error CeremonyClosed(uint256 modelId);
     error UnknownTranscript(bytes32 transcriptHash);
-    error DuplicateTranscript(bytes32 transcriptHash);
     error CeremonyOpen(uint256 modelId);
     error AlreadyAccepted(uint256 modelId);
     error UnknownContribution(uint256 modelId, uint256 index);
@@ -190,11 +189,11 @@ contract ModelRegistry {
         if (block.timestamp >= c.closesAt || c.accepted != 0) revert CeremonyClosed(modelId);
         uint32 parent = contributionOf[modelId][prevTranscript];
         if (parent == 0 && prevTranscript != c.initialTranscript) revert UnknownTranscript(prevTranscript);
-        if (contributionOf[modelId][transcriptHash] != 0 || transcriptHash == c.initialTranscript) {
-            revert DuplicateTranscript(transcriptHash);
-        }
         uint32 index = c.contributions++;
-        contributionOf[modelId][transcriptHash] = index + 1;
+        // A transcript hash recorded twice (e.g. a squatter front-running an honest contribution
+        // with the same hash and keys of its own) is kept twice: `parent` names the first entry
+        // with that hash, and the owner verifies the keys themselves, whose file holds the chain.
+        if (contributionOf[modelId][transcriptHash] == 0) contributionOf[modelId][transcriptHash] = index + 1;
         contributionsOf[modelId].push(Contribution(msg.sender, parent, transcriptHash, newCircuitRoot, keysCid));
         c.transcriptHash = transcriptHash;
         c.keysCid = keysCid;

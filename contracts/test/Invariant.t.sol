@@ -49,7 +49,7 @@ contract Handler is Fixture {
 
     function doRequest(uint256 feeSeed, uint256 dlSeed) external {
         calls++;
-        uint256 fee = bound(feeSeed, 0, 1 ether);
+        uint256 fee = bound(feeSeed, 0, SUB_BOND / 2 - 1);
         vm.prank(requester);
         manager.requestInference{value: fee}(modelId, simInput(), uint64(block.timestamp + bound(dlSeed, 1, 300)));
         ghostIn += fee;

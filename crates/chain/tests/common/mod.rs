@@ -149,7 +149,7 @@ pub fn output_meta() -> TensorMeta {
 }
 
 pub const FEE: u64 = 10_000_000_000_000_000; // 0.01 ether
-pub const SUBMITTER_BOND: u64 = 1_000_000_000_000_000;
+pub const SUBMITTER_BOND: u64 = 100_000_000_000_000_000; // 0.1 ether: a fee must stay below half of it
 pub const CHALLENGER_BOND: u64 = 2_000_000_000_000_000;
 pub const WINDOW: u64 = 600;
 pub const CLOCK: u64 = 3600;
