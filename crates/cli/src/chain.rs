@@ -107,8 +107,9 @@ pub struct RegisterArgs {
     #[arg(long)]
     pub keys_dir: Option<PathBuf>,
     /// Derive the initial keys from this Powers-of-Tau file (snarkjs format, prepared for
-    /// phase 2) and open a phase-2 ceremony: requests open only after `--ceremony-window`
-    /// seconds with at least one contribution (`zkopml ceremony contribute --model-id`).
+    /// phase 2) and open a phase-2 ceremony: contributions for `--ceremony-window` seconds
+    /// (`zkopml ceremony contribute --model-id`), then requests open once the owner accepts a
+    /// verified one (`zkopml ceremony accept --model-id`).
     #[arg(long, conflicts_with = "insecure_seed")]
     pub ptau: Option<PathBuf>,
     /// Seconds the ceremony accepts contributions.
@@ -245,7 +246,7 @@ async fn register_with_ceremony(net: &Net, chain: &Chain, a: &RegisterArgs, ptau
         tx.gas_used
     );
     println!(
-        "contributions open until {closes_at} (unix time); requests open after that once someone has contributed: zkopml ceremony contribute --model-id {id}"
+        "contributions open until {closes_at} (unix time); contribute with zkopml ceremony contribute --model-id {id}; after that time, requests open once you (the owner) accept a verified contribution: zkopml ceremony accept --model-id {id} --ptau <file>"
     );
     Ok(())
 }
@@ -254,7 +255,7 @@ async fn register_with_ceremony(net: &Net, chain: &Chain, a: &RegisterArgs, ptau
 pub struct RequestArgs {
     pub model_id: u64,
     pub input: PathBuf,
-    /// Fee in wei.
+    /// Fee in wei (below half the model's submitter bond: docs/protocol.md "Fee cap").
     #[arg(long, default_value = "10000000000000000")]
     pub fee: String,
     /// Seconds until the request expires.
