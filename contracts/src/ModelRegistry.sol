@@ -202,11 +202,7 @@ contract ModelRegistry {
 
     /// The owner extends the contribution window (before it accepted a contribution).
     function extendCeremony(uint256 modelId, uint64 closesAt) external {
-        Model storage m = _model(modelId);
-        if (msg.sender != m.owner) revert NotOwner();
-        Ceremony storage c = ceremonies[modelId];
-        if (c.closesAt == 0) revert NoCeremony(modelId);
-        if (c.accepted != 0) revert AlreadyAccepted(modelId);
+        (, Ceremony storage c) = _pendingCeremonyOfOwner(modelId);
         if (closesAt <= c.closesAt || closesAt > block.timestamp + MAX_CEREMONY_WINDOW) revert BadParams();
         c.closesAt = closesAt;
         emit CeremonyExtended(modelId, closesAt);
@@ -216,11 +212,7 @@ contract ModelRegistry {
     /// keys and their whole chain of contributions against the Powers of Tau (`zkopml ceremony
     /// accept` does both): its circuit root becomes the model's and requests open.
     function acceptContribution(uint256 modelId, uint32 index) external {
-        Model storage m = _model(modelId);
-        if (msg.sender != m.owner) revert NotOwner();
-        Ceremony storage c = ceremonies[modelId];
-        if (c.closesAt == 0) revert NoCeremony(modelId);
-        if (c.accepted != 0) revert AlreadyAccepted(modelId);
+        (Model storage m, Ceremony storage c) = _pendingCeremonyOfOwner(modelId);
         if (block.timestamp < c.closesAt) revert CeremonyOpen(modelId);
         if (index >= c.contributions) revert UnknownContribution(modelId, index);
         Contribution storage k = contributionsOf[modelId][index];
@@ -229,6 +221,15 @@ contract ModelRegistry {
         c.keysCid = k.keysCid;
         m.circuitRoot = k.circuitRoot;
         emit ContributionAccepted(modelId, index, k.transcriptHash, k.circuitRoot);
+    }
+
+    /// The model and its ceremony, for its owner, while no contribution is accepted.
+    function _pendingCeremonyOfOwner(uint256 modelId) internal view returns (Model storage m, Ceremony storage c) {
+        m = _model(modelId);
+        if (msg.sender != m.owner) revert NotOwner();
+        c = ceremonies[modelId];
+        if (c.closesAt == 0) revert NoCeremony(modelId);
+        if (c.accepted != 0) revert AlreadyAccepted(modelId);
     }
 
     /// Contribution `index` of a model's ceremony.

@@ -50,18 +50,6 @@ contract AttacksTest is Fixture {
         bad = newTrace(m, 3, 2);
     }
 
-    /// Plays both sides by the traces, moves made by `d` (defender) and `c` (challenger).
-    function playAs(uint256 gid, SimTrace dt, SimTrace ct, address d, address c) internal {
-        for (uint256 guard = 0; guard < 200; ++guard) {
-            FaultDisputeGame.Phase ph = phase(gid);
-            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
-            bool defenderMoves = ph == FaultDisputeGame.Phase.DefenderRoots
-                || ph == FaultDisputeGame.Phase.DefenderReveal || ph == FaultDisputeGame.Phase.DefenderNodes;
-            moveAs(gid, dt, ct, defenderMoves ? d : c);
-        }
-        revert("no proof phase");
-    }
-
     // ------------------------------------------------------------------ 1. self-challenge
 
     /// A dishonest submitter opens a second game from another identity, loses it on purpose in a

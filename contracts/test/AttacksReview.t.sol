@@ -42,17 +42,6 @@ contract AttacksReviewTest is Fixture {
 
     // ------------------------------------------------------------------ helpers
 
-    function playAs(uint256 gid, SimTrace dt, SimTrace ct, address d, address c) internal {
-        for (uint256 guard = 0; guard < 200; ++guard) {
-            FaultDisputeGame.Phase ph = phase(gid);
-            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
-            bool defenderMoves = ph == FaultDisputeGame.Phase.DefenderRoots
-                || ph == FaultDisputeGame.Phase.DefenderReveal || ph == FaultDisputeGame.Phase.DefenderNodes;
-            moveAs(gid, dt, ct, defenderMoves ? d : c);
-        }
-        revert("no proof phase");
-    }
-
     function commitAs(uint256 rid, SimTrace t, address who) internal {
         bytes32 c = manager.resultCommitment(rid, t.stateRoot(t.m().n()), who);
         vm.prank(who);

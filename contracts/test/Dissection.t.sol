@@ -172,7 +172,7 @@ contract DissectionTest is Fixture {
         submit(rid, bad, submitter);
         // a colluding challenger steers to a step where the defender is right (op 2: bad == honest there)
         uint256 g1 = openGame(rid, worse, challenger2);
-        playToProofAs(g1, bad, worse, challenger2);
+        playAs(g1, bad, worse, submitter, challenger2);
         game.proveStep(g1, honestProof(g1, m, bad));
         vm.assertEq(uint256(outcome(g1)), uint256(FaultDisputeGame.Outcome.DefenderWon));
         // ...but the result is not final: an honest challenger still wins its own game
@@ -184,15 +184,5 @@ contract DissectionTest is Fixture {
         vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 2); // the only game running then
         vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         assertBooks();
-    }
-
-    function playToProofAs(uint256 gid, SimTrace d, SimTrace c, address chal) internal {
-        for (uint256 guard = 0; guard < 200; ++guard) {
-            FaultDisputeGame.Phase ph = phase(gid);
-            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
-            bool d_ = ph == FaultDisputeGame.Phase.DefenderRoots || ph == FaultDisputeGame.Phase.DefenderReveal
-                || ph == FaultDisputeGame.Phase.DefenderNodes;
-            moveAs(gid, d, c, d_ ? submitter : chal);
-        }
     }
 }

@@ -151,6 +151,19 @@ abstract contract Fixture is TestBase {
         revert("target phase not reached");
     }
 
+    /// Plays both sides by the traces up to the proof phase (or the end), the defender's moves made
+    /// by `d` and the challenger's by `c` (several identities, contracts, one party on both sides).
+    function playAs(uint256 gameId, SimTrace dt, SimTrace ct, address d, address c) internal {
+        for (uint256 guard = 0; guard < 200; ++guard) {
+            FaultDisputeGame.Phase ph = phase(gameId);
+            if (ph == FaultDisputeGame.Phase.DefenderProof || ph == FaultDisputeGame.Phase.Resolved) return;
+            bool defenderMoves = ph == FaultDisputeGame.Phase.DefenderRoots
+                || ph == FaultDisputeGame.Phase.DefenderReveal || ph == FaultDisputeGame.Phase.DefenderNodes;
+            moveAs(gameId, dt, ct, defenderMoves ? d : c);
+        }
+        revert("game did not reach the proof phase");
+    }
+
     /// Makes the move of the current phase by the traces, as `who`.
     function moveAs(uint256 gameId, SimTrace d, SimTrace c, address who) internal {
         FaultDisputeGame.Phase ph = phase(gameId);
