@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use zkopml_model::Program;
 use zkopml_ceremony::model;
+use zkopml_model::Program;
 
 use crate::chain::Net;
 use crate::load_program;
@@ -45,7 +45,11 @@ pub enum CeremonyCmd {
     /// fetches the current keys, contributes, publishes the new keys and records them).
     Contribute {
         /// The ceremony folder (a local ceremony).
-        #[arg(long, required_unless_present = "model_id", conflicts_with = "model_id")]
+        #[arg(
+            long,
+            required_unless_present = "model_id",
+            conflicts_with = "model_id"
+        )]
         dir: Option<PathBuf>,
         /// A registered model whose ceremony window is open.
         #[arg(long)]
@@ -60,6 +64,30 @@ pub enum CeremonyCmd {
         /// A name recorded in the transcript (at most 64 bytes).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// The model's owner, after the window closed: check the keys of the recorded contributions
+    /// against the .ptau and the model (longest recorded chain first, newest among equals) and
+    /// accept the first whose keys pass (acceptContribution): its circuit root becomes the
+    /// model's and requests open. Keys that do not pass are skipped with the reason.
+    Accept {
+        /// A registered model whose ceremony window has closed.
+        #[arg(long)]
+        model_id: u64,
+        /// The Powers-of-Tau file the ceremony started from.
+        #[arg(long)]
+        ptau: PathBuf,
+        /// Consider this contribution only (it is still checked).
+        #[arg(long)]
+        index: Option<u32>,
+    },
+    /// The model's owner, before it accepted a contribution: move the end of the contribution
+    /// window to a later time (at most 90 days from now).
+    Extend {
+        #[arg(long)]
+        model_id: u64,
+        /// The new end of the window, unix seconds.
+        #[arg(long)]
+        closes_at: u64,
     },
     /// Check every key in the folder against initial keys re-derived from the .ptau and the model.
     Verify(ModelCeremony),
@@ -113,8 +141,15 @@ pub fn run(net: &Net, cmd: CeremonyCmd) -> Result<()> {
             name,
             ..
         } => {
-            let out = out.unwrap_or_else(|| net.home.dir.join("contributions").join(id.to_string()));
-            crate::chain::block_on(contribute_on_chain(net, id, &out, name.as_deref(), ptau.as_deref()))?;
+            let out =
+                out.unwrap_or_else(|| net.home.dir.join("contributions").join(id.to_string()));
+            crate::chain::block_on(contribute_on_chain(
+                net,
+                id,
+                &out,
+                name.as_deref(),
+                ptau.as_deref(),
+            ))?;
         }
         CeremonyCmd::Contribute { dir, name, .. } => {
             let dir = dir.expect("clap requires --dir without --model-id");
@@ -136,6 +171,23 @@ pub fn run(net: &Net, cmd: CeremonyCmd) -> Result<()> {
                 t.elapsed().as_secs_f64()
             );
         }
+        CeremonyCmd::Accept {
+            model_id,
+            ptau,
+            index,
+        } => crate::chain::block_on(accept_on_chain(net, model_id, &ptau, index))?,
+        CeremonyCmd::Extend {
+            model_id,
+            closes_at,
+        } => crate::chain::block_on(async {
+            let chain = net.connect(zkopml_node::devnet::DEPLOYER).await?;
+            let tx = zkopml_node::ops::extend_ceremony(&chain, model_id, closes_at).await?;
+            println!(
+                "model {model_id}'s contribution window now closes at {closes_at} (unix time), gas {}",
+                tx.gas_used
+            );
+            Ok(())
+        })?,
         CeremonyCmd::Verify(c) => {
             let (program, dir) = c.open()?;
             let ptau = c.ptau;
@@ -193,7 +245,10 @@ async fn contribute_on_chain(
     let chain = net.connect(zkopml_node::devnet::CHALLENGER).await?;
     let (c, tx) = zkopml_node::ops::contribute(&chain, &net.home, id, out, name, ptau).await?;
     for (k, h) in c.hashes.iter().enumerate() {
-        println!("circuit {k:>3}: contribution hash {}…", &hex::encode(h)[..32]);
+        println!(
+            "circuit {k:>3}: contribution hash {}…",
+            &hex::encode(h)[..32]
+        );
     }
     println!(
         "contributed to model {id}'s {} circuits in {:.2} s (your secrets are gone with this process); transcript hash {} -> {}, circuit root {}, keys {}, gas {}",
@@ -203,6 +258,29 @@ async fn contribute_on_chain(
         c.transcript_hash,
         c.circuit_root,
         c.keys_cid,
+        tx.gas_used
+    );
+    Ok(())
+}
+
+async fn accept_on_chain(net: &Net, id: u64, ptau: &Path, index: Option<u32>) -> Result<()> {
+    let chain = net.connect(zkopml_node::devnet::DEPLOYER).await?;
+    let (a, tx) = zkopml_node::ops::accept_ceremony(&chain, &net.home, id, ptau, index).await?;
+    for s in &a.skipped {
+        println!("skipped contribution {}: {}", s.index, s.reason);
+    }
+    let on = match a.record.parent {
+        0 => "the initial keys".to_string(),
+        p => format!("contribution {}", p - 1),
+    };
+    println!(
+        "accepted contribution {} of model {id} (by {}, on {on}; keys checked and verified in {:.1} s): transcript hash {}, circuit root {}, keys {}, gas {}; requests are open",
+        a.index,
+        a.record.contributor,
+        a.seconds,
+        a.record.transcript_hash,
+        a.record.circuit_root,
+        a.record.keys_cid,
         tx.gas_used
     );
     Ok(())

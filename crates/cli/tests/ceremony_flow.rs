@@ -1,7 +1,9 @@
 //! The ceremony path as a user runs it, every verb a `zkopml` process on a real devnet: a model
 //! registered with a phase-2 ceremony from a snarkjs `.ptau`, a contribution recorded on chain,
-//! no requests until the window closes, no contribution after it, then a submitter and a
-//! challenger (each verifying the final keys against the `.ptau`) serve and check a request.
+//! the window extended by the owner, no acceptance while it is open, no contribution after it,
+//! no requests until the owner accepts the verified contribution (`ceremony accept`), then a
+//! submitter and a challenger (each verifying the accepted keys against the `.ptau`) serve and
+//! check a request.
 
 #[path = "../../ceremony/tests/common/mod.rs"]
 mod snark;
@@ -58,6 +60,12 @@ fn register_contribute_serve_with_a_ceremony() {
         "register --ptau",
     );
     assert!(out.contains("registered model 0 with a ceremony"), "{out}");
+    let closes_at: u64 = out
+        .split("contributions open until ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("register prints when the window closes:\n{out}"));
     fails_with(&zkopml(&home, &["request", "0", input]), "ModelInactive");
 
     let out = ok(
@@ -80,12 +88,41 @@ fn register_contribute_serve_with_a_ceremony() {
     let status = ok(&zkopml(&home, &["status"]), "status");
     assert!(status.contains("open, 1 contrib."), "{status}");
 
-    cast_rpc(&url, &["evm_increaseTime", "600"]);
+    // The owner extends the window by a minute, and cannot accept while it is open.
+    let later = (closes_at + 60).to_string();
+    let out = ok(
+        &zkopml(
+            &home,
+            &[
+                "ceremony",
+                "extend",
+                "--model-id",
+                "0",
+                "--closes-at",
+                &later,
+            ],
+        ),
+        "ceremony extend",
+    );
+    assert!(out.contains(&format!("now closes at {later}")), "{out}");
+    let accept = ["ceremony", "accept", "--model-id", "0", "--ptau", ptau];
+    fails_with(&zkopml(&home, &accept), "window is open until");
+
+    cast_rpc(&url, &["evm_increaseTime", "660"]);
     cast_rpc(&url, &["evm_mine"]);
     fails_with(
         &zkopml(&home, &["ceremony", "contribute", "--model-id", "0"]),
         "ceremony closed",
     );
+    let status = ok(&zkopml(&home, &["status"]), "status");
+    assert!(status.contains("to accept, 1 contrib."), "{status}");
+    fails_with(&zkopml(&home, &["request", "0", input]), "ModelInactive");
+
+    // The owner verifies the contribution's keys and accepts them: requests open.
+    let out = ok(&zkopml(&home, &accept), "ceremony accept");
+    assert!(out.contains("accepted contribution 0 of model 0"), "{out}");
+    assert!(out.contains("requests are open"), "{out}");
+    fails_with(&zkopml(&home, &accept), "already accepted");
     let status = ok(&zkopml(&home, &["status"]), "status");
     assert!(status.contains("done, 1 contrib."), "{status}");
 

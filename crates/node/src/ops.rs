@@ -13,7 +13,10 @@ use zkopml_model::Program;
 use zkopml_store::{ArtifactStore, Cid, KuboStore, LocalStore, TieredStore};
 
 use crate::artifacts::{prepare_registration, Prepared};
-use crate::ceremony::{prepare_ceremony_registration, CeremonyView, Contribution, PreparedCeremony};
+use crate::ceremony::{
+    choose_contribution, prepare_ceremony_registration, CeremonyView, Contribution,
+    PreparedCeremony, Skipped,
+};
 use crate::short;
 
 /// The node's home directory (default `.zkopml`):
@@ -184,6 +187,9 @@ pub async fn contribute(
     let model = chain.get_model(model_id).await?;
     let view = ceremony_view(chain, model_id).await?;
     let now = chain.timestamp().await?;
+    if view.closes_at != 0 && view.done {
+        bail!("model {model_id}'s ceremony closed: its owner accepted a contribution");
+    }
     if view.closes_at != 0 && now >= view.closes_at {
         bail!("model {model_id}'s ceremony closed at {} (now {now})", view.closes_at);
     }
@@ -202,6 +208,119 @@ pub async fn contribute(
         )
         .await?;
     Ok((c, tx))
+}
+
+/// What [`accept_ceremony`] accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub index: u32,
+    pub record: zkopml_chain::ContributionRecord,
+    /// Contributions tried before it that could not be accepted, and why.
+    pub skipped: Vec<Skipped>,
+    /// Where its verified keys are, as a circuit set (the home's cache, where actors look).
+    pub keys_dir: PathBuf,
+    /// Seconds spent fetching and verifying keys.
+    pub seconds: f64,
+}
+
+/// The owner ends a model's ceremony once its window has closed: fetches the recorded
+/// contributions, checks and verifies their keys against `ptau` and the model, longest recorded
+/// chain first and newest among equals ([`crate::ceremony::acceptance_order`]; `only`: that
+/// contribution alone), and accepts the first whose keys pass every check
+/// ([`crate::ceremony::choose_contribution`]) with `acceptContribution`: its circuit root
+/// becomes the model's and requests open. Contributions whose keys fail are skipped with a
+/// warning; none passing, a window still open, or a sender that is not the owner is an error.
+pub async fn accept_ceremony(
+    chain: &Chain,
+    home: &Home,
+    model_id: u64,
+    ptau: &Path,
+    only: Option<u32>,
+) -> Result<(Accepted, Tx)> {
+    let count = chain.model_count().await?;
+    if model_id >= count {
+        bail!("model id {model_id} is unknown (the registry holds {count} models)");
+    }
+    let model = chain.get_model(model_id).await?;
+    let view = ceremony_view(chain, model_id).await?;
+    if view.closes_at == 0 {
+        bail!("model {model_id} was registered without a ceremony: there is nothing to accept");
+    }
+    let accepted = chain.accepted_contribution(model_id).await?;
+    if accepted != 0 {
+        bail!(
+            "model {model_id}'s owner already accepted contribution {}",
+            accepted - 1
+        );
+    }
+    if model.owner != chain.address() {
+        bail!(
+            "only model {model_id}'s owner ({}) accepts a contribution; this key is {}",
+            model.owner,
+            chain.address()
+        );
+    }
+    let now = chain.timestamp().await?;
+    if now < view.closes_at {
+        bail!(
+            "model {model_id}'s ceremony window is open until {} (unix time; chain time {now}, \
+             {} s left): a contribution is accepted only after it has closed",
+            view.closes_at,
+            view.closes_at - now
+        );
+    }
+    let mut records = Vec::with_capacity(view.contributions as usize);
+    for i in 0..view.contributions {
+        records.push(chain.get_contribution(model_id, i).await?);
+    }
+    let store = home.open_store()?;
+    let cache = home.cache();
+    let choice = tokio::task::block_in_place(|| {
+        let rng = &mut zkopml_zk::groth16::os_rng();
+        choose_contribution(model_id, &model, &records, &store, &cache, ptau, only, rng)
+    })?;
+    let tx = chain.accept_contribution(model_id, choice.index).await?;
+    Ok((
+        Accepted {
+            index: choice.index,
+            record: records[choice.index as usize].clone(),
+            skipped: choice.skipped,
+            keys_dir: choice.dir,
+            seconds: choice.seconds,
+        },
+        tx,
+    ))
+}
+
+/// The owner extends a model's contribution window to `closes_at` (unix seconds), before it
+/// accepted a contribution; the registry allows at most 90 days from now.
+pub async fn extend_ceremony(chain: &Chain, model_id: u64, closes_at: u64) -> Result<Tx> {
+    let count = chain.model_count().await?;
+    if model_id >= count {
+        bail!("model id {model_id} is unknown (the registry holds {count} models)");
+    }
+    let model = chain.get_model(model_id).await?;
+    let view = ceremony_view(chain, model_id).await?;
+    if view.closes_at == 0 {
+        bail!("model {model_id} was registered without a ceremony: there is nothing to extend");
+    }
+    if view.done {
+        bail!("model {model_id}'s owner already accepted a contribution: its ceremony is over");
+    }
+    if model.owner != chain.address() {
+        bail!(
+            "only model {model_id}'s owner ({}) extends its ceremony; this key is {}",
+            model.owner,
+            chain.address()
+        );
+    }
+    if closes_at <= view.closes_at {
+        bail!(
+            "model {model_id}'s window already closes at {}: the new end must be later",
+            view.closes_at
+        );
+    }
+    Ok(chain.extend_ceremony(model_id, closes_at).await?)
 }
 
 /// The compiled program of a registered model, from the store.
@@ -328,7 +447,8 @@ pub async fn status_text(chain: &Chain) -> Result<String> {
             (0, _) => "none (local setup)".to_string(),
             (_, true) => format!("done, {contributions} contrib."),
             (t, false) if now < t => format!("open, {contributions} contrib."),
-            _ => "closed, no contrib.".to_string(),
+            _ if contributions == 0 => "closed, no contrib.".to_string(),
+            _ => format!("to accept, {contributions} contrib."),
         };
         let _ = writeln!(
             s,
