@@ -107,8 +107,8 @@ fn revert_name<T: std::fmt::Debug>(r: Result<T, zkopml_chain::ChainError>) -> St
     }
 }
 
-/// The registry's ceremony rules through the Rust client: requests wait for the window and a
-/// contribution; contributions must chain on the recorded transcript hash.
+/// The registry's ceremony rules through the Rust client: contributions must build on a recorded
+/// transcript hash; requests wait for the window and the owner's acceptance of a contribution.
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_ceremony_window_through_the_client() {
     use alloy::primitives::B256;
@@ -147,12 +147,23 @@ async fn registry_ceremony_window_through_the_client() {
         "ModelInactive"
     );
     assert_eq!(
-        revert_name(other.contribute(id, t1, t1, r1, "stale").await),
-        "StaleTranscript"
+        revert_name(other.contribute(id, t1, t1, r1, "unknown parent").await),
+        "UnknownTranscript"
     );
     other.contribute(id, t0, t1, r1, "bafy-keys").await.unwrap();
-    assert_eq!(owner.get_model(id).await.unwrap().circuit_root, r1);
+    let initial_root = reg.circuit_root;
+    assert_eq!(owner.get_model(id).await.unwrap().circuit_root, initial_root, "recorded, not adopted");
     chain_common::advance(&owner, 601).await;
+    assert_eq!(
+        owner.ceremony_info(id).await.unwrap(),
+        (closes, 1, t1, false)
+    );
+    assert_eq!(
+        revert_name(other.accept_contribution(id, 0).await),
+        "NotOwner"
+    );
+    owner.accept_contribution(id, 0).await.unwrap();
+    assert_eq!(owner.get_model(id).await.unwrap().circuit_root, r1);
     assert_eq!(
         owner.ceremony_info(id).await.unwrap(),
         (closes, 1, t1, true)
@@ -165,5 +176,5 @@ async fn registry_ceremony_window_through_the_client() {
     owner
         .request_inference(id, &[1, 2, 3, 4], now + 3600, fee)
         .await
-        .expect("requests open after the window closed with a contribution");
+        .expect("requests open once the owner accepted a contribution");
 }
