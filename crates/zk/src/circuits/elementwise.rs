@@ -25,14 +25,15 @@ use super::chunk::ChunkOp;
 use crate::{gadgets::signed::SignedVar, Fr, ZkError};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 
-/// `shift_round` of `zkopml_model::fixed` (docs/fixed-point.md): round half up for
-/// `k > 0`, exact `x·2^-k` for `k <= 0`.
-pub fn shift_round(x: i64, k: i32) -> i64 {
-    if k > 0 {
-        (x + (1i64 << (k - 1))) >> k
-    } else {
-        x << (-k)
-    }
+use zkopml_model::fixed::{
+    fit_i64, shift_round, shift_round_aligned, shift_round_extreme, shift_round_i128,
+};
+
+/// The executor's wide result as an i64: a value whose exact magnitude is at least 2^63
+/// (None) is no stored value, and `i64::MAX` is refused by [`narrow`] as the executor refuses
+/// it (`zkopml_exec`'s `wide`).
+fn wide(v: Option<i64>) -> i64 {
+    v.unwrap_or(i64::MAX)
 }
 
 fn narrow(index: usize, v: i64) -> Result<i32, ZkError> {
@@ -111,16 +112,18 @@ impl Binary {
         );
     }
 
+    /// The executor's value, exactly (docs/fixed-point.md, "Exactness: exact or refused"): the
+    /// alignments `a·2^ua`, `b·2^ub` are never formed in a machine word.
     fn eval_one(&self, a: i64, b: i64) -> i64 {
-        let (a2, b2) = (a << self.ua, b << self.ub);
-        let acc = match self.kind {
-            BinaryKind::Add => a2 + b2,
-            BinaryKind::Sub => a2 - b2,
-            BinaryKind::Max => a2.max(b2),
-            BinaryKind::Min => a2.min(b2),
-            BinaryKind::Mul => a * b,
-        };
-        shift_round(acc, self.shift)
+        let (a, b, (ua, ub), shift) = (a as i128, b as i128, (self.ua, self.ub), self.shift);
+        wide(match self.kind {
+            BinaryKind::Add => shift_round_aligned(a, ua, b, ub, shift),
+            BinaryKind::Sub => shift_round_aligned(a, ua, -b, ub, shift),
+            BinaryKind::Max => shift_round_extreme(a, ua, b, ub, shift, true),
+            BinaryKind::Min => shift_round_extreme(a, ua, b, ub, shift, false),
+            // |a·b| <= 2^126
+            BinaryKind::Mul => shift_round_i128(a * b, shift).and_then(fit_i64),
+        })
     }
 }
 
@@ -255,14 +258,21 @@ impl Unary {
             UnaryKind::Neg => -x,
             UnaryKind::Abs => x.abs(),
             UnaryKind::Clip { lo, hi } => x.max(*lo).min(*hi),
+            // |x·alpha| <= 2^126 and |x·mul + add| <= 2^126 + 2^63: exact in i128
             UnaryKind::LeakyRelu { alpha, alpha_shift } => {
                 if x >= 0 {
                     x
                 } else {
-                    shift_round(x * alpha, *alpha_shift)
+                    wide(
+                        shift_round_i128(x as i128 * *alpha as i128, *alpha_shift)
+                            .and_then(fit_i64),
+                    )
                 }
             }
-            UnaryKind::Affine { mul, add, shift } => shift_round(x * mul[p] + add[p], *shift),
+            UnaryKind::Affine { mul, add, shift } => wide(
+                shift_round_i128(x as i128 * mul[p] as i128 + add[p] as i128, *shift)
+                    .and_then(fit_i64),
+            ),
         }
     }
 }
@@ -507,5 +517,74 @@ mod tests {
             .map(|p| shift_round(small[p] as i64 * mul[p] + add[p], shift) as i32)
             .collect();
         assert_eq!(y, want);
+    }
+
+    /// docs/fixed-point.md, "Exactness: exact or refused": the native values are the
+    /// executor's exact ones (zkopml_model::fixed) on inputs where the old private copy
+    /// wrapped (`a << ua`, `x << -k` and `x·alpha` in i64), and the circuit agrees.
+    #[test]
+    fn exact_where_the_old_copy_wrapped() {
+        use zkopml_model::fixed as f;
+        // Add: 3·2^62 + (-1)·2^62 rescaled by 62 is 2 (the old i64 alignment gave -2)
+        let add = Binary::aligned(BinaryKind::Add, 62, 62, 62, 1);
+        let want = f::shift_round_aligned(3, 62, -1, 62, 62).unwrap();
+        assert_eq!(want, 2);
+        assert_ne!(
+            want,
+            f::shift_round(3i64.wrapping_shl(62).wrapping_add(-1i64 << 62), 62)
+        );
+        assert_eq!(check(add, vec![vec![3], vec![-1]]), [want as i32]);
+        // Max: max(2·2^62, -1) = 2^63 rescaled by 62 is 2 (old: 2 << 62 wrapped to -2^63, 0)
+        let max = Binary::aligned(BinaryKind::Max, 62, 0, 62, 1);
+        let want = f::shift_round_extreme(2, 62, -1, 0, 62, true).unwrap();
+        assert_eq!(want, 2);
+        assert_eq!(check(max, vec![vec![2], vec![-1]]), [want as i32]);
+        // Mul then a left shift: 2^16·2^16·2^32 = 2^64 wrapped to 0 in the old copy, accepted;
+        // exact it is no stored value, refused as by the executor and the circuit
+        let mul = Binary::aligned(BinaryKind::Mul, 0, 0, -32, 1);
+        let inputs = vec![vec![1 << 16], vec![1 << 16]];
+        assert!(matches!(
+            mul.evaluate(&inputs),
+            Err(ZkError::ValueOutOfRange { .. })
+        ));
+        assert!(!satisfied(ChunkCircuit::with_claim(
+            mul.clone(),
+            inputs.clone(),
+            inputs
+                .iter()
+                .map(|x| chunk_digest(x))
+                .chain([chunk_digest(&[0])])
+                .collect()
+        )));
+        // ShiftRound by -62: 4·2^62 wrapped to 0; exact, refused
+        let sr = Unary::aligned(UnaryKind::ShiftRound { shift: -62 }, 1);
+        assert_eq!(f::checked_shift_round(4, -62), None);
+        assert!(matches!(
+            sr.evaluate(&[vec![4]]),
+            Err(ZkError::ValueOutOfRange { .. })
+        ));
+        // LeakyRelu and Affine with a 2^40 multiplier: x·2^40 for x = -2^31 left i64 (old: 0);
+        // exact, x·2^40 rescaled by 40 is x
+        let x = i32::MIN;
+        let want = f::shift_round_i128(x as i128 * (1i128 << 40), 40).unwrap();
+        assert_eq!(want, x as i128);
+        let leaky = Unary::aligned(
+            UnaryKind::LeakyRelu {
+                alpha: 1 << 40,
+                alpha_shift: 40,
+            },
+            1,
+        );
+        assert_eq!(check(leaky, vec![vec![x]]), [x]);
+        let affine = Unary::aligned(
+            UnaryKind::Affine {
+                mul: vec![1 << 40],
+                add: vec![1 << 39],
+                shift: 40,
+            },
+            1,
+        );
+        let want = f::shift_round_i128(x as i128 * (1i128 << 40) + (1i128 << 39), 40).unwrap();
+        assert_eq!(check(affine, vec![vec![x]]), [want as i32]);
     }
 }

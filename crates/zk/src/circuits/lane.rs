@@ -29,7 +29,7 @@ use crate::{
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigInt;
 use num_traits::Zero;
-use zkopml_model::fixed::{div_round, PiecewisePoly};
+use zkopml_model::fixed::{div_round_i128, PiecewisePoly};
 
 /// Which lane operator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,12 +78,25 @@ impl Lanes {
     }
 }
 
-/// The executor's softmax of one lane (None: an all-zero sum).
+/// The executor's softmax of one lane (None: an all-zero sum, or an intermediate beyond i128,
+/// which only a crafted polynomial reaches, both refused by the executor), exactly in checked
+/// i128 as `zkopml_exec`'s Softmax (docs/fixed-point.md, "Exactness: exact or refused"). A
+/// value whose magnitude is at least 2^63 saturates to `i64::MIN`/`i64::MAX`, refused by
+/// `evaluate` as out of range.
 fn softmax_lane(exp: &PiecewisePoly, out_scale: i32, x: &[i64]) -> Option<Vec<i64>> {
     let m = x.iter().copied().max().unwrap_or(0);
-    let e: Vec<i64> = x.iter().map(|&v| exp.eval(v - m)).collect();
-    let s: i64 = e.iter().sum();
-    e.iter().map(|&ei| div_round(ei << out_scale, s)).collect()
+    let e: Vec<i128> = x
+        .iter()
+        .map(|&v| exp.checked_eval(v - m))
+        .collect::<Option<_>>()?;
+    let s = e.iter().try_fold(0i128, |s, &v| s.checked_add(v))?;
+    // out_scale in 0..=62 (checked by `Lanes::check`)
+    e.iter()
+        .map(|&ei| {
+            let y = div_round_i128(ei.checked_mul(1i128 << out_scale)?, s)?;
+            Some(y.clamp(i64::MIN as i128, i64::MAX as i128) as i64)
+        })
+        .collect()
 }
 
 impl ChunkOp for Lanes {
@@ -366,5 +379,34 @@ mod tests {
         };
         let (y2, _) = check(part, vec![x]);
         assert_eq!(y2, y[2..]);
+    }
+
+    /// docs/fixed-point.md, "Exactness: exact or refused": the native softmax is the
+    /// executor's exact one (checked i128) where the old i64 `e << out_scale` wrapped: a
+    /// (crafted) constant exp of 2^40 with out_scale 30 gives e·2^30 = 2^70 (old: 0, and the
+    /// output 0); exact, div_round(2^70, 2·2^40) = 2^29, and the circuit agrees.
+    #[test]
+    fn softmax_exact_where_the_old_code_wrapped() {
+        use zkopml_model::fixed as f;
+        let exp = PiecewisePoly {
+            in_scale: 0,
+            out_scale: 0,
+            coeff_scale: 0,
+            lo: -(1 << 20),
+            seg_bits: 21,
+            coeffs: vec![vec![1 << 40]],
+        };
+        assert_eq!(exp.checked_eval(0), Some(1 << 40));
+        assert_eq!((1i64 << 40) << 30, 0);
+        let want = f::div_round_i128(1i128 << 70, 2 << 40).unwrap();
+        assert_eq!(want, 1 << 29);
+        let op = Lanes {
+            kind: LaneKind::Softmax { exp, out_scale: 30 },
+            x_lens: vec![2],
+            lanes: vec![vec![0, 1]],
+            outputs: vec![(0, 0), (0, 1)],
+        };
+        let (y, _) = check(op, vec![vec![5, 5]]);
+        assert_eq!(y, [want as i32, want as i32]);
     }
 }

@@ -31,14 +31,13 @@ use crate::{
 };
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigInt;
+use zkopml_model::fixed::shift_round_i128;
 
-/// `shift_round` of docs/fixed-point.md on a wide accumulator.
+/// `shift_round` of docs/fixed-point.md on a wide accumulator, exact
+/// (`zkopml_model::fixed::shift_round_i128`); a value beyond i128 (only for `shift <= 0`)
+/// saturates, and [`narrow`] refuses it.
 fn shift_round_wide(x: i128, k: i32) -> i128 {
-    if k > 0 {
-        (x + (1i128 << (k - 1))) >> k
-    } else {
-        x << (-k)
-    }
+    shift_round_i128(x, k).unwrap_or(if x < 0 { i128::MIN } else { i128::MAX })
 }
 
 fn narrow(index: usize, v: i128) -> Result<i32, ZkError> {

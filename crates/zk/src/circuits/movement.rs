@@ -4,9 +4,10 @@
 //! proved beyond the optional rescale: the output is the very same variable as the input
 //! value, so the whole cost is the input range checks and the digests.
 
-use super::{chunk::ChunkOp, elementwise::shift_round};
+use super::chunk::ChunkOp;
 use crate::{gadgets::signed::SignedVar, Fr, ZkError};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
+use zkopml_model::fixed::shift_round;
 
 /// Where one output value comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

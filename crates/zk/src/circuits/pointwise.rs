@@ -33,7 +33,10 @@ use crate::{
 };
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigInt;
-use zkopml_model::fixed::{div_round, isqrt, shift_round, PiecewisePoly};
+use zkopml_model::fixed::{
+    clamp_shift, cmp_aligned, div_round_i128, fit_i64, isqrt, shift_round, shift_round_extreme,
+    shift_round_i128, PiecewisePoly,
+};
 
 /// One operand of one output position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -123,22 +126,42 @@ impl PointKind {
         }
     }
 
-    /// The executor's value (None: an arithmetic error).
+    /// The executor's value (None: an arithmetic error), exactly (docs/fixed-point.md,
+    /// "Exactness: exact or refused"): as `zkopml_exec`'s `Ctx::eval`, with no intermediate
+    /// in a machine word that could wrap. A value whose exact magnitude is at least 2^63 is
+    /// returned as `i64::MAX` (or `i64::MIN`), which `evaluate` refuses as out of range.
     fn eval(&self, v: &[i64]) -> Option<i64> {
+        let wide = |v: Option<i64>| v.unwrap_or(i64::MAX);
+        let sat = |v: i128| v.clamp(i64::MIN as i128, i64::MAX as i128) as i64;
         Some(match self {
             PointKind::Compare { cmp, ua, ub } => {
-                let (a, b) = (v[0] << ua, v[1] << ub);
+                let o = cmp_aligned(v[0] as i128, *ua, v[1] as i128, *ub);
                 (match cmp {
-                    Cmp::Less => a < b,
-                    Cmp::Greater => a > b,
-                    Cmp::Equal => a == b,
+                    Cmp::Less => o.is_lt(),
+                    Cmp::Greater => o.is_gt(),
+                    Cmp::Equal => o.is_eq(),
                 }) as i64
             }
-            PointKind::MaxMin { max, ua, ub, shift } => {
-                let (a, b) = (v[0] << ua, v[1] << ub);
-                shift_round(if *max { a.max(b) } else { a.min(b) }, *shift)
+            PointKind::MaxMin { max, ua, ub, shift } => wide(shift_round_extreme(
+                v[0] as i128,
+                *ua,
+                v[1] as i128,
+                *ub,
+                *shift,
+                *max,
+            )),
+            PointKind::Div { up } => {
+                if v[1] == 0 {
+                    return None;
+                }
+                // n = a·2^up exactly; beyond i128 (|n| >= 2^127, |b| < 2^63) the quotient
+                // exceeds 2^63: no stored value
+                wide(
+                    shift_round_i128(v[0] as i128, clamp_shift(-(*up as i64)))
+                        .and_then(|n| div_round_i128(n, v[1] as i128))
+                        .and_then(fit_i64),
+                )
             }
-            PointKind::Div { up } => div_round(shift_round(v[0], -up), v[1])?,
             PointKind::Where { sa, sb } => {
                 if v[0] != 0 {
                     shift_round(v[1], *sa)
@@ -146,18 +169,41 @@ impl PointKind {
                     shift_round(v[2], *sb)
                 }
             }
+            // truncation toward zero; |x| <= 2^63, so every shift from 127 on gives 0 as 127
+            // does
             PointKind::CastInt { shift } => {
                 if *shift > 0 {
-                    v[0] / (1i64 << shift)
+                    sat(v[0] as i128 / (1i128 << (*shift).min(127)))
                 } else {
                     v[0]
                 }
             }
             PointKind::CastBool => (v[0] != 0) as i64,
             PointKind::Not => (v[0] == 0) as i64,
-            PointKind::Reciprocal { num_bits } => div_round(1i64 << num_bits, v[0])?,
-            PointKind::Sqrt { up } => isqrt(shift_round(v[0], -up))?,
-            PointKind::Poly(p) => p.eval(v[0]),
+            PointKind::Reciprocal { num_bits } => {
+                if v[0] == 0 {
+                    return None;
+                }
+                // 2^num_bits / x with |x| < 2^63: num_bits >= 127 gives more than 2^63
+                if *num_bits >= 127 {
+                    i64::MAX
+                } else {
+                    sat(div_round_i128(1i128 << num_bits, v[0] as i128)?)
+                }
+            }
+            PointKind::Sqrt { up } => {
+                // n = x·2^up exactly; n >= 2^63 (or beyond i128) has a root above 2^31
+                match shift_round_i128(v[0] as i128, clamp_shift(-(*up as i64))) {
+                    Some(n) if n < 0 => return None,
+                    None if v[0] < 0 => return None,
+                    n => match n.and_then(fit_i64) {
+                        Some(n) => isqrt(n)?,
+                        None => i64::MAX,
+                    },
+                }
+            }
+            // an intermediate beyond i128 (only a crafted polynomial) is refused
+            PointKind::Poly(p) => sat(p.checked_eval(v[0])?),
         })
     }
 }
@@ -333,6 +379,7 @@ mod tests {
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef};
     use rand_chacha::ChaCha20Rng;
     use rand_core::{RngCore, SeedableRng};
+    use zkopml_model::fixed::div_round;
 
     fn satisfied<O: ChunkOp>(c: ChunkCircuit<O>) -> bool {
         let cs = ConstraintSystem::<Fr>::new_ref();
@@ -821,5 +868,60 @@ mod tests {
             PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -10.0, 0, 20, 3, 10, 14, 4).unwrap();
         let (y, _) = check(unary(PointKind::Poly(sig), 1), vec![vec![0]]);
         assert!((y[0] - 8192).abs() <= 8, "{}", y[0]);
+    }
+
+    /// docs/fixed-point.md, "Exactness: exact or refused": the native values are the
+    /// executor's exact ones (zkopml_model::fixed) on inputs where the old code wrapped
+    /// (`v << ua` in i64, `1i64 << shift`) or saturated (`shift_round(a, -up)` before
+    /// dividing), and the circuit agrees.
+    #[test]
+    fn exact_where_the_old_code_wrapped() {
+        use zkopml_model::fixed as f;
+        let one = |kind: PointKind, args: Vec<Arg>| Pointwise {
+            kind,
+            x_lens: vec![1],
+            args: vec![args],
+        };
+        // Compare: 2·2^62 > -1 (old: 2 << 62 wrapped to -2^63, false)
+        let gt = one(
+            PointKind::Compare {
+                cmp: Cmp::Greater,
+                ua: 62,
+                ub: 0,
+            },
+            vec![Arg::Input(0), Arg::Const(-1)],
+        );
+        assert!(f::cmp_aligned(2, 62, -1, 0).is_gt());
+        assert_eq!(check(gt, vec![vec![2]]).0, [1]);
+        // MaxMin: max(2·2^62, -1) rescaled by 62 is 2 (old: 0)
+        let max = one(
+            PointKind::MaxMin {
+                max: true,
+                ua: 62,
+                ub: 0,
+                shift: 62,
+            },
+            vec![Arg::Input(0), Arg::Const(-1)],
+        );
+        assert_eq!(f::shift_round_extreme(2, 62, -1, 0, 62, true), Some(2));
+        assert_eq!(check(max, vec![vec![2]]).0, [2]);
+        // Div: (2^31 - 1)·2^40 / 2^40 is 2^31 - 1 (old: the numerator saturated to i64::MAX,
+        // quotient 2^23, an in-range wrong value)
+        let a = i32::MAX;
+        let div = one(
+            PointKind::Div { up: 40 },
+            vec![Arg::Input(0), Arg::Const(1 << 40)],
+        );
+        let want =
+            f::div_round_i128(f::shift_round_i128(a as i128, -40).unwrap(), 1 << 40).unwrap();
+        assert_eq!(want, a as i128);
+        assert_ne!(
+            f::div_round(f::shift_round(a as i64, -40), 1 << 40),
+            Some(want as i64)
+        );
+        assert_eq!(check(div, vec![vec![a]]).0, [a]);
+        // CastInt by 64: trunc(-5 / 2^64) = 0 (old: 1i64 << 64 became 1 in release, -5)
+        let cast = one(PointKind::CastInt { shift: 64 }, vec![Arg::Input(0)]);
+        assert_eq!(check(cast, vec![vec![-5]]).0, [0]);
     }
 }

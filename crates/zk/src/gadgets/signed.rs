@@ -1052,23 +1052,12 @@ pub(crate) mod tests {
         assert!(!cs.is_satisfied().unwrap());
     }
 
-    /// `shift_round` of zkopml_model::fixed (docs/fixed-point.md's rounding rule).
-    fn reference_shift_round(x: i64, k: i32) -> i64 {
-        if k > 0 {
-            (x + (1i64 << (k - 1))) >> k
-        } else {
-            x << (-k)
-        }
-    }
+    // The gadgets are checked against the executor's own functions (one definition).
+    use zkopml_model::fixed::shift_round as reference_shift_round;
 
-    /// `div_round` of zkopml_model::fixed: floor((2n + d) / 2d) for d > 0.
+    /// `div_round` of zkopml_model::fixed, for `d != 0`.
     fn reference_div_round(n: i64, d: i64) -> i64 {
-        let (n, d) = if d < 0 {
-            (-(n as i128), -(d as i128))
-        } else {
-            (n as i128, d as i128)
-        };
-        (2 * n + d).div_euclid(2 * d) as i64
+        zkopml_model::fixed::div_round(n, d).expect("d != 0")
     }
 
     #[test]
