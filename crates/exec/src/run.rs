@@ -471,8 +471,14 @@ impl Ctx<'_> {
                         for j in 0..n {
                             // exact: a product of two operands (i32 slots or i64 constants) is
                             // at most 2^126, and the sum is checked (slots alone: k < 2^64
-                            // terms of at most 2^62 never fail it); the rescale is exact
+                            // terms of at most 2^62 never fail it); the rescale is exact. The
+                            // circuit range-checks the accumulator to [-2^63, 2^63) (zk
+                            // circuits/matmul.rs), so a sum outside it is refused here too:
+                            // a value the executor keeps must be one a defender can prove.
                             let acc: i128 = (0..k).try_fold(0i128, |s, t| s.checked_add(a.data[bt * m * k + i * k + t] as i128 * b.data[bt * k * n + t * n + j] as i128)).ok_or_else(|| self.arith("MatMul accumulator exceeds 128 bits"))?;
+                            if i64::try_from(acc).is_err() {
+                                return Err(self.arith("MatMul accumulator exceeds 64 bits (the circuit's range)"));
+                            }
                             out.push(self.narrow128(shift_round_i128(acc, *shift).ok_or_else(|| self.overflow(i64::MAX))?)?);
                         }
                     }

@@ -31,17 +31,26 @@ fn matmul_accumulator_near_2_63_rescales_exactly() {
     assert_eq!(y.data, vec![want]);
 }
 
-/// An accumulator of 2^63 exactly (beyond i64): the executor refused ("accumulator exceeds 64
-/// bits") a value whose rescale, 2^30, the circuit proves.
+/// An accumulator of 2^63 exactly (beyond i64). The circuit cannot prove it (its accumulator is
+/// range-checked to 64 bits when shift > 32), so the executor must refuse it too; an earlier
+/// version of this test asserted the opposite and the executor kept a value no defender could
+/// prove (found when the zk crate's copies were made exact).
 #[test]
-fn matmul_accumulator_of_2_63_is_not_refused() {
+fn matmul_accumulator_of_2_63_is_refused_as_the_circuit_refuses_it() {
+    // 2·(2^31)^2 = 2^63: the MatMul circuit range-checks its accumulator to [-2^63, 2^63)
+    // (zk circuits/matmul.rs), so no defender could prove a value kept here: refused, as the
+    // zk crate's own evaluation refuses it.
     let a = t(vec![1, 2], vec![i32::MIN, i32::MIN]);
     let y = run_op(2, &node(QOp::MatMul { shift: 33 }, vec![s(0), s(1)], vec![1, 1]), &[a, t(vec![2, 1], vec![i32::MIN, i32::MIN])]);
     match y {
-        Ok(y) => assert_eq!(y.data, vec![1 << 30]),
-        Err(e) => panic!("refused an exact result in range: {e}"),
+        Err(e) => assert!(e.to_string().contains("64 bits"), "{e}"),
+        Ok(y) => panic!("kept {:?}, which the circuit cannot prove", y.data),
     }
-    let _ = ExecError::Input(String::new());
+    // one below the bound is kept, exactly: 2^62 + (2^31-1)·(-2^31) ... in range, rescaled
+    let a = t(vec![1, 2], vec![i32::MIN, i32::MAX]);
+    let y = run_op(2, &node(QOp::MatMul { shift: 33 }, vec![s(0), s(1)], vec![1, 1]), &[a, t(vec![2, 1], vec![i32::MIN, i32::MIN])]).unwrap();
+    let acc = (i32::MIN as i128) * (i32::MIN as i128) + (i32::MAX as i128) * (i32::MIN as i128);
+    assert_eq!(y.data, vec![((acc + (1 << 32)) >> 33) as i32]);
 }
 
 // ---------------------------------------------------------------------------------------------
