@@ -273,47 +273,6 @@ fn lenet_every_chunk_synthesises_its_circuit() {
     );
 }
 
-/// The cost of the identity checks on MobileNetV2 (19,708 chunks, 191 circuits): the plan
-/// and the table check that `load` runs. `cargo test --release -p zkopml-zk --test
-/// circuit_sharing -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn mobilenet_identity_check_cost() {
-    use std::time::Instant;
-    let (p, _) = compiled("mobilenet_v2");
-    let t = Instant::now();
-    let (set, _) = CircuitSet::plan(&p).unwrap();
-    let plan_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    set.check_table(&p).unwrap();
-    let table_s = t.elapsed().as_secs_f64();
-    let shared = set.circuits.iter().filter(|c| c.uses > 1).count();
-    eprintln!(
-        "MobileNetV2: {} chunks, {} circuits ({shared} shared); plan {plan_s:.1} s; \
-         check_table {table_s:.1} s",
-        set.entries.len(),
-        set.circuits.len()
-    );
-    if std::env::var("ZKOPML_SYNTH_COST").is_ok() {
-        // what setup adds: one synthesis and id of the last chunk of each shared circuit
-        use zkopml_zk::{circuits::chunk::ChunkCircuit, groth16::circuit_info};
-        let (mut set, shapes) = CircuitSet::plan(&p).unwrap();
-        let t = Instant::now();
-        for (meta, shape) in set.circuits.iter_mut().zip(shapes) {
-            meta.id = circuit_info(ChunkCircuit::shape(shape)).unwrap().id_hex();
-        }
-        let ids_s = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let n = set.check_synthesis(&p, false, &mut |_, _, _| {}).unwrap();
-        eprintln!(
-            "MobileNetV2: ids of the {} circuits {ids_s:.1} s; check_synthesis of {n} last \
-             uses {:.1} s",
-            set.circuits.len(),
-            t.elapsed().as_secs_f64()
-        );
-    }
-}
-
 /// A `circuits.json` made before version 2 of the structure keys (no `structure_version`) is
 /// refused at load with a clear error.
 #[test]
