@@ -700,34 +700,10 @@ mod tests {
         }
     }
 
+    /// The reference: the exact i128 loops (themselves checked against an independent i128
+    /// reference on extreme values in tests/exactness.rs).
     fn naive_conv(x: &[i32], s: &ConvShape, w: &[i64], bias: &[i64], shift: i32) -> Result<Vec<i32>, i64> {
-        let (cg, mg) = (s.c / s.groups, s.m / s.groups);
-        let mut out = Vec::new();
-        for b in 0..s.batch {
-            for oc in 0..s.m {
-                let g = oc / mg;
-                for oy in 0..s.oh {
-                    for ox in 0..s.ow {
-                        let mut acc = bias[oc] as i128;
-                        for ic in 0..cg {
-                            for ky in 0..s.kh {
-                                for kx in 0..s.kw {
-                                    let iy = (oy * s.strides[0] + ky * s.dilations[0]) as isize - s.pads[0] as isize;
-                                    let ix = (ox * s.strides[1] + kx * s.dilations[1]) as isize - s.pads[1] as isize;
-                                    if iy < 0 || ix < 0 || iy >= s.h as isize || ix >= s.w as isize {
-                                        continue;
-                                    }
-                                    let xv = x[((b * s.c + g * cg + ic) * s.h + iy as usize) * s.w + ix as usize];
-                                    acc += w[((oc * cg + ic) * s.kh + ky) * s.kw + kx] as i128 * xv as i128;
-                                }
-                            }
-                        }
-                        out.push(finish(acc as i64, shift)?);
-                    }
-                }
-            }
-        }
-        Ok(out)
+        super::conv_i128(x, s, w, bias, shift)
     }
 
     fn random_shape(rng: &mut Rng) -> ConvShape {

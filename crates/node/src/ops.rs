@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use zkopml_chain::{Chain, Deployment, DisputeParams, Phase, Status, Tx, U256};
+use zkopml_chain::{Chain, Deployment, DisputeParams, Model, Phase, Status, Tx, U256};
 use zkopml_exec::commit::canonical;
 use zkopml_exec::quantise_input;
 use zkopml_model::input::read_input_json;
@@ -237,29 +237,7 @@ pub async fn accept_ceremony(
     ptau: &Path,
     only: Option<u32>,
 ) -> Result<(Accepted, Tx)> {
-    let count = chain.model_count().await?;
-    if model_id >= count {
-        bail!("model id {model_id} is unknown (the registry holds {count} models)");
-    }
-    let model = chain.get_model(model_id).await?;
-    let view = ceremony_view(chain, model_id).await?;
-    if view.closes_at == 0 {
-        bail!("model {model_id} was registered without a ceremony: there is nothing to accept");
-    }
-    let accepted = chain.accepted_contribution(model_id).await?;
-    if accepted != 0 {
-        bail!(
-            "model {model_id}'s owner already accepted contribution {}",
-            accepted - 1
-        );
-    }
-    if model.owner != chain.address() {
-        bail!(
-            "only model {model_id}'s owner ({}) accepts a contribution; this key is {}",
-            model.owner,
-            chain.address()
-        );
-    }
+    let (model, view) = pending_ceremony_of_owner(chain, model_id, "accept").await?;
     let now = chain.timestamp().await?;
     if now < view.closes_at {
         bail!(
@@ -292,9 +270,9 @@ pub async fn accept_ceremony(
     ))
 }
 
-/// The owner extends a model's contribution window to `closes_at` (unix seconds), before it
-/// accepted a contribution; the registry allows at most 90 days from now.
-pub async fn extend_ceremony(chain: &Chain, model_id: u64, closes_at: u64) -> Result<Tx> {
+/// A model and its ceremony, for its owner's `verb` ("accept", "extend") while no contribution
+/// is accepted: the registry's own checks, as errors that name the problem before a transaction.
+async fn pending_ceremony_of_owner(chain: &Chain, model_id: u64, verb: &str) -> Result<(Model, CeremonyView)> {
     let count = chain.model_count().await?;
     if model_id >= count {
         bail!("model id {model_id} is unknown (the registry holds {count} models)");
@@ -302,18 +280,29 @@ pub async fn extend_ceremony(chain: &Chain, model_id: u64, closes_at: u64) -> Re
     let model = chain.get_model(model_id).await?;
     let view = ceremony_view(chain, model_id).await?;
     if view.closes_at == 0 {
-        bail!("model {model_id} was registered without a ceremony: there is nothing to extend");
+        bail!("model {model_id} was registered without a ceremony: there is nothing to {verb}");
     }
-    if view.done {
-        bail!("model {model_id}'s owner already accepted a contribution: its ceremony is over");
+    let accepted = chain.accepted_contribution(model_id).await?;
+    if accepted != 0 {
+        bail!(
+            "model {model_id}'s owner already accepted contribution {}: its ceremony is over",
+            accepted - 1
+        );
     }
     if model.owner != chain.address() {
         bail!(
-            "only model {model_id}'s owner ({}) extends its ceremony; this key is {}",
+            "only model {model_id}'s owner ({}) may {verb} in its ceremony; this key is {}",
             model.owner,
             chain.address()
         );
     }
+    Ok((model, view))
+}
+
+/// The owner extends a model's contribution window to `closes_at` (unix seconds), before it
+/// accepted a contribution; the registry allows at most 90 days from now.
+pub async fn extend_ceremony(chain: &Chain, model_id: u64, closes_at: u64) -> Result<Tx> {
+    let (_, view) = pending_ceremony_of_owner(chain, model_id, "extend").await?;
     if closes_at <= view.closes_at {
         bail!(
             "model {model_id}'s window already closes at {}: the new end must be later",
