@@ -6,6 +6,7 @@ import {Merkle} from "./lib/Merkle.sol";
 import {ModelRegistry, DisputeParams} from "./ModelRegistry.sol";
 import {Groth16Verifier} from "./Groth16Verifier.sol";
 import {IInferenceManager} from "./interfaces/IInferenceManager.sol";
+import {IPoseidon5} from "./interfaces/IPoseidon5.sol";
 import {IFaultDisputeGame} from "./interfaces/IFaultDisputeGame.sol";
 
 /// @title FaultDisputeGame: two-level k-ary dissection settled by one Groth16 proof.
@@ -83,6 +84,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
     struct InputOpening {
         TensorMeta meta; // geometry of the input slot's tensor (fixes the chunk path's length)
         uint256 digest; // the chunk's digest (a public input of the proof)
+        bytes values; // slot 0 only (a boundary tensor): the chunk's packed bytes, whose keccak is the leaf and whose Poseidon digest must be `digest`
         bytes32[] chunkPath; // siblings from the chunk up to the slot's chunksRoot
         bytes32[] statePath; // stateDepth siblings from the slot's tensorRoot up to root(i-1)
     }
@@ -97,12 +99,14 @@ contract FaultDisputeGame is IFaultDisputeGame {
         bytes32[] circuitPath; // siblings up to the model's circuitRoot
         InputOpening[] inputs;
         uint256 outputDigest;
+        bytes outputValues; // op n only (the output is a boundary tensor): the chunk's packed bytes, whose Poseidon digest must be `outputDigest`; their keccak is the leaf compared with the defender's
         uint256[8] proof;
     }
 
     IInferenceManager public immutable manager;
     ModelRegistry public immutable registry;
     Groth16Verifier public immutable verifier;
+    IPoseidon5 public immutable poseidon;
 
     Game[] internal games;
 
@@ -125,7 +129,12 @@ contract FaultDisputeGame is IFaultDisputeGame {
         uint256 indexed gameId, uint32 lo, uint32 hi, bytes32 agreedRoot, bytes32 defenderRoot, bytes32 challengerRoot
     );
     event TensorRevealed(
-        uint256 indexed gameId, bool indexed byDefender, uint32 op, bytes32 metaHash, bytes32 chunksRoot, bytes32 tensorRoot
+        uint256 indexed gameId,
+        bool indexed byDefender,
+        uint32 op,
+        bytes32 metaHash,
+        bytes32 chunksRoot,
+        bytes32 tensorRoot
     );
     /// Nodes 2^m of the chunk tree below node (height, index).
     event NodesPosted(uint256 indexed gameId, bool indexed byDefender, uint8 height, uint32 index, bytes32[] nodes);
@@ -152,11 +161,13 @@ contract FaultDisputeGame is IFaultDisputeGame {
     error BadInputOpening(uint256 k);
     error NotPadding();
     error IsPadding();
+    error BadOutputValues();
 
-    constructor(IInferenceManager manager_, ModelRegistry registry_, Groth16Verifier verifier_) {
+    constructor(IInferenceManager manager_, ModelRegistry registry_, Groth16Verifier verifier_, IPoseidon5 poseidon_) {
         manager = manager_;
         registry = registry_;
         verifier = verifier_;
+        poseidon = poseidon_;
     }
 
     // =================================================================== creation
@@ -220,11 +231,17 @@ contract FaultDisputeGame is IFaultDisputeGame {
         return _positions(g.lo, g.hi, g.arity, g.maxGroup);
     }
 
-    function _positions(uint32 lo, uint32 hi, uint16 arity, uint16 maxGroup) internal pure returns (uint32[] memory ps) {
+    function _positions(uint32 lo, uint32 hi, uint16 arity, uint16 maxGroup)
+        internal
+        pure
+        returns (uint32[] memory ps)
+    {
         uint256 len = hi - lo;
         uint256 a = len <= maxGroup ? len : (arity < len ? arity : len);
         ps = new uint32[](a - 1);
-        for (uint256 t = 1; t < a; ++t) ps[t - 1] = uint32(lo + (t * len) / a);
+        for (uint256 t = 1; t < a; ++t) {
+            ps[t - 1] = uint32(lo + (t * len) / a);
+        }
     }
 
     /// Defender: its state roots at positions(gameId), in order.
@@ -388,7 +405,8 @@ contract FaultDisputeGame is IFaultDisputeGame {
         if (chunk >= g.numChunks) revert IsPadding();
 
         // the circuit of (op, chunk) and what it reads, from the model's circuit table
-        bytes32 leaf = keccak256(abi.encode(uint256(op), uint256(chunk), keccak256(sp.vk), sp.inputSlots, sp.inputChunks));
+        bytes32 leaf =
+            keccak256(abi.encode(uint256(op), uint256(chunk), keccak256(sp.vk), sp.inputSlots, sp.inputChunks));
         if (Merkle.rootFromPath(leaf, sp.leafIndex, sp.circuitPath) != registry.circuitRoot(g.modelId)) {
             revert BadCircuitLeaf();
         }
@@ -407,7 +425,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
         verifier.verifyProof(sp.vk, sp.proof, pub); // reverts unless valid
 
         emit StepProven(gameId, op, chunk, sp.outputDigest, msg.sender);
-        if (bytes32(sp.outputDigest) == g.defenderRoot) {
+        if (_outputLeaf(g, sp, chunk) == g.defenderRoot) {
             // the defender's move: it counts only while the defender's clock runs
             if (_expired(g, true)) revert ClockExpired();
             _resolve(gameId, g, true, Reason.DefenderProved);
@@ -416,16 +434,51 @@ contract FaultDisputeGame is IFaultDisputeGame {
         }
     }
 
+    /// The chunk-tree leaf of the proven output chunk: its digest, except for the output of the
+    /// model (op n, a boundary tensor) whose leaf is the keccak of the chunk's packed bytes; those
+    /// bytes must have the proven digest (so they are the one true chunk).
+    function _outputLeaf(Game storage g, StepProof calldata sp, uint32 chunk) internal view returns (bytes32) {
+        if (g.hi != g.numOps) {
+            if (sp.outputValues.length != 0) revert BadOutputValues();
+            return bytes32(sp.outputDigest);
+        }
+        (, uint32 numel, uint32 chunkLen) = registry.outputInfo(g.modelId);
+        if (
+            sp.outputValues.length != 4 * _chunkLength(numel, chunkLen, chunk)
+                || uint256(Commitments.chunkDigest(poseidon, sp.outputValues)) != sp.outputDigest
+        ) revert BadOutputValues();
+        return Commitments.boundaryLeaf(sp.outputValues);
+    }
+
+    /// Values in chunk `chunk` of a tensor of `numel` values cut every `chunkLen`.
+    function _chunkLength(uint256 numel, uint256 chunkLen, uint256 chunk) internal pure returns (uint256) {
+        uint256 lo = chunk * chunkLen;
+        return lo + chunkLen <= numel ? chunkLen : numel - lo;
+    }
+
     /// The chunk path must be exactly as long as the slot's chunk tree is high and the chunk a
-    /// real one, so that only a leaf (a chunk digest), never an inner node, is an input.
+    /// real one, so that only a leaf, never an inner node, is an input. A chunk of the input
+    /// (slot 0, a boundary tensor) comes with its packed bytes: their keccak is the leaf and
+    /// their Poseidon digest, computed here, must be the opening's digest.
     function _openInput(InputOpening calldata o, uint256 slot, uint256 chunk, bytes32 agreed, uint8 depth, uint256 k)
         internal
-        pure
+        view
         returns (uint256)
     {
-        (, uint256 numChunks) = Commitments.checkMeta(o.meta);
+        (uint256 numel, uint256 numChunks) = Commitments.checkMeta(o.meta);
         if (chunk >= numChunks || o.chunkPath.length != Merkle.ceilLog2(numChunks)) revert BadInputOpening(k);
-        bytes32 chunksRoot = Merkle.rootFromPath(bytes32(o.digest), chunk, o.chunkPath);
+        bytes32 leaf;
+        if (slot == 0) {
+            if (
+                o.values.length != 4 * _chunkLength(numel, o.meta.chunkLen, chunk)
+                    || uint256(Commitments.chunkDigest(poseidon, o.values)) != o.digest
+            ) revert BadInputOpening(k);
+            leaf = Commitments.boundaryLeaf(o.values);
+        } else {
+            if (o.values.length != 0) revert BadInputOpening(k);
+            leaf = bytes32(o.digest);
+        }
+        bytes32 chunksRoot = Merkle.rootFromPath(leaf, chunk, o.chunkPath);
         bytes32 tr = Commitments.tensorRootOf(Commitments.metaHash(o.meta), chunksRoot);
         if (o.statePath.length != depth || Merkle.rootFromPath(tr, slot, o.statePath) != agreed) {
             revert BadInputOpening(k);
@@ -453,16 +506,14 @@ contract FaultDisputeGame is IFaultDisputeGame {
         if (ph == Phase.None || ph == Phase.Resolved) revert WrongPhase(ph);
         bool defenderToMove = _defenderToMove(ph);
         if (!_expired(g, defenderToMove)) revert NotExpired();
-        _resolve(
-            gameId, g, !defenderToMove, defenderToMove ? Reason.DefenderTimeout : Reason.ChallengerTimeout
-        );
+        _resolve(gameId, g, !defenderToMove, defenderToMove ? Reason.DefenderTimeout : Reason.ChallengerTimeout);
     }
 
     function _resolve(uint256 gameId, Game storage g, bool defenderWon, Reason reason) internal {
         g.phase = Phase.Resolved;
         Outcome o = defenderWon ? Outcome.DefenderWon : Outcome.ChallengerWon;
         g.outcome = o;
-        manager.onGameResolved(g.requestId, g.resultNonce, g.challenger, g.bond, defenderWon);
+        manager.onGameResolved(g.requestId, g.resultNonce, g.defender, g.challenger, g.bond, defenderWon);
         emit GameResolved(gameId, o, reason);
     }
 

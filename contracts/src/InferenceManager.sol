@@ -3,7 +3,6 @@ pragma solidity 0.8.30;
 
 import {Commitments, TensorMeta} from "./lib/Commitments.sol";
 import {Merkle} from "./lib/Merkle.sol";
-import {IPoseidon5} from "./interfaces/IPoseidon5.sol";
 import {IInferenceManager} from "./interfaces/IInferenceManager.sol";
 import {IFaultDisputeGame} from "./interfaces/IFaultDisputeGame.sol";
 import {ModelRegistry, DisputeParams} from "./ModelRegistry.sol";
@@ -16,6 +15,11 @@ import {ModelRegistry, DisputeParams} from "./ModelRegistry.sol";
 ///   address(this).balance == totalEscrow + totalCredits + totalBurned
 /// Payouts are pulled with withdraw() (checks-effects-interactions and a re-entrancy lock).
 /// See docs/protocol.md for the state machine and the bond rule.
+///
+/// Storage is kept to what the honest path must have (docs/gas.md "Honest path"): per request one
+/// slot of mutable state and the hash of its immutable record, per result the hash of its record.
+/// The records themselves are in the events; calls that need them take them as arguments and
+/// check them against the hashes.
 contract InferenceManager is IInferenceManager {
     enum Status {
         None,
@@ -29,26 +33,32 @@ contract InferenceManager is IInferenceManager {
     /// equally among the games that were running against it when it was rejected.
     uint256 public constant BURN_BPS = 5000;
 
-    struct Request {
-        address requester;
-        uint64 deadline; // last second at which a result may be submitted (a rejection may extend it, up to deadlineCap)
+    /// The mutable state of a request and of its live result, in one slot.
+    struct RequestState {
         Status status;
-        uint128 fee;
-        uint64 modelId;
+        uint32 modelId;
         uint32 resultNonce; // counts results; a game refers to (requestId, nonce)
-        bytes32 inputRoot; // tensor root of slot 0
-        bytes32 stateRoot0; // state root with only slot 0 set: the agreed start of every dispute
-        uint64 deadlineCap; // the requester's deadline + the challenge window: no result after it, whatever is rejected
-        uint64 reopenedBlock; // block of the last rejection: no result in that block
+        uint40 deadline; // last second at which a result may be submitted (a rejection may extend it, up to deadlineCap)
+        uint40 deadlineCap; // the requester's deadline + the challenge window: no result after it, whatever is rejected
+        uint40 challengeDeadline; // of the live result: last second at which it may be challenged
+        uint32 activeGames; // games running against the live result
+        uint32 reopenedBlock; // low 32 bits of the block of the last rejection: no result in that block
     }
 
-    struct Result {
+    /// What a request fixes for good; its hash is stored (`requestHash`), the record is in
+    /// InferenceRequested.
+    struct RequestRecord {
+        address requester;
+        uint256 fee;
+        bytes32 inputRoot; // tensor root of slot 0 (docs/commitments.md "Boundary tensors")
+    }
+
+    /// What a result fixes; its hash is stored (`resultHash`), the record is in ResultSubmitted.
+    struct ResultRecord {
         address submitter;
-        uint64 challengeDeadline; // last second at which the result may be challenged
-        uint32 activeGames; // games running against it
-        uint96 bond;
+        uint256 bond;
         bytes32 finalRoot; // stateRoot(n) claimed by the submitter
-        int32[] output; // output values; their tensor root is leaf n under finalRoot
+        bytes32 outputRoot; // tensor root of slot n: leaf n under finalRoot
     }
 
     /// A result rejected while other games ran against it: each of them, when it ends, pays its
@@ -59,23 +69,33 @@ contract InferenceManager is IInferenceManager {
     }
 
     ModelRegistry public immutable registry;
-    IPoseidon5 public immutable poseidon;
     address public immutable deployer;
     IFaultDisputeGame public game;
 
-    Request[] internal requests;
-    mapping(uint256 => Result) internal results;
+    /// The request counter and the two totals of the books share one slot: every transaction of
+    /// the honest path updates them with one warm write, and the slot is never zero again after
+    /// the first request (no 20k zero-to-non-zero write when the system runs idle).
+    struct Books {
+        uint64 requests;
+        uint96 escrow;
+        uint96 credits;
+    }
+
+    Books internal books;
+    mapping(uint256 => RequestState) internal states;
+    mapping(uint256 => bytes32) public requestHash;
+    mapping(uint256 => bytes32) public resultHash;
     mapping(uint256 => mapping(uint32 => Rejection)) public rejections;
     /// request -> submitter -> whether a result of this submitter was rejected (it may not answer again)
     mapping(uint256 => mapping(address => bool)) public rejectedSubmitter;
     /// result commitment -> block it was first made in (docs/protocol.md "Commit, then submit")
     mapping(bytes32 => uint256) public commitBlock;
     mapping(address => uint256) public credits;
-    uint256 public totalEscrow;
-    uint256 public totalCredits;
     uint256 public totalBurned;
     uint256 private locked = 1;
 
+    /// `inputCid` is "" for an inline input: its packed bytes are the `input` argument of the
+    /// requestInference call (or, for a call made by a contract, in InferenceInput).
     event InferenceRequested(
         uint256 indexed requestId,
         uint256 indexed modelId,
@@ -83,24 +103,36 @@ contract InferenceManager is IInferenceManager {
         uint256 fee,
         uint64 deadline,
         bytes32 inputRoot,
-        bytes32 stateRoot0,
-        int32[] input,
         string inputCid
     );
+    /// The inline input of a request made by a contract (an externally owned account's is in its
+    /// transaction's calldata, where it costs half as much).
+    event InferenceInput(uint256 indexed requestId, bytes input);
     event ResultSubmitted(
         uint256 indexed requestId,
         address indexed submitter,
         uint32 resultNonce,
+        uint256 bond,
         bytes32 finalRoot,
-        uint64 challengeDeadline,
-        int32[] output
+        bytes32 outputRoot,
+        uint64 challengeDeadline
     );
+    /// The inline output of a result submitted by a contract (see InferenceInput).
+    event ResultOutput(uint256 indexed requestId, uint32 resultNonce, bytes output);
     event ChallengeOpened(
-        uint256 indexed requestId, uint256 indexed gameId, address indexed challenger, uint32 resultNonce, bytes32 challengerRoot
+        uint256 indexed requestId,
+        uint256 indexed gameId,
+        address indexed challenger,
+        uint32 resultNonce,
+        bytes32 challengerRoot
     );
     event ResultCommitted(bytes32 indexed commitment, address indexed sender);
     event GameSettled(
-        uint256 indexed requestId, uint32 resultNonce, address indexed challenger, bool defenderWon, uint256 challengerPaid
+        uint256 indexed requestId,
+        uint32 resultNonce,
+        address indexed challenger,
+        bool defenderWon,
+        uint256 challengerPaid
     );
     event Burned(uint256 indexed requestId, uint32 resultNonce, uint256 amount);
     event ResultFinalized(uint256 indexed requestId, address indexed submitter, bytes32 finalRoot);
@@ -121,6 +153,7 @@ contract InferenceManager is IInferenceManager {
     error TooEarly();
     error WrongBond(uint256 sent, uint256 required);
     error BadOutputPath();
+    error BadOutput();
     error SameRoot();
     error GamesRunning();
     error FeeTooLarge();
@@ -132,6 +165,9 @@ contract InferenceManager is IInferenceManager {
     error NoCommitment();
     error SubmitterRejected();
     error ReopenedThisBlock();
+    error WrongRecord();
+    error NotSubmitter();
+    error AmountTooLarge();
 
     modifier nonReentrant() {
         if (locked != 1) revert Reentrancy();
@@ -140,9 +176,8 @@ contract InferenceManager is IInferenceManager {
         locked = 1;
     }
 
-    constructor(ModelRegistry registry_, IPoseidon5 poseidon_) {
+    constructor(ModelRegistry registry_) {
         registry = registry_;
-        poseidon = poseidon_;
         deployer = msg.sender;
     }
 
@@ -156,20 +191,24 @@ contract InferenceManager is IInferenceManager {
 
     // ------------------------------------------------------------------ requests
 
-    /// Request with the input inline: the contract computes the input's tensor root itself.
-    function requestInference(uint256 modelId, int32[] calldata input, uint64 deadline)
+    /// Request with the input inline: `input` is its packed bytes (4 bytes a value, int32
+    /// big-endian, canonical layout); the contract computes its tensor root with keccak.
+    function requestInference(uint256 modelId, bytes calldata input, uint64 deadline)
         external
         payable
         returns (uint256 requestId)
     {
-        (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
-        bytes32 inputRoot = this.tensorRootOf(meta, input);
-        requestId = _newRequest(modelId, active, depth, p, inputRoot, deadline);
-        _emitRequested(requestId, modelId, deadline, input, "");
+        (bool open,, uint64 window, uint96 bond, bytes32 metaHash, uint32 numel, uint32 chunkLen) =
+            registry.requestInfo(modelId);
+        bytes32 inputRoot = Commitments.tensorRootOf(metaHash, Commitments.boundaryChunksRoot(input, numel, chunkLen));
+        requestId = _newRequest(modelId, open, window, bond, inputRoot, deadline, "");
+        // an account's calldata is the input's record; a contract's call is not in any calldata
+        if (msg.sender != tx.origin) emit InferenceInput(requestId, input);
     }
 
-    /// Request for a large input stored off-chain under `inputCid`; `chunksRoot` is the root of its
-    /// chunk digests (the requester's commitment: the dispute starts from it). The tensor root is
+    /// Request for a large input stored off-chain under `inputCid` (its packed bytes);
+    /// `chunksRoot` is the root of its boundary chunk leaves (the requester's commitment: the
+    /// dispute starts from it, and actors check the stored bytes against it). The tensor root is
     /// computed here with the model's registered input geometry, so a stored input cannot come
     /// with another shape, scale or chunking.
     function requestInferenceByRoot(uint256 modelId, bytes32 chunksRoot, string calldata inputCid, uint64 deadline)
@@ -177,22 +216,9 @@ contract InferenceManager is IInferenceManager {
         payable
         returns (uint256 requestId)
     {
-        (bool active, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.requestInfo(modelId);
-        bytes32 inputRoot = this.tensorRootOfChunks(meta, chunksRoot);
-        requestId = _newRequest(modelId, active, depth, p, inputRoot, deadline);
-        _emitRequested(requestId, modelId, deadline, new int32[](0), inputCid);
-    }
-
-    function _emitRequested(
-        uint256 requestId,
-        uint256 modelId,
-        uint64 deadline,
-        int32[] memory input,
-        string memory inputCid
-    ) internal {
-        Request storage rq = requests[requestId];
-        emit InferenceRequested(
-            requestId, modelId, msg.sender, msg.value, deadline, rq.inputRoot, rq.stateRoot0, input, inputCid
+        (bool open,, uint64 window, uint96 bond, bytes32 metaHash,,) = registry.requestInfo(modelId);
+        requestId = _newRequest(
+            modelId, open, window, bond, Commitments.tensorRootOf(metaHash, chunksRoot), deadline, inputCid
         );
     }
 
@@ -201,32 +227,30 @@ contract InferenceManager is IInferenceManager {
     /// answer with a copy of it) burns more than any fee it could earn (docs/protocol.md).
     function _newRequest(
         uint256 modelId,
-        bool active,
-        uint8 depth,
-        DisputeParams memory p,
+        bool open,
+        uint64 window,
+        uint96 bond,
         bytes32 inputRoot,
-        uint64 deadline
+        uint64 deadline,
+        string memory inputCid
     ) internal returns (uint256 requestId) {
-        if (!active) revert ModelInactive();
-        uint64 challengeWindow = p.challengeWindow;
-        if (deadline <= block.timestamp || deadline > type(uint64).max - challengeWindow) revert BadDeadline();
-        if (msg.value >= maxFeeOf(p.submitterBond)) revert FeeTooLarge();
-        requestId = requests.length;
-        requests.push(
-            Request({
-                requester: msg.sender,
-                deadline: deadline,
-                status: Status.Open,
-                fee: uint128(msg.value),
-                modelId: uint64(modelId),
-                resultNonce: 0,
-                inputRoot: inputRoot,
-                stateRoot0: Commitments.stateRoot0(inputRoot, depth),
-                deadlineCap: deadline + challengeWindow,
-                reopenedBlock: 0
-            })
-        );
-        totalEscrow += msg.value;
+        if (!open) revert ModelInactive();
+        if (deadline <= block.timestamp || deadline > type(uint40).max - window) revert BadDeadline();
+        if (msg.value >= maxFeeOf(bond)) revert FeeTooLarge();
+        requestId = books.requests++;
+        states[requestId] = RequestState({
+            status: Status.Open,
+            modelId: uint32(modelId),
+            resultNonce: 0,
+            deadline: uint40(deadline),
+            deadlineCap: uint40(deadline + window),
+            challengeDeadline: 0,
+            activeGames: 0,
+            reopenedBlock: 0
+        });
+        requestHash[requestId] = keccak256(abi.encode(RequestRecord(msg.sender, msg.value, inputRoot)));
+        books.escrow += _u96(msg.value);
+        emit InferenceRequested(requestId, modelId, msg.sender, msg.value, deadline, inputRoot, inputCid);
     }
 
     /// A request's fee must be below this: the part of the submitter bond a rejection burns.
@@ -234,16 +258,19 @@ contract InferenceManager is IInferenceManager {
         return (uint256(submitterBond) * BURN_BPS) / 10_000;
     }
 
-    /// Tensor root of the chunk digests under `chunksRoot` with geometry `meta` (which it checks).
+    /// Tensor root of a boundary tensor's chunks root with geometry `meta` (which it checks).
     function tensorRootOfChunks(TensorMeta calldata meta, bytes32 chunksRoot) external pure returns (bytes32) {
         Commitments.checkMeta(meta);
         return Commitments.tensorRootOf(Commitments.metaHash(meta), chunksRoot);
     }
 
-    /// Tensor root of `values` with geometry `meta` (external so that memory metas can be passed
-    /// as calldata; also handy off-chain).
-    function tensorRootOf(TensorMeta calldata meta, int32[] calldata values) external view returns (bytes32) {
-        return Commitments.tensorRoot(poseidon, meta, values);
+    /// Tensor root of a boundary tensor (slot 0 or n) given as packed bytes with geometry `meta`.
+    function tensorRootOf(TensorMeta calldata meta, bytes calldata packed) external pure returns (bytes32) {
+        (uint256 n,) = Commitments.checkMeta(meta);
+        return
+            Commitments.tensorRootOf(
+                Commitments.metaHash(meta), Commitments.boundaryChunksRoot(packed, n, meta.chunkLen)
+            );
     }
 
     // ------------------------------------------------------------------ results
@@ -262,113 +289,163 @@ contract InferenceManager is IInferenceManager {
         emit ResultCommitted(commitment, msg.sender);
     }
 
-    /// Step 2: answer an open request (commitResult in an earlier block). `output` are the values
-    /// of slot n; `outputPath` the stateDepth siblings of leaf n under `finalRoot`. msg.value must
-    /// be the model's submitter bond. A submitter whose result on this request was rejected may
-    /// not answer it again, and nobody may answer in the block of a rejection.
-    function submitResult(uint256 requestId, int32[] calldata output, bytes32 finalRoot, bytes32[] calldata outputPath)
-        external
-        payable
-    {
-        Request storage rq = _request(requestId);
-        if (rq.status != Status.Open) revert WrongStatus(rq.status);
-        if (block.timestamp > rq.deadline) revert DeadlinePassed();
-        if (rq.reopenedBlock == block.number) revert ReopenedThisBlock();
+    /// Step 2: answer an open request (commitResult in an earlier block). `outputRoot` is the
+    /// tensor root of slot n, `outputPath` its stateDepth siblings under `finalRoot`; `output` is
+    /// either empty or the output's packed bytes, which must then have that root (a consumer
+    /// contract reads them with finalOutput). msg.value must be the model's submitter bond. A
+    /// submitter whose result on this request was rejected may not answer it again, and nobody
+    /// may answer in the block of a rejection.
+    function submitResult(
+        uint256 requestId,
+        bytes32 finalRoot,
+        bytes32 outputRoot,
+        bytes32[] calldata outputPath,
+        bytes calldata output
+    ) external payable {
+        RequestState memory s = _state(requestId);
+        if (s.status != Status.Open) revert WrongStatus(s.status);
+        if (block.timestamp > s.deadline) revert DeadlinePassed();
+        if (s.reopenedBlock == uint32(block.number)) revert ReopenedThisBlock();
         if (rejectedSubmitter[requestId][msg.sender]) revert SubmitterRejected();
         bytes32 commitment = resultCommitment(requestId, finalRoot, msg.sender);
         uint256 at = commitBlock[commitment];
         if (at == 0 || at >= block.number) revert NoCommitment();
         delete commitBlock[commitment];
-        (uint96 bond, uint64 window) = _checkOutput(rq.modelId, output, finalRoot, outputPath);
-        if (msg.value != bond) revert WrongBond(msg.value, bond);
-
-        _storeResult(requestId, rq, output, finalRoot, window);
+        uint64 window = _checkOutput(s.modelId, finalRoot, outputRoot, outputPath, output);
+        uint32 nonce = _storeResult(requestId, s, finalRoot, outputRoot, window);
+        if (output.length != 0 && msg.sender != tx.origin) emit ResultOutput(requestId, nonce, output);
     }
 
     function _storeResult(
         uint256 requestId,
-        Request storage rq,
-        int32[] calldata output,
+        RequestState memory s,
         bytes32 finalRoot,
+        bytes32 outputRoot,
         uint64 window
-    ) internal {
-        uint32 nonce = rq.resultNonce + 1;
-        rq.resultNonce = nonce;
-        rq.status = Status.Submitted;
-        Result storage res = results[requestId];
-        res.submitter = msg.sender;
+    ) internal returns (uint32 nonce) {
+        nonce = s.resultNonce + 1;
         uint64 challengeDeadline = uint64(block.timestamp) + window;
-        res.challengeDeadline = challengeDeadline;
-        res.bond = uint96(msg.value);
-        res.finalRoot = finalRoot;
-        res.output = output;
-        totalEscrow += msg.value;
-        emit ResultSubmitted(requestId, msg.sender, nonce, finalRoot, challengeDeadline, output);
+        s.status = Status.Submitted;
+        s.resultNonce = nonce;
+        s.challengeDeadline = uint40(challengeDeadline);
+        s.activeGames = 0;
+        states[requestId] = s;
+        resultHash[requestId] = keccak256(abi.encode(ResultRecord(msg.sender, msg.value, finalRoot, outputRoot)));
+        books.escrow += _u96(msg.value);
+        emit ResultSubmitted(requestId, msg.sender, nonce, msg.value, finalRoot, outputRoot, challengeDeadline);
     }
 
-    function _checkOutput(uint256 modelId, int32[] calldata output, bytes32 finalRoot, bytes32[] calldata outputPath)
-        internal
-        view
-        returns (uint96 bond, uint64 window)
-    {
-        (uint32 numOps, uint8 depth, DisputeParams memory p, TensorMeta memory meta) = registry.resultInfo(modelId);
-        bytes32 outRoot = this.tensorRootOf(meta, output);
-        if (outputPath.length != depth || Merkle.rootFromPath(outRoot, numOps, outputPath) != finalRoot) {
+    /// Checks that `outputRoot` is leaf n under `finalRoot`, that `output` (if given) has that
+    /// root, and the bond; returns the challenge window.
+    function _checkOutput(
+        uint256 modelId,
+        bytes32 finalRoot,
+        bytes32 outputRoot,
+        bytes32[] calldata outputPath,
+        bytes calldata output
+    ) internal view returns (uint64) {
+        (uint32 numOps, uint8 depth, uint64 window, uint96 bond) = registry.resultInfo(modelId);
+        if (outputPath.length != depth || Merkle.rootFromPath(outputRoot, numOps, outputPath) != finalRoot) {
             revert BadOutputPath();
         }
-        return (p.submitterBond, p.challengeWindow);
+        if (output.length != 0 && _outputRoot(modelId, output) != outputRoot) revert BadOutput();
+        if (msg.value != bond) revert WrongBond(msg.value, bond);
+        return window;
+    }
+
+    function _outputRoot(uint256 modelId, bytes calldata output) internal view returns (bytes32) {
+        (bytes32 metaHash, uint32 numel, uint32 chunkLen) = registry.outputInfo(modelId);
+        return Commitments.tensorRootOf(metaHash, Commitments.boundaryChunksRoot(output, numel, chunkLen));
     }
 
     /// Dispute the live result of `requestId` by claiming a different final state root.
-    function challenge(uint256 requestId, bytes32 challengerRoot) external payable returns (uint256 gameId) {
-        Request storage rq = _request(requestId);
-        if (rq.status != Status.Submitted) revert WrongStatus(rq.status);
-        Result storage res = results[requestId];
-        if (block.timestamp > res.challengeDeadline) revert DeadlinePassed();
+    function challenge(uint256 requestId, RequestRecord calldata rq, ResultRecord calldata res, bytes32 challengerRoot)
+        external
+        payable
+        returns (uint256 gameId)
+    {
+        RequestState storage st = _state(requestId);
+        if (st.status != Status.Submitted) revert WrongStatus(st.status);
+        _checkRecords(requestId, rq, res);
+        if (block.timestamp > st.challengeDeadline) revert DeadlinePassed();
         if (challengerRoot == res.finalRoot) revert SameRoot();
-        (,, DisputeParams memory p) = registry.disputeInfo(rq.modelId);
+        (, uint8 depth, DisputeParams memory p) = registry.disputeInfo(st.modelId);
         if (msg.value != p.challengerBond) revert WrongBond(msg.value, p.challengerBond);
-        res.activeGames += 1;
-        totalEscrow += msg.value;
-        uint32 nonce = rq.resultNonce;
-        gameId = game.createGame(
-            requestId,
-            nonce,
-            rq.modelId,
-            res.submitter,
-            msg.sender,
-            uint96(msg.value),
-            rq.stateRoot0,
-            res.finalRoot,
-            challengerRoot
+        st.activeGames += 1;
+        books.escrow += _u96(msg.value);
+        uint32 nonce = st.resultNonce;
+        gameId = _createGame(
+            requestId, st, res.submitter, Commitments.stateRoot0(rq.inputRoot, depth), res.finalRoot, challengerRoot
         );
         emit ChallengeOpened(requestId, gameId, msg.sender, nonce, challengerRoot);
     }
 
+    function _createGame(
+        uint256 requestId,
+        RequestState storage st,
+        address submitter,
+        bytes32 stateRoot0,
+        bytes32 finalRoot,
+        bytes32 challengerRoot
+    ) internal returns (uint256) {
+        return game.createGame(
+            requestId,
+            st.resultNonce,
+            st.modelId,
+            submitter,
+            msg.sender,
+            uint96(msg.value),
+            stateRoot0,
+            finalRoot,
+            challengerRoot
+        );
+    }
+
     /// After the challenge window, with no game running: the result is final, the submitter is
-    /// paid the fee and gets its bond back. Anyone may call.
-    function finalize(uint256 requestId) external {
-        Request storage rq = _request(requestId);
-        if (rq.status != Status.Submitted) revert WrongStatus(rq.status);
-        Result storage res = results[requestId];
-        if (block.timestamp <= res.challengeDeadline) revert TooEarly();
-        if (res.activeGames != 0) revert GamesRunning();
-        rq.status = Status.Finalized;
-        uint256 amount = uint256(rq.fee) + res.bond;
-        totalEscrow -= amount;
-        _credit(res.submitter, amount);
+    /// credited the fee and its bond. Anyone may call.
+    function finalize(uint256 requestId, RequestRecord calldata rq, ResultRecord calldata res) external {
+        _credit(res.submitter, _finalize(requestId, rq, res));
+    }
+
+    /// finalize for the submitter itself, paid at once instead of credited (one transaction and
+    /// no credit slot: the cheap end of the honest path). A transfer that fails reverts the whole
+    /// call, which only the submitter can make.
+    function claim(uint256 requestId, RequestRecord calldata rq, ResultRecord calldata res) external nonReentrant {
+        if (msg.sender != res.submitter) revert NotSubmitter();
+        uint256 amount = _finalize(requestId, rq, res);
+        (bool ok,) = msg.sender.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    function _finalize(uint256 requestId, RequestRecord calldata rq, ResultRecord calldata res)
+        internal
+        returns (uint256 amount)
+    {
+        RequestState storage st = _state(requestId);
+        if (st.status != Status.Submitted) revert WrongStatus(st.status);
+        _checkRecords(requestId, rq, res);
+        if (block.timestamp <= st.challengeDeadline) revert TooEarly();
+        if (st.activeGames != 0) revert GamesRunning();
+        st.status = Status.Finalized;
+        amount = rq.fee + res.bond;
+        books.escrow -= _u96(amount);
         emit ResultFinalized(requestId, res.submitter, res.finalRoot);
     }
 
     /// Open and past its deadline: the requester gets the fee back. Anyone may call.
-    function refund(uint256 requestId) external {
-        Request storage rq = _request(requestId);
-        if (rq.status != Status.Open) revert WrongStatus(rq.status);
-        if (block.timestamp <= rq.deadline) revert TooEarly();
-        rq.status = Status.Refunded;
-        totalEscrow -= rq.fee;
+    function refund(uint256 requestId, RequestRecord calldata rq) external {
+        RequestState storage st = _state(requestId);
+        if (st.status != Status.Open) revert WrongStatus(st.status);
+        if (keccak256(abi.encode(rq)) != requestHash[requestId]) revert WrongRecord();
+        if (block.timestamp <= st.deadline) revert TooEarly();
+        st.status = Status.Refunded;
+        books.escrow -= _u96(rq.fee);
         _credit(rq.requester, rq.fee);
         emit RequestRefunded(requestId, rq.requester, rq.fee);
+    }
+
+    function _checkRecords(uint256 requestId, RequestRecord calldata rq, ResultRecord calldata res) internal view {
+        if (keccak256(abi.encode(rq)) != requestHash[requestId] || keccak256(abi.encode(res)) != resultHash[requestId]) revert WrongRecord();
     }
 
     // ------------------------------------------------------------------ game callback
@@ -377,21 +454,21 @@ contract InferenceManager is IInferenceManager {
     function onGameResolved(
         uint256 requestId,
         uint32 resultNonce,
+        address defender,
         address challenger,
         uint256 challengerBond,
         bool defenderWon
     ) external {
         if (msg.sender != address(game)) revert NotGame();
-        Request storage rq = requests[requestId];
-        totalEscrow -= challengerBond;
+        RequestState storage st = states[requestId];
+        books.escrow -= _u96(challengerBond);
         uint256 paid;
-        if (rq.status == Status.Submitted && rq.resultNonce == resultNonce) {
-            Result storage res = results[requestId];
+        if (st.status == Status.Submitted && st.resultNonce == resultNonce) {
             if (defenderWon) {
-                res.activeGames -= 1;
-                _credit(res.submitter, challengerBond);
+                st.activeGames -= 1;
+                _credit(defender, challengerBond);
             } else {
-                paid = challengerBond + _reject(requestId, rq, res, resultNonce, challenger);
+                paid = challengerBond + _reject(requestId, st, resultNonce, defender, challenger);
                 _credit(challenger, paid);
             }
         } else {
@@ -399,7 +476,7 @@ contract InferenceManager is IInferenceManager {
             // has no games), and this game was running then. Its share of the bond waits here.
             Rejection storage rj = rejections[requestId][resultNonce];
             uint256 share = rj.share;
-            totalEscrow -= share;
+            books.escrow -= _u96(share);
             if (--rj.gamesLeft == 0) delete rejections[requestId][resultNonce];
             if (defenderWon) {
                 // the challenger lost too: its bond and its share are burned (nothing flows back
@@ -417,30 +494,35 @@ contract InferenceManager is IInferenceManager {
     /// among the games running against it (this one included; the others are paid when they
     /// end), its submitter may not answer this request again, and the request reopens. Returns
     /// this game's share.
-    function _reject(uint256 requestId, Request storage rq, Result storage res, uint32 resultNonce, address challenger)
-        internal
-        returns (uint256 share)
-    {
-        uint256 games = res.activeGames;
-        uint256 bond = res.bond;
+    function _reject(
+        uint256 requestId,
+        RequestState storage st,
+        uint32 resultNonce,
+        address submitter,
+        address challenger
+    ) internal returns (uint256 share) {
+        uint256 games = st.activeGames;
+        (,, uint64 window, uint96 bond96) = registry.resultInfo(st.modelId);
+        uint256 bond = bond96;
         uint256 pool = bond - (bond * BURN_BPS) / 10_000;
         share = pool / games;
-        totalEscrow -= bond;
+        books.escrow -= _u96(bond);
         _burn(requestId, resultNonce, bond - share * games); // the burned part and the rounding dust
         if (games > 1) {
-            totalEscrow += share * (games - 1);
+            books.escrow += _u96(share * (games - 1));
             rejections[requestId][resultNonce] = Rejection(uint32(games - 1), uint96(share));
         }
-        rejectedSubmitter[requestId][res.submitter] = true;
-        delete results[requestId];
-        rq.status = Status.Open;
-        rq.reopenedBlock = uint64(block.number);
-        (,, DisputeParams memory p) = registry.disputeInfo(rq.modelId);
-        uint64 reopenUntil = uint64(block.timestamp) + p.challengeWindow;
-        if (reopenUntil > rq.deadlineCap) reopenUntil = rq.deadlineCap;
-        if (rq.deadline < reopenUntil) rq.deadline = reopenUntil;
+        rejectedSubmitter[requestId][submitter] = true;
+        delete resultHash[requestId];
+        st.status = Status.Open;
+        st.activeGames = 0;
+        st.challengeDeadline = 0;
+        st.reopenedBlock = uint32(block.number);
+        uint64 reopenUntil = uint64(block.timestamp) + window;
+        if (reopenUntil > st.deadlineCap) reopenUntil = st.deadlineCap;
+        if (st.deadline < reopenUntil) st.deadline = uint40(reopenUntil);
         emit ResultRejected(requestId, resultNonce, challenger);
-        emit RequestReopened(requestId, rq.deadline);
+        emit RequestReopened(requestId, st.deadline);
     }
 
     // ------------------------------------------------------------------ money
@@ -449,10 +531,17 @@ contract InferenceManager is IInferenceManager {
         uint256 amount = credits[msg.sender];
         if (amount == 0) revert NothingToWithdraw();
         credits[msg.sender] = 0;
-        totalCredits -= amount;
+        books.credits -= _u96(amount);
         emit Withdrawn(msg.sender, amount);
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
+    }
+
+    /// Amounts in the books are below 2^96 wei (bonds are uint96, fees below half a bond): a
+    /// larger one is refused, never truncated.
+    function _u96(uint256 x) internal pure returns (uint96) {
+        if (x > type(uint96).max) revert AmountTooLarge();
+        return uint96(x);
     }
 
     function _burn(uint256 requestId, uint32 resultNonce, uint256 amount) internal {
@@ -464,41 +553,57 @@ contract InferenceManager is IInferenceManager {
     function _credit(address account, uint256 amount) internal {
         if (amount == 0) return;
         credits[account] += amount;
-        totalCredits += amount;
+        books.credits += _u96(amount);
         emit Credited(account, amount);
     }
 
     // ------------------------------------------------------------------ views
 
     function requestCount() external view returns (uint256) {
-        return requests.length;
+        return books.requests;
     }
 
-    function getRequest(uint256 requestId) external view returns (Request memory) {
-        return _request(requestId);
+    /// Fees, bonds and rejection shares held for requests, results and games not settled yet.
+    function totalEscrow() external view returns (uint256) {
+        return books.escrow;
     }
 
-    /// The live (or final) result of a request; zero fields when there is none.
-    function getResult(uint256 requestId) external view returns (Result memory) {
-        _request(requestId);
-        return results[requestId];
+    /// Credited to accounts and not withdrawn yet.
+    function totalCredits() external view returns (uint256) {
+        return books.credits;
     }
 
-    /// The final output of a request; reverts unless the request is Finalized.
-    function finalOutput(uint256 requestId) external view returns (int32[] memory) {
-        if (_request(requestId).status != Status.Finalized) revert NotFinal();
-        return results[requestId].output;
+    function getRequest(uint256 requestId) external view returns (RequestState memory) {
+        return _state(requestId);
+    }
+
+    /// The final output of a request, from its packed bytes (the `output` of submitResult, or
+    /// computed by anyone from the input) and its result record (ResultSubmitted): reverts unless
+    /// the request is Finalized and the bytes have the output root the submitter defended.
+    function finalOutput(uint256 requestId, ResultRecord calldata res, bytes calldata output)
+        external
+        view
+        returns (int32[] memory values)
+    {
+        RequestState storage st = _state(requestId);
+        if (st.status != Status.Finalized) revert NotFinal();
+        if (keccak256(abi.encode(res)) != resultHash[requestId]) revert WrongRecord();
+        if (_outputRoot(st.modelId, output) != res.outputRoot) revert BadOutput();
+        values = new int32[](output.length / 4);
+        for (uint256 i = 0; i < values.length; ++i) {
+            values[i] = int32(uint32(bytes4(output[4 * i:4 * i + 4])));
+        }
     }
 
     /// @inheritdoc IInferenceManager
     function isResultLive(uint256 requestId, uint32 resultNonce) external view returns (bool) {
-        if (requestId >= requests.length) return false;
-        Request storage rq = requests[requestId];
-        return rq.status == Status.Submitted && rq.resultNonce == resultNonce;
+        if (requestId >= books.requests) return false;
+        RequestState storage st = states[requestId];
+        return st.status == Status.Submitted && st.resultNonce == resultNonce;
     }
 
-    function _request(uint256 requestId) internal view returns (Request storage) {
-        if (requestId >= requests.length) revert UnknownRequest(requestId);
-        return requests[requestId];
+    function _state(uint256 requestId) internal view returns (RequestState storage) {
+        if (requestId >= books.requests) revert UnknownRequest(requestId);
+        return states[requestId];
     }
 }

@@ -40,7 +40,7 @@ contract ModelRegistry {
 
     struct Registration {
         bytes32 modelHash; // hash of the compiled model's canonical encoding
-        string[] artifactCids; // content ids of the artifacts (compiled model, keys, ...)
+        string manifestCid; // content id of the artifact manifest (compiled model, circuit table, keys: docs/node.md)
         uint32 numOps; // n: operators 1..n, slots 0..n
         bytes32 circuitRoot; // docs/commitments.md "Circuit table"
         bytes32 metaRoot; // docs/commitments.md "Meta root": metaHash of every slot
@@ -51,18 +51,27 @@ contract ModelRegistry {
         DisputeParams params;
     }
 
+    /// The first four slots are what a request and a result read (docs/gas.md): the honest path
+    /// touches nothing else here.
     struct Model {
         address owner;
-        bool active;
+        bool active; // the owner's switch
+        bool ceremonyPending; // registered with a ceremony whose contribution is not accepted yet
         uint32 numOps;
         uint8 stateDepth;
+        DisputeParams params;
+        uint32 inputNumel;
+        uint32 inputChunkLen;
+        uint32 outputNumel;
+        uint32 outputChunkLen;
+        bytes32 inputMetaHash;
+        bytes32 outputMetaHash;
         bytes32 modelHash;
         bytes32 circuitRoot;
         bytes32 metaRoot;
-        DisputeParams params;
         TensorMeta input;
         TensorMeta output;
-        string[] artifactCids;
+        string manifestCid;
     }
 
     Model[] internal models;
@@ -105,7 +114,7 @@ contract ModelRegistry {
         bytes32 metaRoot,
         uint32 numOps,
         uint8 stateDepth,
-        string[] artifactCids
+        string manifestCid
     );
     event ModelParams(
         uint256 indexed modelId,
@@ -166,6 +175,7 @@ contract ModelRegistry {
     {
         if (window == 0 || window > MAX_CEREMONY_WINDOW) revert BadParams();
         modelId = _register(r);
+        models[modelId].ceremonyPending = true;
         uint64 closesAt = uint64(block.timestamp) + window;
         ceremonies[modelId] = Ceremony(closesAt, 0, 0, transcriptHash, transcriptHash, "");
         emit CeremonyOpened(modelId, closesAt, transcriptHash);
@@ -220,6 +230,7 @@ contract ModelRegistry {
         c.transcriptHash = k.transcriptHash;
         c.keysCid = k.keysCid;
         m.circuitRoot = k.circuitRoot;
+        m.ceremonyPending = false;
         emit ContributionAccepted(modelId, index, k.transcriptHash, k.circuitRoot);
     }
 
@@ -277,17 +288,11 @@ contract ModelRegistry {
                 || p.challengeWindow < minChallengeWindow || p.challengeWindow > MAX_CHALLENGE_WINDOW
                 || p.submitterBond < minSubmitterBond || p.challengerBond < minChallengerBond
         ) revert BadParams();
-        Commitments.checkMeta(r.input);
-        Commitments.checkMeta(r.output);
         uint256 depth = Commitments.stateDepth(r.numOps);
         if (r.inputMetaPath.length != depth || r.outputMetaPath.length != depth) revert BadMetaPath();
-        if (Merkle.rootFromPath(Commitments.metaHash(r.input), 0, r.inputMetaPath) != r.metaRoot) revert BadMetaPath();
-        if (Merkle.rootFromPath(Commitments.metaHash(r.output), r.numOps, r.outputMetaPath) != r.metaRoot) {
-            revert BadMetaPath();
-        }
-
         modelId = models.length;
         Model storage m = models.push();
+        _storeGeometry(m, r);
         m.owner = msg.sender;
         m.active = true;
         m.numOps = r.numOps;
@@ -296,16 +301,33 @@ contract ModelRegistry {
         m.circuitRoot = r.circuitRoot;
         m.metaRoot = r.metaRoot;
         m.params = p;
-        m.input = r.input;
-        m.output = r.output;
-        for (uint256 i = 0; i < r.artifactCids.length; ++i) m.artifactCids.push(r.artifactCids[i]);
+        m.manifestCid = r.manifestCid;
 
         emit ModelRegistered(
-            modelId, msg.sender, r.modelHash, r.circuitRoot, r.metaRoot, r.numOps, uint8(depth), r.artifactCids
+            modelId, msg.sender, r.modelHash, r.circuitRoot, r.metaRoot, r.numOps, uint8(depth), r.manifestCid
         );
         emit ModelParams(
             modelId, p.arity, p.maxGroup, p.clockBudget, p.challengeWindow, p.submitterBond, p.challengerBond
         );
+    }
+
+    /// Checks the input's and the output's geometry against the meta root and stores them, with
+    /// the compact copy (meta hash, value count, chunk length) a request and a result read.
+    function _storeGeometry(Model storage m, Registration calldata r) internal {
+        (uint256 inputNumel,) = Commitments.checkMeta(r.input);
+        (uint256 outputNumel,) = Commitments.checkMeta(r.output);
+        bytes32 inputMeta = Commitments.metaHash(r.input);
+        bytes32 outputMeta = Commitments.metaHash(r.output);
+        if (Merkle.rootFromPath(inputMeta, 0, r.inputMetaPath) != r.metaRoot) revert BadMetaPath();
+        if (Merkle.rootFromPath(outputMeta, r.numOps, r.outputMetaPath) != r.metaRoot) revert BadMetaPath();
+        m.inputNumel = uint32(inputNumel);
+        m.inputChunkLen = r.input.chunkLen;
+        m.outputNumel = uint32(outputNumel);
+        m.outputChunkLen = r.output.chunkLen;
+        m.inputMetaHash = inputMeta;
+        m.outputMetaHash = outputMeta;
+        m.input = r.input;
+        m.output = r.output;
     }
 
     /// The smallest clock budget a model may have: `minMoveSeconds` for every move one party
@@ -354,25 +376,51 @@ contract ModelRegistry {
         return (m.numOps, m.stateDepth, m.params);
     }
 
-    /// What a request needs, in one call. A model in its ceremony (or whose window closed with
-    /// no contribution) is not active.
+    /// What a request needs, in one call (two storage slots besides the model's first three).
+    /// A model in its ceremony (or whose window closed with no accepted contribution) is not open.
     function requestInfo(uint256 modelId)
         external
         view
-        returns (bool active, uint8 stateDepth, DisputeParams memory params, TensorMeta memory input)
+        returns (
+            bool open,
+            uint8 stateDepth,
+            uint64 challengeWindow,
+            uint96 submitterBond,
+            bytes32 inputMetaHash,
+            uint32 inputNumel,
+            uint32 inputChunkLen
+        )
     {
         Model storage m = _model(modelId);
-        return (m.active && _ceremonyDone(ceremonies[modelId]), m.stateDepth, m.params, m.input);
+        return (
+            m.active && !m.ceremonyPending,
+            m.stateDepth,
+            m.params.challengeWindow,
+            m.params.submitterBond,
+            m.inputMetaHash,
+            m.inputNumel,
+            m.inputChunkLen
+        );
     }
 
     /// What a result needs, in one call.
     function resultInfo(uint256 modelId)
         external
         view
-        returns (uint32 numOps, uint8 stateDepth, DisputeParams memory params, TensorMeta memory output)
+        returns (uint32 numOps, uint8 stateDepth, uint64 challengeWindow, uint96 submitterBond)
     {
         Model storage m = _model(modelId);
-        return (m.numOps, m.stateDepth, m.params, m.output);
+        return (m.numOps, m.stateDepth, m.params.challengeWindow, m.params.submitterBond);
+    }
+
+    /// The output's geometry, as a boundary tensor's root needs it.
+    function outputInfo(uint256 modelId)
+        external
+        view
+        returns (bytes32 outputMetaHash, uint32 outputNumel, uint32 outputChunkLen)
+    {
+        Model storage m = _model(modelId);
+        return (m.outputMetaHash, m.outputNumel, m.outputChunkLen);
     }
 
     function circuitRoot(uint256 modelId) external view returns (bytes32) {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {vm} from "./utils/Vm.sol";
+import {vm, Vm} from "./utils/Vm.sol";
 import {Fixture} from "./utils/Fixture.sol";
-import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {SimModel, SimTrace, Packed} from "./utils/Sim.sol";
 import {InferenceManager} from "../src/InferenceManager.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
 import {ModelRegistry, DisputeParams} from "../src/ModelRegistry.sol";
@@ -20,7 +20,7 @@ contract Reenterer {
         mgr = m;
     }
 
-    function requestAndLeave(uint256 modelId, int32[] calldata input, uint64 deadline) external payable returns (uint256) {
+    function requestAndLeave(uint256 modelId, bytes calldata input, uint64 deadline) external payable returns (uint256) {
         return mgr.requestInference{value: msg.value}(modelId, input, deadline);
     }
 
@@ -56,56 +56,80 @@ contract InferenceManagerTest is Fixture {
 
     function test_honestPath() public {
         uint256 rid = request(modelId);
-        InferenceManager.Request memory rq = manager.getRequest(rid);
-        vm.assertEq(rq.inputRoot, honest.tensorRoot(0), "input root computed on-chain");
-        vm.assertEq(rq.stateRoot0, honest.stateRoot(0), "stateRoot(0)");
-        vm.assertEq(rq.fee, FEE);
+        InferenceManager.RequestState memory st = manager.getRequest(rid);
+        vm.assertEq(uint256(st.status), uint256(InferenceManager.Status.Open));
+        vm.assertEq(st.modelId, modelId);
+        vm.assertEq(rqRec(rid).inputRoot, honest.tensorRoot(0), "the input's keccak tensor root");
+        vm.assertEq(manager.requestHash(rid), keccak256(abi.encode(rqRec(rid))), "the record's hash is stored");
         submit(rid, honest, submitter);
+        InferenceManager.ResultRecord memory res = resRec(rid);
+        vm.assertEq(res.outputRoot, honest.tensorRoot(m.n()));
+        bytes memory out = honest.packedOutput();
         vm.expectRevert(InferenceManager.NotFinal.selector);
-        manager.finalOutput(rid);
-        uint64 dl = manager.getResult(rid).challengeDeadline;
+        manager.finalOutput(rid, res, out);
+        uint64 dl = manager.getRequest(rid).challengeDeadline;
         vm.warp(dl);
-        vm.expectRevert(InferenceManager.TooEarly.selector);
-        manager.finalize(rid);
+        expectMoveRevert(abi.encodeWithSelector(InferenceManager.TooEarly.selector));
+        finalizeAs(rid, stranger);
         vm.warp(dl + 1);
-        vm.prank(stranger);
-        manager.finalize(rid);
-        int32[] memory out = manager.finalOutput(rid);
+        finalizeAs(rid, stranger);
+        int32[] memory got = manager.finalOutput(rid, res, out);
         int32[] memory want = honest.getOutput();
-        vm.assertEq(out.length, want.length);
-        for (uint256 i = 0; i < out.length; ++i) vm.assertEq(int256(out[i]), int256(want[i]));
+        vm.assertEq(got.length, want.length);
+        for (uint256 i = 0; i < got.length; ++i) vm.assertEq(int256(got[i]), int256(want[i]));
         vm.assertEq(manager.credits(submitter), FEE + SUB_BOND);
         uint256 before = submitter.balance;
         vm.prank(submitter);
         manager.withdraw();
         vm.assertEq(submitter.balance, before + FEE + SUB_BOND);
         vm.assertEq(address(manager).balance, 0);
-        vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Finalized));
-        manager.finalize(rid);
+        expectMoveRevert(
+            abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Finalized)
+        );
+        finalizeAs(rid, stranger);
         assertBooks();
     }
 
+    /// The game of a request starts from the state root of its input: the keccak tensor root the
+    /// request computed from the packed bytes, at leaf 0.
+    function test_challengeStartsFromTheInputRoot() public {
+        SimTrace bad = newTrace(m, 2, 0);
+        uint256 rid = request(modelId);
+        submit(rid, bad, submitter);
+        uint256 gid = openGame(rid, honest, challenger);
+        vm.assertEq(game.getGame(gid).agreedRoot, honest.stateRoot(0), "stateRoot(0)");
+        vm.assertEq(game.getGame(gid).defender, submitter);
+    }
+
     function test_requestByRoot() public {
+        bytes32 chunksRoot = honest.chunksRoot(0);
         vm.prank(requester);
         uint256 rid = manager.requestInferenceByRoot{value: FEE}(
-            modelId, honest.chunksRoot(0), "bafkreiinput", uint64(block.timestamp + 10)
+            modelId, chunksRoot, "bafkreiinput", uint64(block.timestamp + 10)
         );
-        vm.assertEq(manager.getRequest(rid).inputRoot, honest.tensorRoot(0));
-        vm.assertEq(manager.getRequest(rid).stateRoot0, honest.stateRoot(0));
+        noteRequest(rid, requester, FEE, honest.tensorRoot(0));
+        vm.assertEq(manager.requestHash(rid), keccak256(abi.encode(rqRec(rid))), "bound to the registered geometry");
         submit(rid, honest, submitter);
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Submitted));
+        uint256 gid = openGame(rid, newTrace(m, 1, 0), challenger);
+        vm.assertEq(game.getGame(gid).agreedRoot, honest.stateRoot(0));
     }
 
     function test_requestChecks() public {
-        int32[] memory input = simInput();
+        bytes memory input = Packed.pack(simInput());
         vm.startPrank(requester);
         vm.expectRevert(InferenceManager.BadDeadline.selector);
         manager.requestInference{value: FEE}(modelId, input, uint64(block.timestamp));
-        int32[] memory short = new int32[](5);
-        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, 5, 6));
-        manager.requestInference{value: FEE}(modelId, short, uint64(block.timestamp + 5));
+        vm.expectRevert(InferenceManager.BadDeadline.selector);
+        manager.requestInference{value: FEE}(modelId, input, type(uint64).max);
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, 20, 24));
+        manager.requestInference{value: FEE}(modelId, Packed.pack(new int32[](5)), uint64(block.timestamp + 5));
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, 25, 24));
+        manager.requestInference{value: FEE}(modelId, abi.encodePacked(input, uint8(1)), uint64(block.timestamp + 5));
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownModel.selector, 9));
         manager.requestInference{value: FEE}(9, input, uint64(block.timestamp + 5));
+        vm.expectRevert(InferenceManager.FeeTooLarge.selector);
+        manager.requestInference{value: SUB_BOND / 2}(modelId, input, uint64(block.timestamp + 5));
         vm.stopPrank();
         registry.setActive(modelId, false);
         vm.prank(requester);
@@ -115,67 +139,170 @@ contract InferenceManagerTest is Fixture {
         manager.getRequest(0);
     }
 
+    /// An account's inline input is in its transaction's calldata; a contract's call is not in
+    /// any calldata, so the manager logs it (InferenceInput).
+    function test_inlineInputOfAContractIsLogged() public {
+        bytes memory input = Packed.pack(simInput());
+        vm.recordLogs();
+        vm.prank(requester, requester);
+        manager.requestInference{value: FEE}(modelId, input, uint64(block.timestamp + 5));
+        vm.assertEq(_inputLogs(), 0, "an account's call: no copy");
+        Reenterer r = new Reenterer(manager);
+        vm.deal(address(r), 1 ether);
+        vm.recordLogs();
+        r.requestAndLeave{value: FEE}(modelId, input, uint64(block.timestamp + 5));
+        vm.assertEq(_inputLogs(), 1, "a contract's call: the input is logged");
+    }
+
+    function _inputLogs() internal returns (uint256 count) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].topics[0] == InferenceManager.InferenceInput.selector) {
+                (bytes memory data) = abi.decode(logs[i].data, (bytes));
+                vm.assertEq(keccak256(data), keccak256(Packed.pack(simInput())));
+                ++count;
+            }
+        }
+    }
+
     function test_submitChecks() public {
         uint256 rid = request(modelId);
         uint32 n = m.n();
-        int32[] memory out = honest.getOutput();
+        bytes memory out = honest.packedOutput();
         bytes32 root = honest.stateRoot(n);
+        bytes32 outRoot = honest.tensorRoot(n);
         bytes32[] memory path = honest.statePath(n, n);
         // no commitment in an earlier block
         vm.prank(submitter);
         vm.expectRevert(InferenceManager.NoCommitment.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
         vm.prank(submitter);
         manager.commitResult(manager.resultCommitment(rid, root, submitter));
         vm.prank(submitter);
         vm.expectRevert(InferenceManager.NoCommitment.selector); // same block
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
         vm.roll(block.number + 1);
         vm.startPrank(submitter);
         vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongBond.selector, SUB_BOND - 1, SUB_BOND));
-        manager.submitResult{value: SUB_BOND - 1}(rid, out, root, path);
-        // an output that is not the one under the final root
-        out[3] += 1;
+        manager.submitResult{value: SUB_BOND - 1}(rid, root, outRoot, path, out);
+        // an output root that is not slot n of the defended trace: another slot's root
+        bytes32 otherRoot = honest.tensorRoot(n - 1);
         vm.expectRevert(InferenceManager.BadOutputPath.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
-        out[3] -= 1;
+        manager.submitResult{value: SUB_BOND}(rid, root, otherRoot, path, out);
+        // inline output bytes that are not that output
+        bytes memory wrong = bytes.concat(out);
+        wrong[7] ^= 0x01;
+        vm.expectRevert(InferenceManager.BadOutput.selector);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, wrong);
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, out.length - 4, out.length));
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, _prefix(out, out.length - 4));
         // a path for another slot
         bytes32[] memory other = honest.statePath(n, n - 1);
         vm.expectRevert(InferenceManager.BadOutputPath.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, other);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, other, out);
         // a path of the wrong depth
         bytes32[] memory shortPath = new bytes32[](path.length - 1);
         vm.expectRevert(InferenceManager.BadOutputPath.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, shortPath);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
-        vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Submitted));
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, shortPath, out);
+        // the output may be left out: its root is bound all the same
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, "");
+        vm.expectRevert(
+            abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Submitted)
+        );
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
         vm.stopPrank();
+        resRecs[rid] = InferenceManager.ResultRecord(submitter, SUB_BOND, root, outRoot);
+        // a final output is read with the bytes of its root, and with no other
+        vm.warp(manager.getRequest(rid).challengeDeadline + 1);
+        finalizeAs(rid, stranger);
+        vm.assertEq(manager.finalOutput(rid, resRec(rid), out).length, 10);
+        vm.expectRevert(InferenceManager.BadOutput.selector);
+        manager.finalOutput(rid, resRec(rid), wrong);
+        InferenceManager.ResultRecord memory forged = resRec(rid);
+        forged.outputRoot = otherRoot;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.finalOutput(rid, forged, out);
         assertBooks();
+    }
+
+    function _prefix(bytes memory b, uint256 len) internal pure returns (bytes memory p) {
+        p = new bytes(len);
+        for (uint256 i = 0; i < len; ++i) p[i] = b[i];
     }
 
     function test_submitAfterDeadline() public {
         uint256 rid = request(modelId);
         vm.warp(manager.getRequest(rid).deadline + 1);
         uint32 n = m.n();
-        int32[] memory out = honest.getOutput();
         bytes32 root = honest.stateRoot(n);
         bytes32[] memory path = honest.statePath(n, n);
+        bytes32 outRoot = honest.tensorRoot(n);
         vm.prank(submitter);
         vm.expectRevert(InferenceManager.DeadlinePassed.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, "");
+    }
+
+    /// The records passed to finalize, refund and challenge are the ones the request and the
+    /// result were made with, field by field: a forged fee, bond, payee or root is refused.
+    function test_forgedRecordsAreRefused() public {
+        uint256 rid = request(modelId);
+        // refund with an inflated fee, or to another requester
+        vm.warp(manager.getRequest(rid).deadline + 1);
+        InferenceManager.RequestRecord memory rq = rqRec(rid);
+        rq.fee = FEE + 1;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.refund(rid, rq);
+        rq = rqRec(rid);
+        rq.requester = stranger;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.refund(rid, rq);
+
+        uint256 rid2 = request(modelId);
+        SimTrace bad = newTrace(m, 2, 1);
+        submit(rid2, bad, submitter);
+        InferenceManager.ResultRecord memory res = resRec(rid2);
+        // a challenge on a forged input root (a game from another start) or final root
+        rq = rqRec(rid2);
+        rq.inputRoot = keccak256("other input");
+        bytes32 honestRoot = honest.stateRoot(m.n());
+        vm.prank(challenger);
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.challenge{value: CH_BOND}(rid2, rq, res, honestRoot);
+        res.finalRoot = honestRoot;
+        vm.prank(challenger);
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.challenge{value: CH_BOND}(rid2, rqRec(rid2), res, keccak256("x"));
+        // finalize paying a bigger bond, or to another payee
+        vm.warp(manager.getRequest(rid2).challengeDeadline + 1);
+        res = resRec(rid2);
+        res.bond = SUB_BOND + FEE;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.finalize(rid2, rqRec(rid2), res);
+        res = resRec(rid2);
+        res.submitter = stranger;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.finalize(rid2, rqRec(rid2), res);
+        // the request's record with the fee of a richer request
+        rq = rqRec(rid2);
+        rq.fee = 2 * FEE;
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.finalize(rid2, rq, resRec(rid2));
+        finalizeAs(rid2, stranger);
+        vm.assertEq(manager.credits(submitter), FEE + SUB_BOND);
+        assertBooks();
     }
 
     function test_noAnswerRefund() public {
         uint256 rid = request(modelId);
-        vm.expectRevert(InferenceManager.TooEarly.selector);
-        manager.refund(rid);
+        expectMoveRevert(abi.encodeWithSelector(InferenceManager.TooEarly.selector));
+        refundAs(rid, stranger);
         vm.warp(manager.getRequest(rid).deadline + 1);
-        vm.prank(stranger);
-        manager.refund(rid);
+        refundAs(rid, stranger);
         vm.assertEq(manager.credits(requester), FEE);
-        vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Refunded));
-        manager.refund(rid);
+        expectMoveRevert(
+            abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Refunded)
+        );
+        refundAs(rid, stranger);
         vm.prank(requester);
         manager.withdraw();
         vm.assertEq(address(manager).balance, 0);
@@ -185,18 +312,21 @@ contract InferenceManagerTest is Fixture {
     function test_challengeChecks() public {
         uint256 rid = request(modelId);
         bytes32 mine = honest.stateRoot(m.n());
-        vm.prank(challenger);
-        vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Open));
-        manager.challenge{value: CH_BOND}(rid, mine);
+        expectMoveRevert(
+            abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Open)
+        );
+        openGame(rid, honest, challenger);
         submit(rid, honest, submitter);
+        InferenceManager.RequestRecord memory rq = rqRec(rid);
+        InferenceManager.ResultRecord memory res = resRec(rid);
         vm.startPrank(challenger);
         vm.expectRevert(InferenceManager.SameRoot.selector);
-        manager.challenge{value: CH_BOND}(rid, mine);
+        manager.challenge{value: CH_BOND}(rid, rq, res, mine);
         vm.expectRevert(abi.encodeWithSelector(InferenceManager.WrongBond.selector, CH_BOND + 1, CH_BOND));
-        manager.challenge{value: CH_BOND + 1}(rid, keccak256("x"));
-        vm.warp(manager.getResult(rid).challengeDeadline + 1);
+        manager.challenge{value: CH_BOND + 1}(rid, rq, res, keccak256("x"));
+        vm.warp(manager.getRequest(rid).challengeDeadline + 1);
         vm.expectRevert(InferenceManager.DeadlinePassed.selector);
-        manager.challenge{value: CH_BOND}(rid, keccak256("x"));
+        manager.challenge{value: CH_BOND}(rid, rq, res, keccak256("x"));
         vm.stopPrank();
     }
 
@@ -208,13 +338,14 @@ contract InferenceManagerTest is Fixture {
         uint256 gid = openGame(rid, honest, challenger);
         playToProof(gid, bad, honest);
         game.proveStep(gid, honestProof(gid, m, honest));
-        InferenceManager.Request memory rq = manager.getRequest(rid);
-        vm.assertEq(uint256(rq.status), uint256(InferenceManager.Status.Open));
-        vm.assertTrue(rq.deadline >= block.timestamp + WINDOW);
-        vm.assertEq(manager.getResult(rid).submitter, address(0)); // the result is gone
+        InferenceManager.RequestState memory st = manager.getRequest(rid);
+        vm.assertEq(uint256(st.status), uint256(InferenceManager.Status.Open));
+        vm.assertTrue(st.deadline >= block.timestamp + WINDOW);
+        vm.assertEq(manager.resultHash(rid), bytes32(0), "the result is gone");
+        vm.assertTrue(manager.rejectedSubmitter(rid, submitter));
         submit(rid, honest, challenger); // the challenger answers it itself
         vm.warp(block.timestamp + WINDOW + 1);
-        manager.finalize(rid);
+        finalizeAs(rid, stranger);
         vm.assertEq(manager.credits(challenger), CH_BOND + SUB_BOND / 2 + FEE + SUB_BOND);
         vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         vm.assertEq(manager.credits(submitter), 0);
@@ -229,10 +360,10 @@ contract InferenceManagerTest is Fixture {
         uint256 gid = openGame(rid, honest, challenger);
         vm.warp(block.timestamp + 2000); // far past the request's deadline and its cap: the defender's clock is gone
         game.claimTimeout(gid);
-        InferenceManager.Request memory rq = manager.getRequest(rid);
-        vm.assertEq(rq.deadline, rq.deadlineCap, "reopened no later than the cap");
-        vm.assertTrue(rq.deadline < block.timestamp);
-        manager.refund(rid); // at once
+        InferenceManager.RequestState memory st = manager.getRequest(rid);
+        vm.assertEq(st.deadline, st.deadlineCap, "reopened no later than the cap");
+        vm.assertTrue(st.deadline < block.timestamp);
+        refundAs(rid, stranger); // at once
         vm.assertEq(manager.totalBurned(), SUB_BOND / 2);
         vm.assertEq(manager.credits(requester), FEE);
         vm.assertEq(manager.totalEscrow(), 0);
@@ -241,7 +372,7 @@ contract InferenceManagerTest is Fixture {
 
     function test_onlyGameCallsBack() public {
         vm.expectRevert(InferenceManager.NotGame.selector);
-        manager.onGameResolved(0, 1, challenger, 1, false);
+        manager.onGameResolved(0, 1, submitter, challenger, 1, false);
     }
 
     function test_setGameOnceByDeployer() public {
@@ -262,18 +393,19 @@ contract InferenceManagerTest is Fixture {
     function test_reentrantWithdrawPaysOnce() public {
         Reenterer r = new Reenterer(manager);
         vm.deal(address(r), 10 ether);
-        uint256 rid = r.requestAndLeave{value: FEE}(modelId, simInput(), uint64(block.timestamp + 10));
+        uint256 rid =
+            r.requestAndLeave{value: FEE}(modelId, Packed.pack(simInput()), uint64(block.timestamp + 10));
+        noteRequest(rid, address(r), FEE, simInputRoot(modelId));
         vm.warp(block.timestamp + 11);
-        manager.refund(rid);
+        refundAs(rid, stranger);
         // a second credit for someone else stays untouched
-        uint256 rid2 = request(modelId);
+        request(modelId);
         uint256 before = address(r).balance;
         r.pull();
         vm.assertEq(address(r).balance, before + FEE, "paid exactly once");
         vm.assertEq(r.reentries(), 1);
         vm.assertEq(r.blocked(), 1, "re-entry refused");
         vm.assertEq(manager.credits(address(r)), 0);
-        vm.assertEq(manager.getRequest(rid2).fee, FEE);
         vm.assertEq(address(manager).balance, FEE);
         assertBooks();
     }
@@ -282,9 +414,11 @@ contract InferenceManagerTest is Fixture {
         RejectsEther r = new RejectsEther();
         vm.deal(address(r), 1 ether);
         vm.prank(address(r));
-        uint256 rid = manager.requestInference{value: FEE}(modelId, simInput(), uint64(block.timestamp + 10));
+        uint256 rid =
+            manager.requestInference{value: FEE}(modelId, Packed.pack(simInput()), uint64(block.timestamp + 10));
+        noteRequest(rid, address(r), FEE, simInputRoot(modelId));
         vm.warp(block.timestamp + 11);
-        manager.refund(rid);
+        refundAs(rid, stranger);
         vm.expectRevert(InferenceManager.TransferFailed.selector);
         r.pull(manager);
         vm.assertEq(manager.credits(address(r)), FEE);

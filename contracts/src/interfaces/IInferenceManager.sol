@@ -8,6 +8,7 @@ interface IInferenceManager {
     function onGameResolved(
         uint256 requestId,
         uint32 resultNonce,
+        address defender,
         address challenger,
         uint256 challengerBond,
         bool defenderWon

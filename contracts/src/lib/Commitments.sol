@@ -26,30 +26,35 @@ library Commitments {
 
     function metaHashOf(uint32[] calldata dims, int32 scale, uint32 chunkLen) internal pure returns (bytes32) {
         bytes memory b = abi.encodePacked(uint32(dims.length));
-        for (uint256 i = 0; i < dims.length; ++i) b = abi.encodePacked(b, dims[i]);
+        for (uint256 i = 0; i < dims.length; ++i) {
+            b = abi.encodePacked(b, dims[i]);
+        }
         return keccak256(abi.encodePacked(b, scale, chunkLen));
     }
 
     function numel(uint32[] calldata dims) internal pure returns (uint256 n) {
         n = 1;
-        for (uint256 i = 0; i < dims.length; ++i) n *= dims[i];
+        for (uint256 i = 0; i < dims.length; ++i) {
+            n *= dims[i];
+        }
     }
 
     /// Checks a geometry is usable: rank >= 1, every dim >= 1, chunkLen >= 1, numel < 2^32.
     function checkMeta(TensorMeta calldata m) internal pure returns (uint256 n, uint256 chunks) {
         if (m.dims.length == 0 || m.chunkLen == 0) revert BadMeta();
-        for (uint256 i = 0; i < m.dims.length; ++i) if (m.dims[i] == 0) revert BadMeta();
+        for (uint256 i = 0; i < m.dims.length; ++i) {
+            if (m.dims[i] == 0) revert BadMeta();
+        }
         n = numel(m.dims);
         if (n >= 2 ** 32) revert BadMeta();
         chunks = (n + m.chunkLen - 1) / m.chunkLen;
     }
 
-    /// Chunk digest of values[start .. start+len) (docs/commitments.md, "Chunk digest").
-    function chunkDigest(IPoseidon5 poseidon, int32[] calldata values, uint256 start, uint256 len)
-        internal
-        view
-        returns (bytes32)
-    {
+    /// Chunk digest (docs/commitments.md, "Chunk digest") of a chunk given as packed bytes
+    /// (4 bytes a value, int32 big-endian: docs/commitments.md "Boundary tensors"). Only a game
+    /// that opens a chunk of the input or the output pays for it.
+    function chunkDigest(IPoseidon5 poseidon, bytes calldata packed) internal view returns (bytes32) {
+        uint256 len = packed.length / 4;
         uint256 m = (len + 6) / 7; // packed field elements e_0 .. e_{m-1}
         uint256 blocks = (m + 3) / 4; // absorptions
         uint256 h = len; // h_0 = L
@@ -58,7 +63,7 @@ library Commitments {
             st[0] = h;
             for (uint256 q = 0; q < 4; ++q) {
                 uint256 idx = 4 * b + q;
-                st[q + 1] = idx < m ? pack7(values, start + 7 * idx, start + len) : 0;
+                st[q + 1] = idx < m ? pack7(packed, 7 * idx, len) : 0;
             }
             h = poseidon.poseidon(st);
         }
@@ -66,30 +71,50 @@ library Commitments {
     }
 
     /// e = sum_{k<7} (v[base+k] + 2^31) * 2^(32k), positions >= limit contribute nothing.
-    function pack7(int32[] calldata values, uint256 base, uint256 limit) internal pure returns (uint256 e) {
+    function pack7(bytes calldata packed, uint256 base, uint256 limit) internal pure returns (uint256 e) {
         uint256 end = base + 7;
         if (end > limit) end = limit;
         for (uint256 k = base; k < end; ++k) {
-            e |= uint256(int256(values[k]) + 2 ** 31) << (32 * (k - base));
+            // int32 big-endian to the offset value v + 2^31: flipping the sign bit does it
+            uint256 u = uint32(bytes4(packed[4 * k:4 * k + 4])) ^ 0x80000000;
+            e |= u << (32 * (k - base));
         }
     }
 
-    /// Tensor root of `values` laid out canonically with geometry `m`.
-    function tensorRoot(IPoseidon5 poseidon, TensorMeta calldata m, int32[] calldata values)
+    /// Leaf of a boundary chunk (slot 0 or n): keccak of its packed bytes.
+    function boundaryLeaf(bytes calldata packed) internal pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, packed.offset, packed.length)
+            h := keccak256(ptr, packed.length)
+        }
+    }
+
+    /// Chunks root of a boundary tensor of `count` values given as packed bytes, cut into
+    /// chunks of `chunkLen` values (the last one may be shorter).
+    function boundaryChunksRoot(bytes calldata packed, uint256 count, uint256 chunkLen)
         internal
-        view
+        pure
         returns (bytes32)
     {
-        (uint256 n, uint256 chunks) = checkMeta(m);
-        if (values.length != n) revert BadLength(values.length, n);
-        bytes32[] memory digests = new bytes32[](chunks);
-        uint256 cl = m.chunkLen;
-        for (uint256 c = 0; c < chunks; ++c) {
-            uint256 start = c * cl;
-            uint256 len = start + cl <= n ? cl : n - start;
-            digests[c] = chunkDigest(poseidon, values, start, len);
+        if (packed.length != 4 * count) revert BadLength(packed.length, 4 * count);
+        uint256 chunks = (count + chunkLen - 1) / chunkLen;
+        bytes32[] memory leaves = new bytes32[](chunks);
+        assembly ("memory-safe") {
+            // each chunk's bytes are copied to scratch memory past the free pointer and hashed
+            let step := mul(4, chunkLen)
+            let buf := mload(0x40)
+            let len := packed.length
+            let out := add(leaves, 0x20)
+            for { let lo := 0 } lt(lo, len) { lo := add(lo, step) } {
+                let n := step
+                if gt(add(lo, n), len) { n := sub(len, lo) }
+                calldatacopy(buf, add(packed.offset, lo), n)
+                mstore(out, keccak256(buf, n))
+                out := add(out, 0x20)
+            }
         }
-        return tensorRootOf(metaHash(m), Merkle.rootOf(digests));
+        return Merkle.rootOf(leaves);
     }
 
     function tensorRootOf(bytes32 meta, bytes32 chunksRoot) internal pure returns (bytes32) {

@@ -18,7 +18,11 @@ library Merkle {
     /// Root of the tree in which `leaf` sits at `index`, with the given siblings (depth =
     /// siblings.length). Reverts when `index` does not fit in that depth, so a path can only
     /// ever speak for the one slot it was made for.
-    function rootFromPath(bytes32 leaf, uint256 index, bytes32[] calldata siblings) internal pure returns (bytes32 node) {
+    function rootFromPath(bytes32 leaf, uint256 index, bytes32[] calldata siblings)
+        internal
+        pure
+        returns (bytes32 node)
+    {
         uint256 depth = siblings.length;
         if (depth < 256 && (index >> depth) != 0) revert IndexOutOfRange(index, depth);
         node = leaf;
@@ -30,41 +34,51 @@ library Merkle {
 
     /// Root of an empty subtree of the given height: Z_0 = 0, Z_{h+1} = keccak(Z_h ‖ Z_h).
     function zeroRoot(uint256 height) internal pure returns (bytes32 z) {
-        for (uint256 h = 0; h < height; ++h) z = hashPair(z, z);
+        for (uint256 h = 0; h < height; ++h) {
+            z = hashPair(z, z);
+        }
     }
 
     /// Root over `leaves` padded with bytes32(0) to the next power of two (one leaf: the leaf).
-    /// Overwrites `leaves`.
-    function rootOf(bytes32[] memory leaves) internal pure returns (bytes32) {
+    /// Overwrites `leaves`. Each level is hashed in place; an odd last node pairs with the root
+    /// of an empty subtree of its level (the virtual padding).
+    function rootOf(bytes32[] memory leaves) internal pure returns (bytes32 root) {
         uint256 n = leaves.length;
         if (n == 0) return bytes32(0);
-        uint256 width = 1;
-        while (width < n) width <<= 1;
-        // pad virtually: zero subtrees
-        bytes32 zero;
-        uint256 count = n;
-        while (width > 1) {
-            uint256 half = (count + 1) / 2;
-            for (uint256 i = 0; i < half; ++i) {
-                bytes32 l = leaves[2 * i];
-                bytes32 r = 2 * i + 1 < count ? leaves[2 * i + 1] : zero;
-                leaves[i] = hashPair(l, r);
+        assembly ("memory-safe") {
+            let base := add(leaves, 0x20)
+            let zero := 0
+            for {} gt(n, 1) {} {
+                let half := shr(1, add(n, 1))
+                for { let i := 0 } lt(i, half) { i := add(i, 1) } {
+                    let left := add(base, shl(6, i))
+                    mstore(0x00, mload(left))
+                    switch lt(add(shl(1, i), 1), n)
+                    case 1 { mstore(0x20, mload(add(left, 0x20))) }
+                    default { mstore(0x20, zero) }
+                    mstore(add(base, shl(5, i)), keccak256(0x00, 0x40))
+                }
+                mstore(0x00, zero)
+                mstore(0x20, zero)
+                zero := keccak256(0x00, 0x40)
+                n := half
             }
-            zero = hashPair(zero, zero);
-            count = half;
-            width >>= 1;
+            root := mload(base)
         }
-        return leaves[0];
     }
 
     /// Reduces 2^m nodes that sit m levels below a node to that node.
     function reduce(bytes32[] calldata nodes) internal pure returns (bytes32) {
         uint256 n = nodes.length;
         bytes32[] memory level = new bytes32[](n);
-        for (uint256 i = 0; i < n; ++i) level[i] = nodes[i];
+        for (uint256 i = 0; i < n; ++i) {
+            level[i] = nodes[i];
+        }
         while (n > 1) {
             n >>= 1;
-            for (uint256 i = 0; i < n; ++i) level[i] = hashPair(level[2 * i], level[2 * i + 1]);
+            for (uint256 i = 0; i < n; ++i) {
+                level[i] = hashPair(level[2 * i], level[2 * i + 1]);
+            }
         }
         return level[0];
     }

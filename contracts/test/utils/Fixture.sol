@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {vm, TestBase} from "./Vm.sol";
 import {Groth16Sim} from "./Groth16Sim.sol";
-import {SimModel, SimTrace, PoseidonHarness} from "./Sim.sol";
+import {SimModel, SimTrace, PoseidonHarness, Packed} from "./Sim.sol";
 import {TensorMeta} from "../../src/lib/Commitments.sol";
 import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
 import {Poseidon5} from "../../src/vendor/Poseidon5.sol";
@@ -34,6 +34,11 @@ abstract contract Fixture is TestBase {
     uint64 internal constant WINDOW = 100;
     uint64 internal constant BUDGET = 60;
 
+    /// The records of requests and live results as their events carry them (the manager stores
+    /// only their hashes): what finalize, refund and challenge take.
+    mapping(uint256 => InferenceManager.RequestRecord) internal rqRecs;
+    mapping(uint256 => InferenceManager.ResultRecord) internal resRecs;
+
     bytes internal armedRevert; // when set, the next move helper expects its game call to revert with it
 
     /// The next move made through a helper must revert with `err` (set right before the game call,
@@ -58,8 +63,8 @@ abstract contract Fixture is TestBase {
         harness = new PoseidonHarness(poseidon);
         verifier = new Groth16Verifier();
         registry = new ModelRegistry(devnetBounds());
-        manager = new InferenceManager(registry, poseidon);
-        game = new FaultDisputeGame(manager, registry, verifier);
+        manager = new InferenceManager(registry);
+        game = new FaultDisputeGame(manager, registry, verifier, poseidon);
         manager.setGame(game);
         g16 = new Groth16Sim();
         vm.deal(requester, 100 ether);
@@ -97,9 +102,7 @@ abstract contract Fixture is TestBase {
         returns (ModelRegistry.Registration memory r)
     {
         r.modelHash = keccak256(abi.encode("model", m.seed()));
-        r.artifactCids = new string[](2);
-        r.artifactCids[0] = "bafkreimodel";
-        r.artifactCids[1] = "bafkreikeys";
+        r.manifestCid = "bafkreimanifest";
         r.numOps = m.n();
         r.circuitRoot = m.circuitRoot();
         r.metaRoot = m.metaRoot();
@@ -178,7 +181,64 @@ abstract contract Fixture is TestBase {
 
     function request(uint256 modelId) internal returns (uint256 id) {
         vm.prank(requester);
-        id = manager.requestInference{value: FEE}(modelId, simInput(), uint64(block.timestamp + 1000));
+        id = manager.requestInference{value: FEE}(modelId, Packed.pack(simInput()), uint64(block.timestamp + 1000));
+        noteRequest(id, requester, FEE, simInputRoot(modelId));
+    }
+
+    /// Requests inference on simInput() as `who` with `fee` and `deadline`, and records the
+    /// request's record (what InferenceRequested carries).
+    function requestAs(address who, uint256 modelId, uint256 fee, uint64 deadline) internal returns (uint256 id) {
+        vm.prank(who);
+        id = manager.requestInference{value: fee}(modelId, Packed.pack(simInput()), deadline);
+        noteRequest(id, who, fee, simInputRoot(modelId));
+    }
+
+    /// The calldata of `t`'s submitResult on `requestId` (output inline), for calls made by hand.
+    function submitCalldata(uint256 requestId, SimTrace t) internal view returns (bytes memory) {
+        uint32 n = t.m().n();
+        return abi.encodeCall(
+            InferenceManager.submitResult, (requestId, t.stateRoot(n), t.tensorRoot(n), t.statePath(n, n), t.packedOutput())
+        );
+    }
+
+    /// Records the result `who` submitted by hand for `t` with `bond` (what ResultSubmitted carries).
+    function noteResult(uint256 requestId, SimTrace t, address who, uint256 bond) internal {
+        uint32 n = t.m().n();
+        resRecs[requestId] = InferenceManager.ResultRecord(who, bond, t.stateRoot(n), t.tensorRoot(n));
+    }
+
+    /// The tensor root of simInput() as a boundary tensor of `modelId`'s input geometry.
+    function simInputRoot(uint256 modelId) internal view returns (bytes32) {
+        return harness.boundaryTensorRoot(registry.getModel(modelId).input, Packed.pack(simInput()));
+    }
+
+    /// Records a request made outside `request` (its record is what InferenceRequested carries).
+    function noteRequest(uint256 id, address who, uint256 fee, bytes32 inputRoot) internal {
+        rqRecs[id] = InferenceManager.RequestRecord(who, fee, inputRoot);
+    }
+
+    function rqRec(uint256 id) internal view returns (InferenceManager.RequestRecord memory) {
+        return rqRecs[id];
+    }
+
+    /// The record of the live (or final) result of `id` as ResultSubmitted carried it.
+    function resRec(uint256 id) internal view returns (InferenceManager.ResultRecord memory) {
+        return resRecs[id];
+    }
+
+    function finalizeAs(uint256 id, address who) internal {
+        InferenceManager.RequestRecord memory rq = rqRec(id);
+        InferenceManager.ResultRecord memory res = resRec(id);
+        _arm();
+        vm.prank(who);
+        manager.finalize(id, rq, res);
+    }
+
+    function refundAs(uint256 id, address who) internal {
+        InferenceManager.RequestRecord memory rq = rqRec(id);
+        _arm();
+        vm.prank(who);
+        manager.refund(id, rq);
     }
 
     /// Commits (one block earlier) and submits `t`'s result as `who`.
@@ -194,20 +254,27 @@ abstract contract Fixture is TestBase {
         vm.roll(block.number + 1);
     }
 
+    /// Submits `t`'s result as `who`, its output inline.
     function reveal(uint256 requestId, SimTrace t, address who) internal {
         uint32 n = t.m().n();
         bytes32[] memory path = t.statePath(n, n);
-        int32[] memory out = t.getOutput();
+        bytes memory out = t.packedOutput();
         bytes32 root = t.stateRoot(n);
+        bytes32 outRoot = t.tensorRoot(n);
+        bool expectOk = armedRevert.length == 0;
         _arm();
         vm.prank(who);
-        manager.submitResult{value: SUB_BOND}(requestId, out, root, path);
+        manager.submitResult{value: SUB_BOND}(requestId, root, outRoot, path, out);
+        if (expectOk) resRecs[requestId] = InferenceManager.ResultRecord(who, SUB_BOND, root, outRoot);
     }
 
     function openGame(uint256 requestId, SimTrace t, address who) internal returns (uint256 gameId) {
         bytes32 root = t.stateRoot(t.m().n());
+        InferenceManager.RequestRecord memory rq = rqRec(requestId);
+        InferenceManager.ResultRecord memory res = resRec(requestId);
+        _arm();
         vm.prank(who);
-        gameId = manager.challenge{value: CH_BOND}(requestId, root);
+        gameId = manager.challenge{value: CH_BOND}(requestId, rq, res, root);
     }
 
     function phase(uint256 gameId) internal view returns (FaultDisputeGame.Phase) {
@@ -338,6 +405,7 @@ abstract contract Fixture is TestBase {
             uint32 c = uint32(sp.inputChunks[k]);
             sp.inputs[k].meta = m.meta(s);
             sp.inputs[k].digest = uint256(t.digest(s, c));
+            if (s == 0) sp.inputs[k].values = t.packedChunk(0, c);
             sp.inputs[k].chunkPath = t.chunkPath(s, c);
             sp.inputs[k].statePath = t.statePath(op - 1, s);
             pub[k] = sp.inputs[k].digest;
@@ -347,14 +415,27 @@ abstract contract Fixture is TestBase {
         sp.proof = g16.prove(m.vkSeed(op, chunk), pub);
     }
 
-    /// The honest proof of the disputed chunk: the circuit's output on the agreed inputs.
+    /// The honest proof of the disputed chunk: the circuit's output on the agreed inputs (for
+    /// the last op, with the output chunk's packed bytes).
     function honestProof(uint256 gameId, SimModel m, SimTrace agreed)
         internal
         view
-        returns (FaultDisputeGame.StepProof memory)
+        returns (FaultDisputeGame.StepProof memory sp)
     {
         FaultDisputeGame.Game memory gm = game.getGame(gameId);
-        return stepProof(gameId, m, agreed, agreed.trueDigest(gm.hi, gm.index));
+        sp = stepProof(gameId, m, agreed, agreed.trueDigest(gm.hi, gm.index));
+        if (gm.hi == m.n()) sp.outputValues = agreed.trueOutputChunk(gm.index);
+    }
+
+    /// A valid proof at the last op that outputs `values` (packed) for the disputed chunk: the
+    /// (simulated) circuit is taken to output them.
+    function outputProof(uint256 gameId, SimModel m, SimTrace agreed, bytes memory values)
+        internal
+        view
+        returns (FaultDisputeGame.StepProof memory sp)
+    {
+        sp = stepProof(gameId, m, agreed, uint256(harness.chunkDigest(values)));
+        sp.outputValues = values;
     }
 
     function outcome(uint256 gameId) internal view returns (FaultDisputeGame.Outcome) {

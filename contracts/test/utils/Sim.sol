@@ -14,16 +14,43 @@ contract PoseidonHarness {
         poseidon = p;
     }
 
-    function chunkDigest(int32[] calldata values) external view returns (bytes32) {
-        return Commitments.chunkDigest(poseidon, values, 0, values.length);
+    function chunkDigest(bytes calldata packed) external view returns (bytes32) {
+        return Commitments.chunkDigest(poseidon, packed);
     }
 
-    function tensorRoot(TensorMeta calldata m, int32[] calldata values) external view returns (bytes32) {
-        return Commitments.tensorRoot(poseidon, m, values);
+    function boundaryLeaf(bytes calldata packed) external pure returns (bytes32) {
+        return Commitments.boundaryLeaf(packed);
+    }
+
+    /// Tensor root of a boundary tensor (slot 0 or n) given as packed bytes.
+    function boundaryTensorRoot(TensorMeta calldata m, bytes calldata packed) external pure returns (bytes32) {
+        (uint256 n,) = Commitments.checkMeta(m);
+        return Commitments.tensorRootOf(Commitments.metaHash(m), Commitments.boundaryChunksRoot(packed, n, m.chunkLen));
+    }
+
+    /// Tensor root of an interior tensor (Poseidon chunk digests as leaves) given as packed bytes.
+    function digestTensorRoot(TensorMeta calldata m, bytes calldata packed) external view returns (bytes32) {
+        (uint256 n, uint256 chunks) = Commitments.checkMeta(m);
+        if (packed.length != 4 * n) revert Commitments.BadLength(packed.length, 4 * n);
+        bytes32[] memory digests = new bytes32[](chunks);
+        uint256 step = 4 * uint256(m.chunkLen);
+        for (uint256 c = 0; c < chunks; ++c) {
+            uint256 lo = c * step;
+            uint256 hi = lo + step < packed.length ? lo + step : packed.length;
+            digests[c] = Commitments.chunkDigest(poseidon, packed[lo:hi]);
+        }
+        return Commitments.tensorRootOf(Commitments.metaHash(m), Merkle.rootOf(digests));
     }
 
     function metaHash(TensorMeta calldata m) external pure returns (bytes32) {
         return Commitments.metaHash(m);
+    }
+}
+
+/// Packed bytes of int32 values (docs/commitments.md "Boundary tensors"), test side.
+library Packed {
+    function pack(int32[] memory v) internal pure returns (bytes memory b) {
+        for (uint256 i = 0; i < v.length; ++i) b = abi.encodePacked(b, v[i]);
     }
 }
 
@@ -206,7 +233,8 @@ contract SimTrace {
     PoseidonHarness public immutable h;
     uint32 public immutable defectOp; // 0 = honest
     uint32 public immutable defectChunk;
-    mapping(uint32 => bytes32[]) internal digests;
+    mapping(uint32 => bytes32[]) internal digests; // Poseidon chunk digests (what the circuits read and output)
+    mapping(uint32 => bytes32[]) internal leaves; // chunk-tree leaves: the digests, keccak leaves at slots 0 and n
     bytes32[] internal tensorRoots;
     int32[] internal input;
     int32[] internal output;
@@ -231,7 +259,8 @@ contract SimTrace {
         for (uint32 j = 0; j < m.numChunks(0); ++j) {
             int32[] memory v = new int32[](m.chunkLength(0, j));
             for (uint256 k = 0; k < v.length; ++k) v[k] = input[j * 4 + k];
-            digests[0].push(h.chunkDigest(v));
+            digests[0].push(h.chunkDigest(Packed.pack(v)));
+            leaves[0].push(keccak256(Packed.pack(v)));
         }
         tensorRoots.push(_tensorRoot(0));
         for (uint32 op = 1; op <= n; ++op) {
@@ -241,14 +270,16 @@ contract SimTrace {
                     uint256 d = m.f(op, j, ins);
                     if (op == defectOp && j == defectChunk) d = addmod(d, 1, Commitments.R);
                     digests[op].push(bytes32(d));
+                    leaves[op].push(bytes32(d));
                 } else {
                     int32[] memory v = m.g(j, ins);
                     if (op == defectOp && j == defectChunk) v[0] += 1;
                     for (uint256 k = 0; k < v.length; ++k) output.push(v[k]);
-                    digests[op].push(h.chunkDigest(v));
+                    digests[op].push(h.chunkDigest(Packed.pack(v)));
+                    leaves[op].push(keccak256(Packed.pack(v)));
                 }
             }
-            if (op == junkSlot) digests[op].push(bytes32(uint256(0xbad)));
+            if (op == junkSlot) leaves[op].push(bytes32(uint256(0xbad)));
             tensorRoots.push(_tensorRoot(op));
         }
     }
@@ -267,7 +298,31 @@ contract SimTrace {
     function trueDigest(uint32 op, uint32 chunk) external view returns (uint256) {
         uint256[] memory ins = inputDigests(op, chunk);
         if (op < m.n()) return m.f(op, chunk, ins);
-        return uint256(h.chunkDigest(m.g(chunk, ins)));
+        return uint256(h.chunkDigest(Packed.pack(m.g(chunk, ins))));
+    }
+
+    /// The packed bytes of the last operator's output chunk `chunk` as the (simulated) circuit
+    /// computes it on this trace's inputs.
+    function trueOutputChunk(uint32 chunk) external view returns (bytes memory) {
+        return Packed.pack(m.g(chunk, inputDigests(m.n(), chunk)));
+    }
+
+    /// The packed bytes of chunk `chunk` of a boundary slot (0 or n) of this trace.
+    function packedChunk(uint32 slot, uint32 chunk) external view returns (bytes memory) {
+        int32[] storage src = slot == 0 ? input : output;
+        uint256 lo = uint256(chunk) * m.CHUNK();
+        uint256 len = m.chunkLength(slot, chunk);
+        int32[] memory v = new int32[](len);
+        for (uint256 k = 0; k < len; ++k) v[k] = src[lo + k];
+        return Packed.pack(v);
+    }
+
+    function packedInput() external view returns (bytes memory) {
+        return Packed.pack(input);
+    }
+
+    function packedOutput() external view returns (bytes memory) {
+        return Packed.pack(output);
     }
 
     function getInput() external view returns (int32[] memory) {
@@ -278,12 +333,18 @@ contract SimTrace {
         return output;
     }
 
+    /// The Poseidon digest of a chunk (0 past the last chunk).
     function digest(uint32 slot, uint32 chunk) external view returns (bytes32) {
         return chunk < digests[slot].length ? digests[slot][chunk] : bytes32(0);
     }
 
+    /// The chunk-tree leaf of a chunk: its digest, or its keccak leaf at slots 0 and n.
+    function leaf(uint32 slot, uint32 chunk) external view returns (bytes32) {
+        return chunk < leaves[slot].length ? leaves[slot][chunk] : bytes32(0);
+    }
+
     function chunksRoot(uint32 slot) public view returns (bytes32) {
-        return Trees.root(digests[slot], m.chunkDepth(slot));
+        return Trees.root(leaves[slot], m.chunkDepth(slot));
     }
 
     function tensorRoot(uint32 slot) external view returns (bytes32) {
@@ -291,16 +352,16 @@ contract SimTrace {
     }
 
     function chunkPath(uint32 slot, uint32 chunk) external view returns (bytes32[] memory) {
-        return Trees.path(digests[slot], m.chunkDepth(slot), chunk);
+        return Trees.path(leaves[slot], m.chunkDepth(slot), chunk);
     }
 
     function nodesBelow(uint32 slot, uint256 height, uint256 index, uint256 k) external view returns (bytes32[] memory) {
-        return Trees.below(digests[slot], m.chunkDepth(slot), height, index, k);
+        return Trees.below(leaves[slot], m.chunkDepth(slot), height, index, k);
     }
 
-    function _stateLeaves(uint32 step) internal view returns (bytes32[] memory leaves) {
-        leaves = new bytes32[](step + 1);
-        for (uint32 s = 0; s <= step; ++s) leaves[s] = tensorRoots[s];
+    function _stateLeaves(uint32 step) internal view returns (bytes32[] memory ls) {
+        ls = new bytes32[](step + 1);
+        for (uint32 s = 0; s <= step; ++s) ls[s] = tensorRoots[s];
     }
 
     function stateRoot(uint32 step) public view returns (bytes32) {

@@ -11,7 +11,14 @@ interface Vm {
         uint64 gasRemaining;
     }
 
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
     function prank(address) external;
+    function prank(address, address) external;
     function startPrank(address) external;
     function stopPrank() external;
     function deal(address, uint256) external;
@@ -21,6 +28,8 @@ interface Vm {
     function expectRevert(bytes4) external;
     function expectRevert(bytes calldata) external;
     function expectEmit() external;
+    function recordLogs() external;
+    function getRecordedLogs() external returns (Log[] memory);
     function assume(bool) external pure;
     function skip(bool) external;
     function label(address, string calldata) external;
