@@ -85,15 +85,16 @@ contract AttacksTest is Fixture {
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
         vm.warp(block.timestamp + 1);
         uint32 n = m.n();
-        int32[] memory out = bad.getOutput();
+        bytes memory out = bad.packedOutput();
         bytes32 root = bad.stateRoot(n);
+        bytes32 outRoot = bad.tensorRoot(n);
         bytes32[] memory path = bad.statePath(n, n);
         vm.prank(submitter);
         manager.commitResult(manager.resultCommitment(rid, root, submitter));
         vm.roll(block.number + 1);
         vm.prank(submitter);
         vm.expectRevert(InferenceManager.SubmitterRejected.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
     }
 
     /// A submitter contract loses its own self-game and submits again in one transaction, so the
@@ -115,13 +116,7 @@ contract AttacksTest is Fixture {
         vm.roll(block.number + 1);
         Bot.Call[] memory calls = new Bot.Call[](2);
         calls[0] = Bot.Call(address(game), 0, abi.encodeCall(FaultDisputeGame.proveStep, (gid, sp)));
-        calls[1] = Bot.Call(
-            address(manager),
-            SUB_BOND,
-            abi.encodeCall(
-                InferenceManager.submitResult, (rid, bad.getOutput(), bad.stateRoot(n), bad.statePath(n, n))
-            )
-        );
+        calls[1] = Bot.Call(address(manager), SUB_BOND, submitCalldata(rid, bad));
         vm.expectRevert(InferenceManager.ReopenedThisBlock.selector);
         next.run(calls);
         // the rejection alone goes through; the request is Open at the end of that transaction
@@ -150,7 +145,7 @@ contract AttacksTest is Fixture {
         for (uint256 i = 0; i < 40; ++i) {
             address who = address(uint160(0xB000 + i));
             vm.deal(who, 10 ether);
-            InferenceManager.Request memory rq = manager.getRequest(rid);
+            InferenceManager.RequestState memory rq = manager.getRequest(rid);
             if (rq.status != InferenceManager.Status.Open || block.timestamp > rq.deadline) break;
             submit(rid, bad, who);
             vm.warp(block.timestamp + 60);
@@ -161,7 +156,7 @@ contract AttacksTest is Fixture {
             vm.roll(block.number + 1);
         }
         if (block.timestamp <= bound_) vm.warp(bound_);
-        manager.refund(rid);
+        refundAs(rid, stranger);
         vm.assertEq(manager.credits(requester), FEE);
         assertBooks();
     }
@@ -177,7 +172,7 @@ contract AttacksTest is Fixture {
         vm.prank(stranger);
         registry.contribute(id, keccak256("t1"), keccak256("evil"), keccak256("evil root"), "evil");
         vm.warp(block.timestamp + 3600);
-        (bool active,,,) = registry.requestInfo(id);
+        (bool active,,,,,,) = registry.requestInfo(id);
         vm.assertFalse(active);
         vm.assertNotEq(registry.circuitRoot(id), keccak256("evil root"));
     }
@@ -201,8 +196,9 @@ contract AttacksTest is Fixture {
         address copier = address(0xB07);
         vm.deal(copier, 10 ether);
         uint32 n = m.n();
-        int32[] memory out = honest.getOutput();
+        bytes memory out = honest.packedOutput();
         bytes32 root = honest.stateRoot(n);
+        bytes32 outRoot = honest.tensorRoot(n);
         bytes32[] memory path = honest.statePath(n, n);
         commit(rid, honest, submitter); // the honest submitter's commitment (reveals nothing)
         // a copy of the honest commitment binds the honest sender, not the copier
@@ -214,16 +210,20 @@ contract AttacksTest is Fixture {
         manager.commitResult(manager.resultCommitment(rid, root, copier));
         vm.prank(copier);
         vm.expectRevert(InferenceManager.NoCommitment.selector);
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
         reveal(rid, honest, submitter); // the honest reveal lands in the same block
-        vm.assertEq(manager.getResult(rid).submitter, submitter);
+        // the live result is the honest submitter's (its record, with its address, is the stored one)
+        vm.assertEq(
+            manager.resultHash(rid),
+            keccak256(abi.encode(InferenceManager.ResultRecord(submitter, SUB_BOND, root, outRoot)))
+        );
         // by the next block, when the copier's commitment could count, the request is answered
         vm.roll(block.number + 1);
         vm.prank(copier);
         vm.expectRevert(
             abi.encodeWithSelector(InferenceManager.WrongStatus.selector, InferenceManager.Status.Submitted)
         );
-        manager.submitResult{value: SUB_BOND}(rid, out, root, path);
+        manager.submitResult{value: SUB_BOND}(rid, root, outRoot, path, out);
     }
 
     // ------------------------------------------------------------------ 5b. a game past its bound
@@ -238,8 +238,7 @@ contract AttacksTest is Fixture {
         vm.warp(uint256(cap) + 2 * BUDGET + 1);
         vm.prank(requester);
         game.claimTimeout(gid);
-        vm.prank(requester);
-        manager.refund(rid);
+        refundAs(rid, requester);
         vm.assertEq(manager.credits(requester), FEE);
         assertBooks();
     }
@@ -285,8 +284,7 @@ contract AttacksTest is Fixture {
         }
         vm.assertTrue(op != 0, "no node in the field");
         uint256 id = register(mm, params(2, 1));
-        vm.prank(requester);
-        uint256 rid = manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
+        uint256 rid = requestAs(requester, id, FEE, uint64(block.timestamp + 1000));
         submit(rid, h, submitter);
         SimTrace other = newTrace(mm, op, 0); // disputed: chunk 0 of op, which reads chunk 0 of slot op-1
         uint256 gid = openGame(rid, other, challenger);
@@ -314,6 +312,9 @@ contract AttacksTest is Fixture {
     /// A request by root names only the input's chunks root: the tensor root (shape, scale,
     /// chunking) is computed from the registered input geometry, whatever the requester meant.
     /// (Before the fix a whole tensor root was taken, so `wrongRoot` below was accepted.)
+    /// The manager now stores only the hash of the request's record: the record with the
+    /// registered geometry's root is the stored one, a record with `wrongRoot` is refused, and a
+    /// game on the request starts from stateRoot(0) of that input.
     function test_attack7_requestByRootUsesTheRegisteredGeometry() public {
         bytes32 chunksRoot = honest.chunksRoot(0);
         bytes32 otherMeta = keccak256(abi.encodePacked(uint32(1), uint32(7), int32(8), uint32(4)));
@@ -321,9 +322,24 @@ contract AttacksTest is Fixture {
         vm.prank(requester);
         uint256 rid =
             manager.requestInferenceByRoot{value: FEE}(modelId, chunksRoot, "bafkreiinput", uint64(block.timestamp + 10));
-        InferenceManager.Request memory rq = manager.getRequest(rid);
-        vm.assertEq(rq.inputRoot, keccak256(abi.encodePacked(m.metaHash(0), chunksRoot)));
-        vm.assertNotEq(rq.inputRoot, wrongRoot);
-        vm.assertEq(rq.stateRoot0, honest.stateRoot(0));
+        bytes32 inputRoot = keccak256(abi.encodePacked(m.metaHash(0), chunksRoot));
+        vm.assertEq(inputRoot, honest.tensorRoot(0));
+        vm.assertEq(
+            manager.requestHash(rid), keccak256(abi.encode(InferenceManager.RequestRecord(requester, FEE, inputRoot)))
+        );
+        vm.assertNotEq(
+            manager.requestHash(rid), keccak256(abi.encode(InferenceManager.RequestRecord(requester, FEE, wrongRoot)))
+        );
+        noteRequest(rid, requester, FEE, inputRoot);
+        submit(rid, bad, submitter);
+        // the record with the other geometry's root is refused
+        InferenceManager.RequestRecord memory wrong = InferenceManager.RequestRecord(requester, FEE, wrongRoot);
+        InferenceManager.ResultRecord memory res = resRec(rid);
+        bytes32 croot = honest.stateRoot(m.n());
+        vm.prank(challenger);
+        vm.expectRevert(InferenceManager.WrongRecord.selector);
+        manager.challenge{value: CH_BOND}(rid, wrong, res, croot);
+        uint256 gid = openGame(rid, honest, challenger);
+        vm.assertEq(game.getGame(gid).agreedRoot, honest.stateRoot(0));
     }
 }

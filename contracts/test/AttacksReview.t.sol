@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {vm} from "./utils/Vm.sol";
 import {Fixture} from "./utils/Fixture.sol";
-import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {SimModel, SimTrace, Packed} from "./utils/Sim.sol";
 import {InferenceManager} from "../src/InferenceManager.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
 import {ModelRegistry, DisputeParams, ParamBounds} from "../src/ModelRegistry.sol";
@@ -49,11 +49,10 @@ contract AttacksReviewTest is Fixture {
     }
 
     function submitCall(uint256 rid, SimTrace t, address who, uint256 bond) internal returns (bool ok, bytes memory err) {
-        uint32 n = t.m().n();
-        bytes memory data =
-            abi.encodeCall(InferenceManager.submitResult, (rid, t.getOutput(), t.stateRoot(n), t.statePath(n, n)));
+        bytes memory data = submitCalldata(rid, t);
         vm.prank(who);
         (ok, err) = address(manager).call{value: bond}(data);
+        if (ok) noteResult(rid, t, who, bond);
     }
 
     function reject(uint256 gid, SimTrace dt, address d, address c) internal {
@@ -80,12 +79,12 @@ contract AttacksReviewTest is Fixture {
         DisputeParams memory p = params(2, 1);
         p.submitterBond = 0.05 ether;
         uint256 mid = register(m, p);
+        bytes memory input = Packed.pack(simInput());
         vm.prank(requester);
         vm.expectRevert(InferenceManager.FeeTooLarge.selector);
-        manager.requestInference{value: 1 ether}(mid, simInput(), uint64(block.timestamp + 1000));
+        manager.requestInference{value: 1 ether}(mid, input, uint64(block.timestamp + 1000));
         uint256 fee = manager.maxFeeOf(p.submitterBond) - 1;
-        vm.prank(requester);
-        uint256 rid = manager.requestInference{value: fee}(mid, simInput(), uint64(block.timestamp + 1000));
+        uint256 rid = requestAs(requester, mid, fee, uint64(block.timestamp + 1000));
 
         // earlier blocks: the copier's garbage commitment (any time; it reveals nothing) and the
         // honest submitter's commitment
@@ -111,7 +110,7 @@ contract AttacksReviewTest is Fixture {
         (ok,) = submitCall(rid, honest, submitter, p.submitterBond);
         vm.assertTrue(!ok, "the honest retry fails");
         vm.warp(block.timestamp + WINDOW + 1);
-        manager.finalize(rid);
+        finalizeAs(rid, stranger);
         for (uint256 i = 0; i < 3; ++i) {
             address a = i == 0 ? copierA : i == 1 ? copierS : copierB;
             if (manager.credits(a) > 0) {
@@ -210,7 +209,7 @@ contract AttacksReviewTest is Fixture {
         game.proveStep(g6, honestProof(g6, m, honest));
         vm.assertEq(uint256(outcome(g6)), uint256(FaultDisputeGame.Outcome.DefenderWon));
         vm.warp(block.timestamp + WINDOW + 1);
-        manager.finalize(rid);
+        finalizeAs(rid, stranger);
 
         // the old games end after the request is final, in reverse order
         vm.warp(block.timestamp + 2 * BUDGET + 1);
@@ -243,7 +242,7 @@ contract AttacksReviewTest is Fixture {
         game.claimTimeout(g3);
         vm.assertEq(manager.credits(challenger2), CH_BOND + (SUB_BOND / 2) / 2);
         vm.warp(block.timestamp + 2000);
-        manager.refund(rid);
+        refundAs(rid, stranger);
         vm.assertEq(manager.totalEscrow(), 0);
         assertBooks();
     }
@@ -259,7 +258,7 @@ contract AttacksReviewTest is Fixture {
         uint256 bound_ = d0 + 2 * WINDOW + 2 * BUDGET + 1;
         uint256 rounds;
         for (uint256 i = 0; i < 10; ++i) {
-            InferenceManager.Request memory rq = manager.getRequest(rid);
+            InferenceManager.RequestState memory rq = manager.getRequest(rid);
             if (rq.status != InferenceManager.Status.Open) break;
             if (block.timestamp > rq.deadline) break;
             address who = address(uint160(0xD000 + i));
@@ -272,7 +271,7 @@ contract AttacksReviewTest is Fixture {
             vm.assertTrue(ok);
             // the challenge comes at once while a rejection can still reopen the request (so
             // that another round follows), else at the window's last second
-            if (block.timestamp + BUDGET + 1 >= rq.deadlineCap) vm.warp(manager.getResult(rid).challengeDeadline);
+            if (block.timestamp + BUDGET + 1 >= rq.deadlineCap) vm.warp(manager.getRequest(rid).challengeDeadline);
             ++rounds;
             uint256 gid = openGame(rid, honest, challenger);
             // the defender never moves; the timeout is claimed at the first possible second
@@ -282,11 +281,11 @@ contract AttacksReviewTest is Fixture {
         }
         vm.assertEq(rounds, 2);
         vm.assertTrue(block.timestamp <= bound_, "the rejection came late");
-        InferenceManager.Request memory r2 = manager.getRequest(rid);
+        InferenceManager.RequestState memory r2 = manager.getRequest(rid);
         vm.assertEq(uint256(r2.status), uint256(InferenceManager.Status.Open));
         if (block.timestamp <= r2.deadline) vm.warp(r2.deadline + 1);
         vm.assertTrue(block.timestamp <= bound_, "refund beyond the bound");
-        manager.refund(rid);
+        refundAs(rid, stranger);
     }
 
     // ================================================================== holds: commit
@@ -325,7 +324,7 @@ contract AttacksReviewTest is Fixture {
         vm.prank(stranger);
         vm.expectRevert(ModelRegistry.NotOwner.selector);
         registry.setActive(id, true);
-        (bool active,,,) = registry.requestInfo(id);
+        (bool active,,,,,,) = registry.requestInfo(id);
         vm.assertFalse(active);
         vm.assertEq(registry.circuitRoot(id), root0);
         // after the window: no more contributions
@@ -351,16 +350,15 @@ contract AttacksReviewTest is Fixture {
         registry = new ModelRegistry(
             ParamBounds({minMoveSeconds: 12, minChallengeWindow: 1, minSubmitterBond: 1, minChallengerBond: 1})
         );
-        manager = new InferenceManager(registry, poseidon);
-        game = new FaultDisputeGame(manager, registry, verifier);
+        manager = new InferenceManager(registry);
+        game = new FaultDisputeGame(manager, registry, verifier, poseidon);
         manager.setGame(game);
         uint16[3] memory ks = [uint16(2), uint16(3), uint16(8)];
         for (uint256 r = 0; r < ks.length; ++r) {
             DisputeParams memory p = params(ks[r], 1);
             p.clockBudget = registry.minClockBudget(m.n(), p.arity, p.maxGroup);
             uint256 id = register(m, p);
-            vm.prank(requester);
-            uint256 rid = manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 10000));
+            uint256 rid = requestAs(requester, id, FEE, uint64(block.timestamp + 10000));
             submit(rid, honest, submitter);
             uint256 gid = openGame(rid, bad, challenger);
             for (uint256 guard = 0; guard < 200; ++guard) {
@@ -385,9 +383,10 @@ contract AttacksReviewTest is Fixture {
         DisputeParams memory p = params(2, 1);
         p.challengeWindow = 30 days;
         uint256 id = register(m, p);
+        bytes memory input = Packed.pack(simInput());
         vm.prank(requester);
         vm.expectRevert(InferenceManager.BadDeadline.selector);
-        manager.requestInference{value: FEE}(id, simInput(), type(uint64).max - 1);
+        manager.requestInference{value: FEE}(id, input, type(uint64).max - 1);
         DisputeParams memory q = params(2, 0);
         ModelRegistry.Registration memory r = registration(m, q);
         vm.expectRevert(ModelRegistry.BadParams.selector);

@@ -3,7 +3,7 @@ pragma solidity 0.8.30;
 
 import {vm} from "./utils/Vm.sol";
 import {Fixture} from "./utils/Fixture.sol";
-import {SimModel} from "./utils/Sim.sol";
+import {SimModel, Packed} from "./utils/Sim.sol";
 import {ModelRegistry} from "../src/ModelRegistry.sol";
 import {InferenceManager} from "../src/InferenceManager.sol";
 
@@ -29,7 +29,7 @@ contract CeremonyTest is Fixture {
     }
 
     function _active(uint256 id) internal view returns (bool active) {
-        (active,,,) = registry.requestInfo(id);
+        (active,,,,,,) = registry.requestInfo(id);
     }
 
     function test_requestsOnlyAfterTheOwnerAcceptedAContribution() public {
@@ -42,9 +42,11 @@ contract CeremonyTest is Fixture {
         vm.assertFalse(_active(id));
         bytes32 initialRoot = registry.circuitRoot(id);
         vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256(""));
+        vm.assertTrue(registry.getModel(id).ceremonyPending);
+        bytes memory input = Packed.pack(simInput());
         vm.prank(requester);
         vm.expectRevert(InferenceManager.ModelInactive.selector);
-        manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
+        manager.requestInference{value: FEE}(id, input, uint64(block.timestamp + 1000));
 
         vm.prank(stranger);
         registry.contribute(id, T0, T1, ROOT1, "bafy-alice");
@@ -77,6 +79,7 @@ contract CeremonyTest is Fixture {
         vm.assertTrue(done);
         vm.assertEq(t, T1);
         vm.assertTrue(_active(id));
+        vm.assertFalse(registry.getModel(id).ceremonyPending);
         vm.assertEq(registry.circuitRoot(id), ROOT1);
         vm.assertEq(keccak256(bytes(registry.ceremonyKeys(id))), keccak256("bafy-alice"));
         vm.assertEq(uint256(registry.acceptedContribution(id)), 1);
@@ -135,9 +138,11 @@ contract CeremonyTest is Fixture {
         vm.assertFalse(_active(id));
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.UnknownContribution.selector, id, 0));
         registry.acceptContribution(id, 0);
+        vm.assertTrue(registry.getModel(id).ceremonyPending);
+        bytes memory input = Packed.pack(simInput());
         vm.prank(requester);
         vm.expectRevert(InferenceManager.ModelInactive.selector);
-        manager.requestInference{value: FEE}(id, simInput(), uint64(block.timestamp + 1000));
+        manager.requestInference{value: FEE}(id, input, uint64(block.timestamp + 1000));
     }
 
     function test_noCeremonyForPlainModels_andNoZeroWindow() public {
@@ -146,6 +151,7 @@ contract CeremonyTest is Fixture {
         vm.assertEq(closesAt, 0);
         vm.assertTrue(done);
         vm.assertTrue(_active(id));
+        vm.assertFalse(registry.getModel(id).ceremonyPending);
         vm.expectRevert(abi.encodeWithSelector(ModelRegistry.NoCeremony.selector, id));
         registry.contribute(id, bytes32(0), T1, ROOT1, "x");
         ModelRegistry.Registration memory r = registration(m, params(2, 1));

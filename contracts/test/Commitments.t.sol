@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {vm, TestBase} from "./utils/Vm.sol";
+import {vm, TestBase, console} from "./utils/Vm.sol";
 import {Fixture} from "./utils/Fixture.sol";
-import {Trees} from "./utils/Sim.sol";
+import {Trees, Packed} from "./utils/Sim.sol";
 import {Commitments, TensorMeta} from "../src/lib/Commitments.sol";
 import {Merkle} from "../src/lib/Merkle.sol";
 
@@ -31,7 +31,10 @@ contract CommitmentsTest is Fixture {
             int256[] memory raw = vm.parseJsonIntArray(j, string.concat(k, ".values"));
             int32[] memory v = new int32[](raw.length);
             for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
-            vm.assertEq(harness.chunkDigest(v), vm.parseJsonBytes32(j, string.concat(k, ".digest")), "chunk digest");
+            // the digest is computed on chain from the chunk's packed bytes (docs/commitments.md "Boundary tensors")
+            vm.assertEq(
+                harness.chunkDigest(Packed.pack(v)), vm.parseJsonBytes32(j, string.concat(k, ".digest")), "chunk digest"
+            );
         }
     }
 
@@ -64,15 +67,59 @@ contract CommitmentsTest is Fixture {
         for (uint256 q = 0; q < raw.length; ++q) v[q] = int32(raw[q]);
     }
 
+    /// The vectors' tensor roots are those of interior slots (Poseidon chunk digests as leaves);
+    /// the manager's tensorRootOf is the boundary root (slots 0 and n: keccak leaves over packed
+    /// bytes), checked against a test-side tree of those leaves.
     function test_tensorRoots() public view {
         string memory j = vm.readFile("test/vectors/poseidon5.json");
         for (uint256 i = 0; i < 3; ++i) {
             string memory k = string.concat(".tensors[", vm.toString(i), "]");
             (TensorMeta memory m, int32[] memory v) = _parseTensor(j, k);
+            bytes memory packed = Packed.pack(v);
             vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "metaHash");
-            vm.assertEq(harness.tensorRoot(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "tensorRoot");
-            vm.assertEq(manager.tensorRootOf(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "manager");
+            vm.assertEq(
+                harness.digestTensorRoot(m, packed), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "tensorRoot"
+            );
+            bytes32 boundary = _boundaryRoot(m, v);
+            vm.assertEq(manager.tensorRootOf(m, packed), boundary, "manager: boundary root");
+            vm.assertEq(harness.boundaryTensorRoot(m, packed), boundary, "harness: boundary root");
+            vm.assertEq(manager.tensorRootOfChunks(m, _boundaryChunksRoot(m, v)), boundary, "manager: root of chunks");
+            vm.assertTrue(boundary != vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "boundary == interior");
         }
+    }
+
+    /// Chunks root of a boundary tensor, test side: keccak of each chunk's packed bytes, a full
+    /// binary tree over them (Trees pads with zero leaves).
+    function _boundaryChunksRoot(TensorMeta memory m, int32[] memory v) internal pure returns (bytes32) {
+        uint256 cl = m.chunkLen;
+        uint256 chunks = (v.length + cl - 1) / cl;
+        bytes32[] memory leaves = new bytes32[](chunks);
+        for (uint256 c = 0; c < chunks; ++c) {
+            uint256 len = (c + 1) * cl <= v.length ? cl : v.length - c * cl;
+            int32[] memory part = new int32[](len);
+            for (uint256 q = 0; q < len; ++q) part[q] = v[c * cl + q];
+            leaves[c] = keccak256(Packed.pack(part));
+        }
+        return Trees.root(leaves, Merkle.ceilLog2(chunks));
+    }
+
+    function _boundaryRoot(TensorMeta memory m, int32[] memory v) internal view returns (bytes32) {
+        return keccak256(abi.encodePacked(harness.metaHash(m), _boundaryChunksRoot(m, v)));
+    }
+
+    /// Packed bytes must be exactly 4 bytes a value of the geometry: one byte more or less, or
+    /// one value less, is refused.
+    function test_boundaryRootRefusesWrongLength() public {
+        string memory j = vm.readFile("test/vectors/poseidon5.json");
+        (TensorMeta memory m, int32[] memory v) = _parseTensor(j, ".tensors[0]");
+        bytes memory packed = Packed.pack(v);
+        bytes memory longer = abi.encodePacked(packed, bytes1(0));
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, packed.length + 1, packed.length));
+        manager.tensorRootOf(m, longer);
+        bytes memory shorter = new bytes(packed.length - 4);
+        for (uint256 q = 0; q < shorter.length; ++q) shorter[q] = packed[q];
+        vm.expectRevert(abi.encodeWithSelector(Commitments.BadLength.selector, packed.length - 4, packed.length));
+        manager.tensorRootOf(m, shorter);
     }
 
     function test_stateRoot0AndDepth() public pure {
@@ -119,6 +166,11 @@ contract CommitmentsTest is Fixture {
         if (vm.keyExistsJson(j, ".state")) {
             checked += _checkRustState(j);
         }
+        if (vm.keyExistsJson(j, ".boundaryTensors")) {
+            uint256 n = _len(j, ".boundaryTensors");
+            _checkRustBoundary(j, n);
+            checked += n;
+        }
         vm.assertTrue(checked > 0, "commitments.json has no vectors this test understands");
     }
 
@@ -132,7 +184,11 @@ contract CommitmentsTest is Fixture {
             string memory k = string.concat(".tensors[", vm.toString(i), "]");
             (TensorMeta memory m, int32[] memory v) = _parseTensor(j, k);
             vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "rust metaHash");
-            vm.assertEq(harness.tensorRoot(m, v), vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")), "rust tensorRoot");
+            vm.assertEq(
+                harness.digestTensorRoot(m, Packed.pack(v)),
+                vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot")),
+                "rust tensorRoot"
+            );
             bytes32[] memory digests = vm.parseJsonBytes32Array(j, string.concat(k, ".chunkDigests"));
             bytes32 chunksRoot = vm.parseJsonBytes32(j, string.concat(k, ".chunksRoot"));
             for (uint256 c = 0; c < digests.length; ++c) {
@@ -143,6 +199,60 @@ contract CommitmentsTest is Fixture {
                 }
             }
         }
+    }
+
+    /// The Rust engine's boundary tensors (slot 0 and n: keccak leaves over packed bytes,
+    /// docs/commitments.md "Boundary tensors") against the contracts' boundary code.
+    function test_rustBoundaryTensorVectors() public view {
+        string memory j = vm.readFile("../testdata/vectors/commitments.json");
+        if (!vm.keyExistsJson(j, ".boundaryTensors")) {
+            console.log("commitments.json has no boundaryTensors yet: vectors checked", 0);
+            return;
+        }
+        uint256 n = _len(j, ".boundaryTensors");
+        vm.assertTrue(n > 0, "no boundary tensor vectors");
+        _checkRustBoundary(j, n);
+    }
+
+    function _checkRustBoundary(string memory j, uint256 count) internal view {
+        for (uint256 i = 0; i < count; ++i) {
+            _checkRustBoundaryOne(j, string.concat(".boundaryTensors[", vm.toString(i), "]"));
+        }
+    }
+
+    function _checkRustBoundaryOne(string memory j, string memory k) internal view {
+        (TensorMeta memory m, int32[] memory v) = _parseTensor(j, k);
+        bytes memory packed = vm.parseJsonBytes(j, string.concat(k, ".packed"));
+        vm.assertEq(keccak256(packed), keccak256(Packed.pack(v)), "rust packed bytes");
+        vm.assertEq(harness.metaHash(m), vm.parseJsonBytes32(j, string.concat(k, ".metaHash")), "rust boundary metaHash");
+        bytes32 root = vm.parseJsonBytes32(j, string.concat(k, ".tensorRoot"));
+        vm.assertEq(harness.boundaryTensorRoot(m, packed), root, "rust boundary tensorRoot");
+        vm.assertEq(manager.tensorRootOf(m, packed), root, "rust boundary tensorRoot (manager)");
+        bytes32 chunksRoot = vm.parseJsonBytes32(j, string.concat(k, ".chunksRoot"));
+        vm.assertEq(_boundaryChunksRoot(m, v), chunksRoot, "rust boundary chunksRoot");
+        bytes32[] memory leaves = vm.parseJsonBytes32Array(j, string.concat(k, ".chunkLeaves"));
+        vm.assertEq(leaves.length, (v.length + m.chunkLen - 1) / m.chunkLen, "rust boundary chunk count");
+        for (uint256 c = 0; c < leaves.length; ++c) {
+            bytes32[] memory path = vm.parseJsonBytes32Array(j, string.concat(k, ".chunkPaths[", vm.toString(c), "]"));
+            _checkBoundaryLeaf(packed, m.chunkLen, c, leaves[c], path, chunksRoot);
+        }
+    }
+
+    /// Leaf `c` is the keccak of chunk c's packed bytes and its path leads to the chunks root.
+    function _checkBoundaryLeaf(
+        bytes memory packed,
+        uint256 cl,
+        uint256 c,
+        bytes32 leaf,
+        bytes32[] memory path,
+        bytes32 chunksRoot
+    ) internal view {
+        uint256 lo = 4 * c * cl;
+        uint256 hi = lo + 4 * cl < packed.length ? lo + 4 * cl : packed.length;
+        bytes memory chunk = new bytes(hi - lo);
+        for (uint256 q = 0; q < chunk.length; ++q) chunk[q] = packed[lo + q];
+        vm.assertEq(harness.boundaryLeaf(chunk), leaf, "rust boundary leaf");
+        vm.assertEq(this.rootFromPathExt(leaf, c, path), chunksRoot, "rust boundary chunk path");
     }
 
     function _checkRustState(string memory j) internal view returns (uint256 n) {

@@ -103,12 +103,12 @@ contract DissectionTest is Fixture {
         submit(rid, bad, submitter);
         uint256 g1 = openGame(rid, honest, challenger);
         uint256 g2 = openGame(rid, honest, challenger2);
-        vm.assertEq(manager.getResult(rid).activeGames, 2);
+        vm.assertEq(manager.getRequest(rid).activeGames, 2);
         playToProof(g1, bad, honest);
         // the result cannot be finalised while games run, even after the window
         vm.warp(block.timestamp + WINDOW + 1);
-        vm.expectRevert(InferenceManager.GamesRunning.selector);
-        manager.finalize(rid);
+        expectMoveRevert(abi.encodeWithSelector(InferenceManager.GamesRunning.selector));
+        finalizeAs(rid, stranger);
         game.proveStep(g1, honestProof(g1, m, honest));
         vm.assertEq(uint256(manager.getRequest(rid).status), uint256(InferenceManager.Status.Open));
         // half the bond is burned, the other half split between the two games that were running

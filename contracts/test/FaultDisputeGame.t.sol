@@ -39,6 +39,9 @@ contract FaultDisputeGameTest is Fixture {
         // true digest's proof (posted here by a stranger) makes the defender lose
         FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
         vm.assertTrue(bytes32(sp.outputDigest) != gm.defenderRoot, "digest differs");
+        // at the last op the defender's leaf is the keccak of its output chunk's packed bytes:
+        // the true chunk's leaf differs from it
+        if (op == m.n()) vm.assertTrue(harness.boundaryLeaf(sp.outputValues) != gm.defenderRoot, "leaf differs");
         vm.prank(stranger);
         game.proveStep(gid, sp);
         vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
@@ -82,7 +85,7 @@ contract FaultDisputeGameTest is Fixture {
         vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.DefenderWon));
         vm.assertEq(manager.credits(submitter), CH_BOND);
         vm.warp(block.timestamp + WINDOW + 1);
-        manager.finalize(rid);
+        finalizeAs(rid, stranger);
         vm.assertEq(manager.credits(submitter), CH_BOND + SUB_BOND + FEE);
         assertBooks();
     }

@@ -26,6 +26,16 @@ contract HandlerSmokeTest is TestBase {
         h.doWarp(39); // +40 s: the wrong challenger's clock has run out
         h.doTimeout(1);
         vm.assertEq(h.resolvedInPlay(), 2, "timeout claimed");
+        // a second request answered honestly and, after the window, claimed by its submitter
+        h.doRequest(0.2 ether, 200);
+        h.doSubmit(1, true);
+        for (uint256 i = 0; i < 3; ++i) h.doWarp(39); // +120 s: past the challenge window
+        h.doFinalizeOrRefund((uint256(1) << 128) + 1); // request 1, by claim
+        vm.assertEq(h.claims(), 1, "claimed");
+        vm.assertEq(
+            uint256(InferenceManager(h.managerAddr()).getRequest(1).status), uint256(InferenceManager.Status.Finalized)
+        );
+        vm.assertTrue(h.paidTo(h.honestSubmitter()) >= h.honestSubmitterEarned(), "claim paid fee + bond");
         h.drain();
         vm.assertEq(h.managerAddr().balance, InferenceManager(h.managerAddr()).totalBurned());
         vm.assertTrue(InferenceManager(h.managerAddr()).totalBurned() > 0);

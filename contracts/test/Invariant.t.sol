@@ -9,7 +9,9 @@ import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
 
 /// Random sequences of everything that moves money: requests, results (honest or wrong),
 /// challenges (honest, wrong, and by the wrong submitter's own second identity), game moves and
-/// proofs, timeouts, finalisations, refunds and withdrawals, with time passing in between.
+/// proofs, timeouts, finalisations (by anyone, or claimed by the submitter and paid at once),
+/// refunds and withdrawals, with time passing in between. The manager stores only the hashes of
+/// request and result records: the handler keeps the records the events carry and passes them.
 /// Honest parties never miss a move: `submitter` only posts honest results and `challenger`
 /// only challenges wrong ones; `cheater` posts wrong results and `challenger2` challenges
 /// anything (as the cheater's second identity, or wrongly).
@@ -25,6 +27,7 @@ contract Handler is Fixture {
     uint256 public calls;
     uint256 public resolvedInPlay; // games ended by a proof, a padding check, a timeout or a cancel
     uint256 public movesMade;
+    uint256 public claims; // results finalised by their submitter's claim
     address public cheater = address(0xBAD);
     mapping(address => uint256) public withdrawn;
 
@@ -50,8 +53,7 @@ contract Handler is Fixture {
     function doRequest(uint256 feeSeed, uint256 dlSeed) external {
         calls++;
         uint256 fee = bound(feeSeed, 0, SUB_BOND / 2 - 1);
-        vm.prank(requester);
-        manager.requestInference{value: fee}(modelId, simInput(), uint64(block.timestamp + bound(dlSeed, 1, 300)));
+        requestAs(requester, modelId, fee, uint64(block.timestamp + bound(dlSeed, 1, 300)));
         ghostIn += fee;
     }
 
@@ -61,7 +63,7 @@ contract Handler is Fixture {
         if (n == 0) return;
         uint256 rid = _find(ridSeed, InferenceManager.Status.Open);
         if (rid == type(uint256).max) return;
-        InferenceManager.Request memory rq = manager.getRequest(rid);
+        InferenceManager.RequestState memory rq = manager.getRequest(rid);
         if (block.timestamp > rq.deadline) return;
         address who = useHonest ? submitter : cheater;
         if (manager.rejectedSubmitter(rid, who)) return;
@@ -75,9 +77,8 @@ contract Handler is Fixture {
         if (n == 0) return;
         uint256 rid = _find(ridSeed, InferenceManager.Status.Submitted);
         if (rid == type(uint256).max) return;
-        InferenceManager.Result memory res = manager.getResult(rid);
-        if (block.timestamp > res.challengeDeadline) return;
-        bool h = res.finalRoot != honest.stateRoot(m.n());
+        if (block.timestamp > manager.getRequest(rid).challengeDeadline) return;
+        bool h = resRec(rid).finalRoot != honest.stateRoot(m.n());
         if (!h && !second) return; // the honest challenger only challenges wrong results
         uint256 gid = openGame(rid, h ? honest : bad, second ? challenger2 : challenger);
         chalHonest[gid] = h;
@@ -150,17 +151,34 @@ contract Handler is Fixture {
         uint256 n = manager.requestCount();
         if (n == 0) return;
         uint256 rid = bound(ridSeed, 0, n - 1);
-        _settle(rid);
+        _settle(rid, (ridSeed >> 128) % 2 == 1);
     }
 
-    function _settle(uint256 rid) internal {
-        InferenceManager.Request memory rq = manager.getRequest(rid);
+    /// Refunds or finalises `rid` when due, with the records the handler kept from the events:
+    /// finalised by anyone (the submitter credited) or claimed by the submitter (paid at once).
+    function _settle(uint256 rid, bool byClaim) internal {
+        InferenceManager.RequestState memory rq = manager.getRequest(rid);
         if (rq.status == InferenceManager.Status.Open && block.timestamp > rq.deadline) {
-            manager.refund(rid);
+            refundAs(rid, stranger);
         } else if (rq.status == InferenceManager.Status.Submitted) {
-            InferenceManager.Result memory res = manager.getResult(rid);
-            if (block.timestamp > res.challengeDeadline && res.activeGames == 0) manager.finalize(rid);
+            if (block.timestamp <= rq.challengeDeadline || rq.activeGames != 0) return;
+            if (byClaim) _claim(rid);
+            else finalizeAs(rid, stranger);
         }
+    }
+
+    /// The submitter finalises its own result and is paid at once.
+    function _claim(uint256 rid) internal {
+        InferenceManager.RequestRecord memory rq = rqRec(rid);
+        InferenceManager.ResultRecord memory res = resRec(rid);
+        uint256 amount = rq.fee + res.bond;
+        uint256 before = res.submitter.balance;
+        vm.prank(res.submitter);
+        manager.claim(rid, rq, res);
+        vm.assertEq(res.submitter.balance - before, amount, "claim pays fee + bond");
+        ghostOut += amount;
+        withdrawn[res.submitter] += amount;
+        claims++;
     }
 
     function doWithdraw(uint256 who) external {
@@ -213,15 +231,23 @@ contract Handler is Fixture {
         }
     }
 
-    /// What the manager owes, recomputed from the public state of every request, game and actor.
+    /// What the manager owes, recomputed from the public state of every request, game and actor
+    /// and from the request and result records the events carried (each checked against the hash
+    /// the manager stores).
     function owed() public view returns (uint256 total) {
         uint256 n = manager.requestCount();
         for (uint256 i = 0; i < n; ++i) {
-            InferenceManager.Request memory rq = manager.getRequest(i);
+            InferenceManager.RequestState memory rq = manager.getRequest(i);
+            vm.assertEq(keccak256(abi.encode(rqRec(i))), manager.requestHash(i), "request record");
             if (rq.status == InferenceManager.Status.Open || rq.status == InferenceManager.Status.Submitted) {
-                total += rq.fee;
+                total += rqRec(i).fee;
             }
-            if (rq.status == InferenceManager.Status.Submitted) total += manager.getResult(i).bond;
+            if (rq.status == InferenceManager.Status.Submitted) {
+                vm.assertEq(keccak256(abi.encode(resRec(i))), manager.resultHash(i), "result record");
+                total += resRec(i).bond;
+            } else if (rq.status == InferenceManager.Status.Open) {
+                vm.assertEq(manager.resultHash(i), bytes32(0), "no live result on an open request");
+            }
         }
         uint256 gc = game.gameCount();
         for (uint256 i = 0; i < gc; ++i) {
@@ -243,8 +269,9 @@ contract Handler is Fixture {
         uint256 n = manager.requestCount();
         for (uint256 i = 0; i < n; ++i) {
             if (manager.getRequest(i).status != InferenceManager.Status.Finalized) continue;
-            InferenceManager.Result memory res = manager.getResult(i);
-            if (res.submitter == submitter) total += manager.getRequest(i).fee + res.bond;
+            InferenceManager.ResultRecord memory res = resRec(i);
+            vm.assertEq(keccak256(abi.encode(res)), manager.resultHash(i), "final result record");
+            if (res.submitter == submitter) total += rqRec(i).fee + res.bond;
         }
     }
 
@@ -289,7 +316,7 @@ contract Handler is Fixture {
         }
         vm.warp(block.timestamp + 10_000);
         uint256 n = manager.requestCount();
-        for (uint256 i = 0; i < n; ++i) _settle(i);
+        for (uint256 i = 0; i < n; ++i) _settle(i, i % 2 == 1);
         for (uint256 i = 0; i < actors.length; ++i) {
             uint256 c = manager.credits(actors[i]);
             if (c == 0) continue;
@@ -374,6 +401,7 @@ contract InvariantTest is TestBase {
         console.log("requests", InferenceManager(h.managerAddr()).requestCount());
         console.log("resolved in play", h.resolvedInPlay());
         console.log("moves", h.movesMade());
+        console.log("claims", h.claims());
         console.log("calls", h.calls());
         console.log("time", block.timestamp);
         h.drain();

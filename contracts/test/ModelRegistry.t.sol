@@ -30,7 +30,7 @@ contract ModelRegistryTest is Fixture {
         vm.assertEq(got.metaRoot, m.metaRoot());
         vm.assertEq(got.params.arity, 4);
         vm.assertEq(got.params.maxGroup, 2);
-        vm.assertEq(got.artifactCids.length, 2);
+        vm.assertEq(keccak256(bytes(got.manifestCid)), keccak256("bafkreimanifest"));
         vm.assertTrue(got.active);
         vm.assertEq(registry.getModel(2).owner, stranger);
     }
