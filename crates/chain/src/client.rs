@@ -204,13 +204,19 @@ impl ChainBuilder {
         let manager = ctx
             .create(
                 "deploy InferenceManager",
-                InferenceManager::deploy_builder(p, registry.value, poseidon.value),
+                InferenceManager::deploy_builder(p, registry.value),
             )
             .await?;
         let game = ctx
             .create(
                 "deploy FaultDisputeGame",
-                FaultDisputeGame::deploy_builder(p, manager.value, registry.value, verifier.value),
+                FaultDisputeGame::deploy_builder(
+                    p,
+                    manager.value,
+                    registry.value,
+                    verifier.value,
+                    poseidon.value,
+                ),
             )
             .await?;
         let m = InferenceManager::new(manager.value, p);
@@ -713,7 +719,8 @@ impl Chain {
 
     // ================================================================ InferenceManager
 
-    /// Request with the input inline (`fee` in wei); the value is the request id.
+    /// Request with the input inline (`fee` in wei): its values in canonical layout, sent as
+    /// packed bytes (docs/commitments.md "Boundary tensors"); the value is the request id.
     pub async fn request_inference(
         &self,
         model_id: u64,
@@ -723,7 +730,7 @@ impl Chain {
     ) -> Result<Tx<u64>, ChainError> {
         let b = self
             .manager
-            .requestInference(U256::from(model_id), input.to_vec(), deadline)
+            .requestInference(U256::from(model_id), pack_values(input), deadline)
             .value(fee);
         let tx = self
             .ctx
@@ -737,8 +744,9 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    /// Request for an input stored under `input_cid` whose chunk digests have the root
-    /// `chunks_root` (the contract computes the tensor root with the registered geometry).
+    /// Request for an input stored under `input_cid` (its packed bytes) whose boundary chunk
+    /// leaves have the root `chunks_root` (the contract computes the tensor root with the
+    /// registered geometry).
     pub async fn request_inference_by_root(
         &self,
         model_id: u64,
@@ -785,36 +793,22 @@ impl Chain {
 
     /// Both steps: [`Chain::commit_result`], then [`Chain::submit_result`] once the commitment
     /// is mined; the value is the submit transaction's (the result nonce).
-    pub async fn answer(
-        &self,
-        request_id: u64,
-        output: &[i32],
-        final_root: B256,
-        output_path: &[B256],
-        bond: U256,
-    ) -> Result<Tx<u32>, ChainError> {
-        self.commit_result(request_id, final_root).await?;
-        self.submit_result(request_id, output, final_root, output_path, bond)
-            .await
+    pub async fn answer(&self, request_id: u64, answer: &Answer, bond: U256) -> Result<Tx<u32>, ChainError> {
+        self.commit_result(request_id, answer.final_root).await?;
+        self.submit_result(request_id, answer, bond).await
     }
 
     /// Step 2: answers a request with the submitter bond `bond` (after [`Chain::commit_result`]
     /// was mined); the value is the result nonce.
-    pub async fn submit_result(
-        &self,
-        request_id: u64,
-        output: &[i32],
-        final_root: B256,
-        output_path: &[B256],
-        bond: U256,
-    ) -> Result<Tx<u32>, ChainError> {
+    pub async fn submit_result(&self, request_id: u64, answer: &Answer, bond: U256) -> Result<Tx<u32>, ChainError> {
         let b = self
             .manager
             .submitResult(
                 U256::from(request_id),
-                output.to_vec(),
-                final_root,
-                output_path.to_vec(),
+                answer.final_root,
+                answer.output_root,
+                answer.output_path.clone(),
+                pack_values(&answer.output),
             )
             .value(bond);
         let tx = self
@@ -828,16 +822,18 @@ impl Chain {
         Ok(tx.map(|e| e.resultNonce))
     }
 
-    /// Opens a game against the live result; the value is the game id.
+    /// Opens a game against the live result `res` of request `rq`; the value is the game id.
     pub async fn challenge(
         &self,
         request_id: u64,
+        rq: &RequestRecord,
+        res: &ResultRecord,
         challenger_root: B256,
         bond: U256,
     ) -> Result<Tx<u64>, ChainError> {
         let b = self
             .manager
-            .challenge(U256::from(request_id), challenger_root)
+            .challenge(U256::from(request_id), rq.to_manager(), res.to_manager(), challenger_root)
             .value(bond);
         let tx = self
             .ctx
@@ -851,15 +847,29 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    pub async fn finalize(&self, request_id: u64) -> Result<Tx, ChainError> {
+    /// Finalises a result whose window closed with no game running: its submitter is credited.
+    pub async fn finalize(&self, request_id: u64, rq: &RequestRecord, res: &ResultRecord) -> Result<Tx, ChainError> {
         self.ctx
-            .send("finalize", self.manager.finalize(U256::from(request_id)))
+            .send(
+                "finalize",
+                self.manager.finalize(U256::from(request_id), rq.to_manager(), res.to_manager()),
+            )
             .await
     }
 
-    pub async fn refund(&self, request_id: u64) -> Result<Tx, ChainError> {
+    /// [`Chain::finalize`] by the submitter itself, paid at once (no credit, no withdraw).
+    pub async fn claim(&self, request_id: u64, rq: &RequestRecord, res: &ResultRecord) -> Result<Tx, ChainError> {
         self.ctx
-            .send("refund", self.manager.refund(U256::from(request_id)))
+            .send(
+                "claim",
+                self.manager.claim(U256::from(request_id), rq.to_manager(), res.to_manager()),
+            )
+            .await
+    }
+
+    pub async fn refund(&self, request_id: u64, rq: &RequestRecord) -> Result<Tx, ChainError> {
+        self.ctx
+            .send("refund", self.manager.refund(U256::from(request_id), rq.to_manager()))
             .await
     }
 
@@ -886,6 +896,7 @@ impl Chain {
         id_u64(n, "requestCount")
     }
 
+    /// The request's mutable state.
     pub async fn get_request(&self, request_id: u64) -> Result<Request, ChainError> {
         let r = self
             .manager
@@ -896,20 +907,187 @@ impl Chain {
         Request::from_manager(r)
     }
 
-    pub async fn get_result(&self, request_id: u64) -> Result<ResultView, ChainError> {
-        let r = self
-            .manager
-            .getResult(U256::from(request_id))
+    /// The hash of the live (or final) result's record; zero when there is none.
+    pub async fn result_hash(&self, request_id: u64) -> Result<B256, ChainError> {
+        self.manager
+            .resultHash(U256::from(request_id))
             .call()
             .await
-            .map_err(self.rpc("getResult"))?;
-        Ok(ResultView::from_manager(r))
+            .map_err(self.rpc("resultHash"))
     }
 
-    /// Output of a finalised request (reverts `NotFinal` otherwise).
+    /// The logs of `E` about `request_id` (its first indexed topic), oldest first.
+    async fn request_logs<E: SolEvent>(&self, request_id: u64) -> Result<Vec<(alloy::rpc::types::Log, E)>, ChainError> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.deployment.manager)
+            .event_signature(E::SIGNATURE_HASH)
+            .topic1(B256::from(U256::from(request_id)))
+            .from_block(self.deployment.start_block);
+        let logs = self
+            .ctx
+            .provider
+            .get_logs(&filter)
+            .await
+            .map_err(|e| ChainError::from_transport("eth_getLogs", &self.ctx.url, e))?;
+        logs.into_iter()
+            .map(|l| {
+                let e = E::decode_log_data(&l.inner.data).map_err(|e| ChainError::Decode {
+                    what: E::SIGNATURE,
+                    message: e.to_string(),
+                })?;
+                Ok((l, e))
+            })
+            .collect()
+    }
+
+    /// The record of a request, from its `InferenceRequested` event, checked against the hash
+    /// the manager stores.
+    pub async fn request_record(&self, request_id: u64) -> Result<RequestRecord, ChainError> {
+        let want = self
+            .manager
+            .requestHash(U256::from(request_id))
+            .call()
+            .await
+            .map_err(self.rpc("requestHash"))?;
+        self.request_logs::<InferenceManager::InferenceRequested>(request_id)
+            .await?
+            .iter()
+            .map(|(_, e)| RequestRecord::from_event(e))
+            .find(|r| r.hash() == want)
+            .ok_or_else(|| ChainError::Config(format!("request {request_id}: no InferenceRequested event matches its stored record")))
+    }
+
+    /// The record of the live (or final) result of a request, from the latest matching
+    /// `ResultSubmitted`; `None` when the request has no result now.
+    pub async fn result_record(&self, request_id: u64) -> Result<Option<(ResultRecord, u32, Option<B256>)>, ChainError> {
+        let want = self.result_hash(request_id).await?;
+        if want == B256::ZERO {
+            return Ok(None);
+        }
+        Ok(self
+            .request_logs::<InferenceManager::ResultSubmitted>(request_id)
+            .await?
+            .iter()
+            .rev()
+            .map(|(l, e)| (ResultRecord::from_event(e), e.resultNonce, l.transaction_hash))
+            .find(|(r, _, _)| r.hash() == want))
+    }
+
+    /// The transactions of a request's honest path, in order: the request, the live (or
+    /// final) result's commitment and submission, and its finalisation (finalize or claim),
+    /// each `(function, transaction)`; steps not taken yet are left out.
+    pub async fn honest_path_txs(&self, request_id: u64) -> Result<Vec<(&'static str, B256)>, ChainError> {
+        let mut out = Vec::new();
+        if let Some((l, e)) = self
+            .request_logs::<InferenceManager::InferenceRequested>(request_id)
+            .await?
+            .first()
+        {
+            let f = if e.inputCid.is_empty() { "requestInference" } else { "requestInferenceByRoot" };
+            out.extend(l.transaction_hash.map(|h| (f, h)));
+        }
+        let submitted = self.request_logs::<InferenceManager::ResultSubmitted>(request_id).await?;
+        if let Some((l, e)) = submitted.last() {
+            let commitment = self
+                .manager
+                .resultCommitment(U256::from(request_id), e.finalRoot, e.submitter)
+                .call()
+                .await
+                .map_err(self.rpc("resultCommitment"))?;
+            let filter = alloy::rpc::types::Filter::new()
+                .address(self.deployment.manager)
+                .event_signature(InferenceManager::ResultCommitted::SIGNATURE_HASH)
+                .topic1(commitment)
+                .from_block(self.deployment.start_block);
+            let commits = self
+                .ctx
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(|e| ChainError::from_transport("eth_getLogs", &self.ctx.url, e))?;
+            out.extend(commits.first().and_then(|c| c.transaction_hash).map(|h| ("commitResult", h)));
+            out.extend(l.transaction_hash.map(|h| ("submitResult", h)));
+        }
+        if let Some((l, _)) = self
+            .request_logs::<InferenceManager::ResultFinalized>(request_id)
+            .await?
+            .first()
+        {
+            if let Some(h) = l.transaction_hash {
+                let f = match self.manager_call(h).await? {
+                    Some(InferenceManager::InferenceManagerCalls::claim(_)) => "claim",
+                    _ => "finalize",
+                };
+                out.push((f, h));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The inline input of a request (canonical layout): the `input` argument of its
+    /// `requestInference` transaction, or its `InferenceInput` event when a contract made it.
+    /// `None` for a request by CID.
+    pub async fn inline_input(&self, request_id: u64, tx: Option<B256>) -> Result<Option<Vec<i32>>, ChainError> {
+        if let Some(h) = tx {
+            if let Some(InferenceManager::InferenceManagerCalls::requestInference(c)) = self.manager_call(h).await? {
+                return Ok(unpack_values(&c.input));
+            }
+        }
+        let logs = self.request_logs::<InferenceManager::InferenceInput>(request_id).await?;
+        Ok(logs.last().and_then(|(_, e)| unpack_values(&e.input)))
+    }
+
+    /// The inline output of result `nonce` of a request, from its `submitResult` transaction
+    /// `tx` or its `ResultOutput` event; `None` if it was submitted by root only.
+    pub async fn inline_output(&self, request_id: u64, nonce: u32, tx: Option<B256>) -> Result<Option<Vec<i32>>, ChainError> {
+        if let Some(h) = tx {
+            if let Some(InferenceManager::InferenceManagerCalls::submitResult(c)) = self.manager_call(h).await? {
+                if !c.output.is_empty() {
+                    return Ok(unpack_values(&c.output));
+                }
+                return Ok(None);
+            }
+        }
+        let logs = self.request_logs::<InferenceManager::ResultOutput>(request_id).await?;
+        Ok(logs
+            .iter()
+            .rev()
+            .find(|(_, e)| e.resultNonce == nonce)
+            .and_then(|(_, e)| unpack_values(&e.output)))
+    }
+
+    /// The manager call a transaction made directly (`None` when it called another contract).
+    async fn manager_call(&self, tx: B256) -> Result<Option<InferenceManager::InferenceManagerCalls>, ChainError> {
+        use alloy::consensus::Transaction as _;
+        use alloy::sol_types::SolInterface;
+        let t = self
+            .ctx
+            .provider
+            .get_transaction_by_hash(tx)
+            .await
+            .map_err(|e| ChainError::from_transport("eth_getTransactionByHash", &self.ctx.url, e))?;
+        let Some(t) = t else { return Ok(None) };
+        if t.inner.to() != Some(self.deployment.manager) {
+            return Ok(None);
+        }
+        Ok(InferenceManager::InferenceManagerCalls::abi_decode(t.inner.input()).ok())
+    }
+
+    /// Output of a finalised request, checked by the manager's `finalOutput` against the
+    /// result's output root. Fails for an output submitted by root only (compute it from the
+    /// input with the model, as a challenger does).
     pub async fn final_output(&self, request_id: u64) -> Result<Vec<i32>, ChainError> {
+        let (res, nonce, tx) = self
+            .result_record(request_id)
+            .await?
+            .ok_or_else(|| ChainError::Config(format!("request {request_id} has no result")))?;
+        let out = self.inline_output(request_id, nonce, tx).await?.ok_or_else(|| {
+            ChainError::Config(format!(
+                "request {request_id}: the output was submitted by its root only; compute it from the input"
+            ))
+        })?;
         self.manager
-            .finalOutput(U256::from(request_id))
+            .finalOutput(U256::from(request_id), res.to_manager(), pack_values(&out))
             .call()
             .await
             .map_err(self.rpc("finalOutput"))
@@ -936,7 +1114,7 @@ impl Chain {
             .map_err(self.rpc("credits"))
     }
 
-    /// `(totalEscrow, totalCredits)`: the manager's balance is their sum.
+    /// `(totalEscrow, totalCredits)`: the manager's balance is their sum (plus what was burned).
     pub async fn totals(&self) -> Result<(U256, U256), ChainError> {
         let e = self
             .manager
@@ -953,15 +1131,15 @@ impl Chain {
         Ok((e, c))
     }
 
-    /// Tensor root of `values` with geometry `meta`, computed by the contract (Poseidon chunk
-    /// digests, keccak tree): a reference for off-chain code.
+    /// Tensor root of a boundary tensor (input or output) with geometry `meta`, computed by the
+    /// contract from the packed values (keccak chunk leaves): a reference for off-chain code.
     pub async fn tensor_root_of(
         &self,
         meta: &TensorMeta,
         values: &[i32],
     ) -> Result<B256, ChainError> {
         self.manager
-            .tensorRootOf(meta.to_manager(), values.to_vec())
+            .tensorRootOf(meta.to_manager(), pack_values(values))
             .call()
             .await
             .map_err(self.rpc("tensorRootOf"))

@@ -333,6 +333,23 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_boundary_tensor_errors_by_name() {
+        // the manager's record and output checks, claim, the books' width
+        for (data, name) in [
+            (M::WrongRecord {}.abi_encode(), "WrongRecord"),
+            (M::BadOutput {}.abi_encode(), "BadOutput"),
+            (M::NotSubmitter {}.abi_encode(), "NotSubmitter"),
+            (M::AmountTooLarge {}.abi_encode(), "AmountTooLarge"),
+            // the game's check of the output chunk's packed bytes
+            (G::BadOutputValues {}.abi_encode(), "BadOutputValues"),
+        ] {
+            let r = Revert::decode(data.into());
+            assert_eq!(r.to_string(), format!("{name}()"));
+            assert!(known_errors().contains(&format!("{name}()")), "{name}");
+        }
+    }
+
+    #[test]
     fn decodes_standard_and_unknown_reverts() {
         let mut data = vec![0x08, 0xc3, 0x79, 0xa0];
         data.extend(alloy::sol_types::SolValue::abi_encode_params(&(

@@ -74,6 +74,8 @@ events!(
     Registry R::CeremonyExtended,
     Registry R::ContributionAccepted,
     Manager M::InferenceRequested,
+    Manager M::InferenceInput,
+    Manager M::ResultOutput,
     Manager M::ResultCommitted,
     Manager M::ResultSubmitted,
     Manager M::ChallengeOpened,
@@ -116,6 +118,8 @@ impl Event {
     pub fn request_id(&self) -> Option<U256> {
         Some(match self {
             Event::InferenceRequested(e) => e.requestId,
+            Event::InferenceInput(e) => e.requestId,
+            Event::ResultOutput(e) => e.requestId,
             Event::ResultSubmitted(e) => e.requestId,
             Event::ChallengeOpened(e) => e.requestId,
             Event::GameSettled(e) => e.requestId,

@@ -88,7 +88,8 @@ pub struct DisputeParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     pub model_hash: B256,
-    pub artifact_cids: Vec<String>,
+    /// Content id of the artifact manifest (docs/node.md "Artifacts").
+    pub manifest_cid: String,
     pub num_ops: u32,
     pub circuit_root: B256,
     pub meta_root: B256,
@@ -104,6 +105,8 @@ pub struct Registration {
 pub struct Model {
     pub owner: Address,
     pub active: bool,
+    /// Registered with a ceremony whose contribution is not accepted yet (no requests).
+    pub ceremony_pending: bool,
     pub num_ops: u32,
     pub state_depth: u8,
     pub model_hash: B256,
@@ -112,7 +115,7 @@ pub struct Model {
     pub params: DisputeParams,
     pub input: TensorMeta,
     pub output: TensorMeta,
-    pub artifact_cids: Vec<String>,
+    pub manifest_cid: String,
 }
 
 /// `InferenceManager.Status`.
@@ -228,32 +231,115 @@ impl Phase {
     }
 }
 
-/// A request (`InferenceManager.getRequest`).
+/// The mutable state of a request and of its live result (`InferenceManager.getRequest`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
-    pub requester: Address,
-    pub deadline: u64,
     pub status: Status,
-    pub fee: U256,
     pub model_id: u64,
     pub result_nonce: u32,
-    pub input_root: B256,
-    pub state_root0: B256,
+    pub deadline: u64,
     /// No result after this time, whatever is rejected (the requester's deadline + the window).
     pub deadline_cap: u64,
-    /// Block of the last rejection: no result in that block.
-    pub reopened_block: u64,
+    /// Of the live result.
+    pub challenge_deadline: u64,
+    /// Games running against the live result.
+    pub active_games: u32,
+    /// Low 32 bits of the block of the last rejection: no result in that block.
+    pub reopened_block: u32,
 }
 
-/// The live (or final) result of a request (`InferenceManager.getResult`); all zero if none.
+/// What a request fixes (`InferenceManager.RequestRecord`): the manager stores its hash; it is
+/// in `InferenceRequested`, and finalize, claim, refund and challenge take it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResultView {
+pub struct RequestRecord {
+    pub requester: Address,
+    pub fee: U256,
+    pub input_root: B256,
+}
+
+/// What a result fixes (`InferenceManager.ResultRecord`), as `ResultSubmitted` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultRecord {
     pub submitter: Address,
-    pub challenge_deadline: u64,
-    pub active_games: u32,
     pub bond: U256,
     pub final_root: B256,
+    /// Tensor root of the output (slot n): leaf n under `final_root`.
+    pub output_root: B256,
+}
+
+impl RequestRecord {
+    pub fn from_event(e: &M::InferenceRequested) -> Self {
+        RequestRecord {
+            requester: e.requester,
+            fee: e.fee,
+            input_root: e.inputRoot,
+        }
+    }
+    pub(crate) fn to_manager(&self) -> M::RequestRecord {
+        M::RequestRecord {
+            requester: self.requester,
+            fee: self.fee,
+            inputRoot: self.input_root,
+        }
+    }
+    /// The hash the manager stores (`requestHash`).
+    pub fn hash(&self) -> B256 {
+        use alloy::sol_types::SolValue;
+        alloy::primitives::keccak256(self.to_manager().abi_encode())
+    }
+}
+
+impl ResultRecord {
+    pub fn from_event(e: &M::ResultSubmitted) -> Self {
+        ResultRecord {
+            submitter: e.submitter,
+            bond: e.bond,
+            final_root: e.finalRoot,
+            output_root: e.outputRoot,
+        }
+    }
+    pub(crate) fn to_manager(&self) -> M::ResultRecord {
+        M::ResultRecord {
+            submitter: self.submitter,
+            bond: self.bond,
+            finalRoot: self.final_root,
+            outputRoot: self.output_root,
+        }
+    }
+    /// The hash the manager stores (`resultHash`).
+    pub fn hash(&self) -> B256 {
+        use alloy::sol_types::SolValue;
+        alloy::primitives::keccak256(self.to_manager().abi_encode())
+    }
+}
+
+/// What a submitter posts (`submitResult`): its final root, the output's tensor root with its
+/// path at leaf n, and the output values inline (empty: by root only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub final_root: B256,
+    pub output_root: B256,
+    pub output_path: Vec<B256>,
     pub output: Vec<i32>,
+}
+
+/// Packed bytes of values (docs/commitments.md "Boundary tensors"): 4 bytes each, int32
+/// big-endian. An inline input or output is exactly these bytes.
+pub fn pack_values(values: &[i32]) -> Bytes {
+    values.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>().into()
+}
+
+/// Inverse of [`pack_values`]; `None` for a length that is not a multiple of 4.
+pub fn unpack_values(bytes: &[u8]) -> Option<Vec<i32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
 }
 
 /// A dispute game (`FaultDisputeGame.getGame`). Field meanings follow FaultDisputeGame.sol:
@@ -301,6 +387,8 @@ pub struct InputOpening {
     /// Geometry of the input slot (fixes the chunk path's length on chain).
     pub meta: TensorMeta,
     pub digest: U256,
+    /// Slot 0 only: the chunk's packed bytes (the contract hashes them; empty otherwise).
+    pub values: Bytes,
     pub chunk_path: Vec<B256>,
     pub state_path: Vec<B256>,
 }
@@ -315,6 +403,8 @@ pub struct StepProof {
     pub circuit_path: Vec<B256>,
     pub inputs: Vec<InputOpening>,
     pub output_digest: U256,
+    /// The last op only: the output chunk's packed bytes (empty otherwise).
+    pub output_values: Bytes,
     pub proof: [U256; 8],
 }
 
@@ -383,7 +473,7 @@ impl Registration {
     pub(crate) fn to_registry(&self) -> Result<R::Registration, ChainError> {
         Ok(R::Registration {
             modelHash: self.model_hash,
-            artifactCids: self.artifact_cids.clone(),
+            manifestCid: self.manifest_cid.clone(),
             numOps: self.num_ops,
             circuitRoot: self.circuit_root,
             metaRoot: self.meta_root,
@@ -401,6 +491,7 @@ impl Model {
         Model {
             owner: m.owner,
             active: m.active,
+            ceremony_pending: m.ceremonyPending,
             num_ops: m.numOps,
             state_depth: m.stateDepth,
             model_hash: m.modelHash,
@@ -409,38 +500,23 @@ impl Model {
             params: DisputeParams::from_registry(m.params),
             input: TensorMeta::from_registry(m.input),
             output: TensorMeta::from_registry(m.output),
-            artifact_cids: m.artifactCids,
+            manifest_cid: m.manifestCid,
         }
     }
 }
 
 impl Request {
-    pub(crate) fn from_manager(r: M::Request) -> Result<Self, ChainError> {
+    pub(crate) fn from_manager(r: M::RequestState) -> Result<Self, ChainError> {
         Ok(Request {
-            requester: r.requester,
-            deadline: r.deadline,
             status: Status::try_from(r.status)?,
-            fee: U256::from(r.fee),
-            model_id: r.modelId,
+            model_id: u64::from(r.modelId),
             result_nonce: r.resultNonce,
-            input_root: r.inputRoot,
-            state_root0: r.stateRoot0,
-            deadline_cap: r.deadlineCap,
+            deadline: r.deadline.to::<u64>(),
+            deadline_cap: r.deadlineCap.to::<u64>(),
+            challenge_deadline: r.challengeDeadline.to::<u64>(),
+            active_games: r.activeGames,
             reopened_block: r.reopenedBlock,
         })
-    }
-}
-
-impl ResultView {
-    pub(crate) fn from_manager(r: M::Result) -> Self {
-        ResultView {
-            submitter: r.submitter,
-            challenge_deadline: r.challengeDeadline,
-            active_games: r.activeGames,
-            bond: U256::from(r.bond),
-            final_root: r.finalRoot,
-            output: r.output,
-        }
     }
 }
 
@@ -521,11 +597,13 @@ impl StepProof {
                 .map(|o| G::InputOpening {
                     meta: o.meta.to_game(),
                     digest: o.digest,
+                    values: o.values.clone(),
                     chunkPath: o.chunk_path.clone(),
                     statePath: o.state_path.clone(),
                 })
                 .collect(),
             outputDigest: self.output_digest,
+            outputValues: self.output_values.clone(),
             proof: self.proof,
         }
     }

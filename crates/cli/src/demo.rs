@@ -273,6 +273,17 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
         .map(|(i, _)| i)
         .unwrap_or(0);
     println!("   request {r0} finalised: output {out:?} (class {argmax})");
+    let mut honest_gas = 0u64;
+    let mut line = Vec::new();
+    for (f, h) in owner.honest_path_txs(r0).await? {
+        let g = ops::gas_of_tx(&owner, h).await?;
+        honest_gas += g;
+        line.push(format!("{f} {g}"));
+    }
+    println!(
+        "   honest path: {} = {honest_gas} gas in all (no Poseidon on chain: docs/gas.md \"Honest path per model\")",
+        line.join(" + ")
+    );
     wait_exit(&mut honest, 60)?;
     next = phases
         .record(
@@ -280,7 +291,7 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
             "honest request -> finalised",
             t,
             next,
-            format!("window {} s", a.window),
+            format!("window {} s; the honest path's own transactions {honest_gas} gas", a.window),
         )
         .await?;
 

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use tracing::{info, warn};
 use zkopml_chain::{
-    Address, Bytes, Chain, Event, EventRecord, Game, InputOpening, Phase, Status, StepProof, B256,
-    U256,
+    unpack_values, Address, Answer, Bytes, Chain, Event, EventRecord, Game, InputOpening, Phase,
+    RequestRecord, ResultRecord, Status, StepProof, B256, U256,
 };
 use zkopml_store::{ArtifactStore, TieredStore};
 
@@ -83,6 +83,7 @@ impl ActorConfig {
 /// What an actor did, when it returns (`once`).
 #[derive(Debug, Clone, Default)]
 pub struct ActorSummary {
+    /// Wei paid out to it: withdrawals and claims.
     pub withdrawn: U256,
     /// (game id, outcome) of the games it played.
     pub games: Vec<(u64, String)>,
@@ -218,20 +219,28 @@ impl Actor {
             Event::InferenceRequested(e) => {
                 let (rid, model) = (u64_of(e.requestId), u64_of(e.modelId));
                 if self.tracks(model) {
-                    let by_cid = e.input.is_empty();
+                    let by_cid = !e.inputCid.is_empty();
                     info!(actor = %self.cfg.name, request = rid, model, fee = %e.fee, input_cid = %e.inputCid, "inference requested");
                     self.st.requests.entry(rid).or_insert(RequestState {
                         model_id: model,
-                        input: e.input.clone(),
                         input_cid: by_cid.then(|| e.inputCid.clone()),
                         input_root: e.inputRoot,
+                        record: Some(RequestRecord::from_event(e)),
+                        input_tx: ev.tx_hash,
                         ..Default::default()
                     });
+                }
+            }
+            Event::InferenceInput(e) => {
+                if let Some(r) = self.st.requests.get_mut(&u64_of(e.requestId)) {
+                    r.input = unpack_values(&e.input).unwrap_or_default();
                 }
             }
             Event::ResultSubmitted(e) => {
                 if let Some(r) = self.st.requests.get_mut(&u64_of(e.requestId)) {
                     r.results.insert(e.resultNonce, e.finalRoot);
+                    r.result_records
+                        .insert(e.resultNonce, ResultRecord::from_event(e));
                     r.done = false;
                 }
             }
@@ -326,13 +335,35 @@ impl Actor {
             .ok_or_else(|| anyhow!("request {rid} is not tracked"))?
             .clone();
         let m = self.model(r.model_id).await?;
+        let mut r = r;
+        if r.input_cid.is_none() && r.input.is_empty() {
+            // an inline input is in the request's calldata (or its InferenceInput event)
+            match self.chain.inline_input(rid, r.input_tx).await? {
+                Some(v) => {
+                    r.input = v.clone();
+                    self.st.requests.get_mut(&rid).unwrap().input = v;
+                }
+                None => {
+                    self.st.requests.get_mut(&rid).unwrap().done = true;
+                    self.save()?;
+                    bail!("request {rid}: its inline input is in no calldata this node can read and in no InferenceInput event (the request is dropped)");
+                }
+            }
+        }
         let defect = self.cfg.defect;
         let t0 = Instant::now();
         let store = self.store.clone();
         let c = tokio::task::spawn_blocking(move || -> Result<Computed> {
             let values = match &r.input_cid {
                 Some(cid) => stored_input(&store, &m.program, cid, r.input_root)?,
-                None => r.input,
+                None => {
+                    // the calldata is what the contract hashed, but check it: a node must not
+                    // answer for an input other than the one the request committed to
+                    if input_root(&m.program, &r.input)? != r.input_root {
+                        bail!("the inline input read from the chain does not have the request's input root");
+                    }
+                    r.input
+                }
             };
             let input = input_from_canonical(&m.program, &values)?;
             compute(&m.program, input, defect)
@@ -433,20 +464,12 @@ impl Actor {
                     let c = self.trace(rid).await?;
                     let n = m.program.n_ops();
                     let bond = m.chain.params.submitter_bond;
-                    let path: Vec<B256> = c
-                        .commitment
-                        .state_path(n, n)
-                        .into_iter()
-                        .map(B256::from)
-                        .collect();
+                    let answer = answer_of(&c, n);
                     // commit, then submit in a later block (a copied submitResult has no commitment)
                     let ctx = self.chain.commit_result(rid, c.final_root()).await?;
                     info!(actor = %self.cfg.name, request = rid, mv = "commitResult", gas = ctx.gas_used, "result committed");
                     self.log(Some(rid), None, "commitResult", ctx.gas_used, 0.0);
-                    let tx = self
-                        .chain
-                        .submit_result(rid, &c.output_values(), c.final_root(), &path, bond)
-                        .await?;
+                    let tx = self.chain.submit_result(rid, &answer, bond).await?;
                     info!(actor = %self.cfg.name, request = rid, mv = "submitResult", gas = tx.gas_used, nonce = tx.value, final_root = %short(c.final_root().as_slice()), output = ?c.output_values(), "result submitted");
                     self.log(Some(rid), None, "submitResult", tx.gas_used, 0.0);
                     self.st.requests.get_mut(&rid).unwrap().submitted_nonce = Some(tx.value);
@@ -454,7 +477,7 @@ impl Actor {
                 }
                 Status::Submitted
                     // a restart after our submitResult was mined but before it was saved
-                    if self.chain.get_result(rid).await?.submitter == self.me => {
+                    if self.own_live_result(rid).await? => {
                         self.st.requests.get_mut(&rid).unwrap().submitted_nonce =
                             Some(req.result_nonce);
                         self.save()?;
@@ -469,8 +492,8 @@ impl Actor {
             && !r.checked.contains(&req.result_nonce)
             && !(self.cfg.once && checked > 0)
         {
-            let res = self.chain.get_result(rid).await?;
             let nonce = req.result_nonce;
+            let res = self.result_record(rid, nonce).await?;
             let already = self
                 .st
                 .games
@@ -481,11 +504,12 @@ impl Actor {
                 let c = self.trace(rid).await?;
                 if c.final_root() == res.final_root {
                     info!(actor = %self.cfg.name, request = rid, nonce, "result checked: agrees with our trace");
-                } else if now >= res.challenge_deadline {
+                } else if now >= req.challenge_deadline {
                     warn!(actor = %self.cfg.name, request = rid, nonce, "result differs from our trace but the challenge window has closed");
                 } else {
                     let bond = m.chain.params.challenger_bond;
-                    let tx = self.chain.challenge(rid, c.final_root(), bond).await?;
+                    let rq = self.request_record(rid)?;
+                    let tx = self.chain.challenge(rid, &rq, &res, c.final_root(), bond).await?;
                     info!(actor = %self.cfg.name, request = rid, game = tx.value, mv = "challenge", gas = tx.gas_used, theirs = %short(res.final_root.as_slice()), ours = %short(c.final_root().as_slice()), "result differs from our trace: challenged");
                     self.log(Some(rid), Some(tx.value), "challenge", tx.gas_used, 0.0);
                     self.st.games.entry(tx.value).or_insert(GameState {
@@ -509,15 +533,28 @@ impl Actor {
 
         // housekeeping: finalize a final result (our own, or any when housekeeping)
         if req.status == Status::Submitted {
-            let res = self.chain.get_result(rid).await?;
-            if now >= res.challenge_deadline
-                && res.active_games == 0
+            let res = self.result_record(rid, req.result_nonce).await?;
+            if now >= req.challenge_deadline
+                && req.active_games == 0
                 && (res.submitter == self.me || self.cfg.housekeeping)
             {
-                match self.chain.finalize(rid).await {
+                let rq = self.request_record(rid)?;
+                // our own result: claim (finalised and paid at once); another's: finalize
+                let (mv, sent) = if res.submitter == self.me {
+                    ("claim", self.chain.claim(rid, &rq, &res).await)
+                } else {
+                    ("finalize", self.chain.finalize(rid, &rq, &res).await)
+                };
+                match sent {
                     Ok(tx) => {
-                        info!(actor = %self.cfg.name, request = rid, mv = "finalize", gas = tx.gas_used, "result finalized");
-                        self.log(Some(rid), None, "finalize", tx.gas_used, 0.0);
+                        if mv == "claim" {
+                            // paid at once: counted with what this actor withdrew
+                            let total: U256 = self.st.withdrawn.parse().unwrap_or_default();
+                            self.st.withdrawn = (total + rq.fee + res.bond).to_string();
+                            self.save()?;
+                        }
+                        info!(actor = %self.cfg.name, request = rid, mv, gas = tx.gas_used, "result finalized");
+                        self.log(Some(rid), None, mv, tx.gas_used, 0.0);
                     }
                     Err(e) if e.revert().is_some() => {} // someone else was first
                     Err(e) => return Err(e.into()),
@@ -529,6 +566,45 @@ impl Actor {
             self.save()?;
         }
         Ok(())
+    }
+
+    /// The request's record, from its InferenceRequested event.
+    fn request_record(&self, rid: u64) -> Result<RequestRecord> {
+        self.st.requests[&rid]
+            .record
+            .clone()
+            .ok_or_else(|| anyhow!("request {rid}: its InferenceRequested record was not seen"))
+    }
+
+    /// The record of result `nonce`, from its ResultSubmitted event (or the chain's logs).
+    async fn result_record(&mut self, rid: u64, nonce: u32) -> Result<ResultRecord> {
+        if let Some(r) = self.st.requests[&rid].result_records.get(&nonce) {
+            return Ok(r.clone());
+        }
+        let (r, n, _) = self
+            .chain
+            .result_record(rid)
+            .await?
+            .ok_or_else(|| anyhow!("request {rid} has no live result"))?;
+        if n != nonce {
+            bail!("request {rid}: the live result is nonce {n}, not {nonce}");
+        }
+        self.st
+            .requests
+            .get_mut(&rid)
+            .unwrap()
+            .result_records
+            .insert(nonce, r.clone());
+        Ok(r)
+    }
+
+    /// Whether the live result of `rid` is ours (the chain's record names us).
+    async fn own_live_result(&mut self, rid: u64) -> Result<bool> {
+        Ok(self
+            .chain
+            .result_record(rid)
+            .await?
+            .is_some_and(|(r, _, _)| r.submitter == self.me))
     }
 
     async fn tick_game(&mut self, gid: u64) -> Result<()> {
@@ -657,7 +733,7 @@ impl Actor {
                 } else {
                     "revealCounterTensor"
                 };
-                info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = i, chunks = tc.digests.len(), chunks_root = %short(chunks_root.as_slice()), "tensor revealed");
+                info!(actor = %name, game = gid, mv, gas = tx.gas_used, op = i, chunks = tc.leaves.len(), chunks_root = %short(chunks_root.as_slice()), "tensor revealed");
                 self.log(Some(gs.request_id), Some(gid), mv, tx.gas_used, 0.0);
             }
             Phase::DefenderNodes | Phase::ChallengerNodes => {
@@ -808,6 +884,38 @@ fn stored_input(
     Ok(values)
 }
 
+/// The largest output a submitter posts inline (as packed bytes, about 52 gas a value):
+/// MobileNetV2's 1,000 logits fit; a larger output is bound by its root only, and a reader
+/// computes it from the input (docs/gas.md "Honest path per model").
+pub const INLINE_OUTPUT_MAX: usize = 1024;
+
+/// What a submitter posts for trace `c` of an `n`-operator model.
+pub fn answer_of(c: &Computed, n: usize) -> Answer {
+    let output = c.output_values();
+    Answer {
+        final_root: c.final_root(),
+        output_root: B256::from(c.commitment.tensors[n].root),
+        output_path: c
+            .commitment
+            .state_path(n, n)
+            .into_iter()
+            .map(B256::from)
+            .collect(),
+        output: if output.len() <= INLINE_OUTPUT_MAX {
+            output
+        } else {
+            vec![]
+        },
+    }
+}
+
+fn hex_bytes(h: Option<&str>) -> Result<Bytes> {
+    Ok(match h {
+        Some(h) => Bytes::from(hex::decode(h.trim_start_matches("0x"))?),
+        None => Bytes::new(),
+    })
+}
+
 fn word(h: &str) -> Result<B256> {
     h.parse::<B256>().map_err(|e| anyhow!("bad word {h}: {e}"))
 }
@@ -842,12 +950,14 @@ pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof, program: &zkopml_mod
                 Ok(InputOpening {
                     meta,
                     digest: uword(&o.digest)?,
+                    values: hex_bytes(o.values.as_deref())?,
                     chunk_path: words(&o.chunk_path)?,
                     state_path: words(&o.state_path)?,
                 })
             })
             .collect::<Result<_>>()?,
         output_digest: uword(&s.output_digest)?,
+        output_values: hex_bytes(s.output_values.as_deref())?,
         proof: proof
             .try_into()
             .map_err(|_| anyhow!("a proof is 8 words"))?,

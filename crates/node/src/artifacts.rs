@@ -1,9 +1,12 @@
 //! The registrar's preparation of a model and the other actors' loading of it.
 //!
-//! `artifactCids` of a registration, in order: the ONNX file, the compiled program
-//! (`Program::to_bytes`, whose keccak is `modelHash`), `circuits.json`, then the proving key of
-//! every distinct circuit `k` (`keys/c<k>.pk`). Everything an actor needs to defend or challenge
-//! is therefore named on chain and fetched, integrity-checked, from the content-addressed store.
+//! A registration names one CID, its manifest's (docs/node.md "Artifacts"): a JSON object
+//! `{"version": 1, "artifacts": [...]}` listing, in order, the ONNX file, the compiled program
+//! (`Program::to_bytes`, whose keccak is `modelHash`), `circuits.json` (or a ceremony's keys
+//! manifest), then the proving key of every distinct circuit `k` (`keys/c<k>.pk`). Everything an
+//! actor needs to defend or challenge is therefore named on chain, in one 32-byte-ish string
+//! whatever the number of circuits, and fetched, integrity-checked, from the content-addressed
+//! store.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +23,8 @@ use crate::trace::tensor_meta;
 /// A model compiled and set up, ready to register.
 pub struct Prepared {
     pub program: Program,
+    /// The artifacts the manifest lists (module docs).
+    pub artifact_cids: Vec<String>,
     pub set: CircuitSet,
     pub keys_dir: PathBuf,
     pub registration: Registration,
@@ -48,18 +53,46 @@ pub fn compile_model(onnx: &Path) -> Result<(Program, f64)> {
     Ok((program, t.elapsed().as_secs_f64()))
 }
 
-/// The registration of `program` with these artifacts and circuits.
+/// The manifest of a registration's artifacts (module docs).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    version: u32,
+    artifacts: Vec<String>,
+}
+
+/// Puts the manifest listing `artifact_cids` into the store; returns its CID.
+pub(crate) fn put_manifest(store: &dyn ArtifactStore, artifact_cids: &[String]) -> Result<String> {
+    let m = Manifest {
+        version: 1,
+        artifacts: artifact_cids.to_vec(),
+    };
+    put(store, &serde_json::to_vec(&m)?)
+}
+
+/// The artifacts a registered model's manifest lists, in order.
+pub fn artifact_cids(id: u64, model: &Model, store: &dyn ArtifactStore) -> Result<Vec<String>> {
+    let bytes = get(store, &model.manifest_cid)
+        .with_context(|| format!("model {id}: fetching its artifact manifest"))?;
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .with_context(|| format!("model {id}: the artifact manifest {} is not a manifest", model.manifest_cid))?;
+    if m.version != 1 {
+        bail!("model {id}: artifact manifest version {} (this node reads version 1)", m.version);
+    }
+    Ok(m.artifacts)
+}
+
+/// The registration of `program` with the artifacts of manifest `manifest_cid` and these circuits.
 pub fn registration(
     program: &Program,
     set: &CircuitSet,
-    artifact_cids: Vec<String>,
+    manifest_cid: String,
     params: DisputeParams,
 ) -> Result<Registration> {
     let meta = meta_tree(program);
     let n = program.n_ops();
     Ok(Registration {
         model_hash: B256::from(program.hash()),
-        artifact_cids,
+        manifest_cid,
         num_ops: n as u32,
         circuit_root: B256::from(set.root()?),
         meta_root: B256::from(meta.root()),
@@ -114,9 +147,10 @@ pub fn prepare_registration(
             &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
         )?);
     }
-    let registration = registration(&program, &set, cids, params)?;
+    let registration = registration(&program, &set, put_manifest(store, &cids)?, params)?;
     Ok(Prepared {
         program,
+        artifact_cids: cids,
         set,
         keys_dir: keys_dir.to_path_buf(),
         registration,
@@ -142,8 +176,8 @@ pub(crate) fn registered_program(
     model: &Model,
     store: &dyn ArtifactStore,
 ) -> Result<Program> {
-    let cid = model
-        .artifact_cids
+    let cids = artifact_cids(id, model, store)?;
+    let cid = cids
         .get(1)
         .with_context(|| format!("model {id}: the registration names no compiled program"))?;
     let program = Program::from_bytes(&get(store, cid)?)?;
@@ -168,10 +202,11 @@ pub fn load_model(
     store: &dyn ArtifactStore,
     cache: &Path,
 ) -> Result<LoadedModel> {
-    if model.artifact_cids.len() < 3 {
+    let cids = artifact_cids(id, &model, store)?;
+    if cids.len() < 3 {
         bail!(
             "model {id}: the registration names {} artifacts, expected at least 3",
-            model.artifact_cids.len()
+            cids.len()
         );
     }
     let program = registered_program(id, &model, store)?;
@@ -180,17 +215,17 @@ pub fn load_model(
         Ok(set) if B256::from(set.root()?) == model.circuit_root => set,
         _ => {
             std::fs::create_dir_all(dir.join("keys"))?;
-            let cj = get(store, &model.artifact_cids[2])?;
+            let cj = get(store, &cids[2])?;
             let set: CircuitSet = serde_json::from_slice(&cj)?;
-            if model.artifact_cids.len() != 3 + set.circuits.len() {
+            if cids.len() != 3 + set.circuits.len() {
                 bail!(
                     "model {id}: {} artifacts for {} circuits",
-                    model.artifact_cids.len(),
+                    cids.len(),
                     set.circuits.len()
                 );
             }
             for k in 0..set.circuits.len() {
-                let bytes = get(store, &model.artifact_cids[3 + k])?;
+                let bytes = get(store, &cids[3 + k])?;
                 write_atomic(&dir.join("keys").join(format!("c{k}.pk")), &bytes)?;
             }
             write_atomic(&dir.join("circuits.json"), &cj)?;

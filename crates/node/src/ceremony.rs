@@ -159,13 +159,15 @@ pub fn prepare_ceremony_registration(
         put(store, &program.to_bytes())?,
         keys_cid.clone(),
     ];
-    let registration = registration(&program, &set, cids, params)?;
+    let registration =
+        registration(&program, &set, crate::artifacts::put_manifest(store, &cids)?, params)?;
     Ok(PreparedCeremony {
         transcript_hash: B256::from(cer::transcript_hash(&zkeys)),
         keys_cid,
         ptau_power: c.ptau_power,
         prepared: Prepared {
             program,
+            artifact_cids: cids,
             set,
             keys_dir,
             registration,
@@ -178,12 +180,16 @@ pub fn prepare_ceremony_registration(
 
 /// The manifest of a model's current ceremony keys: the accepted contribution's, else the
 /// latest contribution's, else the registration's (artifact 2).
-pub fn current_keys_cid(id: u64, model: &Model, view: &CeremonyView) -> Result<String> {
+pub fn current_keys_cid(
+    id: u64,
+    model: &Model,
+    view: &CeremonyView,
+    store: &dyn ArtifactStore,
+) -> Result<String> {
     if !view.keys_cid.is_empty() {
         return Ok(view.keys_cid.clone());
     }
-    model
-        .artifact_cids
+    crate::artifacts::artifact_cids(id, model, store)?
         .get(2)
         .cloned()
         .with_context(|| format!("model {id}: the registration names no initial keys"))
@@ -223,7 +229,7 @@ pub fn contribute<R: RngCore + CryptoRng>(
         "model {id} was registered without a ceremony: there is nothing to contribute to"
     );
     let program = registered_program(id, model, store)?;
-    let cid = current_keys_cid(id, model, view)?;
+    let cid = current_keys_cid(id, model, view, store)?;
     let (manifest, zkeys) = fetch_keys(store, &cid, &program)?;
     let have = B256::from(cer::transcript_hash(&zkeys));
     ensure!(
@@ -309,7 +315,7 @@ pub fn load_ceremony_model(
                      file: pass --ptau (the .ptau the ceremony started from)",
                 ));
             };
-            let cid = current_keys_cid(id, &model, view)?;
+            let cid = current_keys_cid(id, &model, view, store)?;
             let (_, zkeys) = fetch_keys(store, &cid, &program)?;
             let have = B256::from(cer::transcript_hash(&zkeys));
             if have != view.transcript_hash {

@@ -323,16 +323,7 @@ pub async fn program_of(
         bail!("model id {model_id} is unknown (the registry holds {count} models)");
     }
     let m = chain.get_model(model_id).await?;
-    let cid: Cid = m
-        .artifact_cids
-        .get(1)
-        .context("the registration names no compiled program")?
-        .parse()?;
-    let p = Program::from_bytes(&store.get(&cid)?)?;
-    if p.hash() != m.model_hash.0 {
-        bail!("the compiled program in the store does not match model {model_id}'s modelHash");
-    }
-    Ok(p)
+    crate::artifacts::registered_program(model_id, &m, store)
 }
 
 /// How a request carries its input.
@@ -341,16 +332,16 @@ pub enum InputMode {
     /// Inline up to [`INLINE_MAX_VALUES`] values, by CID above.
     #[default]
     Auto,
-    /// In the transaction: the contract hashes every chunk (Poseidon on chain, about 200k gas
-    /// per chunk), so this suits small inputs only.
+    /// In the transaction, as packed bytes (4 a value): the contract hashes them with keccak;
+    /// calldata costs about 16 gas a byte.
     Inline,
     /// In the artifact store ([`crate::trace::encode_input`]); the transaction carries its CID
     /// and tensor root, and every actor checks the fetched bytes against that root.
     ByCid,
 }
 
-/// The largest input sent inline by [`InputMode::Auto`] (LeNet's 1,024 values cost about
-/// 6.3M gas of on-chain hashing; MobileNetV2's 150,528 would not fit in a block).
+/// The largest input sent inline by [`InputMode::Auto`] (16 KiB of calldata, about 220k gas;
+/// docs/gas.md "Honest path per model").
 pub const INLINE_MAX_VALUES: usize = 4096;
 
 /// Quantises `input.json` and requests an inference (fee in wei, deadline in seconds from now);
@@ -470,8 +461,8 @@ pub async fn status_text(chain: &Chain) -> Result<String> {
     );
     for id in 0..nr {
         let r = chain.get_request(id).await?;
-        let res = chain.get_result(id).await?;
-        let has = res.submitter != zkopml_chain::Address::ZERO;
+        let rq = chain.request_record(id).await?;
+        let res = chain.result_record(id).await?.map(|(res, _, _)| res);
         let left = |t: u64| {
             if t > now {
                 format!("{}s", t - now)
@@ -485,25 +476,19 @@ pub async fn status_text(chain: &Chain) -> Result<String> {
             id,
             r.model_id,
             format!("{:?}", r.status),
-            eth(r.fee),
+            eth(rq.fee),
             left(r.deadline),
-            if has {
-                short(res.submitter.as_slice())
+            res.as_ref()
+                .map_or("-".into(), |res| short(res.submitter.as_slice())),
+            res.as_ref()
+                .map_or("-".into(), |res| short(res.final_root.as_slice())),
+            if res.is_some() && r.status == Status::Submitted {
+                left(r.challenge_deadline)
             } else {
                 "-".into()
             },
-            if has {
-                short(res.final_root.as_slice())
-            } else {
-                "-".into()
-            },
-            if has && r.status == Status::Submitted {
-                left(res.challenge_deadline)
-            } else {
-                "-".into()
-            },
-            if has {
-                res.active_games.to_string()
+            if res.is_some() {
+                r.active_games.to_string()
             } else {
                 "-".into()
             }

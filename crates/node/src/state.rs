@@ -16,8 +16,8 @@ use crate::artifacts::write_atomic;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RequestState {
     pub model_id: u64,
-    /// The inline input (canonical layout), as the `InferenceRequested` event carries it;
-    /// empty for a request by CID.
+    /// The inline input (canonical layout), read from the request's calldata (or its
+    /// `InferenceInput` event) when first needed; empty for a request by CID.
     pub input: Vec<i32>,
     /// A request by CID: where its input is stored, and the tensor root it must have.
     #[serde(default)]
@@ -30,6 +30,15 @@ pub struct RequestState {
     pub checked: Vec<u32>,
     /// Live results seen (`ResultSubmitted`): nonce -> final root.
     pub results: BTreeMap<u32, B256>,
+    /// The request's record as `InferenceRequested` carried it (what challenge, finalize and
+    /// claim pass back), and the transaction whose calldata holds an inline input.
+    #[serde(default)]
+    pub record: Option<zkopml_chain::RequestRecord>,
+    #[serde(default)]
+    pub input_tx: Option<B256>,
+    /// Result records seen (`ResultSubmitted`): nonce -> record.
+    #[serde(default)]
+    pub result_records: BTreeMap<u32, zkopml_chain::ResultRecord>,
     /// Nothing left to do for this actor.
     pub done: bool,
 }
@@ -63,7 +72,7 @@ pub struct ActorState {
     pub cursor: Option<Cursor>,
     pub requests: BTreeMap<u64, RequestState>,
     pub games: BTreeMap<u64, GameState>,
-    /// Wei withdrawn so far.
+    /// Wei paid out to this actor so far (withdrawals and claims).
     pub withdrawn: String,
 }
 

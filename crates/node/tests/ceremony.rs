@@ -80,7 +80,7 @@ async fn env(name: &str) -> Env {
         t, p.transcript_hash,
         "the registry records the initial keys' transcript"
     );
-    assert_eq!(p.prepared.registration.artifact_cids[2], p.keys_cid);
+    assert_eq!(p.prepared.artifact_cids[2], p.keys_cid);
     Env {
         _anvil: anvil,
         home,

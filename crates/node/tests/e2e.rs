@@ -437,7 +437,7 @@ async fn request_by_cid_is_reopened_and_answered_again() {
     let ch = join(ch, "challenger").await;
     join(bad, "defective submitter").await;
     let evs = e.game_events().await;
-    assert!(evs.iter().any(|ev| matches!(ev, Event::InferenceRequested(r) if r.input.is_empty() && r.inputCid == cid.to_string())));
+    assert!(evs.iter().any(|ev| matches!(ev, Event::InferenceRequested(r) if r.inputCid == cid.to_string())));
     assert_eq!(
         resolved(&evs),
         vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]
