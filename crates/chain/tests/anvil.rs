@@ -8,7 +8,8 @@ use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
 use common::*;
 use zkopml_chain::{
-    Chain, ChainError, Cursor, Deployment, Event, EventStream, Outcome, Phase, Status, StreamConfig,
+    Chain, ChainError, Cursor, Deployment, Event, EventStream, Outcome, Phase, RequestRecord,
+    ResultRecord, Status, StreamConfig,
 };
 
 fn names(evs: &[zkopml_chain::EventRecord]) -> Vec<&'static str> {
@@ -84,6 +85,8 @@ async fn money_path_finalize_and_withdraw() {
     );
     assert_eq!(m.input, reg.input);
     assert_eq!(m.params, reg.params);
+    assert_eq!(m.manifest_cid, reg.manifest_cid);
+    assert!(!m.ceremony_pending);
     assert_eq!(owner.model_count().await.unwrap(), 1);
     // a broken meta path is refused by name
     let mut bad = one_op_registration(8);
@@ -95,8 +98,16 @@ async fn money_path_finalize_and_withdraw() {
         "NotOwner"
     );
 
-    // request with an inline input
+    // request with an inline input: an input of another length is refused
     let now = owner.timestamp().await.unwrap();
+    assert_eq!(
+        revert_name(
+            requester
+                .request_inference(0, &[1, 2, 3], now + 3600, U256::from(FEE))
+                .await
+        ),
+        "BadLength"
+    );
     let input = [1, -2, 3, 400];
     let rq = requester
         .request_inference(0, &input, now + 3600, U256::from(FEE))
@@ -105,34 +116,67 @@ async fn money_path_finalize_and_withdraw() {
     assert_eq!(rq.value, 0);
     let request = owner.get_request(0).await.unwrap();
     assert_eq!(request.status, Status::Open);
-    assert_eq!(request.fee, U256::from(FEE));
     assert_eq!(
-        request.state_root0,
-        hash_pair(request.input_root, B256::ZERO)
+        (
+            request.model_id,
+            request.result_nonce,
+            request.deadline,
+            request.deadline_cap,
+            request.challenge_deadline,
+            request.active_games
+        ),
+        (0, 0, now + 3600, now + 3600 + WINDOW, 0, 0)
     );
+    // the record, rebuilt from the event, is the one whose hash the manager stores
+    let record = owner.request_record(0).await.unwrap();
     assert_eq!(
-        request.input_root,
+        record,
+        RequestRecord {
+            requester: requester.address(),
+            fee: U256::from(FEE),
+            input_root: boundary_root(&input_meta(), &input),
+        }
+    );
+    // the contract's tensor root of a boundary tensor is the keccak-leaf one of zkopml-exec
+    assert_eq!(
+        record.input_root,
         owner.tensor_root_of(&input_meta(), &input).await.unwrap()
     );
+    // the input is the calldata of the request (an account's request emits no InferenceInput)
+    assert_eq!(
+        owner.inline_input(0, Some(rq.hash)).await.unwrap(),
+        Some(input.to_vec())
+    );
+    assert_eq!(owner.inline_input(0, None).await.unwrap(), None);
+    assert_eq!(owner.result_hash(0).await.unwrap(), B256::ZERO);
+    assert_eq!(owner.result_record(0).await.unwrap(), None);
 
     // the result: slot 1 of a depth-1 state tree whose slot 0 is the input
     let output = [5, -6];
-    let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
-    let final_root = hash_pair(request.input_root, out_root);
-    let path = [request.input_root];
+    let out_root = boundary_root(&output_meta(), &output);
+    assert_eq!(
+        out_root,
+        owner.tensor_root_of(&output_meta(), &output).await.unwrap()
+    );
+    let final_root = hash_pair(record.input_root, out_root);
+    let path = [record.input_root];
+    let ans = answer_of(final_root, out_root, &path, &output);
     // no commitment yet: a copied result is refused
     assert_eq!(
         revert_name(
             submitter
-                .submit_result(0, &output, final_root, &path, U256::from(SUBMITTER_BOND))
+                .submit_result(0, &ans, U256::from(SUBMITTER_BOND))
                 .await
         ),
         "NoCommitment"
     );
     submitter.commit_result(0, final_root).await.unwrap();
-    submitter.commit_result(0, B256::repeat_byte(1)).await.unwrap();
+    submitter
+        .commit_result(0, B256::repeat_byte(1))
+        .await
+        .unwrap();
     let e = submitter
-        .submit_result(0, &output, final_root, &path, U256::from(1))
+        .submit_result(0, &ans, U256::from(1))
         .await
         .unwrap_err();
     let r = e.revert().expect("a revert");
@@ -147,34 +191,87 @@ async fn money_path_finalize_and_withdraw() {
             submitter
                 .submit_result(
                     0,
-                    &output,
-                    B256::repeat_byte(1),
-                    &path,
+                    &answer_of(B256::repeat_byte(1), out_root, &path, &output),
                     U256::from(SUBMITTER_BOND)
                 )
                 .await
         ),
         "BadOutputPath"
     );
+    // an inline output must have the output root it comes with, and the output's length
+    assert_eq!(
+        revert_name(
+            submitter
+                .submit_result(
+                    0,
+                    &answer_of(final_root, out_root, &path, &[5, -7]),
+                    U256::from(SUBMITTER_BOND)
+                )
+                .await
+        ),
+        "BadOutput"
+    );
+    assert_eq!(
+        revert_name(
+            submitter
+                .submit_result(
+                    0,
+                    &answer_of(final_root, out_root, &path, &[5, -6, 0]),
+                    U256::from(SUBMITTER_BOND)
+                )
+                .await
+        ),
+        "BadLength"
+    );
     let sub = submitter
-        .submit_result(0, &output, final_root, &path, U256::from(SUBMITTER_BOND))
+        .submit_result(0, &ans, U256::from(SUBMITTER_BOND))
         .await
         .unwrap();
     assert_eq!(sub.value, 1, "first result nonce");
-    let res = owner.get_result(0).await.unwrap();
+    let submitted_at = owner.timestamp().await.unwrap();
+    // the result's record, rebuilt from ResultSubmitted, with its nonce and transaction
+    let (res, nonce, res_tx) = owner
+        .result_record(0)
+        .await
+        .unwrap()
+        .expect("a live result");
     assert_eq!(
-        (res.submitter, res.final_root, res.output.clone()),
-        (submitter.address(), final_root, output.to_vec())
+        res,
+        ResultRecord {
+            submitter: submitter.address(),
+            bond: U256::from(SUBMITTER_BOND),
+            final_root,
+            output_root: out_root,
+        }
+    );
+    assert_eq!((nonce, res_tx), (1, Some(sub.hash)));
+    assert_eq!(owner.result_hash(0).await.unwrap(), res.hash());
+    assert_eq!(
+        owner.inline_output(0, 1, Some(sub.hash)).await.unwrap(),
+        Some(output.to_vec())
+    );
+    let request = owner.get_request(0).await.unwrap();
+    assert_eq!(
+        (
+            request.status,
+            request.result_nonce,
+            request.challenge_deadline,
+            request.active_games
+        ),
+        (Status::Submitted, 1, submitted_at + WINDOW, 0)
     );
     assert!(owner.is_result_live(0, 1).await.unwrap());
 
     // reverts decoded by name
-    assert_eq!(revert_name(owner.finalize(0).await), "TooEarly");
+    assert_eq!(
+        revert_name(owner.finalize(0, &record, &res).await),
+        "TooEarly"
+    );
     assert_eq!(revert_name(owner.final_output(0).await), "NotFinal");
     assert_eq!(
         revert_name(
             challenger
-                .challenge(0, B256::repeat_byte(9), U256::from(1))
+                .challenge(0, &record, &res, B256::repeat_byte(9), U256::from(1))
                 .await
         ),
         "WrongBond"
@@ -182,11 +279,78 @@ async fn money_path_finalize_and_withdraw() {
     assert_eq!(
         revert_name(
             challenger
-                .challenge(0, final_root, U256::from(CHALLENGER_BOND))
+                .challenge(0, &record, &res, final_root, U256::from(CHALLENGER_BOND))
                 .await
         ),
         "SameRoot"
     );
+    // forged records: another requester's fee, another submitter, another bond or output root
+    let forged_rq = [
+        RequestRecord {
+            fee: U256::from(2 * FEE),
+            ..record.clone()
+        },
+        RequestRecord {
+            requester: challenger.address(),
+            ..record.clone()
+        },
+        RequestRecord {
+            input_root: B256::repeat_byte(9),
+            ..record.clone()
+        },
+    ];
+    let forged_res = [
+        ResultRecord {
+            submitter: challenger.address(),
+            ..res.clone()
+        },
+        ResultRecord {
+            bond: U256::from(2 * SUBMITTER_BOND),
+            ..res.clone()
+        },
+        ResultRecord {
+            final_root: B256::repeat_byte(9),
+            ..res.clone()
+        },
+        ResultRecord {
+            output_root: B256::repeat_byte(9),
+            ..res.clone()
+        },
+    ];
+    for f in &forged_rq {
+        assert_eq!(
+            revert_name(
+                challenger
+                    .challenge(
+                        0,
+                        f,
+                        &res,
+                        B256::repeat_byte(9),
+                        U256::from(CHALLENGER_BOND)
+                    )
+                    .await
+            ),
+            "WrongRecord",
+            "{f:?}"
+        );
+    }
+    for f in &forged_res {
+        assert_eq!(
+            revert_name(
+                challenger
+                    .challenge(
+                        0,
+                        &record,
+                        f,
+                        B256::repeat_byte(9),
+                        U256::from(CHALLENGER_BOND)
+                    )
+                    .await
+            ),
+            "WrongRecord",
+            "{f:?}"
+        );
+    }
     assert_eq!(revert_name(owner.get_request(5).await), "UnknownRequest");
     assert_eq!(revert_name(owner.get_game(0).await), "UnknownGame");
 
@@ -195,17 +359,65 @@ async fn money_path_finalize_and_withdraw() {
     assert_eq!(
         revert_name(
             challenger
-                .challenge(0, B256::repeat_byte(9), U256::from(CHALLENGER_BOND))
+                .challenge(
+                    0,
+                    &record,
+                    &res,
+                    B256::repeat_byte(9),
+                    U256::from(CHALLENGER_BOND)
+                )
                 .await
         ),
         "DeadlinePassed"
     );
-    owner.finalize(0).await.unwrap();
+    for f in &forged_rq {
+        assert_eq!(
+            revert_name(owner.finalize(0, f, &res).await),
+            "WrongRecord",
+            "{f:?}"
+        );
+    }
+    for f in &forged_res {
+        assert_eq!(
+            revert_name(owner.finalize(0, &record, f).await),
+            "WrongRecord",
+            "{f:?}"
+        );
+    }
+    // claim is the submitter's own: another account may not claim, not even with a record
+    // that names it as the submitter
+    assert_eq!(
+        revert_name(owner.claim(0, &record, &res).await),
+        "NotSubmitter"
+    );
+    let mine = ResultRecord {
+        submitter: owner.address(),
+        ..res.clone()
+    };
+    assert_eq!(
+        revert_name(owner.claim(0, &record, &mine).await),
+        "WrongRecord"
+    );
+    owner.finalize(0, &record, &res).await.unwrap();
     assert_eq!(
         owner.get_request(0).await.unwrap().status,
         Status::Finalized
     );
+    assert_eq!(
+        revert_name(owner.finalize(0, &record, &res).await),
+        "WrongStatus"
+    );
+    assert_eq!(
+        revert_name(submitter.claim(0, &record, &res).await),
+        "WrongStatus"
+    );
+    // the final output: the inline output of the submit, checked by finalOutput
     assert_eq!(owner.final_output(0).await.unwrap(), output.to_vec());
+    assert_eq!(
+        owner.result_record(0).await.unwrap(),
+        Some((res.clone(), 1, Some(sub.hash))),
+        "a final result keeps its record"
+    );
     let owed = U256::from(FEE + SUBMITTER_BOND);
     assert_eq!(owner.credits(submitter.address()).await.unwrap(), owed);
     assert_eq!(owner.totals().await.unwrap(), (U256::ZERO, owed));
@@ -237,22 +449,497 @@ async fn money_path_finalize_and_withdraw() {
             "ResultCommitted",
             "ResultCommitted",
             "ResultSubmitted",
-            "Credited", // finalize credits, then emits ResultFinalized
-            "ResultFinalized",
+            "ResultFinalized", // finalize emits ResultFinalized, then credits
+            "Credited",
             "Withdrawn"
         ]
     );
     assert_strictly_ordered(&evs);
     match &evs[3].event {
         Event::InferenceRequested(e) => {
-            assert_eq!(e.input, input.to_vec());
+            assert_eq!(e.inputRoot, record.input_root);
+            assert_eq!(e.inputCid, "");
             assert_eq!(e.fee, U256::from(FEE));
             assert_eq!(e.requester, requester.address());
+            assert_eq!(e.deadline, now + 3600);
+        }
+        other => panic!("{other:?}"),
+    }
+    match &evs[6].event {
+        Event::ResultSubmitted(e) => {
+            assert_eq!(
+                (
+                    e.submitter,
+                    e.resultNonce,
+                    e.bond,
+                    e.finalRoot,
+                    e.outputRoot
+                ),
+                (
+                    submitter.address(),
+                    1,
+                    U256::from(SUBMITTER_BOND),
+                    final_root,
+                    out_root
+                )
+            );
+            assert_eq!(e.challengeDeadline, submitted_at + WINDOW);
         }
         other => panic!("{other:?}"),
     }
     assert!(stream.poll().await.unwrap().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The contract's tensor root of a boundary tensor (keccak leaves over packed bytes) is the one
+/// zkopml-exec computes, for several chunks, a short last chunk, a padding leaf and extreme
+/// values; packed bytes of another length are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boundary_roots_match_exec() {
+    use zkopml_chain::TensorMeta;
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let cases: [(TensorMeta, Vec<i32>); 4] = [
+        (input_meta(), vec![1, -2, 3, 400]),
+        (
+            TensorMeta {
+                dims: vec![10],
+                scale: 8,
+                chunk_len: 4,
+            },
+            (0..10).map(|i| i * 1_000_003 - 7).collect(),
+        ),
+        (
+            TensorMeta {
+                dims: vec![1, 3, 2, 2],
+                scale: -3,
+                chunk_len: 6,
+            },
+            vec![i32::MIN, i32::MAX, 0, -1, 1, 2, 3, 4, 5, 6, 7, 8],
+        ),
+        (
+            TensorMeta {
+                dims: vec![1],
+                scale: 0,
+                chunk_len: 1,
+            },
+            vec![-5],
+        ),
+    ];
+    for (meta, values) in &cases {
+        assert_eq!(
+            owner.tensor_root_of(meta, values).await.unwrap(),
+            boundary_root(meta, values),
+            "{meta:?}"
+        );
+        assert_eq!(
+            boundary_root(meta, values),
+            hash_pair(meta.meta_hash(), boundary_chunks_root(meta, values))
+        );
+    }
+    assert_eq!(
+        revert_name(owner.tensor_root_of(&input_meta(), &[1, 2, 3]).await),
+        "BadLength"
+    );
+    // the packed bytes are 4 bytes a value, int32 big-endian
+    let packed = zkopml_chain::pack_values(&[1, -1, i32::MIN]);
+    assert_eq!(
+        packed.as_ref(),
+        zkopml_exec::commit::pack_be(&[1, -1, i32::MIN]).as_slice()
+    );
+    assert_eq!(
+        zkopml_chain::unpack_values(&packed),
+        Some(vec![1, -1, i32::MIN])
+    );
+    assert_eq!(zkopml_chain::unpack_values(&[0, 0, 0]), None);
+}
+
+/// The cheap end of the honest path, and the outputs a client can read back:
+/// - request 0 (inline input) is answered by its output root only; the submitter claims and is
+///   paid fee + bond at once (no credit, no withdraw); `final_output` says the output was not
+///   posted, and `finalOutput` accepts the output computed elsewhere against the root;
+/// - request 1 is by CID: no inline input; its inline output is the final output after a
+///   finalize by a third party (credited);
+/// - `honest_path_txs` names each step's transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_pays_at_once_and_outputs_read_back() {
+    use alloy::providers::Provider as _;
+    use zkopml_chain::bindings::InferenceManager;
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let requester = owner.with_private_key(KEY1).unwrap();
+    let submitter = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    owner.register(&one_op_registration(1)).await.unwrap();
+    let mut stream = owner.events();
+    stream.poll().await.unwrap();
+    let bond = U256::from(SUBMITTER_BOND);
+
+    // request 0: inline input, answered by root only
+    let now = owner.timestamp().await.unwrap();
+    let input = [7, -7, 0, i32::MIN];
+    let rq_tx = requester
+        .request_inference(0, &input, now + 3600, U256::from(FEE))
+        .await
+        .unwrap();
+    let rq = owner.request_record(0).await.unwrap();
+    assert_eq!(rq.input_root, boundary_root(&input_meta(), &input));
+    assert_eq!(
+        owner.inline_input(0, Some(rq_tx.hash)).await.unwrap(),
+        Some(input.to_vec())
+    );
+    let output = [-1, i32::MAX];
+    let out_root = boundary_root(&output_meta(), &output);
+    let ans = answer_of(
+        hash_pair(rq.input_root, out_root),
+        out_root,
+        &[rq.input_root],
+        &[],
+    );
+    let commit = submitter.commit_result(0, ans.final_root).await.unwrap();
+    let sub = submitter.submit_result(0, &ans, bond).await.unwrap();
+    let (res, nonce, res_tx) = owner.result_record(0).await.unwrap().unwrap();
+    assert_eq!(
+        (res.submitter, res.bond, res.output_root, nonce, res_tx),
+        (submitter.address(), bond, out_root, 1, Some(sub.hash))
+    );
+    assert_eq!(
+        owner.inline_output(0, 1, Some(sub.hash)).await.unwrap(),
+        None
+    );
+    assert_eq!(owner.inline_output(0, 1, None).await.unwrap(), None);
+
+    advance(&owner, WINDOW + 1).await;
+    let before = owner.balance(submitter.address()).await.unwrap();
+    let c = submitter.claim(0, &rq, &res).await.unwrap();
+    let after = owner.balance(submitter.address()).await.unwrap();
+    let receipt = owner
+        .provider()
+        .get_transaction_receipt(c.hash)
+        .await
+        .unwrap()
+        .expect("a receipt");
+    assert_eq!(receipt.gas_used, c.gas_used);
+    let gas = U256::from(c.gas_used) * U256::from(receipt.effective_gas_price);
+    assert_eq!(
+        after + gas,
+        before + U256::from(FEE + SUBMITTER_BOND),
+        "paid fee + bond minus gas"
+    );
+    assert_eq!(
+        owner.get_request(0).await.unwrap().status,
+        Status::Finalized
+    );
+    assert_eq!(
+        owner.credits(submitter.address()).await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+    assert_eq!(
+        owner.balance(owner.deployment().manager).await.unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        revert_name(submitter.claim(0, &rq, &res).await),
+        "WrongStatus"
+    );
+
+    // the output was not posted: final_output says so ...
+    let e = owner.final_output(0).await.unwrap_err();
+    assert!(
+        matches!(e, ChainError::Config(_)) && e.to_string().contains("root only"),
+        "{e}"
+    );
+    // ... and the manager checks an output computed elsewhere against the output root
+    let m = InferenceManager::new(owner.deployment().manager, owner.provider().clone());
+    let rec = InferenceManager::ResultRecord {
+        submitter: res.submitter,
+        bond: res.bond,
+        finalRoot: res.final_root,
+        outputRoot: res.output_root,
+    };
+    let got = m
+        .finalOutput(U256::ZERO, rec.clone(), zkopml_chain::pack_values(&output))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(got, output.to_vec());
+    let name = |r: Result<Vec<i32>, alloy::contract::Error>| {
+        zkopml_chain::Revert::decode(r.unwrap_err().as_revert_data().expect("revert data")).name
+    };
+    assert_eq!(
+        name(
+            m.finalOutput(U256::ZERO, rec.clone(), zkopml_chain::pack_values(&[-1, 0]))
+                .call()
+                .await
+        ),
+        "BadOutput"
+    );
+    let mut forged = rec;
+    forged.bond += U256::from(1);
+    assert_eq!(
+        name(
+            m.finalOutput(U256::ZERO, forged, zkopml_chain::pack_values(&output))
+                .call()
+                .await
+        ),
+        "WrongRecord"
+    );
+    assert_eq!(
+        owner.honest_path_txs(0).await.unwrap(),
+        [
+            ("requestInference", rq_tx.hash),
+            ("commitResult", commit.hash),
+            ("submitResult", sub.hash),
+            ("claim", c.hash)
+        ]
+    );
+
+    // request 1: by CID, with the inline output; finalized by anyone, credited
+    let now = owner.timestamp().await.unwrap();
+    let input1 = [1, 2, 3, 4];
+    let rq1_tx = requester
+        .request_inference_by_root(
+            0,
+            boundary_chunks_root(&input_meta(), &input1),
+            "cid-input-1",
+            now + 3600,
+            U256::from(FEE),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rq1_tx.value, 1);
+    let rq1 = owner.request_record(1).await.unwrap();
+    // the same tensor root as the inline input would have
+    assert_eq!(rq1.input_root, boundary_root(&input_meta(), &input1));
+    assert_eq!(
+        owner.inline_input(1, Some(rq1_tx.hash)).await.unwrap(),
+        None
+    );
+    assert_eq!(owner.inline_input(1, None).await.unwrap(), None);
+    let output1 = [11, -12];
+    let out1 = boundary_root(&output_meta(), &output1);
+    let ans1 = answer_of(
+        hash_pair(rq1.input_root, out1),
+        out1,
+        &[rq1.input_root],
+        &output1,
+    );
+    let commit1 = submitter.commit_result(1, ans1.final_root).await.unwrap();
+    let sub1 = submitter.submit_result(1, &ans1, bond).await.unwrap();
+    assert_eq!(sub1.value, 1, "nonces count per request");
+    let (res1, _, _) = owner.result_record(1).await.unwrap().unwrap();
+    assert_eq!(
+        owner.inline_output(1, 1, Some(sub1.hash)).await.unwrap(),
+        Some(output1.to_vec())
+    );
+    advance(&owner, WINDOW + 1).await;
+    // the records of one request do not fit another
+    assert_eq!(
+        revert_name(owner.finalize(1, &rq, &res1).await),
+        "WrongRecord"
+    );
+    assert_eq!(
+        revert_name(owner.finalize(1, &rq1, &res).await),
+        "WrongRecord"
+    );
+    let fin = owner.finalize(1, &rq1, &res1).await.unwrap();
+    assert_eq!(owner.final_output(1).await.unwrap(), output1.to_vec());
+    assert_eq!(
+        owner.credits(submitter.address()).await.unwrap(),
+        U256::from(FEE + SUBMITTER_BOND)
+    );
+    assert_eq!(
+        owner.honest_path_txs(1).await.unwrap(),
+        [
+            ("requestInferenceByRoot", rq1_tx.hash),
+            ("commitResult", commit1.hash),
+            ("submitResult", sub1.hash),
+            ("finalize", fin.hash)
+        ]
+    );
+
+    let evs = stream.poll().await.unwrap();
+    assert_strictly_ordered(&evs);
+    assert_eq!(
+        names(&evs),
+        [
+            "InferenceRequested",
+            "ResultCommitted",
+            "ResultSubmitted",
+            "ResultFinalized", // claim: paid at once, nothing credited
+            "InferenceRequested",
+            "ResultCommitted",
+            "ResultSubmitted",
+            "ResultFinalized",
+            "Credited"
+        ]
+    );
+}
+
+/// A contract as requester and submitter (a forwarder that passes its calldata and value on to
+/// the manager): its inline input and output are in no calldata to the manager, so the manager
+/// emits InferenceInput and ResultOutput, and `inline_input`, `inline_output` and `final_output`
+/// read them from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_caller_input_and_output_from_events() {
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::{Address, Bytes};
+    use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+    use alloy::sol_types::SolCall;
+    use zkopml_chain::bindings::InferenceManager as M;
+
+    let anvil = Anvil::start();
+    let owner = deploy(&anvil).await;
+    let sender = owner.with_private_key(&funded_key(&owner).await).unwrap();
+    owner.register(&one_op_registration(1)).await.unwrap();
+    let manager = owner.deployment().manager;
+
+    // runtime: copy the calldata, CALL(gas, manager, callvalue, ...), bubble the return data or
+    // the revert; the init code returns the 46-byte runtime that follows its 10 bytes
+    let mut runtime = vec![0x36, 0x5f, 0x5f, 0x37, 0x5f, 0x5f, 0x36, 0x5f, 0x34, 0x73];
+    runtime.extend_from_slice(manager.as_slice());
+    runtime.extend_from_slice(&[
+        0x5a, 0xf1, 0x3d, 0x5f, 0x5f, 0x3e, 0x60, 0x2a, 0x57, 0x3d, 0x5f, 0xfd, 0x5b, 0x3d, 0x5f,
+        0xf3,
+    ]);
+    assert_eq!(runtime.len(), 0x2e);
+    let mut code = vec![0x60, 0x2e, 0x60, 0x0a, 0x5f, 0x39, 0x60, 0x2e, 0x5f, 0xf3];
+    code.extend_from_slice(&runtime);
+    let deployed = sender
+        .provider()
+        .send_transaction(TransactionRequest::default().with_deploy_code(Bytes::from(code)))
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let fwd: Address = deployed.contract_address.expect("a contract");
+    let via = |data: Vec<u8>, value: U256| {
+        let sender = sender.clone();
+        async move {
+            let tx = TransactionRequest::default()
+                .with_to(fwd)
+                .with_input(Bytes::from(data))
+                .with_value(value);
+            let r: TransactionReceipt = sender
+                .provider()
+                .send_transaction(tx)
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(r.status(), "the forwarded call succeeds");
+            r
+        }
+    };
+
+    // the request, by the forwarder
+    let now = owner.timestamp().await.unwrap();
+    let input = [3, -1, 4, -1];
+    let rq_r = via(
+        M::requestInferenceCall {
+            modelId: U256::ZERO,
+            input: zkopml_chain::pack_values(&input),
+            deadline: now + 3600,
+        }
+        .abi_encode(),
+        U256::from(FEE),
+    )
+    .await;
+    let rq = owner.request_record(0).await.unwrap();
+    assert_eq!(
+        rq,
+        RequestRecord {
+            requester: fwd,
+            fee: U256::from(FEE),
+            input_root: boundary_root(&input_meta(), &input),
+        }
+    );
+    // the transaction called the forwarder, not the manager: the input comes from the event
+    assert_eq!(
+        owner
+            .inline_input(0, Some(rq_r.transaction_hash))
+            .await
+            .unwrap(),
+        Some(input.to_vec())
+    );
+    assert_eq!(
+        owner.inline_input(0, None).await.unwrap(),
+        Some(input.to_vec())
+    );
+
+    // the result, by the forwarder, with the output inline
+    let output = [2, -7];
+    let out_root = boundary_root(&output_meta(), &output);
+    let final_root = hash_pair(rq.input_root, out_root);
+    let m = M::new(manager, owner.provider().clone());
+    let commitment = m
+        .resultCommitment(U256::ZERO, final_root, fwd)
+        .call()
+        .await
+        .unwrap();
+    let commit_r = via(M::commitResultCall { commitment }.abi_encode(), U256::ZERO).await;
+    let sub_r = via(
+        M::submitResultCall {
+            requestId: U256::ZERO,
+            finalRoot: final_root,
+            outputRoot: out_root,
+            outputPath: vec![rq.input_root],
+            output: zkopml_chain::pack_values(&output),
+        }
+        .abi_encode(),
+        U256::from(SUBMITTER_BOND),
+    )
+    .await;
+    let (res, nonce, res_tx) = owner.result_record(0).await.unwrap().unwrap();
+    assert_eq!(
+        (res.submitter, res.output_root, nonce, res_tx),
+        (fwd, out_root, 1, Some(sub_r.transaction_hash))
+    );
+    assert_eq!(
+        owner.inline_output(0, 1, res_tx).await.unwrap(),
+        Some(output.to_vec())
+    );
+    assert_eq!(
+        owner.inline_output(0, 1, None).await.unwrap(),
+        Some(output.to_vec())
+    );
+    assert_eq!(
+        owner.inline_output(0, 2, None).await.unwrap(),
+        None,
+        "no such nonce"
+    );
+
+    advance(&owner, WINDOW + 1).await;
+    let fin = owner.finalize(0, &rq, &res).await.unwrap();
+    assert_eq!(owner.final_output(0).await.unwrap(), output.to_vec());
+    assert_eq!(
+        owner.credits(fwd).await.unwrap(),
+        U256::from(FEE + SUBMITTER_BOND)
+    );
+    assert_eq!(
+        owner.honest_path_txs(0).await.unwrap(),
+        [
+            ("requestInference", rq_r.transaction_hash),
+            ("commitResult", commit_r.transaction_hash),
+            ("submitResult", sub_r.transaction_hash),
+            ("finalize", fin.hash)
+        ]
+    );
+    let evs = owner.events().poll().await.unwrap();
+    assert_eq!(
+        names(&evs)[3..],
+        [
+            "InferenceRequested",
+            "InferenceInput",
+            "ResultCommitted",
+            "ResultSubmitted",
+            "ResultOutput",
+            "ResultFinalized",
+            "Credited"
+        ]
+    );
 }
 
 /// A game without proofs: turn and phase errors, a clock running out, claimTimeout; the
@@ -278,35 +965,55 @@ async fn game_timeout_reject_refund() {
         )
         .await
         .unwrap();
-    let rq = owner.get_request(0).await.unwrap();
+    let rq = owner.request_record(0).await.unwrap();
+    // the tensor root of a stored input: the registered geometry over the requester's chunks root
+    assert_eq!(
+        rq.input_root,
+        hash_pair(input_meta().meta_hash(), B256::repeat_byte(0x11))
+    );
     // any output with its path under a final root made for it
     let output = [0, 0];
-    let out_root = owner.tensor_root_of(&output_meta(), &output).await.unwrap();
+    let out_root = boundary_root(&output_meta(), &output);
     let final_root = hash_pair(rq.input_root, out_root);
     submitter
         .answer(
             0,
-            &output,
-            final_root,
-            &[rq.input_root],
+            &answer_of(final_root, out_root, &[rq.input_root], &output),
             U256::from(SUBMITTER_BOND),
         )
         .await
         .unwrap();
+    let (res, _, _) = owner
+        .result_record(0)
+        .await
+        .unwrap()
+        .expect("a live result");
 
     let g = challenger
-        .challenge(0, B256::repeat_byte(0xee), U256::from(CHALLENGER_BOND))
+        .challenge(
+            0,
+            &rq,
+            &res,
+            B256::repeat_byte(0xee),
+            U256::from(CHALLENGER_BOND),
+        )
         .await
         .unwrap();
     assert_eq!(g.value, 0);
     // a second, independent game against the same result
     let challenger2 = owner.with_private_key(&funded_key(&owner).await).unwrap();
     let g2 = challenger2
-        .challenge(0, B256::repeat_byte(0xdd), U256::from(CHALLENGER_BOND))
+        .challenge(
+            0,
+            &rq,
+            &res,
+            B256::repeat_byte(0xdd),
+            U256::from(CHALLENGER_BOND),
+        )
         .await
         .unwrap();
     assert_eq!(g2.value, 1);
-    assert_eq!(owner.get_result(0).await.unwrap().active_games, 2);
+    assert_eq!(owner.get_request(0).await.unwrap().active_games, 2);
     assert_eq!(owner.game_count().await.unwrap(), 2);
     let game = owner.get_game(0).await.unwrap();
     assert_eq!(
@@ -328,7 +1035,7 @@ async fn game_timeout_reject_refund() {
         ),
         (0, 1, 1, 0, 1)
     );
-    assert_eq!(game.agreed_root, rq.state_root0);
+    assert_eq!(game.agreed_root, state_root0(rq.input_root, 1));
     assert_eq!(game.defender_root, final_root);
     assert_eq!(game.bond, U256::from(CHALLENGER_BOND));
     assert_eq!(game.clock_budget, CLOCK);
@@ -386,7 +1093,7 @@ async fn game_timeout_reject_refund() {
     );
     assert_eq!(revert_name(owner.resolve_padding(0).await), "WrongPhase");
     assert_eq!(revert_name(owner.claim_timeout(0).await), "NotExpired");
-    assert_eq!(revert_name(owner.finalize(0).await), "TooEarly");
+    assert_eq!(revert_name(owner.finalize(0, &rq, &res).await), "TooEarly");
 
     // the defender's clock runs out
     advance(&owner, CLOCK + 1).await;
@@ -412,7 +1119,10 @@ async fn game_timeout_reject_refund() {
     // challenger gets its bond and its share (half the bond is burned, half split by two games)
     assert!(!owner.is_result_live(0, 1).await.unwrap());
     owner.claim_timeout(1).await.unwrap();
-    assert_eq!(owner.get_game(1).await.unwrap().outcome, Outcome::ChallengerWon);
+    assert_eq!(
+        owner.get_game(1).await.unwrap().outcome,
+        Outcome::ChallengerWon
+    );
     let share = SUBMITTER_BOND / 4;
     assert_eq!(
         challenger2.withdraw().await.unwrap().value,
@@ -420,18 +1130,28 @@ async fn game_timeout_reject_refund() {
     );
 
     // rejected: the request reopens until its deadline, then refunds
-    let rq = owner.get_request(0).await.unwrap();
-    assert_eq!(rq.status, Status::Open);
+    let st = owner.get_request(0).await.unwrap();
+    assert_eq!(st.status, Status::Open);
+    assert_eq!((st.active_games, st.challenge_deadline), (0, 0));
+    // the rejected result has no record any more
+    assert_eq!(owner.result_hash(0).await.unwrap(), B256::ZERO);
+    assert_eq!(owner.result_record(0).await.unwrap(), None);
     assert_eq!(
-        owner.get_result(0).await.unwrap().submitter,
-        alloy::primitives::Address::ZERO
+        revert_name(owner.finalize(0, &rq, &res).await),
+        "WrongStatus"
     );
     // the requester's deadline (+100 s) and its cap (+ the window) have passed during the game:
-    // the reopened request is refunded at once
-    assert_eq!(rq.deadline, rq.deadline_cap);
-    assert!(rq.deadline < owner.timestamp().await.unwrap());
-    owner.refund(0).await.unwrap();
+    // the reopened request is refunded at once, to the requester of its record only
+    assert_eq!(st.deadline, st.deadline_cap);
+    assert!(st.deadline < owner.timestamp().await.unwrap());
+    let forged = RequestRecord {
+        requester: challenger.address(),
+        ..rq.clone()
+    };
+    assert_eq!(revert_name(owner.refund(0, &forged).await), "WrongRecord");
+    owner.refund(0, &rq).await.unwrap();
     assert_eq!(owner.get_request(0).await.unwrap().status, Status::Refunded);
+    assert_eq!(revert_name(owner.refund(0, &rq).await), "WrongStatus");
     assert_eq!(
         challenger.withdraw().await.unwrap().value,
         U256::from(CHALLENGER_BOND + share)
@@ -660,20 +1380,30 @@ async fn mined_revert_is_decoded() {
         .request_inference(0, &[1, 2, 3, 4], now + 100, U256::from(FEE))
         .await
         .unwrap();
-    let rq = owner.get_request(0).await.unwrap();
-    let out_root = owner.tensor_root_of(&output_meta(), &[7, 8]).await.unwrap();
+    let rq = owner.request_record(0).await.unwrap();
+    let out_root = boundary_root(&output_meta(), &[7, 8]);
     submitter
         .answer(
             0,
-            &[7, 8],
-            hash_pair(rq.input_root, out_root),
-            &[rq.input_root],
+            &answer_of(
+                hash_pair(rq.input_root, out_root),
+                out_root,
+                &[rq.input_root],
+                &[7, 8],
+            ),
             U256::from(SUBMITTER_BOND),
         )
         .await
         .unwrap();
+    let (res, _, _) = owner.result_record(0).await.unwrap().unwrap();
     challenger
-        .challenge(0, B256::repeat_byte(3), U256::from(CHALLENGER_BOND))
+        .challenge(
+            0,
+            &rq,
+            &res,
+            B256::repeat_byte(3),
+            U256::from(CHALLENGER_BOND),
+        )
         .await
         .unwrap();
     advance(&owner, CLOCK + 1).await;
@@ -733,7 +1463,7 @@ async fn full_dissection_to_padding() {
     let mh: Vec<B256> = metas.iter().map(|m| m.meta_hash()).collect();
     let reg = Registration {
         model_hash: B256::repeat_byte(2),
-        artifact_cids: vec![],
+        manifest_cid: "cid-two-ops".into(),
         num_ops: 2,
         circuit_root: B256::repeat_byte(0xc2),
         meta_root: hash_pair(hash_pair(mh[0], mh[1]), hash_pair(mh[2], z)),
@@ -757,7 +1487,7 @@ async fn full_dissection_to_padding() {
         .request_inference(0, &[1, 2, 3, 4], now + 1000, U256::from(FEE))
         .await
         .unwrap();
-    let rq = owner.get_request(0).await.unwrap();
+    let rq = owner.request_record(0).await.unwrap();
     let input_root = rq.input_root;
 
     // the defender's slot-1 chunk tree: 3 chunks + a non-zero "padding" leaf
@@ -772,20 +1502,32 @@ async fn full_dissection_to_padding() {
     let t1 = |chunks: B256| hash_pair(mh[1], chunks);
     let root1 = |chunks: B256| hash_pair(hash_pair(input_root, t1(chunks)), hash_pair(z, z));
     let output = [9, 9];
-    let out_root = owner.tensor_root_of(&metas[2], &output).await.unwrap();
+    let out_root = boundary_root(&metas[2], &output);
     let final_root = hash_pair(hash_pair(input_root, t1(chunks_d)), hash_pair(out_root, z));
+    // by root only: a game needs no output values
     submitter
         .answer(
             0,
-            &output,
-            final_root,
-            &[z, hash_pair(input_root, t1(chunks_d))],
+            &answer_of(
+                final_root,
+                out_root,
+                &[z, hash_pair(input_root, t1(chunks_d))],
+                &[],
+            ),
             U256::from(SUBMITTER_BOND),
         )
         .await
         .unwrap();
+    let (res, _, _) = owner.result_record(0).await.unwrap().unwrap();
+    assert_eq!(res.output_root, out_root);
     challenger
-        .challenge(0, B256::repeat_byte(0xee), U256::from(CHALLENGER_BOND))
+        .challenge(
+            0,
+            &rq,
+            &res,
+            B256::repeat_byte(0xee),
+            U256::from(CHALLENGER_BOND),
+        )
         .await
         .unwrap();
 
@@ -816,7 +1558,7 @@ async fn full_dissection_to_padding() {
     assert_eq!((g.phase, g.lo, g.hi), (Phase::DefenderReveal, 0, 1));
     assert_eq!(
         (g.agreed_root, g.defender_root, g.challenger_root),
-        (rq.state_root0, rd, rc)
+        (state_root0(input_root, 2), rd, rc)
     );
 
     // the disputed op: both reveal slot 1
@@ -870,6 +1612,7 @@ async fn full_dissection_to_padding() {
         circuit_path: vec![],
         inputs: vec![],
         output_digest: U256::from(1),
+        output_values: Default::default(),
         proof: [U256::ZERO; 8],
     };
     assert_eq!(revert_name(owner.prove_step(0, &junk).await), "IsPadding");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use alloy::primitives::{keccak256, B256, U256};
 use alloy::providers::Provider;
-use zkopml_chain::{Chain, DisputeParams, Registration, TensorMeta};
+use zkopml_chain::{Answer, Chain, DisputeParams, Registration, TensorMeta};
 
 /// anvil's first two default accounts (mnemonic "test test ... junk").
 pub const KEY0: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -132,6 +132,42 @@ pub fn hash_pair(l: B256, r: B256) -> B256 {
     keccak256(b)
 }
 
+/// Tensor root of a boundary tensor (the model's input or output: keccak chunk leaves over the
+/// packed bytes, docs/commitments.md "Boundary tensors"), computed off chain by zkopml-exec: an
+/// implementation independent of the contract's `tensorRootOf`.
+pub fn boundary_root(meta: &TensorMeta, values: &[i32]) -> B256 {
+    use zkopml_exec::commit::{Leaves, TensorCommitment};
+    let spec = zkopml_model::TensorSpec {
+        shape: meta.dims.iter().map(|&d| d as usize).collect(),
+        dtype: zkopml_model::DType::Int,
+        scale: meta.scale,
+        chunk_len: meta.chunk_len as usize,
+    };
+    assert_eq!(values.len(), spec.shape.iter().product::<usize>(), "numel");
+    B256::from(TensorCommitment::from_canonical(&spec, values, Leaves::Keccak).root)
+}
+
+/// stateRoot(0) of a state tree of depth `depth` whose only non-zero leaf is the input's root
+/// (`Commitments.stateRoot0`).
+pub fn state_root0(input_root: B256, depth: u32) -> B256 {
+    let (mut node, mut z) = (input_root, B256::ZERO);
+    for _ in 0..depth {
+        node = hash_pair(node, z);
+        z = hash_pair(z, z);
+    }
+    node
+}
+
+/// What a submitter posts: `output` inline (empty: by root only).
+pub fn answer_of(final_root: B256, output_root: B256, path: &[B256], output: &[i32]) -> Answer {
+    Answer {
+        final_root,
+        output_root,
+        output_path: path.to_vec(),
+        output: output.to_vec(),
+    }
+}
+
 pub fn input_meta() -> TensorMeta {
     TensorMeta {
         dims: vec![4],
@@ -160,7 +196,7 @@ pub fn one_op_registration(tag: u8) -> Registration {
     let (i, o) = (input_meta().meta_hash(), output_meta().meta_hash());
     Registration {
         model_hash: B256::repeat_byte(tag),
-        artifact_cids: vec![format!("cid-model-{tag}")],
+        manifest_cid: format!("cid-model-{tag}"),
         num_ops: 1,
         circuit_root: B256::repeat_byte(0xc1),
         meta_root: hash_pair(i, o),
@@ -187,4 +223,20 @@ pub async fn funded_key(funder: &Chain) -> String {
         .await
         .unwrap();
     format!("0x{}", alloy::hex::encode(s.to_bytes()))
+}
+
+/// Root of the boundary chunk leaves of `values` (what `requestInferenceByRoot` takes).
+pub fn boundary_chunks_root(meta: &TensorMeta, values: &[i32]) -> B256 {
+    use zkopml_exec::commit::{Leaves, TensorCommitment};
+    let spec = zkopml_model::TensorSpec {
+        shape: meta.dims.iter().map(|&d| d as usize).collect(),
+        dtype: zkopml_model::DType::Int,
+        scale: meta.scale,
+        chunk_len: meta.chunk_len as usize,
+    };
+    B256::from(
+        TensorCommitment::from_canonical(&spec, values, Leaves::Keccak)
+            .chunks
+            .root(),
+    )
 }
