@@ -23,6 +23,49 @@ cargo build --release --locked -p zkopml-exec --example coverage
   echo "## EZKL's examples ($(basename "$EX"))"
   echo
   target/release/examples/coverage "$EX" | tail -n +1
+  echo
+  cat <<'EOF'
+## Constant folding
+
+Before quantisation the front end (crates/model/src/fold.rs, called from graph.rs in
+topological order) evaluates every node whose inputs are all known at compile time
+(initializers, `Constant` nodes and the outputs of nodes already folded) and whose operator is
+in the folding set; its outputs become constants and it never becomes an op of the program.
+Integers are computed as i64 (ONNX's wrapping arithmetic, Div truncating toward zero, Mod with
+and without `fmod`), floats in f64 (the compiler's reference precision), Cast to float32
+rounding to f32 and to narrower integers wrapping. Broadcasting is ONNX's (numpy's); negative
+axes and indices count from the end.
+
+- Folded whatever their input: `Shape` (with opset 15's `start`/`end`) and `Size`, since every
+  tensor of a compiled graph has a static shape; `Identity` (dropped, its output rewired);
+  `Dropout` at inference (the identity on its data; its mask output, if read, is the all-true
+  constant; refused when `training_mode` is true or not a constant).
+- Folded when all inputs are constants: Constant, ConstantOfShape, Range, Cast, CastLike,
+  Gather, Slice (opset 10+ inputs and opset < 10 attributes, negative steps), Concat,
+  Unsqueeze/Squeeze (axes as attribute or input), Reshape (0, -1, `allowzero`), Flatten,
+  Expand, Tile, NonZero, Add, Sub, Mul, Div, Mod, Pow, Max, Min, Sum, Mean, Neg, Abs, Sign,
+  Floor, Ceil, Round, Sqrt, Reciprocal, Exp, Log, Equal, Less, Greater, LessOrEqual,
+  GreaterOrEqual, Not, And, Or, Xor, Where, ReduceSum, ReduceProd, ReduceMax, ReduceMin.
+  Any other supported operator whose operands are all constants is evaluated by its reference
+  semantics (`ops::eval`).
+- The graph input's shape is static: a symbolic first (batch) dimension is pinned to 1; any
+  other symbolic dimension is refused, naming the input and the dimension.
+- A data-dependent shape is refused at load time, naming the node: an input that fixes a
+  shape (Reshape's shape, ConstantOfShape's, Expand's, Tile's repeats, Range's bounds, Slice's
+  starts/ends/axes/steps, Unsqueeze/Squeeze/Reduce axes, Pad's pads, Split, TopK's K,
+  OneHot's depth, Resize's scales/sizes) computed from the model's input, or NonZero, Unique
+  or Compress of such a value.
+- Errors, never panics: an index out of range, a shape that does not fit, an integer division
+  by zero, a non-finite float result or a folded tensor above 2^27 elements is an error naming
+  the node.
+- Not folded into anything else: Expand of a tensor that depends on the input (no Expand op
+  yet: it is refused as an unsupported operator).
+
+`testdata/models/torch_fold` is a PyTorch-style export (built by crates/model/tests/fold.rs)
+with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
+`row.expand(x.size(0), -1)`, `torch.arange(h.size(1))`, Dropout and Identity; it folds to
+8 ops.
+EOF
 } > docs/operators.md.tmp
 mv docs/operators.md.tmp docs/operators.md
 cat docs/operators.md

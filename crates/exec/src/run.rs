@@ -234,16 +234,16 @@ impl<'p> Engine<'p> {
                 Some((j, y)) if j == i => y,
                 Some(later) => {
                     ahead = Some(later);
-                    Tensor::new(Vec::new(), Vec::new())
+                    Tensor::new(vec![0], Vec::new())
                 }
                 None => match self.fused[i - 1].and_then(|c| self.expand_depthwise(i, c, &slots).map(|y| (c.end, y))).or_else(|| self.conv_add(i, &slots).map(|y| (i + 1, y))) {
                     Some(later) => {
                         ahead = Some(later);
-                        Tensor::new(Vec::new(), Vec::new())
+                        Tensor::new(vec![0], Vec::new())
                     }
                     None if self.relu_next[i - 1] => {
                         ahead = Some((i + 1, self.ctx(i, true).output(&slots)?));
-                        Tensor::new(Vec::new(), Vec::new())
+                        Tensor::new(vec![0], Vec::new())
                     }
                     None => self.run_op(i, &slots)?,
                 },
@@ -254,7 +254,7 @@ impl<'p> Engine<'p> {
             }
             for s in program.ops[i - 1].input_slots() {
                 if last_read[s] == i {
-                    slots[s] = Tensor::new(Vec::new(), Vec::new());
+                    slots[s] = Tensor::new(vec![0], Vec::new());
                 }
             }
         }

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use crate::error::{ModelError, Result};
-use crate::onnx::{Attr, Const, DType, RawModel};
+use crate::fold;
+use crate::onnx::{Const, DType, RawInput, RawModel};
 use crate::ops::{self, InputInfo, Op};
 use crate::tensor::Tensor;
 
@@ -115,8 +116,7 @@ impl Graph {
         if raw.outputs.is_empty() {
             return Err(ModelError::Malformed("the graph has no output".into()));
         }
-        // Symbolic dimensions (batch_size, N, ...) are pinned to 1.
-        let input_shape: Vec<usize> = input.dims.iter().map(|d| d.unwrap_or(1)).collect();
+        let input_shape = static_input_shape(input, raw.opset)?;
 
         #[derive(Clone)]
         enum Value {
@@ -165,15 +165,57 @@ impl Graph {
             let node = &raw.nodes[k];
             let out_name = node.outputs.first().cloned().unwrap_or_default();
 
-            if node.op_type == "Constant" {
-                let c = constant_value(node)?;
-                values.insert(out_name, Value::Const(c));
-                continue;
-            }
-            if ops::is_alias(&node.op_type) {
-                let v = values[&node.inputs[0]].clone();
-                values.insert(out_name, v);
-                continue;
+            // Compile-time folding (fold.rs): constants, shapes, Identity, inference Dropout,
+            // and every folded operator whose inputs are all constants.
+            if node.domain.is_empty() || node.domain == "ai.onnx" {
+                let shape_of = |i: usize| -> Result<Vec<usize>> {
+                    match node.inputs.get(i).map(|n| &values[n]) {
+                        Some(Value::Const(c)) => Ok(c.tensor.shape.clone()),
+                        Some(Value::Slot(s)) if *s != usize::MAX => Ok(shapes[*s].0.clone()),
+                        _ => Err(ModelError::node(&node.name, &node.op_type, format!("missing input #{i}"))),
+                    }
+                };
+                let constant_in = |i: usize| -> Option<&Const> {
+                    match node.inputs.get(i).map(|n| &values[n]) {
+                        Some(Value::Const(c)) => Some(c),
+                        _ => None,
+                    }
+                };
+                let folded: Option<Vec<Value>> = match node.op_type.as_str() {
+                    "Constant" => Some(vec![Value::Const(fold::constant(node)?)]),
+                    "Shape" => Some(vec![Value::Const(fold::shape(node, &shape_of(0)?)?)]),
+                    "Size" => Some(vec![Value::Const(fold::size(&shape_of(0)?))]),
+                    "Identity" => {
+                        shape_of(0)?;
+                        Some(vec![values[&node.inputs[0]].clone()])
+                    }
+                    "Dropout" => {
+                        let shape = shape_of(0)?;
+                        let training = node.inputs.get(2).filter(|n| !n.is_empty()).map(|_| constant_in(2));
+                        let mask = fold::dropout_mask(node, raw.opset, training, &shape)?;
+                        Some(vec![values[&node.inputs[0]].clone(), Value::Const(mask)])
+                    }
+                    op if fold::is_folded(op) && node.inputs.iter().all(|n| n.is_empty() || matches!(values[n], Value::Const(_))) => {
+                        let ins: Vec<Option<&Const>> = (0..node.inputs.len()).map(constant_in).collect();
+                        Some(fold::eval(node, raw.opset, &ins)?.into_iter().map(Value::Const).collect())
+                    }
+                    _ => None,
+                };
+                if let Some(outs) = folded {
+                    for (name, v) in node.outputs.iter().zip(outs) {
+                        if !name.is_empty() {
+                            values.insert(name.clone(), v);
+                        }
+                    }
+                    if let Some(extra) = node.outputs.iter().skip(1).find(|o| !o.is_empty() && !values.contains_key(*o)) {
+                        return Err(ModelError::node(&node.name, &node.op_type, format!("has no output #{}: {extra:?}", node.outputs.iter().position(|o| o == extra).unwrap_or(0))));
+                    }
+                    continue;
+                }
+                let dynamic = |i: usize| node.inputs.get(i).is_some_and(|n| matches!(values[n], Value::Slot(s) if s != usize::MAX));
+                if let Some(e) = fold::data_dependent(node, raw.opset, dynamic) {
+                    return Err(e);
+                }
             }
             let infos: Vec<InputInfo<'_>> = node
                 .inputs
@@ -187,11 +229,6 @@ impl Graph {
             let parsed = ops::parse(node, raw.opset, &infos)?;
             let operand_values: Vec<Value> = parsed.operands.iter().map(|&i| values[&node.inputs[i]].clone()).collect();
 
-            if matches!(parsed.op, Op::Shape) {
-                let s = infos[0].shape().unwrap().iter().map(|&d| d as f64).collect::<Vec<_>>();
-                values.insert(out_name, Value::Const(Const { dtype: DType::Int, tensor: Tensor::new(vec![s.len()], s) }));
-                continue;
-            }
             if operand_values.iter().all(|v| matches!(v, Value::Const(_))) {
                 let ts: Vec<&Tensor<f64>> = operand_values.iter().map(|v| match v { Value::Const(c) => &c.tensor, _ => unreachable!() }).collect();
                 let t = ops::eval(&parsed.op, &ts, &parsed.shape);
@@ -256,7 +293,13 @@ impl Graph {
         for name in &raw.outputs {
             out_slots.push(match values.get(name) {
                 Some(Value::Slot(s)) if *s > 0 && *s != usize::MAX => *s,
-                Some(_) => return Err(ModelError::Unsupported { op_type: "graph".into(), node: name.clone(), opset: raw.opset, reason: "the output does not depend on the input".into() }),
+                Some(v) => {
+                    let reason = match v {
+                        Value::Slot(0) => "the output is the model's input itself (the graph computes nothing)",
+                        _ => "the output is a constant: it does not depend on the input",
+                    };
+                    return Err(ModelError::Unsupported { op_type: "graph".into(), node: name.clone(), opset: raw.opset, reason: reason.into() });
+                }
                 None => return Err(ModelError::Malformed(format!("graph output {name:?} is never computed"))),
             });
         }
@@ -290,17 +333,31 @@ impl Graph {
     }
 }
 
-fn constant_value(node: &crate::onnx::RawNode) -> Result<Const> {
-    let err = |r: &str| ModelError::node(&node.name, "Constant", r);
-    let (name, attr) = node.attrs.iter().next().ok_or_else(|| err("no value attribute"))?;
-    Ok(match (name.as_str(), attr) {
-        ("value", Attr::Tensor(c)) => c.clone(),
-        ("value_float", Attr::Float(f)) => Const { dtype: DType::Float, tensor: Tensor::scalar(*f as f64) },
-        ("value_floats", Attr::Floats(v)) => Const { dtype: DType::Float, tensor: Tensor::new(vec![v.len()], v.iter().map(|&x| x as f64).collect()) },
-        ("value_int", Attr::Int(i)) => Const { dtype: DType::Int, tensor: Tensor::scalar(*i as f64) },
-        ("value_ints", Attr::Ints(v)) => Const { dtype: DType::Int, tensor: Tensor::new(vec![v.len()], v.iter().map(|&x| x as f64).collect()) },
-        (other, _) => return Err(err(&format!("unsupported value attribute {other}"))),
-    })
+/// The graph input's static shape. A symbolic first (batch) dimension is pinned to 1; any other
+/// symbolic dimension is refused, naming the input and the dimension.
+fn static_input_shape(input: &RawInput, opset: i64) -> Result<Vec<usize>> {
+    input
+        .dims
+        .iter()
+        .enumerate()
+        .map(|(d, dim)| match dim {
+            Some(v) => Ok(*v),
+            None if d == 0 => Ok(1),
+            None => {
+                let name = input.dim_names.get(d).filter(|n| !n.is_empty()).map(|n| format!(" ({n:?})")).unwrap_or_default();
+                Err(ModelError::Unsupported {
+                    op_type: "graph input".into(),
+                    node: input.name.clone(),
+                    opset,
+                    reason: format!(
+                        "dimension #{d}{name} of shape {:?} is not a fixed size; only the batch dimension (#0) may be symbolic \
+                         (it is pinned to 1): export the model with a fixed size for this dimension",
+                        input.dims.iter().map(|d| d.map_or(-1, |v| v as i64)).collect::<Vec<_>>()
+                    ),
+                })
+            }
+        })
+        .collect()
 }
 
 impl Graph {

@@ -1,10 +1,12 @@
 //! zkopml-model: ONNX loading, graph linearisation, calibration and fixed-point compilation.
 //!
-//! Data flows one way: `onnx` (protobuf → raw nodes) → `graph` (folded, linear, typed ops in
-//! f64) → `quant` (calibrated scales) → `program` (the integer program with its hash).
+//! Data flows one way: `onnx` (protobuf → raw nodes) → `graph` (constants folded by `fold`,
+//! linear, typed ops in f64) → `quant` (calibrated scales) → `program` (the integer program
+//! with its hash).
 
 pub mod error;
 pub mod fixed;
+pub mod fold;
 pub mod graph;
 pub mod input;
 pub mod onnx;

@@ -66,6 +66,8 @@ pub struct RawInput {
     pub dtype: DType,
     /// Dimensions; a symbolic dimension (e.g. "batch_size") is `None`.
     pub dims: Vec<Option<usize>>,
+    /// The name of each symbolic dimension (its `dim_param`), empty where it has none.
+    pub dim_names: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -114,18 +116,27 @@ impl RawModel {
             };
             let dtype = DType::from_onnx(ty.elem_type)
                 .ok_or_else(|| ModelError::Malformed(format!("graph input {:?} has an unsupported element type {}", vi.name, ty.elem_type)))?;
-            let dims = ty
+            let shape_dims = &ty
                 .shape
                 .as_ref()
                 .ok_or_else(|| ModelError::Malformed(format!("graph input {:?} has no shape", vi.name)))?
-                .dim
+                .dim;
+            use pb::tensor_shape_proto::dimension::Value as Dim;
+            let dims = shape_dims
                 .iter()
                 .map(|d| match d.value {
-                    Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Some(v as usize),
+                    Some(Dim::DimValue(v)) if v > 0 => usize::try_from(v).ok(),
                     _ => None,
                 })
                 .collect();
-            inputs.push(RawInput { name: vi.name.clone(), dtype, dims });
+            let dim_names = shape_dims
+                .iter()
+                .map(|d| match &d.value {
+                    Some(Dim::DimParam(p)) => p.clone(),
+                    _ => String::new(),
+                })
+                .collect();
+            inputs.push(RawInput { name: vi.name.clone(), dtype, dims, dim_names });
         }
         let nodes = graph
             .node

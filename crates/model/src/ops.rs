@@ -145,11 +145,6 @@ pub struct Parsed {
     pub dtype: DType,
 }
 
-/// Nodes that only rename a value.
-pub fn is_alias(op_type: &str) -> bool {
-    matches!(op_type, "Identity" | "Dropout")
-}
-
 struct Ctx<'a> {
     node: &'a RawNode,
     opset: i64,
@@ -427,7 +422,7 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
         }
         "Flatten" => {
             let x = c.shape(0)?;
-            let axis = norm_axis(c.int("axis", 1)?, x.len() + 1).ok_or_else(|| c.err("axis out of range"))?;
+            let axis = crate::fold::flatten_axis(c.int("axis", 1)?, x.len()).ok_or_else(|| c.err("axis out of range"))?;
             let shape = vec![x[..axis].iter().product(), x[axis..].iter().product()];
             Ok(Parsed { op: Op::Reshape { shape: shape.clone() }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
         }

@@ -14,9 +14,18 @@ pub struct TractReference {
 impl TractReference {
     pub fn load(path: &Path, input_shape: &[usize]) -> Result<TractReference> {
         let err = |e: TractError| ModelError::Malformed(format!("tract could not load {}: {e}", path.display()));
-        let model = tract_onnx::onnx()
-            .model_for_path(path)
-            .map_err(err)?
+        Self::from_model(tract_onnx::onnx().model_for_path(path).map_err(err)?, input_shape, &path.display().to_string())
+    }
+
+    /// The reference for a model given as its protobuf (tests build models in memory).
+    pub fn from_proto(proto: &tract_onnx::pb::ModelProto, input_shape: &[usize]) -> Result<TractReference> {
+        let err = |e: TractError| ModelError::Malformed(format!("tract could not load the model: {e}"));
+        Self::from_model(tract_onnx::onnx().model_for_proto_model(proto).map_err(err)?, input_shape, "the model")
+    }
+
+    fn from_model(model: InferenceModel, input_shape: &[usize], what: &str) -> Result<TractReference> {
+        let err = |e: TractError| ModelError::Malformed(format!("tract could not load {what}: {e}"));
+        let model = model
             .with_input_fact(0, f32::fact(input_shape).into())
             .map_err(err)?
             .into_optimized()
