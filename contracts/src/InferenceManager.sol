@@ -72,9 +72,9 @@ contract InferenceManager is IInferenceManager {
     address public immutable deployer;
     IFaultDisputeGame public game;
 
-    /// The request counter and the two totals of the books share one slot: every transaction of
-    /// the honest path updates them with one warm write, and the slot is never zero again after
-    /// the first request (no 20k zero-to-non-zero write when the system runs idle).
+    /// The request counter and the two totals of the books share one slot: the request, the
+    /// submission and the payout each update it with one write, and the slot is never zero again
+    /// after the first request (no 20k zero-to-non-zero write when the system runs idle).
     struct Books {
         uint64 requests;
         uint96 escrow;
@@ -106,7 +106,8 @@ contract InferenceManager is IInferenceManager {
         string inputCid
     );
     /// The inline input of a request made by a contract (an externally owned account's is in its
-    /// transaction's calldata, where it costs half as much).
+    /// transaction's calldata, already on chain and paid for: a log would be a second copy at 8
+    /// gas a byte).
     event InferenceInput(uint256 indexed requestId, bytes input);
     event ResultSubmitted(
         uint256 indexed requestId,
@@ -168,6 +169,7 @@ contract InferenceManager is IInferenceManager {
     error WrongRecord();
     error NotSubmitter();
     error AmountTooLarge();
+    error NoInputCid();
 
     modifier nonReentrant() {
         if (locked != 1) revert Reentrancy();
@@ -216,6 +218,7 @@ contract InferenceManager is IInferenceManager {
         payable
         returns (uint256 requestId)
     {
+        if (bytes(inputCid).length == 0) revert NoInputCid();
         (bool open,, uint64 window, uint96 bond, bytes32 metaHash,,) = registry.requestInfo(modelId);
         requestId = _newRequest(
             modelId, open, window, bond, Commitments.tensorRootOf(metaHash, chunksRoot), deadline, inputCid

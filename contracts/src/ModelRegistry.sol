@@ -69,8 +69,6 @@ contract ModelRegistry {
         bytes32 modelHash;
         bytes32 circuitRoot;
         bytes32 metaRoot;
-        TensorMeta input;
-        TensorMeta output;
         string manifestCid;
     }
 
@@ -116,6 +114,9 @@ contract ModelRegistry {
         uint8 stateDepth,
         string manifestCid
     );
+    /// The input's and the output's full geometry (the model stores their meta hashes, value
+    /// counts and chunk lengths).
+    event ModelGeometry(uint256 indexed modelId, TensorMeta input, TensorMeta output);
     event ModelParams(
         uint256 indexed modelId,
         uint16 arity,
@@ -306,6 +307,7 @@ contract ModelRegistry {
         emit ModelRegistered(
             modelId, msg.sender, r.modelHash, r.circuitRoot, r.metaRoot, r.numOps, uint8(depth), r.manifestCid
         );
+        emit ModelGeometry(modelId, r.input, r.output);
         emit ModelParams(
             modelId, p.arity, p.maxGroup, p.clockBudget, p.challengeWindow, p.submitterBond, p.challengerBond
         );
@@ -326,8 +328,6 @@ contract ModelRegistry {
         m.outputChunkLen = r.output.chunkLen;
         m.inputMetaHash = inputMeta;
         m.outputMetaHash = outputMeta;
-        m.input = r.input;
-        m.output = r.output;
     }
 
     /// The smallest clock budget a model may have: `minMoveSeconds` for every move one party

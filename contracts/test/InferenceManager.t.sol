@@ -118,6 +118,9 @@ contract InferenceManagerTest is Fixture {
     function test_requestChecks() public {
         bytes memory input = Packed.pack(simInput());
         vm.startPrank(requester);
+        // a request by root names where its input is (an empty CID would read as an inline one)
+        vm.expectRevert(InferenceManager.NoInputCid.selector);
+        manager.requestInferenceByRoot{value: FEE}(modelId, keccak256("root"), "", uint64(block.timestamp + 5));
         vm.expectRevert(InferenceManager.BadDeadline.selector);
         manager.requestInference{value: FEE}(modelId, input, uint64(block.timestamp));
         vm.expectRevert(InferenceManager.BadDeadline.selector);

@@ -209,7 +209,8 @@ abstract contract Fixture is TestBase {
 
     /// The tensor root of simInput() as a boundary tensor of `modelId`'s input geometry.
     function simInputRoot(uint256 modelId) internal view returns (bytes32) {
-        return harness.boundaryTensorRoot(registry.getModel(modelId).input, Packed.pack(simInput()));
+        ModelRegistry.Model memory md = registry.getModel(modelId);
+        return harness.boundaryRootOf(md.inputMetaHash, md.inputNumel, md.inputChunkLen, Packed.pack(simInput()));
     }
 
     /// Records a request made outside `request` (its record is what InferenceRequested carries).

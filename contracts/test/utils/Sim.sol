@@ -22,6 +22,15 @@ contract PoseidonHarness {
         return Commitments.boundaryLeaf(packed);
     }
 
+    /// Tensor root of a boundary tensor from its meta hash, value count and chunk length.
+    function boundaryRootOf(bytes32 metaHash_, uint256 n, uint256 chunkLen, bytes calldata packed)
+        external
+        pure
+        returns (bytes32)
+    {
+        return Commitments.tensorRootOf(metaHash_, Commitments.boundaryChunksRoot(packed, n, chunkLen));
+    }
+
     /// Tensor root of a boundary tensor (slot 0 or n) given as packed bytes.
     function boundaryTensorRoot(TensorMeta calldata m, bytes calldata packed) external pure returns (bytes32) {
         (uint256 n,) = Commitments.checkMeta(m);

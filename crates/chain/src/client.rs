@@ -916,19 +916,38 @@ impl Chain {
             .map_err(self.rpc("resultHash"))
     }
 
+    /// The manager's logs with `topic0` and `topic1`, oldest first, read from the deployment
+    /// block to the head in ranges of at most 2,000 blocks (providers cap eth_getLogs).
+    async fn manager_logs(&self, topic0: B256, topic1: B256) -> Result<Vec<alloy::rpc::types::Log>, ChainError> {
+        const RANGE: u64 = 2000;
+        let head = self.block_number().await?;
+        let mut out = Vec::new();
+        let mut from = self.deployment.start_block;
+        while from <= head {
+            let to = head.min(from + RANGE - 1);
+            let filter = alloy::rpc::types::Filter::new()
+                .address(self.deployment.manager)
+                .event_signature(topic0)
+                .topic1(topic1)
+                .from_block(from)
+                .to_block(to);
+            out.extend(
+                self.ctx
+                    .provider
+                    .get_logs(&filter)
+                    .await
+                    .map_err(|e| ChainError::from_transport("eth_getLogs", &self.ctx.url, e))?,
+            );
+            from = to + 1;
+        }
+        Ok(out)
+    }
+
     /// The logs of `E` about `request_id` (its first indexed topic), oldest first.
     async fn request_logs<E: SolEvent>(&self, request_id: u64) -> Result<Vec<(alloy::rpc::types::Log, E)>, ChainError> {
-        let filter = alloy::rpc::types::Filter::new()
-            .address(self.deployment.manager)
-            .event_signature(E::SIGNATURE_HASH)
-            .topic1(B256::from(U256::from(request_id)))
-            .from_block(self.deployment.start_block);
         let logs = self
-            .ctx
-            .provider
-            .get_logs(&filter)
-            .await
-            .map_err(|e| ChainError::from_transport("eth_getLogs", &self.ctx.url, e))?;
+            .manager_logs(E::SIGNATURE_HASH, B256::from(U256::from(request_id)))
+            .await?;
         logs.into_iter()
             .map(|l| {
                 let e = E::decode_log_data(&l.inner.data).map_err(|e| ChainError::Decode {
@@ -954,7 +973,7 @@ impl Chain {
             .iter()
             .map(|(_, e)| RequestRecord::from_event(e))
             .find(|r| r.hash() == want)
-            .ok_or_else(|| ChainError::Config(format!("request {request_id}: no InferenceRequested event matches its stored record")))
+            .ok_or_else(|| ChainError::NotOnChain(format!("request {request_id}: no InferenceRequested event matches its stored record")))
     }
 
     /// The record of the live (or final) result of a request, from the latest matching
@@ -994,17 +1013,9 @@ impl Chain {
                 .call()
                 .await
                 .map_err(self.rpc("resultCommitment"))?;
-            let filter = alloy::rpc::types::Filter::new()
-                .address(self.deployment.manager)
-                .event_signature(InferenceManager::ResultCommitted::SIGNATURE_HASH)
-                .topic1(commitment)
-                .from_block(self.deployment.start_block);
             let commits = self
-                .ctx
-                .provider
-                .get_logs(&filter)
-                .await
-                .map_err(|e| ChainError::from_transport("eth_getLogs", &self.ctx.url, e))?;
+                .manager_logs(InferenceManager::ResultCommitted::SIGNATURE_HASH, commitment)
+                .await?;
             out.extend(commits.first().and_then(|c| c.transaction_hash).map(|h| ("commitResult", h)));
             out.extend(l.transaction_hash.map(|h| ("submitResult", h)));
         }
@@ -1080,9 +1091,9 @@ impl Chain {
         let (res, nonce, tx) = self
             .result_record(request_id)
             .await?
-            .ok_or_else(|| ChainError::Config(format!("request {request_id} has no result")))?;
+            .ok_or_else(|| ChainError::NotOnChain(format!("request {request_id} has no result")))?;
         let out = self.inline_output(request_id, nonce, tx).await?.ok_or_else(|| {
-            ChainError::Config(format!(
+            ChainError::NotOnChain(format!(
                 "request {request_id}: the output was submitted by its root only; compute it from the input"
             ))
         })?;

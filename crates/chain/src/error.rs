@@ -43,6 +43,11 @@ pub enum ChainError {
     #[error("{what}: {message}")]
     Decode { what: &'static str, message: String },
 
+    /// What was asked for is not on the chain (no such record; an output submitted by its root
+    /// only).
+    #[error("not on chain: {0}")]
+    NotOnChain(String),
+
     /// Bad configuration (builder, private key, URL, deployment).
     #[error("configuration: {0}")]
     Config(String),

@@ -67,6 +67,7 @@ macro_rules! events {
 
 events!(
     Registry R::ModelRegistered,
+    Registry R::ModelGeometry,
     Registry R::ModelParams,
     Registry R::ModelActiveSet,
     Registry R::CeremonyOpened,
@@ -103,6 +104,7 @@ impl Event {
     pub fn model_id(&self) -> Option<U256> {
         Some(match self {
             Event::ModelRegistered(e) => e.modelId,
+            Event::ModelGeometry(e) => e.modelId,
             Event::ModelParams(e) => e.modelId,
             Event::ModelActiveSet(e) => e.modelId,
             Event::CeremonyOpened(e) => e.modelId,

@@ -113,8 +113,14 @@ pub struct Model {
     pub circuit_root: B256,
     pub meta_root: B256,
     pub params: DisputeParams,
-    pub input: TensorMeta,
-    pub output: TensorMeta,
+    /// The input's and the output's meta hash, value count and chunk length (their full
+    /// geometry is in `ModelGeometry`, and in the compiled program).
+    pub input_meta_hash: B256,
+    pub input_numel: u32,
+    pub input_chunk_len: u32,
+    pub output_meta_hash: B256,
+    pub output_numel: u32,
+    pub output_chunk_len: u32,
     pub manifest_cid: String,
 }
 
@@ -437,13 +443,6 @@ impl TensorMeta {
             chunkLen: self.chunk_len,
         }
     }
-    pub(crate) fn from_registry(m: R::TensorMeta) -> Self {
-        TensorMeta {
-            dims: m.dims,
-            scale: m.scale,
-            chunk_len: m.chunkLen,
-        }
-    }
 }
 
 impl DisputeParams {
@@ -498,8 +497,12 @@ impl Model {
             circuit_root: m.circuitRoot,
             meta_root: m.metaRoot,
             params: DisputeParams::from_registry(m.params),
-            input: TensorMeta::from_registry(m.input),
-            output: TensorMeta::from_registry(m.output),
+            input_meta_hash: m.inputMetaHash,
+            input_numel: m.inputNumel,
+            input_chunk_len: m.inputChunkLen,
+            output_meta_hash: m.outputMetaHash,
+            output_numel: m.outputNumel,
+            output_chunk_len: m.outputChunkLen,
             manifest_cid: m.manifestCid,
         }
     }

@@ -534,13 +534,21 @@ impl Actor {
         // housekeeping: finalize a final result (our own, or any when housekeeping)
         if req.status == Status::Submitted {
             let res = self.result_record(rid, req.result_nonce).await?;
-            if now >= req.challenge_deadline
+            let mine = res.submitter == self.me;
+            // another's result: a housekeeper waits one more window, so that the submitter's own
+            // claim (paid at once, no withdraw) comes first
+            let grace = if mine {
+                0
+            } else {
+                self.model(r.model_id).await?.chain.params.challenge_window
+            };
+            if now >= req.challenge_deadline.saturating_add(grace)
                 && req.active_games == 0
-                && (res.submitter == self.me || self.cfg.housekeeping)
+                && (mine || self.cfg.housekeeping)
             {
                 let rq = self.request_record(rid)?;
                 // our own result: claim (finalised and paid at once); another's: finalize
-                let (mv, sent) = if res.submitter == self.me {
+                let (mv, sent) = if mine {
                     ("claim", self.chain.claim(rid, &rq, &res).await)
                 } else {
                     ("finalize", self.chain.finalize(rid, &rq, &res).await)

@@ -265,7 +265,7 @@ pub async fn run_model(env: &Env, plan: &Plan<'_>) -> Result<ModelRun> {
         submit_gas: sum(&sub.log, &["commitResult", "submitResult"]).0,
         challenger_trace_s: sum(&ch.log, &["trace"]).1,
         window_s: plan.window,
-        finalize_gas: sum(&sub.log, &["finalize"]).0,
+        finalize_gas: sum(&sub.log, &["finalize", "claim"]).0,
         withdraw_gas: sum(&sub.log, &["withdraw"]).0,
     };
 
@@ -380,9 +380,15 @@ pub fn print_phases(r: &ModelRun) {
     );
     println!(
         "    {:<56} {:>10} {:>12}",
-        format!("honest: {} s window, finalize + withdraw", h.window_s),
+        format!("honest: {} s window, claim (finalised, paid at once)", h.window_s),
         "-",
         h.finalize_gas + h.withdraw_gas
+    );
+    println!(
+        "    {:<56} {:>10} {:>12}",
+        "honest path in all (request + commit + submit + claim)",
+        "-",
+        h.request_gas + h.submit_gas + h.finalize_gas + h.withdraw_gas
     );
     for d in &r.disputes {
         println!(
