@@ -362,7 +362,7 @@ fn write_trace(dir: &Path, p: &Program, t: &zkopml_exec::Trace, c: &TraceCommitm
         slots.push(serde_json::json!({
             "slot": s, "file": file, "shape": spec.shape, "scale": spec.scale, "chunk_len": spec.chunk_len,
             "tensor_root": format!("0x{}", hex::encode(tc.root)),
-            "chunk_digests": tc.digests.iter().map(|d| format!("0x{}", hex::encode(d))).collect::<Vec<_>>(),
+            "chunk_leaves": tc.leaves.iter().map(|d| format!("0x{}", hex::encode(d))).collect::<Vec<_>>(),
         }));
     }
     let doc = serde_json::json!({

@@ -1,5 +1,5 @@
 //! The commitments of docs/commitments.md: chunk digests (circomlib Poseidon over BN254),
-//! tensor roots and fixed-depth state roots (keccak Merkle trees), with the inclusion and
+//! keccak chunk leaves of the boundary tensors (slot 0 and slot n), tensor roots and fixed-depth state roots (keccak Merkle trees), with the inclusion and
 //! update proofs the contracts check.
 
 use ark_bn254::Fr;
@@ -177,34 +177,129 @@ pub fn meta_hash(spec: &TensorSpec) -> Bytes32 {
     keccak(&[&b])
 }
 
-/// The commitment of one tensor: its chunk digests, chunk tree and root.
+/// What the leaves of a tensor's chunk tree are (docs/commitments.md): Poseidon chunk
+/// digests for every slot but the boundary ones, keccak of the chunk's packed bytes for the
+/// model input (slot 0) and output (slot n).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Leaves {
+    /// Leaf = the chunk digest (Poseidon5, "Chunk digest").
+    Poseidon,
+    /// Leaf = `keccak(pack_be(chunk))` ("Boundary tensors").
+    Keccak,
+}
+
+impl Leaves {
+    /// The leaf kind of slot `slot` in a model of `n_ops` operators: keccak for slot 0 (the
+    /// input) and slot `n_ops` (the output), Poseidon for the others.
+    pub fn of_slot(slot: usize, n_ops: usize) -> Leaves {
+        if slot == 0 || slot == n_ops {
+            Leaves::Keccak
+        } else {
+            Leaves::Poseidon
+        }
+    }
+
+    /// The leaf of one chunk of this kind.
+    pub fn leaf(self, values: &[i32]) -> Bytes32 {
+        match self {
+            Leaves::Poseidon => fr_to_bytes(&crate::poseidon::chunk_digest(values)),
+            Leaves::Keccak => boundary_leaf(values),
+        }
+    }
+
+    /// The leaves of `values` (canonical layout) cut into chunks of `chunk_len` values, the
+    /// last one possibly shorter.
+    pub fn leaves(self, values: &[i32], chunk_len: usize) -> Vec<Bytes32> {
+        let chunk_len = chunk_len.max(1);
+        match self {
+            Leaves::Poseidon => {
+                let groups: Vec<Vec<Fr>> = values
+                    .par_chunks(GROUP_CHUNKS * chunk_len)
+                    .map(|g| crate::poseidon::chunk_digests(g, chunk_len))
+                    .collect();
+                groups.iter().flatten().map(fr_to_bytes).collect()
+            }
+            Leaves::Keccak => values.par_chunks(chunk_len).map(boundary_leaf).collect(),
+        }
+    }
+}
+
+/// The packed bytes of values (docs/commitments.md, "Boundary tensors"): each value 4 bytes,
+/// `int32` two's complement, big-endian, concatenated. An inline input, a stored input and an
+/// inline output are these bytes of the canonical-layout values.
+pub fn pack_be(values: &[i32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 * values.len());
+    for v in values {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    out
+}
+
+/// Inverse of [`pack_be`]; `None` when the length is not a multiple of 4.
+pub fn unpack_be(bytes: &[u8]) -> Option<Vec<i32>> {
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    Some(bytes.chunks_exact(4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect())
+}
+
+/// The chunk-tree leaf of a boundary chunk (slot 0 or n): `keccak(pack_be(values))`.
+pub fn boundary_leaf(values: &[i32]) -> Bytes32 {
+    // small chunks on the stack, so that the leaves of a tensor do not allocate per chunk
+    let mut k = Keccak::v256();
+    let mut buf = [0u8; 4 * 64];
+    for group in values.chunks(64) {
+        for (i, v) in group.iter().enumerate() {
+            buf[4 * i..4 * i + 4].copy_from_slice(&v.to_be_bytes());
+        }
+        k.update(&buf[..4 * group.len()]);
+    }
+    let mut out = [0u8; 32];
+    k.finalize(&mut out);
+    out
+}
+
+/// The commitment of one tensor: the leaves of its chunk tree, the tree and the root.
 #[derive(Clone, Debug)]
 pub struct TensorCommitment {
-    pub digests: Vec<Bytes32>,
+    /// What the leaves are.
+    pub kind: Leaves,
+    /// One leaf per chunk (no padding): the Poseidon chunk digests, or for a boundary tensor
+    /// the keccak of each chunk's packed bytes.
+    pub leaves: Vec<Bytes32>,
     pub chunks: MerkleTree,
     pub meta_hash: Bytes32,
     pub root: Bytes32,
 }
 
 impl TensorCommitment {
+    /// An interior tensor: Poseidon chunk digests as leaves.
     pub fn new(spec: &TensorSpec, t: &Tensor<i32>) -> Result<TensorCommitment> {
+        Self::with_leaves(spec, t, Leaves::Poseidon)
+    }
+
+    /// A boundary tensor (the model's input or output): keccak chunk leaves.
+    pub fn boundary(spec: &TensorSpec, t: &Tensor<i32>) -> Result<TensorCommitment> {
+        Self::with_leaves(spec, t, Leaves::Keccak)
+    }
+
+    pub fn with_leaves(spec: &TensorSpec, t: &Tensor<i32>, kind: Leaves) -> Result<TensorCommitment> {
         if t.shape != spec.shape {
             return Err(ExecError::Commitment(format!("tensor shape {:?} differs from its spec {:?}", t.shape, spec.shape)));
         }
-        let values = canonical(t);
-        let groups: Vec<Vec<Fr>> = values
-            .par_chunks(GROUP_CHUNKS * spec.chunk_len.max(1))
-            .map(|g| crate::poseidon::chunk_digests(g, spec.chunk_len.max(1)))
-            .collect();
-        let digests: Vec<Bytes32> = groups.iter().flatten().map(fr_to_bytes).collect();
-        Ok(Self::from_digests(spec, digests))
+        Ok(Self::from_canonical(spec, &canonical(t), kind))
     }
 
-    pub fn from_digests(spec: &TensorSpec, digests: Vec<Bytes32>) -> TensorCommitment {
-        let chunks = MerkleTree::new(&digests);
+    /// From values already in canonical layout (`spec.numel()` of them: not checked here).
+    pub fn from_canonical(spec: &TensorSpec, values: &[i32], kind: Leaves) -> TensorCommitment {
+        Self::from_leaves(spec, kind, kind.leaves(values, spec.chunk_len))
+    }
+
+    pub fn from_leaves(spec: &TensorSpec, kind: Leaves, leaves: Vec<Bytes32>) -> TensorCommitment {
+        let chunks = MerkleTree::new(&leaves);
         let meta_hash = meta_hash(spec);
         let root = keccak(&[&meta_hash, &chunks.root()]);
-        TensorCommitment { digests, chunks, meta_hash, root }
+        TensorCommitment { kind, leaves, chunks, meta_hash, root }
     }
 }
 
@@ -225,6 +320,8 @@ pub struct TraceCommitment {
 }
 
 impl TraceCommitment {
+    /// Commits every slot of `trace`: keccak chunk leaves for slot 0 and slot `n =
+    /// program.n_ops()` (the boundary tensors), Poseidon chunk digests for the others.
     pub fn new(program: &Program, trace: &Trace) -> Result<TraceCommitment> {
         if trace.slots.len() != program.n_ops() + 1 {
             return Err(ExecError::Commitment("trace length differs from the program".into()));
@@ -234,7 +331,7 @@ impl TraceCommitment {
             .slots
             .par_iter()
             .enumerate()
-            .map(|(s, t)| TensorCommitment::new(program.slot_spec(s), t))
+            .map(|(s, t)| TensorCommitment::with_leaves(program.slot_spec(s), t, Leaves::of_slot(s, program.n_ops())))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::from_tensors(program.state_depth(), tensors))
     }
@@ -295,4 +392,131 @@ pub fn verify_update(before: &Bytes32, after: &Bytes32, slot: usize, leaf: &Byte
 pub fn meta_tree(program: &Program) -> MerkleTree {
     let leaves: Vec<Bytes32> = (0..=program.n_ops()).map(|s| meta_hash(program.slot_spec(s))).collect();
     MerkleTree::with_depth(&leaves, program.state_depth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkopml_model::{DType, QNode, QOp, QOperand};
+
+    /// Keccak-256 straight from tiny_keccak, over explicit bytes.
+    fn keccak_of(bytes: &[u8]) -> Bytes32 {
+        let mut k = Keccak::v256();
+        k.update(bytes);
+        let mut out = [0u8; 32];
+        k.finalize(&mut out);
+        out
+    }
+
+    #[test]
+    fn packed_bytes_are_big_endian_twos_complement() {
+        assert_eq!(pack_be(&[1, -1]), [0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            pack_be(&[i32::MIN, i32::MAX, 0, 0x01020304]),
+            [0x80, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3, 4]
+        );
+        let v = vec![i32::MIN, -2, -1, 0, 1, i32::MAX];
+        assert_eq!(unpack_be(&pack_be(&v)).unwrap(), v);
+        assert!(unpack_be(&[0, 0, 0]).is_none());
+    }
+
+    #[test]
+    fn boundary_leaf_is_keccak_of_the_packed_chunk() {
+        let want = keccak_of(&[0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(boundary_leaf(&[1, -1]), want);
+        assert_eq!(Leaves::Keccak.leaf(&[1, -1]), want);
+        // the well-known keccak of nothing, for an empty chunk (never committed, but defined)
+        assert_eq!(hex::encode(boundary_leaf(&[])), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+        // chunks longer than the leaf's 64-value buffer
+        for len in [63usize, 64, 65, 130, 1000] {
+            let v: Vec<i32> = (0..len as i32).map(|i| i.wrapping_mul(-2_654_435)).collect();
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
+            assert_eq!(boundary_leaf(&v), keccak_of(&bytes), "{len} values");
+        }
+        assert_ne!(Leaves::Poseidon.leaf(&[1, -1]), want);
+        assert_eq!(Leaves::Poseidon.leaf(&[1, -1]), fr_to_bytes(&crate::poseidon::chunk_digest(&[1, -1])));
+    }
+
+    #[test]
+    fn boundary_commitment_has_keccak_leaves_and_a_short_last_chunk() {
+        let spec = TensorSpec { chunk_len: 4, ..TensorSpec::new(vec![2, 5], DType::Float, 3) };
+        let values: Vec<i32> = vec![-5, 4, -3, 2, -1, 0, 1, i32::MIN, i32::MAX, -7];
+        let t = Tensor::new(vec![2, 5], values.clone());
+        let tc = TensorCommitment::boundary(&spec, &t).unwrap();
+        assert_eq!(tc.kind, Leaves::Keccak);
+        let packed = pack_be(&values);
+        let want: Vec<Bytes32> = [0..16, 16..32, 32..40].into_iter().map(|r| keccak_of(&packed[r])).collect();
+        assert_eq!(tc.leaves, want);
+        assert_eq!(tc.chunks.root(), hash_pair(&hash_pair(&want[0], &want[1]), &hash_pair(&want[2], &ZERO)));
+        assert_eq!(tc.root, keccak(&[&meta_hash(&spec), &tc.chunks.root()]));
+        let interior = TensorCommitment::new(&spec, &t).unwrap();
+        assert_eq!(interior.kind, Leaves::Poseidon);
+        assert_eq!(interior.meta_hash, tc.meta_hash);
+        assert_ne!(interior.root, tc.root);
+        // rank 4: leaves over the canonical (NHWC) values
+        let spec4 = TensorSpec { chunk_len: 6, ..TensorSpec::new(vec![1, 3, 2, 2], DType::Float, 0) };
+        let t4 = Tensor::new(vec![1, 3, 2, 2], (0..12).map(|i| i - 6).collect());
+        let tc4 = TensorCommitment::boundary(&spec4, &t4).unwrap();
+        let c = canonical(&t4);
+        assert_eq!(tc4.leaves, vec![boundary_leaf(&c[..6]), boundary_leaf(&c[6..])]);
+        assert_eq!(TensorCommitment::from_canonical(&spec4, &c, Leaves::Keccak).root, tc4.root);
+    }
+
+    /// Gemm, ReLU, ReLU on [1, 9] with chunks of 4: keccak leaves exactly at slot 0 and 3.
+    #[test]
+    fn trace_commitment_uses_keccak_leaves_exactly_at_the_input_and_the_output() {
+        let spec = TensorSpec { chunk_len: 4, ..TensorSpec::new(vec![1, 9], DType::Float, 0) };
+        let relu = |slot| QNode {
+            name: format!("relu{slot}"),
+            onnx_op: "Relu".into(),
+            op: QOp::Relu,
+            inputs: vec![QOperand::Slot(slot)],
+            out: spec.clone(),
+            macs: 0,
+        };
+        let program = Program {
+            format_version: zkopml_model::program::FORMAT_VERSION,
+            input: spec.clone(),
+            outputs: vec![3],
+            ops: vec![
+                QNode {
+                    name: "gemm".into(),
+                    onnx_op: "Gemm".into(),
+                    op: QOp::Gemm {
+                        weight: Tensor::new(vec![9, 9], (0..81).map(|i| (i % 7) - 3).collect()),
+                        bias: (0..9).map(|i| 2 * i - 9).collect(),
+                        shift: 0,
+                    },
+                    inputs: vec![QOperand::Slot(0)],
+                    out: spec.clone(),
+                    macs: 0,
+                },
+                relu(1),
+                relu(2),
+            ],
+        };
+        let input = Tensor::new(vec![1, 9], vec![3, -1, 4, -1, 5, -9, 2, -6, 5]);
+        let trace = crate::run(&program, input).unwrap();
+        let c = TraceCommitment::new(&program, &trace).unwrap();
+        let n = program.n_ops();
+        assert_eq!(n, 3);
+        for (s, tc) in c.tensors.iter().enumerate() {
+            let values = canonical(&trace.slots[s]);
+            let kind = if s == 0 || s == n { Leaves::Keccak } else { Leaves::Poseidon };
+            assert_eq!(tc.kind, kind, "slot {s}");
+            assert_eq!(Leaves::of_slot(s, n), kind);
+            let want: Vec<Bytes32> = values
+                .chunks(4)
+                .map(|ch| match kind {
+                    Leaves::Keccak => keccak_of(&pack_be(ch)),
+                    Leaves::Poseidon => fr_to_bytes(&crate::poseidon::chunk_digest(ch)),
+                })
+                .collect();
+            assert_eq!(tc.leaves, want, "slot {s}");
+            assert_eq!(tc.leaves.len(), 3);
+            assert_eq!(tc.root, TensorCommitment::with_leaves(program.slot_spec(s), &trace.slots[s], kind).unwrap().root);
+        }
+        let roots: Vec<Bytes32> = c.tensors.iter().map(|t| t.root).collect();
+        assert_eq!(c.state_roots, state_roots(&roots, program.state_depth()));
+    }
 }

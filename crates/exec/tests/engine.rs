@@ -158,10 +158,10 @@ fn state_and_chunk_proofs_verify_and_tampered_ones_do_not() {
     }
     // chunk proofs inside the first conv's output (several chunks)
     let tc = &c.tensors[1];
-    assert!(tc.digests.len() > 1);
-    for j in 0..tc.digests.len() {
+    assert!(tc.leaves.len() > 1);
+    for j in 0..tc.leaves.len() {
         let path = tc.chunks.path(j);
-        assert_eq!(root_from_path(&tc.digests[j], j, &path), tc.chunks.root());
-        assert!(!verify_path(&tc.digests[(j + 1) % tc.digests.len()], j, &path, &tc.chunks.root()));
+        assert_eq!(root_from_path(&tc.leaves[j], j, &path), tc.chunks.root());
+        assert!(!verify_path(&tc.leaves[(j + 1) % tc.leaves.len()], j, &path, &tc.chunks.root()));
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use ark_bn254::Fr;
 use serde_json::{json, Value};
-use zkopml_exec::commit::{canonical, fr_to_bytes, state_roots, ChunkHasher, MerkleTree, TensorCommitment, meta_hash};
+use zkopml_exec::commit::{canonical, fr_to_bytes, meta_hash, pack_be, state_roots, ChunkHasher, Leaves, MerkleTree, TensorCommitment};
 use zkopml_model::input::SplitMix;
 use zkopml_model::{DType, Tensor, TensorSpec};
 
@@ -20,6 +20,15 @@ fn hx(b: &[u8]) -> String {
 }
 
 fn tensor_vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: u64) -> Value {
+    vector(shape, scale, chunk_len, seed, Leaves::Poseidon)
+}
+
+/// A boundary tensor (slot 0 or n): keccak leaves over the chunks' packed bytes.
+fn boundary_vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: u64) -> Value {
+    vector(shape, scale, chunk_len, seed, Leaves::Keccak)
+}
+
+fn vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: u64, kind: Leaves) -> Value {
     let mut spec = TensorSpec::new(shape.clone(), DType::Float, scale);
     if let Some(c) = chunk_len {
         spec.chunk_len = c;
@@ -28,15 +37,25 @@ fn tensor_vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: 
     let n: usize = shape.iter().product();
     let data: Vec<i32> = (0..n).map(|i| match i % 5 { 0 => i32::MIN + i as i32, 1 => i32::MAX - i as i32, _ => (rng.next_u64() >> 40) as i32 - (1 << 23) }).collect();
     let t = Tensor::new(shape.clone(), data);
-    let tc = TensorCommitment::new(&spec, &t).unwrap();
-    let paths: Vec<Value> = (0..tc.digests.len()).map(|j| json!(tc.chunks.path(j).iter().map(|s| hx(s)).collect::<Vec<_>>())).collect();
-    json!({
-        "dims": shape, "scale": scale, "chunkLen": spec.chunk_len,
-        "logicalValues": t.data, "values": canonical(&t),
-        "chunkDigests": tc.digests.iter().map(|d| hx(d)).collect::<Vec<_>>(),
-        "chunkPaths": paths,
-        "chunksRoot": hx(&tc.chunks.root()), "metaHash": hx(&tc.meta_hash), "tensorRoot": hx(&tc.root),
-    })
+    let tc = TensorCommitment::with_leaves(&spec, &t, kind).unwrap();
+    let paths: Vec<Value> = (0..tc.leaves.len()).map(|j| json!(tc.chunks.path(j).iter().map(|s| hx(s)).collect::<Vec<_>>())).collect();
+    let leaves: Vec<String> = tc.leaves.iter().map(|d| hx(d)).collect();
+    match kind {
+        Leaves::Poseidon => json!({
+            "dims": shape, "scale": scale, "chunkLen": spec.chunk_len,
+            "logicalValues": t.data, "values": canonical(&t),
+            "chunkDigests": leaves,
+            "chunkPaths": paths,
+            "chunksRoot": hx(&tc.chunks.root()), "metaHash": hx(&tc.meta_hash), "tensorRoot": hx(&tc.root),
+        }),
+        Leaves::Keccak => json!({
+            "dims": shape, "scale": scale, "chunkLen": spec.chunk_len,
+            "values": canonical(&t), "packed": hx(&pack_be(&canonical(&t))),
+            "chunkLeaves": leaves,
+            "chunkPaths": paths,
+            "chunksRoot": hx(&tc.chunks.root()), "metaHash": hx(&tc.meta_hash), "tensorRoot": hx(&tc.root),
+        }),
+    }
 }
 
 fn build() -> Value {
@@ -51,6 +70,13 @@ fn build() -> Value {
         tensor_vector(vec![3, 5], 0, Some(4), 3),       // 4 chunks, last one short
         tensor_vector(vec![1, 3, 2, 2], 8, Some(6), 4), // chunk count 2, exact
     ];
+    // boundary tensors (slot 0 and n): every one has negative values (i32::MIN + i among them)
+    let boundary = vec![
+        boundary_vector(vec![1, 10], 14, None, 5),         // one chunk: chunksRoot = its leaf
+        boundary_vector(vec![3, 5], 0, Some(4), 6),        // 4 chunks, the last one short (3 values)
+        boundary_vector(vec![1, 2, 3, 4], -3, Some(8), 7), // rank 4: NCHW -> NHWC, 3 chunks
+        boundary_vector(vec![2, 7], 8, Some(3), 8),        // 5 chunks (8 leaves with padding), last of 2
+    ];
     // a state tree: 6 ops, depth 3, leaves are keccak-distinct tensor roots
     let roots: Vec<[u8; 32]> = (0..7u8).map(|i| zkopml_exec::commit::keccak(&[b"slot", &[i]])).collect();
     let depth = 3;
@@ -61,9 +87,10 @@ fn build() -> Value {
     }).collect();
     let spec_meta = TensorSpec { shape: vec![1, 1000], dtype: DType::Float, scale: 16, chunk_len: 1000 };
     json!({
-        "description": "zkopml commitments (docs/commitments.md), made by crates/exec/tests/vectors.rs; values are in canonical layout (NHWC for rank 4), logicalValues in ONNX order",
+        "description": "zkopml commitments (docs/commitments.md), made by crates/exec/tests/vectors.rs; values are in canonical layout (NHWC for rank 4), logicalValues in ONNX order; tensors have Poseidon chunk digests as leaves (interior slots), boundaryTensors keccak leaves over the chunks' packed bytes (int32 big-endian; slots 0 and n)",
         "chunks": chunks,
         "tensors": tensors,
+        "boundaryTensors": boundary,
         "state": { "depth": depth, "tensorRoots": roots.iter().map(|r| hx(r)).collect::<Vec<_>>(), "stateRoots": sr.iter().map(|r| hx(r)).collect::<Vec<_>>(), "updates": updates },
         "metaHashes": [{ "dims": spec_meta.shape, "scale": spec_meta.scale, "chunkLen": spec_meta.chunk_len, "metaHash": hx(&meta_hash(&spec_meta)) }],
     })

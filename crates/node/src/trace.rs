@@ -5,7 +5,9 @@
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use zkopml_chain::{TensorMeta, B256};
-use zkopml_exec::commit::{canonical, TensorCommitment, TraceCommitment};
+use zkopml_exec::commit::{
+    canonical, pack_be, unpack_be, Leaves, TensorCommitment, TraceCommitment,
+};
 use zkopml_exec::{run, run_op, Trace};
 use zkopml_model::{Program, Tensor, TensorSpec};
 
@@ -33,6 +35,24 @@ impl Computed {
     pub fn output_values(&self) -> Vec<i32> {
         canonical(self.trace.output())
     }
+    /// The output's packed bytes (docs/commitments.md, "Boundary tensors"): the canonical
+    /// values as big-endian `int32`, what an inline output is.
+    pub fn output_bytes(&self) -> Vec<u8> {
+        pack_be(&self.output_values())
+    }
+    /// What `submitResult` takes besides the output: the output's tensor root (slot n, keccak
+    /// chunk leaves) and its path, the siblings of leaf n under the final state root.
+    pub fn output_root_and_path(&self) -> (B256, Vec<B256>) {
+        let n = self.commitment.tensors.len() - 1;
+        let root = B256::from(self.commitment.tensors[n].root);
+        let path = self
+            .commitment
+            .state_path(n, n)
+            .into_iter()
+            .map(B256::from)
+            .collect();
+        (root, path)
+    }
 }
 
 /// The registry's geometry of a slot.
@@ -57,8 +77,7 @@ fn logical_index(shape: &[usize], q: usize) -> usize {
     ((n * c + ch) * h + y) * w + x
 }
 
-/// The input tensor from the values of a request (canonical layout, as the contract hashes them).
-pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<i32>> {
+fn check_input_len(program: &Program, values: &[i32]) -> Result<()> {
     let spec = &program.input;
     if values.len() != spec.numel() {
         bail!(
@@ -68,6 +87,13 @@ pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<
             spec.numel()
         );
     }
+    Ok(())
+}
+
+/// The input tensor from the values of a request (canonical layout, as the contract hashes them).
+pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<i32>> {
+    let spec = &program.input;
+    check_input_len(program, values)?;
     let mut data = vec![0i32; values.len()];
     for (q, &v) in values.iter().enumerate() {
         data[logical_index(&spec.shape, q)] = v;
@@ -75,24 +101,22 @@ pub fn input_from_canonical(program: &Program, values: &[i32]) -> Result<Tensor<
     Ok(Tensor::new(spec.shape.clone(), data))
 }
 
-/// The bytes of an input stored by CID: its values in canonical layout, each a little-endian
-/// `i32` (docs/node.md).
+/// The bytes of an input stored by CID: its packed bytes (docs/commitments.md, "Boundary
+/// tensors"), the values in canonical layout, each a big-endian `int32`; the same bytes as
+/// an inline input (docs/node.md).
 pub fn encode_input(values: &[i32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    pack_be(values)
 }
 
 /// Inverse of [`encode_input`].
 pub fn decode_input(bytes: &[u8]) -> Result<Vec<i32>> {
-    if !bytes.len().is_multiple_of(4) {
-        bail!(
-            "a stored input is little-endian i32 values, but it has {} bytes (not a multiple of 4)",
+    match unpack_be(bytes) {
+        Some(v) => Ok(v),
+        None => bail!(
+            "a stored input is big-endian int32 values, but it has {} bytes (not a multiple of 4)",
             bytes.len()
-        );
+        ),
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
 }
 
 /// The tensor root of slot 0 for these input values (canonical layout): what the request
@@ -101,15 +125,21 @@ pub fn input_root(program: &Program, values: &[i32]) -> Result<B256> {
     Ok(B256::from(input_commitment(program, values)?.root))
 }
 
-/// The root of slot 0's chunk digests for these input values: what `requestInferenceByRoot`
-/// takes (the contract binds it to the registered input geometry).
+/// The root of slot 0's chunk tree (keccak leaves of the packed chunks) for these input
+/// values: what `requestInferenceByRoot` takes (the contract binds it to the registered input
+/// geometry).
 pub fn input_chunks_root(program: &Program, values: &[i32]) -> Result<B256> {
     Ok(B256::from(input_commitment(program, values)?.chunks.root()))
 }
 
+/// Slot 0's commitment (a boundary tensor: keccak chunk leaves), as in the trace's.
 fn input_commitment(program: &Program, values: &[i32]) -> Result<TensorCommitment> {
-    let t = input_from_canonical(program, values)?;
-    TensorCommitment::new(&program.input, &t).context("committing the input")
+    check_input_len(program, values)?;
+    Ok(TensorCommitment::from_canonical(
+        &program.input,
+        values,
+        Leaves::Keccak,
+    ))
 }
 
 /// Runs the program on `input` (ONNX layout), with `defect` if any, and commits the trace.
@@ -154,6 +184,11 @@ mod tests {
     fn stored_input_round_trips_and_rejects_ragged_bytes() {
         let v = vec![0, -1, i32::MAX, i32::MIN, 12345];
         assert_eq!(decode_input(&encode_input(&v)).unwrap(), v);
+        // the packed bytes: big-endian int32, two's complement
+        assert_eq!(
+            hex::encode(encode_input(&[1, -1, i32::MIN])),
+            "00000001ffffffff80000000"
+        );
         let err = decode_input(&[1, 2, 3]).unwrap_err().to_string();
         assert!(err.contains("not a multiple of 4"), "{err}");
     }
@@ -167,5 +202,71 @@ mod tests {
         for (q, &v) in c.iter().enumerate() {
             assert_eq!(logical_index(&shape, q), v as usize);
         }
+    }
+
+    /// `y [1, 6] = x [1, 6] · w + b` then ReLU: slot 0 and slot 2 are boundary tensors.
+    fn small() -> Program {
+        use zkopml_model::{DType, QNode, QOp, QOperand};
+        let spec = |chunk_len| TensorSpec {
+            chunk_len,
+            ..TensorSpec::new(vec![1, 6], DType::Float, 0)
+        };
+        let w: Vec<i64> = (0..36).map(|i| (i % 5) - 2).collect();
+        Program {
+            format_version: zkopml_model::program::FORMAT_VERSION,
+            input: spec(4),
+            outputs: vec![2],
+            ops: vec![
+                QNode {
+                    name: "gemm".into(),
+                    onnx_op: "Gemm".into(),
+                    op: QOp::Gemm {
+                        weight: Tensor::new(vec![6, 6], w),
+                        bias: vec![1, -2, 3, -4, 5, -6],
+                        shift: 0,
+                    },
+                    inputs: vec![QOperand::Slot(0)],
+                    out: spec(4),
+                    macs: 0,
+                },
+                QNode {
+                    name: "relu".into(),
+                    onnx_op: "Relu".into(),
+                    op: QOp::Relu,
+                    inputs: vec![QOperand::Slot(1)],
+                    out: spec(4),
+                    macs: 0,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn input_and_output_roots_are_the_traces_boundary_commitments() {
+        use zkopml_exec::commit::{boundary_leaf, verify_path};
+        let p = small();
+        let values = vec![3, -1, 4, -1, 5, -9];
+        let c = compute(&p, input_from_canonical(&p, &values).unwrap(), None).unwrap();
+        let t0 = &c.commitment.tensors[0];
+        assert_eq!(
+            t0.leaves,
+            vec![boundary_leaf(&values[..4]), boundary_leaf(&values[4..])]
+        );
+        assert_eq!(input_root(&p, &values).unwrap(), B256::from(t0.root));
+        assert_eq!(
+            input_chunks_root(&p, &values).unwrap(),
+            B256::from(t0.chunks.root())
+        );
+        assert!(input_root(&p, &values[..5]).is_err());
+
+        let out = c.output_values();
+        assert_eq!(c.output_bytes(), encode_input(&out));
+        let (root, path) = c.output_root_and_path();
+        let tn = &c.commitment.tensors[2];
+        assert_eq!(tn.leaves[1], boundary_leaf(&out[4..]));
+        assert_eq!(root, B256::from(tn.root));
+        let path: Vec<[u8; 32]> = path.iter().map(|w| w.0).collect();
+        assert_eq!(path.len(), p.state_depth() as usize);
+        assert!(verify_path(&tn.root, 2, &path, &c.commitment.final_root()));
     }
 }

@@ -13,7 +13,7 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 use rand_core::{CryptoRng, RngCore};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use zkopml_exec::commit::{MerkleTree, TraceCommitment};
+use zkopml_exec::commit::{pack_be, unpack_be, Leaves, MerkleTree, TraceCommitment};
 use zkopml_model::{Program, Tensor};
 
 use crate::{
@@ -530,13 +530,21 @@ impl CircuitSet {
         }
         let keys = self.keys(dir, entry.circuit)?;
         let inputs = read_chunks(program, slots, &reads);
+        let inputs_values = inputs.clone();
         let proved = groth16::prove(&keys, ChunkCircuit::new(circuit, inputs)?, rng)?;
         let tree = self.tree()?;
         let openings = reads
             .iter()
             .zip(&proved.public_inputs)
-            .map(|(r, d)| opening(commitment, op, *r, evm::fr_to_word(d)))
+            .zip(&inputs_values)
+            .map(|((r, d), v)| opening(commitment, program, op, *r, evm::fr_to_word(d), v))
             .collect();
+        // the output of the model (slot n) is a boundary tensor: its chunk's packed bytes go
+        // with the proof (their keccak is the chunk-tree leaf the game compares)
+        let output_values = (op == program.n_ops()).then(|| {
+            let out = read_chunks(program, slots, &[ChunkRef { slot: op, chunk }]);
+            to_hex(&pack_be(&out[0]))
+        });
         Ok(StepProof {
             op,
             chunk,
@@ -549,6 +557,7 @@ impl CircuitSet {
             output_digest: to_hex(&evm::fr_to_word(
                 proved.public_inputs.last().expect("an output digest"),
             )),
+            output_values,
             proof: evm::proof_to_words(&proved.proof)
                 .iter()
                 .map(|w| to_hex(w))
@@ -600,10 +609,20 @@ impl CircuitSet {
     }
 }
 
-fn opening(c: &TraceCommitment, op: usize, r: ChunkRef, digest: Word) -> InputOpening {
+fn opening(
+    c: &TraceCommitment,
+    program: &Program,
+    op: usize,
+    r: ChunkRef,
+    digest: Word,
+    values: &[i32],
+) -> InputOpening {
     let tensor = &c.tensors[r.slot];
     InputOpening {
         digest: to_hex(&digest),
+        // slot 0 is a boundary tensor (keccak leaves): the chunk's packed bytes are opened
+        values: (Leaves::of_slot(r.slot, program.n_ops()) == Leaves::Keccak)
+            .then(|| to_hex(&pack_be(values))),
         chunk_path: tensor
             .chunks
             .path(r.chunk)
@@ -619,17 +638,45 @@ fn opening(c: &TraceCommitment, op: usize, r: ChunkRef, digest: Word) -> InputOp
     }
 }
 
+fn parse_bytes(hex_str: &str) -> Result<Vec<u8>, ZkError> {
+    hex::decode(hex_str.trim_start_matches("0x"))
+        .map_err(|e| ZkError::Encoding(format!("hex: {e}")))
+}
+
+/// The values of packed bytes (hex), refused unless they are whole `int32`s.
+fn parse_packed(hex_str: &str) -> Result<Vec<i32>, ZkError> {
+    unpack_be(&parse_bytes(hex_str)?)
+        .ok_or_else(|| ZkError::Encoding("packed bytes are 4 a value".into()))
+}
+
 /// An input chunk opened against the agreed state root `root(op - 1)`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputOpening {
     /// The chunk digest (the public input).
     pub digest: String,
-    /// Siblings up to the slot's chunks root.
+    /// Slot 0 only (a boundary tensor, keccak leaves): the chunk's packed bytes, hex
+    /// (`int32` big-endian, docs/commitments.md "Boundary tensors"); their keccak is the leaf
+    /// and their Poseidon digest is `digest`. `None` for any other slot, whose leaf is `digest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<String>,
+    /// Siblings up to the slot's chunks root (from the chunk's leaf: the keccak leaf for slot
+    /// 0, the digest otherwise).
     pub chunk_path: Vec<String>,
     /// The slot's metaHash.
     pub meta_hash: String,
     /// Siblings of the slot's tensor root up to `root(op - 1)`.
     pub state_path: Vec<String>,
+}
+
+impl InputOpening {
+    /// The chunk-tree leaf this opening claims: `keccak(values)` when the packed bytes are
+    /// given (slot 0), else the digest.
+    pub fn leaf(&self) -> Result<Word, ZkError> {
+        match &self.values {
+            Some(v) => Ok(keccak256(&parse_bytes(v)?)),
+            None => parse_word(&self.digest),
+        }
+    }
 }
 
 /// Everything `FaultDisputeGame.proveStep` takes, hex words.
@@ -651,12 +698,111 @@ pub struct StepProof {
     pub circuit_path: Vec<String>,
     /// The input chunks' openings.
     pub inputs: Vec<InputOpening>,
-    /// The output chunk's digest.
+    /// The output chunk's digest (Poseidon, the last public input), for every op.
     pub output_digest: String,
+    /// Op n only (the model's output, a boundary tensor): the output chunk's packed bytes, hex;
+    /// their Poseidon digest is `output_digest` and their keccak is the chunk-tree leaf the
+    /// game compares with the defender's. `None` for any other op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_values: Option<String>,
     /// The Groth16 proof, 8 words.
     pub proof: Vec<String>,
     /// The public inputs (input digests, then the output digest).
     pub public_inputs: Vec<String>,
+}
+
+impl StepProof {
+    /// The chunk-tree leaf the proven output chunk stands for, what the game compares with
+    /// the defender's leaf: `keccak(output_values)` at op n (a boundary tensor), else the
+    /// output digest.
+    pub fn output_leaf(&self) -> Result<Word, ZkError> {
+        match &self.output_values {
+            Some(v) => Ok(keccak256(&parse_bytes(v)?)),
+            None => parse_word(&self.output_digest),
+        }
+    }
+
+    /// Checks natively what `proveStep` checks of the openings besides the proof and the
+    /// circuit leaf ([`CircuitSet::verify_step`]): every input chunk opens under the agreed
+    /// root `root(op - 1)` with the leaf kind of its slot (slot 0: the keccak of its packed
+    /// bytes, whose Poseidon digest must be the opening's digest; any other slot: the digest),
+    /// a chunk path exactly as long as its chunk tree is high, the program's metaHash and a
+    /// state path of `stateDepth`; the public inputs are the openings' digests, then the
+    /// output digest; at op n the output's packed bytes have the output digest and the
+    /// length of that chunk, and at any other op there are none.
+    pub fn check_openings(&self, program: &Program, agreed_root: &Word) -> Result<bool, ZkError> {
+        let n = program.n_ops();
+        let k = self.inputs.len();
+        if self.op == 0
+            || self.op > n
+            || self.input_slots.len() != k
+            || self.input_chunks.len() != k
+            || self.public_inputs.len() != k + 1
+        {
+            return Ok(false);
+        }
+        // the packed bytes of chunk `chunk` of `slot`, checked against a Poseidon digest
+        let packed_ok =
+            |slot: usize, chunk: usize, hex_values: &str, digest: &str| -> Result<bool, ZkError> {
+                let spec = program.slot_spec(slot);
+                let values = parse_packed(hex_values)?;
+                let lo = chunk * spec.chunk_len;
+                let len = spec.chunk_len.min(spec.numel().saturating_sub(lo));
+                Ok(values.len() == len
+                    && evm::fr_to_word(&crate::native::chunk_digest(&values))
+                        == parse_word(digest)?)
+            };
+        for (i, o) in self.inputs.iter().enumerate() {
+            let (slot, chunk) = (self.input_slots[i], self.input_chunks[i]);
+            if slot >= self.op || parse_word(&self.public_inputs[i])? != parse_word(&o.digest)? {
+                return Ok(false);
+            }
+            let spec = program.slot_spec(slot);
+            let chunks = spec.num_chunks();
+            let height = chunks.max(1).next_power_of_two().trailing_zeros() as usize;
+            if chunk >= chunks
+                || o.chunk_path.len() != height
+                || parse_word(&o.meta_hash)? != zkopml_exec::commit::meta_hash(spec)
+                || o.state_path.len() != program.state_depth() as usize
+            {
+                return Ok(false);
+            }
+            let leaf = match (Leaves::of_slot(slot, n), &o.values) {
+                (Leaves::Keccak, Some(v)) => {
+                    if !packed_ok(slot, chunk, v, &o.digest)? {
+                        return Ok(false);
+                    }
+                    o.leaf()?
+                }
+                (Leaves::Poseidon, None) => parse_word(&o.digest)?,
+                _ => return Ok(false),
+            };
+            let words = |v: &[String]| {
+                v.iter()
+                    .map(|w| parse_word(w))
+                    .collect::<Result<Vec<Word>, _>>()
+            };
+            let chunks_root =
+                zkopml_exec::commit::root_from_path(&leaf, chunk, &words(&o.chunk_path)?);
+            let tensor_root = keccak256(&[parse_word(&o.meta_hash)?, chunks_root].concat());
+            if !zkopml_exec::commit::verify_path(
+                &tensor_root,
+                slot,
+                &words(&o.state_path)?,
+                agreed_root,
+            ) {
+                return Ok(false);
+            }
+        }
+        if parse_word(&self.public_inputs[k])? != parse_word(&self.output_digest)? {
+            return Ok(false);
+        }
+        match (&self.output_values, self.op == n) {
+            (Some(v), true) => packed_ok(self.op, self.chunk, v, &self.output_digest),
+            (None, false) => Ok(true),
+            _ => Ok(false),
+        }
+    }
 }
 
 /// The circuit id (hash of the R1CS, [`groth16::circuit_info`]) of the chunk of an entry.
