@@ -13,6 +13,7 @@ const NAMES = [
   ['FaultDisputeGame.sol', 'FaultDisputeGame'],
   ['Groth16Verifier.sol', 'Groth16Verifier'],
   ['Poseidon5.sol', 'Poseidon5'],
+  ['Poseidon5Fast.sol', 'Poseidon5Fast'],
 ];
 fs.mkdirSync(path.join(C, 'artifacts'), { recursive: true });
 for (const [file, name] of NAMES) {

@@ -19,5 +19,6 @@ contract ArtifactsTest {
         _check("FaultDisputeGame.sol", "FaultDisputeGame");
         _check("Groth16Verifier.sol", "Groth16Verifier");
         _check("Poseidon5.sol", "Poseidon5");
+        _check("Poseidon5Fast.sol", "Poseidon5Fast");
     }
 }

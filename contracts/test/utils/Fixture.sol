@@ -6,7 +6,7 @@ import {Groth16Sim} from "./Groth16Sim.sol";
 import {SimModel, SimTrace, PoseidonHarness, Packed} from "./Sim.sol";
 import {TensorMeta} from "../../src/lib/Commitments.sol";
 import {IPoseidon5} from "../../src/interfaces/IPoseidon5.sol";
-import {Poseidon5} from "../../src/vendor/Poseidon5.sol";
+import {Poseidon5Fast} from "../../src/Poseidon5Fast.sol";
 import {Groth16Verifier} from "../../src/Groth16Verifier.sol";
 import {ModelRegistry, DisputeParams, ParamBounds} from "../../src/ModelRegistry.sol";
 import {InferenceManager} from "../../src/InferenceManager.sol";
@@ -54,8 +54,10 @@ abstract contract Fixture is TestBase {
         }
     }
 
+    /// The deployed Poseidon: src/Poseidon5Fast.sol (the circomlibjs contract, src/vendor/Poseidon5.sol,
+    /// stays as the reference test/PoseidonFast.t.sol compares it with).
     function deployPoseidon() internal returns (IPoseidon5 p) {
-        return IPoseidon5(address(new Poseidon5()));
+        return IPoseidon5(address(new Poseidon5Fast()));
     }
 
     function deployAll() internal {

@@ -8,6 +8,11 @@ alloy::sol!(
 );
 alloy::sol!(
     #[sol(rpc, all_derives)]
+    Poseidon5Fast,
+    "../../contracts/artifacts/Poseidon5Fast.json"
+);
+alloy::sol!(
+    #[sol(rpc, all_derives)]
     Groth16Verifier,
     "../../contracts/artifacts/Groth16Verifier.json"
 );

@@ -16,7 +16,7 @@ use alloy::sol_types::SolEvent;
 use crate::bindings::{
     FaultDisputeGame, FaultDisputeGame::FaultDisputeGameInstance, Groth16Verifier,
     InferenceManager, InferenceManager::InferenceManagerInstance, ModelRegistry,
-    ModelRegistry::ModelRegistryInstance, Poseidon5,
+    ModelRegistry::ModelRegistryInstance, Poseidon5Fast,
 };
 use crate::deployment::Deployment;
 use crate::error::ChainError;
@@ -186,7 +186,7 @@ impl ChainBuilder {
         };
         let p = &provider;
         let poseidon = ctx
-            .create("deploy Poseidon5", Poseidon5::deploy_builder(p))
+            .create("deploy Poseidon5Fast", Poseidon5Fast::deploy_builder(p))
             .await?;
         let start_block = poseidon.block_number;
         let verifier = ctx

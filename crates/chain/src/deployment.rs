@@ -25,7 +25,7 @@ pub struct Deployment {
 
 impl Deployment {
     /// Deploys all contracts, signed by `private_key`, and wires the manager to the game:
-    /// `Poseidon5`, `Groth16Verifier`, `ModelRegistry`, `InferenceManager(registry, poseidon)`,
+    /// `Poseidon5Fast`, `Groth16Verifier`, `ModelRegistry`, `InferenceManager(registry, poseidon)`,
     /// `FaultDisputeGame(manager, registry, verifier)`, `manager.setGame(game)`.
     pub async fn deploy(rpc_url: &str, private_key: &str) -> Result<Deployment, ChainError> {
         let chain = crate::Chain::builder()
