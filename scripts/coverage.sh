@@ -22,7 +22,10 @@ cargo build --release --locked -p zkopml-exec --example coverage
   echo
   echo "## EZKL's examples ($(basename "$EX"))"
   echo
-  target/release/examples/coverage "$EX" | tail -n +1
+  target/release/examples/coverage "$EX" > target/coverage-examples.md
+  cat target/coverage-examples.md
+  echo
+  echo "$(grep -c '| runs: ' target/coverage-examples.md) of $(($(wc -l < target/coverage-examples.md) - 2)) example models run."
   echo
   cat <<'EOF'
 ## Constant folding
@@ -58,13 +61,54 @@ axes and indices count from the end.
 - Errors, never panics: an index out of range, a shape that does not fit, an integer division
   by zero, a non-finite float result or a folded tensor above 2^27 elements is an error naming
   the node.
-- Not folded into anything else: Expand of a tensor that depends on the input (no Expand op
-  yet: it is refused as an unsupported operator).
+- Expand of a tensor that depends on the input (to a constant shape) is not folded: it is
+  lowered (next section) into a Reshape and Gathers with constant indices.
 
 `testdata/models/torch_fold` is a PyTorch-style export (built by crates/model/tests/fold.rs)
 with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
 `row.expand(x.size(0), -1)`, `torch.arange(h.size(1))`, Dropout and Identity; it folds to
 8 ops.
+
+## Lowered operators (no circuit of their own)
+
+After folding, the front end (crates/model/src/lower/, one function per ONNX operator, by
+family as tract-onnx: `nn.rs`, `math.rs`, `array.rs`) rewrites these operators into sequences
+of operators that have a kernel and circuits, so a dispute over any of their steps is proved
+with circuits that exist. Their fixed-point semantics (the sequences, the piecewise cubics of
+the saturating parts, the refusals) are in docs/fixed-point.md, "Lowered operators". Kernels
+are those of crates/exec/src/run.rs for the listed ops; circuits are crates/zk's by the kind
+`table::op_chunk` gives each op (Binary: Add/Sub/Mul and Max/Min of two tensors; Unary:
+Clip/Abs/Neg/LeakyRelu/Affine; Pointwise: the piecewise cubic, Div, Sqrt, Reciprocal,
+comparisons, and Max/Min with a constant; Reduce; Movement). Tests: `cargo test -p zkopml-exec
+--test lower` (fixed point against tract on random and extreme inputs, the ops each lowering
+emits, the honest path), `cargo test -p zkopml-model --test lower` (names, f64 against tract,
+refusals), `cargo test --release -p zkopml-zk --test lowered_step` (every dispute step of
+testdata/models/lowered, Gelu then LayerNormalization, proved with the real circuits and
+verified).
+
+| operator | lowering | fixed-point ops | circuits | exec test (tolerance) | EZKL example |
+|---|---|---|---|---|---|
+| HardSigmoid | nn::hard_sigmoid | Affine, Clip (rank 1: Mul, Add, Clip) | Unary | hard_sigmoid_and_hard_swish (1e-4) | hard_sigmoid, log_softmax |
+| HardSwish | nn::hard_swish | Affine, Clip, Mul | Unary, Binary | hard_sigmoid_and_hard_swish (1e-4) | hard_swish |
+| Elu | nn::elu | Relu, Poly, Add | Relu, Pointwise, Binary | elu_selu_celu (1e-4) | 1l_elu |
+| Selu | nn::selu | Relu, Mul, Poly, Add | Relu, Binary, Pointwise | elu_selu_celu (1e-4) | selu |
+| Celu | nn::celu | Relu, Poly, Add | Relu, Pointwise, Binary | elu_selu_celu (1e-4; alpha != 1 against ONNX's formula: tract 0.23 omits the factor alpha) | celu |
+| Softplus | nn::softplus | Relu, Poly, Add | Relu, Pointwise, Binary | softplus_softsign_mish (1e-4) | softplus, mish |
+| Softsign | nn::softsign | Abs, Add, Div | Unary, Binary, Pointwise | softplus_softsign_mish (1e-4) | (softsign is exported as Abs/Add/Div) |
+| Mish | nn::mish | Poly, Mul | Pointwise, Binary | softplus_softsign_mish (1e-4) | |
+| Gelu (none, tanh) | nn::gelu | Poly, Mul | Pointwise, Binary | gelu_exact_and_tanh (1e-4); zk lowered_step | |
+| PRelu | nn::prelu | LeakyRelu, or Relu, Sub, Mul, Add | Unary, or Relu, Binary | prelu_per_channel_and_shared_and_thresholded_relu (1e-4) | 1l_prelu |
+| ThresholdedRelu | nn::thresholded_relu | Compare, Mul | Pointwise, Binary | prelu_per_channel_and_shared_and_thresholded_relu (exact) | |
+| LayerNormalization | nn::layer_normalization | ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Max, Div, [Mul], [Add] | Reduce, Binary, Pointwise | layer_normalization_fused_and_decomposed (2e-3); zk lowered_step | layernorm |
+| Sum, Mean | math::sum, math::mean | Add chain, Mul by 1/k | Binary | variadic_sum_mean_max_min (1e-4) | |
+| Max, Min (k != 2 inputs) | math::max_min | Max / Min chain | Binary, Pointwise | variadic_sum_mean_max_min (1e-4) | |
+| Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3) | 1l_lppool (1l_powf: exponent -0.1, refused) |
+| Pow (constant base) | math::pow | Mul, Poly (Exp) | Binary, Pointwise | pow_constant_exponents (1e-3) | general_exp |
+| Sign | math::sign | Compare, Compare, Sub | Pointwise, Binary | sign_and_the_lp_pool_pattern (exact) | 1l_lppool |
+| Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
+
+The LayerNormalization that PyTorch writes decomposed (ReduceMean, Sub, Pow 2, ReduceMean,
+Add, Sqrt, Div, Mul, Add) runs through the Pow lowering (`layer_normalization_fused_and_decomposed`).
 EOF
 } > docs/operators.md.tmp
 mv docs/operators.md.tmp docs/operators.md

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use crate::error::{ModelError, Result};
 use crate::fold;
-use crate::onnx::{Const, DType, RawInput, RawModel};
+use crate::lower;
+use crate::onnx::{Const, DType, RawInput, RawModel, RawNode};
 use crate::ops::{self, InputInfo, Op};
 use crate::tensor::Tensor;
 
@@ -226,6 +227,41 @@ impl Graph {
                     Value::Slot(s) => InputInfo::Dyn { shape: &shapes[*s].0, dtype: shapes[*s].1 },
                 })
                 .collect();
+            // Operators lowered into a sequence of existing ones (lower/): each lowered op is
+            // a node of its own (calibrated and quantised as any other); one whose operands are
+            // all constants is evaluated here.
+            if let Some(low) = lower::lower(node, raw.opset, &infos)? {
+                let mut made: Vec<Value> = Vec::with_capacity(low.nodes.len());
+                let resolve = |r: &lower::Ref, made: &[Value]| -> Value {
+                    match r {
+                        lower::Ref::In(i) => values[&node.inputs[*i]].clone(),
+                        lower::Ref::Node(j) => made[*j].clone(),
+                        lower::Ref::Const(c) => Value::Const(c.clone()),
+                    }
+                };
+                let out_node = match low.out {
+                    lower::Ref::Node(j) => Some(j),
+                    _ => None,
+                };
+                for (j, ln) in low.nodes.iter().enumerate() {
+                    let ins: Vec<Value> = ln.inputs.iter().map(|r| resolve(r, &made)).collect();
+                    if ins.iter().all(|v| matches!(v, Value::Const(_))) {
+                        let ts: Vec<&Tensor<f64>> = ins.iter().map(|v| match v { Value::Const(c) => &c.tensor, _ => unreachable!() }).collect();
+                        let t = ops::eval(&ln.op, &ts, &ln.shape);
+                        made.push(Value::Const(Const { dtype: ln.dtype, tensor: t }));
+                        continue;
+                    }
+                    let inputs = ins.into_iter().map(|v| match v { Value::Const(c) => Operand::Const(c), Value::Slot(s) => Operand::Slot(s) }).collect();
+                    let name = if out_node == Some(j) { node.name.clone() } else { format!("{}/{}", node.name, ln.part) };
+                    shapes.push((ln.shape.clone(), ln.dtype));
+                    nodes.push(Node { name, onnx_op: node.op_type.clone(), op: ln.op.clone(), inputs, shape: ln.shape.clone(), dtype: ln.dtype });
+                    made.push(Value::Slot(nodes.len()));
+                }
+                let out = resolve(&low.out, &made);
+                values.insert(out_name, out);
+                refuse_extra_outputs(node, raw.opset, &consumers)?;
+                continue;
+            }
             let parsed = ops::parse(node, raw.opset, &infos)?;
             let operand_values: Vec<Value> = parsed.operands.iter().map(|&i| values[&node.inputs[i]].clone()).collect();
 
@@ -277,16 +313,7 @@ impl Graph {
             shapes.push((parsed.shape.clone(), parsed.dtype));
             nodes.push(Node { name: node.name.clone(), onnx_op: node.op_type.clone(), op: parsed.op, inputs, shape: parsed.shape, dtype: parsed.dtype });
             values.insert(out_name, Value::Slot(nodes.len()));
-            for extra in node.outputs.iter().skip(1).filter(|o| !o.is_empty()) {
-                if consumers.contains_key(extra.as_str()) {
-                    return Err(ModelError::Unsupported {
-                        op_type: node.op_type.clone(),
-                        node: node.name.clone(),
-                        opset: raw.opset,
-                        reason: format!("its second output {extra:?} is used"),
-                    });
-                }
-            }
+            refuse_extra_outputs(node, raw.opset, &consumers)?;
         }
 
         let mut out_slots = Vec::new();
@@ -331,6 +358,22 @@ impl Graph {
         let outputs = out_slots.iter().map(|&s| renum[s]).collect();
         Ok(Graph { opset: raw.opset, input_name: input.name.clone(), input_shape, input_dtype: input.dtype, nodes: kept, outputs, onnx_op_counts: counts })
     }
+}
+
+/// Only a node's first output becomes a value: an operator whose further outputs (MaxPool's
+/// Indices, LayerNormalization's Mean and InvStdDev ...) are read is refused.
+fn refuse_extra_outputs(node: &RawNode, opset: i64, consumers: &HashMap<&str, usize>) -> Result<()> {
+    for (k, extra) in node.outputs.iter().enumerate().skip(1).filter(|(_, o)| !o.is_empty()) {
+        if consumers.contains_key(extra.as_str()) {
+            return Err(ModelError::Unsupported {
+                op_type: node.op_type.clone(),
+                node: node.name.clone(),
+                opset,
+                reason: format!("its output #{k} {extra:?} is used; only the first output is supported"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The graph input's static shape. A symbolic first (batch) dimension is pinned to 1; any other

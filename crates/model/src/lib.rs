@@ -1,14 +1,15 @@
 //! zkopml-model: ONNX loading, graph linearisation, calibration and fixed-point compilation.
 //!
 //! Data flows one way: `onnx` (protobuf → raw nodes) → `graph` (constants folded by `fold`,
-//! linear, typed ops in f64) → `quant` (calibrated scales) → `program` (the integer program
-//! with its hash).
+//! operators lowered into existing ones by `lower`, linear, typed ops in f64) → `quant`
+//! (calibrated scales) → `program` (the integer program with its hash).
 
 pub mod error;
 pub mod fixed;
 pub mod fold;
 pub mod graph;
 pub mod input;
+pub mod lower;
 pub mod onnx;
 pub mod ops;
 pub mod program;

@@ -102,6 +102,74 @@ pub enum Op {
     ReduceMean { axes: Vec<usize>, keepdims: bool },
     ArgMax { axis: usize, keepdims: bool, select_last: bool },
     Shape,
+    /// A smooth function that saturates outside a finite range, compiled to a piecewise cubic
+    /// (`QOp::Poly`); only the front end's lowerings (lower/) emit it, for the saturating part of
+    /// an activation (docs/fixed-point.md, "Lowered operators").
+    Smooth(SmoothFn),
+}
+
+/// The saturating functions that the lowerings of crates/model/src/lower compile to a
+/// piecewise cubic: each is (numerically) constant outside [`SmoothFn::domain`], where the
+/// polynomial holds its value at the clamped input.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum SmoothFn {
+    /// `gain · (exp(min(x, 0) / width) − 1)`: the negative branch of Elu (`width` 1, `gain`
+    /// alpha), Selu (`gain` gamma·alpha) and Celu (`width` = `gain` = alpha); 0 for `x >= 0`,
+    /// `−gain` below.
+    ExpM1Neg { gain: f64, width: f64 },
+    /// `ln(1 + exp(−|x|))`, so that `Softplus(x) = Relu(x) + SoftplusRest(x)`.
+    SoftplusRest,
+    /// `tanh(ln(1 + exp(x)))`, so that `Mish(x) = x · MishGate(x)`.
+    MishGate,
+    /// `Φ(x) = (1 + erf(x / √2)) / 2`, so that `Gelu(x) = x · NormalCdf(x)`.
+    NormalCdf,
+    /// `(1 + tanh(√(2/π) · (x + 0.044715·x³))) / 2`, Gelu's `approximate = "tanh"` gate.
+    GeluTanhGate,
+}
+
+impl SmoothFn {
+    /// The function in f64 (calibration, constant folding and the polynomial fit).
+    pub fn eval(&self, x: f64) -> f64 {
+        match *self {
+            SmoothFn::ExpM1Neg { gain, width } => gain * ((x.min(0.0) / width).exp() - 1.0),
+            SmoothFn::SoftplusRest => (-x.abs()).exp().ln_1p(),
+            SmoothFn::MishGate => (x.max(0.0) + (-x.abs()).exp().ln_1p()).tanh(),
+            SmoothFn::NormalCdf => 0.5 * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+            SmoothFn::GeluTanhGate => {
+                let k = (2.0 / std::f64::consts::PI).sqrt();
+                0.5 * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
+            }
+        }
+    }
+
+    /// `(lo, hi, seg_log2)`: the piecewise cubic is fitted on `[lo, hi)` with segments of
+    /// `2^seg_log2` (real units) and holds its end values outside. Each range is where the
+    /// function is within 2^-20 of its limits (below one quantum of its output), and every kink
+    /// (at 0) falls on a segment boundary, so each segment is smooth.
+    pub fn domain(&self) -> (f64, f64, i32) {
+        match *self {
+            // exp(-16) < 2^-23; the segment [0, w) is the constant 0
+            SmoothFn::ExpM1Neg { width, .. } => {
+                let seg = width.log2().floor() as i32 - 1;
+                (-16.0 * width, 2f64.powi(seg), seg)
+            }
+            // ln(1 + e^-16) < 2^-23
+            SmoothFn::SoftplusRest => (-16.0, 16.0, -1),
+            // tanh(softplus(-16)) < 2^-23, 1 - tanh(softplus(10)) < 2^-27
+            SmoothFn::MishGate => (-16.0, 10.0, -1),
+            // Φ(-8) < 2^-50, 1 - tanh(√(2/π)·(8 + 0.044715·512)) < 2^-80
+            SmoothFn::NormalCdf | SmoothFn::GeluTanhGate => (-8.0, 8.0, -1),
+        }
+    }
+
+    /// The largest `|f(x)|` over all reals (it sets the output scale).
+    pub fn bound(&self) -> f64 {
+        match *self {
+            SmoothFn::ExpM1Neg { gain, .. } => gain.abs(),
+            SmoothFn::SoftplusRest => std::f64::consts::LN_2,
+            SmoothFn::MishGate | SmoothFn::NormalCdf | SmoothFn::GeluTanhGate => 1.0,
+        }
+    }
 }
 
 /// What the parser knows of each input of a node: a constant or a dynamic value with a shape.
@@ -752,6 +820,7 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             out(if *max { reduce(x, axes, f64::max, f64::NEG_INFINITY) } else { reduce(x, axes, f64::min, f64::INFINITY) })
         }
         Op::Pad { begins, value, .. } => out(pad(x, begins, out_shape, *value)),
+        Op::Smooth(f) => x.map(|&v| f.eval(v)),
     }
 }
 

@@ -276,6 +276,14 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             }
             Op::ArgMax { axis, select_last, .. } => (QOp::ArgMax { axis: *axis, select_last: *select_last }, 0),
             Op::Shape => return Err(err("Shape should have been folded".into())),
+            Op::Smooth(f) => {
+                // a bounded function: its output scale follows from its bound, as a calibrated
+                // tensor's from its largest value
+                let (lo, hi, seg_log2) = f.domain();
+                let out = scale_for(f.bound(), ACT_BITS);
+                let p = poly(|x| f.eval(x), lo, hi, seg_log2, s0, out).ok_or_else(|| err(format!("input scale 2^-{s0} too coarse for {f:?}")))?;
+                (QOp::Poly(p), out)
+            }
         };
         let out_scale = if node.dtype == DType::Float { out_scale } else { 0 };
         let spec = TensorSpec::new(node.shape.clone(), node.dtype, out_scale);
@@ -288,11 +296,13 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
 }
 
 /// A piecewise cubic on `[lo, hi)` with segments of 2^seg_log2 real units (widened so that a
-/// segment is at least one quantum of the input).
+/// segment is at least one quantum of the input). `lo` is rounded down to a multiple of the
+/// segment width (so 0 is always a segment boundary), and the segments cover up to `hi` from
+/// there.
 fn poly(f: impl Fn(f64) -> f64, lo: f64, hi: f64, seg_log2: i32, in_scale: i32, out_scale: i32) -> Option<PiecewisePoly> {
     let seg_log2 = seg_log2.max(-in_scale);
     let width = 2f64.powi(seg_log2);
-    let segments = ((hi - lo) / width).ceil() as usize;
     let lo = (lo / width).floor() * width;
+    let segments = ((hi - lo) / width).ceil() as usize;
     PiecewisePoly::fit(f, lo, seg_log2, segments.max(1), 3, in_scale, out_scale, POLY_GUARD)
 }

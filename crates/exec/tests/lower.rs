@@ -1,0 +1,369 @@
+//! The lowered operators (crates/model/src/lower, docs/fixed-point.md "Lowered operators") in
+//! fixed point against tract's f32 run of the ONNX operator itself, on random inputs and on
+//! extreme ones (deep in each saturating range, around every kink, exactly 0), calibrated on the
+//! same inputs. Each model is one ONNX operator (or a PyTorch-style subgraph) built here with
+//! the protobuf types, as crates/model/tests/fold.rs does; the test also checks which existing
+//! operators the lowering produced, and that the honest path (`Engine::infer`) gives the
+//! trace's output.
+//!
+//! Tolerance: `max |fixed − tract| <= tol · max(1, max |tract|)` with `tol` stated per case (the
+//! sum of the input's quantisation, the piecewise cubic's fit error, about 2e-5, and a few
+//! output quanta); every case prints its measured error.
+
+use tract_onnx::pb;
+use zkopml_exec::{dequantise, quantise_input, run, Engine};
+use zkopml_model::reference::TractReference;
+use zkopml_model::{compile, Calibration, Graph, RawModel, Tensor};
+
+fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value, Dimension};
+    let dim = dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect();
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim }) })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn f32s(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: v.to_vec(), ..Default::default() }
+}
+
+fn i64s(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
+    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 7, int64_data: v.to_vec(), ..Default::default() }
+}
+
+enum A {
+    F(f32),
+    I(i64),
+    Is(Vec<i64>),
+    S(&'static str),
+}
+
+fn attr(name: &str, a: A) -> pb::AttributeProto {
+    use pb::attribute_proto::AttributeType as T;
+    let mut p = pb::AttributeProto { name: name.into(), ..Default::default() };
+    match a {
+        A::F(f) => (p.r#type, p.f) = (T::Float as i32, f),
+        A::I(i) => (p.r#type, p.i) = (T::Int as i32, i),
+        A::Is(v) => (p.r#type, p.ints) = (T::Ints as i32, v),
+        A::S(s) => (p.r#type, p.s) = (T::String as i32, s.as_bytes().to_vec()),
+    }
+    p
+}
+
+/// A graph with one input "x" under construction; each node's output is named after it.
+struct G {
+    g: pb::GraphProto,
+    opset: i64,
+}
+
+impl G {
+    fn new(opset: i64, input: &[i64]) -> G {
+        let mut g = pb::GraphProto { name: "lowered".into(), ..Default::default() };
+        g.input.push(value_info("x", input));
+        G { g, opset }
+    }
+    fn op(&mut self, name: &str, op: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
+        self.g.node.push(pb::NodeProto {
+            name: name.into(),
+            op_type: op.into(),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![name.into()],
+            attribute: attrs,
+            ..Default::default()
+        });
+        name.into()
+    }
+    fn init(&mut self, t: pb::TensorProto) -> String {
+        let n = t.name.clone();
+        self.g.initializer.push(t);
+        n
+    }
+    fn finish(mut self, out: &str) -> pb::ModelProto {
+        self.g.output.push(value_info(out, &[]));
+        pb::ModelProto {
+            ir_version: 8,
+            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: self.opset }],
+            graph: Some(self.g),
+            ..Default::default()
+        }
+    }
+}
+
+/// `y = op(x, extra...)`: one operator on the input.
+fn single(opset: i64, shape: &[i64], op: &str, extra: Vec<pb::TensorProto>, attrs: Vec<pb::AttributeProto>) -> pb::ModelProto {
+    let mut g = G::new(opset, shape);
+    let mut ins = vec!["x".to_string()];
+    for t in extra {
+        ins.push(g.init(t));
+    }
+    let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+    let y = g.op("y", op, &refs, attrs);
+    g.finish(&y)
+}
+
+/// Deterministic values in [lo, hi).
+fn uniform(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
+        })
+        .collect()
+}
+
+/// Values deep in the saturating ranges, at the kinks and segment ends, and 0.
+const EXTREMES: &[f64] = &[-60.0, -17.0, -16.0, -15.9, -8.5, -8.0, -1.0, -0.1, -1e-3, 0.0, 1e-3, 0.1, 1.0, 8.0, 8.5, 10.0, 16.0, 17.0, 60.0];
+
+/// Random inputs in [-4, 4) and [-40, 40), and the extreme values, for `n` elements.
+fn inputs(n: usize) -> Vec<Vec<f64>> {
+    let mut v = vec![uniform(n, 1, -4.0, 4.0), uniform(n, 2, -4.0, 4.0), uniform(n, 3, -40.0, 40.0)];
+    for shift in 0..3 {
+        v.push((0..n).map(|i| EXTREMES[(i + 7 * shift) % EXTREMES.len()]).collect());
+    }
+    v
+}
+
+/// Compiles `proto` calibrated on `xs`, runs every input in fixed point and compares with tract
+/// (or with `reference`, an elementwise function, where tract's operator is wrong). The inputs
+/// are first rounded to multiples of 2^-10, which every input scale here represents exactly, so
+/// the error is the lowering's own. It must stay within `tol · max(1, max |y|) + 2 q`, `q` the
+/// output's quantum (the rounding of the last op and of the one before it). The program's
+/// operator kinds must be `kinds` (the lowering uses existing operators only). Returns the
+/// largest error relative to `max(1, max |y|)`.
+fn check_with(name: &str, proto: &pb::ModelProto, xs: &[Vec<f64>], kinds: &[&str], tol: f64, reference: Option<&dyn Fn(f64) -> f64>) -> f64 {
+    let xs: Vec<Vec<f64>> = xs.iter().map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect()).collect();
+    let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = xs.iter().map(|x| Tensor::new(g.input_shape.clone(), x.clone())).collect();
+    let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+    let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(got, kinds, "{name}: lowered operators");
+    let tract = TractReference::from_proto(proto, &g.input_shape).unwrap();
+    let engine = Engine::new(&p);
+    let out = p.outputs[0];
+    let q = 2f64.powi(-p.slot_spec(out).scale);
+    let mut worst: f64 = 0.0;
+    for x in &xs {
+        let qx = quantise_input(&p, x).unwrap();
+        let trace = run(&p, qx.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(&engine.infer(qx).unwrap(), trace.output(), "{name}: honest path");
+        let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
+        let float = match reference {
+            Some(f) => x.iter().map(|&v| f(v)).collect(),
+            None => tract.run(x).unwrap().remove(0),
+        };
+        assert_eq!(fixed.len(), float.len());
+        let mag = float.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let err = fixed.iter().zip(&float).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(err <= tol * mag + 2.0 * q, "{name}: error {err:.3e} above {tol:.0e} · {mag:.3} + 2·{q:.1e} at input {x:?}\nfixed {fixed:?}\nfloat {float:?}");
+        worst = worst.max(err / mag);
+    }
+    eprintln!("{name}: {} ops {got:?}, max error {worst:.2e} · max(1, |y|) (output quantum {q:.1e}), tolerance {tol:.0e}", p.n_ops());
+    worst
+}
+
+fn check(name: &str, proto: &pb::ModelProto, xs: &[Vec<f64>], kinds: &[&str], tol: f64) -> f64 {
+    check_with(name, proto, xs, kinds, tol, None)
+}
+
+const NCHW: &[i64] = &[1, 3, 4, 4];
+const N: usize = 48;
+
+#[test]
+fn hard_sigmoid_and_hard_swish() {
+    let m = single(17, NCHW, "HardSigmoid", vec![], vec![attr("alpha", A::F(0.3)), attr("beta", A::F(0.4))]);
+    check("HardSigmoid", &m, &inputs(N), &["Affine", "Clip"], 1e-4);
+    // rank 1: no channel axis, so Mul then Add
+    let m = single(17, &[8], "HardSigmoid", vec![], vec![]);
+    check("HardSigmoid (rank 1)", &m, &inputs(8), &["Mul", "Add", "Clip"], 1e-4);
+    let m = single(17, NCHW, "HardSwish", vec![], vec![]);
+    check("HardSwish", &m, &inputs(N), &["Affine", "Clip", "Mul"], 1e-4);
+}
+
+#[test]
+fn elu_selu_celu() {
+    let m = single(17, NCHW, "Elu", vec![], vec![attr("alpha", A::F(0.7))]);
+    check("Elu", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    let m = single(17, NCHW, "Selu", vec![], vec![]);
+    check("Selu", &m, &inputs(N), &["Relu", "Mul", "PiecewisePoly", "Add"], 1e-4);
+    // tract 0.23 computes Celu as max(0, x) + min(0, exp(x/alpha) − 1), without ONNX's factor
+    // alpha on the second term: alpha = 1 against tract, others against ONNX's formula
+    let m = single(17, NCHW, "Celu", vec![], vec![]);
+    check("Celu", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    for alpha in [0.3f32, 2.5] {
+        let a = alpha as f64;
+        let celu = move |x: f64| x.max(0.0) + (a * ((x / a).exp() - 1.0)).min(0.0);
+        let m = single(17, NCHW, "Celu", vec![], vec![attr("alpha", A::F(alpha))]);
+        check_with(&format!("Celu alpha {alpha}"), &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4, Some(&celu));
+    }
+}
+
+#[test]
+fn softplus_softsign_mish() {
+    let m = single(17, NCHW, "Softplus", vec![], vec![]);
+    check("Softplus", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    let m = single(17, NCHW, "Softsign", vec![], vec![]);
+    check("Softsign", &m, &inputs(N), &["Abs", "Add", "Div"], 1e-4);
+    let m = single(18, NCHW, "Mish", vec![], vec![]);
+    check("Mish", &m, &inputs(N), &["PiecewisePoly", "Mul"], 1e-4);
+    // Mish as PyTorch < 1.9 exports it: x * tanh(softplus(x)), Softplus lowered, Tanh a polynomial
+    let mut g = G::new(17, NCHW);
+    let sp = g.op("softplus", "Softplus", &["x"], vec![]);
+    let t = g.op("tanh", "Tanh", &[&sp], vec![]);
+    let y = g.op("y", "Mul", &["x", &t], vec![]);
+    check("Mul(x, Tanh(Softplus(x)))", &g.finish(&y), &inputs(N), &["Relu", "PiecewisePoly", "Add", "PiecewisePoly", "Mul"], 2e-4);
+}
+
+#[test]
+fn gelu_exact_and_tanh() {
+    let m = single(20, NCHW, "Gelu", vec![], vec![]);
+    check("Gelu", &m, &inputs(N), &["PiecewisePoly", "Mul"], 1e-4);
+    let m = single(20, NCHW, "Gelu", vec![], vec![attr("approximate", A::S("tanh"))]);
+    check("Gelu tanh", &m, &inputs(N), &["PiecewisePoly", "Mul"], 1e-4);
+}
+
+#[test]
+fn prelu_per_channel_and_shared_and_thresholded_relu() {
+    let slope = f32s("slope", &[3, 1, 1], &[0.25, -0.1, 1.5]);
+    let m = single(10, NCHW, "PRelu", vec![slope], vec![]);
+    check("PRelu per channel", &m, &inputs(N), &["Relu", "Sub", "Mul", "Add"], 1e-4);
+    let m = single(10, NCHW, "PRelu", vec![f32s("slope", &[1], &[0.25])], vec![]);
+    check("PRelu shared", &m, &inputs(N), &["LeakyRelu"], 1e-4);
+    // inputs on a grid of 2^-8, so none lies within a quantum of alpha (a step there)
+    let grid: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| (v * 256.0).round() / 256.0).collect()).collect();
+    let m = single(10, NCHW, "ThresholdedRelu", vec![], vec![attr("alpha", A::F(0.5))]);
+    check("ThresholdedRelu", &m, &grid, &["Compare", "Mul"], 1e-5);
+}
+
+#[test]
+fn variadic_sum_mean_max_min() {
+    let c = f32s("c", &[3, 1, 1], &[0.5, -2.0, 3.0]);
+    let mut g = G::new(13, NCHW);
+    let c = g.init(c);
+    let a = g.op("abs", "Abs", &["x"], vec![]);
+    let n = g.op("neg", "Neg", &["x"], vec![]);
+    let s = g.op("sum", "Sum", &["x", &a, &c], vec![]);
+    let m = g.op("mean", "Mean", &[&s, &n, &c], vec![]);
+    let mx = g.op("max", "Max", &[&m, &n, &c], vec![]);
+    let mn = g.op("min", "Min", &[&mx, &a, &c, &s], vec![]);
+    let y = g.op("y", "Max", &[&mn], vec![]);
+    let kinds = ["Abs", "Neg", "Add", "Add", "Add", "Add", "Mul", "Max", "Max", "Min", "Min", "Min"];
+    check("Sum/Mean/Max/Min", &g.finish(&y), &inputs(N), &kinds, 1e-4);
+    // Mean of one input is that input; Max of three, one of them constant
+    let mut g = G::new(13, NCHW);
+    let m = g.op("mean", "Mean", &["x"], vec![]);
+    let n = g.op("neg", "Neg", &[&m], vec![]);
+    let c = g.init(f32s("c", &[4], &[0.5, -2.0, 3.0, 0.0]));
+    let y = g.op("y", "Max", &["x", &n, &c], vec![]);
+    check("Max of three", &g.finish(&y), &inputs(N), &["Neg", "Max", "Max"], 1e-4);
+}
+
+#[test]
+fn pow_constant_exponents() {
+    let pos: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.abs().clamp(0.05, 20.0)).collect()).collect();
+    let away: Vec<Vec<f64>> = pos.iter().zip(inputs(N)).map(|(p, s)| p.iter().zip(s).map(|(a, b)| if b < 0.0 { -a } else { *a }).collect()).collect();
+    let small: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.clamp(-6.0, 6.0)).collect()).collect();
+    let pow = |e: f32| single(15, NCHW, "Pow", vec![f32s("e", &[], &[e])], vec![]);
+    check("Pow 2", &pow(2.0), &inputs(N), &["Mul"], 1e-4);
+    check("Pow 3", &pow(3.0), &small, &["Mul", "Mul"], 1e-4);
+    check("Pow 5", &pow(5.0), &small, &["Mul", "Mul", "Mul"], 1e-4);
+    check("Pow 0.5", &pow(0.5), &pos, &["Sqrt"], 1e-4);
+    check("Pow 1.5", &pow(1.5), &pos, &["Sqrt", "Mul"], 1e-4);
+    check("Pow -1", &pow(-1.0), &away, &["Reciprocal"], 1e-3);
+    check("Pow -0.5", &pow(-0.5), &pos, &["Reciprocal", "Sqrt"], 1e-3);
+    check("Pow -2", &pow(-2.0), &away, &["Reciprocal", "Mul"], 1e-3);
+    // an integer exponent tensor
+    let m = single(15, NCHW, "Pow", vec![i64s("e", &[1], &[2])], vec![]);
+    check("Pow int 2", &m, &inputs(N), &["Mul"], 1e-4);
+    // a constant base: 10^x = exp(x·ln 10)
+    let mut g = G::new(15, NCHW);
+    let ten = g.init(f32s("ten", &[], &[10.0]));
+    let y = g.op("y", "Pow", &[&ten, "x"], vec![]);
+    let range: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| (v / 10.0).clamp(-4.0, 1.5)).collect()).collect();
+    check("Pow 10^x", &g.finish(&y), &range, &["Mul", "PiecewisePoly"], 1e-3);
+}
+
+/// `LayerNormalization` over the last axis (scale, bias) and over the last two (defaults), and
+/// the form PyTorch's exporter writes at opset 17 (ReduceMean, Sub, Pow 2, ReduceMean, Add,
+/// Sqrt, Div, Mul, Add). One input holds a constant row (zero variance: the output is the
+/// bias there).
+#[test]
+fn layer_normalization_fused_and_decomposed() {
+    let shape = [1i64, 3, 8];
+    let mut xs = inputs(24);
+    let mut flat = uniform(24, 9, -3.0, 3.0);
+    flat[..8].iter_mut().for_each(|v| *v = 0.5);
+    xs.push(flat);
+    // the squares' scale follows the largest calibrated d²: rows of a far smaller variance keep
+    // less relative precision (docs/fixed-point.md), so wide inputs are calibrated on their own
+    let wide: Vec<Vec<f64>> = (10..14).map(|s| uniform(24, s, -200.0, 200.0)).collect();
+    let w: Vec<f32> = uniform(8, 11, 0.5, 1.5).into_iter().map(|v| v as f32).collect();
+    let bias: Vec<f32> = uniform(8, 12, -0.5, 0.5).into_iter().map(|v| v as f32).collect();
+    let ln_kinds = ["ReduceMean", "Sub", "Mul", "ReduceMean", "Add", "Sqrt", "Max", "Div"];
+    let with = |tail: &[&'static str]| -> Vec<&'static str> { ln_kinds.iter().chain(tail).copied().collect() };
+    let m = single(17, &shape, "LayerNormalization", vec![f32s("w", &[8], &w), f32s("b", &[8], &bias)], vec![attr("axis", A::I(-1)), attr("epsilon", A::F(1e-5))]);
+    check("LayerNormalization", &m, &xs, &with(&["Mul", "Add"]), 2e-3);
+    check("LayerNormalization on [-200, 200)", &m, &wide, &with(&["Mul", "Add"]), 2e-3);
+    let m = single(17, &shape, "LayerNormalization", vec![f32s("w", &[3, 8], &[1.0; 24])], vec![attr("axis", A::I(1))]);
+    check("LayerNormalization axis 1", &m, &xs, &with(&[]), 2e-3);
+
+    let mut g = G::new(17, &shape);
+    let (wi, bi) = (g.init(f32s("w", &[8], &w)), g.init(f32s("b", &[8], &bias)));
+    let two = g.init(f32s("two", &[], &[2.0]));
+    let eps = g.init(f32s("eps", &[], &[1e-5]));
+    let mean = g.op("/ReduceMean", "ReduceMean", &["x"], vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))]);
+    let d = g.op("/Sub", "Sub", &["x", &mean], vec![]);
+    let sq = g.op("/Pow", "Pow", &[&d, &two], vec![]);
+    let var = g.op("/ReduceMean_1", "ReduceMean", &[&sq], vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))]);
+    let ve = g.op("/Add", "Add", &[&var, &eps], vec![]);
+    let sd = g.op("/Sqrt", "Sqrt", &[&ve], vec![]);
+    let n = g.op("/Div", "Div", &[&d, &sd], vec![]);
+    let s = g.op("/Mul", "Mul", &[&n, &wi], vec![]);
+    let y = g.op("/Add_1", "Add", &[&s, &bi], vec![]);
+    // no constant row here: without the floor, a zero variance under an eps below one quantum
+    // is a division by zero, refused at run time
+    let xs: Vec<Vec<f64>> = xs.into_iter().filter(|x| x[..8].iter().any(|&v| v != 0.5)).collect();
+    check("LayerNorm as PyTorch decomposes it", &g.finish(&y), &xs, &["ReduceMean", "Sub", "Mul", "ReduceMean", "Add", "Sqrt", "Div", "Mul", "Add"], 2e-3);
+}
+
+#[test]
+fn expand_of_a_computed_tensor() {
+    // x [1, 3, 1, 4] → Expand to [2, 1, 3, 5, 4]: a Reshape to rank 5, Gathers on axes 0 and 3
+    let mut g = G::new(13, &[1, 3, 1, 4]);
+    let r = g.op("relu", "Relu", &["x"], vec![]);
+    let shape = g.init(i64s("shape", &[5], &[2, 1, 3, 5, 4]));
+    let y = g.op("y", "Expand", &[&r, &shape], vec![]);
+    check("Expand", &g.finish(&y), &inputs(12), &["Relu", "Reshape", "Gather", "Gather"], 1e-5);
+    // the pattern of a normalisation: a row statistic expanded back over the row
+    let mut g = G::new(13, &[1, 3, 4, 4]);
+    let m = g.op("mean", "ReduceMean", &["x"], vec![attr("axes", A::Is(vec![3])), attr("keepdims", A::I(1))]);
+    let shape = g.init(i64s("shape", &[4], &[1, 3, 4, 4]));
+    let e = g.op("expand", "Expand", &[&m, &shape], vec![]);
+    let y = g.op("y", "Sub", &["x", &e], vec![]);
+    check("x - Expand(ReduceMean(x))", &g.finish(&y), &inputs(N), &["ReduceMean", "Gather", "Sub"], 1e-4);
+}
+
+#[test]
+fn sign_and_the_lp_pool_pattern() {
+    let m = single(13, NCHW, "Sign", vec![], vec![]);
+    check("Sign", &m, &inputs(N), &["Compare", "Compare", "Sub"], 0.0);
+    // LpPool(p = 2) as PyTorch writes it: (sign(f) · relu(|f|))^0.5, f = AvgPool(x^2)
+    let mut g = G::new(17, NCHW);
+    let two = g.init(f32s("two", &[], &[2.0]));
+    let half = g.init(f32s("half", &[], &[0.5]));
+    let sq = g.op("pow", "Pow", &["x", &two], vec![]);
+    let f = g.op("pool", "AveragePool", &[&sq], vec![attr("kernel_shape", A::Is(vec![2, 2])), attr("strides", A::Is(vec![1, 1]))]);
+    let sign = g.op("sign", "Sign", &[&f], vec![]);
+    let abs = g.op("abs", "Abs", &[&f], vec![]);
+    let relu = g.op("relu", "Relu", &[&abs], vec![]);
+    let mul = g.op("mul", "Mul", &[&sign, &relu], vec![]);
+    let y = g.op("y", "Pow", &[&mul, &half], vec![]);
+    let kinds = ["Mul", "AveragePool", "Compare", "Compare", "Sub", "Abs", "Relu", "Mul", "Sqrt"];
+    let small: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect()).collect();
+    check("LpPool pattern", &g.finish(&y), &small, &kinds, 1e-3);
+}

@@ -1,0 +1,147 @@
+//! math: the variadic Sum, Mean, Max and Min as chains of binary operators, Pow with a constant
+//! exponent (or a constant base) as Mul chains, Sqrt, Reciprocal or Exp, and Sign as two
+//! comparisons.
+
+use super::{scalar, uniform, Builder, Ref};
+use crate::error::Result;
+use crate::onnx::{Const, DType};
+use crate::ops::{BinaryKind, CompareKind, Op, UnaryKind};
+use crate::tensor::{broadcast_shape, Tensor};
+
+/// The largest `|exponent|` of Pow compiled to a Mul chain (at most 2·log2(16) = 8 Muls).
+pub const MAX_POW_EXPONENT: f64 = 16.0;
+
+/// `((x1 ⋄ x2) ⋄ x3) ⋄ ...`, each step one binary operator (its own rounding), broadcasting as
+/// ONNX's variadic operators do. One input is the input itself.
+fn chain(b: &mut Builder<'_>, kind: BinaryKind, part: &str) -> Result<Ref> {
+    let n = b.n_inputs();
+    if n == 0 {
+        return Err(b.err("no input"));
+    }
+    let mut acc = b.input(0)?;
+    for i in 1..n {
+        let next = b.input(i)?;
+        acc = b.binary(&format!("{part}{i}"), kind, &acc, &next)?;
+    }
+    Ok(acc)
+}
+
+/// `Sum(x1, ..., xk) = ((x1 + x2) + x3) + ...` (k − 1 Adds; Sum of one input is that input).
+pub fn sum(b: &mut Builder<'_>) -> Result<Ref> {
+    chain(b, BinaryKind::Add, "sum")
+}
+
+/// `Mean(x1, ..., xk) = Mul(Sum(x1, ..., xk), 1/k)`.
+pub fn mean(b: &mut Builder<'_>) -> Result<Ref> {
+    let s = chain(b, BinaryKind::Add, "sum")?;
+    let k = b.n_inputs();
+    if k == 1 {
+        return Ok(s);
+    }
+    b.binary("mean", BinaryKind::Mul, &s, &scalar(1.0 / k as f64))
+}
+
+/// `Max(x1, ..., xk)` and `Min(...)` with k != 2 inputs: chains of the binary Max / Min (exact
+/// but for the final rescale of each step).
+pub fn max_min(b: &mut Builder<'_>) -> Result<Ref> {
+    let (kind, part) = if b.node.op_type == "Max" { (BinaryKind::Max, "max") } else { (BinaryKind::Min, "min") };
+    chain(b, kind, part)
+}
+
+/// `Pow(x, e)`:
+/// - `e` a constant with one value: `e = 0` gives the constant 1, `e = 1` the input itself; an
+///   integer or half-integer `e` with `|e| <= 16` is `b^n` by square-and-multiply (Mul), times
+///   `Sqrt(b)` for the half, where `b = x`, or `b = Reciprocal(x)` when `e < 0` (so
+///   `x^2 = Mul(x, x)`, `x^0.5 = Sqrt(x)`, `x^-1 = Reciprocal(x)`,
+///   `x^-0.5 = Sqrt(Reciprocal(x))`); a negative `x` under a half-integer exponent, or 0 under a
+///   negative one, is refused at run time by Sqrt or Reciprocal. Any other exponent is refused: `exp(e·ln x)` would need ln, which saturates
+///   nowhere, so no bounded polynomial computes it.
+/// - the base a positive constant `c` (the exponent dynamic): `c^e = Exp(Mul(e, ln c))`, with
+///   Exp's calibrated range.
+pub fn pow(b: &mut Builder<'_>) -> Result<Ref> {
+    let (xr, er) = (b.input(0)?, b.input(1)?);
+    match (b.constant(0).cloned(), b.constant(1).cloned()) {
+        (None, Some(e)) => pow_const_exponent(b, &xr, &e),
+        (Some(c), None) => {
+            if b.dtype(&er) != DType::Float {
+                return Err(b.unsupported("an integer exponent tensor under a constant base"));
+            }
+            if c.tensor.data.iter().any(|&v| v <= 0.0) {
+                return Err(b.unsupported("a constant base that is not positive everywhere (only c^x = exp(x·ln c), c > 0)"));
+            }
+            let ln = Ref::Const(Const { dtype: DType::Float, tensor: c.tensor.map(|v| v.ln()) });
+            let t = b.binary("exponent", BinaryKind::Mul, &er, &ln)?;
+            Ok(b.unary("exp", Op::Unary(UnaryKind::Exp), &t))
+        }
+        _ => Err(b.unsupported("both the base and the exponent depend on the input; only a constant exponent or a constant base")),
+    }
+}
+
+fn pow_const_exponent(b: &mut Builder<'_>, x: &Ref, e: &Const) -> Result<Ref> {
+    let xs = b.shape(x);
+    if broadcast_shape(&xs, &e.tensor.shape).as_deref() != Some(&xs[..]) {
+        return Err(b.unsupported(format!("an exponent of shape {:?} that widens the base {xs:?}", e.tensor.shape)));
+    }
+    let v = uniform(e).ok_or_else(|| b.unsupported("an exponent tensor with different values; only one constant exponent"))?;
+    let float = b.dtype(x) == DType::Float;
+    if v == 0.0 {
+        let dtype = b.dtype(x);
+        return Ok(Ref::Const(Const { dtype, tensor: Tensor::filled(xs, 1.0) }));
+    }
+    if v == 1.0 {
+        return Ok(x.clone());
+    }
+    let twice = 2.0 * v;
+    if twice != twice.round() || v.abs() > MAX_POW_EXPONENT {
+        return Err(b.unsupported(format!(
+            "the constant exponent {v}: only integers and halves with |e| <= {MAX_POW_EXPONENT} (x^e = exp(e·ln x) needs ln, which has no bounded range)"
+        )));
+    }
+    let n = v.abs().floor() as u32;
+    let half = v.abs().fract() != 0.0;
+    if !float && (half || v < 0.0) {
+        return Err(b.unsupported(format!("the exponent {v} on an integer tensor")));
+    }
+    // a negative exponent: the reciprocal first, so that large results (small |x|) keep their
+    // precision, then (1/x)^|e|
+    let x = if v < 0.0 { b.unary("reciprocal", Op::Unary(UnaryKind::Reciprocal), x) } else { x.clone() };
+    // x^n by square-and-multiply: base runs through x, x^2, x^4, ...
+    let mut acc: Option<Ref> = None;
+    let mut base = x.clone();
+    let mut k = n;
+    let mut power = 1u32;
+    while k > 0 {
+        if k & 1 == 1 {
+            acc = Some(match acc {
+                None => base.clone(),
+                Some(a) => b.binary(&format!("times_pow{power}"), BinaryKind::Mul, &a, &base)?,
+            });
+        }
+        k >>= 1;
+        if k > 0 {
+            power *= 2;
+            base = b.binary(&format!("pow{power}"), BinaryKind::Mul, &base, &base)?;
+        }
+    }
+    if half {
+        let s = b.unary("sqrt", Op::Unary(UnaryKind::Sqrt), &x);
+        acc = Some(match acc {
+            None => s,
+            Some(a) => b.binary("times_sqrt", BinaryKind::Mul, &a, &s)?,
+        });
+    }
+    Ok(acc.expect("|e| >= 1/2"))
+}
+
+/// `Sign(x) = [x > 0] − [x < 0]`: two comparisons with 0 and a Sub, exact; the result is a
+/// float tensor (the values −1, 0, 1) as ONNX's Sign keeps the input's type.
+pub fn sign(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let float = b.dtype(&x) == DType::Float;
+    let zero = Ref::Const(Const { dtype: b.dtype(&x), tensor: Tensor::scalar(0.0) });
+    let pos = b.compare("positive", CompareKind::Greater, &x, &zero)?;
+    let neg = b.compare("negative", CompareKind::Less, &x, &zero)?;
+    let shape = b.shape(&x);
+    let dtype = if float { DType::Float } else { DType::Int };
+    Ok(b.push("sub", Op::Binary(BinaryKind::Sub), vec![pos, neg], shape, dtype))
+}

@@ -1,0 +1,238 @@
+//! Lowerings: ONNX operators that compile into a short sequence of operators the engine already
+//! has, each with its executor kernel and chunk circuits, so a dispute over a lowered operator
+//! is proved with the circuits that exist (no new circuit, no new `QOp`).
+//!
+//! `graph.rs` asks [`lower`] first for every node that was not folded; an operator listed in
+//! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
+//! quantise like any other op (each gets its own calibrated scale). The families follow
+//! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
+//! Min, Pow, Sign), [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
+//! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
+//!
+//! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
+//! piecewise cubic of Sigmoid/Tanh/Erf/Exp) and the unbounded part uses Relu, Add, Mul... exactly.
+
+mod array;
+mod math;
+mod nn;
+
+use crate::error::{ModelError, Result};
+use crate::onnx::{Attr, Const, DType, RawNode};
+use crate::ops::{BinaryKind, CompareKind, InputInfo, Op, SmoothFn};
+use crate::tensor::{broadcast_shape, Tensor};
+
+/// The ONNX operators (default domain) that [`lower`] compiles into existing operators. Max and
+/// Min with exactly two inputs are the binary operators themselves and are not lowered.
+pub const LOWERED_OPS: &[&str] = &[
+    // nn
+    "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Mish", "Gelu", "PRelu",
+    "ThresholdedRelu", "LayerNormalization",
+    // math
+    "Sum", "Mean", "Max", "Min", "Pow", "Sign",
+    // array
+    "Expand",
+];
+
+/// An operand of a lowered node: input `i` of the ONNX node, an earlier lowered node, or a
+/// constant the lowering made.
+#[derive(Clone, Debug)]
+pub enum Ref {
+    In(usize),
+    Node(usize),
+    Const(Const),
+}
+
+/// One operator of a lowering. `part` names it inside the ONNX node (its name becomes
+/// `"{node}/{part}"`; the node that gives the ONNX output keeps the node's own name).
+#[derive(Clone, Debug)]
+pub struct LNode {
+    pub part: String,
+    pub op: Op,
+    pub inputs: Vec<Ref>,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+/// A lowered ONNX node: its operators in order (each reads only earlier ones) and which value is
+/// the ONNX node's (first) output.
+#[derive(Clone, Debug)]
+pub struct Lowered {
+    pub nodes: Vec<LNode>,
+    pub out: Ref,
+}
+
+/// The lowering of `node`, or None when its operator is not one that is lowered (the caller
+/// then parses it as a single operator). Errors name the node.
+pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Option<Lowered>> {
+    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        return Ok(None);
+    }
+    let mut b = Builder { node, opset, inputs, nodes: Vec::new() };
+    let out = match node.op_type.as_str() {
+        "HardSigmoid" => nn::hard_sigmoid(&mut b)?,
+        "HardSwish" => nn::hard_swish(&mut b)?,
+        "Elu" => nn::elu(&mut b)?,
+        "Selu" => nn::selu(&mut b)?,
+        "Celu" => nn::celu(&mut b)?,
+        "Softplus" => nn::softplus(&mut b)?,
+        "Softsign" => nn::softsign(&mut b)?,
+        "Mish" => nn::mish(&mut b)?,
+        "Gelu" => nn::gelu(&mut b)?,
+        "PRelu" => nn::prelu(&mut b)?,
+        "ThresholdedRelu" => nn::thresholded_relu(&mut b)?,
+        "LayerNormalization" => nn::layer_normalization(&mut b)?,
+        "Sum" => math::sum(&mut b)?,
+        "Mean" => math::mean(&mut b)?,
+        "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,
+        "Pow" => math::pow(&mut b)?,
+        "Sign" => math::sign(&mut b)?,
+        "Expand" => array::expand(&mut b)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(Lowered { nodes: b.nodes, out }))
+}
+
+/// What a lowering function works with: the node's attributes and inputs, and the operators it
+/// has emitted so far.
+pub(crate) struct Builder<'a> {
+    node: &'a RawNode,
+    opset: i64,
+    inputs: &'a [InputInfo<'a>],
+    nodes: Vec<LNode>,
+}
+
+impl Builder<'_> {
+    fn err(&self, reason: impl Into<String>) -> ModelError {
+        ModelError::node(&self.node.name, &self.node.op_type, reason)
+    }
+    fn unsupported(&self, reason: impl Into<String>) -> ModelError {
+        ModelError::Unsupported {
+            op_type: self.node.op_type.clone(),
+            node: self.node.name.clone(),
+            opset: self.opset,
+            reason: reason.into(),
+        }
+    }
+    fn float(&self, name: &str, default: f64) -> Result<f64> {
+        let v = match self.node.attrs.get(name) {
+            None => default,
+            Some(Attr::Float(v)) => *v as f64,
+            Some(Attr::Int(v)) => *v as f64,
+            Some(_) => return Err(self.err(format!("attribute {name} must be a float"))),
+        };
+        if !v.is_finite() {
+            return Err(self.err(format!("attribute {name} = {v} is not finite")));
+        }
+        Ok(v)
+    }
+    fn int(&self, name: &str, default: i64) -> Result<i64> {
+        match self.node.attrs.get(name) {
+            None => Ok(default),
+            Some(Attr::Int(v)) => Ok(*v),
+            Some(_) => Err(self.err(format!("attribute {name} must be an int"))),
+        }
+    }
+    fn string(&self, name: &str, default: &str) -> Result<String> {
+        match self.node.attrs.get(name) {
+            None => Ok(default.to_string()),
+            Some(Attr::Str(s)) => Ok(s.clone()),
+            Some(_) => Err(self.err(format!("attribute {name} must be a string"))),
+        }
+    }
+    fn n_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+    fn has(&self, i: usize) -> bool {
+        !matches!(self.inputs.get(i), None | Some(InputInfo::Absent))
+    }
+    /// Input `i`, which must be present.
+    fn input(&self, i: usize) -> Result<Ref> {
+        if self.has(i) { Ok(Ref::In(i)) } else { Err(self.err(format!("missing input #{i}"))) }
+    }
+    /// Input `i`, a float tensor (the activations are defined on floats only).
+    fn float_input(&self, i: usize) -> Result<Ref> {
+        let r = self.input(i)?;
+        match self.dtype(&r) {
+            DType::Float => Ok(r),
+            d => Err(self.unsupported(format!("input #{i} is {d:?}; this operator is defined on float tensors"))),
+        }
+    }
+    /// Input `i` when it is a compile-time constant.
+    fn constant(&self, i: usize) -> Option<&Const> {
+        match self.inputs.get(i) {
+            Some(InputInfo::Const(c)) => Some(c),
+            _ => None,
+        }
+    }
+    fn shape(&self, r: &Ref) -> Vec<usize> {
+        match r {
+            Ref::In(i) => self.inputs.get(*i).and_then(|x| x.shape()).map(<[usize]>::to_vec).unwrap_or_default(),
+            Ref::Node(j) => self.nodes[*j].shape.clone(),
+            Ref::Const(c) => c.tensor.shape.clone(),
+        }
+    }
+    fn dtype(&self, r: &Ref) -> DType {
+        match r {
+            Ref::In(i) => match self.inputs.get(*i) {
+                Some(InputInfo::Const(c)) => c.dtype,
+                Some(InputInfo::Dyn { dtype, .. }) => *dtype,
+                _ => DType::Float,
+            },
+            Ref::Node(j) => self.nodes[*j].dtype,
+            Ref::Const(c) => c.dtype,
+        }
+    }
+
+    /// Appends one operator and returns its value.
+    fn push(&mut self, part: &str, op: Op, inputs: Vec<Ref>, shape: Vec<usize>, dtype: DType) -> Ref {
+        self.nodes.push(LNode { part: part.to_string(), op, inputs, shape, dtype });
+        Ref::Node(self.nodes.len() - 1)
+    }
+    /// An elementwise operator of one operand, its shape and element type kept.
+    fn unary(&mut self, part: &str, op: Op, x: &Ref) -> Ref {
+        let (shape, dtype) = (self.shape(x), self.dtype(x));
+        self.push(part, op, vec![x.clone()], shape, dtype)
+    }
+    fn relu(&mut self, part: &str, x: &Ref) -> Ref {
+        self.unary(part, Op::Unary(crate::ops::UnaryKind::Relu), x)
+    }
+    /// `f(x)` as a piecewise cubic (a float whatever `x` is).
+    fn smooth(&mut self, part: &str, f: SmoothFn, x: &Ref) -> Ref {
+        let shape = self.shape(x);
+        self.push(part, Op::Smooth(f), vec![x.clone()], shape, DType::Float)
+    }
+    /// A binary operator with numpy broadcasting; a float when either operand is one.
+    fn binary(&mut self, part: &str, kind: BinaryKind, a: &Ref, b: &Ref) -> Result<Ref> {
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let shape = broadcast_shape(&sa, &sb).ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
+        let dtype = if self.dtype(a) == DType::Float || self.dtype(b) == DType::Float { DType::Float } else { DType::Int };
+        Ok(self.push(part, Op::Binary(kind), vec![a.clone(), b.clone()], shape, dtype))
+    }
+    fn compare(&mut self, part: &str, kind: CompareKind, a: &Ref, b: &Ref) -> Result<Ref> {
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let shape = broadcast_shape(&sa, &sb).ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
+        Ok(self.push(part, Op::Compare(kind), vec![a.clone(), b.clone()], shape, DType::Bool))
+    }
+    /// `x · alpha + beta` in one rounding (an Affine with the same factor for every channel)
+    /// when `x` has a channel axis (rank >= 2), else as Mul then Add.
+    fn affine(&mut self, part: &str, x: &Ref, alpha: f64, beta: f64) -> Result<Ref> {
+        let shape = self.shape(x);
+        if shape.len() >= 2 && shape[1] > 0 {
+            let c = shape[1];
+            return Ok(self.unary(part, Op::Affine { mul: vec![alpha; c], add: vec![beta; c] }, x));
+        }
+        let m = self.binary(&format!("{part}_mul"), BinaryKind::Mul, x, &scalar(alpha))?;
+        self.binary(part, BinaryKind::Add, &m, &scalar(beta))
+    }
+}
+
+/// A float scalar constant (broadcasts against any shape).
+fn scalar(v: f64) -> Ref {
+    Ref::Const(Const { dtype: DType::Float, tensor: Tensor::scalar(v) })
+}
+
+/// The single value of a constant whose elements are all equal (a scalar in effect).
+fn uniform(c: &Const) -> Option<f64> {
+    let first = *c.tensor.data.first()?;
+    c.tensor.data.iter().all(|&v| v == first).then_some(first)
+}

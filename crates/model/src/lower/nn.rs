@@ -1,0 +1,201 @@
+//! nn: activations and LayerNormalization, lowered to Relu, Clip, Affine, Add, Sub, Mul, Div,
+//! comparisons, reductions, Sqrt and the piecewise cubic (`Op::Smooth`). Each function's comment
+//! is its lowering; docs/fixed-point.md ("Lowered operators") gives the fixed-point semantics.
+
+use super::{scalar, uniform, Builder, Ref};
+use crate::error::Result;
+use crate::ops::{reduce_shape, BinaryKind, CompareKind, Op, SmoothFn, UnaryKind};
+use crate::tensor::{broadcast_shape, norm_axis};
+
+/// Selu's defaults (ONNX): alpha and gamma as float32 (these are their exact values).
+#[allow(clippy::excessive_precision)]
+const SELU_ALPHA: f64 = 1.673_263_192_176_818_847_656_25;
+#[allow(clippy::excessive_precision)]
+const SELU_GAMMA: f64 = 1.050_701_022_148_132_324_218_75;
+
+/// `HardSigmoid(x) = max(0, min(1, alpha·x + beta))` (alpha 0.2, beta 0.5):
+/// `Clip[0, 1](Affine(x))`, exact but for the one rounding of the affine map.
+pub fn hard_sigmoid(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let (alpha, beta) = (b.float("alpha", 0.2)?, b.float("beta", 0.5)?);
+    hard_sigmoid_of(b, &x, alpha, beta, "")
+}
+
+fn hard_sigmoid_of(b: &mut Builder<'_>, x: &Ref, alpha: f64, beta: f64, prefix: &str) -> Result<Ref> {
+    let lin = b.affine(&format!("{prefix}linear"), x, alpha, beta)?;
+    Ok(b.unary(&format!("{prefix}clip"), Op::Clip { min: Some(0.0), max: Some(1.0) }, &lin))
+}
+
+/// `HardSwish(x) = x · HardSigmoid(x)` with alpha 1/6, beta 1/2: `Mul(x, Clip[0, 1](Affine(x)))`.
+pub fn hard_swish(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let hs = hard_sigmoid_of(b, &x, 1.0 / 6.0, 0.5, "hard_sigmoid_")?;
+    b.binary("mul", BinaryKind::Mul, &x, &hs)
+}
+
+/// `Elu(x) = x` for `x > 0`, `alpha·(exp(x) − 1)` otherwise (alpha 1):
+/// `Add(Relu(x), P(x))`, `P = ExpM1Neg { gain: alpha, width: 1 }` (0 for `x >= 0`, `−alpha`
+/// below −16).
+pub fn elu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let alpha = b.float("alpha", 1.0)?;
+    gain_in_range(b, alpha)?;
+    let r = b.relu("relu", &x);
+    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: alpha, width: 1.0 }, &x);
+    b.binary("add", BinaryKind::Add, &r, &p)
+}
+
+/// `Selu(x) = gamma·x` for `x > 0`, `gamma·alpha·(exp(x) − 1)` otherwise:
+/// `Add(Mul(Relu(x), gamma), P(x))`, `P = ExpM1Neg { gain: gamma·alpha, width: 1 }`.
+pub fn selu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let alpha = b.float("alpha", SELU_ALPHA)?;
+    let gamma = b.float("gamma", SELU_GAMMA)?;
+    gain_in_range(b, gamma * alpha)?;
+    let r = b.relu("relu", &x);
+    let pos = b.binary("scale", BinaryKind::Mul, &r, &scalar(gamma))?;
+    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: gamma * alpha, width: 1.0 }, &x);
+    b.binary("add", BinaryKind::Add, &pos, &p)
+}
+
+/// The factor of an exponential branch: its magnitude sets the polynomial's output scale,
+/// which must hold it (|gain| <= 2^20).
+fn gain_in_range(b: &Builder<'_>, gain: f64) -> Result<()> {
+    if gain.abs() > 2f64.powi(20) {
+        return Err(b.unsupported(format!("a negative branch of magnitude {gain}: at most 2^20")));
+    }
+    Ok(())
+}
+
+/// `Celu(x) = max(0, x) + min(0, alpha·(exp(x / alpha) − 1))` (alpha 1):
+/// `Add(Relu(x), P(x))`, `P = ExpM1Neg { gain: alpha, width: alpha }`. alpha must be in
+/// [2^-20, 2^20] (its segments scale with it).
+pub fn celu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let alpha = b.float("alpha", 1.0)?;
+    if !(2f64.powi(-20)..=2f64.powi(20)).contains(&alpha) {
+        return Err(b.unsupported(format!("alpha = {alpha}: only 2^-20 <= alpha <= 2^20")));
+    }
+    let r = b.relu("relu", &x);
+    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: alpha, width: alpha }, &x);
+    b.binary("add", BinaryKind::Add, &r, &p)
+}
+
+/// `Softplus(x) = ln(1 + exp(x)) = max(x, 0) + ln(1 + exp(−|x|))`:
+/// `Add(Relu(x), SoftplusRest(x))`.
+pub fn softplus(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let r = b.relu("relu", &x);
+    let p = b.smooth("log_part", SmoothFn::SoftplusRest, &x);
+    b.binary("add", BinaryKind::Add, &r, &p)
+}
+
+/// `Softsign(x) = x / (1 + |x|)`: `Div(x, Add(Abs(x), 1))` (it does not saturate in a finite
+/// range, so no polynomial: the division is exact but for its one rounding).
+pub fn softsign(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let a = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
+    let d = b.binary("denominator", BinaryKind::Add, &a, &scalar(1.0))?;
+    b.binary("div", BinaryKind::Div, &x, &d)
+}
+
+/// `Mish(x) = x · tanh(softplus(x))`: `Mul(x, MishGate(x))`, the gate saturating to 0 below
+/// −16 and to 1 above 10.
+pub fn mish(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let g = b.smooth("gate", SmoothFn::MishGate, &x);
+    b.binary("mul", BinaryKind::Mul, &x, &g)
+}
+
+/// `Gelu(x) = x · Φ(x)` (opset 20; `approximate = "none"`), or with Φ replaced by
+/// `(1 + tanh(√(2/π)·(x + 0.044715·x³))) / 2` (`approximate = "tanh"`): `Mul(x, gate(x))`,
+/// the gate saturating outside [−8, 8).
+pub fn gelu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let gate = match b.string("approximate", "none")?.as_str() {
+        "none" => SmoothFn::NormalCdf,
+        "tanh" => SmoothFn::GeluTanhGate,
+        other => return Err(b.err(format!("approximate = {other:?} (none or tanh)"))),
+    };
+    let g = b.smooth("gate", gate, &x);
+    b.binary("mul", BinaryKind::Mul, &x, &g)
+}
+
+/// `PRelu(x, slope) = x` for `x >= 0`, `slope·x` otherwise, `slope` a constant that broadcasts
+/// to `x` (one per channel, `[C, 1, 1]`, as exporters write it). One slope for all: a LeakyRelu.
+/// Otherwise `Add(r, Mul(Sub(x, r), slope))` with `r = Relu(x)` (`x − r = min(x, 0)` exactly).
+pub fn prelu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let slope = b.constant(1).ok_or_else(|| b.unsupported("the slope (input #1) must be a constant"))?.clone();
+    let xs = b.shape(&x);
+    if broadcast_shape(&xs, &slope.tensor.shape).as_deref() != Some(&xs[..]) {
+        return Err(b.err(format!("slope of shape {:?} does not broadcast to the input {xs:?}", slope.tensor.shape)));
+    }
+    if let Some(alpha) = uniform(&slope) {
+        return Ok(b.unary("", Op::LeakyRelu { alpha }, &x));
+    }
+    let r = b.relu("relu", &x);
+    let neg = b.binary("negative_part", BinaryKind::Sub, &x, &r)?;
+    let scaled = b.binary("scale", BinaryKind::Mul, &neg, &Ref::In(1))?;
+    b.binary("add", BinaryKind::Add, &r, &scaled)
+}
+
+/// `ThresholdedRelu(x) = x` for `x > alpha`, 0 otherwise (alpha 1): `Mul(x, Greater(x, alpha))`,
+/// exact.
+pub fn thresholded_relu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let alpha = b.float("alpha", 1.0)?;
+    let keep = b.compare("above", CompareKind::Greater, &x, &scalar(alpha))?;
+    b.binary("mul", BinaryKind::Mul, &x, &keep)
+}
+
+/// `LayerNormalization(X, Scale, B)` (opset 17) over the axes `axis..rank`:
+///
+/// ```text
+/// mean = ReduceMean(x)          d   = Sub(x, mean)        var = ReduceMean(Mul(d, d))
+/// sd   = Sqrt(Add(var, eps))    sdg = Max(sd, √eps)       y   = Div(d, sdg)
+/// out  = Add(Mul(y, Scale), B)  (Mul left out when Scale is all ones, Add when B is absent or 0)
+/// ```
+///
+/// `Max(sd, √eps)` changes nothing in real arithmetic (`sd >= √eps`); in fixed point it keeps
+/// the divisor positive when `eps` is below one quantum of `var` and a row is constant (the
+/// division would refuse a zero divisor). Scale and B must be constants; `stash_type` (the
+/// precision of the float computation) has no meaning here; the Mean and InvStdDev outputs
+/// are refused if used (graph.rs).
+pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    let axis = b.int("axis", -1)?;
+    let first = norm_axis(axis, xs.len()).ok_or_else(|| b.err(format!("axis {axis} out of range for rank {}", xs.len())))?;
+    let axes: Vec<usize> = (first..xs.len()).collect();
+    let eps = b.float("epsilon", 1e-5)?;
+    if eps <= 0.0 {
+        return Err(b.unsupported(format!("epsilon = {eps} (must be positive)")));
+    }
+    let normalized = &xs[first..];
+    let scale = b.constant(1).ok_or_else(|| b.unsupported("Scale (input #1) must be a constant"))?.clone();
+    let bias = if b.has(2) { Some(b.constant(2).ok_or_else(|| b.unsupported("B (input #2) must be a constant"))?.clone()) } else { None };
+    for (what, c) in [("Scale", Some(&scale)), ("B", bias.as_ref())] {
+        if let Some(c) = c {
+            if broadcast_shape(normalized, &c.tensor.shape).as_deref() != Some(normalized) {
+                return Err(b.err(format!("{what} of shape {:?} does not broadcast to the normalized shape {normalized:?}", c.tensor.shape)));
+            }
+        }
+    }
+    let stats = reduce_shape(&xs, &axes, true);
+    let mean = b.push("mean", Op::ReduceMean { axes: axes.clone(), keepdims: true }, vec![x.clone()], stats.clone(), crate::onnx::DType::Float);
+    let d = b.binary("centered", BinaryKind::Sub, &x, &mean)?;
+    let sq = b.binary("square", BinaryKind::Mul, &d, &d)?;
+    let var = b.push("variance", Op::ReduceMean { axes, keepdims: true }, vec![sq], stats, crate::onnx::DType::Float);
+    let ve = b.binary("variance_eps", BinaryKind::Add, &var, &scalar(eps))?;
+    let sd = b.unary("std", Op::Unary(UnaryKind::Sqrt), &ve);
+    let sdg = b.binary("std_floor", BinaryKind::Max, &sd, &scalar(eps.sqrt()))?;
+    let mut y = b.binary("normalized", BinaryKind::Div, &d, &sdg)?;
+    if uniform(&scale) != Some(1.0) {
+        y = b.binary("scale", BinaryKind::Mul, &y, &Ref::In(1))?;
+    }
+    if bias.as_ref().is_some_and(|c| c.tensor.data.iter().any(|&v| v != 0.0)) {
+        y = b.binary("bias", BinaryKind::Add, &y, &Ref::In(2))?;
+    }
+    Ok(y)
+}
