@@ -451,6 +451,7 @@ async fn money_path_finalize_and_withdraw() {
         [
             "GameSet",
             "ModelRegistered",
+            "ModelGeometry",
             "ModelParams",
             "InferenceRequested",
             "ResultCommitted",
@@ -462,7 +463,7 @@ async fn money_path_finalize_and_withdraw() {
         ]
     );
     assert_strictly_ordered(&evs);
-    match &evs[3].event {
+    match &evs[4].event {
         Event::InferenceRequested(e) => {
             assert_eq!(e.inputRoot, record.input_root);
             assert_eq!(e.inputCid, "");
@@ -472,7 +473,7 @@ async fn money_path_finalize_and_withdraw() {
         }
         other => panic!("{other:?}"),
     }
-    match &evs[6].event {
+    match &evs[7].event {
         Event::ResultSubmitted(e) => {
             assert_eq!(
                 (
@@ -936,7 +937,7 @@ async fn contract_caller_input_and_output_from_events() {
     );
     let evs = owner.events().poll().await.unwrap();
     assert_eq!(
-        names(&evs)[3..],
+        names(&evs)[4..],
         [
             "InferenceRequested",
             "InferenceInput",
@@ -1177,6 +1178,7 @@ async fn game_timeout_reject_refund() {
         [
             "GameSet",
             "ModelRegistered",
+            "ModelGeometry",
             "ModelParams",
             "InferenceRequested",
             "ResultCommitted",
@@ -1218,7 +1220,7 @@ async fn game_timeout_reject_refund() {
             (U256::from(1), Outcome::ChallengerWon)
         ]
     );
-    match &evs[3].event {
+    match &evs[4].event {
         Event::InferenceRequested(e) => assert_eq!(e.inputCid, "cid-input"),
         other => panic!("{other:?}"),
     }
@@ -1246,7 +1248,7 @@ async fn event_stream_survives_restart() {
     // phase A: delivered before the outage
     owner.register(&one_op_registration(1)).await.unwrap();
     let a = stream.poll().await.unwrap();
-    assert_eq!(names(&a), ["GameSet", "ModelRegistered", "ModelParams"]);
+    assert_eq!(names(&a), ["GameSet", "ModelRegistered", "ModelGeometry", "ModelParams"]);
     let cursor_a = stream.cursor();
     assert_eq!(cursor_a, Cursor::at_block(stream.cursor().block));
 
@@ -1260,7 +1262,7 @@ async fn event_stream_survives_restart() {
     // the stream keeps trying while the node is down
     let reader = tokio::spawn(async move {
         let mut got = Vec::new();
-        while got.len() < 7 {
+        while got.len() < 9 {
             got.push(stream.next().await.unwrap());
         }
         (stream, got)
@@ -1281,10 +1283,12 @@ async fn event_stream_survives_restart() {
         names(&got),
         [
             "ModelRegistered",
+            "ModelGeometry",
             "ModelParams",
             "ModelActiveSet",
             "ModelActiveSet",
             "ModelRegistered",
+            "ModelGeometry",
             "ModelParams",
             "ModelActiveSet"
         ]
@@ -1639,6 +1643,7 @@ async fn full_dissection_to_padding() {
                 *n,
                 "GameSet"
                     | "ModelRegistered"
+                    | "ModelGeometry"
                     | "ModelParams"
                     | "InferenceRequested"
                     | "ResultCommitted"
