@@ -22,11 +22,15 @@ fn phase2_shaped(keys: &Keys) -> Zkey {
     let pk = &keys.pk;
     // a snarkjs key's H holds one point per domain element, arkworks' one fewer
     let mut h = pk.h_query.clone();
-    h.resize(pk.h_query.len().next_power_of_two(), ark_bn254::G1Affine::generator());
+    h.resize(
+        pk.h_query.len().next_power_of_two(),
+        ark_bn254::G1Affine::generator(),
+    );
     Zkey {
         n_vars: keys.info.num_instance_variables + keys.info.num_witness_variables,
         n_public: keys.info.num_instance_variables - 1,
-        domain_size: (keys.info.num_constraints + keys.info.num_instance_variables).next_power_of_two(),
+        domain_size: (keys.info.num_constraints + keys.info.num_instance_variables)
+            .next_power_of_two(),
         alpha1: pk.vk.alpha_g1,
         beta1: pk.beta_g1,
         beta2: pk.vk.beta_g2,
@@ -127,11 +131,22 @@ fn main() {
     println!(
         "phase-2 contribution, every circuit of a model: {} threads, load average {}",
         rayon::current_num_threads(),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "{:<40} {:>8} {:>12} {:>10} {:>9} {:>12} {:>12} {:>9} {:>9}  largest circuit",
-        "keys", "circuits", "L+H points", "zkeys MB", "parse s", "contribute s", "contrib. cpu", "write s", "total s"
+        "keys",
+        "circuits",
+        "L+H points",
+        "zkeys MB",
+        "parse s",
+        "contribute s",
+        "contrib. cpu",
+        "write s",
+        "total s"
     );
     for d in dirs {
         let t = bench_dir(&d);

@@ -229,7 +229,11 @@ pub fn verify_keys<R: RngCore + CryptoRng>(
     if zkeys.len() != shapes.len() {
         return Err(crate::error::format(
             "ceremony keys",
-            format!("{} keys for a model of {} circuits", zkeys.len(), shapes.len()),
+            format!(
+                "{} keys for a model of {} circuits",
+                zkeys.len(),
+                shapes.len()
+            ),
         ));
     }
     let mut circuits = Vec::new();
@@ -279,7 +283,11 @@ pub fn write_circuit_set(
     if zkeys.len() != shapes.len() {
         return Err(crate::error::format(
             "ceremony keys",
-            format!("{} keys for a model of {} circuits", zkeys.len(), shapes.len()),
+            format!(
+                "{} keys for a model of {} circuits",
+                zkeys.len(),
+                shapes.len()
+            ),
         ));
     }
     let keys_sub = keys_dir.join("keys");

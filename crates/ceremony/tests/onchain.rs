@@ -152,7 +152,11 @@ async fn registry_ceremony_window_through_the_client() {
     );
     other.contribute(id, t0, t1, r1, "bafy-keys").await.unwrap();
     let initial_root = reg.circuit_root;
-    assert_eq!(owner.get_model(id).await.unwrap().circuit_root, initial_root, "recorded, not adopted");
+    assert_eq!(
+        owner.get_model(id).await.unwrap().circuit_root,
+        initial_root,
+        "recorded, not adopted"
+    );
     chain_common::advance(&owner, 601).await;
     assert_eq!(
         owner.ceremony_info(id).await.unwrap(),

@@ -197,7 +197,10 @@ impl ChainBuilder {
                 "deploy ModelRegistry",
                 ModelRegistry::deploy_builder(
                     p,
-                    self.bounds.clone().unwrap_or_else(ParamBounds::devnet).to_registry()?,
+                    self.bounds
+                        .clone()
+                        .unwrap_or_else(ParamBounds::devnet)
+                        .to_registry()?,
                 ),
             )
             .await?;
@@ -592,7 +595,8 @@ impl Chain {
         self.ctx
             .send(
                 "acceptContribution",
-                self.registry.acceptContribution(U256::from(model_id), index),
+                self.registry
+                    .acceptContribution(U256::from(model_id), index),
             )
             .await
     }
@@ -602,13 +606,18 @@ impl Chain {
         self.ctx
             .send(
                 "extendCeremony",
-                self.registry.extendCeremony(U256::from(model_id), closes_at),
+                self.registry
+                    .extendCeremony(U256::from(model_id), closes_at),
             )
             .await
     }
 
     /// Contribution `index` of a model's ceremony.
-    pub async fn get_contribution(&self, model_id: u64, index: u32) -> Result<ContributionRecord, ChainError> {
+    pub async fn get_contribution(
+        &self,
+        model_id: u64,
+        index: u32,
+    ) -> Result<ContributionRecord, ChainError> {
         let c = self
             .registry
             .getContribution(U256::from(model_id), U256::from(index))
@@ -793,14 +802,24 @@ impl Chain {
 
     /// Both steps: [`Chain::commit_result`], then [`Chain::submit_result`] once the commitment
     /// is mined; the value is the submit transaction's (the result nonce).
-    pub async fn answer(&self, request_id: u64, answer: &Answer, bond: U256) -> Result<Tx<u32>, ChainError> {
+    pub async fn answer(
+        &self,
+        request_id: u64,
+        answer: &Answer,
+        bond: U256,
+    ) -> Result<Tx<u32>, ChainError> {
         self.commit_result(request_id, answer.final_root).await?;
         self.submit_result(request_id, answer, bond).await
     }
 
     /// Step 2: answers a request with the submitter bond `bond` (after [`Chain::commit_result`]
     /// was mined); the value is the result nonce.
-    pub async fn submit_result(&self, request_id: u64, answer: &Answer, bond: U256) -> Result<Tx<u32>, ChainError> {
+    pub async fn submit_result(
+        &self,
+        request_id: u64,
+        answer: &Answer,
+        bond: U256,
+    ) -> Result<Tx<u32>, ChainError> {
         let b = self
             .manager
             .submitResult(
@@ -833,7 +852,12 @@ impl Chain {
     ) -> Result<Tx<u64>, ChainError> {
         let b = self
             .manager
-            .challenge(U256::from(request_id), rq.to_manager(), res.to_manager(), challenger_root)
+            .challenge(
+                U256::from(request_id),
+                rq.to_manager(),
+                res.to_manager(),
+                challenger_root,
+            )
             .value(bond);
         let tx = self
             .ctx
@@ -848,28 +872,43 @@ impl Chain {
     }
 
     /// Finalises a result whose window closed with no game running: its submitter is credited.
-    pub async fn finalize(&self, request_id: u64, rq: &RequestRecord, res: &ResultRecord) -> Result<Tx, ChainError> {
+    pub async fn finalize(
+        &self,
+        request_id: u64,
+        rq: &RequestRecord,
+        res: &ResultRecord,
+    ) -> Result<Tx, ChainError> {
         self.ctx
             .send(
                 "finalize",
-                self.manager.finalize(U256::from(request_id), rq.to_manager(), res.to_manager()),
+                self.manager
+                    .finalize(U256::from(request_id), rq.to_manager(), res.to_manager()),
             )
             .await
     }
 
     /// [`Chain::finalize`] by the submitter itself, paid at once (no credit, no withdraw).
-    pub async fn claim(&self, request_id: u64, rq: &RequestRecord, res: &ResultRecord) -> Result<Tx, ChainError> {
+    pub async fn claim(
+        &self,
+        request_id: u64,
+        rq: &RequestRecord,
+        res: &ResultRecord,
+    ) -> Result<Tx, ChainError> {
         self.ctx
             .send(
                 "claim",
-                self.manager.claim(U256::from(request_id), rq.to_manager(), res.to_manager()),
+                self.manager
+                    .claim(U256::from(request_id), rq.to_manager(), res.to_manager()),
             )
             .await
     }
 
     pub async fn refund(&self, request_id: u64, rq: &RequestRecord) -> Result<Tx, ChainError> {
         self.ctx
-            .send("refund", self.manager.refund(U256::from(request_id), rq.to_manager()))
+            .send(
+                "refund",
+                self.manager.refund(U256::from(request_id), rq.to_manager()),
+            )
             .await
     }
 
@@ -918,7 +957,11 @@ impl Chain {
 
     /// The manager's logs with `topic0` and `topic1`, oldest first, read from the deployment
     /// block to the head in ranges of at most 2,000 blocks (providers cap eth_getLogs).
-    async fn manager_logs(&self, topic0: B256, topic1: B256) -> Result<Vec<alloy::rpc::types::Log>, ChainError> {
+    async fn manager_logs(
+        &self,
+        topic0: B256,
+        topic1: B256,
+    ) -> Result<Vec<alloy::rpc::types::Log>, ChainError> {
         const RANGE: u64 = 2000;
         let head = self.block_number().await?;
         let mut out = Vec::new();
@@ -944,7 +987,10 @@ impl Chain {
     }
 
     /// The logs of `E` about `request_id` (its first indexed topic), oldest first.
-    async fn request_logs<E: SolEvent>(&self, request_id: u64) -> Result<Vec<(alloy::rpc::types::Log, E)>, ChainError> {
+    async fn request_logs<E: SolEvent>(
+        &self,
+        request_id: u64,
+    ) -> Result<Vec<(alloy::rpc::types::Log, E)>, ChainError> {
         let logs = self
             .manager_logs(E::SIGNATURE_HASH, B256::from(U256::from(request_id)))
             .await?;
@@ -973,12 +1019,19 @@ impl Chain {
             .iter()
             .map(|(_, e)| RequestRecord::from_event(e))
             .find(|r| r.hash() == want)
-            .ok_or_else(|| ChainError::NotOnChain(format!("request {request_id}: no InferenceRequested event matches its stored record")))
+            .ok_or_else(|| {
+                ChainError::NotOnChain(format!(
+                    "request {request_id}: no InferenceRequested event matches its stored record"
+                ))
+            })
     }
 
     /// The record of the live (or final) result of a request, from the latest matching
     /// `ResultSubmitted`; `None` when the request has no result now.
-    pub async fn result_record(&self, request_id: u64) -> Result<Option<(ResultRecord, u32, Option<B256>)>, ChainError> {
+    pub async fn result_record(
+        &self,
+        request_id: u64,
+    ) -> Result<Option<(ResultRecord, u32, Option<B256>)>, ChainError> {
         let want = self.result_hash(request_id).await?;
         if want == B256::ZERO {
             return Ok(None);
@@ -988,24 +1041,39 @@ impl Chain {
             .await?
             .iter()
             .rev()
-            .map(|(l, e)| (ResultRecord::from_event(e), e.resultNonce, l.transaction_hash))
+            .map(|(l, e)| {
+                (
+                    ResultRecord::from_event(e),
+                    e.resultNonce,
+                    l.transaction_hash,
+                )
+            })
             .find(|(r, _, _)| r.hash() == want))
     }
 
     /// The transactions of a request's honest path, in order: the request, the live (or
     /// final) result's commitment and submission, and its finalisation (finalize or claim),
     /// each `(function, transaction)`; steps not taken yet are left out.
-    pub async fn honest_path_txs(&self, request_id: u64) -> Result<Vec<(&'static str, B256)>, ChainError> {
+    pub async fn honest_path_txs(
+        &self,
+        request_id: u64,
+    ) -> Result<Vec<(&'static str, B256)>, ChainError> {
         let mut out = Vec::new();
         if let Some((l, e)) = self
             .request_logs::<InferenceManager::InferenceRequested>(request_id)
             .await?
             .first()
         {
-            let f = if e.inputCid.is_empty() { "requestInference" } else { "requestInferenceByRoot" };
+            let f = if e.inputCid.is_empty() {
+                "requestInference"
+            } else {
+                "requestInferenceByRoot"
+            };
             out.extend(l.transaction_hash.map(|h| (f, h)));
         }
-        let submitted = self.request_logs::<InferenceManager::ResultSubmitted>(request_id).await?;
+        let submitted = self
+            .request_logs::<InferenceManager::ResultSubmitted>(request_id)
+            .await?;
         if let Some((l, e)) = submitted.last() {
             let commitment = self
                 .manager
@@ -1014,9 +1082,17 @@ impl Chain {
                 .await
                 .map_err(self.rpc("resultCommitment"))?;
             let commits = self
-                .manager_logs(InferenceManager::ResultCommitted::SIGNATURE_HASH, commitment)
+                .manager_logs(
+                    InferenceManager::ResultCommitted::SIGNATURE_HASH,
+                    commitment,
+                )
                 .await?;
-            out.extend(commits.first().and_then(|c| c.transaction_hash).map(|h| ("commitResult", h)));
+            out.extend(
+                commits
+                    .first()
+                    .and_then(|c| c.transaction_hash)
+                    .map(|h| ("commitResult", h)),
+            );
             out.extend(l.transaction_hash.map(|h| ("submitResult", h)));
         }
         if let Some((l, _)) = self
@@ -1038,28 +1114,45 @@ impl Chain {
     /// The inline input of a request (canonical layout): the `input` argument of its
     /// `requestInference` transaction, or its `InferenceInput` event when a contract made it.
     /// `None` for a request by CID.
-    pub async fn inline_input(&self, request_id: u64, tx: Option<B256>) -> Result<Option<Vec<i32>>, ChainError> {
+    pub async fn inline_input(
+        &self,
+        request_id: u64,
+        tx: Option<B256>,
+    ) -> Result<Option<Vec<i32>>, ChainError> {
         if let Some(h) = tx {
-            if let Some(InferenceManager::InferenceManagerCalls::requestInference(c)) = self.manager_call(h).await? {
+            if let Some(InferenceManager::InferenceManagerCalls::requestInference(c)) =
+                self.manager_call(h).await?
+            {
                 return Ok(unpack_values(&c.input));
             }
         }
-        let logs = self.request_logs::<InferenceManager::InferenceInput>(request_id).await?;
+        let logs = self
+            .request_logs::<InferenceManager::InferenceInput>(request_id)
+            .await?;
         Ok(logs.last().and_then(|(_, e)| unpack_values(&e.input)))
     }
 
     /// The inline output of result `nonce` of a request, from its `submitResult` transaction
     /// `tx` or its `ResultOutput` event; `None` if it was submitted by root only.
-    pub async fn inline_output(&self, request_id: u64, nonce: u32, tx: Option<B256>) -> Result<Option<Vec<i32>>, ChainError> {
+    pub async fn inline_output(
+        &self,
+        request_id: u64,
+        nonce: u32,
+        tx: Option<B256>,
+    ) -> Result<Option<Vec<i32>>, ChainError> {
         if let Some(h) = tx {
-            if let Some(InferenceManager::InferenceManagerCalls::submitResult(c)) = self.manager_call(h).await? {
+            if let Some(InferenceManager::InferenceManagerCalls::submitResult(c)) =
+                self.manager_call(h).await?
+            {
                 if !c.output.is_empty() {
                     return Ok(unpack_values(&c.output));
                 }
                 return Ok(None);
             }
         }
-        let logs = self.request_logs::<InferenceManager::ResultOutput>(request_id).await?;
+        let logs = self
+            .request_logs::<InferenceManager::ResultOutput>(request_id)
+            .await?;
         Ok(logs
             .iter()
             .rev()
@@ -1068,7 +1161,10 @@ impl Chain {
     }
 
     /// The manager call a transaction made directly (`None` when it called another contract).
-    async fn manager_call(&self, tx: B256) -> Result<Option<InferenceManager::InferenceManagerCalls>, ChainError> {
+    async fn manager_call(
+        &self,
+        tx: B256,
+    ) -> Result<Option<InferenceManager::InferenceManagerCalls>, ChainError> {
         use alloy::consensus::Transaction as _;
         use alloy::sol_types::SolInterface;
         let t = self
@@ -1076,7 +1172,9 @@ impl Chain {
             .provider
             .get_transaction_by_hash(tx)
             .await
-            .map_err(|e| ChainError::from_transport("eth_getTransactionByHash", &self.ctx.url, e))?;
+            .map_err(|e| {
+                ChainError::from_transport("eth_getTransactionByHash", &self.ctx.url, e)
+            })?;
         let Some(t) = t else { return Ok(None) };
         if t.inner.to() != Some(self.deployment.manager) {
             return Ok(None);

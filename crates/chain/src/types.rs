@@ -332,7 +332,11 @@ pub struct Answer {
 /// Packed bytes of values (docs/commitments.md "Boundary tensors"): 4 bytes each, int32
 /// big-endian. An inline input or output is exactly these bytes.
 pub fn pack_values(values: &[i32]) -> Bytes {
-    values.iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>().into()
+    values
+        .iter()
+        .flat_map(|v| v.to_be_bytes())
+        .collect::<Vec<u8>>()
+        .into()
 }
 
 /// Inverse of [`pack_values`]; `None` for a length that is not a multiple of 4.

@@ -85,11 +85,18 @@ async fn money_path_finalize_and_withdraw() {
     );
     assert_eq!(
         (m.input_meta_hash, m.input_chunk_len, m.output_meta_hash),
-        (reg.input.meta_hash(), reg.input.chunk_len, reg.output.meta_hash())
+        (
+            reg.input.meta_hash(),
+            reg.input.chunk_len,
+            reg.output.meta_hash()
+        )
     );
     assert_eq!(
         (m.input_numel, m.output_numel),
-        (reg.input.dims.iter().product::<u32>(), reg.output.dims.iter().product::<u32>())
+        (
+            reg.input.dims.iter().product::<u32>(),
+            reg.output.dims.iter().product::<u32>()
+        )
     );
     assert_eq!(m.params, reg.params);
     assert_eq!(m.manifest_cid, reg.manifest_cid);
@@ -1248,7 +1255,10 @@ async fn event_stream_survives_restart() {
     // phase A: delivered before the outage
     owner.register(&one_op_registration(1)).await.unwrap();
     let a = stream.poll().await.unwrap();
-    assert_eq!(names(&a), ["GameSet", "ModelRegistered", "ModelGeometry", "ModelParams"]);
+    assert_eq!(
+        names(&a),
+        ["GameSet", "ModelRegistered", "ModelGeometry", "ModelParams"]
+    );
     let cursor_a = stream.cursor();
     assert_eq!(cursor_a, Cursor::at_block(stream.cursor().block));
 

@@ -201,7 +201,10 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
     Ok(())
 }
 
-fn progress_to(bar: Option<indicatif::ProgressBar>, what: &'static str) -> impl FnMut(usize, usize, &str) + Send {
+fn progress_to(
+    bar: Option<indicatif::ProgressBar>,
+    what: &'static str,
+) -> impl FnMut(usize, usize, &str) + Send {
     move |done, total, msg| {
         if let Some(b) = &bar {
             b.set_length(total as u64);
@@ -213,7 +216,12 @@ fn progress_to(bar: Option<indicatif::ProgressBar>, what: &'static str) -> impl 
     }
 }
 
-async fn register_with_ceremony(net: &Net, chain: &Chain, a: &RegisterArgs, ptau: &Path) -> Result<()> {
+async fn register_with_ceremony(
+    net: &Net,
+    chain: &Chain,
+    a: &RegisterArgs,
+    ptau: &Path,
+) -> Result<()> {
     let dir = a.keys_dir.clone().unwrap_or_else(|| {
         let mut d = net.home.keys(&a.model).into_os_string();
         d.push("-ceremony");

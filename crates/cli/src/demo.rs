@@ -291,7 +291,10 @@ pub async fn demo(_net: &crate::chain::Net, a: DemoArgs) -> Result<()> {
             "honest request -> finalised",
             t,
             next,
-            format!("window {} s; the honest path's own transactions {honest_gas} gas", a.window),
+            format!(
+                "window {} s; the honest path's own transactions {honest_gas} gas",
+                a.window
+            ),
         )
         .await?;
 

@@ -12,7 +12,11 @@ use zkopml_model::{compile_onnx, default_calibration, Program, QOperand};
 use zkopml_zk::circuit_set::CircuitSet;
 
 #[derive(Parser)]
-#[command(name = "zkopml", version, about = "Verifiable ML inference on Ethereum: optimistic answers, fault dispute games, per-operator ZK proofs")]
+#[command(
+    name = "zkopml",
+    version,
+    about = "Verifiable ML inference on Ethereum: optimistic answers, fault dispute games, per-operator ZK proofs"
+)]
 struct Cli {
     /// Node home: deployment, artifact store, keys, actor state, devnet (chain verbs).
     #[arg(long, global = true, default_value = ".zkopml")]
@@ -155,9 +159,14 @@ fn main() {
     // closes it: with those spans enabled, a setup or a proof grows without bound (14 GB and an
     // OOM kill for LeNet's setup). So they stay off, whatever RUST_LOG says.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,alloy=warn,hyper=warn,reqwest=warn"))
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,alloy=warn,hyper=warn,reqwest=warn")
+        })
         .add_directive("gr1cs=off".parse().expect("a valid directive"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = real_main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -166,8 +175,16 @@ fn main() {
 
 fn real_main() -> Result<()> {
     let cli = Cli::parse();
-    let keys = keys::KeySource { keystore: cli.keystore.clone(), password_file: cli.password_file.clone(), key: cli.key.clone() };
-    let net = chain::Net { home: zkopml_node::ops::Home::new(cli.home.clone()).with_ipfs(cli.ipfs.clone()), rpc: cli.rpc.clone(), keys };
+    let keys = keys::KeySource {
+        keystore: cli.keystore.clone(),
+        password_file: cli.password_file.clone(),
+        key: cli.key.clone(),
+    };
+    let net = chain::Net {
+        home: zkopml_node::ops::Home::new(cli.home.clone()).with_ipfs(cli.ipfs.clone()),
+        rpc: cli.rpc.clone(),
+        keys,
+    };
     match cli.cmd {
         Cmd::Devnet { action } => chain::devnet(&net, action),
         Cmd::Deploy => chain::block_on(chain::deploy(&net)),
@@ -185,33 +202,65 @@ fn real_main() -> Result<()> {
 
 fn engine_verb(cmd: Cmd) -> Result<()> {
     match cmd {
-        Cmd::Devnet { .. } | Cmd::Deploy | Cmd::Register(_) | Cmd::Request(_) | Cmd::Submit(_) | Cmd::Challenge(_) | Cmd::Status | Cmd::Account | Cmd::Demo(_) | Cmd::Ceremony { .. } => unreachable!("handled in real_main"),
+        Cmd::Devnet { .. }
+        | Cmd::Deploy
+        | Cmd::Register(_)
+        | Cmd::Request(_)
+        | Cmd::Submit(_)
+        | Cmd::Challenge(_)
+        | Cmd::Status
+        | Cmd::Account
+        | Cmd::Demo(_)
+        | Cmd::Ceremony { .. } => unreachable!("handled in real_main"),
         Cmd::Inspect { model, calibration } => {
             let program = load_program(&model, &calibration)?;
             print_table(&program);
         }
-        Cmd::Compile { model, calibration, out } => {
+        Cmd::Compile {
+            model,
+            calibration,
+            out,
+        } => {
             let program = load_program(&model, &calibration)?;
             let out = out.unwrap_or_else(|| model.with_extension("zkml"));
-            std::fs::write(&out, program.to_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            std::fs::write(&out, program.to_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("compiled {} ops to {}", program.n_ops(), out.display());
             println!("model hash 0x{}", hex::encode(program.hash()));
         }
-        Cmd::Run { model, input, calibration, trace } => {
+        Cmd::Run {
+            model,
+            input,
+            calibration,
+            trace,
+        } => {
             let program = load_program(&model, &calibration)?;
             let x = read_input_json(&input)?;
             let t = run(&program, quantise_input(&program, &x)?)?;
             let c = TraceCommitment::new(&program, &t)?;
             let spec = program.output_spec();
-            println!("output (integers at scale 2^-{}): {:?}", spec.scale, t.output().data);
-            println!("output (dequantised): {:?}", dequantise(t.output(), spec.scale));
+            println!(
+                "output (integers at scale 2^-{}): {:?}",
+                spec.scale,
+                t.output().data
+            );
+            println!(
+                "output (dequantised): {:?}",
+                dequantise(t.output(), spec.scale)
+            );
             println!("final state root: 0x{}", hex::encode(c.final_root()));
             if let Some(dir) = trace {
                 write_trace(&dir, &program, &t, &c)?;
                 println!("trace written to {}", dir.display());
             }
         }
-        Cmd::Setup { model, calibration, out, insecure_seed, plan } => {
+        Cmd::Setup {
+            model,
+            calibration,
+            out,
+            insecure_seed,
+            plan,
+        } => {
             let program = load_program(&model, &calibration)?;
             if plan {
                 print_plan(&program)?;
@@ -219,45 +268,86 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             }
             let dir = out.unwrap_or_else(|| default_keys_dir(&model));
             let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(indicatif::ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} {elapsed}").expect("a valid template"));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:40} [{bar:30}] {pos}/{len} {elapsed}",
+                )
+                .expect("a valid template"),
+            );
             let t = std::time::Instant::now();
-            let set = CircuitSet::setup(&program, &dir, insecure_seed, &mut |done, total, what| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-                bar.set_message(what.to_string());
-            })?;
+            let set =
+                CircuitSet::setup(&program, &dir, insecure_seed, &mut |done, total, what| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                    bar.set_message(what.to_string());
+                })?;
             bar.finish_and_clear();
             print_circuits(&set);
-            println!("setup of {} circuits ({} table leaves) in {:.1} s, keys in {}", set.circuits.len(), set.entries.len(), t.elapsed().as_secs_f64(), dir.display());
+            println!(
+                "setup of {} circuits ({} table leaves) in {:.1} s, keys in {}",
+                set.circuits.len(),
+                set.entries.len(),
+                t.elapsed().as_secs_f64(),
+                dir.display()
+            );
             if let Some(seed) = insecure_seed {
                 println!("WARNING: keys derived from the public seed {seed}: anyone can forge proofs with them (devnet/tests only)");
             }
             println!("circuit root {}", set.circuit_root);
         }
-        Cmd::Prove { model, input, calibration, keys, op, chunk, out } => {
+        Cmd::Prove {
+            model,
+            input,
+            calibration,
+            keys,
+            op,
+            chunk,
+            out,
+        } => {
             let program = load_program(&model, &calibration)?;
             let dir = keys.unwrap_or_else(|| default_keys_dir(&model));
-            let set = CircuitSet::load(&dir, &program).with_context(|| format!("loading the keys in {} (run `zkopml setup` first)", dir.display()))?;
+            let set = CircuitSet::load(&dir, &program).with_context(|| {
+                format!(
+                    "loading the keys in {} (run `zkopml setup` first)",
+                    dir.display()
+                )
+            })?;
             let x = read_input_json(&input)?;
             let t = run(&program, quantise_input(&program, &x)?)?;
             let c = TraceCommitment::new(&program, &t)?;
             let started = std::time::Instant::now();
-            let step = set.prove_step(&dir, &program, &t.slots, &c, op, chunk, &mut zkopml_zk::groth16::os_rng())?;
+            let step = set.prove_step(
+                &dir,
+                &program,
+                &t.slots,
+                &c,
+                op,
+                chunk,
+                &mut zkopml_zk::groth16::os_rng(),
+            )?;
             let secs = started.elapsed().as_secs_f64();
             let ok = set.verify_step(&step)?;
             let entry = &set.entries[step.leaf_index];
             let meta = &set.circuits[entry.circuit];
             println!("op {op} ({}) chunk {chunk}: circuit {} with {} constraints, proved in {secs:.2} s, verifies natively: {ok}", meta.kind, entry.circuit, meta.constraints);
-            println!("reads {:?}, output digest {}", entry.reads, step.output_digest);
+            println!(
+                "reads {:?}, output digest {}",
+                entry.reads, step.output_digest
+            );
             if let Some(out) = out {
-                std::fs::write(&out, serde_json::to_string_pretty(&step)?).with_context(|| format!("writing {}", out.display()))?;
+                std::fs::write(&out, serde_json::to_string_pretty(&step)?)
+                    .with_context(|| format!("writing {}", out.display()))?;
                 println!("step proof written to {}", out.display());
             }
             if !ok {
                 bail!("the proof does not verify");
             }
         }
-        Cmd::Accuracy { model, inputs, markdown } => {
+        Cmd::Accuracy {
+            model,
+            inputs,
+            markdown,
+        } => {
             if model.extension().and_then(|e| e.to_str()) != Some("onnx") {
                 bail!("accuracy needs the .onnx file (tract runs it as the float reference)");
             }
@@ -265,10 +355,19 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             let program = load_program(&model, &[])?;
             let r = zkopml_exec::accuracy::measure(&model, &program, sample.as_deref(), inputs)?;
             if markdown {
-                let name = model.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let name = model
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 println!(
                     "| {name} | {} | {} | {:.3e} | {:.3} | {}/{} ({:.1}%) |",
-                    program.n_ops(), r.inputs, r.max_abs_error, r.max_abs_output, r.top1_agree, r.inputs,
+                    program.n_ops(),
+                    r.inputs,
+                    r.max_abs_error,
+                    r.max_abs_output,
+                    r.top1_agree,
+                    r.inputs,
                     100.0 * r.top1_agree as f64 / r.inputs as f64
                 );
                 return Ok(());
@@ -289,37 +388,75 @@ fn default_keys_dir(model: &Path) -> PathBuf {
 
 fn print_plan(program: &Program) -> Result<()> {
     let (set, shapes) = CircuitSet::plan(program)?;
-    println!("{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}", "op", "kind", "chunks", "circuits", "constraints", "reads");
+    println!(
+        "{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}",
+        "op", "kind", "chunks", "circuits", "constraints", "reads"
+    );
     for op in 1..=program.n_ops() {
         let entries: Vec<_> = set.entries.iter().filter(|e| e.op == op).collect();
         let mut ids: Vec<usize> = entries.iter().map(|e| e.circuit).collect();
         ids.sort_unstable();
         ids.dedup();
-        let max = ids.iter().map(|&k| zkopml_zk::circuit_set::count_constraints(&shapes[k])).collect::<Result<Vec<_>, _>>()?.into_iter().max().unwrap_or(0);
+        let max = ids
+            .iter()
+            .map(|&k| zkopml_zk::circuit_set::count_constraints(&shapes[k]))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .max()
+            .unwrap_or(0);
         let reads = entries.iter().map(|e| e.reads.len()).max().unwrap_or(0);
-        println!("{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}", op, program.ops[op - 1].op.kind(), entries.len(), ids.len(), max, reads);
+        println!(
+            "{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}",
+            op,
+            program.ops[op - 1].op.kind(),
+            entries.len(),
+            ids.len(),
+            max,
+            reads
+        );
     }
-    println!("{} distinct circuits, {} table leaves", set.circuits.len(), set.entries.len());
+    println!(
+        "{} distinct circuits, {} table leaves",
+        set.circuits.len(),
+        set.entries.len()
+    );
     Ok(())
 }
 
 fn print_circuits(set: &CircuitSet) {
-    println!("{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9} {:>10}", "#", "kind", "first op", "uses", "constraints", "setup s", "pk MiB");
+    println!(
+        "{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9} {:>10}",
+        "#", "kind", "first op", "uses", "constraints", "setup s", "pk MiB"
+    );
     for (k, c) in set.circuits.iter().enumerate() {
-        println!("{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9.2} {:>10.1}", k, c.kind, c.first.0, c.uses, c.constraints, c.setup_seconds, c.pk_bytes as f64 / (1 << 20) as f64);
+        println!(
+            "{:>4}  {:<18} {:>9} {:>6} {:>12} {:>9.2} {:>10.1}",
+            k,
+            c.kind,
+            c.first.0,
+            c.uses,
+            c.constraints,
+            c.setup_seconds,
+            c.pk_bytes as f64 / (1 << 20) as f64
+        );
     }
 }
 
 /// The sample input beside a model (input.json in the same folder), if any.
 fn sample_input(model: &Path) -> Result<Option<Vec<f64>>> {
     let p = model.with_file_name("input.json");
-    Ok(if p.exists() { Some(read_input_json(&p)?) } else { None })
+    Ok(if p.exists() {
+        Some(read_input_json(&p)?)
+    } else {
+        None
+    })
 }
 
 fn load_program(model: &Path, calibration: &[PathBuf]) -> Result<Program> {
     match model.extension().and_then(|e| e.to_str()) {
         Some("zkml") => {
-            let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+            let bytes =
+                std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
             Ok(Program::from_bytes(&bytes)?)
         }
         Some("onnx") => {
@@ -328,26 +465,61 @@ fn load_program(model: &Path, calibration: &[PathBuf]) -> Result<Program> {
             let cal = if calibration.is_empty() {
                 default_calibration(numel, sample_input(model)?.as_deref())
             } else {
-                calibration.iter().map(|p| read_input_json(p).map_err(anyhow::Error::from)).collect::<Result<Vec<_>>>()?
+                calibration
+                    .iter()
+                    .map(|p| read_input_json(p).map_err(anyhow::Error::from))
+                    .collect::<Result<Vec<_>>>()?
             };
             Ok(compile_onnx(model, &cal)?.1)
         }
-        _ => bail!("{}: expected an .onnx model or a compiled .zkml", model.display()),
+        _ => bail!(
+            "{}: expected an .onnx model or a compiled .zkml",
+            model.display()
+        ),
     }
 }
 
 fn print_table(p: &Program) {
-    println!("input: shape {:?}, scale 2^-{}, {} chunk(s) of {}", p.input.shape, p.input.scale, p.input.num_chunks(), p.input.chunk_len);
-    println!("{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}", "op", "onnx", "kind", "reads", "shape", "scale", "chunks", "MACs");
+    println!(
+        "input: shape {:?}, scale 2^-{}, {} chunk(s) of {}",
+        p.input.shape,
+        p.input.scale,
+        p.input.num_chunks(),
+        p.input.chunk_len
+    );
+    println!(
+        "{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}",
+        "op", "onnx", "kind", "reads", "shape", "scale", "chunks", "MACs"
+    );
     for (i, n) in p.ops.iter().enumerate() {
-        let reads: Vec<String> = n.inputs.iter().map(|o| match o {
-            QOperand::Slot(s) => format!("s{s}"),
-            QOperand::Const { .. } => "c".into(),
-        }).collect();
-        println!("{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}", i + 1, n.onnx_op, n.op.kind(), reads.join(","), format!("{:?}", n.out.shape), n.out.scale, n.out.num_chunks(), n.macs);
+        let reads: Vec<String> = n
+            .inputs
+            .iter()
+            .map(|o| match o {
+                QOperand::Slot(s) => format!("s{s}"),
+                QOperand::Const { .. } => "c".into(),
+            })
+            .collect();
+        println!(
+            "{:>4}  {:<24} {:<18} {:<14} {:<18} {:>6} {:>7} {:>12}",
+            i + 1,
+            n.onnx_op,
+            n.op.kind(),
+            reads.join(","),
+            format!("{:?}", n.out.shape),
+            n.out.scale,
+            n.out.num_chunks(),
+            n.macs
+        );
     }
     let macs: u64 = p.ops.iter().map(|n| n.macs).sum();
-    println!("{} ops, {} MACs, state depth {}, model hash 0x{}", p.n_ops(), macs, p.state_depth(), hex::encode(p.hash()));
+    println!(
+        "{} ops, {} MACs, state depth {}, model hash 0x{}",
+        p.n_ops(),
+        macs,
+        p.state_depth(),
+        hex::encode(p.hash())
+    );
 }
 
 fn write_trace(dir: &Path, p: &Program, t: &zkopml_exec::Trace, c: &TraceCommitment) -> Result<()> {
@@ -355,7 +527,10 @@ fn write_trace(dir: &Path, p: &Program, t: &zkopml_exec::Trace, c: &TraceCommitm
     let mut slots = Vec::new();
     for (s, tensor) in t.slots.iter().enumerate() {
         let spec = p.slot_spec(s);
-        let bytes: Vec<u8> = zkopml_exec::commit::canonical(tensor).iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = zkopml_exec::commit::canonical(tensor)
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let file = format!("slot_{s:04}.i32le");
         std::fs::write(dir.join(&file), bytes)?;
         let tc = &c.tensors[s];

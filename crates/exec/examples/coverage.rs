@@ -26,14 +26,25 @@ fn check(dir: &Path) -> (Vec<String>, String) {
     let status = (|| -> Result<String, String> {
         let graph = Graph::from_path(&onnx).map_err(|e| format!("refused: {e}"))?;
         let sample = read_input_json(&dir.join("input.json")).map_err(|e| e.to_string())?;
-        let (_, p) = compile_onnx(&onnx, &default_calibration(sample.len(), Some(&sample))).map_err(|e| format!("does not compile: {e}"))?;
-        let t = run(&p, quantise_input(&p, &sample).map_err(|e| e.to_string())?).map_err(|e| format!("does not run: {e}"))?;
+        let (_, p) = compile_onnx(&onnx, &default_calibration(sample.len(), Some(&sample)))
+            .map_err(|e| format!("does not compile: {e}"))?;
+        let t = run(&p, quantise_input(&p, &sample).map_err(|e| e.to_string())?)
+            .map_err(|e| format!("does not run: {e}"))?;
         let out = p.outputs[0];
         let fixed = dequantise(&t.slots[out], p.slot_spec(out).scale);
-        let float = TractReference::load(&onnx, &graph.input_shape).and_then(|r| r.run(&sample)).map_err(|e| format!("runs; tract reference failed: {e}"))?;
-        let err = fixed.iter().zip(&float[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let float = TractReference::load(&onnx, &graph.input_shape)
+            .and_then(|r| r.run(&sample))
+            .map_err(|e| format!("runs; tract reference failed: {e}"))?;
+        let err = fixed
+            .iter()
+            .zip(&float[0])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         let mag = float[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        Ok(format!("runs: {} ops, max abs error {err:.2e} (max abs output {mag:.3})", p.n_ops()))
+        Ok(format!(
+            "runs: {} ops, max abs error {err:.2e} (max abs output {mag:.3})",
+            p.n_ops()
+        ))
     })();
     (ops, status.unwrap_or_else(|e| e))
 }
@@ -43,12 +54,21 @@ fn main() {
     println!("| model | ONNX operators | zkopml |");
     println!("|---|---|---|");
     for root in dirs {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&root).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&root)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
         entries.sort();
-        for d in entries.into_iter().filter(|d| d.join("network.onnx").exists()) {
+        for d in entries
+            .into_iter()
+            .filter(|d| d.join("network.onnx").exists())
+        {
             let (ops, status) = check(&d);
             let name = d.strip_prefix(&root).unwrap_or(&d).display().to_string();
-            println!("| {name} | {} | {} |", ops.join(", "), status.replace('|', "/").replace('\n', " "));
+            println!(
+                "| {name} | {} | {} |",
+                ops.join(", "),
+                status.replace('|', "/").replace('\n', " ")
+            );
         }
     }
 }

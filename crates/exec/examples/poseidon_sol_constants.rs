@@ -51,26 +51,48 @@ type Mat = Vec<Vec<Fr>>;
 
 fn mat_mul(a: &Mat, b: &Mat) -> Mat {
     let (n, m, k) = (a.len(), b[0].len(), b.len());
-    (0..n).map(|i| (0..m).map(|j| (0..k).map(|l| a[i][l] * b[l][j]).sum()).collect()).collect()
+    (0..n)
+        .map(|i| {
+            (0..m)
+                .map(|j| (0..k).map(|l| a[i][l] * b[l][j]).sum())
+                .collect()
+        })
+        .collect()
 }
 
 fn mat_vec(a: &Mat, v: &[Fr]) -> Vec<Fr> {
-    a.iter().map(|row| row.iter().zip(v).map(|(x, y)| *x * y).sum()).collect()
+    a.iter()
+        .map(|row| row.iter().zip(v).map(|(x, y)| *x * y).sum())
+        .collect()
 }
 
 fn row_mat(r: &[Fr], a: &Mat) -> Vec<Fr> {
-    (0..a[0].len()).map(|j| r.iter().zip(a).map(|(x, row)| *x * row[j]).sum()).collect()
+    (0..a[0].len())
+        .map(|j| r.iter().zip(a).map(|(x, row)| *x * row[j]).sum())
+        .collect()
 }
 
 fn identity(n: usize) -> Mat {
-    (0..n).map(|i| (0..n).map(|j| if i == j { Fr::one() } else { Fr::zero() }).collect()).collect()
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| if i == j { Fr::one() } else { Fr::zero() })
+                .collect()
+        })
+        .collect()
 }
 
 fn mat_inv(a: &Mat) -> Mat {
     let n = a.len();
-    let mut m: Mat = a.iter().zip(identity(n)).map(|(r, e)| r.iter().copied().chain(e).collect()).collect();
+    let mut m: Mat = a
+        .iter()
+        .zip(identity(n))
+        .map(|(r, e)| r.iter().copied().chain(e).collect())
+        .collect();
     for col in 0..n {
-        let piv = (col..n).find(|&r| !m[r][col].is_zero()).expect("invertible");
+        let piv = (col..n)
+            .find(|&r| !m[r][col].is_zero())
+            .expect("invertible");
         m.swap(col, piv);
         let inv = m[col][col].inverse().unwrap();
         m[col].iter_mut().for_each(|x| *x *= inv);
@@ -120,8 +142,12 @@ struct Scheme {
 }
 
 fn build() -> Scheme {
-    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8).expect("circom parameters for width 6");
-    assert_eq!((p.width, p.full_rounds, p.partial_rounds, p.alpha), (T, FULL, PARTIAL, 5));
+    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8)
+        .expect("circom parameters for width 6");
+    assert_eq!(
+        (p.width, p.full_rounds, p.partial_rounds, p.alpha),
+        (T, FULL, PARTIAL, 5)
+    );
     let m: Mat = p.mds.clone();
     let c: Vec<Vec<Fr>> = p.ark.chunks(T).map(|r| r.to_vec()).collect();
     assert_eq!(c.len(), FULL + PARTIAL);
@@ -158,12 +184,18 @@ fn build() -> Scheme {
         let next = mat_vec(&f, krylov.last().unwrap());
         krylov.push(next);
     }
-    let kmat: Mat = (0..5).map(|i| (0..5).map(|j| krylov[j][i]).collect()).collect();
+    let kmat: Mat = (0..5)
+        .map(|i| (0..5).map(|j| krylov[j][i]).collect())
+        .collect();
     let sol = mat_vec(&mat_inv(&kmat), &krylov[5]); // coefficients of g, Fg, .., F^4 g
     let a: Vec<Fr> = (1..=5).map(|i| sol[5 - i]).collect(); // a_i multiplies F^{5-i} g
-    // impulse response τ_0 = d, τ_k = H F^{k-1} g, and b = τ * (1, -a_1, .., -a_5) (degree 5)
-    let tau: Vec<Fr> = std::iter::once(d).chain((0..5).map(|k| hrow.iter().zip(&krylov[k]).map(|(x, y)| *x * y).sum())).collect();
-    let b: Vec<Fr> = (0..6).map(|j| tau[j] - (1..=j).map(|i| a[i - 1] * tau[j - i]).sum::<Fr>()).collect();
+                                                            // impulse response τ_0 = d, τ_k = H F^{k-1} g, and b = τ * (1, -a_1, .., -a_5) (degree 5)
+    let tau: Vec<Fr> = std::iter::once(d)
+        .chain((0..5).map(|k| hrow.iter().zip(&krylov[k]).map(|(x, y)| *x * y).sum()))
+        .collect();
+    let b: Vec<Fr> = (0..6)
+        .map(|j| tau[j] - (1..=j).map(|i| a[i - 1] * tau[j - i]).sum::<Fr>())
+        .collect();
     // direct form II as a state-space system on s = (w_{r-1}, .., w_{r-5}):
     //   s' = Fc s + e_1 z, h' = b_0 z + Hc s with Hc = b_0 a + b_{1..}
     let mut fc: Mat = vec![vec![Fr::zero(); 5]; 5];
@@ -207,7 +239,10 @@ fn build() -> Scheme {
     gamma.push(full_c[HALF][0] * lambda);
     let ab: [Fr; 5] = std::array::from_fn(|i| (b[0] * a[i] + b[i + 1]) * k_l4.inverse().unwrap());
     let muinv = mu.inverse().unwrap();
-    let post: Mat = tm.iter().map(|r| r.iter().map(|x| *x * muinv).collect()).collect();
+    let post: Mat = tm
+        .iter()
+        .map(|r| r.iter().map(|x| *x * muinv).collect())
+        .collect();
     Scheme {
         mds: m.clone(),
         full_c,
@@ -225,9 +260,17 @@ fn build() -> Scheme {
 /// The contract's algorithm over the field, step for step.
 fn permute(s: &Scheme, inputs: &[Fr; 5]) -> Fr {
     let sbox_all = |x: &mut [Fr; T]| x.iter_mut().for_each(|v| *v = pow5(*v));
-    let matrix = |m: &Mat, x: &[Fr; T], k: &[Fr; T]| -> [Fr; T] { std::array::from_fn(|i| m[i].iter().zip(x).map(|(a, b)| *a * b).sum::<Fr>() + k[i]) };
+    let matrix = |m: &Mat, x: &[Fr; T], k: &[Fr; T]| -> [Fr; T] {
+        std::array::from_fn(|i| m[i].iter().zip(x).map(|(a, b)| *a * b).sum::<Fr>() + k[i])
+    };
     // round 0: element 0 is the constant c00
-    let mut x: [Fr; T] = std::array::from_fn(|i| if i == 0 { Fr::zero() } else { inputs[i - 1] + s.full_c[0][i] });
+    let mut x: [Fr; T] = std::array::from_fn(|i| {
+        if i == 0 {
+            Fr::zero()
+        } else {
+            inputs[i - 1] + s.full_c[0][i]
+        }
+    });
     sbox_all(&mut x);
     x[0] = s.k0;
     x = matrix(&s.mds, &x, &s.full_c[1]);
@@ -240,7 +283,7 @@ fn permute(s: &Scheme, inputs: &[Fr; 5]) -> Fr {
     k[0] = s.gamma[0];
     x = matrix(&s.pre, &x, &k);
     x[1..].reverse(); // w_{-i} goes to x_{1 + (-i mod 5)}: w_{-1} to x5, .., w_{-5} to x1
-    // partial rounds: h = x[0], ring v_j = x[j + 1]; round r writes w_r to v_{r mod 5}
+                      // partial rounds: h = x[0], ring v_j = x[j + 1]; round r writes w_r to v_{r mod 5}
     for r in 0..PARTIAL {
         let z = pow5(x[0]) * Fr::from(s.kz);
         let w_slot = |i: usize| 1 + (r + 5 - i) % 5; // where w_{r-i} lives
@@ -253,7 +296,14 @@ fn permute(s: &Scheme, inputs: &[Fr; 5]) -> Fr {
     let w: [Fr; 5] = std::array::from_fn(|j| x[1 + (PARTIAL + 4 - j) % 5]);
     x = std::array::from_fn(|i| match i {
         0 => x[0] * s.lambda_inv,
-        _ => s.post[i - 1].iter().zip(&w).map(|(a, b)| *a * b).sum::<Fr>() + s.full_c[HALF][i],
+        _ => {
+            s.post[i - 1]
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| *a * b)
+                .sum::<Fr>()
+                + s.full_c[HALF][i]
+        }
     });
     for r in HALF..FULL - 1 {
         sbox_all(&mut x);
@@ -330,7 +380,11 @@ fn mm(c: &Fr, v: &str) -> String {
 fn check_literals(src: &str) {
     let mut count = std::collections::HashMap::<&str, usize>::new();
     for (i, _) in src.match_indices("0x") {
-        let lit = &src[i..i + 2 + src[i + 2..].find(|ch: char| !ch.is_ascii_hexdigit()).unwrap_or(0)];
+        let lit = &src[i..i
+            + 2
+            + src[i + 2..]
+                .find(|ch: char| !ch.is_ascii_hexdigit())
+                .unwrap_or(0)];
         if lit.len() > 2 + 8 && !src[..i].ends_with("hex\"") {
             *count.entry(lit).or_default() += 1;
         }
@@ -363,14 +417,19 @@ fn sum_mod(terms: &[String], extra: Option<String>) -> String {
 }
 
 fn sbox(o: &mut Out, v: &str) {
-    o.line(&format!("{{ let s := mulmod({v}, {v}, q) {v} := mulmod(mulmod(s, s, q), {v}, q) }}"));
+    o.line(&format!(
+        "{{ let s := mulmod({v}, {v}, q) {v} := mulmod(mulmod(s, s, q), {v}, q) }}"
+    ));
 }
 
 /// x_i := Σ_j m[i][j] x_j + k_i for the rows `rows`, through fresh variables.
 fn matrix(o: &mut Out, m: &Mat, k: &[Fr; T], skip0: Option<&Fr>) {
     o.open("{");
     for i in 0..T {
-        let mut terms: Vec<String> = (0..T).filter(|&j| !(m[i][j].is_zero() || j == 0 && skip0.is_some())).map(|j| mm(&m[i][j], &format!("x{j}"))).collect();
+        let mut terms: Vec<String> = (0..T)
+            .filter(|&j| !(m[i][j].is_zero() || j == 0 && skip0.is_some()))
+            .map(|j| mm(&m[i][j], &format!("x{j}")))
+            .collect();
         let mut konst = k[i];
         if let Some(k0) = skip0 {
             konst += m[i][0] * k0;
@@ -385,15 +444,24 @@ fn matrix(o: &mut Out, m: &Mat, k: &[Fr; T], skip0: Option<&Fr>) {
 }
 
 fn emit(s: &Scheme) -> String {
-    let mut o = Out { s: String::new(), ind: 0 };
+    let mut o = Out {
+        s: String::new(),
+        ind: 0,
+    };
     let modulus = {
         let mut b = Fr::MODULUS.to_bytes_be();
         while b.first() == Some(&0) {
             b.remove(0);
         }
-        format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+        format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )
     };
-    let gamma_hex: String = s.gamma[1..].iter().map(|g| format!("{:0>64}", hex(g).trim_start_matches("0x"))).collect();
+    let gamma_hex: String = s.gamma[1..]
+        .iter()
+        .map(|g| format!("{:0>64}", hex(g).trim_start_matches("0x")))
+        .collect();
     assert_eq!(gamma_hex.len(), 64 * PARTIAL);
 
     o.line("// SPDX-License-Identifier: MIT");
@@ -405,11 +473,15 @@ fn emit(s: &Scheme) -> String {
     o.line("import {IPoseidon5} from \"./interfaces/IPoseidon5.sol\";");
     o.line("");
     o.line("/// @title circomlib's Poseidon with 5 inputs (t = 6, x^5 S-box, 8 full + 60 partial rounds,");
-    o.line("/// circomlib's constants): the `Poseidon5` of docs/commitments.md, equal to circomlibjs'");
+    o.line(
+        "/// circomlib's constants): the `Poseidon5` of docs/commitments.md, equal to circomlibjs'",
+    );
     o.line("/// generated contract (src/vendor/Poseidon5.sol, the tests' reference) for about 29k gas a");
     o.line("/// call instead of 97k.");
     o.line("/// @dev The permutation in an equivalent form (docs/commitments.md \"On-chain Poseidon\"; the");
-    o.line("/// generator derives it and checks it against light-poseidon before printing this file):");
+    o.line(
+        "/// generator derives it and checks it against light-poseidon before printing this file):",
+    );
     o.line("/// - full rounds as they are, the round constants added inside the matrix sums;");
     o.line("/// - the partial rounds' constants moved forward (Poseidon paper, appendix B): one a round,");
     o.line("///   `gammas`, the rest in the constants of the first full round after them;");
@@ -423,18 +495,28 @@ fn emit(s: &Scheme) -> String {
     o.line("/// Sums of at most five reduced terms are formed with `add` (5q < 2^256) and reduced with one");
     o.line("/// `addmod`. A multiplier used more than twice is written as c + kq (k <= 4) so that solc's");
     o.line("/// constant optimiser (runs = 200) keeps it a PUSH32 rather than a CODECOPY from the data area.");
-    o.line("/// Inputs are taken modulo q (the first round adds its constants with addmod), as the");
+    o.line(
+        "/// Inputs are taken modulo q (the first round adds its constants with addmod), as the",
+    );
     o.line("/// circomlibjs contract does: words >= q hash as their residues, nothing reverts.");
     o.open("contract Poseidon5Fast is IPoseidon5 {");
-    o.open("function poseidon(uint256[5] calldata inputs) external pure override returns (uint256) {");
+    o.open(
+        "function poseidon(uint256[5] calldata inputs) external pure override returns (uint256) {",
+    );
     o.line("// γ_1 .. γ_59, then λ c'_{64,0}: what x0 gets after each partial round (scaled by λ)");
     o.line(&format!("bytes memory gammas = hex\"{gamma_hex}\";"));
     o.open("assembly (\"memory-safe\") {");
     o.line(&format!("let q := {modulus}"));
-    o.line("// full round 0: element 0 is the constant c00, its S-box output folded into the matrix");
+    o.line(
+        "// full round 0: element 0 is the constant c00, its S-box output folded into the matrix",
+    );
     o.line("let x0 := 0");
     for i in 1..T {
-        o.line(&format!("let x{i} := addmod(calldataload(add(inputs, {})), {}, q)", 32 * (i - 1), hex(&s.full_c[0][i])));
+        o.line(&format!(
+            "let x{i} := addmod(calldataload(add(inputs, {})), {}, q)",
+            32 * (i - 1),
+            hex(&s.full_c[0][i])
+        ));
     }
     for i in 1..T {
         sbox(&mut o, &format!("x{i}"));
@@ -466,13 +548,20 @@ fn emit(s: &Scheme) -> String {
     for k in 0..BODY {
         // round r ≡ k (mod 5): w_{r-i} in x_{1 + (k - i) mod 5}, w_r replaces w_{r-5}
         let slot = |i: usize| format!("x{}", 1 + (k + 5 - i) % 5);
-        let load = if k == 0 { "mload(g)".to_string() } else { format!("mload(add(g, {:#x}))", 32 * k) };
+        let load = if k == 0 {
+            "mload(g)".to_string()
+        } else {
+            format!("mload(add(g, {:#x}))", 32 * k)
+        };
         o.open("{");
         o.line("let s := mulmod(x0, x0, q)");
         if s.kz == 1 {
             o.line("let z := mulmod(mulmod(s, s, q), x0, q)");
         } else {
-            o.line(&format!("let z := mulmod(mulmod(s, s, q), mul(x0, {}), q)", s.kz));
+            o.line(&format!(
+                "let z := mulmod(mulmod(s, s, q), mul(x0, {}), q)",
+                s.kz
+            ));
         }
         let mut th: Vec<String> = vec!["z".into()];
         th.extend((1..=5).map(|i| mm(&s.ab[i - 1], &slot(i))));
@@ -522,7 +611,13 @@ fn main() {
     let mut reference = Poseidon::<Fr>::new_circom(5).unwrap();
     let mut seed = 0x5eedu64;
     for i in 0..200 {
-        let inp: [Fr; 5] = std::array::from_fn(|j| if i == 0 { Fr::from(j as u64 + 1) } else { random_fr(&mut seed) });
+        let inp: [Fr; 5] = std::array::from_fn(|j| {
+            if i == 0 {
+                Fr::from(j as u64 + 1)
+            } else {
+                random_fr(&mut seed)
+            }
+        });
         let want = reference.hash(&inp).unwrap();
         assert_eq!(permute(&s, &inp), want, "{inp:?}");
         assert_eq!(zkopml_exec::poseidon::poseidon5(&inp), want);

@@ -22,7 +22,12 @@ pub struct AccuracyReport {
 
 /// Runs `count` inputs (near `sample`, seeded apart from the calibration set) through the
 /// compiled program and through tract in f32, comparing the graph's first output.
-pub fn measure(onnx: &Path, program: &Program, sample: Option<&[f64]>, count: usize) -> Result<AccuracyReport> {
+pub fn measure(
+    onnx: &Path,
+    program: &Program,
+    sample: Option<&[f64]>,
+    count: usize,
+) -> Result<AccuracyReport> {
     let reference = TractReference::load(onnx, &program.input.shape)?;
     // compare the first real-valued output with more than one value (class scores), else the first
     let k = (0..program.outputs.len())
@@ -33,7 +38,12 @@ pub fn measure(onnx: &Path, program: &Program, sample: Option<&[f64]>, count: us
         .unwrap_or(0);
     let first_out = program.outputs[k];
     let spec = program.slot_spec(first_out).clone();
-    let mut rep = AccuracyReport { inputs: count, max_abs_error: 0.0, max_abs_output: 0.0, top1_agree: 0 };
+    let mut rep = AccuracyReport {
+        inputs: count,
+        max_abs_error: 0.0,
+        max_abs_output: 0.0,
+        top1_agree: 0,
+    };
     for x in synthetic_inputs(program.input.numel(), sample, count, 0xACC0_0001) {
         let float = reference.run(&x)?.swap_remove(k);
         let trace = run(program, quantise_input(program, &x)?)?;
@@ -50,5 +60,7 @@ pub fn measure(onnx: &Path, program: &Program, sample: Option<&[f64]>, count: us
 }
 
 fn argmax(v: &[f64]) -> usize {
-    v.iter().enumerate().fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
 }

@@ -155,7 +155,11 @@ impl MerkleTree {
 pub fn root_from_path(leaf: &Bytes32, mut index: usize, path: &[Bytes32]) -> Bytes32 {
     let mut h = *leaf;
     for s in path {
-        h = if index & 1 == 1 { hash_pair(s, &h) } else { hash_pair(&h, s) };
+        h = if index & 1 == 1 {
+            hash_pair(s, &h)
+        } else {
+            hash_pair(&h, s)
+        };
         index >>= 1;
     }
     h
@@ -240,7 +244,12 @@ pub fn unpack_be(bytes: &[u8]) -> Option<Vec<i32>> {
     if !bytes.len().is_multiple_of(4) {
         return None;
     }
-    Some(bytes.chunks_exact(4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect())
+    Some(
+        bytes
+            .chunks_exact(4)
+            .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+    )
 }
 
 /// The chunk-tree leaf of a boundary chunk (slot 0 or n): `keccak(pack_be(values))`.
@@ -283,9 +292,16 @@ impl TensorCommitment {
         Self::with_leaves(spec, t, Leaves::Keccak)
     }
 
-    pub fn with_leaves(spec: &TensorSpec, t: &Tensor<i32>, kind: Leaves) -> Result<TensorCommitment> {
+    pub fn with_leaves(
+        spec: &TensorSpec,
+        t: &Tensor<i32>,
+        kind: Leaves,
+    ) -> Result<TensorCommitment> {
         if t.shape != spec.shape {
-            return Err(ExecError::Commitment(format!("tensor shape {:?} differs from its spec {:?}", t.shape, spec.shape)));
+            return Err(ExecError::Commitment(format!(
+                "tensor shape {:?} differs from its spec {:?}",
+                t.shape, spec.shape
+            )));
         }
         Ok(Self::from_canonical(spec, &canonical(t), kind))
     }
@@ -299,7 +315,13 @@ impl TensorCommitment {
         let chunks = MerkleTree::new(&leaves);
         let meta_hash = meta_hash(spec);
         let root = keccak(&[&meta_hash, &chunks.root()]);
-        TensorCommitment { kind, leaves, chunks, meta_hash, root }
+        TensorCommitment {
+            kind,
+            leaves,
+            chunks,
+            meta_hash,
+            root,
+        }
     }
 }
 
@@ -324,14 +346,22 @@ impl TraceCommitment {
     /// program.n_ops()` (the boundary tensors), Poseidon chunk digests for the others.
     pub fn new(program: &Program, trace: &Trace) -> Result<TraceCommitment> {
         if trace.slots.len() != program.n_ops() + 1 {
-            return Err(ExecError::Commitment("trace length differs from the program".into()));
+            return Err(ExecError::Commitment(
+                "trace length differs from the program".into(),
+            ));
         }
         // slots in parallel too: a model of many small tensors gains little inside each one
         let tensors = trace
             .slots
             .par_iter()
             .enumerate()
-            .map(|(s, t)| TensorCommitment::with_leaves(program.slot_spec(s), t, Leaves::of_slot(s, program.n_ops())))
+            .map(|(s, t)| {
+                TensorCommitment::with_leaves(
+                    program.slot_spec(s),
+                    t,
+                    Leaves::of_slot(s, program.n_ops()),
+                )
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::from_tensors(program.state_depth(), tensors))
     }
@@ -339,7 +369,11 @@ impl TraceCommitment {
     pub fn from_tensors(depth: u32, tensors: Vec<TensorCommitment>) -> TraceCommitment {
         let roots: Vec<Bytes32> = tensors.iter().map(|t| t.root).collect();
         let state_roots = state_roots(&roots, depth);
-        TraceCommitment { tensors, state_roots, depth }
+        TraceCommitment {
+            tensors,
+            state_roots,
+            depth,
+        }
     }
 
     pub fn final_root(&self) -> Bytes32 {
@@ -367,7 +401,9 @@ pub fn state_roots(tensor_roots: &[Bytes32], depth: u32) -> Vec<Bytes32> {
         zero.push(hash_pair(&zero[d], &zero[d]));
     }
     // nodes[h] maps index -> value for non-zero nodes; dense vectors are fine at these depths
-    let mut levels: Vec<Vec<Bytes32>> = (0..=depth as usize).map(|h| vec![zero[h]; 1usize << (depth as usize - h)]).collect();
+    let mut levels: Vec<Vec<Bytes32>> = (0..=depth as usize)
+        .map(|h| vec![zero[h]; 1usize << (depth as usize - h)])
+        .collect();
     let mut roots = Vec::with_capacity(tensor_roots.len());
     for (slot, r) in tensor_roots.iter().enumerate() {
         levels[0][slot] = *r;
@@ -383,14 +419,22 @@ pub fn state_roots(tensor_roots: &[Bytes32], depth: u32) -> Vec<Bytes32> {
 }
 
 /// Checks an update proof: leaf `slot` is zero under `before` and `leaf` under `after`.
-pub fn verify_update(before: &Bytes32, after: &Bytes32, slot: usize, leaf: &Bytes32, path: &[Bytes32]) -> bool {
+pub fn verify_update(
+    before: &Bytes32,
+    after: &Bytes32,
+    slot: usize,
+    leaf: &Bytes32,
+    path: &[Bytes32],
+) -> bool {
     verify_path(&ZERO, slot, path, before) && verify_path(leaf, slot, path, after)
 }
 
 /// The meta tree of a program: leaf `s` is `metaHash(slot s)`, depth `stateDepth`
 /// (docs/commitments.md, "Meta root"). The registry records its root.
 pub fn meta_tree(program: &Program) -> MerkleTree {
-    let leaves: Vec<Bytes32> = (0..=program.n_ops()).map(|s| meta_hash(program.slot_spec(s))).collect();
+    let leaves: Vec<Bytes32> = (0..=program.n_ops())
+        .map(|s| meta_hash(program.slot_spec(s)))
+        .collect();
     MerkleTree::with_depth(&leaves, program.state_depth())
 }
 
@@ -410,7 +454,10 @@ mod tests {
 
     #[test]
     fn packed_bytes_are_big_endian_twos_complement() {
-        assert_eq!(pack_be(&[1, -1]), [0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(
+            pack_be(&[1, -1]),
+            [0x00, 0x00, 0x00, 0x01, 0xff, 0xff, 0xff, 0xff]
+        );
         assert_eq!(
             pack_be(&[i32::MIN, i32::MAX, 0, 0x01020304]),
             [0x80, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 1, 2, 3, 4]
@@ -426,46 +473,75 @@ mod tests {
         assert_eq!(boundary_leaf(&[1, -1]), want);
         assert_eq!(Leaves::Keccak.leaf(&[1, -1]), want);
         // the well-known keccak of nothing, for an empty chunk (never committed, but defined)
-        assert_eq!(hex::encode(boundary_leaf(&[])), "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470");
+        assert_eq!(
+            hex::encode(boundary_leaf(&[])),
+            "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+        );
         // chunks longer than the leaf's 64-value buffer
         for len in [63usize, 64, 65, 130, 1000] {
-            let v: Vec<i32> = (0..len as i32).map(|i| i.wrapping_mul(-2_654_435)).collect();
+            let v: Vec<i32> = (0..len as i32)
+                .map(|i| i.wrapping_mul(-2_654_435))
+                .collect();
             let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_be_bytes()).collect();
             assert_eq!(boundary_leaf(&v), keccak_of(&bytes), "{len} values");
         }
         assert_ne!(Leaves::Poseidon.leaf(&[1, -1]), want);
-        assert_eq!(Leaves::Poseidon.leaf(&[1, -1]), fr_to_bytes(&crate::poseidon::chunk_digest(&[1, -1])));
+        assert_eq!(
+            Leaves::Poseidon.leaf(&[1, -1]),
+            fr_to_bytes(&crate::poseidon::chunk_digest(&[1, -1]))
+        );
     }
 
     #[test]
     fn boundary_commitment_has_keccak_leaves_and_a_short_last_chunk() {
-        let spec = TensorSpec { chunk_len: 4, ..TensorSpec::new(vec![2, 5], DType::Float, 3) };
+        let spec = TensorSpec {
+            chunk_len: 4,
+            ..TensorSpec::new(vec![2, 5], DType::Float, 3)
+        };
         let values: Vec<i32> = vec![-5, 4, -3, 2, -1, 0, 1, i32::MIN, i32::MAX, -7];
         let t = Tensor::new(vec![2, 5], values.clone());
         let tc = TensorCommitment::boundary(&spec, &t).unwrap();
         assert_eq!(tc.kind, Leaves::Keccak);
         let packed = pack_be(&values);
-        let want: Vec<Bytes32> = [0..16, 16..32, 32..40].into_iter().map(|r| keccak_of(&packed[r])).collect();
+        let want: Vec<Bytes32> = [0..16, 16..32, 32..40]
+            .into_iter()
+            .map(|r| keccak_of(&packed[r]))
+            .collect();
         assert_eq!(tc.leaves, want);
-        assert_eq!(tc.chunks.root(), hash_pair(&hash_pair(&want[0], &want[1]), &hash_pair(&want[2], &ZERO)));
+        assert_eq!(
+            tc.chunks.root(),
+            hash_pair(&hash_pair(&want[0], &want[1]), &hash_pair(&want[2], &ZERO))
+        );
         assert_eq!(tc.root, keccak(&[&meta_hash(&spec), &tc.chunks.root()]));
         let interior = TensorCommitment::new(&spec, &t).unwrap();
         assert_eq!(interior.kind, Leaves::Poseidon);
         assert_eq!(interior.meta_hash, tc.meta_hash);
         assert_ne!(interior.root, tc.root);
         // rank 4: leaves over the canonical (NHWC) values
-        let spec4 = TensorSpec { chunk_len: 6, ..TensorSpec::new(vec![1, 3, 2, 2], DType::Float, 0) };
+        let spec4 = TensorSpec {
+            chunk_len: 6,
+            ..TensorSpec::new(vec![1, 3, 2, 2], DType::Float, 0)
+        };
         let t4 = Tensor::new(vec![1, 3, 2, 2], (0..12).map(|i| i - 6).collect());
         let tc4 = TensorCommitment::boundary(&spec4, &t4).unwrap();
         let c = canonical(&t4);
-        assert_eq!(tc4.leaves, vec![boundary_leaf(&c[..6]), boundary_leaf(&c[6..])]);
-        assert_eq!(TensorCommitment::from_canonical(&spec4, &c, Leaves::Keccak).root, tc4.root);
+        assert_eq!(
+            tc4.leaves,
+            vec![boundary_leaf(&c[..6]), boundary_leaf(&c[6..])]
+        );
+        assert_eq!(
+            TensorCommitment::from_canonical(&spec4, &c, Leaves::Keccak).root,
+            tc4.root
+        );
     }
 
     /// Gemm, ReLU, ReLU on [1, 9] with chunks of 4: keccak leaves exactly at slot 0 and 3.
     #[test]
     fn trace_commitment_uses_keccak_leaves_exactly_at_the_input_and_the_output() {
-        let spec = TensorSpec { chunk_len: 4, ..TensorSpec::new(vec![1, 9], DType::Float, 0) };
+        let spec = TensorSpec {
+            chunk_len: 4,
+            ..TensorSpec::new(vec![1, 9], DType::Float, 0)
+        };
         let relu = |slot| QNode {
             name: format!("relu{slot}"),
             onnx_op: "Relu".into(),
@@ -502,7 +578,11 @@ mod tests {
         assert_eq!(n, 3);
         for (s, tc) in c.tensors.iter().enumerate() {
             let values = canonical(&trace.slots[s]);
-            let kind = if s == 0 || s == n { Leaves::Keccak } else { Leaves::Poseidon };
+            let kind = if s == 0 || s == n {
+                Leaves::Keccak
+            } else {
+                Leaves::Poseidon
+            };
             assert_eq!(tc.kind, kind, "slot {s}");
             assert_eq!(Leaves::of_slot(s, n), kind);
             let want: Vec<Bytes32> = values
@@ -514,7 +594,12 @@ mod tests {
                 .collect();
             assert_eq!(tc.leaves, want, "slot {s}");
             assert_eq!(tc.leaves.len(), 3);
-            assert_eq!(tc.root, TensorCommitment::with_leaves(program.slot_spec(s), &trace.slots[s], kind).unwrap().root);
+            assert_eq!(
+                tc.root,
+                TensorCommitment::with_leaves(program.slot_spec(s), &trace.slots[s], kind)
+                    .unwrap()
+                    .root
+            );
         }
         let roots: Vec<Bytes32> = c.tensors.iter().map(|t| t.root).collect();
         assert_eq!(c.state_roots, state_roots(&roots, program.state_depth()));

@@ -136,7 +136,11 @@ impl Team {
             // join loop e unless the leader closed it already (then wait for the next one)
             let claim = &self.claims[index].0;
             let c = claim.load(Ordering::Acquire);
-            if c >= 2 * e || claim.compare_exchange(c, 2 * e, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            if c >= 2 * e
+                || claim
+                    .compare_exchange(c, 2 * e, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+            {
                 continue;
             }
             // SAFETY: the leader stored the job before bumping the epoch (release, read by the
@@ -158,7 +162,10 @@ impl Team {
         // increment, and this function waits for every helper that claimed the loop before
         // `job` goes out of scope
         let job_static: Job<'static> = unsafe { std::mem::transmute::<Job<'_>, Job<'static>>(job) };
-        self.job.store(&job_static as *const Job<'static> as *mut Job<'static>, Ordering::Release);
+        self.job.store(
+            &job_static as *const Job<'static> as *mut Job<'static>,
+            Ordering::Release,
+        );
         let e = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
         if self.sleepers.load(Ordering::SeqCst) > 0 {
             let _g = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -170,7 +177,10 @@ impl Team {
         for claim in &self.claims[1..] {
             let mut c = claim.0.load(Ordering::Acquire);
             while c != 2 * e {
-                match claim.0.compare_exchange(c, 2 * e + 1, Ordering::AcqRel, Ordering::Acquire) {
+                match claim
+                    .0
+                    .compare_exchange(c, 2 * e + 1, Ordering::AcqRel, Ordering::Acquire)
+                {
                     Ok(_) => break,
                     Err(now) => c = now,
                 }
@@ -203,17 +213,28 @@ struct Lasting {
 /// Sizes up to which teams are lasting ones (one per size; larger teams start per call).
 const MAX_LASTING: usize = 16;
 
-static LASTING: [std::sync::OnceLock<Option<&'static Lasting>>; MAX_LASTING + 1] = [const { std::sync::OnceLock::new() }; MAX_LASTING + 1];
+static LASTING: [std::sync::OnceLock<Option<&'static Lasting>>; MAX_LASTING + 1] =
+    [const { std::sync::OnceLock::new() }; MAX_LASTING + 1];
 
 impl Lasting {
     /// The lasting team of `threads` threads, started on first use; None if it has too many
     /// threads or a helper could not start.
     fn get(threads: usize) -> Option<&'static Lasting> {
         *LASTING.get(threads)?.get_or_init(|| {
-            let l: &'static Lasting = Box::leak(Box::new(Lasting { team: Team::new(threads), busy: AtomicBool::new(false) }));
+            let l: &'static Lasting = Box::leak(Box::new(Lasting {
+                team: Team::new(threads),
+                busy: AtomicBool::new(false),
+            }));
             // a helper that cannot start never joins a loop: the team still works, but the
             // caller then starts helpers per call, which may succeed later
-            let started = (1..threads).take_while(|&index| std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn(move || l.team.helper(index)).is_ok()).count();
+            let started = (1..threads)
+                .take_while(|&index| {
+                    std::thread::Builder::new()
+                        .name(format!("zkopml-team-{index}"))
+                        .spawn(move || l.team.helper(index))
+                        .is_ok()
+                })
+                .count();
             (started + 1 == threads).then_some(l)
         })
     }
@@ -250,7 +271,11 @@ pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
         let team_ref = &team;
         // a helper the system cannot start never joins a loop, which then runs without it
         for index in 1..threads {
-            if std::thread::Builder::new().name(format!("zkopml-team-{index}")).spawn_scoped(scope, move || team_ref.helper(index)).is_err() {
+            if std::thread::Builder::new()
+                .name(format!("zkopml-team-{index}"))
+                .spawn_scoped(scope, move || team_ref.helper(index))
+                .is_err()
+            {
                 break;
             }
         }
@@ -300,8 +325,15 @@ impl Share {
             if f >= b {
                 return None;
             }
-            let (next, item) = if front { (cur + 1, f) } else { (cur - (1 << 32), b - 1) };
-            match self.0.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
+            let (next, item) = if front {
+                (cur + 1, f)
+            } else {
+                (cur - (1 << 32), b - 1)
+            };
+            match self
+                .0
+                .compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => return Some(item as usize),
                 Err(now) => cur = now,
             }
@@ -311,7 +343,12 @@ impl Share {
 
 /// `reduce` over `map(i)` for `i` in `0..n`, items in parallel. `reduce` must be associative
 /// and commutative (the order of items is not fixed).
-pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl Fn(usize) -> T + Sync, reduce: impl Fn(T, T) -> T + Sync) -> T {
+pub fn map_reduce<T: Send>(
+    n: usize,
+    identity: impl Fn() -> T + Sync,
+    map: impl Fn(usize) -> T + Sync,
+    reduce: impl Fn(T, T) -> T + Sync,
+) -> T {
     if n <= 1 || IN_ITEM.get() {
         return (0..n).map(&map).fold(identity(), &reduce);
     }
@@ -326,7 +363,9 @@ pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl 
         return (0..n).map(&map).fold(identity(), &reduce);
     }
     assert!(n < u32::MAX as usize, "a loop of {n} items");
-    let shares: Vec<Share> = (0..t).map(|w| Share::new(w * n / t, (w + 1) * n / t)).collect();
+    let shares: Vec<Share> = (0..t)
+        .map(|w| Share::new(w * n / t, (w + 1) * n / t))
+        .collect();
     let results = Mutex::new(None::<T>);
     let job = |w: usize| {
         // loops inside an item run serially (and the flag is cleared even if one panics)
@@ -339,7 +378,12 @@ pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl 
         IN_ITEM.set(true);
         let item = Item;
         let mut acc = None::<T>;
-        let mut add = |v: T| acc = Some(match acc.take() { Some(a) => reduce(a, v), None => v });
+        let mut add = |v: T| {
+            acc = Some(match acc.take() {
+                Some(a) => reduce(a, v),
+                None => v,
+            })
+        };
         while let Some(i) = shares[w].take(true) {
             add(map(i));
         }
@@ -351,23 +395,45 @@ pub fn map_reduce<T: Send>(n: usize, identity: impl Fn() -> T + Sync, map: impl 
         drop(item);
         if let Some(v) = acc {
             let mut r = results.lock().unwrap_or_else(|e| e.into_inner());
-            *r = Some(match r.take() { Some(a) => reduce(a, v), None => v });
+            *r = Some(match r.take() {
+                Some(a) => reduce(a, v),
+                None => v,
+            });
         }
     };
     team.run(&job);
-    results.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(identity)
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(identity)
 }
 
 /// `map(i)` for `i` in `0..n`, items in parallel, in item order.
 pub fn map_collect<T: Send>(n: usize, map: impl Fn(usize) -> T + Sync) -> Vec<T> {
     let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
-    map_reduce(n, || (), |i| *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(map(i)), |(), ()| ());
-    slots.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every item ran")).collect()
+    map_reduce(
+        n,
+        || (),
+        |i| *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(map(i)),
+        |(), ()| (),
+    );
+    slots
+        .into_iter()
+        .map(|s| {
+            s.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every item ran")
+        })
+        .collect()
 }
 
 /// `f(i, chunk)` for the `i`-th chunk of `len` elements of `data` (the last may be shorter),
 /// chunks in parallel; results in chunk order.
-pub fn chunks_map<E: Send, T: Send>(data: &mut [E], len: usize, f: impl Fn(usize, &mut [E]) -> T + Sync) -> Vec<T> {
+pub fn chunks_map<E: Send, T: Send>(
+    data: &mut [E],
+    len: usize,
+    f: impl Fn(usize, &mut [E]) -> T + Sync,
+) -> Vec<T> {
     assert!(len > 0);
     let n = data.len().div_ceil(len);
     let total = data.len();
@@ -411,13 +477,30 @@ mod tests {
                 assert_eq!(super::threads(), threads.max(1));
                 for n in [0, 1, 2, 7, 100, 1000] {
                     let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
-                    let sum = map_reduce(n, || 0usize, |i| { hits[i].fetch_add(1, Ordering::Relaxed); i }, |a, b| a + b);
+                    let sum = map_reduce(
+                        n,
+                        || 0usize,
+                        |i| {
+                            hits[i].fetch_add(1, Ordering::Relaxed);
+                            i
+                        },
+                        |a, b| a + b,
+                    );
                     assert_eq!(sum, n * n.saturating_sub(1) / 2);
                     assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
-                    assert_eq!(map_collect(n, |i| i * 2), (0..n).map(|i| i * 2).collect::<Vec<_>>());
+                    assert_eq!(
+                        map_collect(n, |i| i * 2),
+                        (0..n).map(|i| i * 2).collect::<Vec<_>>()
+                    );
                     let mut data: Vec<usize> = vec![0; n];
-                    let firsts = chunks_map(&mut data, 3, |c, chunk| { chunk.iter_mut().for_each(|v| *v = c); c * 3 });
-                    assert_eq!(firsts, (0..n.div_ceil(3)).map(|c| c * 3).collect::<Vec<_>>());
+                    let firsts = chunks_map(&mut data, 3, |c, chunk| {
+                        chunk.iter_mut().for_each(|v| *v = c);
+                        c * 3
+                    });
+                    assert_eq!(
+                        firsts,
+                        (0..n.div_ceil(3)).map(|c| c * 3).collect::<Vec<_>>()
+                    );
                     assert!(data.iter().enumerate().all(|(i, &c)| c == i / 3));
                 }
             });
@@ -426,19 +509,33 @@ mod tests {
 
     #[test]
     fn nested_loops_run_serially_inside_an_item() {
-        let total = with_team(2, || map_reduce(8, || 0, |i| map_reduce(4, || 0, |j| i * 4 + j, |a, b| a + b), |a, b| a + b));
+        let total = with_team(2, || {
+            map_reduce(
+                8,
+                || 0,
+                |i| map_reduce(4, || 0, |j| i * 4 + j, |a, b| a + b),
+                |a, b| a + b,
+            )
+        });
         assert_eq!(total, (0..32).sum::<usize>());
     }
 
     #[test]
     fn a_panicking_item_reaches_the_leader() {
-        let r = std::panic::catch_unwind(|| with_team(2, || map_reduce(64, || (), |i| assert!(i != 40, "item 40"), |(), ()| ())));
+        let r = std::panic::catch_unwind(|| {
+            with_team(2, || {
+                map_reduce(64, || (), |i| assert!(i != 40, "item 40"), |(), ()| ())
+            })
+        });
         assert!(r.is_err());
         // the team is gone: loops run on rayon again
         assert_eq!(map_reduce(4, || 0, |i| i, |a, b| a + b), 6);
         // and the next teams work
         for _ in 0..3 {
-            assert_eq!(with_team(2, || map_reduce(64, || 0, |i| i, |a, b| a + b)), (0..64).sum::<usize>());
+            assert_eq!(
+                with_team(2, || map_reduce(64, || 0, |i| i, |a, b| a + b)),
+                (0..64).sum::<usize>()
+            );
         }
     }
 
@@ -450,13 +547,29 @@ mod tests {
         TEAM.set(&team);
         for n in [2, 5, 64] {
             let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
-            assert_eq!(map_reduce(n, || 0usize, |i| { hits[i].fetch_add(1, Ordering::Relaxed); i }, |a, b| a + b), n * (n - 1) / 2);
+            assert_eq!(
+                map_reduce(
+                    n,
+                    || 0usize,
+                    |i| {
+                        hits[i].fetch_add(1, Ordering::Relaxed);
+                        i
+                    },
+                    |a, b| a + b
+                ),
+                n * (n - 1) / 2
+            );
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
         }
         TEAM.set(std::ptr::null());
         let e = team.epoch.load(Ordering::Relaxed);
         assert_eq!(e, 3);
-        assert!(team.claims[1..].iter().all(|c| c.0.load(Ordering::Relaxed) == 2 * e + 1), "closed, not joined");
+        assert!(
+            team.claims[1..]
+                .iter()
+                .all(|c| c.0.load(Ordering::Relaxed) == 2 * e + 1),
+            "closed, not joined"
+        );
         // a helper that wakes up late finds the loops closed and waits for the next one
         std::thread::scope(|scope| {
             scope.spawn(|| team.helper(1));
@@ -474,16 +587,31 @@ mod tests {
         for round in 0..30usize {
             let pause = Duration::from_micros([0, 50, 400, 2000][round % 4]);
             let got = with_team(2, || {
-                (0..4).map(|k| {
-                    std::thread::sleep(pause);
-                    let n = 50 + 13 * k + round;
-                    let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
-                    let sum = map_reduce(n, || 0usize, |i| { hits[i].fetch_add(1, Ordering::Relaxed); i * i }, |a, b| a + b);
-                    assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1), "round {round} loop {k}");
-                    sum
-                }).collect::<Vec<_>>()
+                (0..4)
+                    .map(|k| {
+                        std::thread::sleep(pause);
+                        let n = 50 + 13 * k + round;
+                        let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                        let sum = map_reduce(
+                            n,
+                            || 0usize,
+                            |i| {
+                                hits[i].fetch_add(1, Ordering::Relaxed);
+                                i * i
+                            },
+                            |a, b| a + b,
+                        );
+                        assert!(
+                            hits.iter().all(|h| h.load(Ordering::Relaxed) == 1),
+                            "round {round} loop {k}"
+                        );
+                        sum
+                    })
+                    .collect::<Vec<_>>()
             });
-            let want: Vec<usize> = (0..4).map(|k| (0..50 + 13 * k + round).map(|i| i * i).sum()).collect();
+            let want: Vec<usize> = (0..4)
+                .map(|k| (0..50 + 13 * k + round).map(|i| i * i).sum())
+                .collect();
             assert_eq!(got, want, "round {round}");
             std::thread::sleep(pause);
         }
@@ -498,9 +626,15 @@ mod tests {
                         let n = 100 + t * 7 + round;
                         let got = with_team(2, || {
                             assert_eq!(super::threads(), 2);
-                            (0..3).map(|_| map_reduce(n, || 0usize, |i| i * (t + 1), |a, b| a + b)).collect::<Vec<_>>()
+                            (0..3)
+                                .map(|_| map_reduce(n, || 0usize, |i| i * (t + 1), |a, b| a + b))
+                                .collect::<Vec<_>>()
                         });
-                        assert_eq!(got, vec![(t + 1) * n * (n - 1) / 2; 3], "thread {t} round {round}");
+                        assert_eq!(
+                            got,
+                            vec![(t + 1) * n * (n - 1) / 2; 3],
+                            "thread {t} round {round}"
+                        );
                     }
                 });
             }

@@ -56,24 +56,38 @@ type Mat = Vec<Vec<Fr>>;
 
 fn mat_mul(a: &Mat, b: &Mat) -> Mat {
     let n = a.len();
-    (0..n).map(|i| (0..n).map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum()).collect()).collect()
+    (0..n)
+        .map(|i| {
+            (0..n)
+                .map(|j| (0..n).map(|k| a[i][k] * b[k][j]).sum())
+                .collect()
+        })
+        .collect()
 }
 
 fn mat_vec(a: &Mat, v: &[Fr]) -> Vec<Fr> {
-    a.iter().map(|row| row.iter().zip(v).map(|(x, y)| *x * y).sum()).collect()
+    a.iter()
+        .map(|row| row.iter().zip(v).map(|(x, y)| *x * y).sum())
+        .collect()
 }
 
 /// Gauss-Jordan inverse over the field (the matrices here are sub-matrices of an MDS matrix,
 /// hence invertible).
 fn mat_inv(a: &Mat) -> Mat {
     let n = a.len();
-    let mut m: Mat = a.iter().enumerate().map(|(i, r)| {
-        let mut r = r.clone();
-        r.extend((0..n).map(|j| if i == j { Fr::from(1u64) } else { Fr::zero() }));
-        r
-    }).collect();
+    let mut m: Mat = a
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut r = r.clone();
+            r.extend((0..n).map(|j| if i == j { Fr::from(1u64) } else { Fr::zero() }));
+            r
+        })
+        .collect();
     for col in 0..n {
-        let piv = (col..n).find(|&r| !m[r][col].is_zero()).expect("an MDS sub-matrix is invertible");
+        let piv = (col..n)
+            .find(|&r| !m[r][col].is_zero())
+            .expect("an MDS sub-matrix is invertible");
         m.swap(col, piv);
         let inv = m[col][col].inverse().unwrap();
         for x in m[col].iter_mut() {
@@ -97,8 +111,13 @@ fn arr(v: &[Fr]) -> [Fr; T] {
 }
 
 fn build() -> Params {
-    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8).expect("circom parameters for width 6");
-    assert_eq!((p.width, p.full_rounds, p.partial_rounds, p.alpha), (T, FULL, PARTIAL, 5), "circomlib's Poseidon for 5 inputs");
+    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8)
+        .expect("circom parameters for width 6");
+    assert_eq!(
+        (p.width, p.full_rounds, p.partial_rounds, p.alpha),
+        (T, FULL, PARTIAL, 5),
+        "circomlib's Poseidon for 5 inputs"
+    );
     let m: Mat = p.mds.clone();
     let mut c: Vec<Vec<Fr>> = p.ark.chunks(T).map(|r| r.to_vec()).collect();
     assert_eq!(c.len(), FULL + PARTIAL);
@@ -121,7 +140,9 @@ fn build() -> Params {
     for _ in 0..PARTIAL {
         let b: Mat = a[1..].iter().map(|r| r[1..].to_vec()).collect();
         let binv = mat_inv(&b);
-        let w: Vec<Fr> = (0..T - 1).map(|j| (0..T - 1).map(|k| a[0][k + 1] * binv[k][j]).sum()).collect();
+        let w: Vec<Fr> = (0..T - 1)
+            .map(|j| (0..T - 1).map(|k| a[0][k + 1] * binv[k][j]).sum())
+            .collect();
         let mut row = [Fr::zero(); T];
         row[0] = a[0][0];
         row[1..].copy_from_slice(&w);
@@ -145,10 +166,30 @@ fn build() -> Params {
         full_c[r] = arr(&c[r]);
         full_c[HALF + r] = arr(&c[HALF + PARTIAL + r]);
     }
-    let partial_c: [Fr; PARTIAL] = (0..PARTIAL).map(|r| c[HALF + r][0]).collect::<Vec<_>>().try_into().unwrap();
-    let mds: [[Fr; T]; T] = m.iter().map(|r| arr(r)).collect::<Vec<_>>().try_into().unwrap();
-    let pre: [[Fr; T]; T] = a.iter().map(|r| arr(r)).collect::<Vec<_>>().try_into().unwrap();
-    Params { full_c, partial_c, mds, pre, sparse: sparse.try_into().unwrap_or_else(|_| unreachable!()) }
+    let partial_c: [Fr; PARTIAL] = (0..PARTIAL)
+        .map(|r| c[HALF + r][0])
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    let mds: [[Fr; T]; T] = m
+        .iter()
+        .map(|r| arr(r))
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    let pre: [[Fr; T]; T] = a
+        .iter()
+        .map(|r| arr(r))
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    Params {
+        full_c,
+        partial_c,
+        mds,
+        pre,
+        sparse: sparse.try_into().unwrap_or_else(|_| unreachable!()),
+    }
 }
 
 #[inline(always)]
@@ -172,7 +213,14 @@ fn full_sbox(s: &mut [Fr; T], c: &[Fr; T]) {
 /// circomlib's Poseidon of 5 inputs (light-poseidon's `new_circom(5)`, domain tag 0).
 pub fn poseidon5(inputs: &[Fr; 5]) -> Fr {
     let p = params();
-    let mut s = [Fr::zero(), inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]];
+    let mut s = [
+        Fr::zero(),
+        inputs[0],
+        inputs[1],
+        inputs[2],
+        inputs[3],
+        inputs[4],
+    ];
     for r in 0..HALF {
         full_sbox(&mut s, &p.full_c[r]);
         s = dense(if r + 1 == HALF { &p.pre } else { &p.mds }, &s);
@@ -209,7 +257,12 @@ fn pack7_words(values: &[i32]) -> [u64; 4] {
     for (k, &v) in values.iter().enumerate() {
         u[k] = (v as u32 ^ 0x8000_0000) as u64;
     }
-    [u[0] | u[1] << 32, u[2] | u[3] << 32, u[4] | u[5] << 32, u[6]]
+    [
+        u[0] | u[1] << 32,
+        u[2] | u[3] << 32,
+        u[4] | u[5] << 32,
+        u[6],
+    ]
 }
 
 /// The chunk digest of docs/commitments.md as a field element.
@@ -283,7 +336,11 @@ mod tests {
             match self.next() % 4 {
                 0 => Fr::from(self.next() % 5),
                 1 => -Fr::from(self.next() % 5),
-                _ => Fr::from_le_bytes_mod_order(&(0..4).flat_map(|_| self.next().to_le_bytes()).collect::<Vec<_>>()),
+                _ => Fr::from_le_bytes_mod_order(
+                    &(0..4)
+                        .flat_map(|_| self.next().to_le_bytes())
+                        .collect::<Vec<_>>(),
+                ),
             }
         }
     }
@@ -300,8 +357,10 @@ mod tests {
 
     #[test]
     fn matches_circomlibjs() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vectors/poseidon-circomlibjs.json");
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/vectors/poseidon-circomlibjs.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let dec = |s: &serde_json::Value| Fr::from_le_bytes_mod_order(&num_le(s.as_str().unwrap()));
         let p5 = v["poseidon5"].as_array().unwrap();
         assert!(!p5.is_empty());
@@ -312,9 +371,20 @@ mod tests {
         let chunks = v["chunks"].as_array().unwrap();
         assert!(!chunks.is_empty());
         for case in chunks {
-            let values: Vec<i32> = case["values"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap() as i32).collect();
-            let want = hex::decode(case["digest"].as_str().unwrap().trim_start_matches("0x")).unwrap();
-            assert_eq!(crate::commit::fr_to_bytes(&chunk_digest(&values)).to_vec(), want, "{} values", values.len());
+            let values: Vec<i32> = case["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap() as i32)
+                .collect();
+            let want =
+                hex::decode(case["digest"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+            assert_eq!(
+                crate::commit::fr_to_bytes(&chunk_digest(&values)).to_vec(),
+                want,
+                "{} values",
+                values.len()
+            );
         }
     }
 
@@ -337,7 +407,12 @@ mod tests {
         let mut rng = Rng(7);
         for len in 0..=7 {
             for _ in 0..50 {
-                let vals: Vec<i32> = (0..len).map(|k| match rng.next() % 3 { 0 => [i32::MIN, i32::MAX, 0, -1][k % 4], _ => rng.next() as i32 }).collect();
+                let vals: Vec<i32> = (0..len)
+                    .map(|k| match rng.next() % 3 {
+                        0 => [i32::MIN, i32::MAX, 0, -1][k % 4],
+                        _ => rng.next() as i32,
+                    })
+                    .collect();
                 let want = crate::commit::pack_chunk(&vals);
                 assert_eq!(pack7(&vals), want.first().copied().unwrap_or(Fr::zero()));
             }
@@ -351,11 +426,32 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         eprintln!("IFMA lanes: {}", ifma::available());
         let mut rng = Rng(13);
-        for (chunk_len, total) in [(1usize, 9usize), (7, 7), (28, 57), (29, 8 * 29), (30, 17 * 30 + 11), (64, 3 * 64), (100, 800), (2048, 8 * 2048 + 5)] {
+        for (chunk_len, total) in [
+            (1usize, 9usize),
+            (7, 7),
+            (28, 57),
+            (29, 8 * 29),
+            (30, 17 * 30 + 11),
+            (64, 3 * 64),
+            (100, 800),
+            (2048, 8 * 2048 + 5),
+        ] {
             for extreme in [false, true] {
-                let vals: Vec<i32> = (0..total).map(|k| if extreme { [i32::MIN, i32::MAX, -1, 0][(k + (rng.next() as usize)) % 4] } else { rng.next() as i32 }).collect();
+                let vals: Vec<i32> = (0..total)
+                    .map(|k| {
+                        if extreme {
+                            [i32::MIN, i32::MAX, -1, 0][(k + (rng.next() as usize)) % 4]
+                        } else {
+                            rng.next() as i32
+                        }
+                    })
+                    .collect();
                 let want: Vec<Fr> = vals.chunks(chunk_len).map(chunk_digest).collect();
-                assert_eq!(chunk_digests(&vals, chunk_len), want, "chunk_len {chunk_len}, {total} values");
+                assert_eq!(
+                    chunk_digests(&vals, chunk_len),
+                    want,
+                    "chunk_len {chunk_len}, {total} values"
+                );
             }
         }
         assert!(chunk_digests(&[], 5).is_empty());
@@ -372,7 +468,13 @@ mod tests {
         // eight different chunks, one of them all i32::MAX (the largest packed integers)
         let mut rng = Rng(17);
         let len = 2048;
-        let data: Vec<Vec<i32>> = (0..8).map(|l| (0..len).map(|_| if l == 3 { i32::MAX } else { rng.next() as i32 }).collect()).collect();
+        let data: Vec<Vec<i32>> = (0..8)
+            .map(|l| {
+                (0..len)
+                    .map(|_| if l == 3 { i32::MAX } else { rng.next() as i32 })
+                    .collect()
+            })
+            .collect();
         let lanes: [&[i32]; 8] = std::array::from_fn(|l| &data[l][..]);
         // SAFETY: checked above
         let got = unsafe { ifma::chunk_digests8(lanes) };
@@ -399,4 +501,3 @@ mod tests {
         }
     }
 }
-

@@ -9,7 +9,10 @@ use zkopml_model::input::{parse_input_json, read_input_json};
 use zkopml_model::{compile_onnx, default_calibration, Graph, ModelError, Program, RawModel};
 
 fn model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models").join(name).join("network.onnx")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name)
+        .join("network.onnx")
 }
 
 fn compiled(name: &str) -> (Program, Vec<f64>) {
@@ -28,8 +31,15 @@ fn mobilenet_infer_is_the_trace_output() {
     let trace = run(&p, q.clone()).unwrap();
     let engine = Engine::new(&p);
     for threads in [1, 2, 3] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        assert_eq!(&pool.install(|| engine.infer(q.clone())).unwrap(), trace.output(), "infer on {threads} threads");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        assert_eq!(
+            &pool.install(|| engine.infer(q.clone())).unwrap(),
+            trace.output(),
+            "infer on {threads} threads"
+        );
     }
     // every op's time is reported, fused ones included
     let (y, times) = engine.infer_timed(q).unwrap();
@@ -45,7 +55,10 @@ fn same_trace_twice_and_across_thread_counts() {
         let q = quantise_input(&p, &x).unwrap();
         let a = run(&p, q.clone()).unwrap();
         let ca = TraceCommitment::new(&p, &a).unwrap();
-        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let (b, cb) = one.install(|| {
             let b = run(&p, q.clone()).unwrap();
             let cb = TraceCommitment::new(&p, &b).unwrap();
@@ -54,11 +67,22 @@ fn same_trace_twice_and_across_thread_counts() {
         assert_eq!(a, b, "{name}: traces differ across thread counts");
         // the honest path (prepared weights, slots freed early) gives the trace's output
         let engine = Engine::new(&p);
-        assert_eq!(&engine.infer(q.clone()).unwrap(), a.output(), "{name}: infer");
+        assert_eq!(
+            &engine.infer(q.clone()).unwrap(),
+            a.output(),
+            "{name}: infer"
+        );
         // its team of threads: one, and more than the machine has cores
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            assert_eq!(&pool.install(|| engine.infer(q.clone())).unwrap(), a.output(), "{name}: infer on {threads} threads");
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(
+                &pool.install(|| engine.infer(q.clone())).unwrap(),
+                a.output(),
+                "{name}: infer on {threads} threads"
+            );
         }
         assert_eq!(engine.run(q.clone()).unwrap(), a, "{name}: Engine::run");
         assert_eq!(ca.state_roots, cb.state_roots);
@@ -66,7 +90,10 @@ fn same_trace_twice_and_across_thread_counts() {
         let mut y = x.clone();
         y[0] += 0.5;
         let c = run(&p, quantise_input(&p, &y).unwrap()).unwrap();
-        assert_ne!(TraceCommitment::new(&p, &c).unwrap().state_roots[0], ca.state_roots[0]);
+        assert_ne!(
+            TraceCommitment::new(&p, &c).unwrap().state_roots[0],
+            ca.state_roots[0]
+        );
     }
 }
 
@@ -76,14 +103,19 @@ fn compiled_model_roundtrips_through_its_encoding() {
     let bytes = p.to_bytes();
     assert_eq!(Program::from_bytes(&bytes).unwrap(), p);
     let err = Program::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err();
-    assert!(err.to_string().contains("not a compiled zkopml model"), "{err}");
+    assert!(
+        err.to_string().contains("not a compiled zkopml model"),
+        "{err}"
+    );
 }
 
 #[test]
 fn truncated_and_garbage_files_are_clear_errors() {
     let bytes = std::fs::read(model("lenet_5")).unwrap();
     for cut in [bytes.len() / 2, 10, 0] {
-        let e = RawModel::from_bytes(&bytes[..cut]).and_then(|r| Graph::from_raw(&r)).unwrap_err();
+        let e = RawModel::from_bytes(&bytes[..cut])
+            .and_then(|r| Graph::from_raw(&r))
+            .unwrap_err();
         assert!(matches!(e, ModelError::Malformed(_)), "cut at {cut}: {e}");
     }
     let e = Graph::from_path(&PathBuf::from("/nonexistent/model.onnx")).unwrap_err();
@@ -94,42 +126,83 @@ fn truncated_and_garbage_files_are_clear_errors() {
 fn unknown_operator_is_named_at_load_time() {
     use tract_onnx::pb;
     let mut proto = tract_onnx::pb::ModelProto::default();
-    proto.opset_import.push(pb::OperatorSetIdProto { domain: String::new(), version: 13 });
+    proto.opset_import.push(pb::OperatorSetIdProto {
+        domain: String::new(),
+        version: 13,
+    });
     let mut g = pb::GraphProto::default();
-    let dim = |v| pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)), ..Default::default() };
+    let dim = |v| pb::tensor_shape_proto::Dimension {
+        value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)),
+        ..Default::default()
+    };
     g.input.push(pb::ValueInfoProto {
         name: "x".into(),
         r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim: vec![dim(1), dim(4)] }) })),
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto {
+                    dim: vec![dim(1), dim(4)],
+                }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
     });
-    g.node.push(pb::NodeProto { name: "mystery_node".into(), op_type: "Hardmax".into(), input: vec!["x".into()], output: vec!["y".into()], ..Default::default() });
-    g.output.push(pb::ValueInfoProto { name: "y".into(), ..Default::default() });
+    g.node.push(pb::NodeProto {
+        name: "mystery_node".into(),
+        op_type: "Hardmax".into(),
+        input: vec!["x".into()],
+        output: vec!["y".into()],
+        ..Default::default()
+    });
+    g.output.push(pb::ValueInfoProto {
+        name: "y".into(),
+        ..Default::default()
+    });
     proto.graph = Some(g);
     let e = Graph::from_raw(&RawModel::from_proto(&proto).unwrap()).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("Hardmax") && msg.contains("mystery_node") && msg.contains("opset 13"), "{msg}");
+    assert!(
+        msg.contains("Hardmax") && msg.contains("mystery_node") && msg.contains("opset 13"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn bad_inputs_are_rejected_with_reasons() {
     let (p, x) = compiled("lenet_5");
     let e = quantise_input(&p, &x[..10]).unwrap_err().to_string();
-    assert!(e.contains("10 values") && e.contains("[1, 1, 32, 32]"), "{e}");
+    assert!(
+        e.contains("10 values") && e.contains("[1, 1, 32, 32]"),
+        "{e}"
+    );
     let mut nan = x.clone();
     nan[3] = f64::NAN;
-    assert!(quantise_input(&p, &nan).unwrap_err().to_string().contains("#3 is not finite"));
+    assert!(quantise_input(&p, &nan)
+        .unwrap_err()
+        .to_string()
+        .contains("#3 is not finite"));
     let mut huge = x.clone();
     huge[0] = 1e30;
-    assert!(quantise_input(&p, &huge).unwrap_err().to_string().contains("too large"));
-    for bad in ["{}", "[", "{\"input_data\": [[1, \"a\"]]}", "{\"input_data\": [[1], [2]]}", "{\"input_data\": []}"] {
+    assert!(quantise_input(&p, &huge)
+        .unwrap_err()
+        .to_string()
+        .contains("too large"));
+    for bad in [
+        "{}",
+        "[",
+        "{\"input_data\": [[1, \"a\"]]}",
+        "{\"input_data\": [[1], [2]]}",
+        "{\"input_data\": []}",
+    ] {
         assert!(parse_input_json(bad).is_err(), "{bad}");
     }
     // a wrong-shaped tensor straight to the executor
     let wrong = zkopml_model::Tensor::new(vec![1, 784], vec![0i32; 784]);
-    assert!(run(&p, wrong).unwrap_err().to_string().contains("input shape"));
+    assert!(run(&p, wrong)
+        .unwrap_err()
+        .to_string()
+        .contains("input shape"));
 }
 
 #[test]
@@ -142,11 +215,32 @@ fn state_and_chunk_proofs_verify_and_tampered_ones_do_not() {
         let path = c.state_path(i, i);
         assert_eq!(path.len(), p.state_depth() as usize);
         let leaf = c.tensors[i].root;
-        assert!(verify_update(&c.state_roots[i - 1], &c.state_roots[i], i, &leaf, &path), "update {i}");
+        assert!(
+            verify_update(&c.state_roots[i - 1], &c.state_roots[i], i, &leaf, &path),
+            "update {i}"
+        );
         // wrong slot, wrong leaf, wrong before-root
-        assert!(!verify_update(&c.state_roots[i - 1], &c.state_roots[i], i ^ 1, &leaf, &path));
-        assert!(!verify_update(&c.state_roots[i - 1], &c.state_roots[i], i, &ZERO, &path));
-        assert!(!verify_update(&c.state_roots[i], &c.state_roots[i], i, &leaf, &path));
+        assert!(!verify_update(
+            &c.state_roots[i - 1],
+            &c.state_roots[i],
+            i ^ 1,
+            &leaf,
+            &path
+        ));
+        assert!(!verify_update(
+            &c.state_roots[i - 1],
+            &c.state_roots[i],
+            i,
+            &ZERO,
+            &path
+        ));
+        assert!(!verify_update(
+            &c.state_roots[i],
+            &c.state_roots[i],
+            i,
+            &leaf,
+            &path
+        ));
         // an earlier slot stays provable in a later state
         let p0 = c.state_path(i, 0);
         assert!(verify_path(&c.tensors[0].root, 0, &p0, &c.state_roots[i]));
@@ -154,7 +248,12 @@ fn state_and_chunk_proofs_verify_and_tampered_ones_do_not() {
         bad[0][0] ^= 1;
         assert!(!verify_path(&c.tensors[0].root, 0, &bad, &c.state_roots[i]));
         // an index beyond the tree never verifies
-        assert!(!verify_path(&c.tensors[0].root, 1 << path.len(), &p0, &c.state_roots[i]));
+        assert!(!verify_path(
+            &c.tensors[0].root,
+            1 << path.len(),
+            &p0,
+            &c.state_roots[i]
+        ));
     }
     // chunk proofs inside the first conv's output (several chunks)
     let tc = &c.tensors[1];
@@ -162,6 +261,11 @@ fn state_and_chunk_proofs_verify_and_tampered_ones_do_not() {
     for j in 0..tc.leaves.len() {
         let path = tc.chunks.path(j);
         assert_eq!(root_from_path(&tc.leaves[j], j, &path), tc.chunks.root());
-        assert!(!verify_path(&tc.leaves[(j + 1) % tc.leaves.len()], j, &path, &tc.chunks.root()));
+        assert!(!verify_path(
+            &tc.leaves[(j + 1) % tc.leaves.len()],
+            j,
+            &path,
+            &tc.chunks.root()
+        ));
     }
 }

@@ -22,9 +22,16 @@ fn torch_fold_model_runs_in_fixed_point_and_agrees_with_tract() {
     assert_eq!(&Engine::new(&p).infer(q).unwrap(), trace.output());
     let out = p.outputs[0];
     let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
-    let float = TractReference::load(&onnx, &graph.input_shape).unwrap().run(&x).unwrap();
+    let float = TractReference::load(&onnx, &graph.input_shape)
+        .unwrap()
+        .run(&x)
+        .unwrap();
     assert_eq!(fixed.len(), 5);
-    let err = fixed.iter().zip(&float[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let err = fixed
+        .iter()
+        .zip(&float[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     eprintln!("fixed point vs tract: max abs error {err:.2e}");
     assert!(err < 1e-4, "fixed point vs tract: max abs error {err}");
 }

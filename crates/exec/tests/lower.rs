@@ -17,11 +17,20 @@ use zkopml_model::{compile, Calibration, Graph, RawModel, Tensor};
 
 fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
-    let dim = dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect();
+    let dim = dims
+        .iter()
+        .map(|&d| Dimension {
+            value: Some(Value::DimValue(d)),
+            ..Default::default()
+        })
+        .collect();
     pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim }) })),
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
@@ -29,11 +38,23 @@ fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
 }
 
 fn f32s(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: v.to_vec(), ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn i64s(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 7, int64_data: v.to_vec(), ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 enum A {
@@ -45,7 +66,10 @@ enum A {
 
 fn attr(name: &str, a: A) -> pb::AttributeProto {
     use pb::attribute_proto::AttributeType as T;
-    let mut p = pb::AttributeProto { name: name.into(), ..Default::default() };
+    let mut p = pb::AttributeProto {
+        name: name.into(),
+        ..Default::default()
+    };
     match a {
         A::F(f) => (p.r#type, p.f) = (T::Float as i32, f),
         A::I(i) => (p.r#type, p.i) = (T::Int as i32, i),
@@ -63,11 +87,20 @@ struct G {
 
 impl G {
     fn new(opset: i64, input: &[i64]) -> G {
-        let mut g = pb::GraphProto { name: "lowered".into(), ..Default::default() };
+        let mut g = pb::GraphProto {
+            name: "lowered".into(),
+            ..Default::default()
+        };
         g.input.push(value_info("x", input));
         G { g, opset }
     }
-    fn op(&mut self, name: &str, op: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
+    fn op(
+        &mut self,
+        name: &str,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) -> String {
         self.g.node.push(pb::NodeProto {
             name: name.into(),
             op_type: op.into(),
@@ -87,7 +120,10 @@ impl G {
         self.g.output.push(value_info(out, &[]));
         pb::ModelProto {
             ir_version: 8,
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: self.opset }],
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: self.opset,
+            }],
             graph: Some(self.g),
             ..Default::default()
         }
@@ -95,7 +131,13 @@ impl G {
 }
 
 /// `y = op(x, extra...)`: one operator on the input.
-fn single(opset: i64, shape: &[i64], op: &str, extra: Vec<pb::TensorProto>, attrs: Vec<pb::AttributeProto>) -> pb::ModelProto {
+fn single(
+    opset: i64,
+    shape: &[i64],
+    op: &str,
+    extra: Vec<pb::TensorProto>,
+    attrs: Vec<pb::AttributeProto>,
+) -> pb::ModelProto {
     let mut g = G::new(opset, shape);
     let mut ins = vec!["x".to_string()];
     for t in extra {
@@ -111,20 +153,33 @@ fn uniform(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<f64> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
         })
         .collect()
 }
 
 /// Values deep in the saturating ranges, at the kinks and segment ends, and 0.
-const EXTREMES: &[f64] = &[-60.0, -17.0, -16.0, -15.9, -8.5, -8.0, -1.0, -0.1, -1e-3, 0.0, 1e-3, 0.1, 1.0, 8.0, 8.5, 10.0, 16.0, 17.0, 60.0];
+const EXTREMES: &[f64] = &[
+    -60.0, -17.0, -16.0, -15.9, -8.5, -8.0, -1.0, -0.1, -1e-3, 0.0, 1e-3, 0.1, 1.0, 8.0, 8.5, 10.0,
+    16.0, 17.0, 60.0,
+];
 
 /// Random inputs in [-4, 4) and [-40, 40), and the extreme values, for `n` elements.
 fn inputs(n: usize) -> Vec<Vec<f64>> {
-    let mut v = vec![uniform(n, 1, -4.0, 4.0), uniform(n, 2, -4.0, 4.0), uniform(n, 3, -40.0, 40.0)];
+    let mut v = vec![
+        uniform(n, 1, -4.0, 4.0),
+        uniform(n, 2, -4.0, 4.0),
+        uniform(n, 3, -40.0, 40.0),
+    ];
     for shift in 0..3 {
-        v.push((0..n).map(|i| EXTREMES[(i + 7 * shift) % EXTREMES.len()]).collect());
+        v.push(
+            (0..n)
+                .map(|i| EXTREMES[(i + 7 * shift) % EXTREMES.len()])
+                .collect(),
+        );
     }
     v
 }
@@ -136,10 +191,23 @@ fn inputs(n: usize) -> Vec<Vec<f64>> {
 /// output's quantum (the rounding of the last op and of the one before it). The program's
 /// operator kinds must be `kinds` (the lowering uses existing operators only). Returns the
 /// largest error relative to `max(1, max |y|)`.
-fn check_with(name: &str, proto: &pb::ModelProto, xs: &[Vec<f64>], kinds: &[&str], tol: f64, reference: Option<&dyn Fn(f64) -> f64>) -> f64 {
-    let xs: Vec<Vec<f64>> = xs.iter().map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect()).collect();
+fn check_with(
+    name: &str,
+    proto: &pb::ModelProto,
+    xs: &[Vec<f64>],
+    kinds: &[&str],
+    tol: f64,
+    reference: Option<&dyn Fn(f64) -> f64>,
+) -> f64 {
+    let xs: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
+        .collect();
     let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
-    let cal: Vec<Tensor<f64>> = xs.iter().map(|x| Tensor::new(g.input_shape.clone(), x.clone())).collect();
+    let cal: Vec<Tensor<f64>> = xs
+        .iter()
+        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+        .collect();
     let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
     let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
     assert_eq!(got, kinds, "{name}: lowered operators");
@@ -151,7 +219,11 @@ fn check_with(name: &str, proto: &pb::ModelProto, xs: &[Vec<f64>], kinds: &[&str
     for x in &xs {
         let qx = quantise_input(&p, x).unwrap();
         let trace = run(&p, qx.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(&engine.infer(qx).unwrap(), trace.output(), "{name}: honest path");
+        assert_eq!(
+            &engine.infer(qx).unwrap(),
+            trace.output(),
+            "{name}: honest path"
+        );
         let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
         let float = match reference {
             Some(f) => x.iter().map(|&v| f(v)).collect(),
@@ -159,7 +231,11 @@ fn check_with(name: &str, proto: &pb::ModelProto, xs: &[Vec<f64>], kinds: &[&str
         };
         assert_eq!(fixed.len(), float.len());
         let mag = float.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let err = fixed.iter().zip(&float).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = fixed
+            .iter()
+            .zip(&float)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(err <= tol * mag + 2.0 * q, "{name}: error {err:.3e} above {tol:.0e} · {mag:.3} + 2·{q:.1e} at input {x:?}\nfixed {fixed:?}\nfloat {float:?}");
         worst = worst.max(err / mag);
     }
@@ -176,37 +252,86 @@ const N: usize = 48;
 
 #[test]
 fn hard_sigmoid_and_hard_swish() {
-    let m = single(17, NCHW, "HardSigmoid", vec![], vec![attr("alpha", A::F(0.3)), attr("beta", A::F(0.4))]);
+    let m = single(
+        17,
+        NCHW,
+        "HardSigmoid",
+        vec![],
+        vec![attr("alpha", A::F(0.3)), attr("beta", A::F(0.4))],
+    );
     check("HardSigmoid", &m, &inputs(N), &["Affine", "Clip"], 1e-4);
     // rank 1: no channel axis, so Mul then Add
     let m = single(17, &[8], "HardSigmoid", vec![], vec![]);
-    check("HardSigmoid (rank 1)", &m, &inputs(8), &["Mul", "Add", "Clip"], 1e-4);
+    check(
+        "HardSigmoid (rank 1)",
+        &m,
+        &inputs(8),
+        &["Mul", "Add", "Clip"],
+        1e-4,
+    );
     let m = single(17, NCHW, "HardSwish", vec![], vec![]);
-    check("HardSwish", &m, &inputs(N), &["Affine", "Clip", "Mul"], 1e-4);
+    check(
+        "HardSwish",
+        &m,
+        &inputs(N),
+        &["Affine", "Clip", "Mul"],
+        1e-4,
+    );
 }
 
 #[test]
 fn elu_selu_celu() {
     let m = single(17, NCHW, "Elu", vec![], vec![attr("alpha", A::F(0.7))]);
-    check("Elu", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    check(
+        "Elu",
+        &m,
+        &inputs(N),
+        &["Relu", "PiecewisePoly", "Add"],
+        1e-4,
+    );
     let m = single(17, NCHW, "Selu", vec![], vec![]);
-    check("Selu", &m, &inputs(N), &["Relu", "Mul", "PiecewisePoly", "Add"], 1e-4);
+    check(
+        "Selu",
+        &m,
+        &inputs(N),
+        &["Relu", "Mul", "PiecewisePoly", "Add"],
+        1e-4,
+    );
     // tract 0.23 computes Celu as max(0, x) + min(0, exp(x/alpha) − 1), without ONNX's factor
     // alpha on the second term: alpha = 1 against tract, others against ONNX's formula
     let m = single(17, NCHW, "Celu", vec![], vec![]);
-    check("Celu", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    check(
+        "Celu",
+        &m,
+        &inputs(N),
+        &["Relu", "PiecewisePoly", "Add"],
+        1e-4,
+    );
     for alpha in [0.3f32, 2.5] {
         let a = alpha as f64;
         let celu = move |x: f64| x.max(0.0) + (a * ((x / a).exp() - 1.0)).min(0.0);
         let m = single(17, NCHW, "Celu", vec![], vec![attr("alpha", A::F(alpha))]);
-        check_with(&format!("Celu alpha {alpha}"), &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4, Some(&celu));
+        check_with(
+            &format!("Celu alpha {alpha}"),
+            &m,
+            &inputs(N),
+            &["Relu", "PiecewisePoly", "Add"],
+            1e-4,
+            Some(&celu),
+        );
     }
 }
 
 #[test]
 fn softplus_softsign_mish() {
     let m = single(17, NCHW, "Softplus", vec![], vec![]);
-    check("Softplus", &m, &inputs(N), &["Relu", "PiecewisePoly", "Add"], 1e-4);
+    check(
+        "Softplus",
+        &m,
+        &inputs(N),
+        &["Relu", "PiecewisePoly", "Add"],
+        1e-4,
+    );
     let m = single(17, NCHW, "Softsign", vec![], vec![]);
     check("Softsign", &m, &inputs(N), &["Abs", "Add", "Div"], 1e-4);
     let m = single(18, NCHW, "Mish", vec![], vec![]);
@@ -216,14 +341,26 @@ fn softplus_softsign_mish() {
     let sp = g.op("softplus", "Softplus", &["x"], vec![]);
     let t = g.op("tanh", "Tanh", &[&sp], vec![]);
     let y = g.op("y", "Mul", &["x", &t], vec![]);
-    check("Mul(x, Tanh(Softplus(x)))", &g.finish(&y), &inputs(N), &["Relu", "PiecewisePoly", "Add", "PiecewisePoly", "Mul"], 2e-4);
+    check(
+        "Mul(x, Tanh(Softplus(x)))",
+        &g.finish(&y),
+        &inputs(N),
+        &["Relu", "PiecewisePoly", "Add", "PiecewisePoly", "Mul"],
+        2e-4,
+    );
 }
 
 #[test]
 fn gelu_exact_and_tanh() {
     let m = single(20, NCHW, "Gelu", vec![], vec![]);
     check("Gelu", &m, &inputs(N), &["PiecewisePoly", "Mul"], 1e-4);
-    let m = single(20, NCHW, "Gelu", vec![], vec![attr("approximate", A::S("tanh"))]);
+    let m = single(
+        20,
+        NCHW,
+        "Gelu",
+        vec![],
+        vec![attr("approximate", A::S("tanh"))],
+    );
     check("Gelu tanh", &m, &inputs(N), &["PiecewisePoly", "Mul"], 1e-4);
 }
 
@@ -231,12 +368,33 @@ fn gelu_exact_and_tanh() {
 fn prelu_per_channel_and_shared_and_thresholded_relu() {
     let slope = f32s("slope", &[3, 1, 1], &[0.25, -0.1, 1.5]);
     let m = single(10, NCHW, "PRelu", vec![slope], vec![]);
-    check("PRelu per channel", &m, &inputs(N), &["Relu", "Sub", "Mul", "Add"], 1e-4);
-    let m = single(10, NCHW, "PRelu", vec![f32s("slope", &[1], &[0.25])], vec![]);
+    check(
+        "PRelu per channel",
+        &m,
+        &inputs(N),
+        &["Relu", "Sub", "Mul", "Add"],
+        1e-4,
+    );
+    let m = single(
+        10,
+        NCHW,
+        "PRelu",
+        vec![f32s("slope", &[1], &[0.25])],
+        vec![],
+    );
     check("PRelu shared", &m, &inputs(N), &["LeakyRelu"], 1e-4);
     // inputs on a grid of 2^-8, so none lies within a quantum of alpha (a step there)
-    let grid: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| (v * 256.0).round() / 256.0).collect()).collect();
-    let m = single(10, NCHW, "ThresholdedRelu", vec![], vec![attr("alpha", A::F(0.5))]);
+    let grid: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| (v * 256.0).round() / 256.0).collect())
+        .collect();
+    let m = single(
+        10,
+        NCHW,
+        "ThresholdedRelu",
+        vec![],
+        vec![attr("alpha", A::F(0.5))],
+    );
     check("ThresholdedRelu", &m, &grid, &["Compare", "Mul"], 1e-5);
 }
 
@@ -252,7 +410,9 @@ fn variadic_sum_mean_max_min() {
     let mx = g.op("max", "Max", &[&m, &n, &c], vec![]);
     let mn = g.op("min", "Min", &[&mx, &a, &c, &s], vec![]);
     let y = g.op("y", "Max", &[&mn], vec![]);
-    let kinds = ["Abs", "Neg", "Add", "Add", "Add", "Add", "Mul", "Max", "Max", "Min", "Min", "Min"];
+    let kinds = [
+        "Abs", "Neg", "Add", "Add", "Add", "Add", "Mul", "Max", "Max", "Min", "Min", "Min",
+    ];
     check("Sum/Mean/Max/Min", &g.finish(&y), &inputs(N), &kinds, 1e-4);
     // Mean of one input is that input; Max of three, one of them constant
     let mut g = G::new(13, NCHW);
@@ -260,14 +420,35 @@ fn variadic_sum_mean_max_min() {
     let n = g.op("neg", "Neg", &[&m], vec![]);
     let c = g.init(f32s("c", &[4], &[0.5, -2.0, 3.0, 0.0]));
     let y = g.op("y", "Max", &["x", &n, &c], vec![]);
-    check("Max of three", &g.finish(&y), &inputs(N), &["Neg", "Max", "Max"], 1e-4);
+    check(
+        "Max of three",
+        &g.finish(&y),
+        &inputs(N),
+        &["Neg", "Max", "Max"],
+        1e-4,
+    );
 }
 
 #[test]
 fn pow_constant_exponents() {
-    let pos: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.abs().clamp(0.05, 20.0)).collect()).collect();
-    let away: Vec<Vec<f64>> = pos.iter().zip(inputs(N)).map(|(p, s)| p.iter().zip(s).map(|(a, b)| if b < 0.0 { -a } else { *a }).collect()).collect();
-    let small: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.clamp(-6.0, 6.0)).collect()).collect();
+    let pos: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.abs().clamp(0.05, 20.0)).collect())
+        .collect();
+    let away: Vec<Vec<f64>> = pos
+        .iter()
+        .zip(inputs(N))
+        .map(|(p, s)| {
+            p.iter()
+                .zip(s)
+                .map(|(a, b)| if b < 0.0 { -a } else { *a })
+                .collect()
+        })
+        .collect();
+    let small: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.clamp(-6.0, 6.0)).collect())
+        .collect();
     let pow = |e: f32| single(15, NCHW, "Pow", vec![f32s("e", &[], &[e])], vec![]);
     check("Pow 2", &pow(2.0), &inputs(N), &["Mul"], 1e-4);
     check("Pow 3", &pow(3.0), &small, &["Mul", "Mul"], 1e-4);
@@ -284,8 +465,17 @@ fn pow_constant_exponents() {
     let mut g = G::new(15, NCHW);
     let ten = g.init(f32s("ten", &[], &[10.0]));
     let y = g.op("y", "Pow", &[&ten, "x"], vec![]);
-    let range: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| (v / 10.0).clamp(-4.0, 1.5)).collect()).collect();
-    check("Pow 10^x", &g.finish(&y), &range, &["Mul", "PiecewisePoly"], 1e-3);
+    let range: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| (v / 10.0).clamp(-4.0, 1.5)).collect())
+        .collect();
+    check(
+        "Pow 10^x",
+        &g.finish(&y),
+        &range,
+        &["Mul", "PiecewisePoly"],
+        1e-3,
+    );
 }
 
 /// `LayerNormalization` over the last axis (scale, bias) and over the last two (defaults), and
@@ -302,24 +492,69 @@ fn layer_normalization_fused_and_decomposed() {
     // the squares' scale follows the largest calibrated d²: rows of a far smaller variance keep
     // less relative precision (docs/fixed-point.md), so wide inputs are calibrated on their own
     let wide: Vec<Vec<f64>> = (10..14).map(|s| uniform(24, s, -200.0, 200.0)).collect();
-    let w: Vec<f32> = uniform(8, 11, 0.5, 1.5).into_iter().map(|v| v as f32).collect();
-    let bias: Vec<f32> = uniform(8, 12, -0.5, 0.5).into_iter().map(|v| v as f32).collect();
-    let ln_kinds = ["ReduceMean", "Sub", "Mul", "ReduceMean", "Add", "Sqrt", "Max", "Div"];
-    let with = |tail: &[&'static str]| -> Vec<&'static str> { ln_kinds.iter().chain(tail).copied().collect() };
-    let m = single(17, &shape, "LayerNormalization", vec![f32s("w", &[8], &w), f32s("b", &[8], &bias)], vec![attr("axis", A::I(-1)), attr("epsilon", A::F(1e-5))]);
+    let w: Vec<f32> = uniform(8, 11, 0.5, 1.5)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let bias: Vec<f32> = uniform(8, 12, -0.5, 0.5)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    let ln_kinds = [
+        "ReduceMean",
+        "Sub",
+        "Mul",
+        "ReduceMean",
+        "Add",
+        "Sqrt",
+        "Max",
+        "Div",
+    ];
+    let with = |tail: &[&'static str]| -> Vec<&'static str> {
+        ln_kinds.iter().chain(tail).copied().collect()
+    };
+    let m = single(
+        17,
+        &shape,
+        "LayerNormalization",
+        vec![f32s("w", &[8], &w), f32s("b", &[8], &bias)],
+        vec![attr("axis", A::I(-1)), attr("epsilon", A::F(1e-5))],
+    );
     check("LayerNormalization", &m, &xs, &with(&["Mul", "Add"]), 2e-3);
-    check("LayerNormalization on [-200, 200)", &m, &wide, &with(&["Mul", "Add"]), 2e-3);
-    let m = single(17, &shape, "LayerNormalization", vec![f32s("w", &[3, 8], &[1.0; 24])], vec![attr("axis", A::I(1))]);
+    check(
+        "LayerNormalization on [-200, 200)",
+        &m,
+        &wide,
+        &with(&["Mul", "Add"]),
+        2e-3,
+    );
+    let m = single(
+        17,
+        &shape,
+        "LayerNormalization",
+        vec![f32s("w", &[3, 8], &[1.0; 24])],
+        vec![attr("axis", A::I(1))],
+    );
     check("LayerNormalization axis 1", &m, &xs, &with(&[]), 2e-3);
 
     let mut g = G::new(17, &shape);
     let (wi, bi) = (g.init(f32s("w", &[8], &w)), g.init(f32s("b", &[8], &bias)));
     let two = g.init(f32s("two", &[], &[2.0]));
     let eps = g.init(f32s("eps", &[], &[1e-5]));
-    let mean = g.op("/ReduceMean", "ReduceMean", &["x"], vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))]);
+    let mean = g.op(
+        "/ReduceMean",
+        "ReduceMean",
+        &["x"],
+        vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))],
+    );
     let d = g.op("/Sub", "Sub", &["x", &mean], vec![]);
     let sq = g.op("/Pow", "Pow", &[&d, &two], vec![]);
-    let var = g.op("/ReduceMean_1", "ReduceMean", &[&sq], vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))]);
+    let var = g.op(
+        "/ReduceMean_1",
+        "ReduceMean",
+        &[&sq],
+        vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(1))],
+    );
     let ve = g.op("/Add", "Add", &[&var, &eps], vec![]);
     let sd = g.op("/Sqrt", "Sqrt", &[&ve], vec![]);
     let n = g.op("/Div", "Div", &[&d, &sd], vec![]);
@@ -327,8 +562,27 @@ fn layer_normalization_fused_and_decomposed() {
     let y = g.op("/Add_1", "Add", &[&s, &bi], vec![]);
     // no constant row here: without the floor, a zero variance under an eps below one quantum
     // is a division by zero, refused at run time
-    let xs: Vec<Vec<f64>> = xs.into_iter().filter(|x| x[..8].iter().any(|&v| v != 0.5)).collect();
-    check("LayerNorm as PyTorch decomposes it", &g.finish(&y), &xs, &["ReduceMean", "Sub", "Mul", "ReduceMean", "Add", "Sqrt", "Div", "Mul", "Add"], 2e-3);
+    let xs: Vec<Vec<f64>> = xs
+        .into_iter()
+        .filter(|x| x[..8].iter().any(|&v| v != 0.5))
+        .collect();
+    check(
+        "LayerNorm as PyTorch decomposes it",
+        &g.finish(&y),
+        &xs,
+        &[
+            "ReduceMean",
+            "Sub",
+            "Mul",
+            "ReduceMean",
+            "Add",
+            "Sqrt",
+            "Div",
+            "Mul",
+            "Add",
+        ],
+        2e-3,
+    );
 }
 
 #[test]
@@ -338,14 +592,31 @@ fn expand_of_a_computed_tensor() {
     let r = g.op("relu", "Relu", &["x"], vec![]);
     let shape = g.init(i64s("shape", &[5], &[2, 1, 3, 5, 4]));
     let y = g.op("y", "Expand", &[&r, &shape], vec![]);
-    check("Expand", &g.finish(&y), &inputs(12), &["Relu", "Reshape", "Gather", "Gather"], 1e-5);
+    check(
+        "Expand",
+        &g.finish(&y),
+        &inputs(12),
+        &["Relu", "Reshape", "Gather", "Gather"],
+        1e-5,
+    );
     // the pattern of a normalisation: a row statistic expanded back over the row
     let mut g = G::new(13, &[1, 3, 4, 4]);
-    let m = g.op("mean", "ReduceMean", &["x"], vec![attr("axes", A::Is(vec![3])), attr("keepdims", A::I(1))]);
+    let m = g.op(
+        "mean",
+        "ReduceMean",
+        &["x"],
+        vec![attr("axes", A::Is(vec![3])), attr("keepdims", A::I(1))],
+    );
     let shape = g.init(i64s("shape", &[4], &[1, 3, 4, 4]));
     let e = g.op("expand", "Expand", &[&m, &shape], vec![]);
     let y = g.op("y", "Sub", &["x", &e], vec![]);
-    check("x - Expand(ReduceMean(x))", &g.finish(&y), &inputs(N), &["ReduceMean", "Gather", "Sub"], 1e-4);
+    check(
+        "x - Expand(ReduceMean(x))",
+        &g.finish(&y),
+        &inputs(N),
+        &["ReduceMean", "Gather", "Sub"],
+        1e-4,
+    );
 }
 
 #[test]
@@ -357,13 +628,34 @@ fn sign_and_the_lp_pool_pattern() {
     let two = g.init(f32s("two", &[], &[2.0]));
     let half = g.init(f32s("half", &[], &[0.5]));
     let sq = g.op("pow", "Pow", &["x", &two], vec![]);
-    let f = g.op("pool", "AveragePool", &[&sq], vec![attr("kernel_shape", A::Is(vec![2, 2])), attr("strides", A::Is(vec![1, 1]))]);
+    let f = g.op(
+        "pool",
+        "AveragePool",
+        &[&sq],
+        vec![
+            attr("kernel_shape", A::Is(vec![2, 2])),
+            attr("strides", A::Is(vec![1, 1])),
+        ],
+    );
     let sign = g.op("sign", "Sign", &[&f], vec![]);
     let abs = g.op("abs", "Abs", &[&f], vec![]);
     let relu = g.op("relu", "Relu", &[&abs], vec![]);
     let mul = g.op("mul", "Mul", &[&sign, &relu], vec![]);
     let y = g.op("y", "Pow", &[&mul, &half], vec![]);
-    let kinds = ["Mul", "AveragePool", "Compare", "Compare", "Sub", "Abs", "Relu", "Mul", "Sqrt"];
-    let small: Vec<Vec<f64>> = inputs(N).into_iter().map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect()).collect();
+    let kinds = [
+        "Mul",
+        "AveragePool",
+        "Compare",
+        "Compare",
+        "Sub",
+        "Abs",
+        "Relu",
+        "Mul",
+        "Sqrt",
+    ];
+    let small: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect())
+        .collect();
     check("LpPool pattern", &g.finish(&y), &small, &kinds, 1e-3);
 }

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 use ark_bn254::Fr;
 use serde_json::{json, Value};
-use zkopml_exec::commit::{canonical, fr_to_bytes, meta_hash, pack_be, state_roots, ChunkHasher, Leaves, MerkleTree, TensorCommitment};
+use zkopml_exec::commit::{
+    canonical, fr_to_bytes, meta_hash, pack_be, state_roots, ChunkHasher, Leaves, MerkleTree,
+    TensorCommitment,
+};
 use zkopml_model::input::SplitMix;
 use zkopml_model::{DType, Tensor, TensorSpec};
 
@@ -28,17 +31,31 @@ fn boundary_vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed
     vector(shape, scale, chunk_len, seed, Leaves::Keccak)
 }
 
-fn vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: u64, kind: Leaves) -> Value {
+fn vector(
+    shape: Vec<usize>,
+    scale: i32,
+    chunk_len: Option<usize>,
+    seed: u64,
+    kind: Leaves,
+) -> Value {
     let mut spec = TensorSpec::new(shape.clone(), DType::Float, scale);
     if let Some(c) = chunk_len {
         spec.chunk_len = c;
     }
     let mut rng = SplitMix(seed);
     let n: usize = shape.iter().product();
-    let data: Vec<i32> = (0..n).map(|i| match i % 5 { 0 => i32::MIN + i as i32, 1 => i32::MAX - i as i32, _ => (rng.next_u64() >> 40) as i32 - (1 << 23) }).collect();
+    let data: Vec<i32> = (0..n)
+        .map(|i| match i % 5 {
+            0 => i32::MIN + i as i32,
+            1 => i32::MAX - i as i32,
+            _ => (rng.next_u64() >> 40) as i32 - (1 << 23),
+        })
+        .collect();
     let t = Tensor::new(shape.clone(), data);
     let tc = TensorCommitment::with_leaves(&spec, &t, kind).unwrap();
-    let paths: Vec<Value> = (0..tc.leaves.len()).map(|j| json!(tc.chunks.path(j).iter().map(|s| hx(s)).collect::<Vec<_>>())).collect();
+    let paths: Vec<Value> = (0..tc.leaves.len())
+        .map(|j| json!(tc.chunks.path(j).iter().map(|s| hx(s)).collect::<Vec<_>>()))
+        .collect();
     let leaves: Vec<String> = tc.leaves.iter().map(|d| hx(d)).collect();
     match kind {
         Leaves::Poseidon => json!({
@@ -60,32 +77,44 @@ fn vector(shape: Vec<usize>, scale: i32, chunk_len: Option<usize>, seed: u64, ki
 
 fn build() -> Value {
     let mut h = ChunkHasher::default();
-    let chunks: Vec<Value> = [vec![0], vec![-1, 1], vec![i32::MIN, i32::MAX, 0, 7, -7, 100, -100, 5], (0..29).map(|i| i * 1000 - 14000).collect::<Vec<i32>>()]
-        .into_iter()
-        .map(|v| json!({ "values": v, "digest": hx(&h.digest(&v)) }))
-        .collect();
+    let chunks: Vec<Value> = [
+        vec![0],
+        vec![-1, 1],
+        vec![i32::MIN, i32::MAX, 0, 7, -7, 100, -100, 5],
+        (0..29).map(|i| i * 1000 - 14000).collect::<Vec<i32>>(),
+    ]
+    .into_iter()
+    .map(|v| json!({ "values": v, "digest": hx(&h.digest(&v)) }))
+    .collect();
     let tensors = vec![
         tensor_vector(vec![1, 10], 14, None, 1),
         tensor_vector(vec![1, 2, 3, 4], -3, Some(8), 2), // NCHW -> NHWC, 3 chunks of whole rows
-        tensor_vector(vec![3, 5], 0, Some(4), 3),       // 4 chunks, last one short
-        tensor_vector(vec![1, 3, 2, 2], 8, Some(6), 4), // chunk count 2, exact
+        tensor_vector(vec![3, 5], 0, Some(4), 3),        // 4 chunks, last one short
+        tensor_vector(vec![1, 3, 2, 2], 8, Some(6), 4),  // chunk count 2, exact
     ];
     // boundary tensors (slot 0 and n): every one has negative values (i32::MIN + i among them)
     let boundary = vec![
-        boundary_vector(vec![1, 10], 14, None, 5),         // one chunk: chunksRoot = its leaf
-        boundary_vector(vec![3, 5], 0, Some(4), 6),        // 4 chunks, the last one short (3 values)
+        boundary_vector(vec![1, 10], 14, None, 5), // one chunk: chunksRoot = its leaf
+        boundary_vector(vec![3, 5], 0, Some(4), 6), // 4 chunks, the last one short (3 values)
         boundary_vector(vec![1, 2, 3, 4], -3, Some(8), 7), // rank 4: NCHW -> NHWC, 3 chunks
-        boundary_vector(vec![2, 7], 8, Some(3), 8),        // 5 chunks (8 leaves with padding), last of 2
+        boundary_vector(vec![2, 7], 8, Some(3), 8), // 5 chunks (8 leaves with padding), last of 2
     ];
     // a state tree: 6 ops, depth 3, leaves are keccak-distinct tensor roots
-    let roots: Vec<[u8; 32]> = (0..7u8).map(|i| zkopml_exec::commit::keccak(&[b"slot", &[i]])).collect();
+    let roots: Vec<[u8; 32]> = (0..7u8)
+        .map(|i| zkopml_exec::commit::keccak(&[b"slot", &[i]]))
+        .collect();
     let depth = 3;
     let sr = state_roots(&roots, depth);
     let updates: Vec<Value> = (1..roots.len()).map(|i| {
         let tree = MerkleTree::with_depth(&roots[..=i], depth);
         json!({ "slot": i, "before": hx(&sr[i - 1]), "after": hx(&sr[i]), "leaf": hx(&roots[i]), "siblings": tree.path(i).iter().map(|s| hx(s)).collect::<Vec<_>>() })
     }).collect();
-    let spec_meta = TensorSpec { shape: vec![1, 1000], dtype: DType::Float, scale: 16, chunk_len: 1000 };
+    let spec_meta = TensorSpec {
+        shape: vec![1, 1000],
+        dtype: DType::Float,
+        scale: 16,
+        chunk_len: 1000,
+    };
     json!({
         "description": "zkopml commitments (docs/commitments.md), made by crates/exec/tests/vectors.rs; values are in canonical layout (NHWC for rank 4), logicalValues in ONNX order; tensors have Poseidon chunk digests as leaves (interior slots), boundaryTensors keccak leaves over the chunks' packed bytes (int32 big-endian; slots 0 and n)",
         "chunks": chunks,
@@ -103,7 +132,8 @@ fn commitment_vectors_match_the_checked_in_file() {
     if std::env::var("ZKOPML_BLESS").is_ok() {
         std::fs::write(&path, &fresh).unwrap();
     }
-    let on_disk = std::fs::read_to_string(&path).expect("testdata/vectors/commitments.json (regenerate with ZKOPML_BLESS=1)");
+    let on_disk = std::fs::read_to_string(&path)
+        .expect("testdata/vectors/commitments.json (regenerate with ZKOPML_BLESS=1)");
     assert!(on_disk == fresh, "testdata/vectors/commitments.json differs from what the code computes: a commitment definition drifted");
 }
 
@@ -113,15 +143,30 @@ fn chunk_digests_match_circomlibjs() {
     let v: Value = serde_json::from_str(&text).unwrap();
     let mut h = ChunkHasher::default();
     for p in v["poseidon5"].as_array().unwrap() {
-        let ins: Vec<Fr> = p["inputs"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().parse::<Fr>().unwrap()).collect();
+        let ins: Vec<Fr> = p["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().parse::<Fr>().unwrap())
+            .collect();
         let want: Fr = p["output"].as_str().unwrap().parse().unwrap();
         assert_eq!(h.poseidon5(&ins.try_into().unwrap()), want);
     }
     let chunks = v["chunks"].as_array().unwrap();
     assert!(chunks.len() >= 10);
     for c in chunks {
-        let vals: Vec<i32> = c["values"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap() as i32).collect();
-        assert_eq!(hx(&h.digest(&vals)), c["digest"].as_str().unwrap(), "chunk of {} values", vals.len());
+        let vals: Vec<i32> = c["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap() as i32)
+            .collect();
+        assert_eq!(
+            hx(&h.digest(&vals)),
+            c["digest"].as_str().unwrap(),
+            "chunk of {} values",
+            vals.len()
+        );
         assert_eq!(h.digest(&vals), fr_to_bytes(&h.digest_fr(&vals)));
     }
 }

@@ -96,10 +96,22 @@ pub fn shift_round_sum(big: i128, d: u32, small: i128, k: i64) -> Option<i64> {
         fit_i64(shift_round_i128(t, clamp_shift(k - d64))?)
     } else if k >= 1 {
         let e = (d64 - k) as u32;
-        let hi = if big == 0 { 0 } else if e >= 64 { return None } else { big << e };
+        let hi = if big == 0 {
+            0
+        } else if e >= 64 {
+            return None;
+        } else {
+            big << e
+        };
         fit_i64(hi + shift_round_i128(small, clamp_shift(k))?)
     } else {
-        let v = if big == 0 { small } else if d >= 64 { return None } else { (big << d) + small };
+        let v = if big == 0 {
+            small
+        } else if d >= 64 {
+            return None;
+        } else {
+            (big << d) + small
+        };
         fit_i64(shift_round_i128(v, clamp_shift(k))?)
     }
 }
@@ -118,16 +130,37 @@ pub fn shift_round_aligned(a: i128, ua: u32, b: i128, ub: u32, shift: i32) -> Op
 
 /// The order of `a·2^ua` and `b·2^ub`, exactly, for `|a|, |b| <= 2^63` and any shifts.
 pub fn cmp_aligned(a: i128, ua: u32, b: i128, ub: u32) -> std::cmp::Ordering {
-    let (big, d, small, flip) = if ua >= ub { (a, ua - ub, b, false) } else { (b, ub - ua, a, true) };
+    let (big, d, small, flip) = if ua >= ub {
+        (a, ua - ub, b, false)
+    } else {
+        (b, ub - ua, a, true)
+    };
     // big·2^d against small: exact in i128 for d <= 63; beyond, |big·2^d| >= 2^64 > |small|
     // unless big = 0, so big's sign decides
-    let o = if d <= 63 { (big << d).cmp(&small) } else if big != 0 { big.cmp(&0) } else { 0.cmp(&small) };
-    if flip { o.reverse() } else { o }
+    let o = if d <= 63 {
+        (big << d).cmp(&small)
+    } else if big != 0 {
+        big.cmp(&0)
+    } else {
+        0.cmp(&small)
+    };
+    if flip {
+        o.reverse()
+    } else {
+        o
+    }
 }
 
 /// `shift_round(max or min(a·2^ua, b·2^ub), shift)` exactly (Max / Min); None only when the
 /// exact value has magnitude at least 2^63.
-pub fn shift_round_extreme(a: i128, ua: u32, b: i128, ub: u32, shift: i32, max: bool) -> Option<i64> {
+pub fn shift_round_extreme(
+    a: i128,
+    ua: u32,
+    b: i128,
+    ub: u32,
+    shift: i32,
+    max: bool,
+) -> Option<i64> {
     let a_wins = match cmp_aligned(a, ua, b, ub) {
         std::cmp::Ordering::Greater => max,
         std::cmp::Ordering::Less => !max,
@@ -153,7 +186,11 @@ pub fn div_round_i128(n: i128, d: i128) -> Option<i128> {
     if d == 0 {
         return None;
     }
-    let (n, d) = if d < 0 { (n.checked_neg()?, d.checked_neg()?) } else { (n, d) };
+    let (n, d) = if d < 0 {
+        (n.checked_neg()?, d.checked_neg()?)
+    } else {
+        (n, d)
+    };
     let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
     Some(q + (r >= d - r) as i128)
 }
@@ -198,7 +235,9 @@ impl PiecewisePoly {
     /// clamp of an i64 input is then the same).
     pub fn hi(&self) -> i64 {
         match self.span() {
-            Some(span) => (self.lo as i128 + span - 1).clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            Some(span) => {
+                (self.lo as i128 + span - 1).clamp(i64::MIN as i128, i64::MAX as i128) as i64
+            }
             None => i64::MAX,
         }
     }
@@ -231,19 +270,35 @@ impl PiecewisePoly {
             off = off.min(span.checked_sub(1)?);
         }
         let sb = self.seg_bits;
-        let (k, z) = if sb >= 127 { (0, off) } else { (off >> sb, off & ((1i128 << sb) - 1)) };
+        let (k, z) = if sb >= 127 {
+            (0, off)
+        } else {
+            (off >> sb, off & ((1i128 << sb) - 1))
+        };
         let c = self.coeffs.get(usize::try_from(k).ok()?)?;
         let (&c0, rest) = c.split_first()?;
         let mut acc = c0 as i128;
         for &ci in rest {
             acc = shift_round_i128(acc.checked_mul(z)?, self.in_scale)?.checked_add(ci as i128)?;
         }
-        shift_round_i128(acc, clamp_shift(self.coeff_scale as i64 - self.out_scale as i64))
+        shift_round_i128(
+            acc,
+            clamp_shift(self.coeff_scale as i64 - self.out_scale as i64),
+        )
     }
 
     /// Fit `f` (a real function) on `[lo_real, lo_real + segments·width)` with `width = 2^seg_log2`
     /// real units, each segment by a least-squares polynomial of `degree` at Chebyshev nodes.
-    pub fn fit(f: impl Fn(f64) -> f64, lo_real: f64, seg_log2: i32, segments: usize, degree: usize, in_scale: i32, out_scale: i32, guard: i32) -> Option<PiecewisePoly> {
+    pub fn fit(
+        f: impl Fn(f64) -> f64,
+        lo_real: f64,
+        seg_log2: i32,
+        segments: usize,
+        degree: usize,
+        in_scale: i32,
+        out_scale: i32,
+        guard: i32,
+    ) -> Option<PiecewisePoly> {
         let seg_bits = seg_log2 + in_scale;
         if seg_bits < 0 {
             return None;
@@ -256,12 +311,34 @@ impl PiecewisePoly {
             let a = lo_real + k as f64 * width;
             // sample points t in [0, width)
             let m = 4 * (degree + 1);
-            let ts: Vec<f64> = (0..m).map(|j| width * 0.5 * (1.0 - ((2 * j + 1) as f64 * std::f64::consts::PI / (2 * m) as f64).cos())).collect();
-            let p = lstsq_poly(&ts, &ts.iter().map(|&t| f(a + t)).collect::<Vec<_>>(), degree)?;
+            let ts: Vec<f64> = (0..m)
+                .map(|j| {
+                    width
+                        * 0.5
+                        * (1.0 - ((2 * j + 1) as f64 * std::f64::consts::PI / (2 * m) as f64).cos())
+                })
+                .collect();
+            let p = lstsq_poly(
+                &ts,
+                &ts.iter().map(|&t| f(a + t)).collect::<Vec<_>>(),
+                degree,
+            )?;
             // p[d] is the coefficient of t^d; store highest degree first at coeff_scale
-            coeffs.push(p.iter().rev().map(|&c| (c * 2f64.powi(coeff_scale)).round() as i64).collect());
+            coeffs.push(
+                p.iter()
+                    .rev()
+                    .map(|&c| (c * 2f64.powi(coeff_scale)).round() as i64)
+                    .collect(),
+            );
         }
-        Some(PiecewisePoly { in_scale, out_scale, coeff_scale, lo, seg_bits: seg_bits as u32, coeffs })
+        Some(PiecewisePoly {
+            in_scale,
+            out_scale,
+            coeff_scale,
+            lo,
+            seg_bits: seg_bits as u32,
+            coeffs,
+        })
     }
 }
 
@@ -322,7 +399,19 @@ mod tests {
 
     #[test]
     fn isqrt_exact() {
-        for x in [0i64, 1, 2, 3, 4, 15, 16, 17, 1 << 40, (1 << 40) - 1, i32::MAX as i64] {
+        for x in [
+            0i64,
+            1,
+            2,
+            3,
+            4,
+            15,
+            16,
+            17,
+            1 << 40,
+            (1 << 40) - 1,
+            i32::MAX as i64,
+        ] {
             let y = isqrt(x).unwrap();
             assert!(y * y <= x && (y + 1) * (y + 1) > x);
         }
@@ -331,7 +420,22 @@ mod tests {
 
     /// Extreme and random i64 values for the property tests.
     fn extremes() -> Vec<i64> {
-        let mut v = vec![0, 1, -1, 2, -2, i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 1, i32::MIN as i64, i32::MAX as i64, 1 << 62, -(1 << 62), i64::MAX - (1 << 32) + 2];
+        let mut v = vec![
+            0,
+            1,
+            -1,
+            2,
+            -2,
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MAX,
+            i64::MAX - 1,
+            i32::MIN as i64,
+            i32::MAX as i64,
+            1 << 62,
+            -(1 << 62),
+            i64::MAX - (1 << 32) + 2,
+        ];
         let mut g = crate::input::SplitMix(19);
         for _ in 0..40 {
             let r = g.next_u64() as i64;
@@ -358,7 +462,10 @@ mod tests {
     #[test]
     fn shift_round_is_exact_for_every_i64_and_shift() {
         // the finding: 2^63 - 2^32 + 1 by 2^33 wrapped to -2^30
-        assert_eq!(shift_round((1 << 62) + ((1 << 62) - (1 << 32) + 1), 33), 1 << 30);
+        assert_eq!(
+            shift_round((1 << 62) + ((1 << 62) - (1 << 32) + 1), 33),
+            1 << 30
+        );
         for x in extremes() {
             for k in (-70..=130).chain([i32::MIN, i32::MIN + 1, i32::MAX, 200, 1000]) {
                 let want = shift_round_ref(x as i128, k.max(-70));
@@ -374,14 +481,27 @@ mod tests {
                     }
                     None => {
                         assert_eq!(checked_shift_round(x, k), None, "x={x} k={k}");
-                        assert!(i32::try_from(shift_round(x, k)).is_err(), "a saturated value is no stored value: x={x} k={k}");
+                        assert!(
+                            i32::try_from(shift_round(x, k)).is_err(),
+                            "a saturated value is no stored value: x={x} k={k}"
+                        );
                     }
                 }
             }
         }
         // the extremes of i128 itself
         for x in [i128::MAX, i128::MIN, i128::MIN + 1, 1 << 126, -(1 << 126)] {
-            assert_eq!(shift_round_i128(x, 127), Some(if x == i128::MAX || x == 1 << 126 { 1 } else if x == -(1 << 126) { 0 } else { -1 }), "{x}");
+            assert_eq!(
+                shift_round_i128(x, 127),
+                Some(if x == i128::MAX || x == 1 << 126 {
+                    1
+                } else if x == -(1 << 126) {
+                    0
+                } else {
+                    -1
+                }),
+                "{x}"
+            );
             assert_eq!(shift_round_i128(x, 128), Some(0));
             assert_eq!(shift_round_i128(x, 1), Some((x >> 1) + (x & 1)));
             assert_eq!(shift_round_i128(x, -1), x.checked_mul(2));
@@ -390,13 +510,28 @@ mod tests {
 
     #[test]
     fn div_round_is_exact_for_every_i64() {
-        let ds: Vec<i64> = extremes().into_iter().chain([3, -3, 7, 1 << 31, -(1 << 31)]).collect();
+        let ds: Vec<i64> = extremes()
+            .into_iter()
+            .chain([3, -3, 7, 1 << 31, -(1 << 31)])
+            .collect();
         for n in extremes() {
             for &d in &ds {
-                let (nn, dd) = if d < 0 { (-(n as i128), -(d as i128)) } else { (n as i128, d as i128) };
-                let want = if d == 0 { None } else { Some((2 * nn + dd).div_euclid(2 * dd)) };
+                let (nn, dd) = if d < 0 {
+                    (-(n as i128), -(d as i128))
+                } else {
+                    (n as i128, d as i128)
+                };
+                let want = if d == 0 {
+                    None
+                } else {
+                    Some((2 * nn + dd).div_euclid(2 * dd))
+                };
                 assert_eq!(div_round_i128(n as i128, d as i128), want, "n={n} d={d}");
-                assert_eq!(div_round(n, d), want.map(|w| w.clamp(i64::MIN as i128, i64::MAX as i128) as i64), "n={n} d={d}");
+                assert_eq!(
+                    div_round(n, d),
+                    want.map(|w| w.clamp(i64::MIN as i128, i64::MAX as i128) as i64),
+                    "n={n} d={d}"
+                );
             }
         }
         assert_eq!(div_round(i64::MIN, -1), Some(i64::MAX)); // 2^63, saturated
@@ -407,9 +542,17 @@ mod tests {
 
     #[test]
     fn isqrt_is_exact_near_i64_max() {
-        for x in [i64::MAX, i64::MAX - 1, 3037000499i64 * 3037000499, 3037000499i64 * 3037000499 - 1] {
+        for x in [
+            i64::MAX,
+            i64::MAX - 1,
+            3037000499i64 * 3037000499,
+            3037000499i64 * 3037000499 - 1,
+        ] {
             let y = isqrt(x).unwrap() as i128;
-            assert!(y * y <= x as i128 && (y + 1) * (y + 1) > x as i128, "x={x} y={y}");
+            assert!(
+                y * y <= x as i128 && (y + 1) * (y + 1) > x as i128,
+                "x={x} y={y}"
+            );
         }
         assert_eq!(isqrt(i64::MAX), Some(3037000499));
     }
@@ -419,26 +562,90 @@ mod tests {
         // against the sum formed in i128 (alignments up to 60)
         let mut vals: Vec<i64> = extremes();
         vals.truncate(30);
-        let shifts = [-70, -64, -40, -31, -1, 0, 1, 2, 30, 31, 32, 33, 61, 62, 63, 64, 65, 100, 126, 127, 200, i32::MAX, i32::MIN];
+        let shifts = [
+            -70,
+            -64,
+            -40,
+            -31,
+            -1,
+            0,
+            1,
+            2,
+            30,
+            31,
+            32,
+            33,
+            61,
+            62,
+            63,
+            64,
+            65,
+            100,
+            126,
+            127,
+            200,
+            i32::MAX,
+            i32::MIN,
+        ];
         for &a in &vals {
             for &b in &vals {
-                for (ua, ub) in [(0, 0), (1, 0), (0, 1), (29, 0), (31, 31), (32, 0), (0, 40), (60, 3), (17, 60)] {
+                for (ua, ub) in [
+                    (0, 0),
+                    (1, 0),
+                    (0, 1),
+                    (29, 0),
+                    (31, 31),
+                    (32, 0),
+                    (0, 40),
+                    (60, 3),
+                    (17, 60),
+                ] {
                     let (pa, pb) = ((a as i128) << ua, (b as i128) << ub);
                     for &k in &shifts {
-                        let fit = |w: Option<i128>| w.and_then(|w| (w.unsigned_abs() < 1 << 63).then_some(w as i64));
-                        let sum = |v: i128| fit(if k < -70 { (v == 0).then_some(0) } else { shift_round_ref(v, k) });
-                        assert_eq!(shift_round_aligned(a as i128, ua, b as i128, ub, k), sum(pa + pb), "{a}·2^{ua} + {b}·2^{ub}, {k}");
-                        assert_eq!(shift_round_aligned(a as i128, ua, -(b as i128), ub, k), sum(pa - pb), "{a}·2^{ua} - {b}·2^{ub}, {k}");
-                        assert_eq!(shift_round_extreme(a as i128, ua, b as i128, ub, k, true), sum(pa.max(pb)), "max {a} {ua} {b} {ub} {k}");
-                        assert_eq!(shift_round_extreme(a as i128, ua, b as i128, ub, k, false), sum(pa.min(pb)), "min");
+                        let fit = |w: Option<i128>| {
+                            w.and_then(|w| (w.unsigned_abs() < 1 << 63).then_some(w as i64))
+                        };
+                        let sum = |v: i128| {
+                            fit(if k < -70 {
+                                (v == 0).then_some(0)
+                            } else {
+                                shift_round_ref(v, k)
+                            })
+                        };
+                        assert_eq!(
+                            shift_round_aligned(a as i128, ua, b as i128, ub, k),
+                            sum(pa + pb),
+                            "{a}·2^{ua} + {b}·2^{ub}, {k}"
+                        );
+                        assert_eq!(
+                            shift_round_aligned(a as i128, ua, -(b as i128), ub, k),
+                            sum(pa - pb),
+                            "{a}·2^{ua} - {b}·2^{ub}, {k}"
+                        );
+                        assert_eq!(
+                            shift_round_extreme(a as i128, ua, b as i128, ub, k, true),
+                            sum(pa.max(pb)),
+                            "max {a} {ua} {b} {ub} {k}"
+                        );
+                        assert_eq!(
+                            shift_round_extreme(a as i128, ua, b as i128, ub, k, false),
+                            sum(pa.min(pb)),
+                            "min"
+                        );
                         assert_eq!(cmp_aligned(a as i128, ua, b as i128, ub), pa.cmp(&pb));
                     }
                 }
             }
         }
         // alignments no machine integer holds, by hand
-        assert_eq!(shift_round_aligned(1, 200, i64::MIN as i128, 0, 200), Some(1));
-        assert_eq!(shift_round_aligned(1, 200, i64::MAX as i128, 0, 200), Some(1));
+        assert_eq!(
+            shift_round_aligned(1, 200, i64::MIN as i128, 0, 200),
+            Some(1)
+        );
+        assert_eq!(
+            shift_round_aligned(1, 200, i64::MAX as i128, 0, 200),
+            Some(1)
+        );
         assert_eq!(shift_round_aligned(-1, 100, 5, 0, 101), Some(0));
         assert_eq!(shift_round_aligned(-1, 100, 5, 0, 100), Some(-1));
         assert_eq!(shift_round_aligned(-1, 100, 5, 0, 99), Some(-2));
@@ -450,14 +657,18 @@ mod tests {
         assert_eq!(shift_round_aligned(1, 64, i64::MIN as i128 + 1, 0, 0), None);
         assert_eq!(shift_round_extreme(-1, 300, 5, 0, 0, true), Some(5));
         assert_eq!(shift_round_extreme(-1, 300, 5, 0, 300, false), Some(-1));
-        assert_eq!(cmp_aligned(1, 300, i64::MAX as i128, 0), std::cmp::Ordering::Greater);
+        assert_eq!(
+            cmp_aligned(1, 300, i64::MAX as i128, 0),
+            std::cmp::Ordering::Greater
+        );
         assert_eq!(cmp_aligned(-1, 0, 0, 300), std::cmp::Ordering::Less);
         assert_eq!(cmp_aligned(0, 0, 0, 300), std::cmp::Ordering::Equal);
     }
 
     #[test]
     fn poly_eval_is_the_i64_horner_on_compiled_polys_and_exact_beyond() {
-        let p = PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
+        let p =
+            PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
         let old = |x: i64| {
             let xc = x.clamp(p.lo, p.hi());
             let off = xc - p.lo;
@@ -470,25 +681,47 @@ mod tests {
             }
             shift_round(acc, p.coeff_scale - p.out_scale)
         };
-        for x in extremes().into_iter().filter(|v| i32::try_from(*v).is_ok()).chain(-20000..20000) {
+        for x in extremes()
+            .into_iter()
+            .filter(|v| i32::try_from(*v).is_ok())
+            .chain(-20000..20000)
+        {
             assert_eq!(p.eval(x), old(x), "x={x}");
             assert_eq!(p.checked_eval(x), Some(old(x) as i128));
         }
         // a crafted polynomial whose Horner steps leave i64: exact in i128, or refused
-        let big = PiecewisePoly { in_scale: 0, out_scale: 0, coeff_scale: 0, lo: 0, seg_bits: 40, coeffs: vec![vec![1 << 60, 0, 0]] };
+        let big = PiecewisePoly {
+            in_scale: 0,
+            out_scale: 0,
+            coeff_scale: 0,
+            lo: 0,
+            seg_bits: 40,
+            coeffs: vec![vec![1 << 60, 0, 0]],
+        };
         let z = (1i128 << 40) - 1;
         assert_eq!(big.checked_eval(i64::MAX), None); // 2^60 · z^2 ~ 2^140
-        let small = PiecewisePoly { coeffs: vec![vec![1 << 20, 0, 0]], ..big.clone() };
+        let small = PiecewisePoly {
+            coeffs: vec![vec![1 << 20, 0, 0]],
+            ..big.clone()
+        };
         assert_eq!(small.checked_eval(i64::MAX), Some((1i128 << 20) * z * z));
-        assert_eq!(small.eval(i64::MAX), i64::MAX, "beyond i64: no stored value");
-        let wide = PiecewisePoly { seg_bits: 200, ..small.clone() };
+        assert_eq!(
+            small.eval(i64::MAX),
+            i64::MAX,
+            "beyond i64: no stored value"
+        );
+        let wide = PiecewisePoly {
+            seg_bits: 200,
+            ..small.clone()
+        };
         assert_eq!(wide.hi(), i64::MAX);
         assert_eq!(wide.checked_eval(5), Some((1i128 << 20) * 25));
     }
 
     #[test]
     fn sigmoid_poly_is_accurate() {
-        let p = PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
+        let p =
+            PiecewisePoly::fit(|x| 1.0 / (1.0 + (-x).exp()), -8.0, 0, 16, 3, 10, 14, 4).unwrap();
         for i in -12000..12000 {
             let x = i as f64 / 1024.0;
             let y = p.eval(i) as f64 / 16384.0;

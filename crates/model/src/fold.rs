@@ -27,11 +27,57 @@ pub const MAX_FOLDED_ELEMENTS: usize = 1 << 27;
 /// constants. `Shape` and `Size` fold whatever their input; `Identity` and `Dropout` are dropped
 /// by `graph.rs` whatever their input.
 pub const FOLDED_OPS: &[&str] = &[
-    "Constant", "Shape", "Size", "ConstantOfShape", "Range", "Cast", "CastLike", "Gather", "Slice", "Concat",
-    "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Expand", "Tile", "NonZero", "Add", "Sub", "Mul", "Div",
-    "Mod", "Pow", "Max", "Min", "Sum", "Mean", "Neg", "Abs", "Sign", "Floor", "Ceil", "Round", "Sqrt",
-    "Reciprocal", "Exp", "Log", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And",
-    "Or", "Xor", "Where", "ReduceSum", "ReduceProd", "ReduceMax", "ReduceMin",
+    "Constant",
+    "Shape",
+    "Size",
+    "ConstantOfShape",
+    "Range",
+    "Cast",
+    "CastLike",
+    "Gather",
+    "Slice",
+    "Concat",
+    "Unsqueeze",
+    "Squeeze",
+    "Reshape",
+    "Flatten",
+    "Expand",
+    "Tile",
+    "NonZero",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "Mod",
+    "Pow",
+    "Max",
+    "Min",
+    "Sum",
+    "Mean",
+    "Neg",
+    "Abs",
+    "Sign",
+    "Floor",
+    "Ceil",
+    "Round",
+    "Sqrt",
+    "Reciprocal",
+    "Exp",
+    "Log",
+    "Equal",
+    "Less",
+    "Greater",
+    "LessOrEqual",
+    "GreaterOrEqual",
+    "Not",
+    "And",
+    "Or",
+    "Xor",
+    "Where",
+    "ReduceSum",
+    "ReduceProd",
+    "ReduceMax",
+    "ReduceMin",
 ];
 
 /// Whether [`eval`] computes this operator.
@@ -40,7 +86,13 @@ pub fn is_folded(op_type: &str) -> bool {
 }
 
 /// Operators whose output shape depends on the values (not only the shape) of their data input.
-const VALUE_SHAPED: &[&str] = &["NonZero", "Unique", "Compress", "NonMaxSuppression", "StringSplit"];
+const VALUE_SHAPED: &[&str] = &[
+    "NonZero",
+    "Unique",
+    "Compress",
+    "NonMaxSuppression",
+    "StringSplit",
+];
 
 /// The inputs of an operator that fix the shape of its output, with what they are: where one
 /// of them is computed from the model's input at run time, the output shape is data-dependent.
@@ -55,8 +107,8 @@ fn shape_inputs(op_type: &str, opset: i64) -> &'static [(usize, &'static str)] {
         "Unsqueeze" | "Squeeze" if opset >= 13 => &[(1, "the axes")],
         "Pad" if opset >= 11 => &[(1, "the pads"), (3, "the axes")],
         "ReduceSum" if opset >= 13 => &[(1, "the axes")],
-        "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2" | "ReduceLogSumExp"
-        | "ReduceSumSquare" | "ReduceLogSum"
+        "ReduceMean" | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceL1" | "ReduceL2"
+        | "ReduceLogSumExp" | "ReduceSumSquare" | "ReduceLogSum"
             if opset >= 18 =>
         {
             &[(1, "the axes")]
@@ -72,7 +124,11 @@ fn shape_inputs(op_type: &str, opset: i64) -> &'static [(usize, &'static str)] {
 
 /// The refusal of a node whose output shape would depend on the request's input, or `None`.
 /// `dynamic(i)` says whether input `i` is computed from the model's input (not a constant).
-pub fn data_dependent(node: &RawNode, opset: i64, dynamic: impl Fn(usize) -> bool) -> Option<ModelError> {
+pub fn data_dependent(
+    node: &RawNode,
+    opset: i64,
+    dynamic: impl Fn(usize) -> bool,
+) -> Option<ModelError> {
     let refuse = |reason: String| ModelError::Unsupported {
         op_type: node.op_type.clone(),
         node: node.name.clone(),
@@ -85,9 +141,15 @@ pub fn data_dependent(node: &RawNode, opset: i64, dynamic: impl Fn(usize) -> boo
             node.inputs[0]
         )));
     }
-    shape_inputs(&node.op_type, opset).iter().find(|(i, _)| dynamic(*i)).map(|(i, what)| {
-        refuse(format!("{what} (input #{i}, {:?}) is computed from the model's input, not a constant", node.inputs[*i]))
-    })
+    shape_inputs(&node.op_type, opset)
+        .iter()
+        .find(|(i, _)| dynamic(*i))
+        .map(|(i, what)| {
+            refuse(format!(
+                "{what} (input #{i}, {:?}) is computed from the model's input, not a constant",
+                node.inputs[*i]
+            ))
+        })
 }
 
 /// The value of a `Constant` node.
@@ -101,7 +163,9 @@ pub fn constant(node: &RawNode) -> Result<Const> {
     Ok(match (name.as_str(), attr) {
         ("value", Attr::Tensor(c)) => c.clone(),
         ("value_float", Attr::Float(f)) => float_const(vec![], vec![*f as f64]),
-        ("value_floats", Attr::Floats(v)) => float_const(vec![v.len()], v.iter().map(|&x| x as f64).collect()),
+        ("value_floats", Attr::Floats(v)) => {
+            float_const(vec![v.len()], v.iter().map(|&x| x as f64).collect())
+        }
         ("value_int", Attr::Int(i)) => int_const(vec![], vec![*i]),
         ("value_ints", Attr::Ints(v)) => int_const(vec![v.len()], v.clone()),
         (other, _) => return Err(err(&format!("unsupported value attribute {other:?}"))),
@@ -127,7 +191,12 @@ pub fn size(shape: &[usize]) -> Const {
 /// `Dropout` at inference: the identity on its data. Refused when `training_mode` (opset 12)
 /// is true or not a constant. The mask output, when asked for, is all true (ONNX's inference
 /// semantics): returns that mask for a tensor of shape `shape`.
-pub fn dropout_mask(node: &RawNode, opset: i64, training_mode: Option<Option<&Const>>, shape: &[usize]) -> Result<Const> {
+pub fn dropout_mask(
+    node: &RawNode,
+    opset: i64,
+    training_mode: Option<Option<&Const>>,
+    shape: &[usize],
+) -> Result<Const> {
     let f = Folder { node };
     match training_mode {
         None => {}
@@ -146,7 +215,10 @@ pub fn dropout_mask(node: &RawNode, opset: i64, training_mode: Option<Option<&Co
         }
     }
     let n = f.numel(shape)?;
-    Ok(Const { dtype: DType::Bool, tensor: Tensor::new(shape.to_vec(), vec![1.0; n]) })
+    Ok(Const {
+        dtype: DType::Bool,
+        tensor: Tensor::new(shape.to_vec(), vec![1.0; n]),
+    })
 }
 
 /// Evaluate a node of [`FOLDED_OPS`] on constant inputs (`None` for an absent optional input):
@@ -156,7 +228,10 @@ pub fn eval(node: &RawNode, opset: i64, inputs: &[Option<&Const>]) -> Result<Vec
     let out = f.dispatch(opset, inputs)?;
     for c in &out {
         if c.tensor.len() > MAX_FOLDED_ELEMENTS {
-            return Err(f.err(format!("folds to {} elements, more than {MAX_FOLDED_ELEMENTS}", c.tensor.len())));
+            return Err(f.err(format!(
+                "folds to {} elements, more than {MAX_FOLDED_ELEMENTS}",
+                c.tensor.len()
+            )));
         }
         if c.dtype == DType::Float && c.tensor.data.iter().any(|v| !v.is_finite()) {
             return Err(f.err("folds to a non-finite value"));
@@ -166,11 +241,17 @@ pub fn eval(node: &RawNode, opset: i64, inputs: &[Option<&Const>]) -> Result<Vec
 }
 
 fn int_const(shape: Vec<usize>, v: Vec<i64>) -> Const {
-    Const { dtype: DType::Int, tensor: Tensor::new(shape, v.into_iter().map(|x| x as f64).collect()) }
+    Const {
+        dtype: DType::Int,
+        tensor: Tensor::new(shape, v.into_iter().map(|x| x as f64).collect()),
+    }
 }
 
 fn float_const(shape: Vec<usize>, v: Vec<f64>) -> Const {
-    Const { dtype: DType::Float, tensor: Tensor::new(shape, v) }
+    Const {
+        dtype: DType::Float,
+        tensor: Tensor::new(shape, v),
+    }
 }
 
 /// An integer value of a constant (i64; saturating for floats beyond its range).
@@ -201,7 +282,11 @@ impl Folder<'_> {
         }
     }
     fn input<'c>(&self, inputs: &[Option<&'c Const>], i: usize) -> Result<&'c Const> {
-        inputs.get(i).copied().flatten().ok_or_else(|| self.err(format!("missing input #{i}")))
+        inputs
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or_else(|| self.err(format!("missing input #{i}")))
     }
     fn opt<'c>(&self, inputs: &[Option<&'c Const>], i: usize) -> Option<&'c Const> {
         inputs.get(i).copied().flatten()
@@ -209,7 +294,10 @@ impl Folder<'_> {
     /// The values of an integer tensor (a shape, axes, indices): each must be an integer.
     fn int_values(&self, c: &Const, what: &str) -> Result<Vec<i64>> {
         if c.tensor.data.iter().any(|v| v.fract() != 0.0) {
-            return Err(self.err(format!("{what} must hold integers, got {:?}", c.tensor.data)));
+            return Err(self.err(format!(
+                "{what} must hold integers, got {:?}",
+                c.tensor.data
+            )));
         }
         Ok(c.tensor.data.iter().map(|&v| as_i64(v)).collect())
     }
@@ -217,7 +305,10 @@ impl Folder<'_> {
     fn int_list(&self, inputs: &[Option<&Const>], i: usize, what: &str) -> Result<Vec<i64>> {
         let c = self.input(inputs, i)?;
         if c.tensor.rank() > 1 {
-            return Err(self.err(format!("{what} must be 1-D, got shape {:?}", c.tensor.shape)));
+            return Err(self.err(format!(
+                "{what} must be 1-D, got shape {:?}",
+                c.tensor.shape
+            )));
         }
         self.int_values(c, what)
     }
@@ -226,17 +317,24 @@ impl Folder<'_> {
         let c = self.input(inputs, i)?;
         match c.tensor.data.as_slice() {
             [v] => Ok(*v),
-            _ => Err(self.err(format!("{what} must be a scalar, got shape {:?}", c.tensor.shape))),
+            _ => Err(self.err(format!(
+                "{what} must be a scalar, got shape {:?}",
+                c.tensor.shape
+            ))),
         }
     }
     fn axis(&self, axis: i64, rank: usize) -> Result<usize> {
-        norm_axis(axis, rank).filter(|&a| a < rank.max(1)).ok_or_else(|| self.err(format!("axis {axis} is out of range for rank {rank}")))
+        norm_axis(axis, rank)
+            .filter(|&a| a < rank.max(1))
+            .ok_or_else(|| self.err(format!("axis {axis} is out of range for rank {rank}")))
     }
     /// Normalised, distinct axes for a tensor of rank `rank`.
     fn axes(&self, axes: &[i64], rank: usize) -> Result<Vec<usize>> {
         let mut out = Vec::with_capacity(axes.len());
         for &a in axes {
-            let a = norm_axis(a, rank).filter(|&x| x < rank).ok_or_else(|| self.err(format!("axis {a} is out of range for rank {rank}")))?;
+            let a = norm_axis(a, rank)
+                .filter(|&x| x < rank)
+                .ok_or_else(|| self.err(format!("axis {a} is out of range for rank {rank}")))?;
             if out.contains(&a) {
                 return Err(self.err(format!("axis {a} is repeated in {axes:?}")));
             }
@@ -255,7 +353,10 @@ impl Folder<'_> {
     /// A list of non-negative dimensions.
     fn dims(&self, v: &[i64], what: &str) -> Result<Vec<usize>> {
         v.iter()
-            .map(|&d| usize::try_from(d).map_err(|_| self.err(format!("{what} {v:?} has a negative dimension"))))
+            .map(|&d| {
+                usize::try_from(d)
+                    .map_err(|_| self.err(format!("{what} {v:?} has a negative dimension")))
+            })
             .collect()
     }
 
@@ -273,7 +374,10 @@ impl Folder<'_> {
             "CastLike" => {
                 let to = match self.input(inputs, 1)?.dtype {
                     DType::Float => CastTo::Float { f32: false },
-                    DType::Int => CastTo::Int { bits: 64, signed: true },
+                    DType::Int => CastTo::Int {
+                        bits: 64,
+                        signed: true,
+                    },
                     DType::Bool => CastTo::Bool,
                 };
                 one(self.cast(x()?, to)?)
@@ -288,16 +392,22 @@ impl Folder<'_> {
             "Expand" => one(self.expand(x()?, &self.int_list(inputs, 1, "the target shape")?)?),
             "Tile" => one(self.tile(x()?, &self.int_list(inputs, 1, "the repeats")?)?),
             "NonZero" => one(self.nonzero(x()?)),
-            "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" => one(self.arith(op, self.input(inputs, 0)?, self.input(inputs, 1)?)?),
+            "Add" | "Sub" | "Mul" | "Div" | "Mod" | "Pow" => {
+                one(self.arith(op, self.input(inputs, 0)?, self.input(inputs, 1)?)?)
+            }
             "Max" | "Min" | "Sum" | "Mean" => one(self.variadic(op, inputs)?),
-            "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or" | "Xor" => {
-                one(self.compare(op, self.input(inputs, 0)?, self.input(inputs, 1)?)?)
+            "Equal" | "Less" | "Greater" | "LessOrEqual" | "GreaterOrEqual" | "And" | "Or"
+            | "Xor" => one(self.compare(op, self.input(inputs, 0)?, self.input(inputs, 1)?)?),
+            "Neg" | "Abs" | "Sign" | "Floor" | "Ceil" | "Round" | "Sqrt" | "Reciprocal" | "Exp"
+            | "Log" | "Not" => one(self.unary(op, x()?)),
+            "Where" => one(self.where_(
+                self.input(inputs, 0)?,
+                self.input(inputs, 1)?,
+                self.input(inputs, 2)?,
+            )?),
+            "ReduceSum" | "ReduceProd" | "ReduceMax" | "ReduceMin" => {
+                one(self.reduce(op, opset, inputs)?)
             }
-            "Neg" | "Abs" | "Sign" | "Floor" | "Ceil" | "Round" | "Sqrt" | "Reciprocal" | "Exp" | "Log" | "Not" => {
-                one(self.unary(op, x()?))
-            }
-            "Where" => one(self.where_(self.input(inputs, 0)?, self.input(inputs, 1)?, self.input(inputs, 2)?)?),
-            "ReduceSum" | "ReduceProd" | "ReduceMax" | "ReduceMin" => one(self.reduce(op, opset, inputs)?),
             _ => Err(self.err("is not a folded operator")),
         }
     }
@@ -310,40 +420,93 @@ impl Folder<'_> {
             Some(Attr::Tensor(c)) if c.tensor.len() == 1 => (c.dtype, c.tensor.data[0]),
             Some(_) => return Err(self.err("attribute value must be a one-element tensor")),
         };
-        Ok(Const { dtype, tensor: Tensor::new(shape, vec![v; n]) })
+        Ok(Const {
+            dtype,
+            tensor: Tensor::new(shape, vec![v; n]),
+        })
     }
 
     fn range(&self, inputs: &[Option<&Const>]) -> Result<Const> {
-        let (start, limit, delta) = (self.scalar(inputs, 0, "start")?, self.scalar(inputs, 1, "limit")?, self.scalar(inputs, 2, "delta")?);
+        let (start, limit, delta) = (
+            self.scalar(inputs, 0, "start")?,
+            self.scalar(inputs, 1, "limit")?,
+            self.scalar(inputs, 2, "delta")?,
+        );
         let dtype = self.input(inputs, 0)?.dtype;
         if delta == 0.0 {
             return Err(self.err("delta is 0"));
         }
         if dtype == DType::Int {
-            let (s, l, d) = (as_i64(start) as i128, as_i64(limit) as i128, as_i64(delta) as i128);
+            let (s, l, d) = (
+                as_i64(start) as i128,
+                as_i64(limit) as i128,
+                as_i64(delta) as i128,
+            );
             let n = ((l - s) as f64 / d as f64).ceil().max(0.0);
-            let n = self.numel(&[if n > MAX_FOLDED_ELEMENTS as f64 { usize::MAX } else { n as usize }])?;
-            return Ok(int_const(vec![n], (0..n as i128).map(|i| (s + i * d) as i64).collect()));
+            let n = self.numel(&[if n > MAX_FOLDED_ELEMENTS as f64 {
+                usize::MAX
+            } else {
+                n as usize
+            }])?;
+            return Ok(int_const(
+                vec![n],
+                (0..n as i128).map(|i| (s + i * d) as i64).collect(),
+            ));
         }
         let n = ((limit - start) / delta).ceil().max(0.0);
-        let n = self.numel(&[if n > MAX_FOLDED_ELEMENTS as f64 { usize::MAX } else { n as usize }])?;
-        Ok(Const { dtype, tensor: Tensor::new(vec![n], (0..n).map(|i| start + i as f64 * delta).collect()) })
+        let n = self.numel(&[if n > MAX_FOLDED_ELEMENTS as f64 {
+            usize::MAX
+        } else {
+            n as usize
+        }])?;
+        Ok(Const {
+            dtype,
+            tensor: Tensor::new(vec![n], (0..n).map(|i| start + i as f64 * delta).collect()),
+        })
     }
 
     fn cast_target(&self) -> Result<CastTo> {
-        let to = self.node.attrs.get("to").ok_or_else(|| self.err("attribute to is missing"));
+        let to = self
+            .node
+            .attrs
+            .get("to")
+            .ok_or_else(|| self.err("attribute to is missing"));
         Ok(match to? {
             Attr::Int(1) => CastTo::Float { f32: true },
             Attr::Int(10 | 11 | 16) => CastTo::Float { f32: false },
             Attr::Int(9) => CastTo::Bool,
-            Attr::Int(2) => CastTo::Int { bits: 8, signed: false },
-            Attr::Int(3) => CastTo::Int { bits: 8, signed: true },
-            Attr::Int(4) => CastTo::Int { bits: 16, signed: false },
-            Attr::Int(5) => CastTo::Int { bits: 16, signed: true },
-            Attr::Int(6) => CastTo::Int { bits: 32, signed: true },
-            Attr::Int(7) => CastTo::Int { bits: 64, signed: true },
-            Attr::Int(12) => CastTo::Int { bits: 32, signed: false },
-            Attr::Int(13) => CastTo::Int { bits: 64, signed: false },
+            Attr::Int(2) => CastTo::Int {
+                bits: 8,
+                signed: false,
+            },
+            Attr::Int(3) => CastTo::Int {
+                bits: 8,
+                signed: true,
+            },
+            Attr::Int(4) => CastTo::Int {
+                bits: 16,
+                signed: false,
+            },
+            Attr::Int(5) => CastTo::Int {
+                bits: 16,
+                signed: true,
+            },
+            Attr::Int(6) => CastTo::Int {
+                bits: 32,
+                signed: true,
+            },
+            Attr::Int(7) => CastTo::Int {
+                bits: 64,
+                signed: true,
+            },
+            Attr::Int(12) => CastTo::Int {
+                bits: 32,
+                signed: false,
+            },
+            Attr::Int(13) => CastTo::Int {
+                bits: 64,
+                signed: false,
+            },
             Attr::Int(t) => return Err(self.err(format!("Cast to ONNX type {t} is not supported"))),
             _ => return Err(self.err("attribute to must be an int")),
         })
@@ -354,18 +517,37 @@ impl Folder<'_> {
             CastTo::Float { f32: true } => (DType::Float, Box::new(|v| v as f32 as f64)),
             CastTo::Float { f32: false } => (DType::Float, Box::new(|v| v)),
             CastTo::Bool => (DType::Bool, Box::new(|v| (v != 0.0) as u8 as f64)),
-            CastTo::Int { bits: 64, signed: false } => (DType::Int, Box::new(|v| if v < 0.0 { (as_i64(v.trunc()) as u64) as f64 } else { v.trunc() })),
+            CastTo::Int {
+                bits: 64,
+                signed: false,
+            } => (
+                DType::Int,
+                Box::new(|v| {
+                    if v < 0.0 {
+                        (as_i64(v.trunc()) as u64) as f64
+                    } else {
+                        v.trunc()
+                    }
+                }),
+            ),
             CastTo::Int { bits: 64, .. } => (DType::Int, Box::new(|v| as_i64(v.trunc()) as f64)),
             CastTo::Int { bits, signed } => (
                 DType::Int,
                 // two's complement wrap-around to the target width
                 Box::new(move |v| {
                     let m = as_i64(v.trunc()) & ((1i64 << bits) - 1);
-                    (if signed && m >= 1i64 << (bits - 1) { m - (1i64 << bits) } else { m }) as f64
+                    (if signed && m >= 1i64 << (bits - 1) {
+                        m - (1i64 << bits)
+                    } else {
+                        m
+                    }) as f64
                 }),
             ),
         };
-        Ok(Const { dtype, tensor: x.tensor.map(|&v| f(v)) })
+        Ok(Const {
+            dtype,
+            tensor: x.tensor.map(|&v| f(v)),
+        })
     }
 
     fn gather(&self, data: &Const, indices: &Const) -> Result<Const> {
@@ -385,26 +567,42 @@ impl Folder<'_> {
             for &i in &idx {
                 let j = if i < 0 { i + n } else { i };
                 if !(0..n).contains(&j) {
-                    return Err(self.err(format!("index {i} is out of range for axis {axis} of size {n}")));
+                    return Err(self.err(format!(
+                        "index {i} is out of range for axis {axis} of size {n}"
+                    )));
                 }
                 let base = (o * ds[axis] + j as usize) * inner;
                 y.extend_from_slice(&data.tensor.data[base..base + inner]);
             }
         }
-        Ok(Const { dtype: data.dtype, tensor: Tensor::new(out_shape, y) })
+        Ok(Const {
+            dtype: data.dtype,
+            tensor: Tensor::new(out_shape, y),
+        })
     }
 
     fn slice(&self, opset: i64, inputs: &[Option<&Const>]) -> Result<Const> {
         let x = self.input(inputs, 0)?;
         let (starts, ends, axes, steps) = if opset < 10 {
-            let starts = self.ints_attr("starts")?.ok_or_else(|| self.err("attribute starts is missing"))?;
-            let ends = self.ints_attr("ends")?.ok_or_else(|| self.err("attribute ends is missing"))?;
+            let starts = self
+                .ints_attr("starts")?
+                .ok_or_else(|| self.err("attribute starts is missing"))?;
+            let ends = self
+                .ints_attr("ends")?
+                .ok_or_else(|| self.err("attribute ends is missing"))?;
             (starts, ends, self.ints_attr("axes")?, None)
         } else {
             let list = |i: usize, what: &str| -> Result<Option<Vec<i64>>> {
-                self.opt(inputs, i).map(|_| self.int_list(inputs, i, what)).transpose()
+                self.opt(inputs, i)
+                    .map(|_| self.int_list(inputs, i, what))
+                    .transpose()
             };
-            (self.int_list(inputs, 1, "starts")?, self.int_list(inputs, 2, "ends")?, list(3, "axes")?, list(4, "steps")?)
+            (
+                self.int_list(inputs, 1, "starts")?,
+                self.int_list(inputs, 2, "ends")?,
+                list(3, "axes")?,
+                list(4, "steps")?,
+            )
         };
         let rank = x.tensor.rank();
         let axes = match axes {
@@ -434,9 +632,16 @@ impl Folder<'_> {
             } else if dim == 0 {
                 (0, 0)
             } else {
-                (norm(starts[k]).clamp(0, dim - 1), norm(ends[k]).clamp(-1, dim - 1))
+                (
+                    norm(starts[k]).clamp(0, dim - 1),
+                    norm(ends[k]).clamp(-1, dim - 1),
+                )
             };
-            let len = if s > 0 { (e - b).max(0) as u64 } else { (b - e).max(0) as u64 };
+            let len = if s > 0 {
+                (e - b).max(0) as u64
+            } else {
+                (b - e).max(0) as u64
+            };
             let count = len.div_ceil(s.unsigned_abs());
             first[a] = b;
             step[a] = s;
@@ -446,11 +651,18 @@ impl Folder<'_> {
         let st = strides(&x.tensor.shape);
         let data = MultiIndex::new(&shape)
             .map(|idx| {
-                let off: i64 = idx.iter().enumerate().map(|(d, &i)| (first[d] + i as i64 * step[d]) * st[d] as i64).sum();
+                let off: i64 = idx
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &i)| (first[d] + i as i64 * step[d]) * st[d] as i64)
+                    .sum();
                 x.tensor.data[off as usize]
             })
             .collect();
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, data) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, data),
+        })
     }
 
     fn concat(&self, inputs: &[Option<&Const>]) -> Result<Const> {
@@ -466,14 +678,24 @@ impl Folder<'_> {
         for t in &ts {
             let s = &t.tensor.shape;
             if s.len() != rank || (0..rank).any(|d| d != axis && s[d] != shape[d]) {
-                return Err(self.err(format!("input shapes {:?} and {s:?} cannot be concatenated on axis {axis}", first.tensor.shape)));
+                return Err(self.err(format!(
+                    "input shapes {:?} and {s:?} cannot be concatenated on axis {axis}",
+                    first.tensor.shape
+                )));
             }
             shape[axis] += s[axis];
         }
         self.numel(&shape)?;
-        let dtype = if ts.iter().any(|t| t.dtype == DType::Float) { DType::Float } else { first.dtype };
+        let dtype = if ts.iter().any(|t| t.dtype == DType::Float) {
+            DType::Float
+        } else {
+            first.dtype
+        };
         let tensors: Vec<&Tensor<f64>> = ts.iter().map(|t| &t.tensor).collect();
-        Ok(Const { dtype, tensor: Tensor::new(shape, concat(&tensors, axis)) })
+        Ok(Const {
+            dtype,
+            tensor: Tensor::new(shape, concat(&tensors, axis)),
+        })
     }
 
     /// Axes from the attribute (before opset 13) or input #1.
@@ -481,13 +703,17 @@ impl Folder<'_> {
         if opset < 13 {
             self.ints_attr("axes")
         } else {
-            self.opt(inputs, 1).map(|_| self.int_list(inputs, 1, "the axes")).transpose()
+            self.opt(inputs, 1)
+                .map(|_| self.int_list(inputs, 1, "the axes"))
+                .transpose()
         }
     }
 
     fn unsqueeze(&self, opset: i64, inputs: &[Option<&Const>]) -> Result<Const> {
         let x = self.input(inputs, 0)?;
-        let axes = self.axes_arg(opset, inputs)?.ok_or_else(|| self.err("the axes are missing"))?;
+        let axes = self
+            .axes_arg(opset, inputs)?
+            .ok_or_else(|| self.err("the axes are missing"))?;
         let rank = x.tensor.rank() + axes.len();
         let mut axes = self.axes(&axes, rank)?;
         axes.sort_unstable();
@@ -495,7 +721,10 @@ impl Folder<'_> {
         for a in axes {
             shape.insert(a, 1);
         }
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, x.tensor.data.clone()) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, x.tensor.data.clone()),
+        })
     }
 
     fn squeeze(&self, opset: i64, inputs: &[Option<&Const>]) -> Result<Const> {
@@ -511,36 +740,57 @@ impl Folder<'_> {
             }
             None => (0..s.len()).filter(|&d| s[d] == 1).collect(),
         };
-        let shape = (0..s.len()).filter(|d| !axes.contains(d)).map(|d| s[d]).collect();
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, x.tensor.data.clone()) })
+        let shape = (0..s.len())
+            .filter(|d| !axes.contains(d))
+            .map(|d| s[d])
+            .collect();
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, x.tensor.data.clone()),
+        })
     }
 
     fn reshape(&self, opset: i64, inputs: &[Option<&Const>]) -> Result<Const> {
         let x = self.input(inputs, 0)?;
         let spec = if opset < 5 {
-            self.ints_attr("shape")?.ok_or_else(|| self.err("attribute shape is missing"))?
+            self.ints_attr("shape")?
+                .ok_or_else(|| self.err("attribute shape is missing"))?
         } else {
             self.int_list(inputs, 1, "the target shape")?
         };
         let allowzero = self.int("allowzero", 0)? != 0;
         let shape = reshape_target(&x.tensor.shape, &spec, allowzero)
             .ok_or_else(|| self.err(format!("cannot reshape {:?} to {spec:?}", x.tensor.shape)))?;
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, x.tensor.data.clone()) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, x.tensor.data.clone()),
+        })
     }
 
     fn flatten(&self, x: &Const) -> Result<Const> {
         let s = &x.tensor.shape;
-        let axis = flatten_axis(self.int("axis", 1)?, s.len()).ok_or_else(|| self.err("axis is out of range"))?;
+        let axis = flatten_axis(self.int("axis", 1)?, s.len())
+            .ok_or_else(|| self.err("axis is out of range"))?;
         let shape = vec![s[..axis].iter().product(), s[axis..].iter().product()];
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, x.tensor.data.clone()) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, x.tensor.data.clone()),
+        })
     }
 
     fn expand(&self, x: &Const, target: &[i64]) -> Result<Const> {
         let target = self.dims(target, "the target shape")?;
-        let shape = broadcast_shape(&x.tensor.shape, &target)
-            .ok_or_else(|| self.err(format!("shape {:?} does not broadcast to {target:?}", x.tensor.shape)))?;
+        let shape = broadcast_shape(&x.tensor.shape, &target).ok_or_else(|| {
+            self.err(format!(
+                "shape {:?} does not broadcast to {target:?}",
+                x.tensor.shape
+            ))
+        })?;
         self.numel(&shape)?;
-        Ok(Const { dtype: x.dtype, tensor: x.tensor.broadcast_to(&shape) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: x.tensor.broadcast_to(&shape),
+        })
     }
 
     fn tile(&self, x: &Const, repeats: &[i64]) -> Result<Const> {
@@ -553,15 +803,32 @@ impl Folder<'_> {
         self.numel(&shape)?;
         let st = strides(s);
         let data = MultiIndex::new(&shape)
-            .map(|idx| x.tensor.data[idx.iter().enumerate().map(|(d, &i)| (i % s[d]) * st[d]).sum::<usize>()])
+            .map(|idx| {
+                x.tensor.data[idx
+                    .iter()
+                    .enumerate()
+                    .map(|(d, &i)| (i % s[d]) * st[d])
+                    .sum::<usize>()]
+            })
             .collect();
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, data) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, data),
+        })
     }
 
     fn nonzero(&self, x: &Const) -> Const {
         // a scalar is taken as a 1-D tensor of one element (numpy's nonzero, ONNX's reference)
-        let shape = if x.tensor.rank() == 0 { vec![1] } else { x.tensor.shape.clone() };
-        let hits: Vec<Vec<usize>> = MultiIndex::new(&shape).zip(&x.tensor.data).filter(|(_, &v)| v != 0.0).map(|(i, _)| i).collect();
+        let shape = if x.tensor.rank() == 0 {
+            vec![1]
+        } else {
+            x.tensor.shape.clone()
+        };
+        let hits: Vec<Vec<usize>> = MultiIndex::new(&shape)
+            .zip(&x.tensor.data)
+            .filter(|(_, &v)| v != 0.0)
+            .map(|(i, _)| i)
+            .collect();
         let rank = shape.len();
         let mut data = vec![0i64; rank * hits.len()];
         for (k, idx) in hits.iter().enumerate() {
@@ -595,7 +862,11 @@ impl Folder<'_> {
                     "Mod" if fmod => x.wrapping_rem(y),
                     "Mod" => {
                         let r = x.wrapping_rem(y);
-                        if r != 0 && (r < 0) != (y < 0) { r + y } else { r }
+                        if r != 0 && (r < 0) != (y < 0) {
+                            r + y
+                        } else {
+                            r
+                        }
                     }
                     // Pow: the base's type; an integer base with a float exponent truncates
                     _ if b.dtype == DType::Float => as_i64((x as f64).powf(yf).trunc()),
@@ -620,14 +891,21 @@ impl Folder<'_> {
         if let Some(e) = err.get() {
             return Err(self.err(e));
         }
-        Ok(Const { dtype: if int { a.dtype } else { DType::Float }, tensor: c })
+        Ok(Const {
+            dtype: if int { a.dtype } else { DType::Float },
+            tensor: c,
+        })
     }
 
     fn variadic(&self, op: &str, inputs: &[Option<&Const>]) -> Result<Const> {
         let ts: Vec<&Const> = inputs.iter().flatten().copied().collect();
         let mut acc = (*ts.first().ok_or_else(|| self.err("no input"))?).clone();
         for t in &ts[1..] {
-            let dtype = if acc.dtype == DType::Float || t.dtype == DType::Float { DType::Float } else { acc.dtype };
+            let dtype = if acc.dtype == DType::Float || t.dtype == DType::Float {
+                DType::Float
+            } else {
+                acc.dtype
+            };
             let int = dtype != DType::Float;
             let tensor = broadcast2(self, &acc, t, |x, y| match op {
                 "Max" => x.max(y),
@@ -639,7 +917,11 @@ impl Folder<'_> {
         }
         if op == "Mean" {
             let n = ts.len() as f64;
-            acc.tensor = if acc.dtype == DType::Float { acc.tensor.map(|v| v / n) } else { acc.tensor.map(|&v| (as_i64(v) / ts.len() as i64) as f64) };
+            acc.tensor = if acc.dtype == DType::Float {
+                acc.tensor.map(|v| v / n)
+            } else {
+                acc.tensor.map(|&v| (as_i64(v) / ts.len() as i64) as f64)
+            };
         }
         Ok(acc)
     }
@@ -658,7 +940,10 @@ impl Folder<'_> {
             };
             r as u8 as f64
         })?;
-        Ok(Const { dtype: DType::Bool, tensor: t })
+        Ok(Const {
+            dtype: DType::Bool,
+            tensor: t,
+        })
     }
 
     fn unary(&self, op: &str, x: &Const) -> Const {
@@ -669,7 +954,15 @@ impl Folder<'_> {
                 "Abs" if int => as_i64(v).wrapping_abs() as f64,
                 "Neg" => -v,
                 "Abs" => v.abs(),
-                "Sign" => if v > 0.0 { 1.0 } else if v < 0.0 { -1.0 } else { 0.0 },
+                "Sign" => {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        0.0
+                    }
+                }
                 "Floor" => v.floor(),
                 "Ceil" => v.ceil(),
                 "Round" => v.round_ties_even(),
@@ -685,25 +978,58 @@ impl Folder<'_> {
             "Sqrt" | "Reciprocal" | "Exp" | "Log" => DType::Float,
             _ => x.dtype,
         };
-        Const { dtype, tensor: x.tensor.map(|&v| f(v)) }
+        Const {
+            dtype,
+            tensor: x.tensor.map(|&v| f(v)),
+        }
     }
 
     fn where_(&self, cond: &Const, a: &Const, b: &Const) -> Result<Const> {
         let shape = broadcast_shape(&cond.tensor.shape, &a.tensor.shape)
             .and_then(|s| broadcast_shape(&s, &b.tensor.shape))
-            .ok_or_else(|| self.err(format!("shapes {:?}, {:?} and {:?} do not broadcast", cond.tensor.shape, a.tensor.shape, b.tensor.shape)))?;
+            .ok_or_else(|| {
+                self.err(format!(
+                    "shapes {:?}, {:?} and {:?} do not broadcast",
+                    cond.tensor.shape, a.tensor.shape, b.tensor.shape
+                ))
+            })?;
         self.numel(&shape)?;
-        let (oc, oa, ob) = (broadcast_offsets(&cond.tensor.shape, &shape), broadcast_offsets(&a.tensor.shape, &shape), broadcast_offsets(&b.tensor.shape, &shape));
-        let data = (0..oc.len()).map(|i| if cond.tensor.data[oc[i]] != 0.0 { a.tensor.data[oa[i]] } else { b.tensor.data[ob[i]] }).collect();
-        let dtype = if a.dtype == DType::Float || b.dtype == DType::Float { DType::Float } else { a.dtype };
-        Ok(Const { dtype, tensor: Tensor::new(shape, data) })
+        let (oc, oa, ob) = (
+            broadcast_offsets(&cond.tensor.shape, &shape),
+            broadcast_offsets(&a.tensor.shape, &shape),
+            broadcast_offsets(&b.tensor.shape, &shape),
+        );
+        let data = (0..oc.len())
+            .map(|i| {
+                if cond.tensor.data[oc[i]] != 0.0 {
+                    a.tensor.data[oa[i]]
+                } else {
+                    b.tensor.data[ob[i]]
+                }
+            })
+            .collect();
+        let dtype = if a.dtype == DType::Float || b.dtype == DType::Float {
+            DType::Float
+        } else {
+            a.dtype
+        };
+        Ok(Const {
+            dtype,
+            tensor: Tensor::new(shape, data),
+        })
     }
 
     fn reduce(&self, op: &str, opset: i64, inputs: &[Option<&Const>]) -> Result<Const> {
         let x = self.input(inputs, 0)?;
-        let axes_from_input = if op == "ReduceSum" { opset >= 13 } else { opset >= 18 };
+        let axes_from_input = if op == "ReduceSum" {
+            opset >= 13
+        } else {
+            opset >= 18
+        };
         let axes = if axes_from_input {
-            self.opt(inputs, 1).map(|_| self.int_list(inputs, 1, "the axes")).transpose()?
+            self.opt(inputs, 1)
+                .map(|_| self.int_list(inputs, 1, "the axes"))
+                .transpose()?
         } else {
             self.ints_attr("axes")?
         };
@@ -719,8 +1045,20 @@ impl Folder<'_> {
         }
         let int = x.dtype != DType::Float;
         let (init, f): (f64, fn(f64, f64, bool) -> f64) = match op {
-            "ReduceSum" => (0.0, |a, b, int| if int { as_i64(a).wrapping_add(as_i64(b)) as f64 } else { a + b }),
-            "ReduceProd" => (1.0, |a, b, int| if int { as_i64(a).wrapping_mul(as_i64(b)) as f64 } else { a * b }),
+            "ReduceSum" => (0.0, |a, b, int| {
+                if int {
+                    as_i64(a).wrapping_add(as_i64(b)) as f64
+                } else {
+                    a + b
+                }
+            }),
+            "ReduceProd" => (1.0, |a, b, int| {
+                if int {
+                    as_i64(a).wrapping_mul(as_i64(b)) as f64
+                } else {
+                    a * b
+                }
+            }),
             "ReduceMax" => (f64::NEG_INFINITY, |a, b, _| a.max(b)),
             _ => (f64::INFINITY, |a, b, _| a.min(b)),
         };
@@ -728,11 +1066,18 @@ impl Folder<'_> {
         let ks = strides(&kept);
         let mut acc = vec![init; kept.iter().product()];
         for (idx, &v) in MultiIndex::new(&x.tensor.shape).zip(&x.tensor.data) {
-            let o: usize = idx.iter().enumerate().map(|(d, &i)| if axes.contains(&d) { 0 } else { i * ks[d] }).sum();
+            let o: usize = idx
+                .iter()
+                .enumerate()
+                .map(|(d, &i)| if axes.contains(&d) { 0 } else { i * ks[d] })
+                .sum();
             acc[o] = f(acc[o], v, int);
         }
         let shape = crate::ops::reduce_shape(&x.tensor.shape, &axes, keepdims);
-        Ok(Const { dtype: x.dtype, tensor: Tensor::new(shape, acc) })
+        Ok(Const {
+            dtype: x.dtype,
+            tensor: Tensor::new(shape, acc),
+        })
     }
 }
 
@@ -744,12 +1089,30 @@ enum CastTo {
 }
 
 /// `f` elementwise over two constants with ONNX (numpy) broadcasting.
-fn broadcast2(fo: &Folder<'_>, a: &Const, b: &Const, f: impl Fn(f64, f64) -> f64) -> Result<Tensor<f64>> {
-    let shape = broadcast_shape(&a.tensor.shape, &b.tensor.shape)
-        .ok_or_else(|| fo.err(format!("shapes {:?} and {:?} do not broadcast", a.tensor.shape, b.tensor.shape)))?;
+fn broadcast2(
+    fo: &Folder<'_>,
+    a: &Const,
+    b: &Const,
+    f: impl Fn(f64, f64) -> f64,
+) -> Result<Tensor<f64>> {
+    let shape = broadcast_shape(&a.tensor.shape, &b.tensor.shape).ok_or_else(|| {
+        fo.err(format!(
+            "shapes {:?} and {:?} do not broadcast",
+            a.tensor.shape, b.tensor.shape
+        ))
+    })?;
     fo.numel(&shape)?;
-    let (oa, ob) = (broadcast_offsets(&a.tensor.shape, &shape), broadcast_offsets(&b.tensor.shape, &shape));
-    Ok(Tensor::new(shape, oa.iter().zip(&ob).map(|(&i, &j)| f(a.tensor.data[i], b.tensor.data[j])).collect()))
+    let (oa, ob) = (
+        broadcast_offsets(&a.tensor.shape, &shape),
+        broadcast_offsets(&b.tensor.shape, &shape),
+    );
+    Ok(Tensor::new(
+        shape,
+        oa.iter()
+            .zip(&ob)
+            .map(|(&i, &j)| f(a.tensor.data[i], b.tensor.data[j]))
+            .collect(),
+    ))
 }
 
 /// Flatten's axis in `[-rank, rank]`, a negative one counting from the back.
@@ -799,7 +1162,10 @@ mod tests {
             domain: String::new(),
             inputs: vec![],
             outputs: vec!["y".into()],
-            attrs: attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<HashMap<_, _>>(),
+            attrs: attrs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect::<HashMap<_, _>>(),
         }
     }
     fn ints(shape: &[usize], v: &[i64]) -> Const {
@@ -808,7 +1174,12 @@ mod tests {
     fn floats(shape: &[usize], v: &[f64]) -> Const {
         float_const(shape.to_vec(), v.to_vec())
     }
-    fn ev(op: &str, opset: i64, attrs: Vec<(&str, Attr)>, inputs: &[Option<&Const>]) -> Result<Const> {
+    fn ev(
+        op: &str,
+        opset: i64,
+        attrs: Vec<(&str, Attr)>,
+        inputs: &[Option<&Const>],
+    ) -> Result<Const> {
         let mut outs = eval(&node(op, attrs), opset, inputs)?;
         assert_eq!(outs.len(), 1);
         Ok(outs.remove(0))
@@ -820,59 +1191,207 @@ mod tests {
     fn fails(op: &str, opset: i64, attrs: Vec<(&str, Attr)>, inputs: &[&Const], want: &str) {
         let ins: Vec<Option<&Const>> = inputs.iter().map(|c| Some(*c)).collect();
         let e = ev(op, opset, attrs, &ins).unwrap_err().to_string();
-        assert!(e.contains(&format!("/{op}")) && e.contains(want), "{op}: {e}");
+        assert!(
+            e.contains(&format!("/{op}")) && e.contains(want),
+            "{op}: {e}"
+        );
     }
     fn is(c: &Const, dtype: DType, shape: &[usize], v: &[f64]) {
-        assert_eq!((c.dtype, c.tensor.shape.as_slice(), c.tensor.data.as_slice()), (dtype, shape, v));
+        assert_eq!(
+            (c.dtype, c.tensor.shape.as_slice(), c.tensor.data.as_slice()),
+            (dtype, shape, v)
+        );
     }
 
     #[test]
     fn constant_shape_size() {
-        is(&constant(&node("Constant", vec![("value_ints", Attr::Ints(vec![1, -1]))])).unwrap(), DType::Int, &[2], &[1.0, -1.0]);
-        is(&constant(&node("Constant", vec![("value_float", Attr::Float(0.5))])).unwrap(), DType::Float, &[], &[0.5]);
-        assert!(constant(&node("Constant", vec![("value_string", Attr::Str("a".into()))])).unwrap_err().to_string().contains("/Constant"));
+        is(
+            &constant(&node(
+                "Constant",
+                vec![("value_ints", Attr::Ints(vec![1, -1]))],
+            ))
+            .unwrap(),
+            DType::Int,
+            &[2],
+            &[1.0, -1.0],
+        );
+        is(
+            &constant(&node("Constant", vec![("value_float", Attr::Float(0.5))])).unwrap(),
+            DType::Float,
+            &[],
+            &[0.5],
+        );
+        assert!(constant(&node(
+            "Constant",
+            vec![("value_string", Attr::Str("a".into()))]
+        ))
+        .unwrap_err()
+        .to_string()
+        .contains("/Constant"));
         assert!(constant(&node("Constant", vec![])).is_err());
         let s = [2, 3, 4, 5];
-        is(&shape(&node("Shape", vec![]), &s).unwrap(), DType::Int, &[4], &[2.0, 3.0, 4.0, 5.0]);
-        let se = |a: i64, b: i64| shape(&node("Shape", vec![("start", Attr::Int(a)), ("end", Attr::Int(b))]), &s).unwrap().tensor.data;
+        is(
+            &shape(&node("Shape", vec![]), &s).unwrap(),
+            DType::Int,
+            &[4],
+            &[2.0, 3.0, 4.0, 5.0],
+        );
+        let se = |a: i64, b: i64| {
+            shape(
+                &node(
+                    "Shape",
+                    vec![("start", Attr::Int(a)), ("end", Attr::Int(b))],
+                ),
+                &s,
+            )
+            .unwrap()
+            .tensor
+            .data
+        };
         assert_eq!(se(-3, -1), vec![3.0, 4.0]);
         assert_eq!(se(1, 100), vec![3.0, 4.0, 5.0]);
         assert_eq!(se(-100, 1), vec![2.0]);
         assert_eq!(se(3, 1), Vec::<f64>::new());
-        is(&shape(&node("Shape", vec![("start", Attr::Int(2))]), &s).unwrap(), DType::Int, &[2], &[4.0, 5.0]);
+        is(
+            &shape(&node("Shape", vec![("start", Attr::Int(2))]), &s).unwrap(),
+            DType::Int,
+            &[2],
+            &[4.0, 5.0],
+        );
         is(&size(&s), DType::Int, &[], &[120.0]);
         is(&size(&[]), DType::Int, &[], &[1.0]);
     }
 
     #[test]
     fn constant_of_shape_and_range() {
-        is(&ok("ConstantOfShape", 13, vec![], &[&ints(&[2], &[2, 3])]), DType::Float, &[2, 3], &[0.0; 6]);
+        is(
+            &ok("ConstantOfShape", 13, vec![], &[&ints(&[2], &[2, 3])]),
+            DType::Float,
+            &[2, 3],
+            &[0.0; 6],
+        );
         let seven = Attr::Tensor(ints(&[1], &[7]));
-        is(&ok("ConstantOfShape", 13, vec![("value", seven)], &[&ints(&[1], &[2])]), DType::Int, &[2], &[7.0, 7.0]);
-        is(&ok("ConstantOfShape", 13, vec![], &[&ints(&[0], &[])]), DType::Float, &[], &[0.0]);
-        fails("ConstantOfShape", 13, vec![], &[&ints(&[2], &[2, -3])], "negative dimension");
-        fails("ConstantOfShape", 13, vec![], &[&ints(&[3], &[1 << 20, 1 << 20, 1 << 20])], "larger than");
-        let r = |a: i64, b: i64, d: i64| ok("Range", 11, vec![], &[&ints(&[], &[a]), &ints(&[], &[b]), &ints(&[], &[d])]);
+        is(
+            &ok(
+                "ConstantOfShape",
+                13,
+                vec![("value", seven)],
+                &[&ints(&[1], &[2])],
+            ),
+            DType::Int,
+            &[2],
+            &[7.0, 7.0],
+        );
+        is(
+            &ok("ConstantOfShape", 13, vec![], &[&ints(&[0], &[])]),
+            DType::Float,
+            &[],
+            &[0.0],
+        );
+        fails(
+            "ConstantOfShape",
+            13,
+            vec![],
+            &[&ints(&[2], &[2, -3])],
+            "negative dimension",
+        );
+        fails(
+            "ConstantOfShape",
+            13,
+            vec![],
+            &[&ints(&[3], &[1 << 20, 1 << 20, 1 << 20])],
+            "larger than",
+        );
+        let r = |a: i64, b: i64, d: i64| {
+            ok(
+                "Range",
+                11,
+                vec![],
+                &[&ints(&[], &[a]), &ints(&[], &[b]), &ints(&[], &[d])],
+            )
+        };
         is(&r(0, 10, 3), DType::Int, &[4], &[0.0, 3.0, 6.0, 9.0]);
         is(&r(10, 0, -4), DType::Int, &[3], &[10.0, 6.0, 2.0]);
         is(&r(5, 0, 1), DType::Int, &[0], &[]);
-        let f = ok("Range", 11, vec![], &[&floats(&[], &[0.0]), &floats(&[], &[1.0]), &floats(&[], &[0.25])]);
+        let f = ok(
+            "Range",
+            11,
+            vec![],
+            &[
+                &floats(&[], &[0.0]),
+                &floats(&[], &[1.0]),
+                &floats(&[], &[0.25]),
+            ],
+        );
         is(&f, DType::Float, &[4], &[0.0, 0.25, 0.5, 0.75]);
-        fails("Range", 11, vec![], &[&ints(&[], &[0]), &ints(&[], &[3]), &ints(&[], &[0])], "delta is 0");
-        fails("Range", 11, vec![], &[&ints(&[2], &[0, 1]), &ints(&[], &[3]), &ints(&[], &[1])], "scalar");
-        fails("Range", 11, vec![], &[&ints(&[], &[0]), &ints(&[], &[i64::MAX]), &ints(&[], &[1])], "larger than");
+        fails(
+            "Range",
+            11,
+            vec![],
+            &[&ints(&[], &[0]), &ints(&[], &[3]), &ints(&[], &[0])],
+            "delta is 0",
+        );
+        fails(
+            "Range",
+            11,
+            vec![],
+            &[&ints(&[2], &[0, 1]), &ints(&[], &[3]), &ints(&[], &[1])],
+            "scalar",
+        );
+        fails(
+            "Range",
+            11,
+            vec![],
+            &[&ints(&[], &[0]), &ints(&[], &[i64::MAX]), &ints(&[], &[1])],
+            "larger than",
+        );
     }
 
     #[test]
     fn cast_truncates_wraps_and_rounds() {
         let x = floats(&[4], &[-2.7, 2.7, 0.0, 300.0]);
-        is(&ok("Cast", 13, vec![("to", Attr::Int(7))], &[&x]), DType::Int, &[4], &[-2.0, 2.0, 0.0, 300.0]);
-        is(&ok("Cast", 13, vec![("to", Attr::Int(3))], &[&x]), DType::Int, &[4], &[-2.0, 2.0, 0.0, 44.0]);
-        is(&ok("Cast", 13, vec![("to", Attr::Int(2))], &[&ints(&[2], &[-1, 256])]), DType::Int, &[2], &[255.0, 0.0]);
-        is(&ok("Cast", 13, vec![("to", Attr::Int(9))], &[&x]), DType::Bool, &[4], &[1.0, 1.0, 0.0, 1.0]);
-        let c = ok("Cast", 13, vec![("to", Attr::Int(1))], &[&floats(&[1], &[0.1])]);
+        is(
+            &ok("Cast", 13, vec![("to", Attr::Int(7))], &[&x]),
+            DType::Int,
+            &[4],
+            &[-2.0, 2.0, 0.0, 300.0],
+        );
+        is(
+            &ok("Cast", 13, vec![("to", Attr::Int(3))], &[&x]),
+            DType::Int,
+            &[4],
+            &[-2.0, 2.0, 0.0, 44.0],
+        );
+        is(
+            &ok(
+                "Cast",
+                13,
+                vec![("to", Attr::Int(2))],
+                &[&ints(&[2], &[-1, 256])],
+            ),
+            DType::Int,
+            &[2],
+            &[255.0, 0.0],
+        );
+        is(
+            &ok("Cast", 13, vec![("to", Attr::Int(9))], &[&x]),
+            DType::Bool,
+            &[4],
+            &[1.0, 1.0, 0.0, 1.0],
+        );
+        let c = ok(
+            "Cast",
+            13,
+            vec![("to", Attr::Int(1))],
+            &[&floats(&[1], &[0.1])],
+        );
         assert_eq!(c.tensor.data[0], 0.1f32 as f64);
-        is(&ok("CastLike", 15, vec![], &[&x, &ints(&[], &[0])]), DType::Int, &[4], &[-2.0, 2.0, 0.0, 300.0]);
+        is(
+            &ok("CastLike", 15, vec![], &[&x, &ints(&[], &[0])]),
+            DType::Int,
+            &[4],
+            &[-2.0, 2.0, 0.0, 300.0],
+        );
         fails("Cast", 13, vec![("to", Attr::Int(8))], &[&x], "type 8");
         fails("Cast", 13, vec![], &[&x], "to is missing");
     }
@@ -880,14 +1399,63 @@ mod tests {
     #[test]
     fn gather_negative_indices_and_axes() {
         let shape = ints(&[4], &[1, 3, 8, 8]);
-        is(&ok("Gather", 13, vec![("axis", Attr::Int(0))], &[&shape, &ints(&[], &[0])]), DType::Int, &[], &[1.0]);
-        is(&ok("Gather", 13, vec![], &[&shape, &ints(&[2], &[-1, 1])]), DType::Int, &[2], &[8.0, 3.0]);
+        is(
+            &ok(
+                "Gather",
+                13,
+                vec![("axis", Attr::Int(0))],
+                &[&shape, &ints(&[], &[0])],
+            ),
+            DType::Int,
+            &[],
+            &[1.0],
+        );
+        is(
+            &ok("Gather", 13, vec![], &[&shape, &ints(&[2], &[-1, 1])]),
+            DType::Int,
+            &[2],
+            &[8.0, 3.0],
+        );
         let m = floats(&[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-        is(&ok("Gather", 13, vec![("axis", Attr::Int(-1))], &[&m, &ints(&[2, 1], &[2, 0])]), DType::Float, &[2, 2, 1], &[2.0, 0.0, 5.0, 3.0]);
-        fails("Gather", 13, vec![], &[&shape, &ints(&[], &[4])], "out of range");
-        fails("Gather", 13, vec![], &[&shape, &ints(&[], &[-5])], "out of range");
-        fails("Gather", 13, vec![("axis", Attr::Int(1))], &[&shape, &ints(&[], &[0])], "axis 1");
-        fails("Gather", 13, vec![], &[&shape, &floats(&[], &[0.5])], "integers");
+        is(
+            &ok(
+                "Gather",
+                13,
+                vec![("axis", Attr::Int(-1))],
+                &[&m, &ints(&[2, 1], &[2, 0])],
+            ),
+            DType::Float,
+            &[2, 2, 1],
+            &[2.0, 0.0, 5.0, 3.0],
+        );
+        fails(
+            "Gather",
+            13,
+            vec![],
+            &[&shape, &ints(&[], &[4])],
+            "out of range",
+        );
+        fails(
+            "Gather",
+            13,
+            vec![],
+            &[&shape, &ints(&[], &[-5])],
+            "out of range",
+        );
+        fails(
+            "Gather",
+            13,
+            vec![("axis", Attr::Int(1))],
+            &[&shape, &ints(&[], &[0])],
+            "axis 1",
+        );
+        fails(
+            "Gather",
+            13,
+            vec![],
+            &[&shape, &floats(&[], &[0.5])],
+            "integers",
+        );
     }
 
     #[test]
@@ -896,73 +1464,249 @@ mod tests {
         let sl = |s: &[i64], e: &[i64], a: Option<&[i64]>, st: Option<&[i64]>| {
             let c = |v: &[i64]| ints(&[v.len()], v);
             let (s, e, a, st) = (c(s), c(e), a.map(c), st.map(c));
-            ev("Slice", 13, vec![], &[Some(&x), Some(&s), Some(&e), a.as_ref(), st.as_ref()]).unwrap().tensor.data
+            ev(
+                "Slice",
+                13,
+                vec![],
+                &[Some(&x), Some(&s), Some(&e), a.as_ref(), st.as_ref()],
+            )
+            .unwrap()
+            .tensor
+            .data
         };
         let v = |d: &[i64]| d.iter().map(|&x| x as f64).collect::<Vec<_>>();
         assert_eq!(sl(&[1], &[i64::MAX], None, None), v(&[1, 2, 3, 4, 5]));
         assert_eq!(sl(&[-3], &[-1], Some(&[-1]), None), v(&[3, 4]));
         assert_eq!(sl(&[0], &[6], None, Some(&[2])), v(&[0, 2, 4]));
-        assert_eq!(sl(&[-1], &[i64::MIN], None, Some(&[-1])), v(&[5, 4, 3, 2, 1, 0]));
+        assert_eq!(
+            sl(&[-1], &[i64::MIN], None, Some(&[-1])),
+            v(&[5, 4, 3, 2, 1, 0])
+        );
         assert_eq!(sl(&[4], &[0], None, Some(&[-2])), v(&[4, 2]));
         assert_eq!(sl(&[10], &[20], None, None), v(&[]));
         let empty = ints(&[0], &[]);
         let neg = |v: i64| ints(&[1], &[v]);
-        assert_eq!(ok("Slice", 13, vec![], &[&empty, &neg(-1), &neg(i64::MIN), &neg(0), &neg(-1)]).tensor.shape, vec![0]);
+        assert_eq!(
+            ok(
+                "Slice",
+                13,
+                vec![],
+                &[&empty, &neg(-1), &neg(i64::MIN), &neg(0), &neg(-1)]
+            )
+            .tensor
+            .shape,
+            vec![0]
+        );
         // 2-D, one axis, negative
         let m = floats(&[2, 3], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
         let (s, e, a) = (ints(&[1], &[1]), ints(&[1], &[3]), ints(&[1], &[-1]));
-        is(&ok("Slice", 13, vec![], &[&m, &s, &e, &a]), DType::Float, &[2, 2], &[1.0, 2.0, 4.0, 5.0]);
+        is(
+            &ok("Slice", 13, vec![], &[&m, &s, &e, &a]),
+            DType::Float,
+            &[2, 2],
+            &[1.0, 2.0, 4.0, 5.0],
+        );
         // opset < 10: attributes
-        let attrs = vec![("starts", Attr::Ints(vec![0, 1])), ("ends", Attr::Ints(vec![1, 1000])), ("axes", Attr::Ints(vec![0, 1]))];
-        is(&ok("Slice", 9, attrs, &[&m]), DType::Float, &[1, 2], &[1.0, 2.0]);
-        fails("Slice", 13, vec![], &[&x, &ints(&[1], &[0]), &ints(&[1], &[3]), &ints(&[1], &[0]), &ints(&[1], &[0])], "step is 0");
-        fails("Slice", 13, vec![], &[&x, &ints(&[2], &[0, 1]), &ints(&[1], &[3])], "differ in length");
-        fails("Slice", 13, vec![], &[&x, &ints(&[1], &[0]), &ints(&[1], &[3]), &ints(&[1], &[1])], "out of range");
-        fails("Slice", 9, vec![("ends", Attr::Ints(vec![1]))], &[&x], "starts is missing");
+        let attrs = vec![
+            ("starts", Attr::Ints(vec![0, 1])),
+            ("ends", Attr::Ints(vec![1, 1000])),
+            ("axes", Attr::Ints(vec![0, 1])),
+        ];
+        is(
+            &ok("Slice", 9, attrs, &[&m]),
+            DType::Float,
+            &[1, 2],
+            &[1.0, 2.0],
+        );
+        fails(
+            "Slice",
+            13,
+            vec![],
+            &[
+                &x,
+                &ints(&[1], &[0]),
+                &ints(&[1], &[3]),
+                &ints(&[1], &[0]),
+                &ints(&[1], &[0]),
+            ],
+            "step is 0",
+        );
+        fails(
+            "Slice",
+            13,
+            vec![],
+            &[&x, &ints(&[2], &[0, 1]), &ints(&[1], &[3])],
+            "differ in length",
+        );
+        fails(
+            "Slice",
+            13,
+            vec![],
+            &[&x, &ints(&[1], &[0]), &ints(&[1], &[3]), &ints(&[1], &[1])],
+            "out of range",
+        );
+        fails(
+            "Slice",
+            9,
+            vec![("ends", Attr::Ints(vec![1]))],
+            &[&x],
+            "starts is missing",
+        );
     }
 
     #[test]
     fn concat_unsqueeze_squeeze_reshape() {
         let (a, b) = (ints(&[1], &[1]), ints(&[1], &[-1]));
-        is(&ok("Concat", 13, vec![("axis", Attr::Int(0))], &[&a, &b]), DType::Int, &[2], &[1.0, -1.0]);
+        is(
+            &ok("Concat", 13, vec![("axis", Attr::Int(0))], &[&a, &b]),
+            DType::Int,
+            &[2],
+            &[1.0, -1.0],
+        );
         let m = floats(&[2, 1], &[1.0, 2.0]);
-        is(&ok("Concat", 13, vec![("axis", Attr::Int(-1))], &[&m, &m]), DType::Float, &[2, 2], &[1.0, 1.0, 2.0, 2.0]);
-        fails("Concat", 13, vec![("axis", Attr::Int(0))], &[&m, &a], "cannot be concatenated");
+        is(
+            &ok("Concat", 13, vec![("axis", Attr::Int(-1))], &[&m, &m]),
+            DType::Float,
+            &[2, 2],
+            &[1.0, 1.0, 2.0, 2.0],
+        );
+        fails(
+            "Concat",
+            13,
+            vec![("axis", Attr::Int(0))],
+            &[&m, &a],
+            "cannot be concatenated",
+        );
         fails("Concat", 13, vec![], &[&ints(&[], &[1])], "scalars");
         // Unsqueeze: axes as input (opset 13) and attribute (opset 11), negative
         let s = ints(&[], &[5]);
-        is(&ok("Unsqueeze", 13, vec![], &[&s, &ints(&[1], &[0])]), DType::Int, &[1], &[5.0]);
+        is(
+            &ok("Unsqueeze", 13, vec![], &[&s, &ints(&[1], &[0])]),
+            DType::Int,
+            &[1],
+            &[5.0],
+        );
         let v = ints(&[3], &[1, 2, 3]);
-        assert_eq!(ok("Unsqueeze", 13, vec![], &[&v, &ints(&[2], &[-1, 0])]).tensor.shape, vec![1, 3, 1]);
-        assert_eq!(ok("Unsqueeze", 11, vec![("axes", Attr::Ints(vec![1]))], &[&v]).tensor.shape, vec![3, 1]);
-        fails("Unsqueeze", 13, vec![], &[&v, &ints(&[2], &[0, -3])], "repeated");
-        fails("Unsqueeze", 13, vec![], &[&v, &ints(&[1], &[3])], "out of range");
+        assert_eq!(
+            ok("Unsqueeze", 13, vec![], &[&v, &ints(&[2], &[-1, 0])])
+                .tensor
+                .shape,
+            vec![1, 3, 1]
+        );
+        assert_eq!(
+            ok("Unsqueeze", 11, vec![("axes", Attr::Ints(vec![1]))], &[&v])
+                .tensor
+                .shape,
+            vec![3, 1]
+        );
+        fails(
+            "Unsqueeze",
+            13,
+            vec![],
+            &[&v, &ints(&[2], &[0, -3])],
+            "repeated",
+        );
+        fails(
+            "Unsqueeze",
+            13,
+            vec![],
+            &[&v, &ints(&[1], &[3])],
+            "out of range",
+        );
         // Squeeze
         let t = floats(&[1, 3, 1], &[1.0, 2.0, 3.0]);
-        assert_eq!(ok("Squeeze", 13, vec![], &[&t, &ints(&[1], &[-1])]).tensor.shape, vec![1, 3]);
+        assert_eq!(
+            ok("Squeeze", 13, vec![], &[&t, &ints(&[1], &[-1])])
+                .tensor
+                .shape,
+            vec![1, 3]
+        );
         assert_eq!(ok("Squeeze", 13, vec![], &[&t]).tensor.shape, vec![3]);
-        assert_eq!(ok("Squeeze", 11, vec![("axes", Attr::Ints(vec![0]))], &[&t]).tensor.shape, vec![3, 1]);
+        assert_eq!(
+            ok("Squeeze", 11, vec![("axes", Attr::Ints(vec![0]))], &[&t])
+                .tensor
+                .shape,
+            vec![3, 1]
+        );
         fails("Squeeze", 13, vec![], &[&t, &ints(&[1], &[1])], "is not 1");
         // Reshape: 0 copies, -1 infers, allowzero
         let x = floats(&[2, 3, 4], &[0.0; 24]);
-        assert_eq!(ok("Reshape", 14, vec![], &[&x, &ints(&[2], &[0, -1])]).tensor.shape, vec![2, 12]);
-        assert_eq!(ok("Reshape", 14, vec![], &[&x, &ints(&[3], &[-1, 3, 2])]).tensor.shape, vec![4, 3, 2]);
-        fails("Reshape", 14, vec![], &[&x, &ints(&[2], &[-1, -1])], "cannot reshape");
-        fails("Reshape", 14, vec![], &[&x, &ints(&[2], &[5, -1])], "cannot reshape");
+        assert_eq!(
+            ok("Reshape", 14, vec![], &[&x, &ints(&[2], &[0, -1])])
+                .tensor
+                .shape,
+            vec![2, 12]
+        );
+        assert_eq!(
+            ok("Reshape", 14, vec![], &[&x, &ints(&[3], &[-1, 3, 2])])
+                .tensor
+                .shape,
+            vec![4, 3, 2]
+        );
+        fails(
+            "Reshape",
+            14,
+            vec![],
+            &[&x, &ints(&[2], &[-1, -1])],
+            "cannot reshape",
+        );
+        fails(
+            "Reshape",
+            14,
+            vec![],
+            &[&x, &ints(&[2], &[5, -1])],
+            "cannot reshape",
+        );
         let empty = floats(&[0, 3], &[]);
-        assert_eq!(ok("Reshape", 14, vec![("allowzero", Attr::Int(1))], &[&empty, &ints(&[2], &[3, 0])]).tensor.shape, vec![3, 0]);
-        assert_eq!(ok("Flatten", 13, vec![("axis", Attr::Int(-1))], &[&x]).tensor.shape, vec![6, 4]);
+        assert_eq!(
+            ok(
+                "Reshape",
+                14,
+                vec![("allowzero", Attr::Int(1))],
+                &[&empty, &ints(&[2], &[3, 0])]
+            )
+            .tensor
+            .shape,
+            vec![3, 0]
+        );
+        assert_eq!(
+            ok("Flatten", 13, vec![("axis", Attr::Int(-1))], &[&x])
+                .tensor
+                .shape,
+            vec![6, 4]
+        );
     }
 
     #[test]
     fn expand_and_tile_broadcast() {
         let x = floats(&[3, 1], &[1.0, 2.0, 3.0]);
         let y = ok("Expand", 13, vec![], &[&x, &ints(&[3], &[2, 1, 2])]);
-        is(&y, DType::Float, &[2, 3, 2], &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0]);
+        is(
+            &y,
+            DType::Float,
+            &[2, 3, 2],
+            &[1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0],
+        );
         // a target dimension of 1 keeps the input's (bidirectional broadcast)
-        assert_eq!(ok("Expand", 13, vec![], &[&x, &ints(&[2], &[1, 4])]).tensor.shape, vec![3, 4]);
-        fails("Expand", 13, vec![], &[&x, &ints(&[2], &[2, 4])], "does not broadcast");
-        let t = ok("Tile", 13, vec![], &[&floats(&[2], &[1.0, 2.0]), &ints(&[1], &[3])]);
+        assert_eq!(
+            ok("Expand", 13, vec![], &[&x, &ints(&[2], &[1, 4])])
+                .tensor
+                .shape,
+            vec![3, 4]
+        );
+        fails(
+            "Expand",
+            13,
+            vec![],
+            &[&x, &ints(&[2], &[2, 4])],
+            "does not broadcast",
+        );
+        let t = ok(
+            "Tile",
+            13,
+            vec![],
+            &[&floats(&[2], &[1.0, 2.0]), &ints(&[1], &[3])],
+        );
         is(&t, DType::Float, &[6], &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
         fails("Tile", 13, vec![], &[&x, &ints(&[1], &[3])], "repeats");
     }
@@ -971,31 +1715,144 @@ mod tests {
     fn integer_and_float_arithmetic_with_broadcasting() {
         let a = ints(&[2, 1], &[-7, 7]);
         let b = ints(&[2], &[2, 3]);
-        is(&ok("Div", 13, vec![], &[&a, &b]), DType::Int, &[2, 2], &[-3.0, -2.0, 3.0, 2.0]);
-        is(&ok("Mod", 13, vec![], &[&a, &b]), DType::Int, &[2, 2], &[1.0, 2.0, 1.0, 1.0]);
-        is(&ok("Mod", 13, vec![("fmod", Attr::Int(1))], &[&a, &b]), DType::Int, &[2, 2], &[-1.0, -1.0, 1.0, 1.0]);
-        is(&ok("Add", 13, vec![], &[&a, &b]), DType::Int, &[2, 2], &[-5.0, -4.0, 9.0, 10.0]);
-        is(&ok("Sub", 13, vec![], &[&b, &a]), DType::Int, &[2, 2], &[9.0, 10.0, -5.0, -4.0]);
-        is(&ok("Mul", 13, vec![], &[&a, &ints(&[], &[-1])]), DType::Int, &[2, 1], &[7.0, -7.0]);
-        is(&ok("Pow", 13, vec![], &[&b, &ints(&[], &[3])]), DType::Int, &[2], &[8.0, 27.0]);
-        fails("Div", 13, vec![], &[&a, &ints(&[], &[0])], "division by zero");
-        fails("Pow", 13, vec![], &[&b, &ints(&[], &[-1])], "negative integer exponent");
-        fails("Add", 13, vec![], &[&b, &ints(&[3], &[1, 2, 3])], "do not broadcast");
+        is(
+            &ok("Div", 13, vec![], &[&a, &b]),
+            DType::Int,
+            &[2, 2],
+            &[-3.0, -2.0, 3.0, 2.0],
+        );
+        is(
+            &ok("Mod", 13, vec![], &[&a, &b]),
+            DType::Int,
+            &[2, 2],
+            &[1.0, 2.0, 1.0, 1.0],
+        );
+        is(
+            &ok("Mod", 13, vec![("fmod", Attr::Int(1))], &[&a, &b]),
+            DType::Int,
+            &[2, 2],
+            &[-1.0, -1.0, 1.0, 1.0],
+        );
+        is(
+            &ok("Add", 13, vec![], &[&a, &b]),
+            DType::Int,
+            &[2, 2],
+            &[-5.0, -4.0, 9.0, 10.0],
+        );
+        is(
+            &ok("Sub", 13, vec![], &[&b, &a]),
+            DType::Int,
+            &[2, 2],
+            &[9.0, 10.0, -5.0, -4.0],
+        );
+        is(
+            &ok("Mul", 13, vec![], &[&a, &ints(&[], &[-1])]),
+            DType::Int,
+            &[2, 1],
+            &[7.0, -7.0],
+        );
+        is(
+            &ok("Pow", 13, vec![], &[&b, &ints(&[], &[3])]),
+            DType::Int,
+            &[2],
+            &[8.0, 27.0],
+        );
+        fails(
+            "Div",
+            13,
+            vec![],
+            &[&a, &ints(&[], &[0])],
+            "division by zero",
+        );
+        fails(
+            "Pow",
+            13,
+            vec![],
+            &[&b, &ints(&[], &[-1])],
+            "negative integer exponent",
+        );
+        fails(
+            "Add",
+            13,
+            vec![],
+            &[&b, &ints(&[3], &[1, 2, 3])],
+            "do not broadcast",
+        );
         let f = floats(&[2], &[1.0, 3.0]);
-        is(&ok("Div", 13, vec![], &[&f, &floats(&[], &[2.0])]), DType::Float, &[2], &[0.5, 1.5]);
-        is(&ok("Pow", 13, vec![], &[&f, &floats(&[], &[2.0])]), DType::Float, &[2], &[1.0, 9.0]);
+        is(
+            &ok("Div", 13, vec![], &[&f, &floats(&[], &[2.0])]),
+            DType::Float,
+            &[2],
+            &[0.5, 1.5],
+        );
+        is(
+            &ok("Pow", 13, vec![], &[&f, &floats(&[], &[2.0])]),
+            DType::Float,
+            &[2],
+            &[1.0, 9.0],
+        );
         fails("Div", 13, vec![], &[&f, &floats(&[], &[0.0])], "non-finite");
         fails("Mod", 13, vec![], &[&f, &f], "fmod = 1");
-        is(&ok("Max", 13, vec![], &[&b, &ints(&[], &[2]), &ints(&[2, 1], &[0, 5])]), DType::Int, &[2, 2], &[2.0, 3.0, 5.0, 5.0]);
-        is(&ok("Sum", 13, vec![], &[&b, &b, &b]), DType::Int, &[2], &[6.0, 9.0]);
-        is(&ok("Mean", 13, vec![], &[&f, &floats(&[], &[3.0])]), DType::Float, &[2], &[2.0, 3.0]);
+        is(
+            &ok(
+                "Max",
+                13,
+                vec![],
+                &[&b, &ints(&[], &[2]), &ints(&[2, 1], &[0, 5])],
+            ),
+            DType::Int,
+            &[2, 2],
+            &[2.0, 3.0, 5.0, 5.0],
+        );
+        is(
+            &ok("Sum", 13, vec![], &[&b, &b, &b]),
+            DType::Int,
+            &[2],
+            &[6.0, 9.0],
+        );
+        is(
+            &ok("Mean", 13, vec![], &[&f, &floats(&[], &[3.0])]),
+            DType::Float,
+            &[2],
+            &[2.0, 3.0],
+        );
         // unary
-        is(&ok("Neg", 13, vec![], &[&b]), DType::Int, &[2], &[-2.0, -3.0]);
-        is(&ok("Abs", 13, vec![], &[&a]), DType::Int, &[2, 1], &[7.0, 7.0]);
-        is(&ok("Sqrt", 13, vec![], &[&floats(&[], &[16.0])]), DType::Float, &[], &[4.0]);
-        is(&ok("Reciprocal", 13, vec![], &[&floats(&[], &[4.0])]), DType::Float, &[], &[0.25]);
-        is(&ok("Round", 13, vec![], &[&floats(&[3], &[0.5, 1.5, -2.5])]), DType::Float, &[3], &[0.0, 2.0, -2.0]);
-        is(&ok("Sign", 13, vec![], &[&a]), DType::Int, &[2, 1], &[-1.0, 1.0]);
+        is(
+            &ok("Neg", 13, vec![], &[&b]),
+            DType::Int,
+            &[2],
+            &[-2.0, -3.0],
+        );
+        is(
+            &ok("Abs", 13, vec![], &[&a]),
+            DType::Int,
+            &[2, 1],
+            &[7.0, 7.0],
+        );
+        is(
+            &ok("Sqrt", 13, vec![], &[&floats(&[], &[16.0])]),
+            DType::Float,
+            &[],
+            &[4.0],
+        );
+        is(
+            &ok("Reciprocal", 13, vec![], &[&floats(&[], &[4.0])]),
+            DType::Float,
+            &[],
+            &[0.25],
+        );
+        is(
+            &ok("Round", 13, vec![], &[&floats(&[3], &[0.5, 1.5, -2.5])]),
+            DType::Float,
+            &[3],
+            &[0.0, 2.0, -2.0],
+        );
+        is(
+            &ok("Sign", 13, vec![], &[&a]),
+            DType::Int,
+            &[2, 1],
+            &[-1.0, 1.0],
+        );
         fails("Sqrt", 13, vec![], &[&floats(&[], &[-1.0])], "non-finite");
         fails("Log", 13, vec![], &[&floats(&[], &[0.0])], "non-finite");
     }
@@ -1004,32 +1861,136 @@ mod tests {
     fn logic_compare_where_with_broadcasting() {
         // PyTorch's expand(n, -1): Where(Equal(shape, -1), ones, shape)
         let shape = ints(&[2], &[1, -1]);
-        let minus = ok("Mul", 13, vec![], &[&ok("ConstantOfShape", 13, vec![("value", Attr::Tensor(ints(&[1], &[1])))], &[&ints(&[1], &[2])]), &ints(&[], &[-1])]);
+        let minus = ok(
+            "Mul",
+            13,
+            vec![],
+            &[
+                &ok(
+                    "ConstantOfShape",
+                    13,
+                    vec![("value", Attr::Tensor(ints(&[1], &[1])))],
+                    &[&ints(&[1], &[2])],
+                ),
+                &ints(&[], &[-1]),
+            ],
+        );
         let eq = ok("Equal", 13, vec![], &[&shape, &minus]);
         is(&eq, DType::Bool, &[2], &[0.0, 1.0]);
         let ones = ints(&[2], &[1, 1]);
-        is(&ok("Where", 13, vec![], &[&eq, &ones, &shape]), DType::Int, &[2], &[1.0, 1.0]);
+        is(
+            &ok("Where", 13, vec![], &[&eq, &ones, &shape]),
+            DType::Int,
+            &[2],
+            &[1.0, 1.0],
+        );
         // broadcasting three ways
         let c = ints(&[2, 1], &[1, 0]);
-        is(&ok("Where", 13, vec![], &[&c, &floats(&[3], &[1.0, 2.0, 3.0]), &floats(&[], &[-1.0])]), DType::Float, &[2, 3], &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0]);
-        is(&ok("Not", 13, vec![], &[&eq]), DType::Bool, &[2], &[1.0, 0.0]);
-        is(&ok("And", 13, vec![], &[&eq, &ints(&[], &[1])]), DType::Bool, &[2], &[0.0, 1.0]);
-        is(&ok("Or", 13, vec![], &[&eq, &ints(&[2], &[1, 0])]), DType::Bool, &[2], &[1.0, 1.0]);
-        is(&ok("Xor", 13, vec![], &[&eq, &ints(&[2], &[1, 1])]), DType::Bool, &[2], &[1.0, 0.0]);
-        is(&ok("Less", 13, vec![], &[&shape, &ints(&[], &[0])]), DType::Bool, &[2], &[0.0, 1.0]);
-        is(&ok("GreaterOrEqual", 13, vec![], &[&shape, &ints(&[2, 1], &[1, -1])]), DType::Bool, &[2, 2], &[1.0, 0.0, 1.0, 1.0]);
-        fails("Where", 13, vec![], &[&ints(&[2], &[1, 0]), &ones, &ints(&[3], &[1, 2, 3])], "do not broadcast");
+        is(
+            &ok(
+                "Where",
+                13,
+                vec![],
+                &[&c, &floats(&[3], &[1.0, 2.0, 3.0]), &floats(&[], &[-1.0])],
+            ),
+            DType::Float,
+            &[2, 3],
+            &[1.0, 2.0, 3.0, -1.0, -1.0, -1.0],
+        );
+        is(
+            &ok("Not", 13, vec![], &[&eq]),
+            DType::Bool,
+            &[2],
+            &[1.0, 0.0],
+        );
+        is(
+            &ok("And", 13, vec![], &[&eq, &ints(&[], &[1])]),
+            DType::Bool,
+            &[2],
+            &[0.0, 1.0],
+        );
+        is(
+            &ok("Or", 13, vec![], &[&eq, &ints(&[2], &[1, 0])]),
+            DType::Bool,
+            &[2],
+            &[1.0, 1.0],
+        );
+        is(
+            &ok("Xor", 13, vec![], &[&eq, &ints(&[2], &[1, 1])]),
+            DType::Bool,
+            &[2],
+            &[1.0, 0.0],
+        );
+        is(
+            &ok("Less", 13, vec![], &[&shape, &ints(&[], &[0])]),
+            DType::Bool,
+            &[2],
+            &[0.0, 1.0],
+        );
+        is(
+            &ok(
+                "GreaterOrEqual",
+                13,
+                vec![],
+                &[&shape, &ints(&[2, 1], &[1, -1])],
+            ),
+            DType::Bool,
+            &[2, 2],
+            &[1.0, 0.0, 1.0, 1.0],
+        );
+        fails(
+            "Where",
+            13,
+            vec![],
+            &[&ints(&[2], &[1, 0]), &ones, &ints(&[3], &[1, 2, 3])],
+            "do not broadcast",
+        );
     }
 
     #[test]
     fn reductions_and_nonzero() {
         let s = ints(&[3], &[4, 4, 4]);
-        is(&ok("ReduceProd", 13, vec![("keepdims", Attr::Int(1))], &[&s]), DType::Int, &[1], &[64.0]);
+        is(
+            &ok("ReduceProd", 13, vec![("keepdims", Attr::Int(1))], &[&s]),
+            DType::Int,
+            &[1],
+            &[64.0],
+        );
         let m = floats(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        is(&ok("ReduceSum", 13, vec![("keepdims", Attr::Int(0))], &[&m, &ints(&[1], &[-1])]), DType::Float, &[2], &[6.0, 15.0]);
-        is(&ok("ReduceMax", 13, vec![("axes", Attr::Ints(vec![0]))], &[&m]), DType::Float, &[1, 3], &[4.0, 5.0, 6.0]);
-        is(&ok("ReduceMin", 18, vec![], &[&m, &ints(&[1], &[1])]), DType::Float, &[2, 1], &[1.0, 4.0]);
-        is(&ok("ReduceSum", 13, vec![("noop_with_empty_axes", Attr::Int(1))], &[&m]), DType::Float, &[2, 3], &m.tensor.data);
+        is(
+            &ok(
+                "ReduceSum",
+                13,
+                vec![("keepdims", Attr::Int(0))],
+                &[&m, &ints(&[1], &[-1])],
+            ),
+            DType::Float,
+            &[2],
+            &[6.0, 15.0],
+        );
+        is(
+            &ok("ReduceMax", 13, vec![("axes", Attr::Ints(vec![0]))], &[&m]),
+            DType::Float,
+            &[1, 3],
+            &[4.0, 5.0, 6.0],
+        );
+        is(
+            &ok("ReduceMin", 18, vec![], &[&m, &ints(&[1], &[1])]),
+            DType::Float,
+            &[2, 1],
+            &[1.0, 4.0],
+        );
+        is(
+            &ok(
+                "ReduceSum",
+                13,
+                vec![("noop_with_empty_axes", Attr::Int(1))],
+                &[&m],
+            ),
+            DType::Float,
+            &[2, 3],
+            &m.tensor.data,
+        );
         let nz = ok("NonZero", 13, vec![], &[&ints(&[2, 2], &[0, 3, 5, 0])]);
         is(&nz, DType::Int, &[2, 2], &[0.0, 1.0, 1.0, 0.0]);
     }
@@ -1037,19 +1998,41 @@ mod tests {
     #[test]
     fn dropout_and_data_dependent_shapes() {
         let d = node("Dropout", vec![]);
-        is(&dropout_mask(&d, 13, None, &[2]).unwrap(), DType::Bool, &[2], &[1.0, 1.0]);
-        is(&dropout_mask(&d, 13, Some(Some(&ints(&[], &[0]))), &[1]).unwrap(), DType::Bool, &[1], &[1.0]);
-        assert!(dropout_mask(&d, 13, Some(Some(&ints(&[], &[1]))), &[1]).unwrap_err().to_string().contains("training_mode is true"));
-        assert!(dropout_mask(&d, 13, Some(None), &[1]).unwrap_err().to_string().contains("training_mode"));
+        is(
+            &dropout_mask(&d, 13, None, &[2]).unwrap(),
+            DType::Bool,
+            &[2],
+            &[1.0, 1.0],
+        );
+        is(
+            &dropout_mask(&d, 13, Some(Some(&ints(&[], &[0]))), &[1]).unwrap(),
+            DType::Bool,
+            &[1],
+            &[1.0],
+        );
+        assert!(dropout_mask(&d, 13, Some(Some(&ints(&[], &[1]))), &[1])
+            .unwrap_err()
+            .to_string()
+            .contains("training_mode is true"));
+        assert!(dropout_mask(&d, 13, Some(None), &[1])
+            .unwrap_err()
+            .to_string()
+            .contains("training_mode"));
         let mut r = node("Reshape", vec![]);
         r.inputs = vec!["x".into(), "s".into()];
         let e = data_dependent(&r, 13, |i| i == 1).unwrap().to_string();
-        assert!(e.contains("/Reshape") && e.contains("data-dependent shape") && e.contains("\"s\""), "{e}");
+        assert!(
+            e.contains("/Reshape") && e.contains("data-dependent shape") && e.contains("\"s\""),
+            "{e}"
+        );
         assert!(data_dependent(&r, 13, |i| i == 0).is_none());
         assert!(data_dependent(&r, 4, |_| true).is_none()); // opset < 5: the shape is an attribute
         let mut nz = node("NonZero", vec![]);
         nz.inputs = vec!["x".into()];
-        assert!(data_dependent(&nz, 13, |_| true).unwrap().to_string().contains("/NonZero"));
+        assert!(data_dependent(&nz, 13, |_| true)
+            .unwrap()
+            .to_string()
+            .contains("/NonZero"));
         let mut u = node("Unsqueeze", vec![]);
         u.inputs = vec!["x".into(), "a".into()];
         assert!(data_dependent(&u, 11, |_| true).is_none());
@@ -1062,7 +2045,9 @@ mod tests {
     fn random_inputs_never_panic() {
         let mut seed = 0x5eed_u64;
         let mut next = move |m: u64| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) % m
         };
         for round in 0..20_000 {
@@ -1074,21 +2059,53 @@ mod tests {
                 let n: usize = shape.iter().product();
                 let vals: Vec<f64> = (0..n).map(|_| next(11) as f64 - 5.0).collect();
                 let dtype = [DType::Int, DType::Float, DType::Bool][next(3) as usize];
-                let vals = if dtype == DType::Bool { vals.iter().map(|v| (*v > 0.0) as u8 as f64).collect() } else { vals };
-                inputs.push(if next(6) == 0 { None } else { Some(Const { dtype, tensor: Tensor::new(shape, vals) }) });
+                let vals = if dtype == DType::Bool {
+                    vals.iter().map(|v| (*v > 0.0) as u8 as f64).collect()
+                } else {
+                    vals
+                };
+                inputs.push(if next(6) == 0 {
+                    None
+                } else {
+                    Some(Const {
+                        dtype,
+                        tensor: Tensor::new(shape, vals),
+                    })
+                });
             }
             let mut attrs = vec![];
-            for (name, small) in [("axis", true), ("keepdims", true), ("to", false), ("start", true), ("end", true), ("fmod", true), ("allowzero", true)] {
+            for (name, small) in [
+                ("axis", true),
+                ("keepdims", true),
+                ("to", false),
+                ("start", true),
+                ("end", true),
+                ("fmod", true),
+                ("allowzero", true),
+            ] {
                 if next(2) == 0 {
-                    attrs.push((name, Attr::Int(if small { next(7) as i64 - 3 } else { next(17) as i64 })));
+                    attrs.push((
+                        name,
+                        Attr::Int(if small {
+                            next(7) as i64 - 3
+                        } else {
+                            next(17) as i64
+                        }),
+                    ));
                 }
             }
             if next(2) == 0 {
-                attrs.push(("axes", Attr::Ints((0..next(3)).map(|_| next(7) as i64 - 3).collect())));
+                attrs.push((
+                    "axes",
+                    Attr::Ints((0..next(3)).map(|_| next(7) as i64 - 3).collect()),
+                ));
             }
             for (name, _) in [("starts", 0), ("ends", 0)] {
                 if next(2) == 0 {
-                    attrs.push((name, Attr::Ints((0..next(3)).map(|_| next(9) as i64 - 4).collect())));
+                    attrs.push((
+                        name,
+                        Attr::Ints((0..next(3)).map(|_| next(9) as i64 - 4).collect()),
+                    ));
                 }
             }
             let opset = [9, 11, 13, 18][next(4) as usize];
@@ -1096,9 +2113,16 @@ mod tests {
             let n = node(op, attrs);
             let r = std::panic::catch_unwind(|| eval(&n, opset, &refs));
             match r {
-                Ok(Ok(outs)) => assert!(outs.iter().all(|c| c.tensor.shape.iter().product::<usize>() == c.tensor.len()), "{op}: {outs:?}"),
+                Ok(Ok(outs)) => assert!(
+                    outs.iter()
+                        .all(|c| c.tensor.shape.iter().product::<usize>() == c.tensor.len()),
+                    "{op}: {outs:?}"
+                ),
                 Ok(Err(e)) => assert!(e.to_string().contains(&format!("/{op}")), "{op}: {e}"),
-                Err(_) => panic!("{op} panicked on {inputs:?} with {:?} (opset {opset})", n.attrs),
+                Err(_) => panic!(
+                    "{op} panicked on {inputs:?} with {:?} (opset {opset})",
+                    n.attrs
+                ),
             }
         }
     }
@@ -1106,7 +2130,9 @@ mod tests {
     #[test]
     fn unknown_op_and_missing_inputs_are_errors() {
         fails("Add", 13, vec![], &[&ints(&[], &[1])], "missing input #1");
-        let e = ev("Relu", 13, vec![], &[Some(&ints(&[], &[1]))]).unwrap_err().to_string();
+        let e = ev("Relu", 13, vec![], &[Some(&ints(&[], &[1]))])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a folded operator"), "{e}");
         assert!(reshape_target(&[2, 3], &[i64::MAX, 2], false).is_none());
     }

@@ -76,11 +76,19 @@ impl Graph {
 
     /// Shape of a slot (0 = input, i = output of op i).
     pub fn slot_shape(&self, slot: usize) -> &[usize] {
-        if slot == 0 { &self.input_shape } else { &self.nodes[slot - 1].shape }
+        if slot == 0 {
+            &self.input_shape
+        } else {
+            &self.nodes[slot - 1].shape
+        }
     }
 
     pub fn slot_dtype(&self, slot: usize) -> DType {
-        if slot == 0 { self.input_dtype } else { self.nodes[slot - 1].dtype }
+        if slot == 0 {
+            self.input_dtype
+        } else {
+            self.nodes[slot - 1].dtype
+        }
     }
 
     pub fn output_shape(&self) -> &[usize] {
@@ -92,11 +100,23 @@ impl Graph {
             .iter()
             .map(|n| {
                 let own = match &n.op {
-                    Op::Conv { weight, bias, .. } | Op::Gemm { weight, bias } => weight.len() + bias.len(),
+                    Op::Conv { weight, bias, .. } | Op::Gemm { weight, bias } => {
+                        weight.len() + bias.len()
+                    }
                     Op::Affine { mul, add } => mul.len() + add.len(),
                     _ => 0,
                 };
-                own + n.inputs.iter().map(|o| if let Operand::Const(c) = o { c.tensor.len() } else { 0 }).sum::<usize>()
+                own + n
+                    .inputs
+                    .iter()
+                    .map(|o| {
+                        if let Operand::Const(c) = o {
+                            c.tensor.len()
+                        } else {
+                            0
+                        }
+                    })
+                    .sum::<usize>()
             })
             .sum()
     }
@@ -173,7 +193,11 @@ impl Graph {
                     match node.inputs.get(i).map(|n| &values[n]) {
                         Some(Value::Const(c)) => Ok(c.tensor.shape.clone()),
                         Some(Value::Slot(s)) if *s != usize::MAX => Ok(shapes[*s].0.clone()),
-                        _ => Err(ModelError::node(&node.name, &node.op_type, format!("missing input #{i}"))),
+                        _ => Err(ModelError::node(
+                            &node.name,
+                            &node.op_type,
+                            format!("missing input #{i}"),
+                        )),
                     }
                 };
                 let constant_in = |i: usize| -> Option<&Const> {
@@ -192,13 +216,28 @@ impl Graph {
                     }
                     "Dropout" => {
                         let shape = shape_of(0)?;
-                        let training = node.inputs.get(2).filter(|n| !n.is_empty()).map(|_| constant_in(2));
+                        let training = node
+                            .inputs
+                            .get(2)
+                            .filter(|n| !n.is_empty())
+                            .map(|_| constant_in(2));
                         let mask = fold::dropout_mask(node, raw.opset, training, &shape)?;
                         Some(vec![values[&node.inputs[0]].clone(), Value::Const(mask)])
                     }
-                    op if fold::is_folded(op) && node.inputs.iter().all(|n| n.is_empty() || matches!(values[n], Value::Const(_))) => {
-                        let ins: Vec<Option<&Const>> = (0..node.inputs.len()).map(constant_in).collect();
-                        Some(fold::eval(node, raw.opset, &ins)?.into_iter().map(Value::Const).collect())
+                    op if fold::is_folded(op)
+                        && node
+                            .inputs
+                            .iter()
+                            .all(|n| n.is_empty() || matches!(values[n], Value::Const(_))) =>
+                    {
+                        let ins: Vec<Option<&Const>> =
+                            (0..node.inputs.len()).map(constant_in).collect();
+                        Some(
+                            fold::eval(node, raw.opset, &ins)?
+                                .into_iter()
+                                .map(Value::Const)
+                                .collect(),
+                        )
                     }
                     _ => None,
                 };
@@ -208,12 +247,28 @@ impl Graph {
                             values.insert(name.clone(), v);
                         }
                     }
-                    if let Some(extra) = node.outputs.iter().skip(1).find(|o| !o.is_empty() && !values.contains_key(*o)) {
-                        return Err(ModelError::node(&node.name, &node.op_type, format!("has no output #{}: {extra:?}", node.outputs.iter().position(|o| o == extra).unwrap_or(0))));
+                    if let Some(extra) = node
+                        .outputs
+                        .iter()
+                        .skip(1)
+                        .find(|o| !o.is_empty() && !values.contains_key(*o))
+                    {
+                        return Err(ModelError::node(
+                            &node.name,
+                            &node.op_type,
+                            format!(
+                                "has no output #{}: {extra:?}",
+                                node.outputs.iter().position(|o| o == extra).unwrap_or(0)
+                            ),
+                        ));
                     }
                     continue;
                 }
-                let dynamic = |i: usize| node.inputs.get(i).is_some_and(|n| matches!(values[n], Value::Slot(s) if s != usize::MAX));
+                let dynamic = |i: usize| {
+                    node.inputs
+                        .get(i)
+                        .is_some_and(|n| matches!(values[n], Value::Slot(s) if s != usize::MAX))
+                };
                 if let Some(e) = fold::data_dependent(node, raw.opset, dynamic) {
                     return Err(e);
                 }
@@ -224,7 +279,10 @@ impl Graph {
                 .map(|i| match &values[i] {
                     Value::Const(c) => InputInfo::Const(c),
                     Value::Slot(usize::MAX) => InputInfo::Absent,
-                    Value::Slot(s) => InputInfo::Dyn { shape: &shapes[*s].0, dtype: shapes[*s].1 },
+                    Value::Slot(s) => InputInfo::Dyn {
+                        shape: &shapes[*s].0,
+                        dtype: shapes[*s].1,
+                    },
                 })
                 .collect();
             // Operators lowered into a sequence of existing ones (lower/): each lowered op is
@@ -246,15 +304,41 @@ impl Graph {
                 for (j, ln) in low.nodes.iter().enumerate() {
                     let ins: Vec<Value> = ln.inputs.iter().map(|r| resolve(r, &made)).collect();
                     if ins.iter().all(|v| matches!(v, Value::Const(_))) {
-                        let ts: Vec<&Tensor<f64>> = ins.iter().map(|v| match v { Value::Const(c) => &c.tensor, _ => unreachable!() }).collect();
+                        let ts: Vec<&Tensor<f64>> = ins
+                            .iter()
+                            .map(|v| match v {
+                                Value::Const(c) => &c.tensor,
+                                _ => unreachable!(),
+                            })
+                            .collect();
                         let t = ops::eval(&ln.op, &ts, &ln.shape);
-                        made.push(Value::Const(Const { dtype: ln.dtype, tensor: t }));
+                        made.push(Value::Const(Const {
+                            dtype: ln.dtype,
+                            tensor: t,
+                        }));
                         continue;
                     }
-                    let inputs = ins.into_iter().map(|v| match v { Value::Const(c) => Operand::Const(c), Value::Slot(s) => Operand::Slot(s) }).collect();
-                    let name = if out_node == Some(j) { node.name.clone() } else { format!("{}/{}", node.name, ln.part) };
+                    let inputs = ins
+                        .into_iter()
+                        .map(|v| match v {
+                            Value::Const(c) => Operand::Const(c),
+                            Value::Slot(s) => Operand::Slot(s),
+                        })
+                        .collect();
+                    let name = if out_node == Some(j) {
+                        node.name.clone()
+                    } else {
+                        format!("{}/{}", node.name, ln.part)
+                    };
                     shapes.push((ln.shape.clone(), ln.dtype));
-                    nodes.push(Node { name, onnx_op: node.op_type.clone(), op: ln.op.clone(), inputs, shape: ln.shape.clone(), dtype: ln.dtype });
+                    nodes.push(Node {
+                        name,
+                        onnx_op: node.op_type.clone(),
+                        op: ln.op.clone(),
+                        inputs,
+                        shape: ln.shape.clone(),
+                        dtype: ln.dtype,
+                    });
                     made.push(Value::Slot(nodes.len()));
                 }
                 let out = resolve(&low.out, &made);
@@ -263,12 +347,28 @@ impl Graph {
                 continue;
             }
             let parsed = ops::parse(node, raw.opset, &infos)?;
-            let operand_values: Vec<Value> = parsed.operands.iter().map(|&i| values[&node.inputs[i]].clone()).collect();
+            let operand_values: Vec<Value> = parsed
+                .operands
+                .iter()
+                .map(|&i| values[&node.inputs[i]].clone())
+                .collect();
 
             if operand_values.iter().all(|v| matches!(v, Value::Const(_))) {
-                let ts: Vec<&Tensor<f64>> = operand_values.iter().map(|v| match v { Value::Const(c) => &c.tensor, _ => unreachable!() }).collect();
+                let ts: Vec<&Tensor<f64>> = operand_values
+                    .iter()
+                    .map(|v| match v {
+                        Value::Const(c) => &c.tensor,
+                        _ => unreachable!(),
+                    })
+                    .collect();
                 let t = ops::eval(&parsed.op, &ts, &parsed.shape);
-                values.insert(out_name, Value::Const(Const { dtype: parsed.dtype, tensor: t }));
+                values.insert(
+                    out_name,
+                    Value::Const(Const {
+                        dtype: parsed.dtype,
+                        tensor: t,
+                    }),
+                );
                 continue;
             }
             // BatchNormalization right after a Conv whose output nothing else reads: fold it.
@@ -278,7 +378,9 @@ impl Graph {
                     if let Op::Conv { weight, bias, .. } = &mut nodes[*s - 1].op {
                         let per_oc = weight.len() / bias.len();
                         for (oc, b) in bias.iter_mut().enumerate() {
-                            weight.data[oc * per_oc..(oc + 1) * per_oc].iter_mut().for_each(|w| *w *= mul[oc]);
+                            weight.data[oc * per_oc..(oc + 1) * per_oc]
+                                .iter_mut()
+                                .for_each(|w| *w *= mul[oc]);
                             *b = *b * mul[oc] + add[oc];
                         }
                         nodes[*s - 1].onnx_op = "Conv+BatchNormalization".into();
@@ -299,19 +401,38 @@ impl Graph {
             // the average over H with divisor H·W: the same integers, but no single operator (so
             // no dispute step) reads more than one row of the input (docs/fixed-point.md).
             let gap_input = match (&parsed.op, infos.first()) {
-                (Op::GlobalAveragePool { .. }, Some(InputInfo::Dyn { shape, dtype })) => Some((shape.to_vec(), *dtype)),
+                (Op::GlobalAveragePool { .. }, Some(InputInfo::Dyn { shape, dtype })) => {
+                    Some((shape.to_vec(), *dtype))
+                }
                 _ => None,
             };
             if let Some((shape, dtype)) = gap_input {
                 if shape[2] > 1 && shape[3] > 1 {
                     let rows = vec![shape[0], shape[1], shape[2], 1];
                     shapes.push((rows.clone(), dtype));
-                    nodes.push(Node { name: format!("{}/row_sums", node.name), onnx_op: node.op_type.clone(), op: Op::ReduceSum { axes: vec![3], keepdims: true }, inputs, shape: rows, dtype });
+                    nodes.push(Node {
+                        name: format!("{}/row_sums", node.name),
+                        onnx_op: node.op_type.clone(),
+                        op: Op::ReduceSum {
+                            axes: vec![3],
+                            keepdims: true,
+                        },
+                        inputs,
+                        shape: rows,
+                        dtype,
+                    });
                     inputs = vec![Operand::Slot(nodes.len())];
                 }
             }
             shapes.push((parsed.shape.clone(), parsed.dtype));
-            nodes.push(Node { name: node.name.clone(), onnx_op: node.op_type.clone(), op: parsed.op, inputs, shape: parsed.shape, dtype: parsed.dtype });
+            nodes.push(Node {
+                name: node.name.clone(),
+                onnx_op: node.op_type.clone(),
+                op: parsed.op,
+                inputs,
+                shape: parsed.shape,
+                dtype: parsed.dtype,
+            });
             values.insert(out_name, Value::Slot(nodes.len()));
             refuse_extra_outputs(node, raw.opset, &consumers)?;
         }
@@ -322,12 +443,23 @@ impl Graph {
                 Some(Value::Slot(s)) if *s > 0 && *s != usize::MAX => *s,
                 Some(v) => {
                     let reason = match v {
-                        Value::Slot(0) => "the output is the model's input itself (the graph computes nothing)",
+                        Value::Slot(0) => {
+                            "the output is the model's input itself (the graph computes nothing)"
+                        }
                         _ => "the output is a constant: it does not depend on the input",
                     };
-                    return Err(ModelError::Unsupported { op_type: "graph".into(), node: name.clone(), opset: raw.opset, reason: reason.into() });
+                    return Err(ModelError::Unsupported {
+                        op_type: "graph".into(),
+                        node: name.clone(),
+                        opset: raw.opset,
+                        reason: reason.into(),
+                    });
                 }
-                None => return Err(ModelError::Malformed(format!("graph output {name:?} is never computed"))),
+                None => {
+                    return Err(ModelError::Malformed(format!(
+                        "graph output {name:?} is never computed"
+                    )))
+                }
             });
         }
         let out_slot = *out_slots.iter().max().unwrap();
@@ -356,20 +488,40 @@ impl Graph {
         }
         debug_assert_eq!(renum[out_slot], kept.len());
         let outputs = out_slots.iter().map(|&s| renum[s]).collect();
-        Ok(Graph { opset: raw.opset, input_name: input.name.clone(), input_shape, input_dtype: input.dtype, nodes: kept, outputs, onnx_op_counts: counts })
+        Ok(Graph {
+            opset: raw.opset,
+            input_name: input.name.clone(),
+            input_shape,
+            input_dtype: input.dtype,
+            nodes: kept,
+            outputs,
+            onnx_op_counts: counts,
+        })
     }
 }
 
 /// Only a node's first output becomes a value: an operator whose further outputs (MaxPool's
 /// Indices, LayerNormalization's Mean and InvStdDev ...) are read is refused.
-fn refuse_extra_outputs(node: &RawNode, opset: i64, consumers: &HashMap<&str, usize>) -> Result<()> {
-    for (k, extra) in node.outputs.iter().enumerate().skip(1).filter(|(_, o)| !o.is_empty()) {
+fn refuse_extra_outputs(
+    node: &RawNode,
+    opset: i64,
+    consumers: &HashMap<&str, usize>,
+) -> Result<()> {
+    for (k, extra) in node
+        .outputs
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, o)| !o.is_empty())
+    {
         if consumers.contains_key(extra.as_str()) {
             return Err(ModelError::Unsupported {
                 op_type: node.op_type.clone(),
                 node: node.name.clone(),
                 opset,
-                reason: format!("its output #{k} {extra:?} is used; only the first output is supported"),
+                reason: format!(
+                    "its output #{k} {extra:?} is used; only the first output is supported"
+                ),
             });
         }
     }
@@ -407,7 +559,11 @@ impl Graph {
     /// Runs the graph in f64 (the reference semantics of `ops::eval`), returning every slot.
     pub fn run_f64(&self, input: &Tensor<f64>) -> Result<Vec<Tensor<f64>>> {
         if input.shape.iter().product::<usize>() != self.input_shape.iter().product::<usize>() {
-            return Err(ModelError::Input(format!("input has {} values, the model expects shape {:?}", input.len(), self.input_shape)));
+            return Err(ModelError::Input(format!(
+                "input has {} values, the model expects shape {:?}",
+                input.len(),
+                self.input_shape
+            )));
         }
         let mut slots = vec![Tensor::new(self.input_shape.clone(), input.data.clone())];
         for n in &self.nodes {

@@ -7,7 +7,10 @@ use crate::error::{ModelError, Result};
 
 /// Reads the first input of an input.json as a flat list of numbers.
 pub fn read_input_json(path: &Path) -> Result<Vec<f64>> {
-    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_input_json(&text).map_err(|e| match e {
         ModelError::Input(m) => ModelError::Input(format!("{}: {m}", path.display())),
         other => other,
@@ -15,14 +18,20 @@ pub fn read_input_json(path: &Path) -> Result<Vec<f64>> {
 }
 
 pub fn parse_input_json(text: &str) -> Result<Vec<f64>> {
-    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| ModelError::Input(format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ModelError::Input(format!("not valid JSON: {e}")))?;
     let data = match &v {
         serde_json::Value::Object(m) => {
-            let d = m.get("input_data").ok_or_else(|| ModelError::Input("no \"input_data\" field".into()))?;
+            let d = m
+                .get("input_data")
+                .ok_or_else(|| ModelError::Input("no \"input_data\" field".into()))?;
             match d {
                 serde_json::Value::Array(items) if items.first().is_some_and(|x| x.is_array()) => {
                     if items.len() > 1 {
-                        return Err(ModelError::Input(format!("{} inputs given; the model has one", items.len())));
+                        return Err(ModelError::Input(format!(
+                            "{} inputs given; the model has one",
+                            items.len()
+                        )));
                     }
                     &items[0]
                 }
@@ -43,14 +52,19 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
     match v {
         serde_json::Value::Array(a) => a.iter().try_for_each(|x| flatten(x, out)),
         serde_json::Value::Number(n) => {
-            out.push(n.as_f64().ok_or_else(|| ModelError::Input(format!("{n} is not a finite number")))?);
+            out.push(
+                n.as_f64()
+                    .ok_or_else(|| ModelError::Input(format!("{n} is not a finite number")))?,
+            );
             Ok(())
         }
         serde_json::Value::Bool(b) => {
             out.push(*b as u8 as f64);
             Ok(())
         }
-        other => Err(ModelError::Input(format!("expected numbers, found {other}"))),
+        other => Err(ModelError::Input(format!(
+            "expected numbers, found {other}"
+        ))),
     }
 }
 
@@ -80,7 +94,12 @@ impl SplitMix {
 
 /// `count` inputs near `base`: each value moved by noise of 0.25 of the base's spread, so the
 /// inputs stay in the distribution the model was made for. Without a base: standard normal.
-pub fn synthetic_inputs(numel: usize, base: Option<&[f64]>, count: usize, seed: u64) -> Vec<Vec<f64>> {
+pub fn synthetic_inputs(
+    numel: usize,
+    base: Option<&[f64]>,
+    count: usize,
+    seed: u64,
+) -> Vec<Vec<f64>> {
     let mut rng = SplitMix(seed);
     let spread = base.map(|b| {
         let mean = b.iter().sum::<f64>() / b.len() as f64;
@@ -89,7 +108,10 @@ pub fn synthetic_inputs(numel: usize, base: Option<&[f64]>, count: usize, seed: 
     });
     (0..count)
         .map(|_| match base {
-            Some(b) => b.iter().map(|&x| x + 0.25 * spread.unwrap() * rng.normal()).collect(),
+            Some(b) => b
+                .iter()
+                .map(|&x| x + 0.25 * spread.unwrap() * rng.normal())
+                .collect(),
             None => (0..numel).map(|_| rng.normal()).collect(),
         })
         .collect()

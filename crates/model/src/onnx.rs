@@ -23,9 +23,17 @@ impl DType {
     fn from_onnx(dt: i32) -> Option<DType> {
         let dt = DataType::try_from(dt).ok()?;
         Some(match dt {
-            DataType::Float | DataType::Double | DataType::Float16 | DataType::Bfloat16 => DType::Float,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::Uint8
-            | DataType::Uint16 | DataType::Uint32 | DataType::Uint64 => DType::Int,
+            DataType::Float | DataType::Double | DataType::Float16 | DataType::Bfloat16 => {
+                DType::Float
+            }
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Uint8
+            | DataType::Uint16
+            | DataType::Uint32
+            | DataType::Uint64 => DType::Int,
             DataType::Bool => DType::Bool,
             _ => return None,
         })
@@ -81,8 +89,10 @@ pub struct RawModel {
 
 impl RawModel {
     pub fn from_path(path: &Path) -> Result<RawModel> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_bytes(&bytes)
     }
 
@@ -94,13 +104,18 @@ impl RawModel {
     }
 
     pub fn from_proto(proto: &pb::ModelProto) -> Result<RawModel> {
-        let graph = proto.graph.as_ref().ok_or_else(|| ModelError::Malformed("the model has no graph".into()))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| ModelError::Malformed("the model has no graph".into()))?;
         let opset = proto
             .opset_import
             .iter()
             .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
             .map(|o| o.version)
-            .ok_or_else(|| ModelError::Malformed("no opset_import for the default ONNX domain".into()))?;
+            .ok_or_else(|| {
+                ModelError::Malformed("no opset_import for the default ONNX domain".into())
+            })?;
         let mut initializers = HashMap::new();
         for t in &graph.initializer {
             initializers.insert(t.name.clone(), load_tensor(t)?);
@@ -112,14 +127,25 @@ impl RawModel {
             }
             let ty = match vi.r#type.as_ref().and_then(|t| t.value.as_ref()) {
                 Some(pb::type_proto::Value::TensorType(t)) => t,
-                _ => return Err(ModelError::Malformed(format!("graph input {:?} is not a tensor", vi.name))),
+                _ => {
+                    return Err(ModelError::Malformed(format!(
+                        "graph input {:?} is not a tensor",
+                        vi.name
+                    )))
+                }
             };
-            let dtype = DType::from_onnx(ty.elem_type)
-                .ok_or_else(|| ModelError::Malformed(format!("graph input {:?} has an unsupported element type {}", vi.name, ty.elem_type)))?;
+            let dtype = DType::from_onnx(ty.elem_type).ok_or_else(|| {
+                ModelError::Malformed(format!(
+                    "graph input {:?} has an unsupported element type {}",
+                    vi.name, ty.elem_type
+                ))
+            })?;
             let shape_dims = &ty
                 .shape
                 .as_ref()
-                .ok_or_else(|| ModelError::Malformed(format!("graph input {:?} has no shape", vi.name)))?
+                .ok_or_else(|| {
+                    ModelError::Malformed(format!("graph input {:?} has no shape", vi.name))
+                })?
                 .dim;
             use pb::tensor_shape_proto::dimension::Value as Dim;
             let dims = shape_dims
@@ -136,7 +162,12 @@ impl RawModel {
                     _ => String::new(),
                 })
                 .collect();
-            inputs.push(RawInput { name: vi.name.clone(), dtype, dims, dim_names });
+            inputs.push(RawInput {
+                name: vi.name.clone(),
+                dtype,
+                dims,
+                dim_names,
+            });
         }
         let nodes = graph
             .node
@@ -147,7 +178,11 @@ impl RawModel {
                 for a in &n.attribute {
                     attrs.insert(a.name.clone(), load_attr(a)?);
                 }
-                let name = if n.name.is_empty() { format!("{}_{}", n.op_type, i) } else { n.name.clone() };
+                let name = if n.name.is_empty() {
+                    format!("{}_{}", n.op_type, i)
+                } else {
+                    n.name.clone()
+                };
                 Ok(RawNode {
                     name,
                     op_type: n.op_type.clone(),
@@ -159,7 +194,13 @@ impl RawModel {
             })
             .collect::<Result<Vec<_>>>()?;
         let outputs = graph.output.iter().map(|o| o.name.clone()).collect();
-        Ok(RawModel { opset, inputs, outputs, initializers, nodes })
+        Ok(RawModel {
+            opset,
+            inputs,
+            outputs,
+            initializers,
+            nodes,
+        })
     }
 }
 
@@ -173,7 +214,12 @@ fn load_attr(a: &pb::AttributeProto) -> Result<Attr> {
         T::String => Attr::Str(String::from_utf8_lossy(&a.s).into_owned()),
         T::Tensor => match &a.t {
             Some(t) => Attr::Tensor(load_tensor(t)?),
-            None => return Err(ModelError::Malformed(format!("attribute {:?} has no tensor", a.name))),
+            None => {
+                return Err(ModelError::Malformed(format!(
+                    "attribute {:?} has no tensor",
+                    a.name
+                )))
+            }
         },
         _ => Attr::Other,
     })
@@ -183,7 +229,9 @@ fn load_attr(a: &pb::AttributeProto) -> Result<Attr> {
 pub fn load_tensor(t: &pb::TensorProto) -> Result<Const> {
     let bad = |why: &str| ModelError::Malformed(format!("tensor {:?}: {why}", t.name));
     if t.data_location == Some(pb::tensor_proto::DataLocation::External as i32) {
-        return Err(bad("external data is not supported; embed the weights in the .onnx file"));
+        return Err(bad(
+            "external data is not supported; embed the weights in the .onnx file",
+        ));
     }
     let mut shape = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
@@ -194,7 +242,8 @@ pub fn load_tensor(t: &pb::TensorProto) -> Result<Const> {
     }
     let n: usize = shape.iter().product();
     let dt = DataType::try_from(t.data_type).map_err(|_| bad("unknown data type"))?;
-    let dtype = DType::from_onnx(t.data_type).ok_or_else(|| bad(&format!("unsupported data type {dt:?}")))?;
+    let dtype = DType::from_onnx(t.data_type)
+        .ok_or_else(|| bad(&format!("unsupported data type {dt:?}")))?;
     let raw = &t.raw_data;
     fn chunks<const W: usize>(raw: &[u8]) -> impl Iterator<Item = [u8; W]> + '_ {
         raw.chunks_exact(W).map(|c| c.try_into().unwrap())
@@ -207,17 +256,35 @@ pub fn load_tensor(t: &pb::TensorProto) -> Result<Const> {
             _ => 1,
         };
         if raw.len() != n * width {
-            return Err(bad(&format!("raw data has {} bytes, expected {}", raw.len(), n * width)));
+            return Err(bad(&format!(
+                "raw data has {} bytes, expected {}",
+                raw.len(),
+                n * width
+            )));
         }
         match dt {
-            DataType::Float => chunks::<4>(raw).map(|b| f32::from_le_bytes(b) as f64).collect(),
+            DataType::Float => chunks::<4>(raw)
+                .map(|b| f32::from_le_bytes(b) as f64)
+                .collect(),
             DataType::Double => chunks::<8>(raw).map(f64::from_le_bytes).collect(),
-            DataType::Int32 => chunks::<4>(raw).map(|b| i32::from_le_bytes(b) as f64).collect(),
-            DataType::Uint32 => chunks::<4>(raw).map(|b| u32::from_le_bytes(b) as f64).collect(),
-            DataType::Int64 => chunks::<8>(raw).map(|b| i64::from_le_bytes(b) as f64).collect(),
-            DataType::Uint64 => chunks::<8>(raw).map(|b| u64::from_le_bytes(b) as f64).collect(),
-            DataType::Int16 => chunks::<2>(raw).map(|b| i16::from_le_bytes(b) as f64).collect(),
-            DataType::Uint16 => chunks::<2>(raw).map(|b| u16::from_le_bytes(b) as f64).collect(),
+            DataType::Int32 => chunks::<4>(raw)
+                .map(|b| i32::from_le_bytes(b) as f64)
+                .collect(),
+            DataType::Uint32 => chunks::<4>(raw)
+                .map(|b| u32::from_le_bytes(b) as f64)
+                .collect(),
+            DataType::Int64 => chunks::<8>(raw)
+                .map(|b| i64::from_le_bytes(b) as f64)
+                .collect(),
+            DataType::Uint64 => chunks::<8>(raw)
+                .map(|b| u64::from_le_bytes(b) as f64)
+                .collect(),
+            DataType::Int16 => chunks::<2>(raw)
+                .map(|b| i16::from_le_bytes(b) as f64)
+                .collect(),
+            DataType::Uint16 => chunks::<2>(raw)
+                .map(|b| u16::from_le_bytes(b) as f64)
+                .collect(),
             DataType::Int8 => raw.iter().map(|&b| b as i8 as f64).collect(),
             DataType::Uint8 => raw.iter().map(|&b| b as f64).collect(),
             DataType::Bool => raw.iter().map(|&b| (b != 0) as u8 as f64).collect(),
@@ -228,19 +295,35 @@ pub fn load_tensor(t: &pb::TensorProto) -> Result<Const> {
             DataType::Float => t.float_data.iter().map(|&x| x as f64).collect(),
             DataType::Double => t.double_data.clone(),
             DataType::Int64 => t.int64_data.iter().map(|&x| x as f64).collect(),
-            DataType::Uint64 | DataType::Uint32 => t.uint64_data.iter().map(|&x| x as f64).collect(),
-            DataType::Int32 | DataType::Int16 | DataType::Int8 | DataType::Uint16 | DataType::Uint8 => {
-                t.int32_data.iter().map(|&x| x as f64).collect()
+            DataType::Uint64 | DataType::Uint32 => {
+                t.uint64_data.iter().map(|&x| x as f64).collect()
             }
-            DataType::Bool => t.int32_data.iter().map(|&x| (x != 0) as u8 as f64).collect(),
+            DataType::Int32
+            | DataType::Int16
+            | DataType::Int8
+            | DataType::Uint16
+            | DataType::Uint8 => t.int32_data.iter().map(|&x| x as f64).collect(),
+            DataType::Bool => t
+                .int32_data
+                .iter()
+                .map(|&x| (x != 0) as u8 as f64)
+                .collect(),
             other => return Err(bad(&format!("data of type {other:?} is not supported"))),
         }
     };
     if data.len() != n {
-        return Err(bad(&format!("holds {} values, its shape {:?} needs {}", data.len(), shape, n)));
+        return Err(bad(&format!(
+            "holds {} values, its shape {:?} needs {}",
+            data.len(),
+            shape,
+            n
+        )));
     }
     if dtype == DType::Float && data.iter().any(|x| !x.is_finite()) {
         return Err(bad("holds a non-finite value"));
     }
-    Ok(Const { dtype, tensor: Tensor::new(shape, data) })
+    Ok(Const {
+        dtype,
+        tensor: Tensor::new(shape, data),
+    })
 }

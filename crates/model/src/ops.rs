@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::onnx::{Attr, Const, DType, RawNode};
-use crate::tensor::{broadcast_offsets, broadcast_shape, norm_axis, strided_offsets, strides, MultiIndex, Tensor};
+use crate::tensor::{
+    broadcast_offsets, broadcast_shape, norm_axis, strided_offsets, strides, MultiIndex, Tensor,
+};
 
 /// Geometry of a 2-D window (convolution or pooling) over an NCHW tensor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,10 @@ impl Window {
         if ph < eh || pw < ew || self.strides.contains(&0) {
             return None;
         }
-        Some([(ph - eh) / self.strides[0] + 1, (pw - ew) / self.strides[1] + 1])
+        Some([
+            (ph - eh) / self.strides[0] + 1,
+            (pw - ew) / self.strides[1] + 1,
+        ])
     }
 }
 
@@ -64,43 +69,103 @@ pub enum UnaryKind {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     /// weight [M, C/group, kh, kw], bias [M]
-    Conv { weight: Tensor<f64>, bias: Vec<f64>, window: Window, groups: usize },
+    Conv {
+        weight: Tensor<f64>,
+        bias: Vec<f64>,
+        window: Window,
+        groups: usize,
+    },
     /// y[.., n] = Σ_k x[.., k] · weight[k, n] + bias[n]
-    Gemm { weight: Tensor<f64>, bias: Vec<f64> },
+    Gemm {
+        weight: Tensor<f64>,
+        bias: Vec<f64>,
+    },
     /// Both operands dynamic: [.., M, K] × [.., K, N].
     MatMul,
     Binary(BinaryKind),
     Compare(CompareKind),
     Unary(UnaryKind),
-    LeakyRelu { alpha: f64 },
-    Clip { min: Option<f64>, max: Option<f64> },
+    LeakyRelu {
+        alpha: f64,
+    },
+    Clip {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// Along `axis`; `legacy` = opset < 13 (softmax over all axes from `axis` on).
-    Softmax { axis: usize, legacy: bool },
-    MaxPool { window: Window },
-    AveragePool { window: Window, count_include_pad: bool },
+    Softmax {
+        axis: usize,
+        legacy: bool,
+    },
+    MaxPool {
+        window: Window,
+    },
+    AveragePool {
+        window: Window,
+        count_include_pad: bool,
+    },
     /// `y[n, c] = Σ_{h,w} x / divisor`: `divisor` is H·W of the ONNX node's input (graph.rs may
     /// have summed its rows into one column first).
-    GlobalAveragePool { divisor: usize },
+    GlobalAveragePool {
+        divisor: usize,
+    },
     /// Per-channel y = x · mul[c] + add[c] on axis 1 (a BatchNormalization left unfused).
-    Affine { mul: Vec<f64>, add: Vec<f64> },
+    Affine {
+        mul: Vec<f64>,
+        add: Vec<f64>,
+    },
     /// Reshape, Flatten, Squeeze, Unsqueeze: same data, new shape.
-    Reshape { shape: Vec<usize> },
-    Transpose { perm: Vec<usize> },
-    Concat { axis: usize },
+    Reshape {
+        shape: Vec<usize>,
+    },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    Concat {
+        axis: usize,
+    },
     /// starts/ends/steps per axis, normalised (ends exclusive, steps > 0).
-    Slice { starts: Vec<usize>, ends: Vec<usize>, steps: Vec<usize> },
-    Gather { axis: usize },
-    GatherElements { axis: usize },
+    Slice {
+        starts: Vec<usize>,
+        ends: Vec<usize>,
+        steps: Vec<usize>,
+    },
+    Gather {
+        axis: usize,
+    },
+    GatherElements {
+        axis: usize,
+    },
     Not,
     Where,
-    Cast { to: DType },
-    ReduceSum { axes: Vec<usize>, keepdims: bool },
+    Cast {
+        to: DType,
+    },
+    ReduceSum {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
     /// ReduceMax (`max = true`) or ReduceMin.
-    ReduceExtreme { axes: Vec<usize>, keepdims: bool, max: bool },
+    ReduceExtreme {
+        axes: Vec<usize>,
+        keepdims: bool,
+        max: bool,
+    },
     /// Constant-mode Pad: `begins`/`ends` per axis, filled with `value`.
-    Pad { begins: Vec<usize>, ends: Vec<usize>, value: f64 },
-    ReduceMean { axes: Vec<usize>, keepdims: bool },
-    ArgMax { axis: usize, keepdims: bool, select_last: bool },
+    Pad {
+        begins: Vec<usize>,
+        ends: Vec<usize>,
+        value: f64,
+    },
+    ReduceMean {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    ArgMax {
+        axis: usize,
+        keepdims: bool,
+        select_last: bool,
+    },
     Shape,
     /// A smooth function that saturates outside a finite range, compiled to a piecewise cubic
     /// (`QOp::Poly`); only the front end's lowerings (lower/) emit it, for the saturating part of
@@ -262,32 +327,51 @@ impl Ctx<'_> {
         Ok(self.input(i)?.shape().unwrap())
     }
     fn constant(&self, i: usize, what: &str) -> Result<&Const> {
-        self.input(i)?.constant().ok_or_else(|| self.unsupported(format!("{what} (input #{i}) must be a constant")))
+        self.input(i)?
+            .constant()
+            .ok_or_else(|| self.unsupported(format!("{what} (input #{i}) must be a constant")))
     }
     fn const_ints(&self, i: usize, what: &str) -> Result<Vec<i64>> {
-        Ok(self.constant(i, what)?.tensor.data.iter().map(|&x| x as i64).collect())
+        Ok(self
+            .constant(i, what)?
+            .tensor
+            .data
+            .iter()
+            .map(|&x| x as i64)
+            .collect())
     }
     fn has(&self, i: usize) -> bool {
         !matches!(self.inputs.get(i), None | Some(InputInfo::Absent))
     }
     fn axis(&self, axis: i64, rank: usize) -> Result<usize> {
-        norm_axis(axis, rank).ok_or_else(|| self.err(format!("axis {axis} out of range for rank {rank}")))
+        norm_axis(axis, rank)
+            .ok_or_else(|| self.err(format!("axis {axis} out of range for rank {rank}")))
     }
     fn window(&self, in_shape: &[usize], kernel: Option<[usize; 2]>) -> Result<Window> {
         if in_shape.len() != 4 {
-            return Err(self.unsupported(format!("only 2-D spatial inputs (rank 4) are supported, got shape {in_shape:?}")));
+            return Err(self.unsupported(format!(
+                "only 2-D spatial inputs (rank 4) are supported, got shape {in_shape:?}"
+            )));
         }
         let two = |name: &str, d: i64| -> Result<[usize; 2]> {
             match self.ints(name)? {
                 None => Ok([d as usize; 2]),
-                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => Ok([v[0] as usize, v[1] as usize]),
-                Some(v) => Err(self.err(format!("attribute {name} = {v:?} is not two non-negative ints"))),
+                Some(v) if v.len() == 2 && v.iter().all(|&x| x >= 0) => {
+                    Ok([v[0] as usize, v[1] as usize])
+                }
+                Some(v) => Err(self.err(format!(
+                    "attribute {name} = {v:?} is not two non-negative ints"
+                ))),
             }
         };
         let kernel = match kernel {
             Some(k) => k,
             None => two("kernel_shape", -1).and_then(|k| {
-                if self.node.attrs.contains_key("kernel_shape") { Ok(k) } else { Err(self.err("kernel_shape is required")) }
+                if self.node.attrs.contains_key("kernel_shape") {
+                    Ok(k)
+                } else {
+                    Err(self.err("kernel_shape is required"))
+                }
             })?,
         };
         let strides = two("strides", 1)?;
@@ -302,8 +386,12 @@ impl Ctx<'_> {
         let pads = match auto_pad.as_str() {
             "NOTSET" => match self.ints("pads")? {
                 None => [0; 4],
-                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize],
-                Some(p) => return Err(self.err(format!("pads = {p:?} is not four non-negative ints"))),
+                Some(p) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+                    [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+                }
+                Some(p) => {
+                    return Err(self.err(format!("pads = {p:?} is not four non-negative ints")))
+                }
             },
             "VALID" => [0; 4],
             "SAME_UPPER" | "SAME_LOWER" => {
@@ -314,7 +402,13 @@ impl Ctx<'_> {
                     let eff = dilations[d] * (kernel[d] - 1) + 1;
                     let total = ((out - 1) * strides[d] + eff).saturating_sub(size);
                     let (small, big) = (total / 2, total - total / 2);
-                    if auto_pad == "SAME_UPPER" { p[d] = small; p[d + 2] = big } else { p[d] = big; p[d + 2] = small }
+                    if auto_pad == "SAME_UPPER" {
+                        p[d] = small;
+                        p[d + 2] = big
+                    } else {
+                        p[d] = big;
+                        p[d + 2] = small
+                    }
                 }
                 p
             }
@@ -323,19 +417,33 @@ impl Ctx<'_> {
         if self.int("ceil_mode", 0)? != 0 {
             return Err(self.unsupported("ceil_mode = 1"));
         }
-        Ok(Window { kernel, strides, dilations, pads })
+        Ok(Window {
+            kernel,
+            strides,
+            dilations,
+            pads,
+        })
     }
 }
 
 /// Parse one ONNX node into an operator, given what is known of its inputs.
 pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Parsed> {
-    let c = Ctx { node, opset, inputs };
+    let c = Ctx {
+        node,
+        opset,
+        inputs,
+    };
     if !node.domain.is_empty() && node.domain != "ai.onnx" {
         return Err(c.unsupported(format!("domain {:?} is not supported", node.domain)));
     }
     let all_dyn: Vec<usize> = (0..inputs.len()).filter(|&i| c.has(i)).collect();
     let first_float = |shape: Vec<usize>, op: Op| -> Result<Parsed> {
-        Ok(Parsed { op, operands: vec![0], shape, dtype: DType::Float })
+        Ok(Parsed {
+            op,
+            operands: vec![0],
+            shape,
+            dtype: DType::Float,
+        })
     };
     let op_type = node.op_type.as_str();
     match op_type {
@@ -343,23 +451,41 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
             let x = c.shape(0)?.to_vec();
             let w = c.constant(1, "the weight")?;
             if w.tensor.rank() != 4 || x.len() != 4 {
-                return Err(c.unsupported(format!("only 2-D convolutions: input {x:?}, weight {:?}", w.tensor.shape)));
+                return Err(c.unsupported(format!(
+                    "only 2-D convolutions: input {x:?}, weight {:?}",
+                    w.tensor.shape
+                )));
             }
             let groups = c.int("group", 1)?.max(1) as usize;
             let (m, cg) = (w.tensor.shape[0], w.tensor.shape[1]);
             if x[1] != cg * groups || m % groups != 0 {
-                return Err(c.err(format!("input has {} channels, weight {:?} with group {groups}", x[1], w.tensor.shape)));
+                return Err(c.err(format!(
+                    "input has {} channels, weight {:?} with group {groups}",
+                    x[1], w.tensor.shape
+                )));
             }
             let bias = if c.has(2) {
                 let b = c.constant(2, "the bias")?;
-                if b.tensor.len() != m { return Err(c.err("bias length differs from output channels")); }
+                if b.tensor.len() != m {
+                    return Err(c.err("bias length differs from output channels"));
+                }
                 b.tensor.data.clone()
             } else {
                 vec![0.0; m]
             };
             let window = c.window(&x, Some([w.tensor.shape[2], w.tensor.shape[3]]))?;
-            let [oh, ow] = window.out_hw(x[2], x[3]).ok_or_else(|| c.err("kernel larger than padded input"))?;
-            first_float(vec![x[0], m, oh, ow], Op::Conv { weight: w.tensor.clone(), bias, window, groups })
+            let [oh, ow] = window
+                .out_hw(x[2], x[3])
+                .ok_or_else(|| c.err("kernel larger than padded input"))?;
+            first_float(
+                vec![x[0], m, oh, ow],
+                Op::Conv {
+                    weight: w.tensor.clone(),
+                    bias,
+                    window,
+                    groups,
+                },
+            )
         }
         "Gemm" => {
             let a = c.shape(0)?.to_vec();
@@ -367,12 +493,20 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 return Err(c.unsupported("Gemm needs a rank-2 A without transA"));
             }
             let b = c.constant(1, "B")?;
-            if b.tensor.rank() != 2 { return Err(c.err("B must have rank 2")); }
+            if b.tensor.rank() != 2 {
+                return Err(c.err("B must have rank 2"));
+            }
             let alpha = c.float("alpha", 1.0)?;
             let beta = c.float("beta", 1.0)?;
-            let w = if c.int("transB", 0)? != 0 { b.tensor.transpose(&[1, 0]) } else { b.tensor.clone() };
+            let w = if c.int("transB", 0)? != 0 {
+                b.tensor.transpose(&[1, 0])
+            } else {
+                b.tensor.clone()
+            };
             let (k, n) = (w.shape[0], w.shape[1]);
-            if a[1] != k { return Err(c.err(format!("A {a:?} does not match B {:?}", w.shape))); }
+            if a[1] != k {
+                return Err(c.err(format!("A {a:?} does not match B {:?}", w.shape)));
+            }
             let weight = w.map(|v| v * alpha);
             let bias = gemm_bias(&c, 2, n, beta)?;
             first_float(vec![a[0], n], Op::Gemm { weight, bias })
@@ -380,27 +514,47 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
         "MatMul" => {
             let a = c.shape(0)?.to_vec();
             let b = c.shape(1)?.to_vec();
-            if a.len() < 2 || b.len() < 2 { return Err(c.unsupported("MatMul operands need rank >= 2")); }
+            if a.len() < 2 || b.len() < 2 {
+                return Err(c.unsupported("MatMul operands need rank >= 2"));
+            }
             let k = a[a.len() - 1];
-            if b[b.len() - 2] != k { return Err(c.err(format!("MatMul shapes {a:?} x {b:?} do not match"))); }
+            if b[b.len() - 2] != k {
+                return Err(c.err(format!("MatMul shapes {a:?} x {b:?} do not match")));
+            }
             let n = b[b.len() - 1];
             let mut shape = a.clone();
             *shape.last_mut().unwrap() = n;
             match (c.input(0)?.constant(), c.input(1)?.constant()) {
-                (None, Some(w)) if b.len() == 2 => {
-                    first_float(shape, Op::Gemm { weight: w.tensor.clone(), bias: vec![0.0; n] })
-                }
+                (None, Some(w)) if b.len() == 2 => first_float(
+                    shape,
+                    Op::Gemm {
+                        weight: w.tensor.clone(),
+                        bias: vec![0.0; n],
+                    },
+                ),
                 (None, None) if a.len() == b.len() && a[..a.len() - 2] == b[..b.len() - 2] => {
-                    Ok(Parsed { op: Op::MatMul, operands: vec![0, 1], shape, dtype: DType::Float })
+                    Ok(Parsed {
+                        op: Op::MatMul,
+                        operands: vec![0, 1],
+                        shape,
+                        dtype: DType::Float,
+                    })
                 }
-                (Some(_), Some(_)) if a.len() == 2 && b.len() == 2 => {
-                    Ok(Parsed { op: Op::MatMul, operands: vec![0, 1], shape, dtype: DType::Float })
-                }
-                _ => Err(c.unsupported(format!("MatMul of {a:?} x {b:?} with this mix of constant and dynamic operands"))),
+                (Some(_), Some(_)) if a.len() == 2 && b.len() == 2 => Ok(Parsed {
+                    op: Op::MatMul,
+                    operands: vec![0, 1],
+                    shape,
+                    dtype: DType::Float,
+                }),
+                _ => Err(c.unsupported(format!(
+                    "MatMul of {a:?} x {b:?} with this mix of constant and dynamic operands"
+                ))),
             }
         }
         "Add" | "Sub" | "Mul" | "Div" | "Max" | "Min" => {
-            if inputs.len() != 2 { return Err(c.unsupported("exactly two inputs are supported")); }
+            if inputs.len() != 2 {
+                return Err(c.unsupported("exactly two inputs are supported"));
+            }
             let kind = match op_type {
                 "Add" => BinaryKind::Add,
                 "Sub" => BinaryKind::Sub,
@@ -409,15 +563,40 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 "Max" => BinaryKind::Max,
                 _ => BinaryKind::Min,
             };
-            let shape = broadcast_shape(c.shape(0)?, c.shape(1)?)
-                .ok_or_else(|| c.err(format!("shapes {:?} and {:?} do not broadcast", c.shape(0).unwrap(), c.shape(1).unwrap())))?;
-            let dtype = if c.input(0)?.dtype() == DType::Float || c.input(1)?.dtype() == DType::Float { DType::Float } else { DType::Int };
-            Ok(Parsed { op: Op::Binary(kind), operands: vec![0, 1], shape, dtype })
+            let shape = broadcast_shape(c.shape(0)?, c.shape(1)?).ok_or_else(|| {
+                c.err(format!(
+                    "shapes {:?} and {:?} do not broadcast",
+                    c.shape(0).unwrap(),
+                    c.shape(1).unwrap()
+                ))
+            })?;
+            let dtype =
+                if c.input(0)?.dtype() == DType::Float || c.input(1)?.dtype() == DType::Float {
+                    DType::Float
+                } else {
+                    DType::Int
+                };
+            Ok(Parsed {
+                op: Op::Binary(kind),
+                operands: vec![0, 1],
+                shape,
+                dtype,
+            })
         }
         "Less" | "Greater" | "Equal" => {
-            let kind = match op_type { "Less" => CompareKind::Less, "Greater" => CompareKind::Greater, _ => CompareKind::Equal };
-            let shape = broadcast_shape(c.shape(0)?, c.shape(1)?).ok_or_else(|| c.err("shapes do not broadcast"))?;
-            Ok(Parsed { op: Op::Compare(kind), operands: vec![0, 1], shape, dtype: DType::Bool })
+            let kind = match op_type {
+                "Less" => CompareKind::Less,
+                "Greater" => CompareKind::Greater,
+                _ => CompareKind::Equal,
+            };
+            let shape = broadcast_shape(c.shape(0)?, c.shape(1)?)
+                .ok_or_else(|| c.err("shapes do not broadcast"))?;
+            Ok(Parsed {
+                op: Op::Compare(kind),
+                operands: vec![0, 1],
+                shape,
+                dtype: DType::Bool,
+            })
         }
         "Relu" | "Sigmoid" | "Tanh" | "Erf" | "Exp" | "Sqrt" | "Reciprocal" | "Neg" | "Abs" => {
             let kind = match op_type {
@@ -432,19 +611,53 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 _ => UnaryKind::Abs,
             };
             let dtype = c.input(0)?.dtype();
-            Ok(Parsed { op: Op::Unary(kind), operands: vec![0], shape: c.shape(0)?.to_vec(), dtype })
+            Ok(Parsed {
+                op: Op::Unary(kind),
+                operands: vec![0],
+                shape: c.shape(0)?.to_vec(),
+                dtype,
+            })
         }
-        "LeakyRelu" => first_float(c.shape(0)?.to_vec(), Op::LeakyRelu { alpha: c.float("alpha", 0.01)? }),
+        "LeakyRelu" => first_float(
+            c.shape(0)?.to_vec(),
+            Op::LeakyRelu {
+                alpha: c.float("alpha", 0.01)?,
+            },
+        ),
         "Clip" => {
             let (min, max) = if opset < 11 {
-                (node.attrs.get("min").map(|_| c.float("min", 0.0)).transpose()?, node.attrs.get("max").map(|_| c.float("max", 0.0)).transpose()?)
+                (
+                    node.attrs
+                        .get("min")
+                        .map(|_| c.float("min", 0.0))
+                        .transpose()?,
+                    node.attrs
+                        .get("max")
+                        .map(|_| c.float("max", 0.0))
+                        .transpose()?,
+                )
             } else {
                 let get = |i: usize| -> Result<Option<f64>> {
-                    if c.has(i) { Ok(Some(*c.constant(i, "a clip bound")?.tensor.data.first().ok_or_else(|| c.err("empty clip bound"))?)) } else { Ok(None) }
+                    if c.has(i) {
+                        Ok(Some(
+                            *c.constant(i, "a clip bound")?
+                                .tensor
+                                .data
+                                .first()
+                                .ok_or_else(|| c.err("empty clip bound"))?,
+                        ))
+                    } else {
+                        Ok(None)
+                    }
                 };
                 (get(1)?, get(2)?)
             };
-            Ok(Parsed { op: Op::Clip { min, max }, operands: vec![0], shape: c.shape(0)?.to_vec(), dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Clip { min, max },
+                operands: vec![0],
+                shape: c.shape(0)?.to_vec(),
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Softmax" => {
             let x = c.shape(0)?;
@@ -458,31 +671,62 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
             }
             let x = c.shape(0)?.to_vec();
             let window = c.window(&x, None)?;
-            let [oh, ow] = window.out_hw(x[2], x[3]).ok_or_else(|| c.err("kernel larger than padded input"))?;
-            Ok(Parsed { op: Op::MaxPool { window }, operands: vec![0], shape: vec![x[0], x[1], oh, ow], dtype: c.input(0)?.dtype() })
+            let [oh, ow] = window
+                .out_hw(x[2], x[3])
+                .ok_or_else(|| c.err("kernel larger than padded input"))?;
+            Ok(Parsed {
+                op: Op::MaxPool { window },
+                operands: vec![0],
+                shape: vec![x[0], x[1], oh, ow],
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "AveragePool" => {
             let x = c.shape(0)?.to_vec();
             let window = c.window(&x, None)?;
-            let [oh, ow] = window.out_hw(x[2], x[3]).ok_or_else(|| c.err("kernel larger than padded input"))?;
+            let [oh, ow] = window
+                .out_hw(x[2], x[3])
+                .ok_or_else(|| c.err("kernel larger than padded input"))?;
             let count_include_pad = c.int("count_include_pad", 0)? != 0;
-            first_float(vec![x[0], x[1], oh, ow], Op::AveragePool { window, count_include_pad })
+            first_float(
+                vec![x[0], x[1], oh, ow],
+                Op::AveragePool {
+                    window,
+                    count_include_pad,
+                },
+            )
         }
         "GlobalAveragePool" => {
             let x = c.shape(0)?;
-            if x.len() != 4 { return Err(c.unsupported("only rank-4 inputs")); }
-            first_float(vec![x[0], x[1], 1, 1], Op::GlobalAveragePool { divisor: x[2] * x[3] })
+            if x.len() != 4 {
+                return Err(c.unsupported("only rank-4 inputs"));
+            }
+            first_float(
+                vec![x[0], x[1], 1, 1],
+                Op::GlobalAveragePool {
+                    divisor: x[2] * x[3],
+                },
+            )
         }
         "BatchNormalization" => {
             let x = c.shape(0)?.to_vec();
-            if x.len() < 2 { return Err(c.err("input rank must be >= 2")); }
+            if x.len() < 2 {
+                return Err(c.err("input rank must be >= 2"));
+            }
             let ch = x[1];
             let get = |i: usize, what: &str| -> Result<Vec<f64>> {
                 let t = &c.constant(i, what)?.tensor;
-                if t.len() != ch { return Err(c.err(format!("{what} has {} values for {ch} channels", t.len()))); }
+                if t.len() != ch {
+                    return Err(c.err(format!("{what} has {} values for {ch} channels", t.len())));
+                }
                 Ok(t.data.clone())
             };
-            let (scale, b, mean, var) = (get(1, "scale")?, get(2, "B")?, get(3, "mean")?, get(4, "var")?);
+            let (scale, b, mean, var) = (
+                get(1, "scale")?,
+                get(2, "B")?,
+                get(3, "mean")?,
+                get(4, "var")?,
+            );
             let eps = c.float("epsilon", 1e-5)?;
             let mul: Vec<f64> = (0..ch).map(|i| scale[i] / (var[i] + eps).sqrt()).collect();
             let add: Vec<f64> = (0..ch).map(|i| b[i] - mean[i] * mul[i]).collect();
@@ -490,47 +734,101 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
         }
         "Flatten" => {
             let x = c.shape(0)?;
-            let axis = crate::fold::flatten_axis(c.int("axis", 1)?, x.len()).ok_or_else(|| c.err("axis out of range"))?;
+            let axis = crate::fold::flatten_axis(c.int("axis", 1)?, x.len())
+                .ok_or_else(|| c.err("axis out of range"))?;
             let shape = vec![x[..axis].iter().product(), x[axis..].iter().product()];
-            Ok(Parsed { op: Op::Reshape { shape: shape.clone() }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Reshape {
+                    shape: shape.clone(),
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Reshape" => {
             let x = c.shape(0)?;
-            let spec = if opset < 5 { c.ints("shape")?.ok_or_else(|| c.err("shape attribute missing"))? } else { c.const_ints(1, "the target shape")? };
-            let shape = reshape_target(x, &spec).ok_or_else(|| c.err(format!("cannot reshape {x:?} to {spec:?}")))?;
-            Ok(Parsed { op: Op::Reshape { shape: shape.clone() }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            let spec = if opset < 5 {
+                c.ints("shape")?
+                    .ok_or_else(|| c.err("shape attribute missing"))?
+            } else {
+                c.const_ints(1, "the target shape")?
+            };
+            let shape = reshape_target(x, &spec)
+                .ok_or_else(|| c.err(format!("cannot reshape {x:?} to {spec:?}")))?;
+            Ok(Parsed {
+                op: Op::Reshape {
+                    shape: shape.clone(),
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Squeeze" | "Unsqueeze" => {
             let x = c.shape(0)?;
-            let axes = if opset < 13 { c.ints("axes")? } else if c.has(1) { Some(c.const_ints(1, "axes")?) } else { None };
+            let axes = if opset < 13 {
+                c.ints("axes")?
+            } else if c.has(1) {
+                Some(c.const_ints(1, "axes")?)
+            } else {
+                None
+            };
             let shape = if op_type == "Squeeze" {
                 let axes: Vec<usize> = match axes {
-                    Some(a) => a.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?,
+                    Some(a) => a
+                        .iter()
+                        .map(|&a| c.axis(a, x.len()))
+                        .collect::<Result<_>>()?,
                     None => (0..x.len()).filter(|&i| x[i] == 1).collect(),
                 };
-                x.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect()
+                x.iter()
+                    .enumerate()
+                    .filter(|(i, _)| !axes.contains(i))
+                    .map(|(_, &d)| d)
+                    .collect()
             } else {
                 let axes = axes.ok_or_else(|| c.err("axes are required"))?;
                 let r = x.len() + axes.len();
-                let mut axes: Vec<usize> = axes.iter().map(|&a| c.axis(a, r)).collect::<Result<_>>()?;
+                let mut axes: Vec<usize> =
+                    axes.iter().map(|&a| c.axis(a, r)).collect::<Result<_>>()?;
                 axes.sort();
                 let mut shape = x.to_vec();
-                for a in axes { shape.insert(a, 1); }
+                for a in axes {
+                    shape.insert(a, 1);
+                }
                 shape
             };
-            Ok(Parsed { op: Op::Reshape { shape: shape.clone() }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Reshape {
+                    shape: shape.clone(),
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Transpose" => {
             let x = c.shape(0)?;
             let perm: Vec<usize> = match c.ints("perm")? {
-                Some(p) => p.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?,
+                Some(p) => p
+                    .iter()
+                    .map(|&a| c.axis(a, x.len()))
+                    .collect::<Result<_>>()?,
                 None => (0..x.len()).rev().collect(),
             };
             let mut sorted = perm.clone();
             sorted.sort();
-            if sorted != (0..x.len()).collect::<Vec<_>>() { return Err(c.err(format!("perm {perm:?} is not a permutation"))); }
+            if sorted != (0..x.len()).collect::<Vec<_>>() {
+                return Err(c.err(format!("perm {perm:?} is not a permutation")));
+            }
             let shape = perm.iter().map(|&p| x[p]).collect();
-            Ok(Parsed { op: Op::Transpose { perm }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Transpose { perm },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Concat" => {
             let first = c.shape(0)?.to_vec();
@@ -540,56 +838,123 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
             for &i in &all_dyn {
                 let s = c.shape(i)?;
                 if s.len() != first.len() || (0..s.len()).any(|d| d != axis && s[d] != first[d]) {
-                    return Err(c.err(format!("input shapes {first:?} and {s:?} cannot be concatenated on axis {axis}")));
+                    return Err(c.err(format!(
+                        "input shapes {first:?} and {s:?} cannot be concatenated on axis {axis}"
+                    )));
                 }
                 shape[axis] += s[axis];
             }
             let dtype = c.input(0)?.dtype();
-            Ok(Parsed { op: Op::Concat { axis }, operands: all_dyn, shape, dtype })
+            Ok(Parsed {
+                op: Op::Concat { axis },
+                operands: all_dyn,
+                shape,
+                dtype,
+            })
         }
         "Slice" => {
             let x = c.shape(0)?.to_vec();
             let (starts, ends, axes, steps) = if opset < 10 {
-                (c.ints("starts")?.unwrap_or_default(), c.ints("ends")?.unwrap_or_default(), c.ints("axes")?, None)
+                (
+                    c.ints("starts")?.unwrap_or_default(),
+                    c.ints("ends")?.unwrap_or_default(),
+                    c.ints("axes")?,
+                    None,
+                )
             } else {
-                (c.const_ints(1, "starts")?, c.const_ints(2, "ends")?,
-                 if c.has(3) { Some(c.const_ints(3, "axes")?) } else { None },
-                 if c.has(4) { Some(c.const_ints(4, "steps")?) } else { None })
+                (
+                    c.const_ints(1, "starts")?,
+                    c.const_ints(2, "ends")?,
+                    if c.has(3) {
+                        Some(c.const_ints(3, "axes")?)
+                    } else {
+                        None
+                    },
+                    if c.has(4) {
+                        Some(c.const_ints(4, "steps")?)
+                    } else {
+                        None
+                    },
+                )
             };
-            let axes: Vec<usize> = match axes { Some(a) => a.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?, None => (0..starts.len()).collect() };
+            let axes: Vec<usize> = match axes {
+                Some(a) => a
+                    .iter()
+                    .map(|&a| c.axis(a, x.len()))
+                    .collect::<Result<_>>()?,
+                None => (0..starts.len()).collect(),
+            };
             let mut s = vec![0; x.len()];
             let mut e = x.clone();
             let mut st = vec![1; x.len()];
             for (k, &a) in axes.iter().enumerate() {
                 let step = steps.as_ref().map(|v| v[k]).unwrap_or(1);
-                if step <= 0 { return Err(c.unsupported("Slice with a non-positive step")); }
+                if step <= 0 {
+                    return Err(c.unsupported("Slice with a non-positive step"));
+                }
                 let dim = x[a] as i64;
-                let clampi = |v: i64| -> usize { (if v < 0 { v + dim } else { v }).clamp(0, dim) as usize };
+                let clampi =
+                    |v: i64| -> usize { (if v < 0 { v + dim } else { v }).clamp(0, dim) as usize };
                 s[a] = clampi(starts[k]);
                 e[a] = clampi(ends[k]).max(s[a]);
                 st[a] = step as usize;
             }
-            let shape = (0..x.len()).map(|d| (e[d] - s[d]).div_ceil(st[d])).collect();
-            Ok(Parsed { op: Op::Slice { starts: s, ends: e, steps: st }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            let shape = (0..x.len())
+                .map(|d| (e[d] - s[d]).div_ceil(st[d]))
+                .collect();
+            Ok(Parsed {
+                op: Op::Slice {
+                    starts: s,
+                    ends: e,
+                    steps: st,
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Gather" => {
             let x = c.shape(0)?;
             let idx = c.shape(1)?;
             let axis = c.axis(c.int("axis", 0)?, x.len())?;
             let shape = [&x[..axis], idx, &x[axis + 1..]].concat();
-            Ok(Parsed { op: Op::Gather { axis }, operands: vec![0, 1], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Gather { axis },
+                operands: vec![0, 1],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "GatherElements" => {
             let x = c.shape(0)?;
             let idx = c.shape(1)?.to_vec();
             let axis = c.axis(c.int("axis", 0)?, x.len())?;
-            if idx.len() != x.len() { return Err(c.err("data and indices must have the same rank")); }
-            Ok(Parsed { op: Op::GatherElements { axis }, operands: vec![0, 1], shape: idx, dtype: c.input(0)?.dtype() })
+            if idx.len() != x.len() {
+                return Err(c.err("data and indices must have the same rank"));
+            }
+            Ok(Parsed {
+                op: Op::GatherElements { axis },
+                operands: vec![0, 1],
+                shape: idx,
+                dtype: c.input(0)?.dtype(),
+            })
         }
-        "Not" => Ok(Parsed { op: Op::Not, operands: vec![0], shape: c.shape(0)?.to_vec(), dtype: DType::Bool }),
+        "Not" => Ok(Parsed {
+            op: Op::Not,
+            operands: vec![0],
+            shape: c.shape(0)?.to_vec(),
+            dtype: DType::Bool,
+        }),
         "Where" => {
-            let s = broadcast_shape(c.shape(0)?, c.shape(1)?).and_then(|s| broadcast_shape(&s, c.shape(2).ok()?)).ok_or_else(|| c.err("shapes do not broadcast"))?;
-            Ok(Parsed { op: Op::Where, operands: vec![0, 1, 2], shape: s, dtype: c.input(1)?.dtype() })
+            let s = broadcast_shape(c.shape(0)?, c.shape(1)?)
+                .and_then(|s| broadcast_shape(&s, c.shape(2).ok()?))
+                .ok_or_else(|| c.err("shapes do not broadcast"))?;
+            Ok(Parsed {
+                op: Op::Where,
+                operands: vec![0, 1, 2],
+                shape: s,
+                dtype: c.input(1)?.dtype(),
+            })
         }
         "Cast" => {
             let to = c.int("to", 1)?;
@@ -599,68 +964,155 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 2..=7 | 12 | 13 => DType::Int,
                 _ => return Err(c.unsupported(format!("Cast to type {to}"))),
             };
-            Ok(Parsed { op: Op::Cast { to }, operands: vec![0], shape: c.shape(0)?.to_vec(), dtype: to })
+            Ok(Parsed {
+                op: Op::Cast { to },
+                operands: vec![0],
+                shape: c.shape(0)?.to_vec(),
+                dtype: to,
+            })
         }
         "ReduceSum" | "ReduceMean" => {
             let x = c.shape(0)?.to_vec();
-            let axes_in = if op_type == "ReduceSum" && opset >= 13 || op_type == "ReduceMean" && opset >= 18 {
-                if c.has(1) { Some(c.const_ints(1, "axes")?) } else { None }
+            let axes_in = if op_type == "ReduceSum" && opset >= 13
+                || op_type == "ReduceMean" && opset >= 18
+            {
+                if c.has(1) {
+                    Some(c.const_ints(1, "axes")?)
+                } else {
+                    None
+                }
             } else {
                 c.ints("axes")?
             };
             let axes: Vec<usize> = match axes_in {
-                Some(a) if !a.is_empty() => a.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?,
+                Some(a) if !a.is_empty() => a
+                    .iter()
+                    .map(|&a| c.axis(a, x.len()))
+                    .collect::<Result<_>>()?,
                 _ if c.int("noop_with_empty_axes", 0)? != 0 => vec![],
                 _ => (0..x.len()).collect(),
             };
             let keepdims = c.int("keepdims", 1)? != 0;
             let shape = reduce_shape(&x, &axes, keepdims);
-            let op = if op_type == "ReduceSum" { Op::ReduceSum { axes, keepdims } } else { Op::ReduceMean { axes, keepdims } };
-            Ok(Parsed { op, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            let op = if op_type == "ReduceSum" {
+                Op::ReduceSum { axes, keepdims }
+            } else {
+                Op::ReduceMean { axes, keepdims }
+            };
+            Ok(Parsed {
+                op,
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "ReduceMax" | "ReduceMin" => {
             let x = c.shape(0)?.to_vec();
-            let axes_in = if opset >= 18 { if c.has(1) { Some(c.const_ints(1, "axes")?) } else { None } } else { c.ints("axes")? };
+            let axes_in = if opset >= 18 {
+                if c.has(1) {
+                    Some(c.const_ints(1, "axes")?)
+                } else {
+                    None
+                }
+            } else {
+                c.ints("axes")?
+            };
             let axes: Vec<usize> = match axes_in {
-                Some(a) if !a.is_empty() => a.iter().map(|&a| c.axis(a, x.len())).collect::<Result<_>>()?,
+                Some(a) if !a.is_empty() => a
+                    .iter()
+                    .map(|&a| c.axis(a, x.len()))
+                    .collect::<Result<_>>()?,
                 _ => (0..x.len()).collect(),
             };
             let keepdims = c.int("keepdims", 1)? != 0;
             let shape = reduce_shape(&x, &axes, keepdims);
-            Ok(Parsed { op: Op::ReduceExtreme { axes, keepdims, max: op_type == "ReduceMax" }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::ReduceExtreme {
+                    axes,
+                    keepdims,
+                    max: op_type == "ReduceMax",
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "Pad" => {
             let x = c.shape(0)?.to_vec();
-            let mode = match node.attrs.get("mode") { Some(Attr::Str(m)) => m.clone(), _ => "constant".into() };
+            let mode = match node.attrs.get("mode") {
+                Some(Attr::Str(m)) => m.clone(),
+                _ => "constant".into(),
+            };
             if mode != "constant" {
                 return Err(c.unsupported(format!("Pad mode {mode:?} (only constant)")));
             }
             let (pads, value) = if opset < 11 {
-                (c.ints("pads")?.ok_or_else(|| c.err("pads attribute missing"))?, c.float("value", 0.0)?)
+                (
+                    c.ints("pads")?
+                        .ok_or_else(|| c.err("pads attribute missing"))?,
+                    c.float("value", 0.0)?,
+                )
             } else {
-                if c.has(3) { return Err(c.unsupported("Pad with an axes input")); }
-                let v = if c.has(2) { c.constant(2, "the pad value")?.tensor.data.first().copied().unwrap_or(0.0) } else { 0.0 };
+                if c.has(3) {
+                    return Err(c.unsupported("Pad with an axes input"));
+                }
+                let v = if c.has(2) {
+                    c.constant(2, "the pad value")?
+                        .tensor
+                        .data
+                        .first()
+                        .copied()
+                        .unwrap_or(0.0)
+                } else {
+                    0.0
+                };
                 (c.const_ints(1, "pads")?, v)
             };
             let r = x.len();
             if pads.len() != 2 * r || pads.iter().any(|&p| p < 0) {
-                return Err(c.unsupported(format!("pads {pads:?} (need {} non-negative values)", 2 * r)));
+                return Err(c.unsupported(format!(
+                    "pads {pads:?} (need {} non-negative values)",
+                    2 * r
+                )));
             }
             let begins: Vec<usize> = pads[..r].iter().map(|&p| p as usize).collect();
             let ends: Vec<usize> = pads[r..].iter().map(|&p| p as usize).collect();
             let shape = (0..r).map(|d| x[d] + begins[d] + ends[d]).collect();
-            Ok(Parsed { op: Op::Pad { begins, ends, value }, operands: vec![0], shape, dtype: c.input(0)?.dtype() })
+            Ok(Parsed {
+                op: Op::Pad {
+                    begins,
+                    ends,
+                    value,
+                },
+                operands: vec![0],
+                shape,
+                dtype: c.input(0)?.dtype(),
+            })
         }
         "ArgMax" => {
             let x = c.shape(0)?.to_vec();
             let axis = c.axis(c.int("axis", 0)?, x.len())?;
             let keepdims = c.int("keepdims", 1)? != 0;
             let select_last = c.int("select_last_index", 0)? != 0;
-            Ok(Parsed { op: Op::ArgMax { axis, keepdims, select_last }, operands: vec![0], shape: reduce_shape(&x, &[axis], keepdims), dtype: DType::Int })
+            Ok(Parsed {
+                op: Op::ArgMax {
+                    axis,
+                    keepdims,
+                    select_last,
+                },
+                operands: vec![0],
+                shape: reduce_shape(&x, &[axis], keepdims),
+                dtype: DType::Int,
+            })
         }
         "Shape" => {
             let r = c.shape(0)?.len();
-            Ok(Parsed { op: Op::Shape, operands: vec![0], shape: vec![r], dtype: DType::Int })
+            Ok(Parsed {
+                op: Op::Shape,
+                operands: vec![0],
+                shape: vec![r],
+                dtype: DType::Int,
+            })
         }
         _ => Err(c.unsupported("no fixed-point semantics are defined for this operator")),
     }
@@ -677,7 +1129,10 @@ fn gemm_bias(c: &Ctx<'_>, i: usize, n: usize, beta: f64) -> Result<Vec<f64>> {
     } else if t.len() == 1 {
         vec![t.data[0]; n]
     } else {
-        return Err(c.unsupported(format!("a bias of shape {:?} (only [N] or [1, N])", t.shape)));
+        return Err(c.unsupported(format!(
+            "a bias of shape {:?} (only [N] or [1, N])",
+            t.shape
+        )));
     };
     Ok(data.into_iter().map(|v| v * beta).collect())
 }
@@ -689,14 +1144,19 @@ fn reshape_target(x: &[usize], spec: &[i64]) -> Option<Vec<usize>> {
     for (i, &s) in spec.iter().enumerate() {
         match s {
             0 => out.push(*x.get(i)?),
-            -1 if infer.is_none() => { infer = Some(i); out.push(1) }
+            -1 if infer.is_none() => {
+                infer = Some(i);
+                out.push(1)
+            }
             s if s > 0 => out.push(s as usize),
             _ => return None,
         }
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 { return None; }
+        if known == 0 || total % known != 0 {
+            return None;
+        }
         out[i] = total / known;
     }
     (out.iter().product::<usize>() == total).then_some(out)
@@ -705,7 +1165,13 @@ fn reshape_target(x: &[usize], spec: &[i64]) -> Option<Vec<usize>> {
 pub fn reduce_shape(x: &[usize], axes: &[usize], keepdims: bool) -> Vec<usize> {
     x.iter()
         .enumerate()
-        .filter_map(|(i, &d)| if axes.contains(&i) { keepdims.then_some(1) } else { Some(d) })
+        .filter_map(|(i, &d)| {
+            if axes.contains(&i) {
+                keepdims.then_some(1)
+            } else {
+                Some(d)
+            }
+        })
         .collect()
 }
 
@@ -714,7 +1180,12 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
     let x = inputs[0];
     let out = |data: Vec<f64>| Tensor::new(out_shape.to_vec(), data);
     match op {
-        Op::Conv { weight, bias, window, groups } => out(conv_f64(x, weight, bias, window, *groups, out_shape)),
+        Op::Conv {
+            weight,
+            bias,
+            window,
+            groups,
+        } => out(conv_f64(x, weight, bias, window, *groups, out_shape)),
         Op::Gemm { weight, bias } => {
             let (k, n) = (weight.shape[0], weight.shape[1]);
             let rows = x.len() / k;
@@ -722,7 +1193,9 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             for r in 0..rows {
                 for j in 0..n {
                     let mut acc = bias[j];
-                    for t in 0..k { acc += x.data[r * k + t] * weight.data[t * n + j]; }
+                    for t in 0..k {
+                        acc += x.data[r * k + t] * weight.data[t * n + j];
+                    }
                     y.push(acc);
                 }
             }
@@ -737,7 +1210,13 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             for bt in 0..batches {
                 for i in 0..m {
                     for j in 0..n {
-                        y.push((0..k).map(|t| x.data[bt * m * k + i * k + t] * b.data[bt * k * n + t * n + j]).sum());
+                        y.push(
+                            (0..k)
+                                .map(|t| {
+                                    x.data[bt * m * k + i * k + t] * b.data[bt * k * n + t * n + j]
+                                })
+                                .sum(),
+                        );
                     }
                 }
             }
@@ -752,7 +1231,11 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             BinaryKind::Min => a.min(b),
         }),
         Op::Compare(kind) => binary(inputs[0], inputs[1], out_shape, |a, b| {
-            (match kind { CompareKind::Less => a < b, CompareKind::Greater => a > b, CompareKind::Equal => a == b }) as u8 as f64
+            (match kind {
+                CompareKind::Less => a < b,
+                CompareKind::Greater => a > b,
+                CompareKind::Equal => a == b,
+            }) as u8 as f64
         }),
         Op::Unary(kind) => x.map(|&v| match kind {
             UnaryKind::Relu => v.max(0.0),
@@ -766,26 +1249,45 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             UnaryKind::Abs => v.abs(),
         }),
         Op::LeakyRelu { alpha } => x.map(|&v| if v < 0.0 { v * alpha } else { v }),
-        Op::Clip { min, max } => x.map(|&v| v.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX))),
+        Op::Clip { min, max } => {
+            x.map(|&v| v.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX)))
+        }
         Op::Softmax { axis, legacy } => {
             let mut y = x.data.clone();
             for_each_lane(&x.shape, *axis, *legacy, |idx| {
                 let m = idx.iter().map(|&i| x.data[i]).fold(f64::MIN, f64::max);
                 let s: f64 = idx.iter().map(|&i| (x.data[i] - m).exp()).sum();
-                for &i in idx { y[i] = (x.data[i] - m).exp() / s; }
+                for &i in idx {
+                    y[i] = (x.data[i] - m).exp() / s;
+                }
             });
             out(y)
         }
         Op::MaxPool { window } => out(pool_f64(x, window, out_shape, None)),
-        Op::AveragePool { window, count_include_pad } => out(pool_f64(x, window, out_shape, Some(*count_include_pad))),
+        Op::AveragePool {
+            window,
+            count_include_pad,
+        } => out(pool_f64(x, window, out_shape, Some(*count_include_pad))),
         Op::GlobalAveragePool { divisor } => {
             let hw = x.shape[2] * x.shape[3];
-            out(x.data.chunks(hw).map(|c| c.iter().sum::<f64>() / *divisor as f64).collect())
+            out(x
+                .data
+                .chunks(hw)
+                .map(|c| c.iter().sum::<f64>() / *divisor as f64)
+                .collect())
         }
         Op::Affine { mul, add } => {
             let ch = x.shape[1];
             let inner: usize = x.shape[2..].iter().product();
-            out(x.data.iter().enumerate().map(|(i, &v)| { let c = (i / inner) % ch; v * mul[c] + add[c] }).collect())
+            out(x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    let c = (i / inner) % ch;
+                    v * mul[c] + add[c]
+                })
+                .collect())
         }
         Op::Reshape { .. } | Op::Shape => match op {
             Op::Shape => out(x.shape.iter().map(|&d| d as f64).collect()),
@@ -795,30 +1297,64 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
         Op::Concat { axis } => out(concat(inputs, *axis)),
         Op::Slice { starts, steps, .. } => {
             let st = strides(&x.shape);
-            out(MultiIndex::new(out_shape).map(|idx| {
-                x.data[idx.iter().enumerate().map(|(d, &i)| (starts[d] + i * steps[d]) * st[d]).sum::<usize>()]
-            }).collect())
+            out(MultiIndex::new(out_shape)
+                .map(|idx| {
+                    x.data[idx
+                        .iter()
+                        .enumerate()
+                        .map(|(d, &i)| (starts[d] + i * steps[d]) * st[d])
+                        .sum::<usize>()]
+                })
+                .collect())
         }
-        Op::Gather { axis } => out(gather_map(&x.shape, inputs[1], *axis).iter().map(|&o| o.map_or(0.0, |o| x.data[o])).collect()),
-        Op::GatherElements { axis } => out(gather_elements_map(&x.shape, inputs[1], *axis).iter().map(|&o| o.map_or(0.0, |o| x.data[o])).collect()),
+        Op::Gather { axis } => out(gather_map(&x.shape, inputs[1], *axis)
+            .iter()
+            .map(|&o| o.map_or(0.0, |o| x.data[o]))
+            .collect()),
+        Op::GatherElements { axis } => out(gather_elements_map(&x.shape, inputs[1], *axis)
+            .iter()
+            .map(|&o| o.map_or(0.0, |o| x.data[o]))
+            .collect()),
         Op::Not => x.map(|&v| (v == 0.0) as u8 as f64),
         Op::Where => {
             let c = inputs[0].broadcast_to(out_shape);
             let a = inputs[1].broadcast_to(out_shape);
             let b = inputs[2].broadcast_to(out_shape);
-            out((0..c.len()).map(|i| if c.data[i] != 0.0 { a.data[i] } else { b.data[i] }).collect())
+            out((0..c.len())
+                .map(|i| {
+                    if c.data[i] != 0.0 {
+                        a.data[i]
+                    } else {
+                        b.data[i]
+                    }
+                })
+                .collect())
         }
-        Op::Cast { to } => x.map(|&v| match to { DType::Float => v, DType::Int => v.trunc(), DType::Bool => (v != 0.0) as u8 as f64 }),
+        Op::Cast { to } => x.map(|&v| match to {
+            DType::Float => v,
+            DType::Int => v.trunc(),
+            DType::Bool => (v != 0.0) as u8 as f64,
+        }),
         Op::ReduceSum { axes, .. } | Op::ReduceMean { axes, .. } => {
             let sums = reduce(x, axes, |a, b| a + b, 0.0);
             let count: usize = axes.iter().map(|&a| x.shape[a]).product();
             let mean = matches!(op, Op::ReduceMean { .. });
-            out(sums.into_iter().map(|s| if mean { s / count as f64 } else { s }).collect())
+            out(sums
+                .into_iter()
+                .map(|s| if mean { s / count as f64 } else { s })
+                .collect())
         }
-        Op::ArgMax { axis, select_last, .. } => out(argmax(x, *axis, *select_last).into_iter().map(|i| i as f64).collect()),
-        Op::ReduceExtreme { axes, max, .. } => {
-            out(if *max { reduce(x, axes, f64::max, f64::NEG_INFINITY) } else { reduce(x, axes, f64::min, f64::INFINITY) })
-        }
+        Op::ArgMax {
+            axis, select_last, ..
+        } => out(argmax(x, *axis, *select_last)
+            .into_iter()
+            .map(|i| i as f64)
+            .collect()),
+        Op::ReduceExtreme { axes, max, .. } => out(if *max {
+            reduce(x, axes, f64::max, f64::NEG_INFINITY)
+        } else {
+            reduce(x, axes, f64::min, f64::INFINITY)
+        }),
         Op::Pad { begins, value, .. } => out(pad(x, begins, out_shape, *value)),
         Op::Smooth(f) => x.map(|&v| f.eval(v)),
     }
@@ -841,10 +1377,21 @@ pub fn pad<T: Copy>(x: &Tensor<T>, begins: &[usize], out_shape: &[usize], fill: 
         .collect()
 }
 
-fn binary(a: &Tensor<f64>, b: &Tensor<f64>, shape: &[usize], f: impl Fn(f64, f64) -> f64) -> Tensor<f64> {
+fn binary(
+    a: &Tensor<f64>,
+    b: &Tensor<f64>,
+    shape: &[usize],
+    f: impl Fn(f64, f64) -> f64,
+) -> Tensor<f64> {
     let oa = broadcast_offsets(&a.shape, shape);
     let ob = broadcast_offsets(&b.shape, shape);
-    Tensor::new(shape.to_vec(), oa.iter().zip(&ob).map(|(&i, &j)| f(a.data[i], b.data[j])).collect())
+    Tensor::new(
+        shape.to_vec(),
+        oa.iter()
+            .zip(&ob)
+            .map(|(&i, &j)| f(a.data[i], b.data[j]))
+            .collect(),
+    )
 }
 
 /// Calls `f` with the flat offsets of each lane along `axis` (or, legacy softmax, of each block
@@ -892,14 +1439,22 @@ pub fn gather_map(data_shape: &[usize], indices: &Tensor<f64>, axis: usize) -> V
             let ix = ix as i64;
             let ix = if ix < 0 { ix + n as i64 } else { ix };
             for i in 0..inner {
-                m.push((0..n as i64).contains(&ix).then(|| o * n * inner + ix as usize * inner + i));
+                m.push(
+                    (0..n as i64)
+                        .contains(&ix)
+                        .then(|| o * n * inner + ix as usize * inner + i),
+                );
             }
         }
     }
     m
 }
 
-pub fn gather_elements_map(data_shape: &[usize], indices: &Tensor<f64>, axis: usize) -> Vec<Option<usize>> {
+pub fn gather_elements_map(
+    data_shape: &[usize],
+    indices: &Tensor<f64>,
+    axis: usize,
+) -> Vec<Option<usize>> {
     let ds = strides(data_shape);
     let n = data_shape[axis] as i64;
     MultiIndex::new(&indices.shape)
@@ -907,10 +1462,21 @@ pub fn gather_elements_map(data_shape: &[usize], indices: &Tensor<f64>, axis: us
         .map(|(idx, &ix)| {
             let ix = ix as i64;
             let ix = if ix < 0 { ix + n } else { ix };
-            if !(0..n).contains(&ix) || idx.iter().zip(data_shape).enumerate().any(|(d, (&i, &s))| d != axis && i >= s) {
+            if !(0..n).contains(&ix)
+                || idx
+                    .iter()
+                    .zip(data_shape)
+                    .enumerate()
+                    .any(|(d, (&i, &s))| d != axis && i >= s)
+            {
                 return None;
             }
-            Some(idx.iter().enumerate().map(|(d, &i)| if d == axis { ix as usize } else { i } * ds[d]).sum())
+            Some(
+                idx.iter()
+                    .enumerate()
+                    .map(|(d, &i)| if d == axis { ix as usize } else { i } * ds[d])
+                    .sum(),
+            )
         })
         .collect()
 }
@@ -919,7 +1485,9 @@ pub fn reduce<T: Copy>(x: &Tensor<T>, axes: &[usize], f: impl Fn(T, T) -> T, ini
     let out_shape = reduce_shape(&x.shape, axes, true);
     let os = strides(&out_shape);
     let mut acc = vec![init; out_shape.iter().product()];
-    let eff: Vec<usize> = (0..x.rank()).map(|d| if axes.contains(&d) { 0 } else { os[d] }).collect();
+    let eff: Vec<usize> = (0..x.rank())
+        .map(|d| if axes.contains(&d) { 0 } else { os[d] })
+        .collect();
     for (o, &v) in strided_offsets(&x.shape, &eff).into_iter().zip(&x.data) {
         acc[o] = f(acc[o], v);
     }
@@ -936,7 +1504,9 @@ pub fn argmax<T: Copy + PartialOrd>(x: &Tensor<T>, axis: usize, select_last: boo
             let at = |k: usize| x.data[o * n * inner + k * inner + i];
             let mut best = 0;
             for k in 1..n {
-                if at(k) > at(best) || (select_last && at(k) == at(best)) { best = k; }
+                if at(k) > at(best) || (select_last && at(k) == at(best)) {
+                    best = k;
+                }
             }
             res.push(best);
         }
@@ -944,7 +1514,14 @@ pub fn argmax<T: Copy + PartialOrd>(x: &Tensor<T>, axis: usize, select_last: boo
     res
 }
 
-fn conv_f64(x: &Tensor<f64>, w: &Tensor<f64>, bias: &[f64], win: &Window, groups: usize, out_shape: &[usize]) -> Vec<f64> {
+fn conv_f64(
+    x: &Tensor<f64>,
+    w: &Tensor<f64>,
+    bias: &[f64],
+    win: &Window,
+    groups: usize,
+    out_shape: &[usize],
+) -> Vec<f64> {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
     let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
     let (oh, ow) = (out_shape[2], out_shape[3]);
@@ -959,11 +1536,17 @@ fn conv_f64(x: &Tensor<f64>, w: &Tensor<f64>, bias: &[f64], win: &Window, groups
                     for ic in 0..cg {
                         let ch = g * cg + ic;
                         for ky in 0..kh {
-                            let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize - win.pads[0] as isize;
-                            if iy < 0 || iy >= h as isize { continue; }
+                            let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize
+                                - win.pads[0] as isize;
+                            if iy < 0 || iy >= h as isize {
+                                continue;
+                            }
                             for kx in 0..kw {
-                                let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize - win.pads[1] as isize;
-                                if ix < 0 || ix >= wd as isize { continue; }
+                                let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize
+                                    - win.pads[1] as isize;
+                                if ix < 0 || ix >= wd as isize {
+                                    continue;
+                                }
                                 acc += x.data[((b * c + ch) * h + iy as usize) * wd + ix as usize]
                                     * w.data[((oc * cg + ic) * kh + ky) * kw + kx];
                             }
@@ -989,9 +1572,13 @@ fn pool_f64(x: &Tensor<f64>, win: &Window, out_shape: &[usize], avg: Option<bool
                 let (mut acc, mut cnt) = (if avg.is_some() { 0.0 } else { f64::MIN }, 0usize);
                 for ky in 0..win.kernel[0] {
                     for kx in 0..win.kernel[1] {
-                        let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize - win.pads[0] as isize;
-                        let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize - win.pads[1] as isize;
-                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize { continue; }
+                        let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize
+                            - win.pads[0] as isize;
+                        let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize
+                            - win.pads[1] as isize;
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
                         let v = x.data[(p * h + iy as usize) * w + ix as usize];
                         cnt += 1;
                         acc = if avg.is_some() { acc + v } else { acc.max(v) };

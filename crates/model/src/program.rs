@@ -71,7 +71,11 @@ pub fn default_chunk_pixels(w: usize, c: usize) -> usize {
 }
 
 fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Narrows rank-4 chunks (never widens) until, for every operator, interior output chunks read
@@ -83,17 +87,29 @@ fn gcd(a: usize, b: usize) -> usize {
 ///
 /// Each change divides a chunk's pixel count, so this ends; the result divides every row width.
 pub fn align_chunks(input: &mut TensorSpec, ops: &mut [QNode]) {
-    fn spec<'a>(input: &'a mut TensorSpec, ops: &'a mut [QNode], slot: usize) -> &'a mut TensorSpec {
-        if slot == 0 { input } else { &mut ops[slot - 1].out }
+    fn spec<'a>(
+        input: &'a mut TensorSpec,
+        ops: &'a mut [QNode],
+        slot: usize,
+    ) -> &'a mut TensorSpec {
+        if slot == 0 {
+            input
+        } else {
+            &mut ops[slot - 1].out
+        }
     }
     loop {
         let mut changed = false;
         for i in 0..ops.len() {
             let out = ops[i].out.clone();
-            let Some(p_out) = out.chunk_pixels() else { continue };
+            let Some(p_out) = out.chunk_pixels() else {
+                continue;
+            };
             let slots: Vec<usize> = ops[i].input_slots().collect();
             let stride = match &ops[i].op {
-                QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
+                QOp::Conv { window, .. }
+                | QOp::MaxPool { window }
+                | QOp::AveragePool { window, .. } => Some(window.strides[1]),
                 _ => None,
             };
             if let Some(stride) = stride {
@@ -101,15 +117,24 @@ pub fn align_chunks(input: &mut TensorSpec, ops: &mut [QNode]) {
                 let x = spec(input, ops, x);
                 if let Some(p_in) = x.chunk_pixels() {
                     // One output chunk per row: every row reads from a row start, so any P_in.
-                    let p = if p_out < out.shape[3] { gcd(p_in, stride * p_out) } else { p_in };
+                    let p = if p_out < out.shape[3] {
+                        gcd(p_in, stride * p_out)
+                    } else {
+                        p_in
+                    };
                     if p < p_in {
                         x.set_chunk_pixels(p);
                         changed = true;
                     }
                 }
             } else if ops[i].op.is_elementwise() {
-                let same: Vec<usize> = slots.into_iter().filter(|&s| spec(input, ops, s).shape == out.shape).collect();
-                let g = same.iter().fold(p_out, |g, &s| gcd(g, spec(input, ops, s).chunk_pixels().unwrap_or(g)));
+                let same: Vec<usize> = slots
+                    .into_iter()
+                    .filter(|&s| spec(input, ops, s).shape == out.shape)
+                    .collect();
+                let g = same.iter().fold(p_out, |g, &s| {
+                    gcd(g, spec(input, ops, s).chunk_pixels().unwrap_or(g))
+                });
                 for s in same.into_iter().chain([i + 1]) {
                     let x = spec(input, ops, s);
                     if x.chunk_pixels() != Some(g) {

@@ -16,10 +16,16 @@ impl<T: Clone> Tensor<T> {
     }
     pub fn filled(shape: Vec<usize>, v: T) -> Self {
         let n = shape.iter().product();
-        Tensor { shape, data: vec![v; n] }
+        Tensor {
+            shape,
+            data: vec![v; n],
+        }
     }
     pub fn scalar(v: T) -> Self {
-        Tensor { shape: vec![], data: vec![v] }
+        Tensor {
+            shape: vec![],
+            data: vec![v],
+        }
     }
     pub fn len(&self) -> usize {
         self.data.len()
@@ -31,7 +37,10 @@ impl<T: Clone> Tensor<T> {
         self.shape.len()
     }
     pub fn map<U: Clone>(&self, f: impl Fn(&T) -> U) -> Tensor<U> {
-        Tensor { shape: self.shape.clone(), data: self.data.iter().map(f).collect() }
+        Tensor {
+            shape: self.shape.clone(),
+            data: self.data.iter().map(f).collect(),
+        }
     }
     /// Permute axes: output axis `i` is input axis `perm[i]`.
     pub fn transpose(&self, perm: &[usize]) -> Tensor<T> {
@@ -42,7 +51,10 @@ impl<T: Clone> Tensor<T> {
             let off: usize = idx.iter().zip(perm).map(|(&i, &p)| i * in_strides[p]).sum();
             data.push(self.data[off].clone());
         }
-        Tensor { shape: out_shape, data }
+        Tensor {
+            shape: out_shape,
+            data,
+        }
     }
     /// Broadcast (numpy rules) to `shape`.
     pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
@@ -50,7 +62,10 @@ impl<T: Clone> Tensor<T> {
             return self.clone();
         }
         let offs = broadcast_offsets(&self.shape, shape);
-        Tensor { shape: shape.to_vec(), data: offs.iter().map(|&o| self.data[o].clone()).collect() }
+        Tensor {
+            shape: shape.to_vec(),
+            data: offs.iter().map(|&o| self.data[o].clone()).collect(),
+        }
     }
 }
 
@@ -67,8 +82,16 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let r = a.len().max(b.len());
     let mut out = vec![0; r];
     for i in 0..r {
-        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+        let da = if i + a.len() >= r {
+            a[i + a.len() - r]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= r {
+            b[i + b.len() - r]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -126,7 +149,11 @@ pub struct MultiIndex {
 
 impl MultiIndex {
     pub fn new(shape: &[usize]) -> Self {
-        MultiIndex { shape: shape.to_vec(), cur: vec![0; shape.len()], done: shape.contains(&0) }
+        MultiIndex {
+            shape: shape.to_vec(),
+            cur: vec![0; shape.len()],
+            done: shape.contains(&0),
+        }
     }
 }
 
@@ -171,7 +198,17 @@ mod tests {
         let fs = strides(from);
         let lead = to.len() - from.len();
         MultiIndex::new(to)
-            .map(|idx| (0..from.len()).map(|i| if from[i] == 1 { 0 } else { idx[lead + i] * fs[i] }).sum())
+            .map(|idx| {
+                (0..from.len())
+                    .map(|i| {
+                        if from[i] == 1 {
+                            0
+                        } else {
+                            idx[lead + i] * fs[i]
+                        }
+                    })
+                    .sum()
+            })
             .collect()
     }
 
@@ -188,7 +225,11 @@ mod tests {
             (&[1, 1, 1], &[1, 1, 1]),
         ];
         for (from, to) in cases {
-            assert_eq!(broadcast_offsets(from, to), naive_broadcast(from, to), "{from:?} -> {to:?}");
+            assert_eq!(
+                broadcast_offsets(from, to),
+                naive_broadcast(from, to),
+                "{from:?} -> {to:?}"
+            );
         }
     }
 }

@@ -8,9 +8,14 @@ use zkopml_model::program::default_chunk_pixels;
 use zkopml_model::{compile_onnx, default_calibration, Program, QOp, QOperand};
 
 fn compiled(name: &str) -> Program {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models").join(name).join("network.onnx");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name)
+        .join("network.onnx");
     let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
-    compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap().1
+    compile_onnx(&path, &default_calibration(sample.len(), Some(&sample)))
+        .unwrap()
+        .1
 }
 
 #[test]
@@ -26,23 +31,42 @@ fn default_pixels_per_chunk() {
 /// Every rule of `align_chunks`, checked on the compiled program.
 fn assert_aligned(p: &Program) {
     for (i, node) in p.ops.iter().enumerate() {
-        let Some(p_out) = node.out.chunk_pixels() else { continue };
-        assert_eq!(node.out.shape[3] % p_out, 0, "op {} chunk straddles rows", i + 1);
+        let Some(p_out) = node.out.chunk_pixels() else {
+            continue;
+        };
+        assert_eq!(
+            node.out.shape[3] % p_out,
+            0,
+            "op {} chunk straddles rows",
+            i + 1
+        );
         let stride = match &node.op {
-            QOp::Conv { window, .. } | QOp::MaxPool { window } | QOp::AveragePool { window, .. } => Some(window.strides[1]),
+            QOp::Conv { window, .. }
+            | QOp::MaxPool { window }
+            | QOp::AveragePool { window, .. } => Some(window.strides[1]),
             _ => None,
         };
         if let (Some(s), Some(QOperand::Slot(x))) = (stride, node.inputs.first()) {
             let p_in = p.slot_spec(*x).chunk_pixels().unwrap();
             if p_out < node.out.shape[3] {
-                assert_eq!((s * p_out) % p_in, 0, "op {}: P_in {p_in} does not divide {s}·{p_out}", i + 1);
+                assert_eq!(
+                    (s * p_out) % p_in,
+                    0,
+                    "op {}: P_in {p_in} does not divide {s}·{p_out}",
+                    i + 1
+                );
             }
         }
         if node.op.is_elementwise() {
             for x in node.input_slots() {
                 let x = p.slot_spec(x);
                 if x.shape == node.out.shape {
-                    assert_eq!(x.chunk_len, node.out.chunk_len, "op {}: elementwise chunks differ", i + 1);
+                    assert_eq!(
+                        x.chunk_len,
+                        node.out.chunk_len,
+                        "op {}: elementwise chunks differ",
+                        i + 1
+                    );
                 }
             }
         }
@@ -56,7 +80,11 @@ fn mobilenet_chunks_are_small_and_aligned() {
     for s in 0..=p.n_ops() {
         let spec = p.slot_spec(s);
         if spec.shape.len() == 4 {
-            assert!(spec.chunk_len <= 2048 || spec.chunk_pixels() == Some(1), "slot {s}: {} values per chunk", spec.chunk_len);
+            assert!(
+                spec.chunk_len <= 2048 || spec.chunk_pixels() == Some(1),
+                "slot {s}: {} values per chunk",
+                spec.chunk_len
+            );
         }
     }
     // the input (224 × 3 = 672 values per row) is narrowed to 32 pixels for the stride-2 first Conv

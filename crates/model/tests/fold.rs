@@ -14,34 +14,67 @@ use std::path::PathBuf;
 use prost::Message;
 use tract_onnx::pb;
 use zkopml_model::reference::TractReference;
-use zkopml_model::{compile, default_calibration, Calibration, Graph, ModelError, RawModel, Tensor};
+use zkopml_model::{
+    compile, default_calibration, Calibration, Graph, ModelError, RawModel, Tensor,
+};
 
 const OPSET: i64 = 15;
 
 fn dim_value(v: i64) -> pb::tensor_shape_proto::Dimension {
-    pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)), ..Default::default() }
+    pb::tensor_shape_proto::Dimension {
+        value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)),
+        ..Default::default()
+    }
 }
 fn dim_param(p: &str) -> pb::tensor_shape_proto::Dimension {
-    pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimParam(p.into())), ..Default::default() }
+    pb::tensor_shape_proto::Dimension {
+        value: Some(pb::tensor_shape_proto::dimension::Value::DimParam(p.into())),
+        ..Default::default()
+    }
 }
-fn value_info(name: &str, elem_type: i32, dims: Vec<pb::tensor_shape_proto::Dimension>) -> pb::ValueInfoProto {
+fn value_info(
+    name: &str,
+    elem_type: i32,
+    dims: Vec<pb::tensor_shape_proto::Dimension>,
+) -> pb::ValueInfoProto {
     pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type, shape: Some(pb::TensorShapeProto { dim: dims }) })),
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type,
+                shape: Some(pb::TensorShapeProto { dim: dims }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
 fn f32s(name: &str, dims: &[i64], v: Vec<f32>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: v, ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: v,
+        ..Default::default()
+    }
 }
 fn i64s(name: &str, dims: &[i64], v: Vec<i64>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 7, int64_data: v, ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v,
+        ..Default::default()
+    }
 }
 fn bools(name: &str, dims: &[i64], v: Vec<bool>) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 9, int32_data: v.into_iter().map(i32::from).collect(), ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 9,
+        int32_data: v.into_iter().map(i32::from).collect(),
+        ..Default::default()
+    }
 }
 
 enum A {
@@ -53,7 +86,10 @@ enum A {
 
 fn attr(name: &str, a: A) -> pb::AttributeProto {
     use pb::attribute_proto::AttributeType as T;
-    let mut p = pb::AttributeProto { name: name.into(), ..Default::default() };
+    let mut p = pb::AttributeProto {
+        name: name.into(),
+        ..Default::default()
+    };
     match a {
         A::I(i) => (p.r#type, p.i) = (T::Int as i32, i),
         A::F(f) => (p.r#type, p.f) = (T::Float as i32, f),
@@ -70,15 +106,31 @@ struct G {
 
 impl G {
     fn new(input_dims: Vec<pb::tensor_shape_proto::Dimension>) -> G {
-        let mut g = pb::GraphProto { name: "main_graph".into(), ..Default::default() };
+        let mut g = pb::GraphProto {
+            name: "main_graph".into(),
+            ..Default::default()
+        };
         g.input.push(value_info("input", 1, input_dims));
         G { g }
     }
     /// Adds a node named `name` and returns its first output's name.
-    fn op(&mut self, name: &str, op: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>) -> String {
+    fn op(
+        &mut self,
+        name: &str,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+    ) -> String {
         self.op_n(name, op, inputs, attrs, 1).remove(0)
     }
-    fn op_n(&mut self, name: &str, op: &str, inputs: &[&str], attrs: Vec<pb::AttributeProto>, outputs: usize) -> Vec<String> {
+    fn op_n(
+        &mut self,
+        name: &str,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<pb::AttributeProto>,
+        outputs: usize,
+    ) -> Vec<String> {
         let outs: Vec<String> = (0..outputs).map(|i| format!("{name}_output_{i}")).collect();
         self.g.node.push(pb::NodeProto {
             name: name.into(),
@@ -106,7 +158,10 @@ impl G {
             ir_version: 8,
             producer_name: "pytorch".into(),
             producer_version: "2.1.0".into(),
-            opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: OPSET }],
+            opset_import: vec![pb::OperatorSetIdProto {
+                domain: String::new(),
+                version: OPSET,
+            }],
             graph: Some(self.g),
             ..Default::default()
         }
@@ -118,7 +173,9 @@ fn weights(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed;
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
         })
         .collect()
@@ -137,57 +194,125 @@ fn weights(n: usize, seed: u64) -> Vec<f32> {
 ///     return self.fc(torch.cat([h, z, tail], 1))       # Gemm
 /// ```
 fn torch_style_model() -> pb::ModelProto {
-    let mut g = G::new(vec![dim_param("batch"), dim_value(3), dim_value(4), dim_value(4)]);
+    let mut g = G::new(vec![
+        dim_param("batch"),
+        dim_value(3),
+        dim_value(4),
+        dim_value(4),
+    ]);
     let w = g.init(f32s("conv.weight", &[4, 3, 3, 3], weights(108, 1)));
     let b = g.init(f32s("conv.bias", &[4], weights(4, 2)));
     let row = g.init(f32s("row", &[1, 4], weights(4, 3)));
     let fw = g.init(f32s("fc.weight", &[5, 84], weights(420, 4)));
     let fb = g.init(f32s("fc.bias", &[5], weights(5, 5)));
-    let conv = g.op("/conv/Conv", "Conv", &["input", &w, &b], vec![
-        attr("dilations", A::Is(vec![1, 1])),
-        attr("group", A::I(1)),
-        attr("kernel_shape", A::Is(vec![3, 3])),
-        attr("pads", A::Is(vec![1, 1, 1, 1])),
-        attr("strides", A::Is(vec![1, 1])),
-    ]);
+    let conv = g.op(
+        "/conv/Conv",
+        "Conv",
+        &["input", &w, &b],
+        vec![
+            attr("dilations", A::Is(vec![1, 1])),
+            attr("group", A::I(1)),
+            attr("kernel_shape", A::Is(vec![3, 3])),
+            attr("pads", A::Is(vec![1, 1, 1, 1])),
+            attr("strides", A::Is(vec![1, 1])),
+        ],
+    );
     let relu = g.op("/Relu", "Relu", &[&conv], vec![]);
     let ratio = g.constant("/drop/Constant", f32s("", &[], vec![0.5]));
     let training = g.constant("/drop/Constant_1", bools("", &[], vec![false]));
-    let drop = g.op_n("/drop/Dropout", "Dropout", &[&relu, &ratio, &training], vec![], 2).remove(0);
+    let drop = g
+        .op_n(
+            "/drop/Dropout",
+            "Dropout",
+            &[&relu, &ratio, &training],
+            vec![],
+            2,
+        )
+        .remove(0);
     let id = g.op("/Identity", "Identity", &[&drop], vec![]);
     // torch.arange(h.size(1)).float().view(1, -1, 1, 1) * 0.1
     let shape = g.op("/Shape", "Shape", &[&id], vec![]);
     let one = g.constant("/Constant", i64s("", &[], vec![1]));
-    let c = g.op("/Gather", "Gather", &[&shape, &one], vec![attr("axis", A::I(0))]);
+    let c = g.op(
+        "/Gather",
+        "Gather",
+        &[&shape, &one],
+        vec![attr("axis", A::I(0))],
+    );
     let zero = g.constant("/Constant_1", i64s("", &[], vec![0]));
     let step = g.constant("/Constant_2", i64s("", &[], vec![1]));
     let range = g.op("/Range", "Range", &[&zero, &c, &step], vec![]);
     let cast = g.op("/Cast", "Cast", &[&range], vec![attr("to", A::I(1))]);
     let view = g.constant("/Constant_3", i64s("", &[4], vec![1, -1, 1, 1]));
-    let pos = g.op("/Reshape", "Reshape", &[&cast, &view], vec![attr("allowzero", A::I(0))]);
+    let pos = g.op(
+        "/Reshape",
+        "Reshape",
+        &[&cast, &view],
+        vec![attr("allowzero", A::I(0))],
+    );
     let tenth = g.constant("/Constant_4", f32s("", &[], vec![0.1]));
     let scaled = g.op("/Mul", "Mul", &[&pos, &tenth], vec![]);
     let h = g.op("/Add", "Add", &[&id, &scaled], vec![]);
     // h.view(x.size(0), h.shape[1:].numel())
     let n1 = g.op("/Shape_1", "Shape", &["input"], vec![attr("end", A::I(1))]);
     let tail_dims = g.op("/Shape_2", "Shape", &[&h], vec![attr("start", A::I(1))]);
-    let numel = g.op("/ReduceProd", "ReduceProd", &[&tail_dims], vec![attr("keepdims", A::I(1))]);
-    let target = g.op("/Concat", "Concat", &[&n1, &numel], vec![attr("axis", A::I(0))]);
-    let flat = g.op("/Reshape_1", "Reshape", &[&h, &target], vec![attr("allowzero", A::I(0))]);
+    let numel = g.op(
+        "/ReduceProd",
+        "ReduceProd",
+        &[&tail_dims],
+        vec![attr("keepdims", A::I(1))],
+    );
+    let target = g.op(
+        "/Concat",
+        "Concat",
+        &[&n1, &numel],
+        vec![attr("axis", A::I(0))],
+    );
+    let flat = g.op(
+        "/Reshape_1",
+        "Reshape",
+        &[&h, &target],
+        vec![attr("allowzero", A::I(0))],
+    );
     // torch.zeros(x.shape[0], 4)
     let xs = g.op("/Shape_3", "Shape", &["input"], vec![]);
     let zero2 = g.constant("/Constant_5", i64s("", &[], vec![0]));
-    let n = g.op("/Gather_1", "Gather", &[&xs, &zero2], vec![attr("axis", A::I(0))]);
+    let n = g.op(
+        "/Gather_1",
+        "Gather",
+        &[&xs, &zero2],
+        vec![attr("axis", A::I(0))],
+    );
     let axes0 = g.constant("/Constant_6", i64s("", &[1], vec![0]));
     let n_1d = g.op("/Unsqueeze", "Unsqueeze", &[&n, &axes0], vec![]);
     let four = g.constant("/Constant_7", i64s("", &[1], vec![4]));
-    let zshape = g.op("/Concat_1", "Concat", &[&n_1d, &four], vec![attr("axis", A::I(0))]);
-    let zeros = g.op("/ConstantOfShape", "ConstantOfShape", &[&zshape], vec![attr("value", A::T(f32s("", &[1], vec![0.0])))]);
+    let zshape = g.op(
+        "/Concat_1",
+        "Concat",
+        &[&n_1d, &four],
+        vec![attr("axis", A::I(0))],
+    );
+    let zeros = g.op(
+        "/ConstantOfShape",
+        "ConstantOfShape",
+        &[&zshape],
+        vec![attr("value", A::T(f32s("", &[1], vec![0.0])))],
+    );
     // self.row.expand(x.size(0), -1): -1 becomes 1 through Equal/Where, as the exporter writes it
     let minus1 = g.constant("/Constant_8", i64s("", &[1], vec![-1]));
-    let espec = g.op("/Concat_2", "Concat", &[&n_1d, &minus1], vec![attr("axis", A::I(0))]);
+    let espec = g.op(
+        "/Concat_2",
+        "Concat",
+        &[&n_1d, &minus1],
+        vec![attr("axis", A::I(0))],
+    );
     let two = g.constant("/Constant_9", i64s("", &[1], vec![2]));
-    let ones = g.op("/ConstantOfShape_1", "ConstantOfShape", &[&two], vec![attr("value", A::T(i64s("", &[1], vec![1])))]);
+    let ones = g.op(
+        "/ConstantOfShape_1",
+        "ConstantOfShape",
+        &[&two],
+        vec![attr("value", A::T(i64s("", &[1], vec![1])))],
+    );
     let m1 = g.constant("/Constant_10", i64s("", &[], vec![-1]));
     let minus = g.op("/Mul_1", "Mul", &[&ones, &m1], vec![]);
     let eq = g.op("/Equal", "Equal", &[&espec, &minus], vec![]);
@@ -198,22 +323,59 @@ fn torch_style_model() -> pb::ModelProto {
     let size = g.op("/Size", "Size", &["input"], vec![]);
     let per = g.op("/Div", "Div", &[&size, &n], vec![]);
     let per_1d = g.op("/Unsqueeze_1", "Unsqueeze", &[&per, &axes0], vec![]);
-    let xshape = g.op("/Concat_3", "Concat", &[&n_1d, &per_1d], vec![attr("axis", A::I(0))]);
-    let xflat = g.op("/Reshape_2", "Reshape", &["input", &xshape], vec![attr("allowzero", A::I(0))]);
+    let xshape = g.op(
+        "/Concat_3",
+        "Concat",
+        &[&n_1d, &per_1d],
+        vec![attr("axis", A::I(0))],
+    );
+    let xflat = g.op(
+        "/Reshape_2",
+        "Reshape",
+        &["input", &xshape],
+        vec![attr("allowzero", A::I(0))],
+    );
     let s_start = g.constant("/Constant_11", i64s("", &[1], vec![-2]));
     let s_end = g.constant("/Constant_12", i64s("", &[1], vec![i64::MAX]));
     let hw = g.op("/Slice", "Slice", &[&xs, &s_start, &s_end, &axes0], vec![]);
-    let hw_n = g.op("/ReduceProd_1", "ReduceProd", &[&hw], vec![attr("keepdims", A::I(1))]);
+    let hw_n = g.op(
+        "/ReduceProd_1",
+        "ReduceProd",
+        &[&hw],
+        vec![attr("keepdims", A::I(1))],
+    );
     let start = g.op("/Neg", "Neg", &[&hw_n], vec![]);
     let axis_last = g.constant("/Constant_13", i64s("", &[1], vec![-1]));
-    let tail = g.op("/Slice_1", "Slice", &[&xflat, &start, &s_end, &axis_last], vec![]);
-    let cat = g.op("/Concat_4", "Concat", &[&flat, &z, &tail], vec![attr("axis", A::I(1))]);
-    g.op("/fc/Gemm", "Gemm", &[&cat, &fw, &fb], vec![attr("alpha", A::F(1.0)), attr("beta", A::F(1.0)), attr("transB", A::I(1))]);
+    let tail = g.op(
+        "/Slice_1",
+        "Slice",
+        &[&xflat, &start, &s_end, &axis_last],
+        vec![],
+    );
+    let cat = g.op(
+        "/Concat_4",
+        "Concat",
+        &[&flat, &z, &tail],
+        vec![attr("axis", A::I(1))],
+    );
+    g.op(
+        "/fc/Gemm",
+        "Gemm",
+        &[&cat, &fw, &fb],
+        vec![
+            attr("alpha", A::F(1.0)),
+            attr("beta", A::F(1.0)),
+            attr("transB", A::I(1)),
+        ],
+    );
     g.finish("output")
 }
 
 fn sample() -> Vec<f64> {
-    weights(48, 7).into_iter().map(|v| (v * 4.0) as f64).collect()
+    weights(48, 7)
+        .into_iter()
+        .map(|v| (v * 4.0) as f64)
+        .collect()
 }
 
 fn testdata() -> PathBuf {
@@ -226,21 +388,38 @@ fn load(proto: &pb::ModelProto) -> zkopml_model::Result<Graph> {
 
 /// Max abs difference between the folded graph (f64 reference semantics) and tract's f32 run.
 fn float_error(proto: &pb::ModelProto, g: &Graph, x: &[f64]) -> f64 {
-    let ours = g.run_f64(&Tensor::new(g.input_shape.clone(), x.to_vec())).unwrap();
+    let ours = g
+        .run_f64(&Tensor::new(g.input_shape.clone(), x.to_vec()))
+        .unwrap();
     let out = &ours[g.outputs[0]];
-    let theirs = TractReference::from_proto(proto, &g.input_shape).unwrap().run(x).unwrap();
+    let theirs = TractReference::from_proto(proto, &g.input_shape)
+        .unwrap()
+        .run(x)
+        .unwrap();
     assert_eq!(out.len(), theirs[0].len());
-    out.data.iter().zip(&theirs[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max)
+    out.data
+        .iter()
+        .zip(&theirs[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
 }
 
 #[test]
 fn torch_style_constant_subgraphs_fold_and_agree_with_tract() {
     let proto = torch_style_model();
     let g = load(&proto).unwrap();
-    assert_eq!(g.input_shape, vec![1, 3, 4, 4], "the symbolic batch dimension is pinned to 1");
+    assert_eq!(
+        g.input_shape,
+        vec![1, 3, 4, 4],
+        "the symbolic batch dimension is pinned to 1"
+    );
     let mut ops: Vec<&str> = g.nodes.iter().map(|n| n.onnx_op.as_str()).collect();
     ops.sort_unstable();
-    assert_eq!(ops, ["Add", "Concat", "Conv", "Gemm", "Relu", "Reshape", "Reshape", "Slice"], "only the data path is left");
+    assert_eq!(
+        ops,
+        ["Add", "Concat", "Conv", "Gemm", "Relu", "Reshape", "Reshape", "Slice"],
+        "only the data path is left"
+    );
     assert_eq!(g.output_shape(), [1, 5]);
     // the concatenation reads the folded zeros + expanded row as a constant [1, 4]
     let cat = g.nodes.iter().find(|n| n.onnx_op == "Concat").unwrap();
@@ -263,9 +442,18 @@ fn torch_fold_testdata_is_current() {
         std::fs::write(dir.join("network.onnx"), &bytes).unwrap();
         std::fs::write(dir.join("input.json"), format!("{input}\n")).unwrap();
     }
-    let on_disk = std::fs::read(dir.join("network.onnx")).expect("testdata/models/torch_fold: run with ZKOPML_WRITE_TESTDATA=1");
-    assert!(on_disk == bytes, "testdata/models/torch_fold/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1");
-    assert_eq!(std::fs::read_to_string(dir.join("input.json")).unwrap().trim_end(), input);
+    let on_disk = std::fs::read(dir.join("network.onnx"))
+        .expect("testdata/models/torch_fold: run with ZKOPML_WRITE_TESTDATA=1");
+    assert!(
+        on_disk == bytes,
+        "testdata/models/torch_fold/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("input.json"))
+            .unwrap()
+            .trim_end(),
+        input
+    );
     // the file itself loads and folds like the proto
     let g = Graph::from_path(&dir.join("network.onnx")).unwrap();
     assert_eq!(g.n_ops(), 8);
@@ -274,7 +462,10 @@ fn torch_fold_testdata_is_current() {
 
 fn compile_sample(g: &Graph) {
     let n: usize = g.input_shape.iter().product();
-    let cal: Vec<Tensor<f64>> = default_calibration(n, Some(&sample())).into_iter().map(|v| Tensor::new(g.input_shape.clone(), v)).collect();
+    let cal: Vec<Tensor<f64>> = default_calibration(n, Some(&sample()))
+        .into_iter()
+        .map(|v| Tensor::new(g.input_shape.clone(), v))
+        .collect();
     compile(g, &Calibration::run(g, &cal).unwrap()).unwrap();
 }
 
@@ -296,21 +487,44 @@ fn message(proto: &pb::ModelProto) -> String {
 fn a_shape_computed_from_the_input_values_is_refused_naming_the_node() {
     // zeros(int(x.argmax()) + 1, 4): the shape depends on the input's values
     let m = tiny(|g| {
-        let am = g.op("/ArgMax", "ArgMax", &["input"], vec![attr("axis", A::I(1)), attr("keepdims", A::I(1))]);
+        let am = g.op(
+            "/ArgMax",
+            "ArgMax",
+            &["input"],
+            vec![attr("axis", A::I(1)), attr("keepdims", A::I(1))],
+        );
         let four = g.constant("/Constant", i64s("", &[1, 1], vec![4]));
-        let spec = g.op("/Concat", "Concat", &[&am, &four], vec![attr("axis", A::I(1))]);
+        let spec = g.op(
+            "/Concat",
+            "Concat",
+            &[&am, &four],
+            vec![attr("axis", A::I(1))],
+        );
         let s = g.op("/Squeeze", "Squeeze", &[&spec], vec![]);
         g.op("/ConstantOfShape", "ConstantOfShape", &[&s], vec![])
     });
     let e = message(&m);
-    assert!(e.contains("/ConstantOfShape") && e.contains("data-dependent shape") && e.contains("/Squeeze_output_0"), "{e}");
+    assert!(
+        e.contains("/ConstantOfShape")
+            && e.contains("data-dependent shape")
+            && e.contains("/Squeeze_output_0"),
+        "{e}"
+    );
     // the same through Reshape's shape input
     let m = tiny(|g| {
-        let am = g.op("/ArgMax", "ArgMax", &["input"], vec![attr("axis", A::I(1)), attr("keepdims", A::I(0))]);
+        let am = g.op(
+            "/ArgMax",
+            "ArgMax",
+            &["input"],
+            vec![attr("axis", A::I(1)), attr("keepdims", A::I(0))],
+        );
         g.op("/Reshape", "Reshape", &["input", &am], vec![])
     });
     let e = message(&m);
-    assert!(e.contains("/Reshape") && e.contains("data-dependent shape"), "{e}");
+    assert!(
+        e.contains("/Reshape") && e.contains("data-dependent shape"),
+        "{e}"
+    );
     // NonZero of an intermediate: its size depends on the values
     let m = tiny(|g| {
         let r = g.op("/Relu", "Relu", &["input"], vec![]);
@@ -318,7 +532,10 @@ fn a_shape_computed_from_the_input_values_is_refused_naming_the_node() {
         g.op("/Cast", "Cast", &[&nz], vec![attr("to", A::I(1))])
     });
     let e = message(&m);
-    assert!(e.contains("/NonZero") && e.contains("data-dependent shape"), "{e}");
+    assert!(
+        e.contains("/NonZero") && e.contains("data-dependent shape"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -326,7 +543,13 @@ fn symbolic_dimensions_other_than_the_batch_are_refused() {
     let mut g = G::new(vec![dim_param("batch"), dim_param("seq_len"), dim_value(4)]);
     g.op("/Relu", "Relu", &["input"], vec![]);
     let e = message(&g.finish("output"));
-    assert!(e.contains("\"input\"") && e.contains("#1") && e.contains("seq_len") && e.contains("batch dimension"), "{e}");
+    assert!(
+        e.contains("\"input\"")
+            && e.contains("#1")
+            && e.contains("seq_len")
+            && e.contains("batch dimension"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -349,7 +572,10 @@ fn dropout_mask_identity_and_training_mode() {
     let x = [0.5, -1.0, 2.0, -0.25];
     assert!(float_error(&proto, &g, &x) < 1e-6);
     let e = message(&with_mask(true));
-    assert!(e.contains("/Dropout") && e.contains("training_mode is true"), "{e}");
+    assert!(
+        e.contains("/Dropout") && e.contains("training_mode is true"),
+        "{e}"
+    );
     // opset 10 Dropout: one input, the ratio an attribute
     let m = tiny(|g| g.op("/Dropout", "Dropout", &["input"], vec![]));
     assert_eq!(load(&m).unwrap().n_ops(), 1);
@@ -363,32 +589,47 @@ fn dropout_mask_identity_and_training_mode() {
 #[test]
 fn malformed_folded_nodes_are_errors_not_panics() {
     let cases: Vec<(&str, pb::ModelProto)> = vec![
-        ("index 9 is out of range", tiny(|g| {
-            let s = g.op("/Shape", "Shape", &["input"], vec![]);
-            let nine = g.constant("/Constant", i64s("", &[], vec![9]));
-            let n = g.op("/Gather", "Gather", &[&s, &nine], vec![]);
-            let v = g.op("/Unsqueeze", "Unsqueeze", &[&n, &s], vec![]);
-            g.op("/Reshape", "Reshape", &["input", &v], vec![])
-        })),
-        ("larger than", tiny(|g| {
-            let big = g.constant("/Constant", i64s("", &[3], vec![1 << 21, 1 << 21, 1 << 21]));
-            let z = g.op("/ConstantOfShape", "ConstantOfShape", &[&big], vec![]);
-            g.op("/Add", "Add", &["input", &z], vec![])
-        })),
-        ("cannot reshape", tiny(|g| {
-            let spec = g.constant("/Constant", i64s("", &[2], vec![3, -1]));
-            g.op("/Reshape", "Reshape", &["input", &spec], vec![])
-        })),
-        ("missing input #1", tiny(|g| {
-            let s = g.op("/Shape", "Shape", &["input"], vec![]);
-            let e = g.op("/Expand", "Expand", &[&s], vec![]);
-            let c = g.op("/Cast", "Cast", &[&e], vec![attr("to", A::I(1))]);
-            g.op("/Add", "Add", &["input", &c], vec![])
-        })),
+        (
+            "index 9 is out of range",
+            tiny(|g| {
+                let s = g.op("/Shape", "Shape", &["input"], vec![]);
+                let nine = g.constant("/Constant", i64s("", &[], vec![9]));
+                let n = g.op("/Gather", "Gather", &[&s, &nine], vec![]);
+                let v = g.op("/Unsqueeze", "Unsqueeze", &[&n, &s], vec![]);
+                g.op("/Reshape", "Reshape", &["input", &v], vec![])
+            }),
+        ),
+        (
+            "larger than",
+            tiny(|g| {
+                let big = g.constant("/Constant", i64s("", &[3], vec![1 << 21, 1 << 21, 1 << 21]));
+                let z = g.op("/ConstantOfShape", "ConstantOfShape", &[&big], vec![]);
+                g.op("/Add", "Add", &["input", &z], vec![])
+            }),
+        ),
+        (
+            "cannot reshape",
+            tiny(|g| {
+                let spec = g.constant("/Constant", i64s("", &[2], vec![3, -1]));
+                g.op("/Reshape", "Reshape", &["input", &spec], vec![])
+            }),
+        ),
+        (
+            "missing input #1",
+            tiny(|g| {
+                let s = g.op("/Shape", "Shape", &["input"], vec![]);
+                let e = g.op("/Expand", "Expand", &[&s], vec![]);
+                let c = g.op("/Cast", "Cast", &[&e], vec![attr("to", A::I(1))]);
+                g.op("/Add", "Add", &["input", &c], vec![])
+            }),
+        ),
     ];
     for (want, m) in cases {
         let e = message(&m);
         assert!(e.contains(want) && e.contains("node \"/"), "{want}: {e}");
-        assert!(matches!(load(&m).unwrap_err(), ModelError::InvalidNode { .. } | ModelError::Unsupported { .. }));
+        assert!(matches!(
+            load(&m).unwrap_err(),
+            ModelError::InvalidNode { .. } | ModelError::Unsupported { .. }
+        ));
     }
 }

@@ -4,11 +4,17 @@ use std::path::PathBuf;
 use zkopml_model::Graph;
 
 fn model(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models").join(name).join("network.onnx")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name)
+        .join("network.onnx")
 }
 
 fn onnx_count(g: &Graph, op: &str) -> usize {
-    g.onnx_op_counts.iter().find(|(k, _)| k == op).map_or(0, |(_, c)| *c)
+    g.onnx_op_counts
+        .iter()
+        .find(|(k, _)| k == op)
+        .map_or(0, |(_, c)| *c)
 }
 
 #[test]
@@ -23,7 +29,11 @@ fn seed_models_linearise_as_documented() {
     ];
     for (name, nodes, ops, params, out) in cases {
         let g = Graph::from_path(&model(name)).unwrap();
-        assert_eq!(g.onnx_op_counts.iter().map(|(_, c)| c).sum::<usize>(), nodes, "{name}: ONNX nodes");
+        assert_eq!(
+            g.onnx_op_counts.iter().map(|(_, c)| c).sum::<usize>(),
+            nodes,
+            "{name}: ONNX nodes"
+        );
         assert_eq!(g.n_ops(), ops, "{name}: compiled ops");
         if params > 0 {
             assert_eq!(g.parameter_count(), params, "{name}: parameters");
@@ -33,15 +43,26 @@ fn seed_models_linearise_as_documented() {
     // MobileNetV2: every BatchNormalization that follows a Conv is folded into it
     let g = Graph::from_path(&model("mobilenet_v2")).unwrap();
     assert_eq!(onnx_count(&g, "BatchNormalization"), 53);
-    let folded = g.nodes.iter().filter(|n| n.onnx_op == "Conv+BatchNormalization").count();
-    let affine = g.nodes.iter().filter(|n| matches!(n.op, zkopml_model::Op::Affine { .. })).count();
+    let folded = g
+        .nodes
+        .iter()
+        .filter(|n| n.onnx_op == "Conv+BatchNormalization")
+        .count();
+    let affine = g
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, zkopml_model::Op::Affine { .. }))
+        .count();
     assert_eq!(folded + affine, 53);
     assert_eq!(g.input_shape, vec![1, 3, 224, 224]);
     // its GlobalAveragePool (7×7×1280) is lowered: a ReduceSum over W, then the average over H
     let n = g.n_ops();
     assert!(matches!(&g.nodes[n - 4].op, zkopml_model::Op::ReduceSum { axes, .. } if axes == &[3]));
     assert_eq!(g.nodes[n - 4].shape, vec![1, 1280, 7, 1]);
-    assert!(matches!(g.nodes[n - 3].op, zkopml_model::Op::GlobalAveragePool { divisor: 49 }));
+    assert!(matches!(
+        g.nodes[n - 3].op,
+        zkopml_model::Op::GlobalAveragePool { divisor: 49 }
+    ));
     // xgboost: its shape-only and constant subgraphs are folded; two graph outputs, last is ArgMax
     let g = Graph::from_path(&model("xgboost")).unwrap();
     assert_eq!(g.outputs.len(), 2);

@@ -11,15 +11,26 @@ use std::path::PathBuf;
 use prost::Message;
 use tract_onnx::pb;
 use zkopml_model::reference::TractReference;
-use zkopml_model::{compile, default_calibration, Calibration, Graph, ModelError, Op, RawModel, Tensor};
+use zkopml_model::{
+    compile, default_calibration, Calibration, Graph, ModelError, Op, RawModel, Tensor,
+};
 
 fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
     use pb::tensor_shape_proto::{dimension::Value, Dimension};
-    let dim = dims.iter().map(|&d| Dimension { value: Some(Value::DimValue(d)), ..Default::default() }).collect();
+    let dim = dims
+        .iter()
+        .map(|&d| Dimension {
+            value: Some(Value::DimValue(d)),
+            ..Default::default()
+        })
+        .collect();
     pb::ValueInfoProto {
         name: name.into(),
         r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: Some(pb::TensorShapeProto { dim }) })),
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
             ..Default::default()
         }),
         ..Default::default()
@@ -27,23 +38,53 @@ fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
 }
 
 fn f32s(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
-    pb::TensorProto { name: name.into(), dims: dims.to_vec(), data_type: 1, float_data: v.to_vec(), ..Default::default() }
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: v.to_vec(),
+        ..Default::default()
+    }
 }
 
 fn attr_f(name: &str, f: f32) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Float as i32, f, ..Default::default() }
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Float as i32,
+        f,
+        ..Default::default()
+    }
 }
 fn attr_i(name: &str, i: i64) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::Int as i32, i, ..Default::default() }
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
 }
 fn attr_s(name: &str, s: &str) -> pb::AttributeProto {
-    pb::AttributeProto { name: name.into(), r#type: pb::attribute_proto::AttributeType::String as i32, s: s.as_bytes().to_vec(), ..Default::default() }
+    pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::String as i32,
+        s: s.as_bytes().to_vec(),
+        ..Default::default()
+    }
 }
 
 /// One input "input" of shape `dims`; nodes are `(name, op, inputs, attrs, outputs)`; the
 /// graph output is the first output of the last node.
-fn model(opset: i64, dims: &[i64], inits: Vec<pb::TensorProto>, nodes: Vec<(&str, &str, Vec<&str>, Vec<pb::AttributeProto>, usize)>) -> pb::ModelProto {
-    let mut g = pb::GraphProto { name: "main_graph".into(), initializer: inits, ..Default::default() };
+fn model(
+    opset: i64,
+    dims: &[i64],
+    inits: Vec<pb::TensorProto>,
+    nodes: Vec<(&str, &str, Vec<&str>, Vec<pb::AttributeProto>, usize)>,
+) -> pb::ModelProto {
+    let mut g = pb::GraphProto {
+        name: "main_graph".into(),
+        initializer: inits,
+        ..Default::default()
+    };
     g.input.push(value_info("input", dims));
     let mut last = String::new();
     for (name, op, inputs, attrs, outs) in nodes {
@@ -62,7 +103,10 @@ fn model(opset: i64, dims: &[i64], inits: Vec<pb::TensorProto>, nodes: Vec<(&str
     pb::ModelProto {
         ir_version: 9,
         producer_name: "zkopml-tests".into(),
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: opset }],
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: opset,
+        }],
         graph: Some(g),
         ..Default::default()
     }
@@ -82,7 +126,13 @@ fn one(op: &str, inits: Vec<pb::TensorProto>, attrs: Vec<pb::AttributeProto>) ->
 
 fn message(proto: &pb::ModelProto) -> String {
     let e = load(proto).unwrap_err();
-    assert!(matches!(e, ModelError::InvalidNode { .. } | ModelError::Unsupported { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ModelError::InvalidNode { .. } | ModelError::Unsupported { .. }
+        ),
+        "{e}"
+    );
     let e = e.to_string();
     eprintln!("{e}");
     e
@@ -94,11 +144,39 @@ fn message(proto: &pb::ModelProto) -> String {
 fn lowered_operators_and_their_names() {
     let x: Vec<f64> = (0..12).map(|i| (i as f64 - 5.5) * 0.7).collect();
     let cases: Vec<(pb::ModelProto, Vec<&str>)> = vec![
-        (one("Elu", vec![], vec![]), vec!["/op/relu", "/op/exp_part", "/op"]),
-        (one("HardSwish", vec![], vec![]), vec!["/op/hard_sigmoid_linear", "/op/hard_sigmoid_clip", "/op"]),
-        (one("PRelu", vec![f32s("s", &[3, 1], &[0.1, 0.2, 0.3])], vec![]), vec!["/op/relu", "/op/negative_part", "/op/scale", "/op"]),
-        (one("Pow", vec![f32s("e", &[], &[4.0])], vec![]), vec!["/op/pow2", "/op"]),
-        (one("LayerNormalization", vec![f32s("w", &[4], &[1.0; 4])], vec![]), vec!["/op/mean", "/op/centered", "/op/square", "/op/variance", "/op/variance_eps", "/op/std", "/op/std_floor", "/op"]),
+        (
+            one("Elu", vec![], vec![]),
+            vec!["/op/relu", "/op/exp_part", "/op"],
+        ),
+        (
+            one("HardSwish", vec![], vec![]),
+            vec!["/op/hard_sigmoid_linear", "/op/hard_sigmoid_clip", "/op"],
+        ),
+        (
+            one("PRelu", vec![f32s("s", &[3, 1], &[0.1, 0.2, 0.3])], vec![]),
+            vec!["/op/relu", "/op/negative_part", "/op/scale", "/op"],
+        ),
+        (
+            one("Pow", vec![f32s("e", &[], &[4.0])], vec![]),
+            vec!["/op/pow2", "/op"],
+        ),
+        (
+            one(
+                "LayerNormalization",
+                vec![f32s("w", &[4], &[1.0; 4])],
+                vec![],
+            ),
+            vec![
+                "/op/mean",
+                "/op/centered",
+                "/op/square",
+                "/op/variance",
+                "/op/variance_eps",
+                "/op/std",
+                "/op/std_floor",
+                "/op",
+            ],
+        ),
     ];
     for (m, names) in cases {
         let g = load(&m).unwrap();
@@ -107,17 +185,31 @@ fn lowered_operators_and_their_names() {
         let op = &m.graph.as_ref().unwrap().node[0].op_type;
         assert!(g.nodes.iter().all(|n| &n.onnx_op == op));
         let ours = g.run_f64(&Tensor::new(vec![1, 3, 4], x.clone())).unwrap();
-        let theirs = TractReference::from_proto(&m, &g.input_shape).unwrap().run(&x).unwrap();
+        let theirs = TractReference::from_proto(&m, &g.input_shape)
+            .unwrap()
+            .run(&x)
+            .unwrap();
         let mag = theirs[0].iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let err = ours[g.outputs[0]].data.iter().zip(&theirs[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max) / mag;
+        let err = ours[g.outputs[0]]
+            .data
+            .iter()
+            .zip(&theirs[0])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / mag;
         assert!(err < 1e-6, "{op}: f64 vs tract (f32) {err} · max(1, |y|)");
     }
     // Pow(x, 1), Sum of one input and an Expand that grows nothing are the input itself
-    let m = model(13, &[1, 4], vec![f32s("one", &[], &[1.0])], vec![
-        ("/pow", "Pow", vec!["input", "one"], vec![], 1),
-        ("/sum", "Sum", vec!["/pow_output_0"], vec![], 1),
-        ("/relu", "Relu", vec!["/sum_output_0"], vec![], 1),
-    ]);
+    let m = model(
+        13,
+        &[1, 4],
+        vec![f32s("one", &[], &[1.0])],
+        vec![
+            ("/pow", "Pow", vec!["input", "one"], vec![], 1),
+            ("/sum", "Sum", vec!["/pow_output_0"], vec![], 1),
+            ("/relu", "Relu", vec!["/sum_output_0"], vec![], 1),
+        ],
+    );
     let g = load(&m).unwrap();
     assert_eq!(g.nodes.len(), 1);
     assert!(matches!(g.nodes[0].op, Op::Unary(_)));
@@ -126,37 +218,136 @@ fn lowered_operators_and_their_names() {
 #[test]
 fn refusals_name_the_node_and_the_reason() {
     let cases: Vec<(&str, pb::ModelProto)> = vec![
-        ("the constant exponent -0.1", one("Pow", vec![f32s("e", &[], &[-0.1])], vec![])),
-        ("the constant exponent 17", one("Pow", vec![f32s("e", &[], &[17.0])], vec![])),
-        ("different values", one("Pow", vec![f32s("e", &[4], &[2.0, 3.0, 2.0, 2.0])], vec![])),
-        ("not positive", model(15, &[1, 4], vec![f32s("b", &[], &[-2.0])], vec![("/op", "Pow", vec!["b", "input"], vec![], 1)])),
-        ("both the base and the exponent", model(15, &[1, 4], vec![], vec![
-            ("/relu", "Relu", vec!["input"], vec![], 1),
-            ("/op", "Pow", vec!["input", "/relu_output_0"], vec![], 1),
-        ])),
-        ("the slope (input #1) must be a constant", model(15, &[1, 4], vec![], vec![
-            ("/relu", "Relu", vec!["input"], vec![], 1),
-            ("/op", "PRelu", vec!["input", "/relu_output_0"], vec![], 1),
-        ])),
-        ("does not broadcast", one("PRelu", vec![f32s("s", &[2], &[0.1, 0.2])], vec![])),
-        ("approximate = \"erf\"", one("Gelu", vec![], vec![attr_s("approximate", "erf")])),
+        (
+            "the constant exponent -0.1",
+            one("Pow", vec![f32s("e", &[], &[-0.1])], vec![]),
+        ),
+        (
+            "the constant exponent 17",
+            one("Pow", vec![f32s("e", &[], &[17.0])], vec![]),
+        ),
+        (
+            "different values",
+            one("Pow", vec![f32s("e", &[4], &[2.0, 3.0, 2.0, 2.0])], vec![]),
+        ),
+        (
+            "not positive",
+            model(
+                15,
+                &[1, 4],
+                vec![f32s("b", &[], &[-2.0])],
+                vec![("/op", "Pow", vec!["b", "input"], vec![], 1)],
+            ),
+        ),
+        (
+            "both the base and the exponent",
+            model(
+                15,
+                &[1, 4],
+                vec![],
+                vec![
+                    ("/relu", "Relu", vec!["input"], vec![], 1),
+                    ("/op", "Pow", vec!["input", "/relu_output_0"], vec![], 1),
+                ],
+            ),
+        ),
+        (
+            "the slope (input #1) must be a constant",
+            model(
+                15,
+                &[1, 4],
+                vec![],
+                vec![
+                    ("/relu", "Relu", vec!["input"], vec![], 1),
+                    ("/op", "PRelu", vec!["input", "/relu_output_0"], vec![], 1),
+                ],
+            ),
+        ),
+        (
+            "does not broadcast",
+            one("PRelu", vec![f32s("s", &[2], &[0.1, 0.2])], vec![]),
+        ),
+        (
+            "approximate = \"erf\"",
+            one("Gelu", vec![], vec![attr_s("approximate", "erf")]),
+        ),
         ("alpha = 0", one("Celu", vec![], vec![attr_f("alpha", 0.0)])),
-        ("at most 2^20", one("Elu", vec![], vec![attr_f("alpha", 1e7)])),
-        ("epsilon = 0", one("LayerNormalization", vec![f32s("w", &[4], &[1.0; 4])], vec![attr_f("epsilon", 0.0)])),
-        ("axis 5 out of range", one("LayerNormalization", vec![f32s("w", &[4], &[1.0; 4])], vec![attr_i("axis", 5)])),
-        ("Scale of shape [3]", one("LayerNormalization", vec![f32s("w", &[3], &[1.0; 3])], vec![])),
-        ("its output #1", model(17, &[1, 4], vec![f32s("w", &[4], &[1.0; 4])], vec![
-            ("/op", "LayerNormalization", vec!["input", "w"], vec![], 2),
-            ("/add", "Add", vec!["/op_output_0", "/op_output_1"], vec![], 1),
-        ])),
-        ("does not broadcast to [2, 5]", model(13, &[1, 4], vec![pb::TensorProto { name: "s".into(), dims: vec![2], data_type: 7, int64_data: vec![2, 5], ..Default::default() }], vec![
-            ("/relu", "Relu", vec!["input"], vec![], 1),
-            ("/op", "Expand", vec!["/relu_output_0", "s"], vec![], 1),
-        ])),
-        ("defined on float tensors", model(13, &[1, 4], vec![], vec![
-            ("/cast", "Cast", vec!["input"], vec![attr_i("to", 7)], 1),
-            ("/op", "Softplus", vec!["/cast_output_0"], vec![], 1),
-        ])),
+        (
+            "at most 2^20",
+            one("Elu", vec![], vec![attr_f("alpha", 1e7)]),
+        ),
+        (
+            "epsilon = 0",
+            one(
+                "LayerNormalization",
+                vec![f32s("w", &[4], &[1.0; 4])],
+                vec![attr_f("epsilon", 0.0)],
+            ),
+        ),
+        (
+            "axis 5 out of range",
+            one(
+                "LayerNormalization",
+                vec![f32s("w", &[4], &[1.0; 4])],
+                vec![attr_i("axis", 5)],
+            ),
+        ),
+        (
+            "Scale of shape [3]",
+            one(
+                "LayerNormalization",
+                vec![f32s("w", &[3], &[1.0; 3])],
+                vec![],
+            ),
+        ),
+        (
+            "its output #1",
+            model(
+                17,
+                &[1, 4],
+                vec![f32s("w", &[4], &[1.0; 4])],
+                vec![
+                    ("/op", "LayerNormalization", vec!["input", "w"], vec![], 2),
+                    (
+                        "/add",
+                        "Add",
+                        vec!["/op_output_0", "/op_output_1"],
+                        vec![],
+                        1,
+                    ),
+                ],
+            ),
+        ),
+        (
+            "does not broadcast to [2, 5]",
+            model(
+                13,
+                &[1, 4],
+                vec![pb::TensorProto {
+                    name: "s".into(),
+                    dims: vec![2],
+                    data_type: 7,
+                    int64_data: vec![2, 5],
+                    ..Default::default()
+                }],
+                vec![
+                    ("/relu", "Relu", vec!["input"], vec![], 1),
+                    ("/op", "Expand", vec!["/relu_output_0", "s"], vec![], 1),
+                ],
+            ),
+        ),
+        (
+            "defined on float tensors",
+            model(
+                13,
+                &[1, 4],
+                vec![],
+                vec![
+                    ("/cast", "Cast", vec!["input"], vec![attr_i("to", 7)], 1),
+                    ("/op", "Softplus", vec!["/cast_output_0"], vec![], 1),
+                ],
+            ),
+        ),
     ];
     for (want, m) in cases {
         let e = message(&m);
@@ -169,14 +360,27 @@ fn refusals_name_the_node_and_the_reason() {
 fn lowered_model() -> pb::ModelProto {
     let w: Vec<f32> = (0..8).map(|i| 0.75 + 0.0625 * i as f32).collect();
     let b: Vec<f32> = (0..8).map(|i| 0.125 * i as f32 - 0.5).collect();
-    model(20, &[1, 2, 8], vec![f32s("ln.weight", &[8], &w), f32s("ln.bias", &[8], &b)], vec![
-        ("/act/Gelu", "Gelu", vec!["input"], vec![], 1),
-        ("/ln/LayerNormalization", "LayerNormalization", vec!["/act/Gelu_output_0", "ln.weight", "ln.bias"], vec![attr_i("axis", -1), attr_f("epsilon", 1e-5)], 1),
-    ])
+    model(
+        20,
+        &[1, 2, 8],
+        vec![f32s("ln.weight", &[8], &w), f32s("ln.bias", &[8], &b)],
+        vec![
+            ("/act/Gelu", "Gelu", vec!["input"], vec![], 1),
+            (
+                "/ln/LayerNormalization",
+                "LayerNormalization",
+                vec!["/act/Gelu_output_0", "ln.weight", "ln.bias"],
+                vec![attr_i("axis", -1), attr_f("epsilon", 1e-5)],
+                1,
+            ),
+        ],
+    )
 }
 
 fn sample() -> Vec<f64> {
-    (0..16).map(|i| ((i * 37 % 16) as f64 - 7.5) * 0.4).collect()
+    (0..16)
+        .map(|i| ((i * 37 % 16) as f64 - 7.5) * 0.4)
+        .collect()
 }
 
 #[test]
@@ -190,13 +394,28 @@ fn lowered_testdata_is_current() {
         std::fs::write(dir.join("network.onnx"), &bytes).unwrap();
         std::fs::write(dir.join("input.json"), format!("{input}\n")).unwrap();
     }
-    let on_disk = std::fs::read(dir.join("network.onnx")).expect("testdata/models/lowered: run with ZKOPML_WRITE_TESTDATA=1");
-    assert!(on_disk == bytes, "testdata/models/lowered/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1");
-    assert_eq!(std::fs::read_to_string(dir.join("input.json")).unwrap().trim_end(), input);
+    let on_disk = std::fs::read(dir.join("network.onnx"))
+        .expect("testdata/models/lowered: run with ZKOPML_WRITE_TESTDATA=1");
+    assert!(
+        on_disk == bytes,
+        "testdata/models/lowered/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("input.json"))
+            .unwrap()
+            .trim_end(),
+        input
+    );
     let g = Graph::from_path(&dir.join("network.onnx")).unwrap();
     let ops: Vec<&str> = g.nodes.iter().map(|n| n.onnx_op.as_str()).collect();
-    assert_eq!(ops, [&["Gelu"; 2][..], &["LayerNormalization"; 10][..]].concat());
-    let cal: Vec<Tensor<f64>> = default_calibration(16, Some(&sample())).into_iter().map(|v| Tensor::new(vec![1, 2, 8], v)).collect();
+    assert_eq!(
+        ops,
+        [&["Gelu"; 2][..], &["LayerNormalization"; 10][..]].concat()
+    );
+    let cal: Vec<Tensor<f64>> = default_calibration(16, Some(&sample()))
+        .into_iter()
+        .map(|v| Tensor::new(vec![1, 2, 8], v))
+        .collect();
     let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
     assert_eq!(p.n_ops(), 12);
 }

@@ -193,7 +193,11 @@ impl Actor {
                 .filter(|(_, r)| r.submitted_nonce.is_some())
                 .map(|(id, _)| *id)
                 .collect(),
-            refused: self.refused.iter().map(|(m, why)| (*m, why.clone())).collect(),
+            refused: self
+                .refused
+                .iter()
+                .map(|(m, why)| (*m, why.clone()))
+                .collect(),
             moves: self.st.games.values().map(|g| g.moves).sum(),
             log: self.log.clone(),
         }
@@ -311,7 +315,10 @@ impl Actor {
                     warn!(actor = %self.cfg.name, model = id, "{r}");
                     self.refused.insert(id, r.to_string());
                     for rs in self.st.requests.values_mut() {
-                        if rs.model_id == id && rs.submitted_nonce.is_none() && rs.checked.is_empty() {
+                        if rs.model_id == id
+                            && rs.submitted_nonce.is_none()
+                            && rs.checked.is_empty()
+                        {
                             rs.done = true;
                         }
                     }
@@ -509,7 +516,10 @@ impl Actor {
                 } else {
                     let bond = m.chain.params.challenger_bond;
                     let rq = self.request_record(rid)?;
-                    let tx = self.chain.challenge(rid, &rq, &res, c.final_root(), bond).await?;
+                    let tx = self
+                        .chain
+                        .challenge(rid, &rq, &res, c.final_root(), bond)
+                        .await?;
                     info!(actor = %self.cfg.name, request = rid, game = tx.value, mv = "challenge", gas = tx.gas_used, theirs = %short(res.final_root.as_slice()), ours = %short(c.final_root().as_slice()), "result differs from our trace: challenged");
                     self.log(Some(rid), Some(tx.value), "challenge", tx.gas_used, 0.0);
                     self.st.games.entry(tx.value).or_insert(GameState {
@@ -809,16 +819,19 @@ impl Actor {
         let secs = t0.elapsed().as_secs_f64();
         let sp = to_chain_step(&step, &m.program)?;
         let digest = B256::from(sp.output_digest);
+        // The defender's leaf is the output digest, except at op n where it is the keccak of
+        // the output chunk's packed bytes (a boundary tensor).
+        let leaf = B256::from(step.output_leaf()?);
         let wins_for_me = if gs.defender {
-            digest == g.defender_root
+            leaf == g.defender_root
         } else {
-            digest != g.defender_root
+            leaf != g.defender_root
         };
         if !wins_for_me {
             let gm = self.st.games.get_mut(&gid).unwrap();
             gm.cannot_prove = true;
             self.save()?;
-            warn!(actor = %self.cfg.name, game = gid, op, chunk, proved = %short(digest.as_slice()), defender_leaf = %short(g.defender_root.as_slice()),
+            warn!(actor = %self.cfg.name, game = gid, op, chunk, proved = %short(leaf.as_slice()), defender_leaf = %short(g.defender_root.as_slice()),
                 "the circuit's output for the disputed chunk does not support our claim: we cannot prove it and will lose this game");
             return Ok(());
         }
@@ -934,7 +947,10 @@ fn uword(h: &str) -> Result<U256> {
 
 /// The prover's hex `StepProof` as the chain adapter's typed one; each input opening carries
 /// its slot's geometry from `program` (checked against the prover's metaHash).
-pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof, program: &zkopml_model::Program) -> Result<StepProof> {
+pub fn to_chain_step(
+    s: &zkopml_zk::circuit_set::StepProof,
+    program: &zkopml_model::Program,
+) -> Result<StepProof> {
     let words = |v: &[String]| v.iter().map(|h| word(h)).collect::<Result<Vec<_>>>();
     let proof: Vec<U256> = s.proof.iter().map(|h| uword(h)).collect::<Result<_>>()?;
     Ok(StepProof {
@@ -949,7 +965,10 @@ pub fn to_chain_step(s: &zkopml_zk::circuit_set::StepProof, program: &zkopml_mod
             .zip(&s.input_slots)
             .map(|(o, &slot)| {
                 if slot > program.n_ops() {
-                    bail!("a step proof reads slot {slot}; the model has slots 0..={}", program.n_ops());
+                    bail!(
+                        "a step proof reads slot {slot}; the model has slots 0..={}",
+                        program.n_ops()
+                    );
                 }
                 let meta = tensor_meta(program.slot_spec(slot as usize));
                 if meta.meta_hash() != word(&o.meta_hash)? {

@@ -73,10 +73,17 @@ pub(crate) fn put_manifest(store: &dyn ArtifactStore, artifact_cids: &[String]) 
 pub fn artifact_cids(id: u64, model: &Model, store: &dyn ArtifactStore) -> Result<Vec<String>> {
     let bytes = get(store, &model.manifest_cid)
         .with_context(|| format!("model {id}: fetching its artifact manifest"))?;
-    let m: Manifest = serde_json::from_slice(&bytes)
-        .with_context(|| format!("model {id}: the artifact manifest {} is not a manifest", model.manifest_cid))?;
+    let m: Manifest = serde_json::from_slice(&bytes).with_context(|| {
+        format!(
+            "model {id}: the artifact manifest {} is not a manifest",
+            model.manifest_cid
+        )
+    })?;
     if m.version != 1 {
-        bail!("model {id}: artifact manifest version {} (this node reads version 1)", m.version);
+        bail!(
+            "model {id}: artifact manifest version {} (this node reads version 1)",
+            m.version
+        );
     }
     Ok(m.artifacts)
 }
@@ -136,7 +143,10 @@ pub fn prepare_registration(
     };
 
     let mut cids = vec![
-        put(store, &std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?)?,
+        put(
+            store,
+            &std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?,
+        )?,
         put(store, &program.to_bytes())?,
         put(store, &std::fs::read(keys_dir.join("circuits.json"))?)?,
     ];

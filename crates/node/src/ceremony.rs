@@ -159,8 +159,12 @@ pub fn prepare_ceremony_registration(
         put(store, &program.to_bytes())?,
         keys_cid.clone(),
     ];
-    let registration =
-        registration(&program, &set, crate::artifacts::put_manifest(store, &cids)?, params)?;
+    let registration = registration(
+        &program,
+        &set,
+        crate::artifacts::put_manifest(store, &cids)?,
+        params,
+    )?;
     Ok(PreparedCeremony {
         transcript_hash: B256::from(cer::transcript_hash(&zkeys)),
         keys_cid,

@@ -191,7 +191,10 @@ pub async fn contribute(
         bail!("model {model_id}'s ceremony closed: its owner accepted a contribution");
     }
     if view.closes_at != 0 && now >= view.closes_at {
-        bail!("model {model_id}'s ceremony closed at {} (now {now})", view.closes_at);
+        bail!(
+            "model {model_id}'s ceremony closed at {} (now {now})",
+            view.closes_at
+        );
     }
     let store = home.open_store()?;
     let c = tokio::task::block_in_place(|| {
@@ -272,7 +275,11 @@ pub async fn accept_ceremony(
 
 /// A model and its ceremony, for its owner's `verb` ("accept", "extend") while no contribution
 /// is accepted: the registry's own checks, as errors that name the problem before a transaction.
-async fn pending_ceremony_of_owner(chain: &Chain, model_id: u64, verb: &str) -> Result<(Model, CeremonyView)> {
+async fn pending_ceremony_of_owner(
+    chain: &Chain,
+    model_id: u64,
+    verb: &str,
+) -> Result<(Model, CeremonyView)> {
     let count = chain.model_count().await?;
     if model_id >= count {
         bail!("model id {model_id} is unknown (the registry holds {count} models)");

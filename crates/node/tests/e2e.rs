@@ -277,6 +277,14 @@ async fn honest_defender_beats_wrong_challenger() {
     wrong_challenger_beaten("wrongch", "lenet_5", Defect { op: 4, chunk: 2 }).await;
 }
 
+/// The same at op n, where the defender's leaf is the keccak of the output chunk's packed bytes
+/// (a boundary tensor) rather than the circuit's output digest: the defender must still see that
+/// its proof supports its leaf, post it and win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn honest_defender_beats_wrong_challenger_at_last_op() {
+    wrong_challenger_beaten("wrongch-last", "lenet_5", Defect { op: 12, chunk: 0 }).await;
+}
+
 async fn wrong_challenger_beaten(name: &str, model: &str, wrong: Defect) {
     let e = env(name, model, 30).await;
     let sub = spawn(e.client(2), e.actor("submitter", true, None));
@@ -437,7 +445,9 @@ async fn request_by_cid_is_reopened_and_answered_again() {
     let ch = join(ch, "challenger").await;
     join(bad, "defective submitter").await;
     let evs = e.game_events().await;
-    assert!(evs.iter().any(|ev| matches!(ev, Event::InferenceRequested(r) if r.inputCid == cid.to_string())));
+    assert!(evs
+        .iter()
+        .any(|ev| matches!(ev, Event::InferenceRequested(r) if r.inputCid == cid.to_string())));
     assert_eq!(
         resolved(&evs),
         vec![(Outcome::ChallengerWon, Reason::OtherDigestProved)]

@@ -13,8 +13,15 @@ use zkopml_zk::{circuit_set::CircuitSet, circuits::chunk::ChunkCircuit, groth16:
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let model = args.iter().find(|a| !a.starts_with("--")).map(String::as_str).unwrap_or("mobilenet_v2");
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models").join(model).join("network.onnx");
+    let model = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(String::as_str)
+        .unwrap_or("mobilenet_v2");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(model)
+        .join("network.onnx");
     let sample = read_input_json(&path.with_file_name("input.json"))?;
     let (_, p) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample)))?;
 

@@ -140,7 +140,8 @@ impl CircuitSet {
     pub fn plan(program: &Program) -> Result<(Self, Vec<OpCircuit>), ZkError> {
         let mut circuits: Vec<CircuitMeta> = Vec::new();
         let mut shapes: Vec<OpCircuit> = Vec::new();
-        let mut by_key: std::collections::HashMap<[u8; 32], usize> = std::collections::HashMap::new();
+        let mut by_key: std::collections::HashMap<[u8; 32], usize> =
+            std::collections::HashMap::new();
         let mut entries = Vec::new();
         for op in 1..=program.n_ops() {
             for chunk in 0..program.ops[op - 1].out.num_chunks() {
@@ -243,10 +244,7 @@ impl CircuitSet {
                     reason,
                 };
                 let Some(meta) = self.circuits.get(e.circuit) else {
-                    return Err(bad(format!(
-                        "the set has {} circuits",
-                        self.circuits.len()
-                    )));
+                    return Err(bad(format!("the set has {} circuits", self.circuits.len())));
                 };
                 let (c, reads) = op_chunk(program, op, chunk)?;
                 let reads: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
@@ -330,19 +328,25 @@ impl CircuitSet {
         for (n, &i) in picked.iter().enumerate() {
             let e = &self.entries[i];
             progress(n, picked.len(), &format!("op {} chunk {}", e.op, e.chunk));
-            let meta = self.circuits.get(e.circuit).ok_or_else(|| ZkError::CircuitIdentity {
-                op: e.op,
-                chunk: e.chunk,
-                circuit: e.circuit,
-                reason: format!("the set has {} circuits", self.circuits.len()),
-            })?;
+            let meta = self
+                .circuits
+                .get(e.circuit)
+                .ok_or_else(|| ZkError::CircuitIdentity {
+                    op: e.op,
+                    chunk: e.chunk,
+                    circuit: e.circuit,
+                    reason: format!("the set has {} circuits", self.circuits.len()),
+                })?;
             let id = entry_circuit_id(program, e)?;
             if id != meta.id {
                 return Err(ZkError::CircuitIdentity {
                     op: e.op,
                     chunk: e.chunk,
                     circuit: e.circuit,
-                    reason: format!("it synthesises circuit id {id}, the circuit's is {}", meta.id),
+                    reason: format!(
+                        "it synthesises circuit id {id}, the circuit's is {}",
+                        meta.id
+                    ),
                 });
             }
         }

@@ -472,9 +472,6 @@ mod tests {
             key(&Source::Input { pos: 0, shift: 0 }),
             key(&Source::Const(0))
         );
-        assert_ne!(
-            key(&PointKind::CastBool),
-            key(&PointKind::Not),
-        );
+        assert_ne!(key(&PointKind::CastBool), key(&PointKind::Not),);
     }
 }

@@ -483,7 +483,9 @@ pub fn op_chunk(
             let x = in_spec(0).ok_or_else(|| unsupported(op, node, "constant input"))?;
             let hw = x.shape[2] * x.shape[3];
             let win = |f: usize| (f * hw..(f + 1) * hw).collect::<Vec<_>>();
-            reduce(program, node, chunk, ReduceKind::Mean, win, |_| *divisor as i64)
+            reduce(program, node, chunk, ReduceKind::Mean, win, |_| {
+                *divisor as i64
+            })
         }
         QOp::ReduceSum { axes } | QOp::ReduceMean { axes } | QOp::ReduceExtreme { axes, .. } => {
             let x = in_spec(0).ok_or_else(|| unsupported(op, node, "constant input"))?;

@@ -194,15 +194,33 @@ fn a_table_mapping_a_chunk_to_another_circuit_is_refused_at_load() {
     );
     eprintln!("{err}");
     // the synthesis check finds it too, without the structure keys
-    let err = forged.check_synthesis(&p, true, &mut |_, _, _| {}).unwrap_err();
+    let err = forged
+        .check_synthesis(&p, true, &mut |_, _, _| {})
+        .unwrap_err();
     assert!(
-        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 1, .. }),
+        matches!(
+            err,
+            ZkError::CircuitIdentity {
+                op: 1,
+                chunk: 1,
+                ..
+            }
+        ),
         "{err}"
     );
     // ... and so does the cheap one, which synthesises the last chunk of each shared circuit
-    let err = forged.check_synthesis(&p, false, &mut |_, _, _| {}).unwrap_err();
+    let err = forged
+        .check_synthesis(&p, false, &mut |_, _, _| {})
+        .unwrap_err();
     assert!(
-        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 1, .. }),
+        matches!(
+            err,
+            ZkError::CircuitIdentity {
+                op: 1,
+                chunk: 1,
+                ..
+            }
+        ),
         "{err}"
     );
 
@@ -211,7 +229,14 @@ fn a_table_mapping_a_chunk_to_another_circuit_is_refused_at_load() {
     relabelled.circuits[0].structure_key = set.circuits[1].structure_key.clone();
     let err = relabelled.check_table(&p).unwrap_err();
     assert!(
-        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 0, .. }),
+        matches!(
+            err,
+            ZkError::CircuitIdentity {
+                op: 1,
+                chunk: 0,
+                ..
+            }
+        ),
         "{err}"
     );
     // other reads than the model's
@@ -219,7 +244,14 @@ fn a_table_mapping_a_chunk_to_another_circuit_is_refused_at_load() {
     reads.entries[0].reads = vec![(0, 1)];
     let err = reads.check_table(&p).unwrap_err();
     assert!(
-        matches!(err, ZkError::CircuitIdentity { op: 1, chunk: 0, .. }),
+        matches!(
+            err,
+            ZkError::CircuitIdentity {
+                op: 1,
+                chunk: 0,
+                ..
+            }
+        ),
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -286,6 +318,9 @@ fn a_set_with_version_1_structure_keys_is_refused_at_load() {
     json.as_object_mut().unwrap().remove("structure_version");
     std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
     let err = CircuitSet::load(&dir, &p).unwrap_err();
-    assert!(err.to_string().contains("structure keys of version 0"), "{err}");
+    assert!(
+        err.to_string().contains("structure keys of version 0"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

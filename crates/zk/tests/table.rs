@@ -254,11 +254,17 @@ fn mobilenet_circuits_stay_small_and_few() {
             None => n,
         };
         let rows = n / per_row;
-        let sample: std::collections::BTreeSet<usize> =
-            [0, 1, rows / 2, rows / 2 + 1, rows.saturating_sub(2), rows - 1]
-                .into_iter()
-                .filter(|&r| r < rows)
-                .collect();
+        let sample: std::collections::BTreeSet<usize> = [
+            0,
+            1,
+            rows / 2,
+            rows / 2 + 1,
+            rows.saturating_sub(2),
+            rows - 1,
+        ]
+        .into_iter()
+        .filter(|&r| r < rows)
+        .collect();
         let mut keys = std::collections::BTreeSet::new();
         for j in sample.iter().flat_map(|r| r * per_row..(r + 1) * per_row) {
             let (c, _) = op_chunk(&p, op, j).unwrap();
@@ -276,7 +282,12 @@ fn mobilenet_circuits_stay_small_and_few() {
         );
     }
     eprintln!("widest read: {} values (op {})", widest.0, widest.1);
-    assert!(widest.0 <= 9 * 2048, "op {} reads {} values", widest.1, widest.0);
+    assert!(
+        widest.0 <= 9 * 2048,
+        "op {} reads {} values",
+        widest.1,
+        widest.0
+    );
 }
 
 fn node(name: &str, op: QOp, inputs: Vec<QOperand>, out: TensorSpec) -> QNode {

@@ -22,7 +22,10 @@ impl Isa {
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl") && std::is_x86_feature_detected!("fma") {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("fma")
+            {
                 return Isa::Avx512;
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -69,8 +72,14 @@ impl Rescale {
     /// None for shifts the f64 rescale does not cover (the compiler never makes them).
     pub fn new(shift: i32) -> Option<Rescale> {
         match shift {
-            1..=52 => Some(Rescale { half: 1 << (shift - 1), mul: 2f64.powi(-shift) }),
-            -31..=0 => Some(Rescale { half: 0, mul: 2f64.powi(-shift) }),
+            1..=52 => Some(Rescale {
+                half: 1 << (shift - 1),
+                mul: 2f64.powi(-shift),
+            }),
+            -31..=0 => Some(Rescale {
+                half: 0,
+                mul: 2f64.powi(-shift),
+            }),
             _ => None,
         }
     }
@@ -105,11 +114,34 @@ const L2_BLOCK_BYTES: usize = 192 * 1024;
 /// otherwise they split the weight panels, and a small input (14x14 and below) is one block.
 /// Input channel planes lie `x_plane` values apart: `h·w`, or more for a 1x1 convolution of
 /// a band of rows read in place.
-pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, res: Option<&Residual<'_>>, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+pub(super) fn gemm_conv(
+    x: &[i32],
+    s: &ConvShape,
+    prep: &PreparedConv,
+    bias: &[i64],
+    rs: Rescale,
+    relu: bool,
+    x_plane: usize,
+    res: Option<&Residual<'_>>,
+    out: &mut [std::mem::MaybeUninit<i32>],
+) -> (bool, u32) {
     let hw = s.oh * s.ow;
     assert_eq!(out.len(), s.batch * s.m * hw);
     // SAFETY: `out` holds every output plane, `hw` apart, and is borrowed for the call
-    unsafe { gemm_conv_into(x, s, prep, bias, rs, relu, x_plane, res, SyncPtr(out.as_mut_ptr() as *mut i32), hw) }
+    unsafe {
+        gemm_conv_into(
+            x,
+            s,
+            prep,
+            bias,
+            rs,
+            relu,
+            x_plane,
+            res,
+            SyncPtr(out.as_mut_ptr() as *mut i32),
+            hw,
+        )
+    }
 }
 
 /// [`gemm_conv`] into output planes `out_plane` apart (the rows of a band of a larger
@@ -119,7 +151,18 @@ pub(super) fn gemm_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
 /// `out` must be valid for writes of `oh·ow` values at every multiple of `out_plane` below
 /// `batch·m·out_plane`, which nothing else reads or writes during the call.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, x_plane: usize, res: Option<&Residual<'_>>, out: SyncPtr<i32>, out_plane: usize) -> (bool, u32) {
+pub(super) unsafe fn gemm_conv_into(
+    x: &[i32],
+    s: &ConvShape,
+    prep: &PreparedConv,
+    bias: &[i64],
+    rs: Rescale,
+    relu: bool,
+    x_plane: usize,
+    res: Option<&Residual<'_>>,
+    out: SyncPtr<i32>,
+    out_plane: usize,
+) -> (bool, u32) {
     let isa = prep.isa;
     let (mr, nr) = (isa.mr(), isa.nr());
     let (mg, cg, k) = (s.mg(), s.cg(), s.k());
@@ -135,19 +178,41 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     let m_panels = mg.div_ceil(mr);
     let bias_h: Vec<f64> = bias.iter().map(|&b| (b + rs.half) as f64).collect();
     let pointwise = s.is_pointwise();
-    assert!(x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w), "a plane stride of its own is for 1x1 convolutions");
+    assert!(
+        x_plane == s.h * s.w || (pointwise && x_plane > s.h * s.w),
+        "a plane stride of its own is for 1x1 convolutions"
+    );
     #[cfg(target_arch = "x86_64")]
     assert!(out_plane >= hw);
     if let Some(r) = res {
-        assert!(r.skip.len() >= (s.batch * s.m - 1) * out_plane + hw, "the residual operand is laid out as the output");
+        assert!(
+            r.skip.len() >= (s.batch * s.m - 1) * out_plane + hw,
+            "the residual operand is laid out as the output"
+        );
     }
-    if pointwise && hw == 1 && x_plane == 1 && out_plane == 1 && isa == Isa::Avx512 && !prep.weights32.is_empty() && res.is_none() {
+    if pointwise
+        && hw == 1
+        && x_plane == 1
+        && out_plane == 1
+        && isa == Isa::Avx512
+        && !prep.weights32.is_empty()
+        && res.is_none()
+    {
         // SAFETY: planes of one value, one after another (the caller's promise)
-        return gemv_conv(x, s, prep, &bias_h, rs, relu, unsafe { std::slice::from_raw_parts_mut(out.0 as *mut std::mem::MaybeUninit<i32>, s.batch * s.m) });
+        return gemv_conv(x, s, prep, &bias_h, rs, relu, unsafe {
+            std::slice::from_raw_parts_mut(out.0 as *mut std::mem::MaybeUninit<i32>, s.batch * s.m)
+        });
     }
     let threads = par::threads();
     let parallel = threads > 1 && s.macs() >= 2 * MIN_TASK_MACS;
-    let want = if parallel { (s.macs() / MIN_TASK_MACS).clamp(2, 4 * threads).div_ceil(threads) * threads } else { 1 };
+    let want = if parallel {
+        (s.macs() / MIN_TASK_MACS)
+            .clamp(2, 4 * threads)
+            .div_ceil(threads)
+            * threads
+    } else {
+        1
+    };
     // Items split whichever is larger, so that each thread reads the smaller one whole: the
     // packed input (each item then packs its own block of pixels, of L2 size, and runs every
     // weight panel over it) or the weights (items split the weight panels; a small packed
@@ -156,9 +221,17 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     let weight_bytes = m_panels * k * mr * if prep.weights32.is_empty() { 8 } else { 4 };
     let by_pixels = input_bytes >= weight_bytes;
     let l2_panels = (L2_BLOCK_BYTES / (k * nr * 8)).max(1);
-    let per_block = if !by_pixels && input_bytes <= 3 * L2_BLOCK_BYTES { n_panels } else { l2_panels.min(n_panels.div_ceil(want)) };
+    let per_block = if !by_pixels && input_bytes <= 3 * L2_BLOCK_BYTES {
+        n_panels
+    } else {
+        l2_panels.min(n_panels.div_ceil(want))
+    };
     let nb = n_panels.div_ceil(per_block);
-    let mt = if by_pixels { 1 } else { want.div_ceil(nb).min(m_panels) };
+    let mt = if by_pixels {
+        1
+    } else {
+        want.div_ceil(nb).min(m_panels)
+    };
     let per_group = nb * mt;
     // (batch, group) pairs, each its own matrix product
     let batch_groups = s.batch * s.groups;
@@ -167,13 +240,23 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         let start = (b * s.c + g * cg) * x_plane;
         &x[start..start + (cg - 1) * x_plane + s.h * s.w]
     };
-    let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| if pointwise { pack_pointwise(isa, panel, x_g, x_plane, hw, jp * nr, nr) } else { pack_im2col(isa, panel, x_g, s, jp * nr, nr) };
+    let pack = |panel: &mut [f64], x_g: &[i32], jp: usize| {
+        if pointwise {
+            pack_pointwise(isa, panel, x_g, x_plane, hw, jp * nr, nr)
+        } else {
+            pack_im2col(isa, panel, x_g, s, jp * nr, nr)
+        }
+    };
     // one block split by weights: each thread packs it once, into its own buffer, and runs
     // all its items over that copy (packing it in each item repeated the work `mt` times; a
     // copy packed by all threads together cost a loop of its own, and each thread then read
     // half of it from the other core's cache)
     let panel_len = k * nr;
-    let call = if nb == 1 && mt > 1 { PACK_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 } else { 0 };
+    let call = if nb == 1 && mt > 1 {
+        PACK_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    } else {
+        0
+    };
     let o = out;
     let run = |item: usize| -> (bool, u32) {
         let (bg, rest) = (item / per_group, item % per_group);
@@ -206,7 +289,11 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
         }
         let a_len = k * mr;
         // the weight panels as stored: f64, or f32 when exact
-        let (stored, elem) = if prep.weights32.is_empty() { (prep.weights.as_ptr() as *const u8, 8) } else { (prep.weights32.as_ptr() as *const u8, 4) };
+        let (stored, elem) = if prep.weights32.is_empty() {
+            (prep.weights.as_ptr() as *const u8, 8)
+        } else {
+            (prep.weights32.as_ptr() as *const u8, 4)
+        };
         for ip in ip0..ip1 {
             let at = (g * m_panels + ip) * a_len;
             let apanel: &[f64] = if prep.weights32.is_empty() {
@@ -230,17 +317,29 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
                 let pf = if next_bytes == 0 {
                     Prefetch::NONE
                 } else {
-                    let (from, to) = ((jp - jp0) * next_bytes / tiles, (jp - jp0 + 1) * next_bytes / tiles);
-                    Prefetch { at: next.wrapping_add(from), step: (to - from).div_ceil(k), end: next.wrapping_add(to) }
+                    let (from, to) = (
+                        (jp - jp0) * next_bytes / tiles,
+                        (jp - jp0 + 1) * next_bytes / tiles,
+                    );
+                    Prefetch {
+                        at: next.wrapping_add(from),
+                        step: (to - from).div_ceil(k),
+                        end: next.wrapping_add(to),
+                    }
                 };
                 // SAFETY: the rows × cols outputs from (row0 + ip·mr, jp·nr) are inside `out`,
                 // and this item's alone
-                ok &= unsafe { tile(isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, out_plane, pf) };
+                ok &= unsafe {
+                    tile(
+                        isa, k, apanel, bpanel, brow, cols, rs.mul, relu, dst, out_plane, pf,
+                    )
+                };
                 if let Some(r) = res {
                     // the tile's outputs are still in L1: the residual Add reads them there
                     let at = (row0 + ip * mr) * out_plane + jp * nr;
                     // SAFETY: as for the tile; `skip` is laid out as the output (asserted)
-                    ok &= unsafe { residual_tile(isa, r, dst, &r.skip[at..], rows, cols, out_plane) };
+                    ok &=
+                        unsafe { residual_tile(isa, r, dst, &r.skip[at..], rows, cols, out_plane) };
                 }
             }
         }
@@ -262,7 +361,15 @@ pub(super) unsafe fn gemm_conv_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
 /// panels are read once, straight from f32, with the vector across the panel's `mr` output
 /// channels; the matrix product would compute `nr` pixels for the one there is.
 #[cfg(target_arch = "x86_64")]
-fn gemv_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias_h: &[f64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+fn gemv_conv(
+    x: &[i32],
+    s: &ConvShape,
+    prep: &PreparedConv,
+    bias_h: &[f64],
+    rs: Rescale,
+    relu: bool,
+    out: &mut [std::mem::MaybeUninit<i32>],
+) -> (bool, u32) {
     let (mg, cg, mr) = (s.mg(), s.cg(), prep.isa.mr());
     let m_panels = mg.div_ceil(mr);
     let xmax = x.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0);
@@ -282,21 +389,46 @@ fn gemv_conv(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias_h: &[f64], rs: 
             let row0 = b * s.m + g * mg + ip * mr;
             // SAFETY: AVX-512 is present (Isa::detect); the panel holds cg·mr weights, `bias_h`
             // the rows from g·mg + ip·mr, and outputs row0.. row0 + rows are this task's alone
-            ok &= unsafe { gemv_panel512(cg, prep.weights32[at..at + cg * mr].as_ptr(), xg.as_ptr(), &bias_h[g * mg + ip * mr..g * mg + ip * mr + rows], rs.mul, relu, o.at(row0)) };
+            ok &= unsafe {
+                gemv_panel512(
+                    cg,
+                    prep.weights32[at..at + cg * mr].as_ptr(),
+                    xg.as_ptr(),
+                    &bias_h[g * mg + ip * mr..g * mg + ip * mr + rows],
+                    rs.mul,
+                    relu,
+                    o.at(row0),
+                )
+            };
         }
         ok
     };
-    let ok = if tasks > 1 { par::map_reduce(tasks, || true, run, |a, b| a && b) } else { run(0) };
+    let ok = if tasks > 1 {
+        par::map_reduce(tasks, || true, run, |a, b| a && b)
+    } else {
+        run(0)
+    };
     (ok, xmax)
 }
 
 /// One panel of 12 output channels: `bias + Σ_t w[t][0..12] · x[t]`, rescaled into `dst`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
-unsafe fn gemv_panel512(k: usize, w: *const f32, x: *const f64, bias: &[f64], mul: f64, relu: bool, dst: *mut i32) -> bool {
+unsafe fn gemv_panel512(
+    k: usize,
+    w: *const f32,
+    x: *const f64,
+    bias: &[f64],
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+) -> bool {
     use std::arch::x86_64::*;
     let rows = bias.len();
-    let (m0, m1) = (((1u32 << rows.min(8)) - 1) as u8, ((1u32 << rows.saturating_sub(8)) - 1) as u8);
+    let (m0, m1) = (
+        ((1u32 << rows.min(8)) - 1) as u8,
+        ((1u32 << rows.saturating_sub(8)) - 1) as u8,
+    );
     let mut a0 = _mm512_maskz_loadu_pd(m0, bias.as_ptr());
     let mut a1 = _mm256_maskz_loadu_pd(m1, bias.as_ptr().add(8));
     // two accumulator pairs over even and odd t, so consecutive FMAs do not wait on each other
@@ -309,28 +441,50 @@ unsafe fn gemv_panel512(k: usize, w: *const f32, x: *const f64, bias: &[f64], mu
         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(1024) as *const i8);
         let (xa, xb) = (_mm512_set1_pd(*x.add(t)), _mm512_set1_pd(*x.add(t + 1)));
         a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p)), xa, a0);
-        a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(8))), _mm512_castpd512_pd256(xa), a1);
+        a1 = _mm256_fmadd_pd(
+            _mm256_cvtps_pd(_mm_loadu_ps(p.add(8))),
+            _mm512_castpd512_pd256(xa),
+            a1,
+        );
         b0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p.add(12))), xb, b0);
-        b1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(20))), _mm512_castpd512_pd256(xb), b1);
+        b1 = _mm256_fmadd_pd(
+            _mm256_cvtps_pd(_mm_loadu_ps(p.add(20))),
+            _mm512_castpd512_pd256(xb),
+            b1,
+        );
         t += 2;
     }
     if t < k {
         let p = w.add(t * 12);
         let xa = _mm512_set1_pd(*x.add(t));
         a0 = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p)), xa, a0);
-        a1 = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm_loadu_ps(p.add(8))), _mm512_castpd512_pd256(xa), a1);
+        a1 = _mm256_fmadd_pd(
+            _mm256_cvtps_pd(_mm_loadu_ps(p.add(8))),
+            _mm512_castpd512_pd256(xa),
+            a1,
+        );
     }
     // every partial sum is an integer below 2^53 (the caller's bound), so the order of
     // additions does not change the result
     let (a0, a1) = (_mm512_add_pd(a0, b0), _mm256_add_pd(a1, b1));
-    let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a0, _mm512_set1_pd(mul)));
+    let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_pd(a0, _mm512_set1_pd(mul)),
+    );
     let y1 = _mm256_cvtpd_epi32(_mm256_floor_pd(_mm256_mul_pd(a1, _mm256_set1_pd(mul))));
     let low = _mm256_mask_min_epi32(_mm256_set1_epi32(i32::MAX), m0, y0, y0);
     let low1 = _mm_mask_min_epi32(_mm_set1_epi32(i32::MAX), m1, y1, y1);
-    let (y0, y1) = if relu { (_mm256_max_epi32(y0, _mm256_setzero_si256()), _mm_max_epi32(y1, _mm_setzero_si128())) } else { (y0, y1) };
+    let (y0, y1) = if relu {
+        (
+            _mm256_max_epi32(y0, _mm256_setzero_si256()),
+            _mm_max_epi32(y1, _mm_setzero_si128()),
+        )
+    } else {
+        (y0, y1)
+    };
     _mm256_mask_storeu_epi32(dst, m0, y0);
     _mm_mask_storeu_epi32(dst.add(8), m1, y1);
-    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0 && _mm_cmpeq_epi32_mask(low1, _mm_set1_epi32(i32::MIN)) == 0
+    _mm256_cmpeq_epi32_mask(low, _mm256_set1_epi32(i32::MIN)) == 0
+        && _mm_cmpeq_epi32_mask(low1, _mm_set1_epi32(i32::MIN)) == 0
 }
 
 /// Addresses a micro-kernel prefetches into L2, one per step of its k loop: `at + t·step`
@@ -343,7 +497,11 @@ struct Prefetch {
 }
 
 impl Prefetch {
-    const NONE: Prefetch = Prefetch { at: std::ptr::null(), step: 0, end: std::ptr::null() };
+    const NONE: Prefetch = Prefetch {
+        at: std::ptr::null(),
+        step: 0,
+        end: std::ptr::null(),
+    };
 }
 
 /// `dst = src` as f64 (a weight panel stored as f32).
@@ -366,7 +524,10 @@ unsafe fn widen512(dst: &mut [f64], src: &[f32]) {
     let n = dst.len().min(src.len());
     let mut i = 0;
     while i + 8 <= n {
-        _mm512_storeu_pd(dst.as_mut_ptr().add(i), _mm512_cvtps_pd(_mm256_loadu_ps(src.as_ptr().add(i))));
+        _mm512_storeu_pd(
+            dst.as_mut_ptr().add(i),
+            _mm512_cvtps_pd(_mm256_loadu_ps(src.as_ptr().add(i))),
+        );
         i += 8;
     }
     for j in i..n {
@@ -390,10 +551,22 @@ static PACK_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 
 /// Panel of `nr` pixels starting at `p0` of a 1x1 convolution's input: `cg` rows of `hw`
 /// pixels, `stride` apart. Returns `max|x|` of the values packed.
-fn pack_pointwise(isa: Isa, panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
+fn pack_pointwise(
+    isa: Isa,
+    panel: &mut [f64],
+    x_g: &[i32],
+    stride: usize,
+    hw: usize,
+    p0: usize,
+    nr: usize,
+) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && nr == 16 {
-        assert!(p0 < hw && panel.len().is_multiple_of(16) && (panel.len() / 16 == 0 || (panel.len() / 16 - 1) * stride + hw <= x_g.len()));
+        assert!(
+            p0 < hw
+                && panel.len().is_multiple_of(16)
+                && (panel.len() / 16 == 0 || (panel.len() / 16 - 1) * stride + hw <= x_g.len())
+        );
         // SAFETY: AVX-512 is present (Isa::detect); rows t·stride + p0.. hold at least
         // min(16, hw - p0) values (asserted)
         return unsafe { pack_pointwise512(panel, x_g, stride, hw, p0) };
@@ -409,12 +582,26 @@ fn pack_pointwise(isa: Isa, panel: &mut [f64], x_g: &[i32], stride: usize, hw: u
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pack_pointwise_avx2(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
+unsafe fn pack_pointwise_avx2(
+    panel: &mut [f64],
+    x_g: &[i32],
+    stride: usize,
+    hw: usize,
+    p0: usize,
+    nr: usize,
+) -> u32 {
     pack_pointwise_impl(panel, x_g, stride, hw, p0, nr)
 }
 
 #[inline(always)]
-fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize, nr: usize) -> u32 {
+fn pack_pointwise_impl(
+    panel: &mut [f64],
+    x_g: &[i32],
+    stride: usize,
+    hw: usize,
+    p0: usize,
+    nr: usize,
+) -> u32 {
     let cols = nr.min(hw - p0);
     let mut m = 0u32;
     // each input channel is its own stream, more than the hardware prefetcher follows: fetch
@@ -439,10 +626,20 @@ fn pack_pointwise_impl(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize,
 /// conversions and a scalar tail).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn pack_pointwise512(panel: &mut [f64], x_g: &[i32], stride: usize, hw: usize, p0: usize) -> u32 {
+unsafe fn pack_pointwise512(
+    panel: &mut [f64],
+    x_g: &[i32],
+    stride: usize,
+    hw: usize,
+    p0: usize,
+) -> u32 {
     use std::arch::x86_64::*;
     let cols = 16.min(hw - p0);
-    let mask: u16 = if cols == 16 { 0xffff } else { (1u16 << cols) - 1 };
+    let mask: u16 = if cols == 16 {
+        0xffff
+    } else {
+        (1u16 << cols) - 1
+    };
     let ahead = p0 + PACK_AHEAD * 16;
     let mut m = _mm512_setzero_si512();
     let (src, dst) = (x_g.as_ptr(), panel.as_mut_ptr());
@@ -453,8 +650,14 @@ unsafe fn pack_pointwise512(panel: &mut [f64], x_g: &[i32], stride: usize, hw: u
         // lanes past `cols` are neither read nor kept: they pack as zeros
         let v = _mm512_maskz_loadu_epi32(mask, src.add(t * stride + p0));
         m = _mm512_max_epu32(m, _mm512_abs_epi32(v));
-        _mm512_storeu_pd(dst.add(t * 16), _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
-        _mm512_storeu_pd(dst.add(t * 16 + 8), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
+        _mm512_storeu_pd(
+            dst.add(t * 16),
+            _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)),
+        );
+        _mm512_storeu_pd(
+            dst.add(t * 16 + 8),
+            _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)),
+        );
     }
     _mm512_reduce_max_epu32(m)
 }
@@ -506,7 +709,14 @@ fn strided_any(dst: &mut [f64], row: &[i32], sx: usize) -> u32 {
 
 /// Panel of `nr` pixels starting at `p0` of the im2col matrix `[cg·kh·kw × oh·ow]`; returns
 /// `max|x|` of the values packed.
-fn pack_im2col(isa: Isa, panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+fn pack_im2col(
+    isa: Isa,
+    panel: &mut [f64],
+    x_g: &[i32],
+    s: &ConvShape,
+    p0: usize,
+    nr: usize,
+) -> u32 {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable {
         // SAFETY: AVX2 is present (Isa::detect)
@@ -518,7 +728,13 @@ fn pack_im2col(isa: Isa, panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usiz
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn pack_im2col_avx2(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr: usize) -> u32 {
+unsafe fn pack_im2col_avx2(
+    panel: &mut [f64],
+    x_g: &[i32],
+    s: &ConvShape,
+    p0: usize,
+    nr: usize,
+) -> u32 {
     pack_im2col_impl(panel, x_g, s, p0, nr)
 }
 
@@ -564,7 +780,12 @@ fn pack_im2col_impl(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr
                 for c in 0..nr {
                     let iy = iy0[c] + (ky * s.dilations[0]) as isize;
                     let ix = ix0[c] + (kx * s.dilations[1]) as isize;
-                    dst[c] = if c < cols && iy >= 0 && ix >= 0 && (iy as usize) < s.h && (ix as usize) < s.w {
+                    dst[c] = if c < cols
+                        && iy >= 0
+                        && ix >= 0
+                        && (iy as usize) < s.h
+                        && (ix as usize) < s.w
+                    {
                         let v = xc[iy as usize * s.w + ix as usize];
                         m = m.max(v.unsigned_abs());
                         v as f64
@@ -584,10 +805,29 @@ fn pack_im2col_impl(panel: &mut [f64], x_g: &[i32], s: &ConvShape, p0: usize, nr
 /// Safety: `dst` must be valid for writes of those outputs, and `isa` present on this CPU.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize, pf: Prefetch) -> bool {
+unsafe fn tile(
+    isa: Isa,
+    k: usize,
+    a: &[f64],
+    b: &[f64],
+    bias: &[f64],
+    cols: usize,
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+    ldo: usize,
+    pf: Prefetch,
+) -> bool {
     let (mr, nr) = (isa.mr(), isa.nr());
     let rows = bias.len();
-    assert!(a.len() >= k * mr && b.len() >= k * nr && rows >= 1 && rows <= mr && cols >= 1 && cols <= nr);
+    assert!(
+        a.len() >= k * mr
+            && b.len() >= k * nr
+            && rows >= 1
+            && rows <= mr
+            && cols >= 1
+            && cols <= nr
+    );
     macro_rules! by_rows {
         ($f:ident, $w:literal, $($r:literal)*) => {
             match rows {
@@ -603,10 +843,18 @@ unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usi
         match isa {
             Isa::Avx512 if cols > 8 => return by_rows!(mk512, 2, 1 2 3 4 5 6 7 8 9 10 11 12),
             // a few columns (the last of a 7x7 or 14x14 image): rows in the vector lanes
-            Isa::Avx512 if cols == 1 => return mkcol512::<1, 4>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
-            Isa::Avx512 if cols == 2 => return mkcol512::<2, 2>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
-            Isa::Avx512 if cols == 3 => return mkcol512::<3, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
-            Isa::Avx512 if cols == 4 => return mkcol512::<4, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf),
+            Isa::Avx512 if cols == 1 => {
+                return mkcol512::<1, 4>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf)
+            }
+            Isa::Avx512 if cols == 2 => {
+                return mkcol512::<2, 2>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf)
+            }
+            Isa::Avx512 if cols == 3 => {
+                return mkcol512::<3, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf)
+            }
+            Isa::Avx512 if cols == 4 => {
+                return mkcol512::<4, 1>(k, a.as_ptr(), b.as_ptr(), bias, mul, relu, dst, ldo, pf)
+            }
             Isa::Avx512 => return by_rows!(mk512, 1, 1 2 3 4 5 6 7 8 9 10 11 12),
             Isa::Avx2 if cols > 4 => return by_rows!(mk256, 2, 1 2 3 4 5 6),
             Isa::Avx2 => return by_rows!(mk256, 1, 1 2 3 4 5 6),
@@ -618,7 +866,19 @@ unsafe fn tile(isa: Isa, k: usize, a: &[f64], b: &[f64], bias: &[f64], cols: usi
 }
 
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile_portable(k: usize, a: &[f64], b: &[f64], bias: &[f64], mr: usize, nr: usize, cols: usize, mul: f64, relu: bool, dst: *mut i32, ldo: usize) -> bool {
+unsafe fn tile_portable(
+    k: usize,
+    a: &[f64],
+    b: &[f64],
+    bias: &[f64],
+    mr: usize,
+    nr: usize,
+    cols: usize,
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+    ldo: usize,
+) -> bool {
     let mut ok = true;
     for (r, &bv) in bias.iter().enumerate() {
         let mut acc = [bv; 16];
@@ -641,7 +901,18 @@ unsafe fn tile_portable(k: usize, a: &[f64], b: &[f64], bias: &[f64], mr: usize,
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
-unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize, pf: Prefetch) -> bool {
+unsafe fn mk512<const R: usize, const W: usize>(
+    k: usize,
+    a: *const f64,
+    b: *const f64,
+    bias: *const f64,
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+    ldo: usize,
+    cols: usize,
+    pf: Prefetch,
+) -> bool {
     use std::arch::x86_64::*;
     let mut c = [[_mm512_setzero_pd(); W]; R];
     for (r, cr) in c.iter_mut().enumerate() {
@@ -658,7 +929,11 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
         pf_at = pf_at.wrapping_add(pf.step);
         let bp = b.add(t * 16);
         let b0 = _mm512_loadu_pd(bp);
-        let b1 = if W == 2 { _mm512_loadu_pd(bp.add(8)) } else { b0 };
+        let b1 = if W == 2 {
+            _mm512_loadu_pd(bp.add(8))
+        } else {
+            b0
+        };
         let ap = a.add(t * 12);
         // unrolled by the compiler: R and W are constants and `c` stays in registers
         for (r, cr) in c.iter_mut().enumerate() {
@@ -670,7 +945,11 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
         }
     }
     let m = _mm512_set1_pd(mul);
-    let full = if cols >= 16 { 0xffffu32 } else { (1u32 << cols) - 1 };
+    let full = if cols >= 16 {
+        0xffffu32
+    } else {
+        (1u32 << cols) - 1
+    };
     let masks = [full as u8, (full >> 8) as u8];
     // an out-of-range value converts to i32::MIN (the "integer indefinite"): track the
     // minimum; a true i32::MIN output also trips it, and the i64 path then decides
@@ -678,9 +957,15 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
     for (r, cr) in c.iter().enumerate() {
         for (w, &v) in cr.iter().enumerate() {
             let mk = masks[w];
-            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(v, m));
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                _mm512_mul_pd(v, m),
+            );
             low = _mm256_mask_min_epi32(low, mk, low, y);
-            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            let y = if relu {
+                _mm256_max_epi32(y, _mm256_setzero_si256())
+            } else {
+                y
+            };
             _mm256_mask_storeu_epi32(dst.add(r * ldo + w * 8), mk, y);
         }
     }
@@ -694,13 +979,26 @@ unsafe fn mk512<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
-unsafe fn mkcol512<const C: usize, const U: usize>(k: usize, a: *const f64, b: *const f64, bias: &[f64], mul: f64, relu: bool, dst: *mut i32, ldo: usize, pf: Prefetch) -> bool {
+unsafe fn mkcol512<const C: usize, const U: usize>(
+    k: usize,
+    a: *const f64,
+    b: *const f64,
+    bias: &[f64],
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+    ldo: usize,
+    pf: Prefetch,
+) -> bool {
     use std::arch::x86_64::*;
     let rows = bias.len();
     let rmask = (1u32 << rows) - 1;
     let (m0, m1) = (rmask as u8, (rmask >> 8) as u8);
     let mut acc = [[[_mm512_setzero_pd(); 2]; C]; U];
-    let (b0, b1) = (_mm512_maskz_loadu_pd(m0, bias.as_ptr()), _mm512_maskz_loadu_pd(m1, bias.as_ptr().wrapping_add(8)));
+    let (b0, b1) = (
+        _mm512_maskz_loadu_pd(m0, bias.as_ptr()),
+        _mm512_maskz_loadu_pd(m1, bias.as_ptr().wrapping_add(8)),
+    );
     for ac in acc[0].iter_mut() {
         *ac = [b0, b1];
     }
@@ -734,11 +1032,22 @@ unsafe fn mkcol512<const C: usize, const U: usize>(k: usize, a: *const f64, b: *
             s0 = _mm512_add_pd(s0, au[c][0]);
             s1 = _mm512_add_pd(s1, au[c][1]);
         }
-        let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(s0, m));
-        let y1 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(s1, m));
+        let y0 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_pd(s0, m),
+        );
+        let y1 = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+            _mm512_mul_pd(s1, m),
+        );
         low = _mm256_mask_min_epi32(low, m0, low, y0);
         low = _mm256_mask_min_epi32(low, m1, low, y1);
-        let (y0, y1) = if relu { (_mm256_max_epi32(y0, _mm256_setzero_si256()), _mm256_max_epi32(y1, _mm256_setzero_si256())) } else { (y0, y1) };
+        let (y0, y1) = if relu {
+            (
+                _mm256_max_epi32(y0, _mm256_setzero_si256()),
+                _mm256_max_epi32(y1, _mm256_setzero_si256()),
+            )
+        } else {
+            (y0, y1)
+        };
         _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, y0);
         _mm256_storeu_si256(lanes.as_mut_ptr().add(8) as *mut __m256i, y1);
         // one output per row, a plane apart
@@ -753,7 +1062,18 @@ unsafe fn mkcol512<const C: usize, const U: usize>(k: usize, a: *const f64, b: *
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *const f64, bias: *const f64, mul: f64, relu: bool, dst: *mut i32, ldo: usize, cols: usize, pf: Prefetch) -> bool {
+unsafe fn mk256<const R: usize, const W: usize>(
+    k: usize,
+    a: *const f64,
+    b: *const f64,
+    bias: *const f64,
+    mul: f64,
+    relu: bool,
+    dst: *mut i32,
+    ldo: usize,
+    cols: usize,
+    pf: Prefetch,
+) -> bool {
     use std::arch::x86_64::*;
     let mut c = [[_mm256_setzero_pd(); W]; R];
     for (r, cr) in c.iter_mut().enumerate() {
@@ -770,7 +1090,11 @@ unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
         pf_at = pf_at.wrapping_add(pf.step);
         let bp = b.add(t * 8);
         let b0 = _mm256_loadu_pd(bp);
-        let b1 = if W == 2 { _mm256_loadu_pd(bp.add(4)) } else { b0 };
+        let b1 = if W == 2 {
+            _mm256_loadu_pd(bp.add(4))
+        } else {
+            b0
+        };
         let ap = a.add(t * 6);
         for (r, cr) in c.iter_mut().enumerate() {
             let ar = _mm256_broadcast_sd(&*ap.add(r));
@@ -786,7 +1110,10 @@ unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
         for (w, &v) in cr.iter().enumerate() {
             let n = cols.saturating_sub(w * 4).min(4);
             let y = cvt4(v, m);
-            low = _mm_min_epi32(low, _mm_blendv_epi8(_mm_set1_epi32(i32::MAX), y, lanes4(0xf >> (4 - n))));
+            low = _mm_min_epi32(
+                low,
+                _mm_blendv_epi8(_mm_set1_epi32(i32::MAX), y, lanes4(0xf >> (4 - n))),
+            );
             store4(dst.add(r * ldo + w * 4), relu4(y, relu), n);
         }
     }
@@ -796,7 +1123,10 @@ unsafe fn mk256<const R: usize, const W: usize>(k: usize, a: *const f64, b: *con
 /// floor(v · m) as i32 lanes; out of range: i32::MIN (the "integer indefinite").
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn cvt4(v: std::arch::x86_64::__m256d, m: std::arch::x86_64::__m256d) -> std::arch::x86_64::__m128i {
+unsafe fn cvt4(
+    v: std::arch::x86_64::__m256d,
+    m: std::arch::x86_64::__m256d,
+) -> std::arch::x86_64::__m128i {
     use std::arch::x86_64::*;
     _mm256_cvtpd_epi32(_mm256_floor_pd(_mm256_mul_pd(v, m)))
 }
@@ -805,7 +1135,11 @@ unsafe fn cvt4(v: std::arch::x86_64::__m256d, m: std::arch::x86_64::__m256d) -> 
 #[inline(always)]
 unsafe fn relu4(y: std::arch::x86_64::__m128i, relu: bool) -> std::arch::x86_64::__m128i {
     use std::arch::x86_64::*;
-    if relu { _mm_max_epi32(y, _mm_setzero_si128()) } else { y }
+    if relu {
+        _mm_max_epi32(y, _mm_setzero_si128())
+    } else {
+        y
+    }
 }
 
 /// All-ones in the lanes of bit mask `bits` (4 lanes).
@@ -855,7 +1189,11 @@ impl Residual<'_> {
     #[inline(always)]
     fn apply(&self, c: i32, k: i32) -> i64 {
         let v = ((c as i64) << self.conv_up).wrapping_add((k as i64) << self.skip_up);
-        if self.shift > 0 { v.wrapping_add(1i64 << (self.shift - 1)) >> self.shift } else { v << -self.shift }
+        if self.shift > 0 {
+            v.wrapping_add(1i64 << (self.shift - 1)) >> self.shift
+        } else {
+            v << -self.shift
+        }
     }
 }
 
@@ -863,7 +1201,15 @@ impl Residual<'_> {
 ///
 /// # Safety
 /// `dst` must be valid for reads and writes of those outputs, `isa` present on this CPU.
-unsafe fn residual_tile(isa: Isa, r: &Residual<'_>, dst: *mut i32, skip: &[i32], rows: usize, cols: usize, ldo: usize) -> bool {
+unsafe fn residual_tile(
+    isa: Isa,
+    r: &Residual<'_>,
+    dst: *mut i32,
+    skip: &[i32],
+    rows: usize,
+    cols: usize,
+    ldo: usize,
+) -> bool {
     assert!(cols <= 16 && rows >= 1 && skip.len() >= (rows - 1) * ldo + cols);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
@@ -884,29 +1230,63 @@ unsafe fn residual_tile(isa: Isa, r: &Residual<'_>, dst: *mut i32, skip: &[i32],
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn residual_tile512(r: &Residual<'_>, dst: *mut i32, skip: *const i32, rows: usize, cols: usize, ldo: usize) -> bool {
+unsafe fn residual_tile512(
+    r: &Residual<'_>,
+    dst: *mut i32,
+    skip: *const i32,
+    rows: usize,
+    cols: usize,
+    ldo: usize,
+) -> bool {
     use std::arch::x86_64::*;
-    let mask: u16 = if cols == 16 { 0xffff } else { (1u16 << cols) - 1 };
-    let (cu, su) = (_mm_cvtsi32_si128(r.conv_up as i32), _mm_cvtsi32_si128(r.skip_up as i32));
-    let (down, up) = (_mm_cvtsi32_si128(r.shift.max(0)), _mm_cvtsi32_si128((-r.shift).max(0)));
-    let half = _mm512_set1_epi64(if r.shift > 0 { 1i64 << (r.shift - 1) } else { 0 });
-    let (lo, hi) = (_mm512_set1_epi64(i32::MIN as i64), _mm512_set1_epi64(i32::MAX as i64));
+    let mask: u16 = if cols == 16 {
+        0xffff
+    } else {
+        (1u16 << cols) - 1
+    };
+    let (cu, su) = (
+        _mm_cvtsi32_si128(r.conv_up as i32),
+        _mm_cvtsi32_si128(r.skip_up as i32),
+    );
+    let (down, up) = (
+        _mm_cvtsi32_si128(r.shift.max(0)),
+        _mm_cvtsi32_si128((-r.shift).max(0)),
+    );
+    let half = _mm512_set1_epi64(if r.shift > 0 {
+        1i64 << (r.shift - 1)
+    } else {
+        0
+    });
+    let (lo, hi) = (
+        _mm512_set1_epi64(i32::MIN as i64),
+        _mm512_set1_epi64(i32::MAX as i64),
+    );
     let mut bad: u8 = 0;
     for row in 0..rows {
         let (d, k) = (dst.add(row * ldo), skip.add(row * ldo));
-        let (cv, kv) = (_mm512_maskz_loadu_epi32(mask, d), _mm512_maskz_loadu_epi32(mask, k));
+        let (cv, kv) = (
+            _mm512_maskz_loadu_epi32(mask, d),
+            _mm512_maskz_loadu_epi32(mask, k),
+        );
         let mut out = [_mm256_setzero_si256(); 2];
         for (h, o) in out.iter_mut().enumerate() {
             let (c8, k8) = if h == 0 {
                 (_mm512_castsi512_si256(cv), _mm512_castsi512_si256(kv))
             } else {
-                (_mm512_extracti64x4_epi64::<1>(cv), _mm512_extracti64x4_epi64::<1>(kv))
+                (
+                    _mm512_extracti64x4_epi64::<1>(cv),
+                    _mm512_extracti64x4_epi64::<1>(kv),
+                )
             };
-            let v = _mm512_add_epi64(_mm512_sll_epi64(_mm512_cvtepi32_epi64(c8), cu), _mm512_sll_epi64(_mm512_cvtepi32_epi64(k8), su));
+            let v = _mm512_add_epi64(
+                _mm512_sll_epi64(_mm512_cvtepi32_epi64(c8), cu),
+                _mm512_sll_epi64(_mm512_cvtepi32_epi64(k8), su),
+            );
             // shift_round: (v + half) >> shift, or v << -shift (one of the two counts is 0)
             let y = _mm512_sll_epi64(_mm512_sra_epi64(_mm512_add_epi64(v, half), down), up);
             let lanes = (mask >> (8 * h)) as u8;
-            bad |= _mm512_mask_cmplt_epi64_mask(lanes, y, lo) | _mm512_mask_cmpgt_epi64_mask(lanes, y, hi);
+            bad |= _mm512_mask_cmplt_epi64_mask(lanes, y, lo)
+                | _mm512_mask_cmpgt_epi64_mask(lanes, y, hi);
             *o = _mm512_cvtepi64_epi32(y);
         }
         let y = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(out[0]), out[1]);
@@ -983,11 +1363,23 @@ impl DwGeom {
                     continue;
                 }
                 let n = (s.w - ix0).div_ceil(sx).min(len - c0);
-                runs.push(FillRun { src: iy * s.w + ix0, dst: ((yp * sx + xq) * rows + rr) * len + c0, n });
+                runs.push(FillRun {
+                    src: iy * s.w + ix0,
+                    dst: ((yp * sx + xq) * rows + rr) * len + c0,
+                    n,
+                });
             }
         }
         let rows3x3 = s.kh == 3 && s.kw == 3 && s.strides == [1, 1] && s.dilations == [1, 1];
-        DwGeom { rows, len, span, taps, valid, runs, rows3x3 }
+        DwGeom {
+            rows,
+            len,
+            span,
+            taps,
+            valid,
+            runs,
+            rows3x3,
+        }
     }
     fn buf_len(&self, s: &ConvShape) -> usize {
         s.strides[0] * s.strides[1] * self.rows * self.len + DW_SLACK
@@ -996,10 +1388,29 @@ impl DwGeom {
 
 /// Depthwise (one input channel per output channel), plane by plane; writes all of `out`,
 /// and returns as [`gemm_conv`] does.
-pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: &mut [std::mem::MaybeUninit<i32>]) -> (bool, u32) {
+pub(super) fn depthwise(
+    x: &[i32],
+    s: &ConvShape,
+    prep: &PreparedConv,
+    bias: &[i64],
+    rs: Rescale,
+    relu: bool,
+    out: &mut [std::mem::MaybeUninit<i32>],
+) -> (bool, u32) {
     assert_eq!(out.len(), s.batch * s.m * s.oh * s.ow);
     // SAFETY: `out` holds every plane, `oh·ow` apart, and is borrowed for the call
-    unsafe { depthwise_into(x, s, prep, bias, rs, relu, SyncPtr(out.as_mut_ptr() as *mut i32), s.oh * s.ow) }
+    unsafe {
+        depthwise_into(
+            x,
+            s,
+            prep,
+            bias,
+            rs,
+            relu,
+            SyncPtr(out.as_mut_ptr() as *mut i32),
+            s.oh * s.ow,
+        )
+    }
 }
 
 /// [`depthwise`] into output planes `out_plane` apart (rows of a band of a larger output).
@@ -1007,7 +1418,16 @@ pub(super) fn depthwise(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i
 /// # Safety
 /// `out` must be valid for writes of `oh·ow` values at every multiple of `out_plane` below
 /// `batch·m·out_plane`, which nothing else reads or writes during the call.
-pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedConv, bias: &[i64], rs: Rescale, relu: bool, out: SyncPtr<i32>, out_plane: usize) -> (bool, u32) {
+pub(super) unsafe fn depthwise_into(
+    x: &[i32],
+    s: &ConvShape,
+    prep: &PreparedConv,
+    bias: &[i64],
+    rs: Rescale,
+    relu: bool,
+    out: SyncPtr<i32>,
+    out_plane: usize,
+) -> (bool, u32) {
     let plane = s.oh * s.ow;
     let n_planes = s.batch * s.m;
     if plane == 0 || n_planes == 0 {
@@ -1023,9 +1443,17 @@ pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
     let run = |t: usize| -> (bool, u32) {
         // zero once: dw_fill writes only the in-image positions, the same for every plane
         let mut buf = vec![0f64; geom.buf_len(s)];
-        let mut acc = if isa == Isa::Portable { vec![0f64; geom.span] } else { Vec::new() };
+        let mut acc = if isa == Isa::Portable {
+            vec![0f64; geom.span]
+        } else {
+            Vec::new()
+        };
         // the staging span of the flat kernels (the row-block one writes the plane directly)
-        let mut tmp = if isa == Isa::Avx512 && geom.rows3x3 { Vec::new() } else { vec![0i32; geom.span + DW_SLACK] };
+        let mut tmp = if isa == Isa::Avx512 && geom.rows3x3 {
+            Vec::new()
+        } else {
+            vec![0i32; geom.span + DW_SLACK]
+        };
         let (mut ok, mut xmax) = (true, 0);
         for bo in t * per_task..((t + 1) * per_task).min(n_planes) {
             let (b, oc) = (bo / s.m, bo % s.m);
@@ -1035,7 +1463,9 @@ pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
             let bv = (bias[oc] + rs.half) as f64;
             // SAFETY: plane `bo` of `out`, written by this task alone
             let dst = unsafe { std::slice::from_raw_parts_mut(o.at(bo * out_plane), plane) };
-            let (o, m) = dw_plane(isa, &geom, s, xp, wk, bv, rs.mul, relu, &mut buf, &mut acc, &mut tmp, dst);
+            let (o, m) = dw_plane(
+                isa, &geom, s, xp, wk, bv, rs.mul, relu, &mut buf, &mut acc, &mut tmp, dst,
+            );
             ok &= o;
             xmax = xmax.max(m);
         }
@@ -1049,17 +1479,41 @@ pub(super) unsafe fn depthwise_into(x: &[i32], s: &ConvShape, prep: &PreparedCon
 }
 
 #[allow(clippy::too_many_arguments)]
-fn dw_plane(isa: Isa, g: &DwGeom, s: &ConvShape, xp: &[i32], wk: &[f64], bias: f64, mul: f64, relu: bool, buf: &mut [f64], acc: &mut [f64], tmp: &mut [i32], dst: &mut [i32]) -> (bool, u32) {
+fn dw_plane(
+    isa: Isa,
+    g: &DwGeom,
+    s: &ConvShape,
+    xp: &[i32],
+    wk: &[f64],
+    bias: f64,
+    mul: f64,
+    relu: bool,
+    buf: &mut [f64],
+    acc: &mut [f64],
+    tmp: &mut [i32],
+    dst: &mut [i32],
+) -> (bool, u32) {
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable {
         // SAFETY: the instruction set is present (Isa::detect); `buf` holds every phase plus
         // DW_SLACK values and `tmp` the span plus DW_SLACK, so the 32-wide loops stay inside
         unsafe {
-            let xmax = if isa == Isa::Avx512 { dw_fill512(buf, xp, s, g) } else { dw_fill_avx2(buf, xp, s, g) };
+            let xmax = if isa == Isa::Avx512 {
+                dw_fill512(buf, xp, s, g)
+            } else {
+                dw_fill_avx2(buf, xp, s, g)
+            };
             if isa == Isa::Avx512 && g.rows3x3 {
-                return (dw3x3_rows512(buf, g.len, s.oh, s.ow, wk, bias, mul, relu, dst), xmax);
+                return (
+                    dw3x3_rows512(buf, g.len, s.oh, s.ow, wk, bias, mul, relu, dst),
+                    xmax,
+                );
             }
-            let ok = if isa == Isa::Avx512 { dw_span512(buf, g, wk, bias, mul, relu, tmp) } else { dw_span256(buf, g, wk, bias, mul, relu, tmp) };
+            let ok = if isa == Isa::Avx512 {
+                dw_span512(buf, g, wk, bias, mul, relu, tmp)
+            } else {
+                dw_span256(buf, g, wk, bias, mul, relu, tmp)
+            };
             if isa == Isa::Avx512 {
                 copy_rows512(dst, tmp, s.ow, g.len);
             } else {
@@ -1133,11 +1587,21 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
             let v = if sx == 1 {
                 _mm512_loadu_si512(src.add(16 * c) as *const _)
             } else {
-                _mm512_permutex2var_epi32(_mm512_loadu_si512(src.add(32 * c) as *const _), evens, _mm512_loadu_si512(src.add(32 * c + 16) as *const _))
+                _mm512_permutex2var_epi32(
+                    _mm512_loadu_si512(src.add(32 * c) as *const _),
+                    evens,
+                    _mm512_loadu_si512(src.add(32 * c + 16) as *const _),
+                )
             };
             vmax = _mm512_max_epu32(vmax, _mm512_abs_epi32(v));
-            _mm512_storeu_pd(dst.add(16 * c), _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
-            _mm512_storeu_pd(dst.add(16 * c + 8), _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
+            _mm512_storeu_pd(
+                dst.add(16 * c),
+                _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)),
+            );
+            _mm512_storeu_pd(
+                dst.add(16 * c + 8),
+                _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)),
+            );
             first += 1;
         }
         for c in first..r.n.div_ceil(16) {
@@ -1148,11 +1612,23 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
             } else {
                 // source values 32c .. 32c + 2n - 1 (the last one read is the last output's)
                 let (p, total) = (src.add(32 * c), 2 * n - 1);
-                _mm512_permutex2var_epi32(_mm512_maskz_loadu_epi32(lanes(total.min(16)), p), evens, _mm512_maskz_loadu_epi32(lanes(total.saturating_sub(16)), p.add(16)))
+                _mm512_permutex2var_epi32(
+                    _mm512_maskz_loadu_epi32(lanes(total.min(16)), p),
+                    evens,
+                    _mm512_maskz_loadu_epi32(lanes(total.saturating_sub(16)), p.add(16)),
+                )
             };
             vmax = _mm512_max_epu32(vmax, _mm512_abs_epi32(v));
-            _mm512_mask_storeu_pd(dst.add(16 * c), lanes(n.min(8)) as u8, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)));
-            _mm512_mask_storeu_pd(dst.add(16 * c + 8), lanes(n.saturating_sub(8)) as u8, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)));
+            _mm512_mask_storeu_pd(
+                dst.add(16 * c),
+                lanes(n.min(8)) as u8,
+                _mm512_cvtepi32_pd(_mm512_castsi512_si256(v)),
+            );
+            _mm512_mask_storeu_pd(
+                dst.add(16 * c + 8),
+                lanes(n.saturating_sub(8)) as u8,
+                _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64::<1>(v)),
+            );
         }
     }
     _mm512_reduce_max_epu32(vmax)
@@ -1166,9 +1642,21 @@ unsafe fn dw_fill512(buf: &mut [f64], xp: &[i32], s: &ConvShape, g: &DwGeom) -> 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn dw3x3_rows512(buf: &[f64], len: usize, oh: usize, ow: usize, wk: &[f64], bias: f64, mul: f64, relu: bool, dst: &mut [i32]) -> bool {
+unsafe fn dw3x3_rows512(
+    buf: &[f64],
+    len: usize,
+    oh: usize,
+    ow: usize,
+    wk: &[f64],
+    bias: f64,
+    mul: f64,
+    relu: bool,
+    dst: &mut [i32],
+) -> bool {
     use std::arch::x86_64::*;
-    debug_assert!(len == ow + 2 && buf.len() >= (oh + 2) * len + 16 && dst.len() >= oh * ow && wk.len() == 9);
+    debug_assert!(
+        len == ow + 2 && buf.len() >= (oh + 2) * len + 16 && dst.len() >= oh * ow && wk.len() == 9
+    );
     let mut wv = [_mm512_setzero_pd(); 9];
     for (v, &w) in wv.iter_mut().zip(wk) {
         *v = _mm512_set1_pd(w);
@@ -1181,16 +1669,30 @@ unsafe fn dw3x3_rows512(buf: &[f64], len: usize, oh: usize, ow: usize, wk: &[f64
         let mut c0 = 0;
         while c0 < ow {
             let rem = ow - c0;
-            let masks = [((1u32 << rem.min(8)) - 1) as u8, ((1u32 << rem.saturating_sub(8).min(8)) - 1) as u8];
-            let (p, d) = (buf.as_ptr().add(r0 * len + c0), dst.as_mut_ptr().add(r0 * ow + c0));
+            let masks = [
+                ((1u32 << rem.min(8)) - 1) as u8,
+                ((1u32 << rem.saturating_sub(8).min(8)) - 1) as u8,
+            ];
+            let (p, d) = (
+                buf.as_ptr().add(r0 * len + c0),
+                dst.as_mut_ptr().add(r0 * ow + c0),
+            );
             // blocks of `rows` rows (a constant per kernel) by W vectors of 8 columns
             macro_rules! block {
                 ($w:literal) => {
                     match rows {
-                        4 => dw3x3_block512::<4, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                        3 => dw3x3_block512::<3, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                        2 => dw3x3_block512::<2, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
-                        _ => dw3x3_block512::<1, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low),
+                        4 => {
+                            dw3x3_block512::<4, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low)
+                        }
+                        3 => {
+                            dw3x3_block512::<3, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low)
+                        }
+                        2 => {
+                            dw3x3_block512::<2, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low)
+                        }
+                        _ => {
+                            dw3x3_block512::<1, $w>(p, len, &wv, b, m, relu, masks, d, ow, &mut low)
+                        }
                     }
                 };
             }
@@ -1213,7 +1715,18 @@ unsafe fn dw3x3_rows512(buf: &[f64], len: usize, oh: usize, ow: usize, wk: &[f64
 #[target_feature(enable = "avx512f,avx512vl,fma")]
 #[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn dw3x3_block512<const R: usize, const W: usize>(p: *const f64, len: usize, wv: &[std::arch::x86_64::__m512d; 9], bias: std::arch::x86_64::__m512d, m: std::arch::x86_64::__m512d, relu: bool, masks: [u8; 2], d: *mut i32, ow: usize, low: &mut std::arch::x86_64::__m256i) {
+unsafe fn dw3x3_block512<const R: usize, const W: usize>(
+    p: *const f64,
+    len: usize,
+    wv: &[std::arch::x86_64::__m512d; 9],
+    bias: std::arch::x86_64::__m512d,
+    m: std::arch::x86_64::__m512d,
+    relu: bool,
+    masks: [u8; 2],
+    d: *mut i32,
+    ow: usize,
+    low: &mut std::arch::x86_64::__m256i,
+) {
     use std::arch::x86_64::*;
     let mut acc = [[bias; W]; R];
     // input row j of the block is kernel row j - r of output row r
@@ -1231,9 +1744,15 @@ unsafe fn dw3x3_block512<const R: usize, const W: usize>(p: *const f64, len: usi
     }
     for (r, ar) in acc.iter().enumerate() {
         for (v, &a) in ar.iter().enumerate() {
-            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a, m));
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                _mm512_mul_pd(a, m),
+            );
             *low = _mm256_mask_min_epi32(*low, masks[v], *low, y);
-            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            let y = if relu {
+                _mm256_max_epi32(y, _mm256_setzero_si256())
+            } else {
+                y
+            };
             _mm256_mask_storeu_epi32(d.add(r * ow + 8 * v), masks[v], y);
         }
     }
@@ -1249,15 +1768,30 @@ unsafe fn copy_rows512(dst: &mut [i32], tmp: &[i32], ow: usize, len: usize) {
     for (oy, row) in dst.chunks_exact_mut(ow).enumerate() {
         let (src, d) = (tmp.as_ptr().add(oy * len), row.as_mut_ptr());
         for c in 0..full {
-            _mm512_storeu_si512(d.add(16 * c) as *mut _, _mm512_loadu_si512(src.add(16 * c) as *const _));
+            _mm512_storeu_si512(
+                d.add(16 * c) as *mut _,
+                _mm512_loadu_si512(src.add(16 * c) as *const _),
+            );
         }
-        _mm512_mask_storeu_epi32(d.add(16 * full), tail, _mm512_maskz_loadu_epi32(tail, src.add(16 * full)));
+        _mm512_mask_storeu_epi32(
+            d.add(16 * full),
+            tail,
+            _mm512_maskz_loadu_epi32(tail, src.add(16 * full)),
+        );
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,fma")]
-unsafe fn dw_span512(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, relu: bool, tmp: &mut [i32]) -> bool {
+unsafe fn dw_span512(
+    buf: &[f64],
+    g: &DwGeom,
+    wk: &[f64],
+    bias: f64,
+    mul: f64,
+    relu: bool,
+    tmp: &mut [i32],
+) -> bool {
     use std::arch::x86_64::*;
     let m = _mm512_set1_pd(mul);
     let bp = buf.as_ptr();
@@ -1272,9 +1806,15 @@ unsafe fn dw_span512(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, r
             }
         }
         for (i, &a) in acc.iter().enumerate() {
-            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(a, m));
+            let y = _mm512_cvt_roundpd_epi32::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(
+                _mm512_mul_pd(a, m),
+            );
             low = _mm256_mask_min_epi32(low, g.valid[q0 / 8 + i], low, y);
-            let y = if relu { _mm256_max_epi32(y, _mm256_setzero_si256()) } else { y };
+            let y = if relu {
+                _mm256_max_epi32(y, _mm256_setzero_si256())
+            } else {
+                y
+            };
             _mm256_storeu_si256(tmp.as_mut_ptr().add(q0 + 8 * i) as *mut __m256i, y);
         }
     }
@@ -1283,7 +1823,15 @@ unsafe fn dw_span512(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, r
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dw_span256(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, relu: bool, tmp: &mut [i32]) -> bool {
+unsafe fn dw_span256(
+    buf: &[f64],
+    g: &DwGeom,
+    wk: &[f64],
+    bias: f64,
+    mul: f64,
+    relu: bool,
+    tmp: &mut [i32],
+) -> bool {
     use std::arch::x86_64::*;
     let m = _mm256_set1_pd(mul);
     let bp = buf.as_ptr();
@@ -1300,7 +1848,14 @@ unsafe fn dw_span256(buf: &[f64], g: &DwGeom, wk: &[f64], bias: f64, mul: f64, r
         for (i, &a) in acc.iter().enumerate() {
             let q = q0 + 4 * i;
             let y = cvt4(a, m);
-            low = _mm_min_epi32(low, _mm_blendv_epi8(_mm_set1_epi32(i32::MAX), y, lanes4((g.valid[q / 8] >> (q % 8)) & 0xf)));
+            low = _mm_min_epi32(
+                low,
+                _mm_blendv_epi8(
+                    _mm_set1_epi32(i32::MAX),
+                    y,
+                    lanes4((g.valid[q / 8] >> (q % 8)) & 0xf),
+                ),
+            );
             _mm_storeu_si128(tmp.as_mut_ptr().add(q) as *mut __m128i, relu4(y, relu));
         }
     }

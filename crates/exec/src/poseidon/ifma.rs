@@ -59,7 +59,12 @@ fn split52(w: [u64; 4]) -> Limbs {
 }
 
 fn join52(l: Limbs) -> [u64; 4] {
-    [l[0] | l[1] << 52, l[1] >> 12 | l[2] << 40, l[2] >> 24 | l[3] << 28, l[3] >> 36 | l[4] << 16]
+    [
+        l[0] | l[1] << 52,
+        l[1] >> 12 | l[2] << 40,
+        l[2] >> 24 | l[3] << 28,
+        l[3] >> 36 | l[4] << 16,
+    ]
 }
 
 fn consts() -> &'static Consts {
@@ -76,7 +81,8 @@ fn consts() -> &'static Consts {
         let pinv = inv.wrapping_neg() & MASK;
         let q = params();
         let conv_row = |row: &[Fr; T]| -> [Limbs; T] { std::array::from_fn(|i| mont(&row[i])) };
-        let conv_mat = |m: &[[Fr; T]; T]| -> [[Limbs; T]; T] { std::array::from_fn(|i| conv_row(&m[i])) };
+        let conv_mat =
+            |m: &[[Fr; T]; T]| -> [[Limbs; T]; T] { std::array::from_fn(|i| conv_row(&m[i])) };
         Consts {
             p,
             pinv,
@@ -303,7 +309,13 @@ unsafe fn to_mont(lanes: &[Limbs; LANES], c: &Consts) -> Fe {
 /// Out of Montgomery form, one canonical field element per lane.
 #[inline(always)]
 unsafe fn from_mont(x: &Fe, c: &Consts) -> [Fr; LANES] {
-    let one = Fe([splat(1), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()]);
+    let one = Fe([
+        splat(1),
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+        _mm512_setzero_si512(),
+    ]);
     let y = mul(x, &one, c);
     let mut cols = [[0u64; LANES]; 5];
     for k in 0..5 {

@@ -16,7 +16,9 @@ use crate::tensor::{broadcast_shape, Tensor};
 pub fn expand(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.input(0)?;
     b.input(1)?;
-    let spec = b.constant(1).ok_or_else(|| b.unsupported("the target shape (input #1) must be a constant"))?;
+    let spec = b
+        .constant(1)
+        .ok_or_else(|| b.unsupported("the target shape (input #1) must be a constant"))?;
     let mut target = Vec::with_capacity(spec.tensor.len());
     for &v in &spec.tensor.data {
         if !(v >= 0.0 && v.fract() == 0.0) {
@@ -25,9 +27,19 @@ pub fn expand(b: &mut Builder<'_>) -> Result<Ref> {
         target.push(v as usize);
     }
     let xs = b.shape(&x);
-    let out = broadcast_shape(&xs, &target).ok_or_else(|| b.err(format!("input of shape {xs:?} does not broadcast to {target:?}")))?;
-    if out.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).is_none_or(|n| n > MAX_FOLDED_ELEMENTS) {
-        return Err(b.unsupported(format!("an expanded shape {out:?} larger than {MAX_FOLDED_ELEMENTS} elements")));
+    let out = broadcast_shape(&xs, &target).ok_or_else(|| {
+        b.err(format!(
+            "input of shape {xs:?} does not broadcast to {target:?}"
+        ))
+    })?;
+    if out
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .is_none_or(|n| n > MAX_FOLDED_ELEMENTS)
+    {
+        return Err(b.unsupported(format!(
+            "an expanded shape {out:?} larger than {MAX_FOLDED_ELEMENTS} elements"
+        )));
     }
     if out == xs {
         return Ok(x);
@@ -39,7 +51,15 @@ pub fn expand(b: &mut Builder<'_>) -> Result<Ref> {
         let mut s = vec![1; out.len() - shape.len()];
         s.extend_from_slice(&shape);
         shape = s;
-        cur = b.push("reshape", Op::Reshape { shape: shape.clone() }, vec![cur], shape.clone(), dtype);
+        cur = b.push(
+            "reshape",
+            Op::Reshape {
+                shape: shape.clone(),
+            },
+            vec![cur],
+            shape.clone(),
+            dtype,
+        );
     }
     for axis in 0..out.len() {
         if shape[axis] == out[axis] {
@@ -48,8 +68,17 @@ pub fn expand(b: &mut Builder<'_>) -> Result<Ref> {
         // shape[axis] == 1 (broadcast_shape): repeat its one slice out[axis] times
         let n = out[axis];
         shape[axis] = n;
-        let indices = Ref::Const(Const { dtype: DType::Int, tensor: Tensor::new(vec![n], vec![0.0; n]) });
-        cur = b.push(&format!("repeat_axis{axis}"), Op::Gather { axis }, vec![cur, indices], shape.clone(), dtype);
+        let indices = Ref::Const(Const {
+            dtype: DType::Int,
+            tensor: Tensor::new(vec![n], vec![0.0; n]),
+        });
+        cur = b.push(
+            &format!("repeat_axis{axis}"),
+            Op::Gather { axis },
+            vec![cur, indices],
+            shape.clone(),
+            dtype,
+        );
     }
     Ok(cur)
 }

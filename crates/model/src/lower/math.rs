@@ -44,7 +44,11 @@ pub fn mean(b: &mut Builder<'_>) -> Result<Ref> {
 /// `Max(x1, ..., xk)` and `Min(...)` with k != 2 inputs: chains of the binary Max / Min (exact
 /// but for the final rescale of each step).
 pub fn max_min(b: &mut Builder<'_>) -> Result<Ref> {
-    let (kind, part) = if b.node.op_type == "Max" { (BinaryKind::Max, "max") } else { (BinaryKind::Min, "min") };
+    let (kind, part) = if b.node.op_type == "Max" {
+        (BinaryKind::Max, "max")
+    } else {
+        (BinaryKind::Min, "min")
+    };
     chain(b, kind, part)
 }
 
@@ -80,13 +84,21 @@ pub fn pow(b: &mut Builder<'_>) -> Result<Ref> {
 fn pow_const_exponent(b: &mut Builder<'_>, x: &Ref, e: &Const) -> Result<Ref> {
     let xs = b.shape(x);
     if broadcast_shape(&xs, &e.tensor.shape).as_deref() != Some(&xs[..]) {
-        return Err(b.unsupported(format!("an exponent of shape {:?} that widens the base {xs:?}", e.tensor.shape)));
+        return Err(b.unsupported(format!(
+            "an exponent of shape {:?} that widens the base {xs:?}",
+            e.tensor.shape
+        )));
     }
-    let v = uniform(e).ok_or_else(|| b.unsupported("an exponent tensor with different values; only one constant exponent"))?;
+    let v = uniform(e).ok_or_else(|| {
+        b.unsupported("an exponent tensor with different values; only one constant exponent")
+    })?;
     let float = b.dtype(x) == DType::Float;
     if v == 0.0 {
         let dtype = b.dtype(x);
-        return Ok(Ref::Const(Const { dtype, tensor: Tensor::filled(xs, 1.0) }));
+        return Ok(Ref::Const(Const {
+            dtype,
+            tensor: Tensor::filled(xs, 1.0),
+        }));
     }
     if v == 1.0 {
         return Ok(x.clone());
@@ -104,7 +116,11 @@ fn pow_const_exponent(b: &mut Builder<'_>, x: &Ref, e: &Const) -> Result<Ref> {
     }
     // a negative exponent: the reciprocal first, so that large results (small |x|) keep their
     // precision, then (1/x)^|e|
-    let x = if v < 0.0 { b.unary("reciprocal", Op::Unary(UnaryKind::Reciprocal), x) } else { x.clone() };
+    let x = if v < 0.0 {
+        b.unary("reciprocal", Op::Unary(UnaryKind::Reciprocal), x)
+    } else {
+        x.clone()
+    };
     // x^n by square-and-multiply: base runs through x, x^2, x^4, ...
     let mut acc: Option<Ref> = None;
     let mut base = x.clone();
@@ -138,10 +154,19 @@ fn pow_const_exponent(b: &mut Builder<'_>, x: &Ref, e: &Const) -> Result<Ref> {
 pub fn sign(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.input(0)?;
     let float = b.dtype(&x) == DType::Float;
-    let zero = Ref::Const(Const { dtype: b.dtype(&x), tensor: Tensor::scalar(0.0) });
+    let zero = Ref::Const(Const {
+        dtype: b.dtype(&x),
+        tensor: Tensor::scalar(0.0),
+    });
     let pos = b.compare("positive", CompareKind::Greater, &x, &zero)?;
     let neg = b.compare("negative", CompareKind::Less, &x, &zero)?;
     let shape = b.shape(&x);
     let dtype = if float { DType::Float } else { DType::Int };
-    Ok(b.push("sub", Op::Binary(BinaryKind::Sub), vec![pos, neg], shape, dtype))
+    Ok(b.push(
+        "sub",
+        Op::Binary(BinaryKind::Sub),
+        vec![pos, neg],
+        shape,
+        dtype,
+    ))
 }

@@ -25,10 +25,25 @@ use crate::tensor::{broadcast_shape, Tensor};
 /// Min with exactly two inputs are the binary operators themselves and are not lowered.
 pub const LOWERED_OPS: &[&str] = &[
     // nn
-    "HardSigmoid", "HardSwish", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Mish", "Gelu", "PRelu",
-    "ThresholdedRelu", "LayerNormalization",
+    "HardSigmoid",
+    "HardSwish",
+    "Elu",
+    "Selu",
+    "Celu",
+    "Softplus",
+    "Softsign",
+    "Mish",
+    "Gelu",
+    "PRelu",
+    "ThresholdedRelu",
+    "LayerNormalization",
     // math
-    "Sum", "Mean", "Max", "Min", "Pow", "Sign",
+    "Sum",
+    "Mean",
+    "Max",
+    "Min",
+    "Pow",
+    "Sign",
     // array
     "Expand",
 ];
@@ -67,7 +82,12 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
     if !(node.domain.is_empty() || node.domain == "ai.onnx") {
         return Ok(None);
     }
-    let mut b = Builder { node, opset, inputs, nodes: Vec::new() };
+    let mut b = Builder {
+        node,
+        opset,
+        inputs,
+        nodes: Vec::new(),
+    };
     let out = match node.op_type.as_str() {
         "HardSigmoid" => nn::hard_sigmoid(&mut b)?,
         "HardSwish" => nn::hard_swish(&mut b)?,
@@ -89,7 +109,10 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "Expand" => array::expand(&mut b)?,
         _ => return Ok(None),
     };
-    Ok(Some(Lowered { nodes: b.nodes, out }))
+    Ok(Some(Lowered {
+        nodes: b.nodes,
+        out,
+    }))
 }
 
 /// What a lowering function works with: the node's attributes and inputs, and the operators it
@@ -147,14 +170,20 @@ impl Builder<'_> {
     }
     /// Input `i`, which must be present.
     fn input(&self, i: usize) -> Result<Ref> {
-        if self.has(i) { Ok(Ref::In(i)) } else { Err(self.err(format!("missing input #{i}"))) }
+        if self.has(i) {
+            Ok(Ref::In(i))
+        } else {
+            Err(self.err(format!("missing input #{i}")))
+        }
     }
     /// Input `i`, a float tensor (the activations are defined on floats only).
     fn float_input(&self, i: usize) -> Result<Ref> {
         let r = self.input(i)?;
         match self.dtype(&r) {
             DType::Float => Ok(r),
-            d => Err(self.unsupported(format!("input #{i} is {d:?}; this operator is defined on float tensors"))),
+            d => Err(self.unsupported(format!(
+                "input #{i} is {d:?}; this operator is defined on float tensors"
+            ))),
         }
     }
     /// Input `i` when it is a compile-time constant.
@@ -166,7 +195,12 @@ impl Builder<'_> {
     }
     fn shape(&self, r: &Ref) -> Vec<usize> {
         match r {
-            Ref::In(i) => self.inputs.get(*i).and_then(|x| x.shape()).map(<[usize]>::to_vec).unwrap_or_default(),
+            Ref::In(i) => self
+                .inputs
+                .get(*i)
+                .and_then(|x| x.shape())
+                .map(<[usize]>::to_vec)
+                .unwrap_or_default(),
             Ref::Node(j) => self.nodes[*j].shape.clone(),
             Ref::Const(c) => c.tensor.shape.clone(),
         }
@@ -184,8 +218,21 @@ impl Builder<'_> {
     }
 
     /// Appends one operator and returns its value.
-    fn push(&mut self, part: &str, op: Op, inputs: Vec<Ref>, shape: Vec<usize>, dtype: DType) -> Ref {
-        self.nodes.push(LNode { part: part.to_string(), op, inputs, shape, dtype });
+    fn push(
+        &mut self,
+        part: &str,
+        op: Op,
+        inputs: Vec<Ref>,
+        shape: Vec<usize>,
+        dtype: DType,
+    ) -> Ref {
+        self.nodes.push(LNode {
+            part: part.to_string(),
+            op,
+            inputs,
+            shape,
+            dtype,
+        });
         Ref::Node(self.nodes.len() - 1)
     }
     /// An elementwise operator of one operand, its shape and element type kept.
@@ -204,14 +251,32 @@ impl Builder<'_> {
     /// A binary operator with numpy broadcasting; a float when either operand is one.
     fn binary(&mut self, part: &str, kind: BinaryKind, a: &Ref, b: &Ref) -> Result<Ref> {
         let (sa, sb) = (self.shape(a), self.shape(b));
-        let shape = broadcast_shape(&sa, &sb).ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
-        let dtype = if self.dtype(a) == DType::Float || self.dtype(b) == DType::Float { DType::Float } else { DType::Int };
-        Ok(self.push(part, Op::Binary(kind), vec![a.clone(), b.clone()], shape, dtype))
+        let shape = broadcast_shape(&sa, &sb)
+            .ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
+        let dtype = if self.dtype(a) == DType::Float || self.dtype(b) == DType::Float {
+            DType::Float
+        } else {
+            DType::Int
+        };
+        Ok(self.push(
+            part,
+            Op::Binary(kind),
+            vec![a.clone(), b.clone()],
+            shape,
+            dtype,
+        ))
     }
     fn compare(&mut self, part: &str, kind: CompareKind, a: &Ref, b: &Ref) -> Result<Ref> {
         let (sa, sb) = (self.shape(a), self.shape(b));
-        let shape = broadcast_shape(&sa, &sb).ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
-        Ok(self.push(part, Op::Compare(kind), vec![a.clone(), b.clone()], shape, DType::Bool))
+        let shape = broadcast_shape(&sa, &sb)
+            .ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
+        Ok(self.push(
+            part,
+            Op::Compare(kind),
+            vec![a.clone(), b.clone()],
+            shape,
+            DType::Bool,
+        ))
     }
     /// `x · alpha + beta` in one rounding (an Affine with the same factor for every channel)
     /// when `x` has a channel axis (rank >= 2), else as Mul then Add.
@@ -219,7 +284,14 @@ impl Builder<'_> {
         let shape = self.shape(x);
         if shape.len() >= 2 && shape[1] > 0 {
             let c = shape[1];
-            return Ok(self.unary(part, Op::Affine { mul: vec![alpha; c], add: vec![beta; c] }, x));
+            return Ok(self.unary(
+                part,
+                Op::Affine {
+                    mul: vec![alpha; c],
+                    add: vec![beta; c],
+                },
+                x,
+            ));
         }
         let m = self.binary(&format!("{part}_mul"), BinaryKind::Mul, x, &scalar(alpha))?;
         self.binary(part, BinaryKind::Add, &m, &scalar(beta))
@@ -228,7 +300,10 @@ impl Builder<'_> {
 
 /// A float scalar constant (broadcasts against any shape).
 fn scalar(v: f64) -> Ref {
-    Ref::Const(Const { dtype: DType::Float, tensor: Tensor::scalar(v) })
+    Ref::Const(Const {
+        dtype: DType::Float,
+        tensor: Tensor::scalar(v),
+    })
 }
 
 /// The single value of a constant whose elements are all equal (a scalar in effect).

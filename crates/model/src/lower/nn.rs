@@ -21,9 +21,22 @@ pub fn hard_sigmoid(b: &mut Builder<'_>) -> Result<Ref> {
     hard_sigmoid_of(b, &x, alpha, beta, "")
 }
 
-fn hard_sigmoid_of(b: &mut Builder<'_>, x: &Ref, alpha: f64, beta: f64, prefix: &str) -> Result<Ref> {
+fn hard_sigmoid_of(
+    b: &mut Builder<'_>,
+    x: &Ref,
+    alpha: f64,
+    beta: f64,
+    prefix: &str,
+) -> Result<Ref> {
     let lin = b.affine(&format!("{prefix}linear"), x, alpha, beta)?;
-    Ok(b.unary(&format!("{prefix}clip"), Op::Clip { min: Some(0.0), max: Some(1.0) }, &lin))
+    Ok(b.unary(
+        &format!("{prefix}clip"),
+        Op::Clip {
+            min: Some(0.0),
+            max: Some(1.0),
+        },
+        &lin,
+    ))
 }
 
 /// `HardSwish(x) = x · HardSigmoid(x)` with alpha 1/6, beta 1/2: `Mul(x, Clip[0, 1](Affine(x)))`.
@@ -41,7 +54,14 @@ pub fn elu(b: &mut Builder<'_>) -> Result<Ref> {
     let alpha = b.float("alpha", 1.0)?;
     gain_in_range(b, alpha)?;
     let r = b.relu("relu", &x);
-    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: alpha, width: 1.0 }, &x);
+    let p = b.smooth(
+        "exp_part",
+        SmoothFn::ExpM1Neg {
+            gain: alpha,
+            width: 1.0,
+        },
+        &x,
+    );
     b.binary("add", BinaryKind::Add, &r, &p)
 }
 
@@ -54,7 +74,14 @@ pub fn selu(b: &mut Builder<'_>) -> Result<Ref> {
     gain_in_range(b, gamma * alpha)?;
     let r = b.relu("relu", &x);
     let pos = b.binary("scale", BinaryKind::Mul, &r, &scalar(gamma))?;
-    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: gamma * alpha, width: 1.0 }, &x);
+    let p = b.smooth(
+        "exp_part",
+        SmoothFn::ExpM1Neg {
+            gain: gamma * alpha,
+            width: 1.0,
+        },
+        &x,
+    );
     b.binary("add", BinaryKind::Add, &pos, &p)
 }
 
@@ -62,7 +89,9 @@ pub fn selu(b: &mut Builder<'_>) -> Result<Ref> {
 /// which must hold it (|gain| <= 2^20).
 fn gain_in_range(b: &Builder<'_>, gain: f64) -> Result<()> {
     if gain.abs() > 2f64.powi(20) {
-        return Err(b.unsupported(format!("a negative branch of magnitude {gain}: at most 2^20")));
+        return Err(b.unsupported(format!(
+            "a negative branch of magnitude {gain}: at most 2^20"
+        )));
     }
     Ok(())
 }
@@ -77,7 +106,14 @@ pub fn celu(b: &mut Builder<'_>) -> Result<Ref> {
         return Err(b.unsupported(format!("alpha = {alpha}: only 2^-20 <= alpha <= 2^20")));
     }
     let r = b.relu("relu", &x);
-    let p = b.smooth("exp_part", SmoothFn::ExpM1Neg { gain: alpha, width: alpha }, &x);
+    let p = b.smooth(
+        "exp_part",
+        SmoothFn::ExpM1Neg {
+            gain: alpha,
+            width: alpha,
+        },
+        &x,
+    );
     b.binary("add", BinaryKind::Add, &r, &p)
 }
 
@@ -126,10 +162,16 @@ pub fn gelu(b: &mut Builder<'_>) -> Result<Ref> {
 /// Otherwise `Add(r, Mul(Sub(x, r), slope))` with `r = Relu(x)` (`x − r = min(x, 0)` exactly).
 pub fn prelu(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.float_input(0)?;
-    let slope = b.constant(1).ok_or_else(|| b.unsupported("the slope (input #1) must be a constant"))?.clone();
+    let slope = b
+        .constant(1)
+        .ok_or_else(|| b.unsupported("the slope (input #1) must be a constant"))?
+        .clone();
     let xs = b.shape(&x);
     if broadcast_shape(&xs, &slope.tensor.shape).as_deref() != Some(&xs[..]) {
-        return Err(b.err(format!("slope of shape {:?} does not broadcast to the input {xs:?}", slope.tensor.shape)));
+        return Err(b.err(format!(
+            "slope of shape {:?} does not broadcast to the input {xs:?}",
+            slope.tensor.shape
+        )));
     }
     if let Some(alpha) = uniform(&slope) {
         return Ok(b.unary("", Op::LeakyRelu { alpha }, &x));
@@ -166,15 +208,27 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.float_input(0)?;
     let xs = b.shape(&x);
     let axis = b.int("axis", -1)?;
-    let first = norm_axis(axis, xs.len()).ok_or_else(|| b.err(format!("axis {axis} out of range for rank {}", xs.len())))?;
+    let first = norm_axis(axis, xs.len())
+        .ok_or_else(|| b.err(format!("axis {axis} out of range for rank {}", xs.len())))?;
     let axes: Vec<usize> = (first..xs.len()).collect();
     let eps = b.float("epsilon", 1e-5)?;
     if eps <= 0.0 {
         return Err(b.unsupported(format!("epsilon = {eps} (must be positive)")));
     }
     let normalized = &xs[first..];
-    let scale = b.constant(1).ok_or_else(|| b.unsupported("Scale (input #1) must be a constant"))?.clone();
-    let bias = if b.has(2) { Some(b.constant(2).ok_or_else(|| b.unsupported("B (input #2) must be a constant"))?.clone()) } else { None };
+    let scale = b
+        .constant(1)
+        .ok_or_else(|| b.unsupported("Scale (input #1) must be a constant"))?
+        .clone();
+    let bias = if b.has(2) {
+        Some(
+            b.constant(2)
+                .ok_or_else(|| b.unsupported("B (input #2) must be a constant"))?
+                .clone(),
+        )
+    } else {
+        None
+    };
     for (what, c) in [("Scale", Some(&scale)), ("B", bias.as_ref())] {
         if let Some(c) = c {
             if broadcast_shape(normalized, &c.tensor.shape).as_deref() != Some(normalized) {
@@ -183,10 +237,28 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
         }
     }
     let stats = reduce_shape(&xs, &axes, true);
-    let mean = b.push("mean", Op::ReduceMean { axes: axes.clone(), keepdims: true }, vec![x.clone()], stats.clone(), crate::onnx::DType::Float);
+    let mean = b.push(
+        "mean",
+        Op::ReduceMean {
+            axes: axes.clone(),
+            keepdims: true,
+        },
+        vec![x.clone()],
+        stats.clone(),
+        crate::onnx::DType::Float,
+    );
     let d = b.binary("centered", BinaryKind::Sub, &x, &mean)?;
     let sq = b.binary("square", BinaryKind::Mul, &d, &d)?;
-    let var = b.push("variance", Op::ReduceMean { axes, keepdims: true }, vec![sq], stats, crate::onnx::DType::Float);
+    let var = b.push(
+        "variance",
+        Op::ReduceMean {
+            axes,
+            keepdims: true,
+        },
+        vec![sq],
+        stats,
+        crate::onnx::DType::Float,
+    );
     let ve = b.binary("variance_eps", BinaryKind::Add, &var, &scalar(eps))?;
     let sd = b.unary("std", Op::Unary(UnaryKind::Sqrt), &ve);
     let sdg = b.binary("std_floor", BinaryKind::Max, &sd, &scalar(eps.sqrt()))?;
@@ -194,7 +266,10 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
     if uniform(&scale) != Some(1.0) {
         y = b.binary("scale", BinaryKind::Mul, &y, &Ref::In(1))?;
     }
-    if bias.as_ref().is_some_and(|c| c.tensor.data.iter().any(|&v| v != 0.0)) {
+    if bias
+        .as_ref()
+        .is_some_and(|c| c.tensor.data.iter().any(|&v| v != 0.0))
+    {
         y = b.binary("bias", BinaryKind::Add, &y, &Ref::In(2))?;
     }
     Ok(y)

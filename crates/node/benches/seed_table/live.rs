@@ -380,7 +380,10 @@ pub fn print_phases(r: &ModelRun) {
     );
     println!(
         "    {:<56} {:>10} {:>12}",
-        format!("honest: {} s window, claim (finalised, paid at once)", h.window_s),
+        format!(
+            "honest: {} s window, claim (finalised, paid at once)",
+            h.window_s
+        ),
         "-",
         h.finalize_gas + h.withdraw_gas
     );

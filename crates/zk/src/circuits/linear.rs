@@ -217,7 +217,9 @@ impl Gemm {
     /// Encodes everything the synthesis reads (the circuit table's structure key): the input
     /// chunk lengths, the shift and every [`Gemm::output_taps`], length-prefixed.
     pub fn structure(&self, e: &mut Enc) {
-        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| self.output_taps(p));
+        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| {
+            self.output_taps(p)
+        });
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).
@@ -226,7 +228,13 @@ impl Gemm {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        synthesize_linear(inputs, self.shift, self.y_len, |p| self.output_taps(p), hint)
+        synthesize_linear(
+            inputs,
+            self.shift,
+            self.y_len,
+            |p| self.output_taps(p),
+            hint,
+        )
     }
 }
 
@@ -355,8 +363,8 @@ impl Conv {
             let ox0 = y_start.max(row * out_row) % out_row / s.m;
             let ox1 = y_end.min((row + 1) * out_row - 1) % out_row / s.m;
             let ix0 = (ox0 * s.strides[1]) as isize - s.pads[1] as isize;
-            let ix1 = (ox1 * s.strides[1] + (s.kw - 1) * s.dilations[1]) as isize
-                - s.pads[1] as isize;
+            let ix1 =
+                (ox1 * s.strides[1] + (s.kw - 1) * s.dilations[1]) as isize - s.pads[1] as isize;
             let (ix0, ix1) = (ix0.max(0) as usize, ix1.min(s.w as isize - 1));
             if ix1 < ix0 as isize {
                 continue;
@@ -436,13 +444,18 @@ impl Conv {
     /// `(weight, position in the concatenation of the chunks read)` of its window.
     pub fn output_taps(&self, p: usize) -> (i64, Vec<(i64, usize)>) {
         let (oc, taps) = self.taps(p);
-        (self.bias[oc], taps.into_iter().filter(|(w, _)| *w != 0).collect())
+        (
+            self.bias[oc],
+            taps.into_iter().filter(|(w, _)| *w != 0).collect(),
+        )
     }
 
     /// Encodes everything the synthesis reads (the circuit table's structure key): the input
     /// chunk lengths, the shift and every [`Conv::output_taps`], length-prefixed.
     pub fn structure(&self, e: &mut Enc) {
-        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| self.output_taps(p));
+        encode_linear(e, &self.x_lens, self.shift, self.y_len, |p| {
+            self.output_taps(p)
+        });
     }
 
     /// The circuit with a supplied rescale witness (tests play a cheating prover with it).
@@ -451,7 +464,13 @@ impl Conv {
         inputs: &[Vec<SignedVar<Fr>>],
         hint: RescaleHint,
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
-        synthesize_linear(inputs, self.shift, self.y_len, |p| self.output_taps(p), hint)
+        synthesize_linear(
+            inputs,
+            self.shift,
+            self.y_len,
+            |p| self.output_taps(p),
+            hint,
+        )
     }
 }
 

@@ -239,7 +239,10 @@ impl<F: PrimeField> SignedVar<F> {
         }
         let value = FpVar::new_witness(self.value.cs(), || self.value.value())?;
         value.enforce_equal(&self.value)?;
-        Ok(Self { value, ..self.clone() })
+        Ok(Self {
+            value,
+            ..self.clone()
+        })
     }
 
     /// A constant.
