@@ -106,9 +106,16 @@ fn sr(x: i128, k: i32) -> Option<i128> {
         (x == 0).then_some(0)
     }
 }
+/// n / d rounded half up, exactly.
 fn dr(n: i128, d: i128) -> i128 {
     let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
-    (2 * n + d).div_euclid(2 * d)
+    // floor((2n + d) / 2d) without forming 2n, which wraps for an n near the i128 bounds
+    let (q, r) = (n.div_euclid(d), n.rem_euclid(d));
+    if 2 * r >= d {
+        q + 1
+    } else {
+        q
+    }
 }
 /// A stored value, or None (the executor must refuse it).
 fn stored(v: Option<i128>) -> Option<i32> {
