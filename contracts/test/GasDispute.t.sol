@@ -6,21 +6,15 @@ import {Fixture} from "./utils/Fixture.sol";
 import {SimModel, SimTrace} from "./utils/Sim.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
 import {TensorMeta} from "../src/lib/Commitments.sol";
-
-contract Noop {
-    function poke() external {}
-}
+import {GasMeter} from "./utils/GasMeter.sol";
 
 /// The gas of a whole binary dispute over a 155-operator model (MobileNet's operator count),
 /// 16 chunks per intermediate tensor, defect in the last chunk of op 100. Each transaction is
 /// counted as a transaction: execution + 21000 + calldata gas. Without --isolate all moves run in
 /// one test transaction (storage stays warm, figures are low); docs/gas.md records the figures of
 /// `forge test --mc GasDisputeTest --isolate -vv`, where each call is its own transaction.
-contract GasDisputeTest is Fixture {
-    uint256 internal total;
+contract GasDisputeTest is Fixture, GasMeter {
     uint256 internal maxMove;
-    uint256 internal txs;
-    bool internal isolated; // under --isolate, lastCallGas already counts the transaction's intrinsic gas
     SimModel internal sm;
     SimTrace internal sHonest;
     SimTrace internal sBad;
@@ -29,25 +23,25 @@ contract GasDisputeTest is Fixture {
         FaultDisputeGame.Game memory gm = game.getGame(gid);
         if (gm.phase == FaultDisputeGame.Phase.DefenderRoots) {
             bytes32[] memory r = defenderRootsFor(gid, sBad);
-            return _tx(submitter, address(game), abi.encodeCall(game.postRoots, (gid, r)), "postRoots");
+            return meter(submitter, address(game), abi.encodeCall(game.postRoots, (gid, r)), "postRoots");
         } else if (gm.phase == FaultDisputeGame.Phase.ChallengerRoots) {
             bytes32[] memory dr = defenderRootsFor(gid, sBad);
             bytes32[] memory cr = sHonest.stateRoots(game.positions(gid));
-            return _tx(challenger, address(game), abi.encodeCall(game.postCounterRoots, (gid, dr, cr)), "postCounterRoots");
+            return meter(challenger, address(game), abi.encodeCall(game.postCounterRoots, (gid, dr, cr)), "postCounterRoots");
         } else if (gm.phase == FaultDisputeGame.Phase.DefenderReveal) {
             return _reveal(gid, gm.hi);
         } else if (gm.phase == FaultDisputeGame.Phase.ChallengerReveal) {
             bytes memory data = abi.encodeCall(
                 game.revealCounterTensor, (gid, sHonest.chunksRoot(gm.hi), sHonest.statePath(gm.hi, gm.hi))
             );
-            return _tx(challenger, address(game), data, "revealCounterTensor");
+            return meter(challenger, address(game), data, "revealCounterTensor");
         } else if (gm.phase == FaultDisputeGame.Phase.DefenderNodes) {
             bytes32[] memory nd = nodesFor(gid, sBad);
-            return _tx(submitter, address(game), abi.encodeCall(game.postNodes, (gid, nd)), "postNodes");
+            return meter(submitter, address(game), abi.encodeCall(game.postNodes, (gid, nd)), "postNodes");
         } else if (gm.phase == FaultDisputeGame.Phase.ChallengerNodes) {
             bytes32[] memory dn = nodesFor(gid, sBad);
             bytes32[] memory cn = nodesFor(gid, sHonest);
-            return _tx(challenger, address(game), abi.encodeCall(game.postCounterNodes, (gid, dn, cn)), "postCounterNodes");
+            return meter(challenger, address(game), abi.encodeCall(game.postCounterNodes, (gid, dn, cn)), "postCounterNodes");
         }
         return 0;
     }
@@ -57,41 +51,12 @@ contract GasDisputeTest is Fixture {
         bytes32 cr = sBad.chunksRoot(op);
         bytes32[] memory mp = sm.metaPath(op);
         bytes32[] memory sib = sBad.statePath(op, op);
-        return _tx(submitter, address(game), abi.encodeCall(game.revealTensor, (gid, meta, cr, mp, sib)), "revealTensor");
-    }
-
-    function _calldataGas(bytes memory d) internal pure returns (uint256 g) {
-        for (uint256 i = 0; i < d.length; ++i) g += d[i] == 0 ? 4 : 16;
-    }
-
-    function _tx(address who, address to, bytes memory data, string memory what) internal returns (uint256 g) {
-        return _txv(who, to, 0, data, what);
-    }
-
-    function _txv(address who, address to, uint256 value, bytes memory data, string memory what)
-        internal
-        returns (uint256 g)
-    {
-        vm.prank(who);
-        (bool ok, bytes memory ret) = to.call{value: value}(data);
-        if (!ok) {
-            assembly {
-                revert(add(ret, 0x20), mload(ret))
-            }
-        }
-        g = vm.lastCallGas().gasTotalUsed;
-        if (!isolated) g += 21000 + _calldataGas(data);
-        console.log(what, g);
-        total += g;
-        txs += 1;
+        return meter(submitter, address(game), abi.encodeCall(game.revealTensor, (gid, meta, cr, mp, sib)), "revealTensor");
     }
 
     function test_binaryDispute155() public {
         deployAll();
-        Noop noop = new Noop();
-        noop.poke();
-        isolated = vm.lastCallGas().gasTotalUsed >= 21000;
-        console.log("isolated (per-transaction accounting)", isolated ? 1 : 0);
+        detectIsolation();
         SimModel m = newSim(155, 16, "mobilenet-like");
         uint256 id = register(m, params(2, 1));
         SimTrace honest = newTrace(m, 0, 0);
@@ -100,7 +65,7 @@ contract GasDisputeTest is Fixture {
         submit(rid, bad, submitter);
         bytes32 croot = honest.stateRoot(155);
         bytes memory chData = abi.encodeCall(manager.challenge, (rid, rqRec(rid), resRec(rid), croot));
-        uint256 open = _txv(challenger, address(manager), CH_BOND, chData, "challenge (opens the game)");
+        uint256 open = meterValue(challenger, address(manager), CH_BOND, chData, "challenge (opens the game)");
         // the game was created by that call; the dissection moves follow
         uint256 gid = 0;
         vm.deal(challenger, 100 ether);
@@ -124,7 +89,7 @@ contract GasDisputeTest is Fixture {
         verifier.verifyProof(sp.vk, sp.proof, pub);
         // the verification's own execution gas (forge does not isolate view calls)
         uint256 verifyGas = vm.lastCallGas().gasTotalUsed;
-        uint256 fin = _tx(challenger, address(game), abi.encodeCall(game.proveStep, (gid, sp)), "proveStep (final step)");
+        uint256 fin = meter(challenger, address(game), abi.encodeCall(game.proveStep, (gid, sp)), "proveStep (final step)");
         vm.assertEq(uint256(outcome(gid)), uint256(FaultDisputeGame.Outcome.ChallengerWon));
         console.log("transactions", txs);
         console.log("largest dissection move", maxMove);
