@@ -70,14 +70,20 @@ library Commitments {
         return bytes32(h);
     }
 
-    /// e = sum_{k<7} (v[base+k] + 2^31) * 2^(32k), positions >= limit contribute nothing.
+    /// e = sum_{k<7} (v[base+k] + 2^31) * 2^(32k), positions >= limit contribute nothing
+    /// (requires base < limit <= packed.length / 4).
     function pack7(bytes calldata packed, uint256 base, uint256 limit) internal pure returns (uint256 e) {
-        uint256 end = base + 7;
-        if (end > limit) end = limit;
-        for (uint256 k = base; k < end; ++k) {
-            // int32 big-endian to the offset value v + 2^31: flipping the sign bit does it
-            uint256 u = uint32(bytes4(packed[4 * k:4 * k + 4])) ^ 0x80000000;
-            e |= u << (32 * (k - base));
+        uint256 count = limit - base;
+        if (count > 7) count = 7;
+        assembly ("memory-safe") {
+            // one word holds values base .. base+7, value base in its top 4 bytes; lanes at or
+            // past `count` are never read (they may be bytes beyond the slice)
+            let w := calldataload(add(packed.offset, mul(4, base)))
+            for { let k := 0 } lt(k, count) { k := add(k, 1) } {
+                // int32 big-endian to the offset value v + 2^31: flipping the sign bit does it
+                let u := xor(and(shr(sub(224, mul(32, k)), w), 0xffffffff), 0x80000000)
+                e := or(e, shl(mul(32, k), u))
+            }
         }
     }
 
