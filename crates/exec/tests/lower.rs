@@ -659,3 +659,45 @@ fn sign_and_the_lp_pool_pattern() {
         .collect();
     check("LpPool pattern", &g.finish(&y), &small, &kinds, 1e-3);
 }
+
+#[test]
+fn logic_and_or_xor_and_non_strict_comparisons() {
+    // bool tensors from comparisons of the input, combined, then cast back to float; the
+    // extreme inputs hit -1 and 1 exactly, where the non-strict comparisons differ from the
+    // strict ones
+    let mut g = G::new(13, NCHW);
+    let half = g.init(f32s("half", &[], &[0.5]));
+    let two = g.init(f32s("two", &[], &[2.0]));
+    let m1 = g.init(f32s("m1", &[], &[-1.0]));
+    let one = g.init(f32s("one", &[], &[1.0]));
+    let a = g.op("a", "Greater", &["x", &half], vec![]);
+    let b = g.op("b", "Less", &["x", &two], vec![]);
+    let c = g.op("c", "GreaterOrEqual", &["x", &m1], vec![]);
+    let d = g.op("d", "LessOrEqual", &["x", &one], vec![]);
+    let and = g.op("and", "And", &[&a, &b], vec![]);
+    let or = g.op("or", "Or", &[&and, &c], vec![]);
+    let xor = g.op("xor", "Xor", &[&or, &d], vec![]);
+    let y = g.op("y", "Cast", &[&xor], vec![attr("to", A::I(1))]);
+    let kinds = [
+        "Compare", "Compare", "Compare", "Not", "Compare", "Not", "Mul", "Max", "Compare", "Not",
+        "Cast",
+    ];
+    let mut xs = inputs(N);
+    xs.push((0..N).map(|i| [-1.0, 1.0, 0.5, 2.0][i % 4]).collect());
+    let reference = |v: f64| {
+        let (a, b, c, d) = (v > 0.5, v < 2.0, v >= -1.0, v <= 1.0);
+        (((a && b) || c) ^ d) as u8 as f64
+    };
+    check_with("logic", &g.finish(&y), &xs, &kinds, 0.0, Some(&reference));
+    // tract agrees with the reference on the same graph
+    let err = check("logic (tract)", &{
+        let mut g = G::new(13, NCHW);
+        let one = g.init(f32s("one", &[], &[1.0]));
+        let d = g.op("d", "LessOrEqual", &["x", &one], vec![]);
+        let e = g.op("e", "GreaterOrEqual", &["x", &one], vec![]);
+        let x = g.op("xor", "Xor", &[&d, &e], vec![]);
+        let y = g.op("y", "Cast", &[&x], vec![attr("to", A::I(1))]);
+        g.finish(&y)
+    }, &xs, &["Compare", "Not", "Compare", "Not", "Compare", "Not", "Cast"], 0.0);
+    assert_eq!(err, 0.0);
+}

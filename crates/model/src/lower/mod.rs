@@ -6,13 +6,14 @@
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
-//! Min, Pow, Sign), [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
+//! Min, Pow, Sign), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
 //! piecewise cubic of Sigmoid/Tanh/Erf/Exp) and the unbounded part uses Relu, Add, Mul... exactly.
 
 mod array;
+mod logic;
 mod math;
 mod nn;
 
@@ -44,6 +45,12 @@ pub const LOWERED_OPS: &[&str] = &[
     "Min",
     "Pow",
     "Sign",
+    // logic
+    "And",
+    "Or",
+    "Xor",
+    "GreaterOrEqual",
+    "LessOrEqual",
     // array
     "Expand",
 ];
@@ -106,6 +113,10 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,
         "Pow" => math::pow(&mut b)?,
         "Sign" => math::sign(&mut b)?,
+        "And" => logic::and(&mut b)?,
+        "Or" => logic::or(&mut b)?,
+        "Xor" => logic::xor(&mut b)?,
+        "GreaterOrEqual" | "LessOrEqual" => logic::or_equal(&mut b)?,
         "Expand" => array::expand(&mut b)?,
         _ => return Ok(None),
     };
