@@ -24,7 +24,7 @@ fn check(dir: &Path) -> (Vec<String>, String) {
         Err(e) => return (vec![], format!("does not load: {e}")),
     };
     let status = (|| -> Result<String, String> {
-        let graph = Graph::from_path(&onnx).map_err(|e| format!("refused: {e}"))?;
+        Graph::from_path(&onnx).map_err(|e| format!("refused: {e}"))?;
         let sample = read_input_json(&dir.join("input.json")).map_err(|e| e.to_string())?;
         let (_, p) = compile_onnx(&onnx, &default_calibration(sample.len(), Some(&sample)))
             .map_err(|e| format!("does not compile: {e}"))?;
@@ -32,7 +32,8 @@ fn check(dir: &Path) -> (Vec<String>, String) {
             .map_err(|e| format!("does not run: {e}"))?;
         let out = p.outputs[0];
         let fixed = dequantise(&t.slots[out], p.slot_spec(out).scale);
-        let float = TractReference::load(&onnx, &graph.input_shape)
+        let parts: Vec<_> = p.input_parts().into_iter().map(|i| i.part).collect();
+        let float = TractReference::load_inputs(&onnx, &parts)
             .and_then(|r| r.run(&sample))
             .map_err(|e| format!("runs; tract reference failed: {e}"))?;
         let err = fixed

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use zkopml_model::input::synthetic_inputs;
+use zkopml_model::input::{hold_discrete_inputs, synthetic_inputs};
 use zkopml_model::reference::TractReference;
 use zkopml_model::Program;
 
@@ -28,7 +28,11 @@ pub fn measure(
     sample: Option<&[f64]>,
     count: usize,
 ) -> Result<AccuracyReport> {
-    let reference = TractReference::load(onnx, &program.input.shape)?;
+    let parts = program.input_parts();
+    let reference = TractReference::load_inputs(
+        onnx,
+        &parts.iter().map(|p| p.part.clone()).collect::<Vec<_>>(),
+    )?;
     // compare the first real-valued output with more than one value (class scores), else the first
     let k = (0..program.outputs.len())
         .find(|&k| {
@@ -44,7 +48,10 @@ pub fn measure(
         max_abs_output: 0.0,
         top1_agree: 0,
     };
-    for x in synthetic_inputs(program.input.numel(), sample, count, 0xACC0_0001) {
+    let mut sets = synthetic_inputs(program.input.numel(), sample, count, 0xACC0_0001);
+    let discrete: Vec<_> = parts.iter().map(|p| p.part.clone()).collect();
+    hold_discrete_inputs(&mut sets, sample, &discrete);
+    for x in sets {
         let float = reference.run(&x)?.swap_remove(k);
         let trace = run(program, quantise_input(program, &x)?)?;
         let fixed = dequantise(&trace.slots[first_out], spec.scale);

@@ -552,6 +552,7 @@ mod tests {
         };
         let program = Program {
             format_version: zkopml_model::program::FORMAT_VERSION,
+            inputs: vec![],
             input: spec.clone(),
             outputs: vec![3],
             ops: vec![

@@ -28,33 +28,66 @@ impl Trace {
     }
 }
 
-/// Quantise a real-valued input to the program's input scale (round half away from zero).
+/// Quantise an input to slot 0: each graph input at its own scale (round half away from
+/// zero); an integer input must hold integers and a boolean one 0 or 1, taken as they are.
 pub fn quantise_input(program: &Program, values: &[f64]) -> Result<Tensor<i32>> {
     let spec = &program.input;
+    let parts = program.input_parts();
     if values.len() != spec.numel() {
+        let expected: Vec<String> = parts
+            .iter()
+            .map(|p| format!("{} {:?}", p.part.name, p.part.shape))
+            .collect();
         return Err(ExecError::Input(format!(
-            "the input has {} values but the model expects shape {:?} ({} values)",
+            "the input has {} values but the model expects {} values ({})",
             values.len(),
-            spec.shape,
-            spec.numel()
+            spec.numel(),
+            expected.join(" + ")
         )));
     }
-    let f = 2f64.powi(spec.scale);
     let mut data = Vec::with_capacity(values.len());
-    for (i, &v) in values.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(ExecError::Input(format!(
-                "input value #{i} is not finite ({v})"
-            )));
+    let several = parts.len() > 1;
+    for p in &parts {
+        let f = 2f64.powi(p.scale);
+        let what = |i: usize| {
+            if several {
+                format!("value #{i} of input {}", p.part.name)
+            } else {
+                format!("input value #{i}")
+            }
+        };
+        for (i, &v) in values[p.part.offset..p.part.offset + p.part.numel()]
+            .iter()
+            .enumerate()
+        {
+            if !v.is_finite() {
+                return Err(ExecError::Input(format!("{} is not finite ({v})", what(i))));
+            }
+            match p.part.dtype {
+                DType::Int if v.fract() != 0.0 => {
+                    return Err(ExecError::Input(format!(
+                        "{} is {v}; the input is an integer tensor",
+                        what(i)
+                    )))
+                }
+                DType::Bool if v != 0.0 && v != 1.0 => {
+                    return Err(ExecError::Input(format!(
+                        "{} is {v}; the input is a boolean tensor (0 or 1)",
+                        what(i)
+                    )))
+                }
+                _ => {}
+            }
+            let q = (v * f).round();
+            if q < i32::MIN as f64 || q > i32::MAX as f64 {
+                return Err(ExecError::Input(format!(
+                    "{} ({v}) is too large for the input's scale 2^{}",
+                    what(i),
+                    p.scale
+                )));
+            }
+            data.push(q as i32);
         }
-        let q = (v * f).round();
-        if q < i32::MIN as f64 || q > i32::MAX as f64 {
-            return Err(ExecError::Input(format!(
-                "input value #{i} ({v}) is too large for the model's input scale 2^{}",
-                spec.scale
-            )));
-        }
-        data.push(q as i32);
     }
     Ok(Tensor::new(spec.shape.clone(), data))
 }

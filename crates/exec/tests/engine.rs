@@ -192,11 +192,18 @@ fn bad_inputs_are_rejected_with_reasons() {
         "{}",
         "[",
         "{\"input_data\": [[1, \"a\"]]}",
-        "{\"input_data\": [[1], [2]]}",
         "{\"input_data\": []}",
     ] {
         assert!(parse_input_json(bad).is_err(), "{bad}");
     }
+    // two inputs given to a model with one: slot 0 takes them one after the other, and the
+    // total is refused against the model's one input
+    let two = parse_input_json("{\"input_data\": [[1], [2]]}").unwrap();
+    let e = quantise_input(&p, &two).unwrap_err().to_string();
+    assert!(
+        e.contains("2 values") && e.contains("[1, 1, 32, 32]"),
+        "{e}"
+    );
     // a wrong-shaped tensor straight to the executor
     let wrong = zkopml_model::Tensor::new(vec![1, 784], vec![0i32; 784]);
     assert!(run(&p, wrong)

@@ -566,6 +566,7 @@ fn matmul_gemm_and_conv_match_i128_on_extremes() {
         };
         let p = zkopml_model::Program {
             format_version: zkopml_model::program::FORMAT_VERSION,
+            inputs: vec![],
             input: TensorSpec::new(vec![1, 8, 1, 2], DType::Float, 0),
             ops: vec![node(op, vec![s(0)], vec![1, 5, 1, 2])],
             outputs: vec![1],
@@ -620,6 +621,7 @@ fn residual_add_after_a_convolution_is_exact() {
         );
         let p = zkopml_model::Program {
             format_version: zkopml_model::program::FORMAT_VERSION,
+            inputs: vec![],
             input: TensorSpec::new(vec![1, c, 16, 16], DType::Float, 0),
             ops: vec![conv, add],
             outputs: vec![2],

@@ -690,14 +690,150 @@ fn logic_and_or_xor_and_non_strict_comparisons() {
     };
     check_with("logic", &g.finish(&y), &xs, &kinds, 0.0, Some(&reference));
     // tract agrees with the reference on the same graph
-    let err = check("logic (tract)", &{
-        let mut g = G::new(13, NCHW);
-        let one = g.init(f32s("one", &[], &[1.0]));
-        let d = g.op("d", "LessOrEqual", &["x", &one], vec![]);
-        let e = g.op("e", "GreaterOrEqual", &["x", &one], vec![]);
-        let x = g.op("xor", "Xor", &[&d, &e], vec![]);
-        let y = g.op("y", "Cast", &[&x], vec![attr("to", A::I(1))]);
-        g.finish(&y)
-    }, &xs, &["Compare", "Not", "Compare", "Not", "Compare", "Not", "Cast"], 0.0);
+    let err = check(
+        "logic (tract)",
+        &{
+            let mut g = G::new(13, NCHW);
+            let one = g.init(f32s("one", &[], &[1.0]));
+            let d = g.op("d", "LessOrEqual", &["x", &one], vec![]);
+            let e = g.op("e", "GreaterOrEqual", &["x", &one], vec![]);
+            let x = g.op("xor", "Xor", &[&d, &e], vec![]);
+            let y = g.op("y", "Cast", &[&x], vec![attr("to", A::I(1))]);
+            g.finish(&y)
+        },
+        &xs,
+        &["Compare", "Not", "Compare", "Not", "Compare", "Not", "Cast"],
+        0.0,
+    );
     assert_eq!(err, 0.0);
+}
+
+#[test]
+fn floor_and_ceil() {
+    let xs = inputs(N);
+    for (op, f) in [("Floor", f64::floor as fn(f64) -> f64), ("Ceil", f64::ceil)] {
+        let m = single(13, NCHW, op, vec![], vec![]);
+        check_with(
+            op,
+            &m,
+            &xs,
+            &["Cast", "Compare", if op == "Floor" { "Sub" } else { "Add" }],
+            0.0,
+            Some(&f),
+        );
+        check(
+            &format!("{op} (tract)"),
+            &m,
+            &xs,
+            &["Cast", "Compare", if op == "Floor" { "Sub" } else { "Add" }],
+            0.0,
+        );
+    }
+}
+
+/// Several graph inputs (not a lowering: the front end packs them into slot 0 and extracts each
+/// with a Slice and a Reshape): a float image, int64 token ids into an embedding table and a
+/// bool mask, each at its own scale, against tract fed the three tensors.
+#[test]
+fn several_graph_inputs_each_at_its_own_scale() {
+    use zkopml_model::DType;
+    let mut g = G::new(13, &[1, 2, 3]);
+    g.g.input.push(value_info("ids", &[1, 5]));
+    g.g.input.push(value_info("mask", &[1, 5]));
+    g.g.input[1]
+        .r#type
+        .as_mut()
+        .map(|t| match t.value.as_mut() {
+            Some(pb::type_proto::Value::TensorType(tt)) => tt.elem_type = 7,
+            _ => unreachable!(),
+        });
+    g.g.input[2]
+        .r#type
+        .as_mut()
+        .map(|t| match t.value.as_mut() {
+            Some(pb::type_proto::Value::TensorType(tt)) => tt.elem_type = 9,
+            _ => unreachable!(),
+        });
+    let table: Vec<f32> = (0..40).map(|i| (i as f32 - 20.0) * 37.5).collect();
+    let table = g.init(f32s("table", &[10, 4], &table));
+    let emb = g.op("emb", "Gather", &[&table, "ids"], vec![]);
+    let axes = g.init(i64s("axes", &[1], &[2]));
+    let per_token = g.op(
+        "per_token",
+        "ReduceSum",
+        &[&emb, &axes],
+        vec![attr("keepdims", A::I(0))],
+    );
+    let m = g.op("m", "Cast", &["mask"], vec![attr("to", A::I(1))]);
+    let masked = g.op("masked", "Mul", &[&per_token, &m], vec![]);
+    let all = g.init(i64s("all", &[2], &[1, 2]));
+    let xsum = g.op(
+        "xsum",
+        "ReduceSum",
+        &["x", &all],
+        vec![attr("keepdims", A::I(0))],
+    );
+    let y = g.op("y", "Add", &[&masked, &xsum], vec![]);
+    let proto = g.finish(&y);
+    let graph = Graph::from_raw(&RawModel::from_proto(&proto).unwrap()).unwrap();
+    assert_eq!(graph.input_shape, vec![16]);
+    let sets: Vec<Vec<f64>> = (0..6)
+        .map(|k| {
+            let mut v = uniform(6, 10 + k, -0.01, 0.01); // x: small values, a fine scale
+            v.extend((0..5).map(|i| ((i * 3 + k as usize) % 10) as f64)); // ids
+            v.extend((0..5).map(|i| ((i + k as usize) % 2) as f64)); // mask
+            v
+        })
+        .collect();
+    let cal: Vec<Tensor<f64>> = sets
+        .iter()
+        .map(|v| Tensor::new(vec![16], v.clone()))
+        .collect();
+    let p = compile(&graph, &Calibration::run(&graph, &cal).unwrap()).unwrap();
+    let parts = p.input_parts();
+    let names: Vec<(&str, DType, i32)> = parts
+        .iter()
+        .map(|i| (i.part.name.as_str(), i.part.dtype, i.scale))
+        .collect();
+    assert_eq!(
+        names[1..],
+        [("ids", DType::Int, 0), ("mask", DType::Bool, 0)]
+    );
+    assert!(
+        names[0].2 >= 20,
+        "the float input keeps its own fine scale: {names:?}"
+    );
+    assert_eq!(&p.ops[0].op.kind(), &"Slice");
+    let tract = TractReference::from_proto_inputs(
+        &proto,
+        &parts.iter().map(|i| i.part.clone()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let out = p.outputs[0];
+    for x in &sets {
+        let trace = run(&p, quantise_input(&p, x).unwrap()).unwrap();
+        let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
+        let float = tract.run(x).unwrap().remove(0);
+        let err = fixed
+            .iter()
+            .zip(&float)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let mag = float.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        assert!(
+            err <= 1e-4 * mag,
+            "error {err} at {x:?}: {fixed:?} vs {float:?}"
+        );
+    }
+    // wrong values for an integer or boolean input, and a wrong length, are refused by name
+    let mut bad = sets[0].clone();
+    bad[7] = 2.5;
+    let e = quantise_input(&p, &bad).unwrap_err().to_string();
+    assert!(e.contains("input ids") && e.contains("integer"), "{e}");
+    bad = sets[0].clone();
+    bad[12] = 2.0;
+    let e = quantise_input(&p, &bad).unwrap_err().to_string();
+    assert!(e.contains("input mask") && e.contains("boolean"), "{e}");
+    let e = quantise_input(&p, &sets[0][..15]).unwrap_err().to_string();
+    assert!(e.contains("x [1, 2, 3] + ids [1, 5] + mask [1, 5]"), "{e}");
 }

@@ -575,6 +575,7 @@ fn infer_fuses_conv_relu_with_the_trace_semantics() {
     let shape = vec![1, 4, 6, 6];
     let program = |shift: i32| Program {
         format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
         input: TensorSpec::new(vec![1, 3, 6, 6], DType::Float, 0),
         ops: vec![
             node(conv(4, 3, 1, shift), vec![s(0)], shape.clone()),

@@ -11,6 +11,7 @@ use crate::fold;
 use crate::lower;
 use crate::onnx::{Const, DType, RawInput, RawModel, RawNode};
 use crate::ops::{self, InputInfo, Op};
+use crate::program::InputPart;
 use crate::tensor::Tensor;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,12 +51,25 @@ impl Node {
     }
 }
 
+/// One graph input of a model with several: slot 0 holds every input flattened, one after the
+/// other in the ONNX order, and a Slice (then a Reshape when the input is not rank 1) at the
+/// start of the program extracts this one. `slot` is that Slice's slot (None when no output
+/// depends on the input).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphInput {
+    pub part: InputPart,
+    pub slot: Option<usize>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Graph {
     pub opset: i64,
     pub input_name: String,
+    /// Slot 0's shape: the input's, or `[total]` when the model has several inputs.
     pub input_shape: Vec<usize>,
     pub input_dtype: DType,
+    /// The graph inputs when there are several (empty for one: slot 0 is the input itself).
+    pub inputs: Vec<GraphInput>,
     /// `nodes[i - 1]` is op i and writes slot i.
     pub nodes: Vec<Node>,
     /// Slots of the graph outputs, in the ONNX order; the last op is always one of them and
@@ -122,22 +136,42 @@ impl Graph {
     }
 
     pub fn from_raw(raw: &RawModel) -> Result<Graph> {
-        let input = match raw.inputs.as_slice() {
-            [one] => one,
-            [] => return Err(ModelError::Malformed("the graph has no input".into())),
-            more => {
-                return Err(ModelError::Unsupported {
-                    op_type: "graph".into(),
-                    node: "inputs".into(),
-                    opset: raw.opset,
-                    reason: format!("{} graph inputs; exactly one is supported", more.len()),
-                })
-            }
-        };
+        if raw.inputs.is_empty() {
+            return Err(ModelError::Malformed("the graph has no input".into()));
+        }
         if raw.outputs.is_empty() {
             return Err(ModelError::Malformed("the graph has no output".into()));
         }
-        let input_shape = static_input_shape(input, raw.opset)?;
+        let mut parts = Vec::with_capacity(raw.inputs.len());
+        let mut offset = 0usize;
+        for input in &raw.inputs {
+            let shape = static_input_shape(input, raw.opset)?;
+            let len: usize = shape.iter().product();
+            parts.push(InputPart {
+                name: input.name.clone(),
+                shape,
+                dtype: input.dtype,
+                offset,
+            });
+            offset += len;
+        }
+        let several = parts.len() > 1;
+        let (input_name, input_shape, input_dtype) = if several {
+            let dtype = if parts.iter().any(|p| p.dtype == DType::Float) {
+                DType::Float
+            } else if parts.iter().any(|p| p.dtype == DType::Int) {
+                DType::Int
+            } else {
+                DType::Bool
+            };
+            ("inputs".to_string(), vec![offset], dtype)
+        } else {
+            (
+                parts[0].name.clone(),
+                parts[0].shape.clone(),
+                parts[0].dtype,
+            )
+        };
 
         #[derive(Clone)]
         enum Value {
@@ -148,7 +182,6 @@ impl Graph {
         for (k, v) in &raw.initializers {
             values.insert(k.clone(), Value::Const(v.clone()));
         }
-        values.insert(input.name.clone(), Value::Slot(0));
         values.insert(String::new(), Value::Slot(usize::MAX)); // absent optional input marker
 
         let mut consumers: HashMap<&str, usize> = HashMap::new();
@@ -171,7 +204,47 @@ impl Graph {
 
         // slot 0 is the input; nodes[i-1] writes slot i (before dead-code removal)
         let mut nodes: Vec<Node> = Vec::new();
-        let mut shapes: Vec<(Vec<usize>, DType)> = vec![(input_shape.clone(), input.dtype)];
+        let mut shapes: Vec<(Vec<usize>, DType)> = vec![(input_shape.clone(), input_dtype)];
+        // per input: the slot of its value, and of the Slice that reads slot 0
+        let mut part_slots: Vec<usize> = Vec::new();
+        let mut slice_slots: Vec<usize> = Vec::new();
+        if several {
+            // each input is a Slice of slot 0, then a Reshape to its own shape
+            for part in &parts {
+                let len: usize = part.shape.iter().product();
+                shapes.push((vec![len], part.dtype));
+                nodes.push(Node {
+                    name: part.name.clone(),
+                    onnx_op: "graph input".into(),
+                    op: Op::Slice {
+                        starts: vec![part.offset],
+                        ends: vec![part.offset + len],
+                        steps: vec![1],
+                    },
+                    inputs: vec![Operand::Slot(0)],
+                    shape: vec![len],
+                    dtype: part.dtype,
+                });
+                slice_slots.push(nodes.len());
+                if part.shape != [len] {
+                    shapes.push((part.shape.clone(), part.dtype));
+                    nodes.push(Node {
+                        name: format!("{}/reshape", part.name),
+                        onnx_op: "graph input".into(),
+                        op: Op::Reshape {
+                            shape: part.shape.clone(),
+                        },
+                        inputs: vec![Operand::Slot(nodes.len())],
+                        shape: part.shape.clone(),
+                        dtype: part.dtype,
+                    });
+                }
+                part_slots.push(nodes.len());
+                values.insert(part.name.clone(), Value::Slot(nodes.len()));
+            }
+        } else {
+            values.insert(input_name.clone(), Value::Slot(0));
+        }
         let mut pending: Vec<usize> = (0..raw.nodes.len()).collect();
         while !pending.is_empty() {
             let pos = pending
@@ -446,6 +519,9 @@ impl Graph {
                         Value::Slot(0) => {
                             "the output is the model's input itself (the graph computes nothing)"
                         }
+                        Value::Slot(s) if part_slots.contains(s) => {
+                            "the output is one of the model's inputs itself (the graph computes nothing for it)"
+                        }
                         _ => "the output is a constant: it does not depend on the input",
                     };
                     return Err(ModelError::Unsupported {
@@ -488,11 +564,24 @@ impl Graph {
         }
         debug_assert_eq!(renum[out_slot], kept.len());
         let outputs = out_slots.iter().map(|&s| renum[s]).collect();
+        let inputs = if several {
+            parts
+                .into_iter()
+                .zip(&slice_slots)
+                .map(|(part, &s)| GraphInput {
+                    part,
+                    slot: Some(renum[s]).filter(|&x| x != usize::MAX),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Graph {
             opset: raw.opset,
-            input_name: input.name.clone(),
+            input_name,
             input_shape,
-            input_dtype: input.dtype,
+            input_dtype,
+            inputs,
             nodes: kept,
             outputs,
             onnx_op_counts: counts,

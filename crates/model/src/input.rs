@@ -4,8 +4,11 @@
 use std::path::Path;
 
 use crate::error::{ModelError, Result};
+use crate::onnx::DType;
+use crate::program::InputPart;
 
-/// Reads the first input of an input.json as a flat list of numbers.
+/// Reads every input of an input.json as one flat list of numbers: the inputs one after the
+/// other, in the order of the model's graph inputs (slot 0 of a model with several inputs).
 pub fn read_input_json(path: &Path) -> Result<Vec<f64>> {
     let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
         path: path.display().to_string(),
@@ -26,15 +29,6 @@ pub fn parse_input_json(text: &str) -> Result<Vec<f64>> {
                 .get("input_data")
                 .ok_or_else(|| ModelError::Input("no \"input_data\" field".into()))?;
             match d {
-                serde_json::Value::Array(items) if items.first().is_some_and(|x| x.is_array()) => {
-                    if items.len() > 1 {
-                        return Err(ModelError::Input(format!(
-                            "{} inputs given; the model has one",
-                            items.len()
-                        )));
-                    }
-                    &items[0]
-                }
                 other => other,
             }
         }
@@ -65,6 +59,20 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
         other => Err(ModelError::Input(format!(
             "expected numbers, found {other}"
         ))),
+    }
+}
+
+/// Calibration and accuracy sets jitter real-valued inputs only: an integer or boolean input
+/// (token ids, indices, a mask) keeps the values of `base` in every set, since a jittered index
+/// is not a nearby input but another one, or out of range.
+pub fn hold_discrete_inputs(sets: &mut [Vec<f64>], base: Option<&[f64]>, parts: &[InputPart]) {
+    for part in parts.iter().filter(|p| p.dtype != DType::Float) {
+        let range = part.offset..part.offset + part.numel();
+        for set in sets.iter_mut() {
+            for i in range.clone() {
+                set[i] = base.map_or(0.0, |b| b[i]);
+            }
+        }
     }
 }
 

@@ -18,20 +18,18 @@ pub mod reference;
 pub mod tensor;
 
 pub use error::{ModelError, Result};
-pub use graph::{Graph, Node, Operand};
+pub use graph::{Graph, GraphInput, Node, Operand};
 pub use onnx::{Const, DType, RawModel};
 pub use ops::Op;
-pub use program::{Program, QNode, QOp, QOperand, TensorSpec};
+pub use program::{InputPart, Program, ProgramInput, QNode, QOp, QOperand, TensorSpec};
 pub use quant::{compile, Calibration};
 pub use tensor::Tensor;
 
 /// Load an ONNX file, calibrate on `calibration` inputs and compile: the whole pipeline.
+/// With several graph inputs, the integer and boolean ones keep the values of the first
+/// calibration input in every other (`input::hold_discrete_inputs`).
 pub fn compile_onnx(path: &std::path::Path, calibration: &[Vec<f64>]) -> Result<(Graph, Program)> {
     let graph = Graph::from_path(path)?;
-    let inputs: Vec<Tensor<f64>> = calibration
-        .iter()
-        .map(|v| Tensor::new(graph.input_shape.clone(), v.clone()))
-        .collect();
     for v in calibration {
         if v.len() != graph.input_shape.iter().product::<usize>() {
             return Err(ModelError::Input(format!(
@@ -41,6 +39,15 @@ pub fn compile_onnx(path: &std::path::Path, calibration: &[Vec<f64>]) -> Result<
             )));
         }
     }
+    let mut sets = calibration.to_vec();
+    if let Some(first) = calibration.first() {
+        let parts: Vec<_> = graph.inputs.iter().map(|g| g.part.clone()).collect();
+        input::hold_discrete_inputs(&mut sets, Some(first), &parts);
+    }
+    let inputs: Vec<Tensor<f64>> = sets
+        .into_iter()
+        .map(|v| Tensor::new(graph.input_shape.clone(), v))
+        .collect();
     let cal = Calibration::run(&graph, &inputs)?;
     let program = compile(&graph, &cal)?;
     Ok((graph, program))

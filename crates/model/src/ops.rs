@@ -576,6 +576,14 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 } else {
                     DType::Int
                 };
+            if kind == BinaryKind::Div && dtype != DType::Float {
+                // ONNX truncates an integer quotient toward zero; the fixed-point Div rounds to
+                // nearest (and a constant divisor becomes a rounded reciprocal), so it would not
+                // be exact
+                return Err(c.unsupported(
+                    "integer division (truncating toward zero) of a tensor computed from the input",
+                ));
+            }
             Ok(Parsed {
                 op: Op::Binary(kind),
                 operands: vec![0, 1],

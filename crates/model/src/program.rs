@@ -410,18 +410,47 @@ impl QNode {
     }
 }
 
+/// Where one graph input lies in slot 0: values `offset..offset + numel(shape)`, in its own
+/// ONNX layout.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputPart {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    pub offset: usize,
+}
+
+impl InputPart {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+/// A graph input of the compiled program with the scale its values are quantised at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramInput {
+    pub part: InputPart,
+    /// value = integer · 2^-scale (0 for integer and boolean inputs, taken as they are)
+    pub scale: i32,
+}
+
 /// A compiled model. `ops[i - 1]` is op i and writes slot i; slot 0 is the input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Program {
     pub format_version: u32,
     pub input: TensorSpec,
+    /// The graph inputs when there are several, each quantised at its own scale and placed in
+    /// slot 0 one after the other (docs/fixed-point.md, "Several inputs"); empty when slot 0 is
+    /// the model's one input.
+    pub inputs: Vec<ProgramInput>,
     pub ops: Vec<QNode>,
     /// graph outputs (slots); the last op's slot is always among them
     pub outputs: Vec<usize>,
 }
 
 /// 2: GlobalAveragePool carries its divisor; rank-4 chunks of P pixels (docs/commitments.md).
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: several graph inputs (`inputs`).
+pub const FORMAT_VERSION: u32 = 3;
 
 impl Program {
     pub fn n_ops(&self) -> usize {
@@ -433,6 +462,21 @@ impl Program {
         } else {
             &self.ops[slot - 1].out
         }
+    }
+    /// The graph inputs, in slot 0's order: `inputs`, or slot 0 itself as the one input.
+    pub fn input_parts(&self) -> Vec<ProgramInput> {
+        if !self.inputs.is_empty() {
+            return self.inputs.clone();
+        }
+        vec![ProgramInput {
+            part: InputPart {
+                name: "input".into(),
+                shape: self.input.shape.clone(),
+                dtype: self.input.dtype,
+                offset: 0,
+            },
+            scale: self.input.scale,
+        }]
     }
     pub fn output_spec(&self) -> &TensorSpec {
         self.slot_spec(self.n_ops())

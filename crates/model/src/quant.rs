@@ -10,7 +10,9 @@ use crate::fixed::PiecewisePoly;
 use crate::graph::{Graph, Operand};
 use crate::onnx::{Const, DType};
 use crate::ops::{BinaryKind, Op, UnaryKind};
-use crate::program::{align_chunks, Program, QNode, QOp, QOperand, TensorSpec, FORMAT_VERSION};
+use crate::program::{
+    align_chunks, Program, ProgramInput, QNode, QOp, QOperand, TensorSpec, FORMAT_VERSION,
+};
 use crate::tensor::Tensor;
 
 /// Calibrated activations stay below 2^ACT_BITS (2^11 headroom to the 2^31 bound).
@@ -96,7 +98,8 @@ impl Calibration {
 pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
     let slot_scale = |s: usize, specs: &[TensorSpec]| specs[s].scale;
     let mut specs: Vec<TensorSpec> = Vec::with_capacity(graph.n_ops() + 1);
-    let in_scale = if graph.input_dtype == DType::Float {
+    // several inputs: slot 0 holds each at its own scale (that of its Slice below)
+    let in_scale = if graph.input_dtype == DType::Float && graph.inputs.is_empty() {
         scale_for(cal.max_abs[0], ACT_BITS)
     } else {
         0
@@ -464,7 +467,12 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                     starts: starts.clone(),
                     steps: steps.clone(),
                 },
-                s0,
+                // a graph input's Slice of slot 0 gives the input its own calibrated scale
+                if graph.inputs.iter().any(|g| g.slot == Some(slot)) {
+                    calibrated
+                } else {
+                    s0
+                },
             ),
             Op::Gather { axis } => (QOp::Gather { axis: *axis }, s0),
             Op::GatherElements { axis } => (QOp::GatherElements { axis: *axis }, s0),
@@ -564,9 +572,18 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
     }
     let mut input = specs[0].clone();
     align_chunks(&mut input, &mut ops);
+    let inputs = graph
+        .inputs
+        .iter()
+        .map(|g| ProgramInput {
+            part: g.part.clone(),
+            scale: g.slot.map_or(0, |s| specs[s].scale),
+        })
+        .collect();
     Ok(Program {
         format_version: FORMAT_VERSION,
         input,
+        inputs,
         ops,
         outputs: graph.outputs.clone(),
     })

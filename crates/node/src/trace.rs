@@ -214,6 +214,7 @@ mod tests {
         let w: Vec<i64> = (0..36).map(|i| (i % 5) - 2).collect();
         Program {
             format_version: zkopml_model::program::FORMAT_VERSION,
+            inputs: vec![],
             input: spec(4),
             outputs: vec![2],
             ops: vec![

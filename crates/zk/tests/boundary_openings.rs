@@ -24,6 +24,7 @@ fn small() -> Program {
     let w: Vec<i64> = (0..36).map(|i| (i % 5) - 2).collect();
     Program {
         format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
         input: spec(4),
         outputs: vec![2],
         ops: vec![

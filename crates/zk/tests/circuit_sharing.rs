@@ -48,6 +48,7 @@ fn planted() -> Program {
     };
     Program {
         format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
         input,
         outputs: vec![1],
         ops: vec![QNode {

@@ -510,6 +510,7 @@ fn synthetic() -> (Program, Vec<Tensor<i32>>) {
         .collect();
     let p = Program {
         format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
         input,
         outputs: vec![ops.len()],
         ops,

@@ -26,7 +26,13 @@ fn bool_binary(b: &mut Builder<'_>, part: &str, kind: BinaryKind, x: &Ref, y: &R
     let (sx, sy) = (b.shape(x), b.shape(y));
     let shape = broadcast_shape(&sx, &sy)
         .ok_or_else(|| b.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
-    Ok(b.push(part, Op::Binary(kind), vec![x.clone(), y.clone()], shape, DType::Bool))
+    Ok(b.push(
+        part,
+        Op::Binary(kind),
+        vec![x.clone(), y.clone()],
+        shape,
+        DType::Bool,
+    ))
 }
 
 /// `And(x, y) = Mul(x, y)`.

@@ -1,6 +1,6 @@
 //! math: the variadic Sum, Mean, Max and Min as chains of binary operators, Pow with a constant
-//! exponent (or a constant base) as Mul chains, Sqrt, Reciprocal or Exp, and Sign as two
-//! comparisons.
+//! exponent (or a constant base) as Mul chains, Sqrt, Reciprocal or Exp, Sign as two
+//! comparisons, and Floor and Ceil from the truncating Cast and a comparison.
 
 use super::{scalar, uniform, Builder, Ref};
 use crate::error::Result;
@@ -169,4 +169,29 @@ pub fn sign(b: &mut Builder<'_>) -> Result<Ref> {
         shape,
         dtype,
     ))
+}
+
+/// `Floor(x) = t − [x < t]` and `Ceil(x) = t + [x > t]`, `t = Cast<int>(x)` (truncation toward
+/// zero, exact at any scale): the comparison aligns `t` to `x`'s scale exactly. The result is a
+/// float tensor holding integers; an integer input is its own floor and ceiling.
+pub fn floor_ceil(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    if b.dtype(&x) != DType::Float {
+        return Ok(x);
+    }
+    let shape = b.shape(&x);
+    let t = b.push(
+        "truncate",
+        Op::Cast { to: DType::Int },
+        vec![x.clone()],
+        shape.clone(),
+        DType::Int,
+    );
+    let (kind, step, part) = if b.node.op_type == "Floor" {
+        (CompareKind::Less, BinaryKind::Sub, "sub")
+    } else {
+        (CompareKind::Greater, BinaryKind::Add, "add")
+    };
+    let beyond = b.compare("beyond", kind, &x, &t)?;
+    Ok(b.push(part, Op::Binary(step), vec![t, beyond], shape, DType::Float))
 }

@@ -6,7 +6,8 @@
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
-//! Min, Pow, Sign), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
+//! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
+//! [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
@@ -45,6 +46,8 @@ pub const LOWERED_OPS: &[&str] = &[
     "Min",
     "Pow",
     "Sign",
+    "Floor",
+    "Ceil",
     // logic
     "And",
     "Or",
@@ -113,6 +116,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,
         "Pow" => math::pow(&mut b)?,
         "Sign" => math::sign(&mut b)?,
+        "Floor" | "Ceil" => math::floor_ceil(&mut b)?,
         "And" => logic::and(&mut b)?,
         "Or" => logic::or(&mut b)?,
         "Xor" => logic::xor(&mut b)?,
