@@ -429,6 +429,28 @@ async fn xgboost_defect_is_caught() {
     defect_caught("xgboost", "xgboost", Defect { op: 42, chunk: 0 }).await;
 }
 
+/// A model with two graph inputs (EZKL's `less`: Less(a, b)): slot 0 holds both inputs one
+/// after the other and the program starts with a Slice + Reshape per input. An honest answer
+/// is finalised; a defect in the first input's Slice (op 1, whose proof opens slot 0 from the
+/// request's input) and in the last op are caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_input_model_honest_result_is_finalised() {
+    honest_finalised("less-honest", "ezkl/less", 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_input_model_defects_at_first_and_last_op_are_caught() {
+    defect_caught("less-first", "ezkl/less", Defect { op: 1, chunk: 0 }).await;
+    defect_caught("less-last", "ezkl/less", Defect { op: 5, chunk: 0 }).await;
+}
+
+/// A decision tree as hummingbird exports it (And, Equal, Less, Gather, MatMul, ArgMax): a
+/// defect in the And (op 10, lowered to a Mul of 0/1 values) is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_tree_defect_in_its_and_is_caught() {
+    defect_caught("tree-and", "ezkl/decision_tree", Defect { op: 10, chunk: 0 }).await;
+}
+
 /// A request by CID (the input in the artifact store, its tensor root on chain): a defect at
 /// the first operator (whose proof opens the stored input against the request's root) is
 /// caught, the request reopens, and another submitter answers it again; that answer is
