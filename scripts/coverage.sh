@@ -51,8 +51,22 @@ axes and indices count from the end.
   GreaterOrEqual, Not, And, Or, Xor, Where, ReduceSum, ReduceProd, ReduceMax, ReduceMin.
   Any other supported operator whose operands are all constants is evaluated by its reference
   semantics (`ops::eval`).
-- The graph input's shape is static: a symbolic first (batch) dimension is pinned to 1; any
+- Every graph input's shape is static: a symbolic first (batch) dimension is pinned to 1; any
   other symbolic dimension is refused, naming the input and the dimension.
+
+## Several graph inputs
+
+A model with several graph inputs (an image and a label, token ids and a mask, the operands of
+EZKL's `less`, `boolean`, `gather_elements`) takes them in one input slot: slot 0 holds every
+input flattened, one after the other in the ONNX order, and the program starts with a `Slice`
+of slot 0 per input (and a `Reshape` to its shape unless it is rank 1), so the request, its
+commitment and a dispute at slot 0 are as for one input. Each input has its own scale (a float
+input its calibrated one; an int64 or bool input scale 0, its values taken as they are and
+refused when they are not integers, or not 0/1). input.json's `input_data` lists the inputs in
+the graph's order. Tests: `several_graph_inputs_each_at_its_own_scale` (exec, against tract fed
+the three tensors), and the node e2e tests `two_input_model_*` (honest answer finalised, defects
+at the Slice of slot 0 and at the last op caught on anvil). `bitwise_ops` is refused with a
+clear error because its input.json holds four inputs where its ONNX graph has two.
 - A data-dependent shape is refused at load time, naming the node: an input that fixes a
   shape (Reshape's shape, ConstantOfShape's, Expand's, Tile's repeats, Range's bounds, Slice's
   starts/ends/axes/steps, Unsqueeze/Squeeze/Reduce axes, Pad's pads, Split, TopK's K,
@@ -72,7 +86,7 @@ with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
 ## Lowered operators (no circuit of their own)
 
 After folding, the front end (crates/model/src/lower/, one function per ONNX operator, by
-family as tract-onnx: `nn.rs`, `math.rs`, `array.rs`) rewrites these operators into sequences
+family as tract-onnx: `nn.rs`, `math.rs`, `logic.rs`, `array.rs`) rewrites these operators into sequences
 of operators that have a kernel and circuits, so a dispute over any of their steps is proved
 with circuits that exist. Their fixed-point semantics (the sequences, the piecewise cubics of
 the saturating parts, the refusals) are in docs/fixed-point.md, "Lowered operators". Kernels
@@ -105,7 +119,14 @@ verified).
 | Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3) | 1l_lppool (1l_powf: exponent -0.1, refused) |
 | Pow (constant base) | math::pow | Mul, Poly (Exp) | Binary, Pointwise | pow_constant_exponents (1e-3) | general_exp |
 | Sign | math::sign | Compare, Compare, Sub | Pointwise, Binary | sign_and_the_lp_pool_pattern (exact) | 1l_lppool |
+| Floor, Ceil | math::floor_ceil | Cast (to int, truncating), Compare, Sub / Add | Pointwise, Binary | floor_and_ceil (exact, against f64::floor/ceil and tract) | remainder, rounding_ops (Round: refused) |
+| And, Or, Xor | logic::and, logic::or, logic::xor | Mul, Max, Compare + Not | Binary, Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact); node e2e decision_tree_defect_in_its_and_is_caught | boolean, decision_tree |
+| GreaterOrEqual, LessOrEqual | logic::or_equal | Compare (strict), Not | Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact, ties at -1 and 1) | |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
+
+Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX
+truncates toward zero; the fixed-point Div rounds to nearest), as in `integer_div` and
+`bitshift`.
 
 The LayerNormalization that PyTorch writes decomposed (ReduceMean, Sub, Pow 2, ReduceMean,
 Add, Sqrt, Div, Mul, Add) runs through the Pow lowering (`layer_normalization_fused_and_decomposed`).
