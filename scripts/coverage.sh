@@ -86,7 +86,7 @@ with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
 ## Lowered operators (no circuit of their own)
 
 After folding, the front end (crates/model/src/lower/, one function per ONNX operator, by
-family as tract-onnx: `nn.rs`, `math.rs`, `logic.rs`, `array.rs`) rewrites these operators into sequences
+family as tract-onnx: `nn.rs`, `math.rs`, `logic.rs`, `reduce.rs`, `array.rs`) rewrites these operators into sequences
 of operators that have a kernel and circuits, so a dispute over any of their steps is proved
 with circuits that exist. Their fixed-point semantics (the sequences, the piecewise cubics of
 the saturating parts, the refusals) are in docs/fixed-point.md, "Lowered operators". Kernels
@@ -122,6 +122,9 @@ verified).
 | Floor, Ceil | math::floor_ceil | Cast (to int, truncating), Compare, Sub / Add | Pointwise, Binary | floor_and_ceil (exact, against f64::floor/ceil and tract) | remainder, rounding_ops (Round: refused) |
 | And, Or, Xor | logic::and, logic::or, logic::xor | Mul, Max, Compare + Not | Binary, Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact); node e2e decision_tree_defect_in_its_and_is_caught | boolean, decision_tree |
 | GreaterOrEqual, LessOrEqual | logic::or_equal | Compare (strict), Not | Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact, ties at -1 and 1) | |
+| ReduceL1, ReduceL2, ReduceSumSquare | reduce::reduce_l1, reduce_l2, reduce_sum_square | Abs or Mul, ReduceSum, [Sqrt] | Unary/Binary, Reduce, Pointwise | reduce_l1_l2_and_sum_square (1e-3, opsets 13 and 18) | reducel1, reducel2 |
+| Trilu | array::trilu | Mul by a constant 0/1 mask | Binary | trilu_upper_and_lower_with_k (exact) | tril, triu |
+| Identity (the whole graph) | graph.rs | Reshape (a copy) | Movement | identity_graph_is_one_copy (exact) | 1l_identity, boolean_identity |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
 
 Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX

@@ -837,3 +837,68 @@ fn several_graph_inputs_each_at_its_own_scale() {
     let e = quantise_input(&p, &sets[0][..15]).unwrap_err().to_string();
     assert!(e.contains("x [1, 2, 3] + ids [1, 5] + mask [1, 5]"), "{e}");
 }
+
+#[test]
+fn reduce_l1_l2_and_sum_square() {
+    let xs: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect())
+        .collect();
+    for (op, kinds) in [
+        ("ReduceL1", &["Abs", "ReduceSum"][..]),
+        ("ReduceL2", &["Mul", "ReduceSum", "Sqrt"][..]),
+        ("ReduceSumSquare", &["Mul", "ReduceSum"][..]),
+    ] {
+        // opset 13: axes as an attribute; opset 18: as a constant input
+        let m = single(
+            13,
+            NCHW,
+            op,
+            vec![],
+            vec![attr("axes", A::Is(vec![-1])), attr("keepdims", A::I(0))],
+        );
+        check(&format!("{op} (opset 13, axes [-1])"), &m, &xs, kinds, 1e-3);
+        let m = single(18, NCHW, op, vec![i64s("axes", &[2], &[1, 3])], vec![]);
+        check(
+            &format!("{op} (opset 18, axes [1, 3])"),
+            &m,
+            &xs,
+            kinds,
+            1e-3,
+        );
+    }
+}
+
+#[test]
+fn trilu_upper_and_lower_with_k() {
+    let xs = inputs(N);
+    for (upper, k) in [(1, 0), (1, 1), (0, 0), (0, -1)] {
+        let m = single(
+            14,
+            NCHW,
+            "Trilu",
+            vec![i64s("k", &[], &[k])],
+            vec![attr("upper", A::I(upper))],
+        );
+        check(
+            &format!("Trilu upper {upper} k {k}"),
+            &m,
+            &xs,
+            &["Mul"],
+            0.0,
+        );
+    }
+}
+
+#[test]
+fn identity_graph_is_one_copy() {
+    let mut g = G::new(13, NCHW);
+    let y = g.op("y", "Identity", &["x"], vec![]);
+    check(
+        "Identity graph",
+        &g.finish(&y),
+        &inputs(N),
+        &["Reshape"],
+        0.0,
+    );
+}

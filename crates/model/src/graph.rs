@@ -205,8 +205,7 @@ impl Graph {
         // slot 0 is the input; nodes[i-1] writes slot i (before dead-code removal)
         let mut nodes: Vec<Node> = Vec::new();
         let mut shapes: Vec<(Vec<usize>, DType)> = vec![(input_shape.clone(), input_dtype)];
-        // per input: the slot of its value, and of the Slice that reads slot 0
-        let mut part_slots: Vec<usize> = Vec::new();
+        // per input: the slot of the Slice that reads it from slot 0
         let mut slice_slots: Vec<usize> = Vec::new();
         if several {
             // each input is a Slice of slot 0, then a Reshape to its own shape
@@ -239,7 +238,6 @@ impl Graph {
                         dtype: part.dtype,
                     });
                 }
-                part_slots.push(nodes.len());
                 values.insert(part.name.clone(), Value::Slot(nodes.len()));
             }
         } else {
@@ -514,21 +512,27 @@ impl Graph {
         for name in &raw.outputs {
             out_slots.push(match values.get(name) {
                 Some(Value::Slot(s)) if *s > 0 && *s != usize::MAX => *s,
-                Some(v) => {
-                    let reason = match v {
-                        Value::Slot(0) => {
-                            "the output is the model's input itself (the graph computes nothing)"
-                        }
-                        Value::Slot(s) if part_slots.contains(s) => {
-                            "the output is one of the model's inputs itself (the graph computes nothing for it)"
-                        }
-                        _ => "the output is a constant: it does not depend on the input",
-                    };
+                Some(Value::Slot(0)) => {
+                    // the output is the input itself (an Identity graph): one copy op, so that
+                    // the result is a slot of the trace like any other
+                    nodes.push(Node {
+                        name: name.clone(),
+                        onnx_op: "Identity".into(),
+                        op: Op::Reshape {
+                            shape: input_shape.clone(),
+                        },
+                        inputs: vec![Operand::Slot(0)],
+                        shape: input_shape.clone(),
+                        dtype: input_dtype,
+                    });
+                    nodes.len()
+                }
+                Some(_) => {
                     return Err(ModelError::Unsupported {
                         op_type: "graph".into(),
                         node: name.clone(),
                         opset: raw.opset,
-                        reason: reason.into(),
+                        reason: "the output is a constant: it does not depend on the input".into(),
                     });
                 }
                 None => {

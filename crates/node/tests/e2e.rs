@@ -448,7 +448,12 @@ async fn two_input_model_defects_at_first_and_last_op_are_caught() {
 /// defect in the And (op 10, lowered to a Mul of 0/1 values) is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decision_tree_defect_in_its_and_is_caught() {
-    defect_caught("tree-and", "ezkl/decision_tree", Defect { op: 10, chunk: 0 }).await;
+    defect_caught(
+        "tree-and",
+        "ezkl/decision_tree",
+        Defect { op: 10, chunk: 0 },
+    )
+    .await;
 }
 
 /// A request by CID (the input in the artifact store, its tensor root on chain): a defect at

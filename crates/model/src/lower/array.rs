@@ -1,5 +1,6 @@
 //! array: Expand of a tensor computed from the input, to a constant shape, as a Reshape and
-//! Gathers with constant indices (data movement: the same integers, no rounding).
+//! Gathers with constant indices (data movement: the same integers, no rounding), and Trilu as a
+//! Mul by a constant 0/1 mask.
 
 use super::{Builder, Ref};
 use crate::error::Result;
@@ -81,4 +82,50 @@ pub fn expand(b: &mut Builder<'_>) -> Result<Ref> {
         );
     }
     Ok(cur)
+}
+
+/// `Trilu(x, k)` (`k` a constant, default 0): `Mul(x, M)` with the constant mask `M[i, j] =
+/// [j − i >= k]` (`upper = 1`) or `[j − i <= k]` (`upper = 0`) over the last two axes, which
+/// broadcasts over the leading ones. Exact: 1 and 0 are exact at any weight scale.
+pub fn trilu(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    if xs.len() < 2 {
+        return Err(b.err(format!(
+            "input of rank {} (Trilu needs rank >= 2)",
+            xs.len()
+        )));
+    }
+    let k = if b.has(1) {
+        let c = b
+            .constant(1)
+            .ok_or_else(|| b.unsupported("k (input #1) must be a constant"))?;
+        match c.tensor.data.as_slice() {
+            [v] => *v as i64,
+            _ => return Err(b.err("k must hold one value")),
+        }
+    } else {
+        0
+    };
+    let upper = b.int("upper", 1)? != 0;
+    let (rows, cols) = (xs[xs.len() - 2], xs[xs.len() - 1]);
+    let mask: Vec<f64> = (0..rows * cols)
+        .map(|q| {
+            let d = (q % cols) as i64 - (q / cols) as i64;
+            (if upper { d >= k } else { d <= k }) as u8 as f64
+        })
+        .collect();
+    let dtype = b.dtype(&x);
+    let m = Ref::Const(Const {
+        dtype,
+        tensor: Tensor::new(vec![rows, cols], mask),
+    });
+    let shape = xs.clone();
+    Ok(b.push(
+        "mask",
+        Op::Binary(crate::ops::BinaryKind::Mul),
+        vec![x, m],
+        shape,
+        dtype,
+    ))
 }

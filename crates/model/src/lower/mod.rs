@@ -7,7 +7,7 @@
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
 //! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
-//! [`array`] (Expand). One small function per ONNX operator, named as in ONNX;
+//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
@@ -17,6 +17,7 @@ mod array;
 mod logic;
 mod math;
 mod nn;
+mod reduce;
 
 use crate::error::{ModelError, Result};
 use crate::onnx::{Attr, Const, DType, RawNode};
@@ -54,8 +55,13 @@ pub const LOWERED_OPS: &[&str] = &[
     "Xor",
     "GreaterOrEqual",
     "LessOrEqual",
+    // reduce
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceSumSquare",
     // array
     "Expand",
+    "Trilu",
 ];
 
 /// An operand of a lowered node: input `i` of the ONNX node, an earlier lowered node, or a
@@ -121,7 +127,11 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "Or" => logic::or(&mut b)?,
         "Xor" => logic::xor(&mut b)?,
         "GreaterOrEqual" | "LessOrEqual" => logic::or_equal(&mut b)?,
+        "ReduceL1" => reduce::reduce_l1(&mut b)?,
+        "ReduceL2" => reduce::reduce_l2(&mut b)?,
+        "ReduceSumSquare" => reduce::reduce_sum_square(&mut b)?,
         "Expand" => array::expand(&mut b)?,
+        "Trilu" => array::trilu(&mut b)?,
         _ => return Ok(None),
     };
     Ok(Some(Lowered {
