@@ -368,7 +368,7 @@ impl Graph {
                         lower::Ref::Const(c) => Value::Const(c.clone()),
                     }
                 };
-                let out_node = match low.out {
+                let out_node = match low.outs[0] {
                     lower::Ref::Node(j) => Some(j),
                     _ => None,
                 };
@@ -412,9 +412,13 @@ impl Graph {
                     });
                     made.push(Value::Slot(nodes.len()));
                 }
-                let out = resolve(&low.out, &made);
-                values.insert(out_name, out);
-                refuse_extra_outputs(node, raw.opset, &consumers)?;
+                let outs: Vec<Value> = low.outs.iter().map(|r| resolve(r, &made)).collect();
+                for (name, v) in node.outputs.iter().zip(outs) {
+                    if !name.is_empty() {
+                        values.insert(name.clone(), v);
+                    }
+                }
+                refuse_outputs_beyond(node, low.outs.len(), raw.opset, &consumers)?;
                 continue;
             }
             let parsed = ops::parse(node, raw.opset, &infos)?;
@@ -600,11 +604,21 @@ fn refuse_extra_outputs(
     opset: i64,
     consumers: &HashMap<&str, usize>,
 ) -> Result<()> {
+    refuse_outputs_beyond(node, 1, opset, consumers)
+}
+
+/// Outputs `given..` of `node` have no value: an error if anything reads one.
+fn refuse_outputs_beyond(
+    node: &RawNode,
+    given: usize,
+    opset: i64,
+    consumers: &HashMap<&str, usize>,
+) -> Result<()> {
     for (k, extra) in node
         .outputs
         .iter()
         .enumerate()
-        .skip(1)
+        .skip(given)
         .filter(|(_, o)| !o.is_empty())
     {
         if consumers.contains_key(extra.as_str()) {
@@ -613,7 +627,7 @@ fn refuse_extra_outputs(
                 node: node.name.clone(),
                 opset,
                 reason: format!(
-                    "its output #{k} {extra:?} is used; only the first output is supported"
+                    "its output #{k} {extra:?} is used; only the first {given} output(s) are supported"
                 ),
             });
         }

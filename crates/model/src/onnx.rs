@@ -54,6 +54,7 @@ pub enum Attr {
     Ints(Vec<i64>),
     Floats(Vec<f32>),
     Str(String),
+    Strs(Vec<String>),
     Tensor(Const),
     Other,
 }
@@ -212,6 +213,12 @@ fn load_attr(a: &pb::AttributeProto) -> Result<Attr> {
         T::Ints => Attr::Ints(a.ints.clone()),
         T::Floats => Attr::Floats(a.floats.clone()),
         T::String => Attr::Str(String::from_utf8_lossy(&a.s).into_owned()),
+        T::Strings => Attr::Strs(
+            a.strings
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect(),
+        ),
         T::Tensor => match &a.t {
             Some(t) => Attr::Tensor(load_tensor(t)?),
             None => {

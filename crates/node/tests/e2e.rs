@@ -456,6 +456,31 @@ async fn decision_tree_defect_in_its_and_is_caught() {
     .await;
 }
 
+/// A scikit-learn GradientBoostingClassifier exported by skl2onnx (ai.onnx.ml
+/// TreeEnsembleClassifier, lowered to Gather, Compare, Not, Cast, Gemm, Softmax, ArgMax): an
+/// honest answer (the label) is finalised, and defects in the leaf-path product (op 5) and in
+/// the label (op 10, the last) are caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_ensemble_honest_result_is_finalised() {
+    honest_finalised("gbc-honest", "sklearn/gb_classifier", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_ensemble_defects_are_caught() {
+    defect_caught(
+        "gbc-paths",
+        "sklearn/gb_classifier",
+        Defect { op: 5, chunk: 0 },
+    )
+    .await;
+    defect_caught(
+        "gbc-label",
+        "sklearn/gb_classifier",
+        Defect { op: 10, chunk: 0 },
+    )
+    .await;
+}
+
 /// A request by CID (the input in the artifact store, its tensor root on chain): a defect at
 /// the first operator (whose proof opens the stored input against the request's root) is
 /// caught, the request reopens, and another submitter answers it again; that answer is

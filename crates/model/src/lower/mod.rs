@@ -7,7 +7,8 @@
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
 //! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
-//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu). One small function per ONNX operator, named as in ONNX;
+//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu), and from the
+//! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier, TreeEnsembleRegressor). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
@@ -16,6 +17,7 @@
 mod array;
 mod logic;
 mod math;
+mod ml;
 mod nn;
 mod reduce;
 
@@ -64,6 +66,9 @@ pub const LOWERED_OPS: &[&str] = &[
     "Trilu",
 ];
 
+/// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
+pub const LOWERED_ML_OPS: &[&str] = &["TreeEnsembleClassifier", "TreeEnsembleRegressor"];
+
 /// An operand of a lowered node: input `i` of the ONNX node, an earlier lowered node, or a
 /// constant the lowering made.
 #[derive(Clone, Debug)]
@@ -84,17 +89,33 @@ pub struct LNode {
     pub dtype: DType,
 }
 
-/// A lowered ONNX node: its operators in order (each reads only earlier ones) and which value is
-/// the ONNX node's (first) output.
+/// A lowered ONNX node: its operators in order (each reads only earlier ones) and which values
+/// are the ONNX node's outputs (`outs[0]` its first; an output beyond them is refused if read).
 #[derive(Clone, Debug)]
 pub struct Lowered {
     pub nodes: Vec<LNode>,
-    pub out: Ref,
+    pub outs: Vec<Ref>,
 }
 
 /// The lowering of `node`, or None when its operator is not one that is lowered (the caller
 /// then parses it as a single operator). Errors name the node.
 pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Option<Lowered>> {
+    if node.domain == "ai.onnx.ml" {
+        let mut b = Builder {
+            node,
+            opset,
+            inputs,
+            nodes: Vec::new(),
+        };
+        let outs = match node.op_type.as_str() {
+            "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => ml::tree_ensemble(&mut b)?,
+            _ => return Ok(None),
+        };
+        return Ok(Some(Lowered {
+            nodes: b.nodes,
+            outs,
+        }));
+    }
     if !(node.domain.is_empty() || node.domain == "ai.onnx") {
         return Ok(None);
     }
@@ -136,7 +157,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
     };
     Ok(Some(Lowered {
         nodes: b.nodes,
-        out,
+        outs: vec![out],
     }))
 }
 
