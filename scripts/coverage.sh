@@ -88,11 +88,13 @@ with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
 `bash scripts/models/sklearn.sh` trains, on seeded synthetic data, and exports with skl2onnx
 (zipmap off) a GradientBoostingClassifier (3 classes, 10 rounds of depth-3 trees), a
 RandomForestClassifier (8 trees), a GradientBoostingRegressor (20 trees) and a
-RandomForestRegressor (8 trees) into testdata/models/sklearn, with onnxruntime's outputs on 100
+RandomForestRegressor (8 trees), a StandardScaler + LogisticRegression pipeline (skl2onnx's
+default ZipMap output: Scaler, LinearClassifier, Normalizer, ZipMap) and a Normalizer(l2) +
+LinearRegression pipeline into testdata/models/sklearn, with onnxruntime's outputs on 100
 held-out inputs. `cargo test --release -p zkopml-exec --test ml` compiles each as a user would
-(calibrated on its sample input) and compares on those 100 inputs: both classifiers' labels
-agree 100/100 (probabilities within 2.1e-4), the regressors within 3.1e-4 and 3.4e-4 of outputs
-up to 217 and 277. TreeEnsembleClassifier/Regressor compile to Gather, Compare, Not, Cast, Gemm,
+(calibrated on its sample input) and compares on those 100 inputs: the three classifiers'
+labels agree 100/100 (probabilities within 2.1e-4), the tree regressors within 3.1e-4 and 3.4e-4
+of outputs up to 217 and 277, the normalised linear regression within 1.1e-3 of 280. TreeEnsembleClassifier/Regressor compile to Gather, Compare, Not, Cast, Gemm,
 Compare, Cast, Gemm (+ Softmax/Sigmoid, ArgMax): every branch condition at once, a leaf reached
 exactly when its path sum is 0, the leaf weights summed by a Gemm (docs/fixed-point.md). Every
 step of gb_classifier and rf_regressor proves and verifies (`zkopml prove`), and the node e2e
@@ -144,6 +146,7 @@ verified).
 | ReduceL1, ReduceL2, ReduceSumSquare | reduce::reduce_l1, reduce_l2, reduce_sum_square | Abs or Mul, ReduceSum, [Sqrt] | Unary/Binary, Reduce, Pointwise | reduce_l1_l2_and_sum_square (1e-3, opsets 13 and 18) | reducel1, reducel2 |
 | Trilu | array::trilu | Mul by a constant 0/1 mask | Binary | trilu_upper_and_lower_with_k (exact) | tril, triu |
 | Identity (the whole graph) | graph.rs | Reshape (a copy) | Movement | identity_graph_is_one_copy (exact) | 1l_identity, boolean_identity |
+| LinearClassifier, LinearRegressor, Scaler, Normalizer, ZipMap (ai.onnx.ml) | ml::linear_classifier, linear_regressor, scaler, normalizer, zip_map | Gemm, Softmax/Sigmoid, ArgMax; Affine; Abs/Mul, ReduceSum, Sqrt, Div | Linear, Softmax, Reduce, Unary, Pointwise | exec ml scaled_logistic, normalized_linear (every step proved with zkopml prove) | (sklearn models above) |
 | TreeEnsembleClassifier, TreeEnsembleRegressor (ai.onnx.ml) | ml::tree_ensemble | Gather, Compare, [Not], Cast, Gemm, Compare, Cast, Gemm, [Softmax / Sigmoid], [ArgMax, Gather] | Movement, Pointwise, Unary, Linear, Softmax, Reduce | exec ml (labels 100/100 against onnxruntime); node e2e tree_ensemble_* | (sklearn models above; EZKL has none) |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
 

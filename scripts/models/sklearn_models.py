@@ -7,8 +7,11 @@ outputs on 100 held-out inputs are the reference (reference.json beside each net
     testdata/models/sklearn/rf_classifier   RandomForestClassifier, 3 classes, 8 trees
     testdata/models/sklearn/gb_regressor    GradientBoostingRegressor, 20 trees
     testdata/models/sklearn/rf_regressor    RandomForestRegressor, 8 trees
+    testdata/models/sklearn/scaled_logistic StandardScaler + LogisticRegression (3 classes), with
+                                            skl2onnx's default ZipMap output
+    testdata/models/sklearn/normalized_linear Normalizer (l2) + LinearRegression
 
-Classifiers are exported with zipmap=False (the probabilities as a tensor). Run through
+The tree classifiers are exported with zipmap=False (the probabilities as a tensor). Run through
 scripts/models/sklearn.sh, which sets up the pinned virtual environment.
 """
 
@@ -19,6 +22,9 @@ import numpy as np
 import onnxruntime as ort
 from skl2onnx import to_onnx
 from sklearn.datasets import make_classification, make_regression
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.ensemble import (
     GradientBoostingClassifier,
     GradientBoostingRegressor,
@@ -31,8 +37,15 @@ OUT = os.path.join(REPO, "testdata", "models", "sklearn")
 FEATURES = 6
 
 
-def export(name, model, x_train, x_test, classifier):
-    options = {id(model): {"zipmap": False}} if classifier else None
+def as_rows(o, n):
+    """An output as n rows of floats; a ZipMap's list of {label: probability} in label order."""
+    if isinstance(o, list):
+        return [[float(d[k]) for k in sorted(d)] for d in o]
+    return o.astype(float).reshape(n, -1).tolist()
+
+
+def export(name, model, x_train, x_test, classifier, zipmap=False):
+    options = {id(model): {"zipmap": False}} if classifier and not zipmap else None
     onx = to_onnx(
         model,
         x_train[:1].astype(np.float32),
@@ -48,7 +61,7 @@ def export(name, model, x_train, x_test, classifier):
     outs = sess.run(None, {sess.get_inputs()[0].name: xs})
     ref = {
         "inputs": xs.astype(float).tolist(),
-        "outputs": [o.astype(float).reshape(len(xs), -1).tolist() for o in outs],
+        "outputs": [as_rows(o, len(xs)) for o in outs],
         "output_names": [o.name for o in sess.get_outputs()],
     }
     with open(os.path.join(d, "reference.json"), "w") as f:
@@ -73,6 +86,11 @@ def main():
         RandomForestClassifier(n_estimators=8, max_depth=5, random_state=0).fit(x_train, y_train),
         x_train, x_test, True,
     )
+    export(
+        "scaled_logistic",
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x_train, y_train),
+        x_train, x_test, True, zipmap=True,
+    )
     x, y = make_regression(n_samples=600, n_features=FEATURES, noise=0.1, random_state=0)
     x_train, y_train, x_test = x[:500], y[:500], x[500:]
     export(
@@ -83,6 +101,11 @@ def main():
     export(
         "rf_regressor",
         RandomForestRegressor(n_estimators=8, max_depth=5, random_state=0).fit(x_train, y_train),
+        x_train, x_test, False,
+    )
+    export(
+        "normalized_linear",
+        make_pipeline(Normalizer(norm="l2"), LinearRegression()).fit(x_train, y_train),
         x_train, x_test, False,
     )
 

@@ -123,3 +123,13 @@ fn gradient_boosting_regressor_agrees_with_onnxruntime() {
 fn random_forest_regressor_agrees_with_onnxruntime() {
     regressor("rf_regressor");
 }
+
+#[test]
+fn scaled_logistic_regression_with_zipmap_agrees_with_onnxruntime() {
+    classifier("scaled_logistic");
+}
+
+#[test]
+fn normalized_linear_regression_agrees_with_onnxruntime() {
+    regressor("normalized_linear");
+}

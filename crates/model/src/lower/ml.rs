@@ -1,7 +1,9 @@
-//! ml (ai.onnx.ml): tree ensembles as skl2onnx and onnxmltools write them, compiled into the
-//! matrix form of a forest (as hummingbird's GEMM strategy): every branch condition of every
-//! tree is evaluated at once, a leaf is reached exactly when all the conditions on its root path
-//! go its way, and the reached leaves' weights are summed by a matrix product.
+//! ml (ai.onnx.ml), as skl2onnx writes scikit-learn models: the linear models (a Gemm, the
+//! post transform, ArgMax for the label), Normalizer, Scaler (one Affine), ZipMap (the
+//! probabilities tensor itself), and tree ensembles compiled into the matrix form of a forest
+//! (as hummingbird's GEMM strategy): every branch condition of every tree is evaluated at once,
+//! a leaf is reached exactly when all the conditions on its root path go its way, and the
+//! reached leaves' weights are summed by a matrix product.
 //!
 //! For an input `x [N, F]`, `m` branch nodes and `l` leaves over all trees:
 //! - `f = Gather(x, feature of each branch, axis 1)` `[N, m]`;
@@ -147,7 +149,6 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
             "a binary classifier with one score column (ONNX's binary special case); export both classes' scores",
         ));
     }
-    let post = b.string("post_transform", "NONE")?;
     let aggregate = b.string("aggregate_function", "SUM")?;
     if aggregate != "SUM" && aggregate != "AVERAGE" {
         return Err(b.unsupported(format!(
@@ -318,22 +319,50 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
         vec![rows, outputs],
         DType::Float,
     );
-    scores = match post.as_str() {
-        "NONE" => scores,
-        "SOFTMAX" if classifier => b.unary(
-            "softmax",
-            Op::Softmax {
-                axis: 1,
-                legacy: false,
-            },
-            &scores,
-        ),
-        "LOGISTIC" => b.unary("logistic", Op::Unary(UnaryKind::Sigmoid), &scores),
-        other => return Err(b.unsupported(format!("post_transform {other}"))),
-    };
+    scores = post_transform(b, scores, classifier)?;
     if !classifier {
         return Ok(vec![scores]);
     }
+    let label = label(b, &scores, &labels);
+    Ok(vec![label, scores])
+}
+
+/// The coefficients and intercepts of a linear model, as a Gemm: `coefficients` holds
+/// `outputs` rows of `features` values.
+fn linear_scores(b: &mut Builder<'_>, x: Ref, outputs: usize) -> Result<Ref> {
+    let xs = b.shape(&x);
+    if xs.len() != 2 {
+        return Err(b.unsupported(format!("input of shape {xs:?}; [N, features] expected")));
+    }
+    let (rows, features) = (xs[0], xs[1]);
+    let coef = b.ml_floats("coefficients")?;
+    if outputs == 0 || coef.len() != outputs * features {
+        return Err(b.err(format!(
+            "{} coefficients for {outputs} outputs of {features} features",
+            coef.len()
+        )));
+    }
+    let mut bias = b.ml_floats("intercepts")?;
+    if bias.is_empty() {
+        bias = vec![0.0; outputs];
+    } else if bias.len() != outputs {
+        return Err(b.err(format!("{} intercepts for {outputs} outputs", bias.len())));
+    }
+    // weight [features, outputs]: the transpose of the coefficient rows
+    let weight = Tensor::new(vec![outputs, features], coef).transpose(&[1, 0]);
+    Ok(b.push(
+        "scores",
+        Op::Gemm { weight, bias },
+        vec![x],
+        vec![rows, outputs],
+        DType::Float,
+    ))
+}
+
+/// The label of a classifier's scores: `ArgMax`, through a `Gather` of the int64 labels unless
+/// they are `0..E`.
+fn label(b: &mut Builder<'_>, scores: &Ref, labels: &[i64]) -> Ref {
+    let rows = b.shape(scores)[0];
     let arg = b.push(
         "argmax",
         Op::ArgMax {
@@ -345,22 +374,144 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
         vec![rows],
         DType::Int,
     );
-    let label = if labels.iter().enumerate().all(|(i, &v)| v == i as i64) {
-        arg
-    } else {
+    if labels.iter().enumerate().all(|(i, &v)| v == i as i64) {
+        return arg;
+    }
+    b.push(
+        "label",
+        Op::Gather { axis: 0 },
+        vec![
+            Ref::Const(Const {
+                dtype: DType::Int,
+                tensor: Tensor::new(
+                    vec![labels.len()],
+                    labels.iter().map(|&v| v as f64).collect(),
+                ),
+            }),
+            arg,
+        ],
+        vec![rows],
+        DType::Int,
+    )
+}
+
+/// `NONE`, `LOGISTIC` (Sigmoid) or `SOFTMAX` (over the classes) on a score tensor.
+fn post_transform(b: &mut Builder<'_>, scores: Ref, softmax_allowed: bool) -> Result<Ref> {
+    let post = b.string("post_transform", "NONE")?;
+    Ok(match post.as_str() {
+        "NONE" => scores,
+        "SOFTMAX" if softmax_allowed => b.unary(
+            "softmax",
+            Op::Softmax {
+                axis: 1,
+                legacy: false,
+            },
+            &scores,
+        ),
+        "LOGISTIC" => b.unary("logistic", Op::Unary(UnaryKind::Sigmoid), &scores),
+        other => return Err(b.unsupported(format!("post_transform {other}"))),
+    })
+}
+
+/// `LinearRegressor`: `Y = x · coefficientsᵀ + intercepts` (`targets` rows).
+pub fn linear_regressor(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    let x = b.input(0)?;
+    let targets = b.int("targets", 1)?.max(1) as usize;
+    let s = linear_scores(b, x, targets)?;
+    Ok(vec![post_transform(b, s, false)?])
+}
+
+/// `LinearClassifier`: scores `x · coefficientsᵀ + intercepts` (one row per class), the post
+/// transform, and the label. Outputs: label, scores.
+pub fn linear_classifier(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    let x = b.input(0)?;
+    let labels = b.ml_ints("classlabels_ints")?;
+    if labels.is_empty() {
+        return Err(b.unsupported(
+            "string or missing class labels (a label must be an integer tensor of the trace)",
+        ));
+    }
+    let features = b.shape(&x).get(1).copied().unwrap_or(0);
+    let rows = b.ml_floats("coefficients")?.len() / features.max(1);
+    if rows != labels.len() {
+        return Err(b.unsupported(format!(
+            "{rows} score rows for {} classes (ONNX's binary special case); export one row per class",
+            labels.len()
+        )));
+    }
+    let s = linear_scores(b, x, rows)?;
+    let s = post_transform(b, s, true)?;
+    let l = label(b, &s, &labels);
+    Ok(vec![l, s])
+}
+
+/// `Normalizer` over the features (axis 1): `L1` divides by `Σ|x|`, `L2` by `√Σx²`.
+pub fn normalizer(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    if xs.len() != 2 {
+        return Err(b.unsupported(format!("input of shape {xs:?}; [N, features] expected")));
+    }
+    let norm = b.string("norm", "MAX")?;
+    let sum_shape = vec![xs[0], 1];
+    let reduce = |b: &mut Builder<'_>, part: &str, v: &Ref| {
         b.push(
-            "label",
-            Op::Gather { axis: 0 },
-            vec![
-                Ref::Const(Const {
-                    dtype: DType::Int,
-                    tensor: Tensor::new(vec![outputs], labels.iter().map(|&v| v as f64).collect()),
-                }),
-                arg,
-            ],
-            vec![rows],
-            DType::Int,
+            part,
+            Op::ReduceSum {
+                axes: vec![1],
+                keepdims: true,
+            },
+            vec![v.clone()],
+            sum_shape.clone(),
+            DType::Float,
         )
     };
-    Ok(vec![label, scores])
+    let d = match norm.as_str() {
+        "L1" => {
+            let a = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
+            reduce(b, "sum", &a)
+        }
+        "L2" => {
+            let sq = b.binary("square", crate::ops::BinaryKind::Mul, &x, &x)?;
+            let s = reduce(b, "sum", &sq);
+            b.unary("sqrt", Op::Unary(UnaryKind::Sqrt), &s)
+        }
+        other => return Err(b.unsupported(format!("norm {other} (L1 and L2 only)"))),
+    };
+    Ok(vec![b.binary(
+        "div",
+        crate::ops::BinaryKind::Div,
+        &x,
+        &d,
+    )?])
+}
+
+/// `Scaler`: `y = (x − offset) · scale` per feature (axis 1), one Affine (one rounding).
+pub fn scaler(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    if xs.len() != 2 {
+        return Err(b.unsupported(format!("input of shape {xs:?}; [N, features] expected")));
+    }
+    let f = xs[1];
+    let widen = |v: Vec<f64>, default: f64| -> Option<Vec<f64>> {
+        match v.len() {
+            0 => Some(vec![default; f]),
+            1 => Some(vec![v[0]; f]),
+            n if n == f => Some(v),
+            _ => None,
+        }
+    };
+    let offset =
+        widen(b.ml_floats("offset")?, 0.0).ok_or_else(|| b.err("offset of the wrong length"))?;
+    let scale =
+        widen(b.ml_floats("scale")?, 1.0).ok_or_else(|| b.err("scale of the wrong length"))?;
+    let add = offset.iter().zip(&scale).map(|(o, s)| -o * s).collect();
+    Ok(vec![b.unary("scale", Op::Affine { mul: scale, add }, &x)])
+}
+
+/// `ZipMap` (a sequence of maps from label to probability): the probabilities tensor itself,
+/// its columns in label order; what a caller reads is the same values.
+pub fn zip_map(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    Ok(vec![b.input(0)?])
 }

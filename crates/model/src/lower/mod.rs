@@ -8,7 +8,8 @@
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
 //! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
 //! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu), and from the
-//! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier, TreeEnsembleRegressor). One small function per ONNX operator, named as in ONNX;
+//! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
+//! Normalizer, Scaler, ZipMap). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
@@ -67,7 +68,15 @@ pub const LOWERED_OPS: &[&str] = &[
 ];
 
 /// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
-pub const LOWERED_ML_OPS: &[&str] = &["TreeEnsembleClassifier", "TreeEnsembleRegressor"];
+pub const LOWERED_ML_OPS: &[&str] = &[
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "LinearClassifier",
+    "LinearRegressor",
+    "Normalizer",
+    "Scaler",
+    "ZipMap",
+];
 
 /// An operand of a lowered node: input `i` of the ONNX node, an earlier lowered node, or a
 /// constant the lowering made.
@@ -109,6 +118,11 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         };
         let outs = match node.op_type.as_str() {
             "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => ml::tree_ensemble(&mut b)?,
+            "LinearClassifier" => ml::linear_classifier(&mut b)?,
+            "LinearRegressor" => ml::linear_regressor(&mut b)?,
+            "Normalizer" => ml::normalizer(&mut b)?,
+            "Scaler" => ml::scaler(&mut b)?,
+            "ZipMap" => ml::zip_map(&mut b)?,
             _ => return Ok(None),
         };
         return Ok(Some(Lowered {
