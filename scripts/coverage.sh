@@ -91,7 +91,7 @@ RandomForestClassifier (8 trees), a GradientBoostingRegressor (20 trees) and a
 RandomForestRegressor (8 trees), a StandardScaler + LogisticRegression pipeline (skl2onnx's
 default ZipMap output: Scaler, LinearClassifier, Normalizer, ZipMap) and a Normalizer(l2) +
 LinearRegression pipeline into testdata/models/sklearn, with onnxruntime's outputs on 100
-held-out inputs. `cargo test --release -p zkopml-exec --test ml` compiles each as a user would
+held-out inputs. `cargo test --release -p zkopml-exec --test ort_reference` compiles each as a user would
 (calibrated on its sample input) and compares on those 100 inputs: the three classifiers'
 labels agree 100/100 (probabilities within 2.1e-4), the tree regressors within 3.1e-4 and 3.4e-4
 of outputs up to 217 and 277, the normalised linear regression within 1.1e-3 of 280. TreeEnsembleClassifier/Regressor compile to Gather, Compare, Not, Cast, Gemm,
@@ -148,6 +148,7 @@ verified).
 | Identity (the whole graph) | graph.rs | Reshape (a copy) | Movement | identity_graph_is_one_copy (exact) | 1l_identity, boolean_identity |
 | LinearClassifier, LinearRegressor, Scaler, Normalizer, ZipMap (ai.onnx.ml) | ml::linear_classifier, linear_regressor, scaler, normalizer, zip_map | Gemm, Softmax/Sigmoid, ArgMax; Affine; Abs/Mul, ReduceSum, Sqrt, Div | Linear, Softmax, Reduce, Unary, Pointwise | exec ml scaled_logistic, normalized_linear (every step proved with zkopml prove) | (sklearn models above) |
 | TreeEnsembleClassifier, TreeEnsembleRegressor (ai.onnx.ml) | ml::tree_ensemble | Gather, Compare, [Not], Cast, Gemm, Compare, Cast, Gemm, [Softmax / Sigmoid], [ArgMax, Gather] | Movement, Pointwise, Unary, Linear, Softmax, Reduce | exec ml (labels 100/100 against onnxruntime); node e2e tree_ensemble_* | (sklearn models above; EZKL has none) |
+| Conv1d, MaxPool1d, AveragePool1d, GlobalAveragePool (rank 3) | nn::one_d | Reshape, Conv / MaxPool / AveragePool / GlobalAveragePool, Reshape | Movement, Linear, Pool | one_d_convolutions_and_pools (1e-3, strides, dilations, groups, pads, SAME_UPPER); ort_reference conv1d_audio (top-1 100/100 against onnxruntime); node e2e conv1d_defect_is_caught | (testdata/models/conv1d_audio, scripts/models/conv1d_audio.py) |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
 
 Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX

@@ -902,3 +902,86 @@ fn identity_graph_is_one_copy() {
         0.0,
     );
 }
+
+#[test]
+fn one_d_convolutions_and_pools() {
+    // x [1, 4, 16]; Conv1d 4 -> 6 channels, kernel 3, group 2, stride 2, dilation 2, pads [2, 1]
+    let ncl: &[i64] = &[1, 4, 16];
+    let xs = inputs(64);
+    let w: Vec<f32> = uniform(6 * 2 * 3, 7, -0.5, 0.5)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let bias: Vec<f32> = vec![0.1, -0.2, 0.3, 0.0, 0.05, -0.05];
+    let m = single(
+        13,
+        ncl,
+        "Conv",
+        vec![f32s("w", &[6, 2, 3], &w), f32s("b", &[6], &bias)],
+        vec![
+            attr("kernel_shape", A::Is(vec![3])),
+            attr("strides", A::Is(vec![2])),
+            attr("dilations", A::Is(vec![2])),
+            attr("pads", A::Is(vec![2, 1])),
+            attr("group", A::I(2)),
+        ],
+    );
+    check("Conv1d", &m, &xs, &["Reshape", "Conv", "Reshape"], 1e-3);
+    let m = single(
+        13,
+        ncl,
+        "Conv",
+        vec![f32s("w", &[6, 2, 3], &w)],
+        vec![attr("group", A::I(2)), attr("auto_pad", A::S("SAME_UPPER"))],
+    );
+    check(
+        "Conv1d SAME_UPPER",
+        &m,
+        &xs,
+        &["Reshape", "Conv", "Reshape"],
+        1e-3,
+    );
+    let m = single(
+        13,
+        ncl,
+        "MaxPool",
+        vec![],
+        vec![
+            attr("kernel_shape", A::Is(vec![3])),
+            attr("strides", A::Is(vec![2])),
+            attr("pads", A::Is(vec![1, 1])),
+        ],
+    );
+    check(
+        "MaxPool1d",
+        &m,
+        &xs,
+        &["Reshape", "MaxPool", "Reshape"],
+        0.0,
+    );
+    let m = single(
+        13,
+        ncl,
+        "AveragePool",
+        vec![],
+        vec![
+            attr("kernel_shape", A::Is(vec![4])),
+            attr("strides", A::Is(vec![4])),
+        ],
+    );
+    check(
+        "AveragePool1d",
+        &m,
+        &xs,
+        &["Reshape", "AveragePool", "Reshape"],
+        1e-4,
+    );
+    let m = single(13, ncl, "GlobalAveragePool", vec![], vec![]);
+    check(
+        "GlobalAveragePool1d",
+        &m,
+        &xs,
+        &["Reshape", "GlobalAveragePool", "Reshape"],
+        1e-4,
+    );
+}

@@ -481,6 +481,13 @@ async fn tree_ensemble_defects_are_caught() {
     .await;
 }
 
+/// A 1-D CNN on audio-like input (Conv1d, MaxPool1d, GlobalAveragePool on [N, C, L], lowered
+/// to the 2-D operators over a height of 1): a defect in the second Conv1d is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv1d_defect_is_caught() {
+    defect_caught("conv1d", "conv1d_audio", Defect { op: 9, chunk: 0 }).await;
+}
+
 /// A request by CID (the input in the artifact store, its tensor root on chain): a defect at
 /// the first operator (whose proof opens the stored input against the request's root) is
 /// caught, the request reopens, and another submitter answers it again; that answer is

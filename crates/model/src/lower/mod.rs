@@ -7,7 +7,9 @@
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
 //! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
-//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu), and from the
+//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu), the 1-D
+//! windows (Conv, MaxPool, AveragePool, GlobalAveragePool/GlobalMaxPool on `[N, C, L]`, in
+//! [`nn`], as the 2-D operator over a height of 1), and from the
 //! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
 //! Normalizer, Scaler, ZipMap). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
@@ -133,6 +135,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
     if !(node.domain.is_empty() || node.domain == "ai.onnx") {
         return Ok(None);
     }
+    let one_d = nn::is_one_d(node, inputs);
     let mut b = Builder {
         node,
         opset,
@@ -140,6 +143,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         nodes: Vec::new(),
     };
     let out = match node.op_type.as_str() {
+        _ if one_d => nn::one_d(&mut b)?,
         "HardSigmoid" => nn::hard_sigmoid(&mut b)?,
         "HardSwish" => nn::hard_swish(&mut b)?,
         "Elu" => nn::elu(&mut b)?,

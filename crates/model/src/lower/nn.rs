@@ -4,8 +4,9 @@
 
 use super::{scalar, uniform, Builder, Ref};
 use crate::error::Result;
-use crate::ops::{reduce_shape, BinaryKind, CompareKind, Op, SmoothFn, UnaryKind};
-use crate::tensor::{broadcast_shape, norm_axis};
+use crate::onnx::{Attr, Const, RawNode};
+use crate::ops::{reduce_shape, BinaryKind, CompareKind, InputInfo, Op, SmoothFn, UnaryKind};
+use crate::tensor::{broadcast_shape, norm_axis, Tensor};
 
 /// Selu's defaults (ONNX): alpha and gamma as float32 (these are their exact values).
 #[allow(clippy::excessive_precision)]
@@ -273,4 +274,90 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
         y = b.binary("bias", BinaryKind::Add, &y, &Ref::In(2))?;
     }
     Ok(y)
+}
+
+/// The operators of 2-D windows that [`one_d`] also takes on rank-3 (`[N, C, L]`) inputs.
+pub const ONE_D_OPS: &[&str] = &[
+    "Conv",
+    "MaxPool",
+    "AveragePool",
+    "GlobalAveragePool",
+    "GlobalMaxPool",
+];
+
+/// Whether `node` is one of [`ONE_D_OPS`] on a rank-3 input (a Conv1d, MaxPool1d, ...).
+pub fn is_one_d(node: &RawNode, inputs: &[InputInfo<'_>]) -> bool {
+    ONE_D_OPS.contains(&node.op_type.as_str())
+        && inputs
+            .first()
+            .and_then(|i| i.shape())
+            .is_some_and(|s| s.len() == 3)
+}
+
+/// A 1-D window operator as the 2-D one over a height of 1: `Reshape(x, [N, C, 1, L])`, the
+/// 2-D operator with every window attribute widened (`kernel_shape [k]` → `[1, k]`, strides,
+/// dilations, `pads [b, e]` → `[0, b, 0, e]`, a Conv weight `[M, C/g, k]` → `[M, C/g, 1, k]`),
+/// then `Reshape` back to `[N, M, L']`. The same integers as a 1-D window; no new circuit.
+pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let x4 = vec![xs[0], xs[1], 1, xs[2]];
+    let dtype = b.dtype(&x);
+    let r = b.push(
+        "to_2d",
+        Op::Reshape { shape: x4.clone() },
+        vec![x],
+        x4.clone(),
+        dtype,
+    );
+    let mut node = b.node.clone();
+    for (name, fill) in [("kernel_shape", 1), ("strides", 1), ("dilations", 1)] {
+        if let Some(Attr::Ints(v)) = node.attrs.get(name) {
+            let mut w = vec![fill];
+            w.extend(v.iter().copied());
+            node.attrs.insert(name.into(), Attr::Ints(w));
+        }
+    }
+    if let Some(Attr::Ints(p)) = node.attrs.get("pads") {
+        if p.len() != 2 {
+            return Err(b.err(format!(
+                "pads = {p:?}: two values expected for a 1-D window"
+            )));
+        }
+        let wide = vec![0, p[0], 0, p[1]];
+        node.attrs.insert("pads".into(), Attr::Ints(wide));
+    }
+    // the weight (a Conv's input #1) gains the height axis; the bias stays
+    let weight = match (node.op_type.as_str(), b.constant(1)) {
+        ("Conv", Some(w)) if w.tensor.rank() == 3 => {
+            let s = &w.tensor.shape;
+            Some(Const {
+                dtype: w.dtype,
+                tensor: Tensor::new(vec![s[0], s[1], 1, s[2]], w.tensor.data.clone()),
+            })
+        }
+        ("Conv", _) => return Err(b.unsupported("a Conv1d weight must be a constant of rank 3")),
+        _ => None,
+    };
+    let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
+    infos[0] = InputInfo::Dyn { shape: &x4, dtype };
+    if let Some(w) = &weight {
+        infos[1] = InputInfo::Const(w);
+    }
+    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+    if parsed.operands != [0] {
+        return Err(b.unsupported("a 1-D window operator with more than its input as operand"));
+    }
+    let out4 = parsed.shape.clone();
+    let y = b.push("window", parsed.op, vec![r], out4.clone(), parsed.dtype);
+    let out3 = vec![out4[0], out4[1], out4[3]];
+    Ok(b.push(
+        "to_1d",
+        Op::Reshape {
+            shape: out3.clone(),
+        },
+        vec![y],
+        out3,
+        parsed.dtype,
+    ))
 }

@@ -1,8 +1,10 @@
-//! Tree ensembles exported by skl2onnx (testdata/models/sklearn, built by
-//! scripts/models/sklearn.sh), compiled as a user would (calibrated on the sample input and its
-//! jittered copies) and run in fixed point on the 100 held-out inputs of reference.json, against
-//! onnxruntime's outputs there: classifiers' labels agree on at least 99 of 100 and their
-//! probabilities within 1e-2; regressors within 1e-3 of the largest |y|.
+//! Models with onnxruntime's outputs beside them (reference.json: 100 inputs and the outputs):
+//! scikit-learn models exported by skl2onnx (testdata/models/sklearn, built by
+//! scripts/models/sklearn.sh) and the 1-D audio CNN (testdata/models/conv1d_audio,
+//! scripts/models/conv1d_audio.py), each compiled as a user would (calibrated on the sample input
+//! and its jittered copies) and run in fixed point on the 100 inputs: classifiers' labels agree
+//! on at least 99 of 100 and their probabilities within 1e-2; regressors within 1e-3 of the
+//! largest |y|; the CNN's logits agree on the top class for 99 of 100.
 
 use std::path::PathBuf;
 
@@ -12,7 +14,7 @@ use zkopml_model::{compile_onnx, default_calibration};
 
 fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/models/sklearn")
+        .join("../../testdata/models")
         .join(name)
 }
 
@@ -106,30 +108,53 @@ fn regressor(name: &str) {
 
 #[test]
 fn gradient_boosting_classifier_agrees_with_onnxruntime() {
-    classifier("gb_classifier");
+    classifier("sklearn/gb_classifier");
 }
 
 #[test]
 fn random_forest_classifier_agrees_with_onnxruntime() {
-    classifier("rf_classifier");
+    classifier("sklearn/rf_classifier");
 }
 
 #[test]
 fn gradient_boosting_regressor_agrees_with_onnxruntime() {
-    regressor("gb_regressor");
+    regressor("sklearn/gb_regressor");
 }
 
 #[test]
 fn random_forest_regressor_agrees_with_onnxruntime() {
-    regressor("rf_regressor");
+    regressor("sklearn/rf_regressor");
 }
 
 #[test]
 fn scaled_logistic_regression_with_zipmap_agrees_with_onnxruntime() {
-    classifier("scaled_logistic");
+    classifier("sklearn/scaled_logistic");
 }
 
 #[test]
 fn normalized_linear_regression_agrees_with_onnxruntime() {
-    regressor("normalized_linear");
+    regressor("sklearn/normalized_linear");
+}
+
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}
+
+#[test]
+fn conv1d_audio_cnn_agrees_with_onnxruntime() {
+    let (r, outs, kinds) = fixed("conv1d_audio");
+    let mut agree = 0;
+    let mut worst: f64 = 0.0;
+    let mut mag: f64 = 0.0;
+    for (i, o) in outs.iter().enumerate() {
+        agree += (argmax(&o[0]) == argmax(&r.outputs[0][i])) as usize;
+        for (a, b) in o[0].iter().zip(&r.outputs[0][i]) {
+            worst = worst.max((a - b).abs());
+            mag = mag.max(b.abs());
+        }
+    }
+    eprintln!("conv1d_audio: ops {kinds:?}; top-1 agrees {agree}/100, logits max error {worst:.2e} (max |logit| {mag:.3})");
+    assert!(agree >= 99, "conv1d_audio: top-1 agrees on {agree} of 100");
 }
