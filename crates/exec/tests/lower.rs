@@ -985,3 +985,57 @@ fn one_d_convolutions_and_pools() {
         1e-4,
     );
 }
+
+#[test]
+fn log_softmax_and_reduce_log_sum_exp() {
+    let xs: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.clamp(-20.0, 20.0)).collect())
+        .collect();
+    let kinds = [
+        "ReduceMax",
+        "Sub",
+        "PiecewisePoly",
+        "ReduceSum",
+        "PiecewisePoly",
+        "Sub",
+    ];
+    let m = single(13, NCHW, "LogSoftmax", vec![], vec![]);
+    check("LogSoftmax (axis -1)", &m, &xs, &kinds, 1e-4);
+    let m = single(13, NCHW, "LogSoftmax", vec![], vec![attr("axis", A::I(1))]);
+    check("LogSoftmax (axis 1)", &m, &xs, &kinds, 1e-4);
+    let m = single(11, &[1, 10], "LogSoftmax", vec![], vec![]);
+    let rows: Vec<Vec<f64>> = (0..6).map(|k| uniform(10, 40 + k, -8.0, 8.0)).collect();
+    check("LogSoftmax (opset 11, [1, 10])", &m, &rows, &kinds, 1e-4);
+    let lse = [
+        "ReduceMax",
+        "Sub",
+        "PiecewisePoly",
+        "ReduceSum",
+        "PiecewisePoly",
+        "Add",
+        "Reshape",
+    ];
+    let m = single(
+        13,
+        NCHW,
+        "ReduceLogSumExp",
+        vec![],
+        vec![attr("axes", A::Is(vec![1])), attr("keepdims", A::I(0))],
+    );
+    check("ReduceLogSumExp (opset 13, axes [1])", &m, &xs, &lse, 1e-4);
+    let m = single(
+        18,
+        NCHW,
+        "ReduceLogSumExp",
+        vec![i64s("axes", &[2], &[2, 3])],
+        vec![],
+    );
+    check(
+        "ReduceLogSumExp (opset 18, axes [2, 3])",
+        &m,
+        &xs,
+        &lse[..6],
+        1e-4,
+    );
+}

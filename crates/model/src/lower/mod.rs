@@ -5,9 +5,9 @@
 //! `graph.rs` asks [`lower`] first for every node that was not folded; an operator listed in
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
-//! tract-onnx's layout: [`nn`] (activations, LayerNormalization), [`math`] (Sum, Mean, Max,
+//! tract-onnx's layout: [`nn`] (activations, LayerNormalization, LogSoftmax), [`math`] (Sum, Mean, Max,
 //! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
-//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare), [`array`] (Expand, Trilu), the 1-D
+//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu), the 1-D
 //! windows (Conv, MaxPool, AveragePool, GlobalAveragePool/GlobalMaxPool on `[N, C, L]`, in
 //! [`nn`], as the 2-D operator over a height of 1), and from the
 //! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
@@ -45,6 +45,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "PRelu",
     "ThresholdedRelu",
     "LayerNormalization",
+    "LogSoftmax",
     // math
     "Sum",
     "Mean",
@@ -64,6 +65,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "ReduceL1",
     "ReduceL2",
     "ReduceSumSquare",
+    "ReduceLogSumExp",
     // array
     "Expand",
     "Trilu",
@@ -156,6 +158,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "PRelu" => nn::prelu(&mut b)?,
         "ThresholdedRelu" => nn::thresholded_relu(&mut b)?,
         "LayerNormalization" => nn::layer_normalization(&mut b)?,
+        "LogSoftmax" => nn::log_softmax(&mut b)?,
         "Sum" => math::sum(&mut b)?,
         "Mean" => math::mean(&mut b)?,
         "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,
@@ -169,6 +172,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "ReduceL1" => reduce::reduce_l1(&mut b)?,
         "ReduceL2" => reduce::reduce_l2(&mut b)?,
         "ReduceSumSquare" => reduce::reduce_sum_square(&mut b)?,
+        "ReduceLogSumExp" => reduce::reduce_log_sum_exp(&mut b)?,
         "Expand" => array::expand(&mut b)?,
         "Trilu" => array::trilu(&mut b)?,
         _ => return Ok(None),

@@ -361,3 +361,21 @@ pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
         parsed.dtype,
     ))
 }
+
+/// `LogSoftmax(x, axis) = (x − max) − ln Σ exp(x − max)` along `axis` (opset 13: default −1;
+/// before it, the axes from `axis` on, supported when that is the last axis).
+pub fn log_softmax(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let rank = b.shape(&x).len();
+    let default = if b.opset >= 13 { -1 } else { 1 };
+    let a = b.int("axis", default)?;
+    let axis = norm_axis(a, rank)
+        .ok_or_else(|| b.err(format!("axis {a} out of range for rank {rank}")))?;
+    if b.opset < 13 && axis + 1 != rank {
+        return Err(b.unsupported(format!(
+            "LogSoftmax before opset 13 over the axes from {axis} of rank {rank} (only the last axis)"
+        )));
+    }
+    let (_, d, l) = super::reduce::log_sum_exp_parts(b, &x, &[axis])?;
+    b.binary("sub", BinaryKind::Sub, &d, &l)
+}

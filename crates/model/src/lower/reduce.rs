@@ -1,10 +1,12 @@
 //! reduce: the norms and the sum of squares over axes, as ReduceSum of Abs or of a square (and
-//! a Sqrt for the L2 norm).
+//! a Sqrt for the L2 norm), and ReduceLogSumExp in its stable form (the max, then the log of a
+//! sum of exponentials of non-positive values, whose argument is bounded).
 
 use super::{Builder, Ref};
 use crate::error::Result;
 use crate::onnx::Attr;
-use crate::ops::{reduce_shape, BinaryKind, Op, UnaryKind};
+use crate::onnx::DType;
+use crate::ops::{reduce_shape, BinaryKind, Op, SmoothFn, UnaryKind};
 use crate::tensor::norm_axis;
 
 /// The reduced axes and `keepdims` of a Reduce* node: `axes` an attribute before opset 18 and a
@@ -71,4 +73,67 @@ pub fn reduce_l2(b: &mut Builder<'_>) -> Result<Ref> {
     let sq = b.binary("square", BinaryKind::Mul, &x, &x)?;
     let s = sum(b, "sum", &sq)?;
     Ok(b.unary("sqrt", Op::Unary(UnaryKind::Sqrt), &s))
+}
+
+/// `max`, `x − max` and `ln Σ exp(x − max)` over `axes` (keepdims): the stable form of a log
+/// of a sum of exponentials. The logarithm's argument lies in `[1, terms]`, so its piecewise
+/// cubic has a bounded domain ([`SmoothFn::LnOfExpSum`]).
+pub(super) fn log_sum_exp_parts(
+    b: &mut Builder<'_>,
+    x: &Ref,
+    axes: &[usize],
+) -> Result<(Ref, Ref, Ref)> {
+    let shape = b.shape(x);
+    let kept = reduce_shape(&shape, axes, true);
+    let terms: usize = axes.iter().map(|&a| shape[a]).product();
+    let terms = u32::try_from(terms).map_err(|_| b.err("too many terms"))?;
+    let m = b.push(
+        "max",
+        Op::ReduceExtreme {
+            axes: axes.to_vec(),
+            keepdims: true,
+            max: true,
+        },
+        vec![x.clone()],
+        kept.clone(),
+        DType::Float,
+    );
+    let d = b.binary("shifted", BinaryKind::Sub, x, &m)?;
+    let e = b.unary("exp", Op::Unary(UnaryKind::Exp), &d);
+    let s = b.push(
+        "sum",
+        Op::ReduceSum {
+            axes: axes.to_vec(),
+            keepdims: true,
+        },
+        vec![e],
+        kept,
+        DType::Float,
+    );
+    let l = b.smooth("ln", SmoothFn::LnOfExpSum { terms }, &s);
+    Ok((m, d, l))
+}
+
+/// `ReduceLogSumExp(x) = max + ln Σ exp(x − max)` over the axes, then a Reshape when
+/// `keepdims = 0`.
+pub fn reduce_log_sum_exp(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let shape = b.shape(&x);
+    let (axes, keepdims) = axes(b, shape.len())?;
+    if axes.is_empty() {
+        return Ok(x);
+    }
+    let (m, _, l) = log_sum_exp_parts(b, &x, &axes)?;
+    let y = b.binary("add", BinaryKind::Add, &m, &l)?;
+    if keepdims {
+        return Ok(y);
+    }
+    let out = reduce_shape(&shape, &axes, false);
+    Ok(b.push(
+        "squeeze",
+        Op::Reshape { shape: out.clone() },
+        vec![y],
+        out,
+        DType::Float,
+    ))
 }
