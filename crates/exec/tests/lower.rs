@@ -1039,3 +1039,47 @@ fn log_softmax_and_reduce_log_sum_exp() {
         1e-4,
     );
 }
+
+#[test]
+fn conv_transpose_as_a_convolution() {
+    // x [1, 4, 5, 6]; weight [4, 3, 3, 3] (C = 4, M/group)
+    let shape: &[i64] = &[1, 4, 5, 6];
+    let xs = inputs(120);
+    let w: Vec<f32> = uniform(4 * 3 * 3 * 3, 11, -0.5, 0.5)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let bias: Vec<f32> = (0..6).map(|i| 0.05 * i as f32 - 0.1).collect();
+    let cases: Vec<(&str, Vec<pb::AttributeProto>, &[&str], i64)> = vec![
+        ("stride 1", vec![], &["Conv"], 1),
+        (
+            "stride 2, pads 1, output_padding 1",
+            vec![
+                attr("strides", A::Is(vec![2, 2])),
+                attr("pads", A::Is(vec![1, 1, 1, 1])),
+                attr("output_padding", A::Is(vec![1, 1])),
+            ],
+            &["Gather", "Gather", "Mul", "Conv"],
+            1,
+        ),
+        (
+            "strides (2, 3), dilations 2, group 2",
+            vec![
+                attr("strides", A::Is(vec![2, 3])),
+                attr("dilations", A::Is(vec![2, 2])),
+                attr("pads", A::Is(vec![0, 1, 2, 0])),
+                attr("group", A::I(2)),
+            ],
+            &["Gather", "Gather", "Mul", "Conv"],
+            2,
+        ),
+    ];
+    for (name, attrs, kinds, group) in cases {
+        let m_per_group = 3;
+        let out = m_per_group * group;
+        let ws = f32s("w", &[4, m_per_group, 3, 3], &w);
+        let bs = f32s("b", &[out], &bias[..out as usize]);
+        let m = single(13, shape, "ConvTranspose", vec![ws, bs], attrs);
+        check(&format!("ConvTranspose {name}"), &m, &xs, kinds, 1e-3);
+    }
+}

@@ -5,12 +5,12 @@
 //! `graph.rs` asks [`lower`] first for every node that was not folded; an operator listed in
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
-//! tract-onnx's layout: [`nn`] (activations, LayerNormalization, LogSoftmax), [`math`] (Sum, Mean, Max,
-//! Min, Pow, Sign, Floor, Ceil), [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual),
-//! [`reduce`] (ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu), the 1-D
-//! windows (Conv, MaxPool, AveragePool, GlobalAveragePool/GlobalMaxPool on `[N, C, L]`, in
-//! [`nn`], as the 2-D operator over a height of 1), and from the
-//! ai.onnx.ml domain [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
+//! tract-onnx's layout: [`nn`] (activations, LayerNormalization, LogSoftmax, ConvTranspose, and
+//! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
+//! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil),
+//! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`reduce`] (ReduceL1, ReduceL2,
+//! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu), and from the ai.onnx.ml domain
+//! [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
 //! Normalizer, Scaler, ZipMap). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
@@ -46,6 +46,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "ThresholdedRelu",
     "LayerNormalization",
     "LogSoftmax",
+    "ConvTranspose",
     // math
     "Sum",
     "Mean",
@@ -159,6 +160,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "ThresholdedRelu" => nn::thresholded_relu(&mut b)?,
         "LayerNormalization" => nn::layer_normalization(&mut b)?,
         "LogSoftmax" => nn::log_softmax(&mut b)?,
+        "ConvTranspose" => nn::conv_transpose(&mut b)?,
         "Sum" => math::sum(&mut b)?,
         "Mean" => math::mean(&mut b)?,
         "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,

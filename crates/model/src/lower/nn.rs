@@ -5,7 +5,9 @@
 use super::{scalar, uniform, Builder, Ref};
 use crate::error::Result;
 use crate::onnx::{Attr, Const, RawNode};
-use crate::ops::{reduce_shape, BinaryKind, CompareKind, InputInfo, Op, SmoothFn, UnaryKind};
+use crate::ops::{
+    reduce_shape, BinaryKind, CompareKind, InputInfo, Op, SmoothFn, UnaryKind, Window,
+};
 use crate::tensor::{broadcast_shape, norm_axis, Tensor};
 
 /// Selu's defaults (ONNX): alpha and gamma as float32 (these are their exact values).
@@ -378,4 +380,180 @@ pub fn log_softmax(b: &mut Builder<'_>) -> Result<Ref> {
     }
     let (_, d, l) = super::reduce::log_sum_exp_parts(b, &x, &[axis])?;
     b.binary("sub", BinaryKind::Sub, &d, &l)
+}
+
+/// `ConvTranspose` (2-D, `auto_pad` NOTSET or VALID) as the convolution it equals:
+/// - the input with `s − 1` zeros inserted between its pixels along each axis of stride `s > 1`
+///   (a `Gather` of each pixel per position, then a `Mul` by a constant 0/1 mask: exact);
+/// - a `Conv` with stride 1, the same dilation `d` and groups, the kernel flipped in space and
+///   its in/out channels swapped per group (`W'[g·M_g + m, c, i, j] = W[g·C_g + c, m, k_h − 1 − i,
+///   k_w − 1 − j]`), padded `d·(k − 1) − pad` before and `d·(k − 1) − pad + output_padding`
+///   after on each axis.
+///
+/// A pad above `d·(k − 1)` (the transposed conv would crop) and `output_shape` are refused.
+pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    let w = b
+        .constant(1)
+        .cloned()
+        .ok_or_else(|| b.unsupported("the weight (input #1) must be a constant"))?;
+    if xs.len() != 4 || w.tensor.rank() != 4 {
+        return Err(b.unsupported(format!(
+            "only 2-D transposed convolutions: input {xs:?}, weight {:?}",
+            w.tensor.shape
+        )));
+    }
+    let ws = w.tensor.shape.clone();
+    let groups = b.int("group", 1)?.max(1) as usize;
+    let (c, mg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
+    if xs[1] != c || c % groups != 0 {
+        return Err(b.err(format!(
+            "input has {} channels, weight {ws:?} with group {groups}",
+            xs[1]
+        )));
+    }
+    let cg = c / groups;
+    let m = mg * groups;
+    let pair = |name: &str, default: usize| -> Result<[usize; 2]> {
+        match b.node.attrs.get(name) {
+            None => Ok([default; 2]),
+            Some(Attr::Ints(v)) if v.len() == 2 && v.iter().all(|&x| x >= 0) => {
+                Ok([v[0] as usize, v[1] as usize])
+            }
+            Some(_) => Err(b.err(format!("attribute {name} must be two non-negative ints"))),
+        }
+    };
+    let strides = pair("strides", 1)?;
+    let dil = pair("dilations", 1)?;
+    let out_pad = pair("output_padding", 0)?;
+    if strides.contains(&0) || dil.contains(&0) {
+        return Err(b.err("strides and dilations must be positive"));
+    }
+    if let Some(Attr::Ints(k)) = b.node.attrs.get("kernel_shape") {
+        if k.as_slice() != [kh as i64, kw as i64] {
+            return Err(b.err(format!("kernel_shape {k:?} differs from the weight {ws:?}")));
+        }
+    }
+    if b.node.attrs.contains_key("output_shape") {
+        return Err(b.unsupported("output_shape (give pads and output_padding instead)"));
+    }
+    let auto_pad = b.string("auto_pad", "NOTSET")?;
+    let pads: [usize; 4] = match (auto_pad.as_str(), b.node.attrs.get("pads")) {
+        ("VALID", _) | ("NOTSET", None) => [0; 4],
+        ("NOTSET", Some(Attr::Ints(p))) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
+            [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+        }
+        ("NOTSET", Some(_)) => return Err(b.err("pads must be four non-negative ints")),
+        (other, _) => return Err(b.unsupported(format!("auto_pad {other}"))),
+    };
+    let reach = [dil[0] * (kh - 1), dil[1] * (kw - 1)];
+    if pads[0] > reach[0] || pads[2] > reach[0] || pads[1] > reach[1] || pads[3] > reach[1] {
+        return Err(b.unsupported(format!(
+            "pads {pads:?} beyond the kernel's reach {reach:?} (the output would be cropped)"
+        )));
+    }
+    let bias = if b.has(2) {
+        let bc = b
+            .constant(2)
+            .ok_or_else(|| b.unsupported("the bias (input #2) must be a constant"))?;
+        if bc.tensor.len() != m {
+            return Err(b.err("bias length differs from output channels"));
+        }
+        bc.tensor.data.clone()
+    } else {
+        vec![0.0; m]
+    };
+
+    // 1. zeros between the pixels
+    let (n, h, wd) = (xs[0], xs[2], xs[3]);
+    let mut z = x;
+    let (zh, zw) = ((h - 1) * strides[0] + 1, (wd - 1) * strides[1] + 1);
+    if strides != [1, 1] {
+        let gather = |b: &mut Builder<'_>,
+                      part: &str,
+                      v: Ref,
+                      axis: usize,
+                      len: usize,
+                      s: usize,
+                      shape: Vec<usize>| {
+            b.push(
+                part,
+                Op::Gather { axis },
+                vec![
+                    v,
+                    Ref::Const(Const {
+                        dtype: crate::onnx::DType::Int,
+                        tensor: Tensor::new(vec![len], (0..len).map(|i| (i / s) as f64).collect()),
+                    }),
+                ],
+                shape,
+                crate::onnx::DType::Float,
+            )
+        };
+        if strides[0] > 1 {
+            z = gather(b, "spread_rows", z, 2, zh, strides[0], vec![n, c, zh, wd]);
+        }
+        if strides[1] > 1 {
+            z = gather(
+                b,
+                "spread_columns",
+                z,
+                3,
+                zw,
+                strides[1],
+                vec![n, c, zh, zw],
+            );
+        }
+        let mask: Vec<f64> = (0..zh * zw)
+            .map(|q| ((q / zw) % strides[0] == 0 && (q % zw) % strides[1] == 0) as u8 as f64)
+            .collect();
+        let mask = Ref::Const(Const {
+            dtype: crate::onnx::DType::Float,
+            tensor: Tensor::new(vec![1, 1, zh, zw], mask),
+        });
+        z = b.binary("zeros_between", BinaryKind::Mul, &z, &mask)?;
+    }
+    // 2. the convolution with the flipped, channel-swapped kernel
+    let mut wt = vec![0.0; m * cg * kh * kw];
+    for g in 0..groups {
+        for mo in 0..mg {
+            for ci in 0..cg {
+                for i in 0..kh {
+                    for j in 0..kw {
+                        let src =
+                            (((g * cg + ci) * mg + mo) * kh + (kh - 1 - i)) * kw + (kw - 1 - j);
+                        let dst = (((g * mg + mo) * cg + ci) * kh + i) * kw + j;
+                        wt[dst] = w.tensor.data[src];
+                    }
+                }
+            }
+        }
+    }
+    let window = Window {
+        kernel: [kh, kw],
+        strides: [1, 1],
+        dilations: dil,
+        pads: [
+            reach[0] - pads[0],
+            reach[1] - pads[1],
+            reach[0] - pads[2] + out_pad[0],
+            reach[1] - pads[3] + out_pad[1],
+        ],
+    };
+    let [oh, ow] = window
+        .out_hw(zh, zw)
+        .ok_or_else(|| b.err("the transposed convolution has an empty output"))?;
+    Ok(b.push(
+        "conv",
+        Op::Conv {
+            weight: Tensor::new(vec![m, cg, kh, kw], wt),
+            bias,
+            window,
+            groups,
+        },
+        vec![z],
+        vec![n, m, oh, ow],
+        crate::onnx::DType::Float,
+    ))
 }
