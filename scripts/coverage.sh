@@ -152,6 +152,7 @@ verified).
 | LinearClassifier, LinearRegressor, Scaler, Normalizer, ZipMap (ai.onnx.ml) | ml::linear_classifier, linear_regressor, scaler, normalizer, zip_map | Gemm, Softmax/Sigmoid, ArgMax; Affine; Abs/Mul, ReduceSum, Sqrt, Div | Linear, Softmax, Reduce, Unary, Pointwise | exec ml scaled_logistic, normalized_linear (every step proved with zkopml prove) | (sklearn models above) |
 | TreeEnsembleClassifier, TreeEnsembleRegressor (ai.onnx.ml) | ml::tree_ensemble | Gather, Compare, [Not], Cast, Gemm, Compare, Cast, Gemm, [Softmax / Sigmoid], [ArgMax, Gather] | Movement, Pointwise, Unary, Linear, Softmax, Reduce | exec ml (labels 100/100 against onnxruntime); node e2e tree_ensemble_* | (sklearn models above; EZKL has none) |
 | Conv1d, MaxPool1d, AveragePool1d, GlobalAveragePool (rank 3) | nn::one_d | Reshape, Conv / MaxPool / AveragePool / GlobalAveragePool, Reshape | Movement, Linear, Pool | one_d_convolutions_and_pools (1e-3, strides, dilations, groups, pads, SAME_UPPER); ort_reference conv1d_audio (top-1 100/100 against onnxruntime); node e2e conv1d_defect_is_caught | (testdata/models/conv1d_audio, scripts/models/conv1d_audio.py) |
+| Resize, Upsample (nearest) | array::resize | Gather per resized axis | Movement | resize_and_upsample_nearest (exact, against tract; Upsample against Resize) | 1l_upsample |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
 
 Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX

@@ -1083,3 +1083,100 @@ fn conv_transpose_as_a_convolution() {
         check(&format!("ConvTranspose {name}"), &m, &xs, kinds, 1e-3);
     }
 }
+
+#[test]
+fn resize_and_upsample_nearest() {
+    let xs = inputs(N);
+    let empty = f32s("roi", &[0], &[]);
+    let cases: Vec<(&str, pb::ModelProto, &[&str])> = vec![
+        (
+            "Resize x2 (half_pixel, round_prefer_floor)",
+            single(
+                13,
+                NCHW,
+                "Resize",
+                vec![empty.clone(), f32s("scales", &[4], &[1.0, 1.0, 2.0, 2.0])],
+                vec![attr("mode", A::S("nearest"))],
+            ),
+            &["Gather", "Gather"],
+        ),
+        (
+            "Resize x3 rows (asymmetric, floor)",
+            single(
+                13,
+                NCHW,
+                "Resize",
+                vec![empty.clone(), f32s("scales", &[4], &[1.0, 1.0, 3.0, 1.0])],
+                vec![
+                    attr("mode", A::S("nearest")),
+                    attr("coordinate_transformation_mode", A::S("asymmetric")),
+                    attr("nearest_mode", A::S("floor")),
+                ],
+            ),
+            &["Gather"],
+        ),
+        (
+            "Resize to sizes [1, 3, 6, 3] (align_corners, round_prefer_ceil)",
+            single(
+                13,
+                NCHW,
+                "Resize",
+                vec![
+                    empty.clone(),
+                    f32s("scales", &[0], &[]),
+                    i64s("sizes", &[4], &[1, 3, 6, 3]),
+                ],
+                vec![
+                    attr("mode", A::S("nearest")),
+                    attr("coordinate_transformation_mode", A::S("align_corners")),
+                    attr("nearest_mode", A::S("round_prefer_ceil")),
+                ],
+            ),
+            &["Gather", "Gather"],
+        ),
+    ];
+    for (name, m, kinds) in cases {
+        check(name, &m, &xs, kinds, 0.0);
+    }
+    // Upsample (opset 9; tract has none): the same integers as Resize asymmetric / floor
+    let run_all = |m: &pb::ModelProto| -> Vec<Vec<i32>> {
+        let g = Graph::from_raw(&RawModel::from_proto(m).unwrap()).unwrap();
+        let cal: Vec<Tensor<f64>> = xs
+            .iter()
+            .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+            .collect();
+        let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+        xs.iter()
+            .map(|x| {
+                run(&p, quantise_input(&p, x).unwrap())
+                    .unwrap()
+                    .output()
+                    .data
+                    .clone()
+            })
+            .collect()
+    };
+    let up = single(
+        9,
+        NCHW,
+        "Upsample",
+        vec![f32s("scales", &[4], &[1.0, 1.0, 2.0, 2.0])],
+        vec![attr("mode", A::S("nearest"))],
+    );
+    let rs = single(
+        13,
+        NCHW,
+        "Resize",
+        vec![empty, f32s("scales", &[4], &[1.0, 1.0, 2.0, 2.0])],
+        vec![
+            attr("mode", A::S("nearest")),
+            attr("coordinate_transformation_mode", A::S("asymmetric")),
+            attr("nearest_mode", A::S("floor")),
+        ],
+    );
+    assert_eq!(
+        run_all(&up),
+        run_all(&rs),
+        "Upsample x2 = Resize asymmetric/floor x2"
+    );
+}

@@ -1,10 +1,11 @@
 //! array: Expand of a tensor computed from the input, to a constant shape, as a Reshape and
 //! Gathers with constant indices (data movement: the same integers, no rounding), and Trilu as a
-//! Mul by a constant 0/1 mask.
+//! Mul by a constant 0/1 mask, and Resize/Upsample (nearest) as Gathers of source indices.
 
 use super::{Builder, Ref};
 use crate::error::Result;
 use crate::fold::MAX_FOLDED_ELEMENTS;
+use crate::onnx::Attr;
 use crate::onnx::{Const, DType};
 use crate::ops::Op;
 use crate::tensor::{broadcast_shape, Tensor};
@@ -128,4 +129,120 @@ pub fn trilu(b: &mut Builder<'_>) -> Result<Ref> {
         shape,
         dtype,
     ))
+}
+
+/// `Resize` (and the older `Upsample`) in `nearest` mode, scales or sizes constant: on each axis
+/// whose size changes, a `Gather` of the source index of every output position, computed as
+/// ONNX does (`coordinate_transformation_mode`: half_pixel, asymmetric, align_corners,
+/// pytorch_half_pixel, tf_half_pixel_for_nn; `nearest_mode`: round_prefer_floor,
+/// round_prefer_ceil, floor, ceil), clamped to the input. Data movement: exact. The linear and
+/// cubic modes are refused.
+pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let rank = xs.len();
+    let upsample = b.node.op_type == "Upsample";
+    let mode = b.string("mode", "nearest")?;
+    if mode != "nearest" {
+        return Err(b.unsupported(format!("mode {mode:?} (only nearest)")));
+    }
+    let constant_floats = |b: &Builder<'_>, i: usize| -> Result<Option<Vec<f64>>> {
+        if !b.has(i) {
+            return Ok(None);
+        }
+        let c = b.constant(i).ok_or_else(|| {
+            b.unsupported(format!("input #{i} (scales or sizes) must be a constant"))
+        })?;
+        Ok((!c.tensor.data.is_empty()).then(|| c.tensor.data.clone()))
+    };
+    // (scales, sizes) by opset: Upsample 7-8 attribute, Upsample 9 / Resize 10 input #1,
+    // Resize 11+ inputs #2 and #3
+    let (scales, sizes) = if upsample && b.opset < 9 {
+        match b.node.attrs.get("scales") {
+            Some(Attr::Floats(v)) => (Some(v.iter().map(|&f| f as f64).collect()), None),
+            _ => return Err(b.err("attribute scales missing")),
+        }
+    } else if upsample || b.opset < 11 {
+        (constant_floats(b, 1)?, None)
+    } else {
+        (constant_floats(b, 2)?, constant_floats(b, 3)?)
+    };
+    if b.node.attrs.contains_key("axes") {
+        return Err(b.unsupported("the axes attribute (opset 18)"));
+    }
+    let out: Vec<usize> = match (&sizes, &scales) {
+        (Some(s), _) if s.len() == rank => s.iter().map(|&v| v as usize).collect(),
+        (None, Some(s)) if s.len() == rank => xs
+            .iter()
+            .zip(s)
+            .map(|(&d, &f)| (d as f64 * f).floor() as usize)
+            .collect(),
+        _ => return Err(b.err(format!("scales or sizes must give all {rank} axes"))),
+    };
+    let scale_of = |a: usize| match (&sizes, &scales) {
+        (None, Some(s)) => s[a],
+        _ => out[a] as f64 / xs[a] as f64,
+    };
+    let ctm = if upsample || b.opset < 11 {
+        "asymmetric".to_string()
+    } else {
+        b.string("coordinate_transformation_mode", "half_pixel")?
+    };
+    let nearest = if upsample || b.opset < 11 {
+        "floor".to_string()
+    } else {
+        b.string("nearest_mode", "round_prefer_floor")?
+    };
+    let mut y = x;
+    let mut shape = xs.clone();
+    for a in 0..rank {
+        if out[a] == xs[a] {
+            continue;
+        }
+        if out[a] == 0 {
+            return Err(b.err(format!("axis {a} resizes to 0")));
+        }
+        let (len_in, len_out, s) = (xs[a] as f64, out[a] as f64, scale_of(a));
+        let mut idx = Vec::with_capacity(out[a]);
+        for i in 0..out[a] {
+            let i = i as f64;
+            let orig = match ctm.as_str() {
+                "half_pixel" => (i + 0.5) / s - 0.5,
+                "pytorch_half_pixel" if len_out > 1.0 => (i + 0.5) / s - 0.5,
+                "pytorch_half_pixel" => 0.0,
+                "asymmetric" => i / s,
+                "align_corners" if len_out > 1.0 => i * (len_in - 1.0) / (len_out - 1.0),
+                "align_corners" => 0.0,
+                "tf_half_pixel_for_nn" => (i + 0.5) / s,
+                other => {
+                    return Err(b.unsupported(format!("coordinate_transformation_mode {other}")))
+                }
+            };
+            let k = match nearest.as_str() {
+                "round_prefer_floor" if orig.fract().abs() == 0.5 => orig.floor(),
+                "round_prefer_ceil" if orig.fract().abs() == 0.5 => orig.ceil(),
+                "round_prefer_floor" | "round_prefer_ceil" => orig.round(),
+                "floor" => orig.floor(),
+                "ceil" => orig.ceil(),
+                other => return Err(b.unsupported(format!("nearest_mode {other}"))),
+            };
+            idx.push(k.clamp(0.0, len_in - 1.0));
+        }
+        shape[a] = out[a];
+        let dtype = b.dtype(&y);
+        y = b.push(
+            &format!("axis{a}"),
+            Op::Gather { axis: a },
+            vec![
+                y,
+                Ref::Const(Const {
+                    dtype: DType::Int,
+                    tensor: Tensor::new(vec![out[a]], idx),
+                }),
+            ],
+            shape.clone(),
+            dtype,
+        );
+    }
+    Ok(y)
 }

@@ -9,7 +9,8 @@
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
 //! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil),
 //! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`reduce`] (ReduceL1, ReduceL2,
-//! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu), and from the ai.onnx.ml domain
+//! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
+//! from the ai.onnx.ml domain
 //! [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
 //! Normalizer, Scaler, ZipMap). One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
@@ -70,6 +71,8 @@ pub const LOWERED_OPS: &[&str] = &[
     // array
     "Expand",
     "Trilu",
+    "Resize",
+    "Upsample",
 ];
 
 /// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
@@ -177,6 +180,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "ReduceLogSumExp" => reduce::reduce_log_sum_exp(&mut b)?,
         "Expand" => array::expand(&mut b)?,
         "Trilu" => array::trilu(&mut b)?,
+        "Resize" | "Upsample" => array::resize(&mut b)?,
         _ => return Ok(None),
     };
     Ok(Some(Lowered {
