@@ -138,6 +138,7 @@ verified).
 | LogSoftmax | nn::log_softmax | ReduceMax, Sub, Poly (Exp), ReduceSum, Poly (ln on [1, n]), Sub | Reduce, Binary, Pointwise | log_softmax_and_reduce_log_sum_exp (1e-4) | |
 | ReduceLogSumExp | reduce::reduce_log_sum_exp | ReduceMax, Sub, Poly, ReduceSum, Poly, Add, [Reshape] | Reduce, Binary, Pointwise, Movement | log_softmax_and_reduce_log_sum_exp (1e-4) | logsumexp |
 | ConvTranspose | nn::conv_transpose | [Gather, Gather, Mul], Conv | Movement, Binary, Linear | conv_transpose_as_a_convolution (1e-3) | 1l_conv_transpose, mnist_gan |
+| InstanceNormalization, GroupNormalization | nn::instance_normalization, nn::group_normalization | [Reshape], ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Max, Div, [Reshape], Affine | Reduce, Binary, Pointwise, Unary, Movement | instance_and_group_normalization (2e-3) | 1l_instance_norm |
 | Sum, Mean | math::sum, math::mean | Add chain, Mul by 1/k | Binary | variadic_sum_mean_max_min (1e-4) | |
 | Max, Min (k != 2 inputs) | math::max_min | Max / Min chain | Binary, Pointwise | variadic_sum_mean_max_min (1e-4) | |
 | Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3) | 1l_lppool (1l_powf: exponent -0.1, refused) |

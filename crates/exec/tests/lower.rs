@@ -1180,3 +1180,122 @@ fn resize_and_upsample_nearest() {
         "Upsample x2 = Resize asymmetric/floor x2"
     );
 }
+
+#[test]
+fn instance_and_group_normalization() {
+    let xs = inputs(N);
+    let scale = f32s("scale", &[3], &[1.5, -0.5, 2.0]);
+    let bias = f32s("bias", &[3], &[0.1, 0.0, -0.3]);
+    let kinds = [
+        "ReduceMean",
+        "Sub",
+        "Mul",
+        "ReduceMean",
+        "Add",
+        "Sqrt",
+        "Max",
+        "Div",
+        "Affine",
+    ];
+    let m = single(
+        13,
+        NCHW,
+        "InstanceNormalization",
+        vec![scale.clone(), bias.clone()],
+        vec![attr("epsilon", A::F(1e-3))],
+    );
+    check("InstanceNormalization", &m, &xs, &kinds, 2e-3);
+    // GroupNormalization with one group per channel is InstanceNormalization (tract has no
+    // GroupNormalization): the same values within the output quanta
+    let gkinds = [
+        "Reshape",
+        "ReduceMean",
+        "Sub",
+        "Mul",
+        "ReduceMean",
+        "Add",
+        "Sqrt",
+        "Max",
+        "Div",
+        "Reshape",
+        "Affine",
+    ];
+    let gm = single(
+        21,
+        NCHW,
+        "GroupNormalization",
+        vec![scale.clone(), bias.clone()],
+        vec![attr("num_groups", A::I(3)), attr("epsilon", A::F(1e-3))],
+    );
+    let compiled = |m: &pb::ModelProto| {
+        let g = Graph::from_raw(&RawModel::from_proto(m).unwrap()).unwrap();
+        let cal: Vec<Tensor<f64>> = xs
+            .iter()
+            .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+            .collect();
+        compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap()
+    };
+    let (pg, pi) = (compiled(&gm), compiled(&m));
+    assert_eq!(
+        pg.ops.iter().map(|n| n.op.kind()).collect::<Vec<_>>(),
+        gkinds
+    );
+    for x in &xs {
+        let out = |p: &zkopml_model::Program| {
+            let t = run(p, quantise_input(p, x).unwrap()).unwrap();
+            dequantise(t.output(), p.output_spec().scale)
+        };
+        let (a, b) = (out(&pg), out(&pi));
+        let err = a
+            .iter()
+            .zip(&b)
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= 2e-3 * b.iter().fold(1.0f64, |m, v| m.max(v.abs())),
+            "GroupNormalization vs InstanceNormalization: {err}"
+        );
+    }
+    // two groups of a 4-channel input: a different grouping than the instance one compiles and runs
+    let m4 = single(
+        18,
+        &[1, 4, 3, 3],
+        "GroupNormalization",
+        vec![f32s("s", &[2], &[1.0, 2.0]), f32s("b", &[2], &[0.0, 1.0])],
+        vec![attr("num_groups", A::I(2))],
+    );
+    let g4 = Graph::from_raw(&RawModel::from_proto(&m4).unwrap()).unwrap();
+    let x4: Vec<Vec<f64>> = (0..4).map(|k| uniform(36, 60 + k, -3.0, 3.0)).collect();
+    let cal: Vec<Tensor<f64>> = x4
+        .iter()
+        .map(|x| Tensor::new(g4.input_shape.clone(), x.clone()))
+        .collect();
+    let p4 = compile(&g4, &Calibration::run(&g4, &cal).unwrap()).unwrap();
+    let tr = TractReference::from_proto(&m4, &g4.input_shape);
+    for x in &x4 {
+        let t = run(&p4, quantise_input(&p4, x).unwrap()).unwrap();
+        let y = dequantise(t.output(), p4.output_spec().scale);
+        // each group of two channels has mean 0 and variance 1 before its per-group affine
+        for (grp, (s, bias)) in [(1.0, 0.0), (2.0, 1.0)].iter().enumerate() {
+            let v: Vec<f64> = y[grp * 18..(grp + 1) * 18]
+                .iter()
+                .map(|u| (u - bias) / s)
+                .collect();
+            let mean = v.iter().sum::<f64>() / 18.0;
+            let var = v.iter().map(|u| (u - mean).powi(2)).sum::<f64>() / 18.0;
+            assert!(
+                mean.abs() < 2e-3 && (var - 1.0).abs() < 5e-3,
+                "group {grp}: mean {mean}, variance {var}"
+            );
+        }
+        if let Ok(r) = &tr {
+            let f = r.run(x).unwrap().remove(0);
+            let err = f
+                .iter()
+                .zip(&y)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 1e-2, "GroupNormalization (opset 18) vs tract: {err}");
+        }
+    }
+}

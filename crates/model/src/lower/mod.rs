@@ -5,7 +5,8 @@
 //! `graph.rs` asks [`lower`] first for every node that was not folded; an operator listed in
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
-//! tract-onnx's layout: [`nn`] (activations, LayerNormalization, LogSoftmax, ConvTranspose, and
+//! tract-onnx's layout: [`nn`] (activations, Layer-, Instance- and GroupNormalization,
+//! LogSoftmax, ConvTranspose, and
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
 //! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil),
 //! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`reduce`] (ReduceL1, ReduceL2,
@@ -48,6 +49,8 @@ pub const LOWERED_OPS: &[&str] = &[
     "LayerNormalization",
     "LogSoftmax",
     "ConvTranspose",
+    "InstanceNormalization",
+    "GroupNormalization",
     // math
     "Sum",
     "Mean",
@@ -164,6 +167,8 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         "LayerNormalization" => nn::layer_normalization(&mut b)?,
         "LogSoftmax" => nn::log_softmax(&mut b)?,
         "ConvTranspose" => nn::conv_transpose(&mut b)?,
+        "InstanceNormalization" => nn::instance_normalization(&mut b)?,
+        "GroupNormalization" => nn::group_normalization(&mut b)?,
         "Sum" => math::sum(&mut b)?,
         "Mean" => math::mean(&mut b)?,
         "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,

@@ -239,6 +239,23 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
             }
         }
     }
+    let mut y = normalize(b, &x, axes, eps)?;
+    if uniform(&scale) != Some(1.0) {
+        y = b.binary("scale", BinaryKind::Mul, &y, &Ref::In(1))?;
+    }
+    if bias
+        .as_ref()
+        .is_some_and(|c| c.tensor.data.iter().any(|&v| v != 0.0))
+    {
+        y = b.binary("bias", BinaryKind::Add, &y, &Ref::In(2))?;
+    }
+    Ok(y)
+}
+
+/// `(x − mean) / max(√(var + eps), √eps)` over `axes` (keepdims): the normalisation shared by
+/// LayerNormalization, InstanceNormalization and GroupNormalization.
+fn normalize(b: &mut Builder<'_>, x: &Ref, axes: Vec<usize>, eps: f64) -> Result<Ref> {
+    let xs = b.shape(x);
     let stats = reduce_shape(&xs, &axes, true);
     let mean = b.push(
         "mean",
@@ -250,7 +267,7 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
         stats.clone(),
         crate::onnx::DType::Float,
     );
-    let d = b.binary("centered", BinaryKind::Sub, &x, &mean)?;
+    let d = b.binary("centered", BinaryKind::Sub, x, &mean)?;
     let sq = b.binary("square", BinaryKind::Mul, &d, &d)?;
     let var = b.push(
         "variance",
@@ -265,17 +282,85 @@ pub fn layer_normalization(b: &mut Builder<'_>) -> Result<Ref> {
     let ve = b.binary("variance_eps", BinaryKind::Add, &var, &scalar(eps))?;
     let sd = b.unary("std", Op::Unary(UnaryKind::Sqrt), &ve);
     let sdg = b.binary("std_floor", BinaryKind::Max, &sd, &scalar(eps.sqrt()))?;
-    let mut y = b.binary("normalized", BinaryKind::Div, &d, &sdg)?;
-    if uniform(&scale) != Some(1.0) {
-        y = b.binary("scale", BinaryKind::Mul, &y, &Ref::In(1))?;
+    b.binary("normalized", BinaryKind::Div, &d, &sdg)
+}
+
+/// The per-channel scale and bias (inputs #1 and #2, constants) of Instance- and
+/// GroupNormalization, each of `channels` values or of `groups` values repeated over each
+/// group's channels (GroupNormalization before opset 21).
+fn channel_affine(b: &Builder<'_>, channels: usize, groups: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let per_channel = |i: usize, what: &str| -> Result<Vec<f64>> {
+        let c = b
+            .constant(i)
+            .ok_or_else(|| b.unsupported(format!("{what} (input #{i}) must be a constant")))?;
+        let v = &c.tensor.data;
+        if v.len() == channels {
+            Ok(v.clone())
+        } else if v.len() == groups && channels % groups == 0 {
+            Ok((0..channels).map(|k| v[k / (channels / groups)]).collect())
+        } else {
+            Err(b.err(format!(
+                "{what} has {} values for {channels} channels",
+                v.len()
+            )))
+        }
+    };
+    Ok((per_channel(1, "scale")?, per_channel(2, "bias")?))
+}
+
+/// `InstanceNormalization(x, scale, B)`: normalised over the spatial axes `2..` of each
+/// channel, then one per-channel `Affine` (`scale[c]·y + B[c]`).
+pub fn instance_normalization(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    if xs.len() < 3 {
+        return Err(b.err(format!("input of rank {} (at least [N, C, D])", xs.len())));
     }
-    if bias
-        .as_ref()
-        .is_some_and(|c| c.tensor.data.iter().any(|&v| v != 0.0))
-    {
-        y = b.binary("bias", BinaryKind::Add, &y, &Ref::In(2))?;
+    let eps = b.float("epsilon", 1e-5)?;
+    if eps <= 0.0 {
+        return Err(b.unsupported(format!("epsilon = {eps} (must be positive)")));
     }
-    Ok(y)
+    let (mul, add) = channel_affine(b, xs[1], xs[1])?;
+    let y = normalize(b, &x, (2..xs.len()).collect(), eps)?;
+    Ok(b.unary("affine", Op::Affine { mul, add }, &y))
+}
+
+/// `GroupNormalization(x, scale, bias, num_groups)`: `x [N, C, ...]` reshaped to
+/// `[N, G, C/G·D]`, normalised over its last axis, reshaped back, then one per-channel
+/// `Affine`.
+pub fn group_normalization(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    let groups = b.int("num_groups", 0)?;
+    if xs.len() < 3 || groups <= 0 || xs[1] % groups as usize != 0 {
+        return Err(b.err(format!("input {xs:?} with num_groups {groups}")));
+    }
+    let g = groups as usize;
+    let eps = b.float("epsilon", 1e-5)?;
+    if eps <= 0.0 {
+        return Err(b.unsupported(format!("epsilon = {eps} (must be positive)")));
+    }
+    let (mul, add) = channel_affine(b, xs[1], g)?;
+    let rest: usize = xs[1..].iter().product::<usize>() / g;
+    let grouped = vec![xs[0], g, rest];
+    let r = b.push(
+        "grouped",
+        Op::Reshape {
+            shape: grouped.clone(),
+        },
+        vec![x],
+        grouped,
+        crate::onnx::DType::Float,
+    );
+    let y = normalize(b, &r, vec![2], eps)?;
+    let back = b.push(
+        "ungrouped",
+        Op::Reshape { shape: xs.clone() },
+        vec![y],
+        xs,
+        crate::onnx::DType::Float,
+    );
+    Ok(b.unary("affine", Op::Affine { mul, add }, &back))
 }
 
 /// The operators of 2-D windows that [`one_d`] also takes on rank-3 (`[N, C, L]`) inputs.
