@@ -184,6 +184,17 @@ fn inputs(n: usize) -> Vec<Vec<f64>> {
     v
 }
 
+/// `proto` loaded and compiled, calibrated on `xs` (each one value of slot 0).
+fn compile_on(proto: &pb::ModelProto, xs: &[Vec<f64>]) -> (Graph, zkopml_model::Program) {
+    let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = xs
+        .iter()
+        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+        .collect();
+    let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+    (g, p)
+}
+
 /// Compiles `proto` calibrated on `xs`, runs every input in fixed point and compares with tract
 /// (or with `reference`, an elementwise function, where tract's operator is wrong). The inputs
 /// are first rounded to multiples of 2^-10, which every input scale here represents exactly, so
@@ -203,12 +214,7 @@ fn check_with(
         .iter()
         .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
         .collect();
-    let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
-    let cal: Vec<Tensor<f64>> = xs
-        .iter()
-        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
-        .collect();
-    let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+    let (g, p) = compile_on(proto, &xs);
     let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
     assert_eq!(got, kinds, "{name}: lowered operators");
     let tract = TractReference::from_proto(proto, &g.input_shape).unwrap();
@@ -775,8 +781,6 @@ fn several_graph_inputs_each_at_its_own_scale() {
     );
     let y = g.op("y", "Add", &[&masked, &xsum], vec![]);
     let proto = g.finish(&y);
-    let graph = Graph::from_raw(&RawModel::from_proto(&proto).unwrap()).unwrap();
-    assert_eq!(graph.input_shape, vec![16]);
     let sets: Vec<Vec<f64>> = (0..6)
         .map(|k| {
             let mut v = uniform(6, 10 + k, -0.01, 0.01); // x: small values, a fine scale
@@ -785,11 +789,8 @@ fn several_graph_inputs_each_at_its_own_scale() {
             v
         })
         .collect();
-    let cal: Vec<Tensor<f64>> = sets
-        .iter()
-        .map(|v| Tensor::new(vec![16], v.clone()))
-        .collect();
-    let p = compile(&graph, &Calibration::run(&graph, &cal).unwrap()).unwrap();
+    let (graph, p) = compile_on(&proto, &sets);
+    assert_eq!(graph.input_shape, vec![16]);
     let parts = p.input_parts();
     let names: Vec<(&str, DType, i32)> = parts
         .iter()
@@ -1140,12 +1141,7 @@ fn resize_and_upsample_nearest() {
     }
     // Upsample (opset 9; tract has none): the same integers as Resize asymmetric / floor
     let run_all = |m: &pb::ModelProto| -> Vec<Vec<i32>> {
-        let g = Graph::from_raw(&RawModel::from_proto(m).unwrap()).unwrap();
-        let cal: Vec<Tensor<f64>> = xs
-            .iter()
-            .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
-            .collect();
-        let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+        let (_, p) = compile_on(m, &xs);
         xs.iter()
             .map(|x| {
                 run(&p, quantise_input(&p, x).unwrap())
@@ -1227,15 +1223,7 @@ fn instance_and_group_normalization() {
         vec![scale.clone(), bias.clone()],
         vec![attr("num_groups", A::I(3)), attr("epsilon", A::F(1e-3))],
     );
-    let compiled = |m: &pb::ModelProto| {
-        let g = Graph::from_raw(&RawModel::from_proto(m).unwrap()).unwrap();
-        let cal: Vec<Tensor<f64>> = xs
-            .iter()
-            .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
-            .collect();
-        compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap()
-    };
-    let (pg, pi) = (compiled(&gm), compiled(&m));
+    let (pg, pi) = (compile_on(&gm, &xs).1, compile_on(&m, &xs).1);
     assert_eq!(
         pg.ops.iter().map(|n| n.op.kind()).collect::<Vec<_>>(),
         gkinds
@@ -1264,13 +1252,8 @@ fn instance_and_group_normalization() {
         vec![f32s("s", &[2], &[1.0, 2.0]), f32s("b", &[2], &[0.0, 1.0])],
         vec![attr("num_groups", A::I(2))],
     );
-    let g4 = Graph::from_raw(&RawModel::from_proto(&m4).unwrap()).unwrap();
     let x4: Vec<Vec<f64>> = (0..4).map(|k| uniform(36, 60 + k, -3.0, 3.0)).collect();
-    let cal: Vec<Tensor<f64>> = x4
-        .iter()
-        .map(|x| Tensor::new(g4.input_shape.clone(), x.clone()))
-        .collect();
-    let p4 = compile(&g4, &Calibration::run(&g4, &cal).unwrap()).unwrap();
+    let (g4, p4) = compile_on(&m4, &x4);
     let tr = TractReference::from_proto(&m4, &g4.input_shape);
     for x in &x4 {
         let t = run(&p4, quantise_input(&p4, x).unwrap()).unwrap();

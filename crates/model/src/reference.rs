@@ -47,15 +47,7 @@ impl TractReference {
         proto: &tract_onnx::pb::ModelProto,
         input_shape: &[usize],
     ) -> Result<TractReference> {
-        let err =
-            |e: TractError| ModelError::Malformed(format!("tract could not load the model: {e}"));
-        Self::from_model(
-            tract_onnx::onnx()
-                .model_for_proto_model(proto)
-                .map_err(err)?,
-            &one_input(input_shape),
-            "the model",
-        )
+        Self::from_proto_inputs(proto, &one_input(input_shape))
     }
 
     /// [`Self::from_proto`] for a model with several graph inputs.

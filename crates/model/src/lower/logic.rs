@@ -5,7 +5,6 @@ use super::{Builder, Ref};
 use crate::error::Result;
 use crate::onnx::DType;
 use crate::ops::{BinaryKind, CompareKind, Op};
-use crate::tensor::broadcast_shape;
 
 /// Inputs #0 and #1, both boolean (ONNX's And, Or and Xor take `tensor(bool)` only).
 fn bool_pair(b: &Builder<'_>) -> Result<(Ref, Ref)> {
@@ -21,30 +20,16 @@ fn bool_pair(b: &Builder<'_>) -> Result<(Ref, Ref)> {
     Ok((x, y))
 }
 
-/// `kind(x, y)` on 0/1 operands, typed bool.
-fn bool_binary(b: &mut Builder<'_>, part: &str, kind: BinaryKind, x: &Ref, y: &Ref) -> Result<Ref> {
-    let (sx, sy) = (b.shape(x), b.shape(y));
-    let shape = broadcast_shape(&sx, &sy)
-        .ok_or_else(|| b.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
-    Ok(b.push(
-        part,
-        Op::Binary(kind),
-        vec![x.clone(), y.clone()],
-        shape,
-        DType::Bool,
-    ))
-}
-
 /// `And(x, y) = Mul(x, y)`.
 pub fn and(b: &mut Builder<'_>) -> Result<Ref> {
     let (x, y) = bool_pair(b)?;
-    bool_binary(b, "mul", BinaryKind::Mul, &x, &y)
+    b.binary_as("mul", BinaryKind::Mul, &x, &y, DType::Bool)
 }
 
 /// `Or(x, y) = Max(x, y)`.
 pub fn or(b: &mut Builder<'_>) -> Result<Ref> {
     let (x, y) = bool_pair(b)?;
-    bool_binary(b, "max", BinaryKind::Max, &x, &y)
+    b.binary_as("max", BinaryKind::Max, &x, &y, DType::Bool)
 }
 
 /// `Xor(x, y) = Not(Equal(x, y))`.

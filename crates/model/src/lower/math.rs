@@ -180,13 +180,7 @@ pub fn floor_ceil(b: &mut Builder<'_>) -> Result<Ref> {
         return Ok(x);
     }
     let shape = b.shape(&x);
-    let t = b.push(
-        "truncate",
-        Op::Cast { to: DType::Int },
-        vec![x.clone()],
-        shape.clone(),
-        DType::Int,
-    );
+    let t = b.cast("truncate", &x, DType::Int);
     let (kind, step, part) = if b.node.op_type == "Floor" {
         (CompareKind::Less, BinaryKind::Sub, "sub")
     } else {

@@ -280,13 +280,7 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
     if negate {
         cond = b.unary("condition", Op::Not, &cond);
     }
-    let cond = b.push(
-        "condition_float",
-        Op::Cast { to: DType::Float },
-        vec![cond],
-        vec![rows, m],
-        DType::Float,
-    );
+    let cond = b.cast("condition_float", &cond, DType::Float);
     let paths = b.push(
         "paths",
         Op::Gemm {
@@ -302,13 +296,7 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
         tensor: Tensor::scalar(0.0),
     });
     let reached = b.compare("reached", CompareKind::Equal, &paths, &zero)?;
-    let reached = b.push(
-        "reached_float",
-        Op::Cast { to: DType::Float },
-        vec![reached],
-        vec![rows, l],
-        DType::Float,
-    );
+    let reached = b.cast("reached_float", &reached, DType::Float);
     let mut scores = b.push(
         "leaf_sum",
         Op::Gemm {

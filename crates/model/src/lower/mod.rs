@@ -120,13 +120,13 @@ pub struct Lowered {
 /// The lowering of `node`, or None when its operator is not one that is lowered (the caller
 /// then parses it as a single operator). Errors name the node.
 pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Option<Lowered>> {
+    let mut b = Builder {
+        node,
+        opset,
+        inputs,
+        nodes: Vec::new(),
+    };
     if node.domain == "ai.onnx.ml" {
-        let mut b = Builder {
-            node,
-            opset,
-            inputs,
-            nodes: Vec::new(),
-        };
         let outs = match node.op_type.as_str() {
             "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => ml::tree_ensemble(&mut b)?,
             "LinearClassifier" => ml::linear_classifier(&mut b)?,
@@ -145,12 +145,6 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         return Ok(None);
     }
     let one_d = nn::is_one_d(node, inputs);
-    let mut b = Builder {
-        node,
-        opset,
-        inputs,
-        nodes: Vec::new(),
-    };
     let out = match node.op_type.as_str() {
         _ if one_d => nn::one_d(&mut b)?,
         "HardSigmoid" => nn::hard_sigmoid(&mut b)?,
@@ -329,14 +323,25 @@ impl Builder<'_> {
     }
     /// A binary operator with numpy broadcasting; a float when either operand is one.
     fn binary(&mut self, part: &str, kind: BinaryKind, a: &Ref, b: &Ref) -> Result<Ref> {
-        let (sa, sb) = (self.shape(a), self.shape(b));
-        let shape = broadcast_shape(&sa, &sb)
-            .ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
         let dtype = if self.dtype(a) == DType::Float || self.dtype(b) == DType::Float {
             DType::Float
         } else {
             DType::Int
         };
+        self.binary_as(part, kind, a, b, dtype)
+    }
+    /// [`Self::binary`] with the result's element type given (a Bool for logic on 0/1 values).
+    fn binary_as(
+        &mut self,
+        part: &str,
+        kind: BinaryKind,
+        a: &Ref,
+        b: &Ref,
+        dtype: DType,
+    ) -> Result<Ref> {
+        let (sa, sb) = (self.shape(a), self.shape(b));
+        let shape = broadcast_shape(&sa, &sb)
+            .ok_or_else(|| self.err(format!("shapes {sa:?} and {sb:?} do not broadcast")))?;
         Ok(self.push(
             part,
             Op::Binary(kind),
@@ -344,6 +349,11 @@ impl Builder<'_> {
             shape,
             dtype,
         ))
+    }
+    /// `Cast(x)` to `to`, its shape kept.
+    fn cast(&mut self, part: &str, x: &Ref, to: DType) -> Ref {
+        let shape = self.shape(x);
+        self.push(part, Op::Cast { to }, vec![x.clone()], shape, to)
     }
     fn compare(&mut self, part: &str, kind: CompareKind, a: &Ref, b: &Ref) -> Result<Ref> {
         let (sa, sb) = (self.shape(a), self.shape(b));
