@@ -1282,3 +1282,110 @@ fn instance_and_group_normalization() {
         }
     }
 }
+
+/// Review findings, kept as tests: each compiled to a different function than the ONNX model.
+#[test]
+fn refusals_where_the_fixed_point_would_differ() {
+    // a cast to integer of values beyond 2^19 (scale < 0): refused, not truncated at the wrong scale
+    let big: Vec<Vec<f64>> = (0..4).map(|k| uniform(48, 70 + k, -6e5, 6e5)).collect();
+    let m = single(13, NCHW, "Floor", vec![], vec![]);
+    let g = Graph::from_raw(&RawModel::from_proto(&m).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = big
+        .iter()
+        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+        .collect();
+    let e = compile(&g, &Calibration::run(&g, &cal).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("coarser than integers"), "{e}");
+
+    // tree ensembles: two classes (onnxruntime's binary rules), two roots in one tree
+    let tree = |labels: Vec<i64>, nodeids: Vec<i64>, modes: Vec<&str>| -> pb::ModelProto {
+        let mut g = G::new(13, &[1, 2]);
+        let strs = |name: &str, v: Vec<&str>| pb::AttributeProto {
+            name: name.into(),
+            r#type: pb::attribute_proto::AttributeType::Strings as i32,
+            strings: v.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            ..Default::default()
+        };
+        let floats = |name: &str, v: Vec<f32>| pb::AttributeProto {
+            name: name.into(),
+            r#type: pb::attribute_proto::AttributeType::Floats as i32,
+            floats: v,
+            ..Default::default()
+        };
+        let n = nodeids.len();
+        g.g.node.push(pb::NodeProto {
+            name: "tree".into(),
+            op_type: "TreeEnsembleClassifier".into(),
+            domain: "ai.onnx.ml".into(),
+            input: vec!["x".into()],
+            output: vec!["label".into(), "scores".into()],
+            attribute: vec![
+                attr("nodes_treeids", A::Is(vec![0; n])),
+                attr("nodes_nodeids", A::Is(nodeids)),
+                attr("nodes_featureids", A::Is(vec![0; n])),
+                floats("nodes_values", vec![0.5; n]),
+                strs("nodes_modes", modes),
+                attr("nodes_truenodeids", A::Is(vec![1, 0, 0])),
+                attr("nodes_falsenodeids", A::Is(vec![2, 0, 0])),
+                attr("class_treeids", A::Is(vec![0, 0])),
+                attr("class_nodeids", A::Is(vec![1, 2])),
+                attr("class_ids", A::Is(vec![0, 1])),
+                floats("class_weights", vec![1.0, 1.0]),
+                attr("classlabels_int64s", A::Is(labels)),
+            ],
+            ..Default::default()
+        });
+        g.finish("scores")
+    };
+    let load = |m: &pb::ModelProto| {
+        Graph::from_raw(&RawModel::from_proto(m).unwrap())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let e = load(&tree(
+        vec![0, 1],
+        vec![0, 1, 2],
+        vec!["BRANCH_LEQ", "LEAF", "LEAF"],
+    ));
+    assert!(e.contains("two-class"), "{e}");
+    // node 3 is a leaf no branch leads to: a second root
+    let e = load(&tree(
+        vec![0, 1, 2],
+        vec![0, 1, 3],
+        vec!["BRANCH_LEQ", "LEAF", "LEAF"],
+    ));
+    assert!(
+        e.contains("no node 2") || e.contains("more than one root"),
+        "{e}"
+    );
+}
+
+#[test]
+fn resize_of_an_axis_that_keeps_its_size_still_moves_data() {
+    // scales 1.4 on a 2-wide axis keep the size (floor(2.8) = 2) but, asymmetric/floor, map both
+    // outputs to source 0 and 0 (0/1.4, 1/1.4): not the identity
+    let m = single(
+        13,
+        &[1, 1, 2, 2],
+        "Resize",
+        vec![
+            f32s("roi", &[0], &[]),
+            f32s("scales", &[4], &[1.0, 1.0, 1.4, 1.4]),
+        ],
+        vec![
+            attr("mode", A::S("nearest")),
+            attr("coordinate_transformation_mode", A::S("asymmetric")),
+            attr("nearest_mode", A::S("floor")),
+        ],
+    );
+    check(
+        "Resize x1.4 (same size)",
+        &m,
+        &inputs(4),
+        &["Gather", "Gather"],
+        0.0,
+    );
+}

@@ -63,14 +63,26 @@ fn flatten(v: &serde_json::Value, out: &mut Vec<f64>) -> Result<()> {
 }
 
 /// Calibration and accuracy sets jitter real-valued inputs only: an integer or boolean input
-/// (token ids, indices, a mask) keeps the values of `base` in every set, since a jittered index
-/// is not a nearby input but another one, or out of range.
+/// (token ids, indices, a mask) whose values in a set are not integers (or not 0/1), as a
+/// jittered copy's are, takes the values of `base` there (0 without one), since a jittered index
+/// is not a nearby input but another one, or out of range. Sets given with valid values (a
+/// user's calibration files) are kept as they are.
 pub fn hold_discrete_inputs(sets: &mut [Vec<f64>], base: Option<&[f64]>, parts: &[InputPart]) {
     for part in parts.iter().filter(|p| p.dtype != DType::Float) {
         let range = part.offset..part.offset + part.numel();
-        for set in sets.iter_mut() {
-            for i in range.clone() {
-                set[i] = base.map_or(0.0, |b| b[i]);
+        let valid = |v: &f64| match part.dtype {
+            DType::Bool => *v == 0.0 || *v == 1.0,
+            _ => v.fract() == 0.0,
+        };
+        let fallback: Vec<f64> = match base {
+            Some(b) if b.len() >= range.end && b[range.clone()].iter().all(valid) => {
+                b[range.clone()].to_vec()
+            }
+            _ => vec![0.0; part.numel()],
+        };
+        for set in sets.iter_mut().filter(|s| s.len() >= range.end) {
+            if !set[range.clone()].iter().all(valid) {
+                set[range.clone()].copy_from_slice(&fallback);
             }
         }
     }

@@ -26,8 +26,8 @@ pub use quant::{compile, Calibration};
 pub use tensor::Tensor;
 
 /// Load an ONNX file, calibrate on `calibration` inputs and compile: the whole pipeline.
-/// With several graph inputs, the integer and boolean ones keep the values of the first
-/// calibration input in every other (`input::hold_discrete_inputs`).
+/// With several graph inputs, an integer or boolean input whose values in a calibration set are
+/// not integers (a jittered copy) takes the first set's there (`input::hold_discrete_inputs`).
 pub fn compile_onnx(path: &std::path::Path, calibration: &[Vec<f64>]) -> Result<(Graph, Program)> {
     let graph = Graph::from_path(path)?;
     for v in calibration {

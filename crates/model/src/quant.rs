@@ -495,13 +495,23 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                     },
                     s0,
                 ),
-                DType::Int => (
-                    QOp::Cast {
-                        to: DType::Int,
-                        shift: s0,
-                    },
-                    0,
-                ),
+                DType::Int => {
+                    // the kernel truncates v·2^-s0 for s0 >= 0 only; a coarser input (s0 < 0)
+                    // would need a left shift the circuit does not prove
+                    if s0 < 0 {
+                        return Err(err(format!(
+                            "a cast to integer of a tensor at scale 2^{} (values beyond 2^19): coarser than integers",
+                            -s0
+                        )));
+                    }
+                    (
+                        QOp::Cast {
+                            to: DType::Int,
+                            shift: s0,
+                        },
+                        0,
+                    )
+                }
                 DType::Bool => (
                     QOp::Cast {
                         to: DType::Bool,

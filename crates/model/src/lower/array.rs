@@ -170,6 +170,10 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
     if b.node.attrs.contains_key("axes") {
         return Err(b.unsupported("the axes attribute (opset 18)"));
     }
+    let policy = b.string("keep_aspect_ratio_policy", "stretch")?;
+    if policy != "stretch" {
+        return Err(b.unsupported(format!("keep_aspect_ratio_policy {policy}")));
+    }
     let out: Vec<usize> = match (&sizes, &scales) {
         (Some(s), _) if s.len() == rank => s.iter().map(|&v| v as usize).collect(),
         (None, Some(s)) if s.len() == rank => xs
@@ -196,11 +200,12 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
     let mut y = x;
     let mut shape = xs.clone();
     for a in 0..rank {
-        if out[a] == xs[a] {
-            continue;
-        }
         if out[a] == 0 {
             return Err(b.err(format!("axis {a} resizes to 0")));
+        }
+        if (upsample || b.opset < 11) && out[a] < xs[a] {
+            // onnxruntime rounds these opsets' downsampling its own way
+            return Err(b.unsupported(format!("downsampling axis {a} before opset 11")));
         }
         let (len_in, len_out, s) = (xs[a] as f64, out[a] as f64, scale_of(a));
         let mut idx = Vec::with_capacity(out[a]);
@@ -227,6 +232,9 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
                 other => return Err(b.unsupported(format!("nearest_mode {other}"))),
             };
             idx.push(k.clamp(0.0, len_in - 1.0));
+        }
+        if idx.iter().enumerate().all(|(i, &k)| k == i as f64) && out[a] == xs[a] {
+            continue; // this axis maps every position to itself
         }
         shape[a] = out[a];
         let dtype = b.dtype(&y);

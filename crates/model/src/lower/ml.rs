@@ -144,9 +144,10 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
     if outputs == 0 {
         return Err(b.err("no class labels"));
     }
-    if classifier && outputs == 2 && w_out.iter().all(|&k| k == 0) {
+    if classifier && outputs == 2 {
+        // onnxruntime scores two classes by its own rules (one score column, p > 0.5, [1 − p, p])
         return Err(b.unsupported(
-            "a binary classifier with one score column (ONNX's binary special case); export both classes' scores",
+            "a two-class tree ensemble (onnxruntime's binary scoring rules are not compiled)",
         ));
     }
     let aggregate = b.string("aggregate_function", "SUM")?;
@@ -158,6 +159,9 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
 
     // node index by (tree, id); each branch's children; each leaf's path
     let index: HashMap<(i64, i64), usize> = (0..n).map(|k| ((tree[k], id[k]), k)).collect();
+    if index.len() != n {
+        return Err(b.err("two nodes share a (tree, node) id"));
+    }
     let mut parent: Vec<Option<(usize, bool)>> = vec![None; n];
     let branch_mode = modes.iter().copied().find(|&m| m != Mode::Leaf);
     for k in 0..n {
@@ -180,6 +184,17 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
             if parent[c].replace((k, side)).is_some() {
                 return Err(b.err(format!("node {child} of tree {} has two parents", tree[k])));
             }
+        }
+    }
+    // every tree has exactly one root: a node without a parent that is not its tree's root
+    // would be a leaf reached whatever the input
+    let mut roots: HashMap<i64, usize> = HashMap::new();
+    for k in (0..n).filter(|&k| parent[k].is_none()) {
+        if roots.insert(tree[k], k).is_some() {
+            return Err(b.err(format!(
+                "tree {} has more than one root (a node no branch leads to)",
+                tree[k]
+            )));
         }
     }
     let branches: Vec<usize> = (0..n).filter(|&k| modes[k] != Mode::Leaf).collect();
@@ -307,11 +322,14 @@ pub fn tree_ensemble(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
         vec![rows, outputs],
         DType::Float,
     );
+    let raw = scores.clone();
     scores = post_transform(b, scores, classifier)?;
     if !classifier {
         return Ok(vec![scores]);
     }
-    let label = label(b, &scores, &labels);
+    // the label is the arg-max of the raw scores, as onnxruntime takes it (a saturating
+    // Sigmoid could tie what the raw scores order)
+    let label = label(b, &raw, &labels);
     Ok(vec![label, scores])
 }
 
@@ -427,9 +445,9 @@ pub fn linear_classifier(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
             labels.len()
         )));
     }
-    let s = linear_scores(b, x, rows)?;
-    let s = post_transform(b, s, true)?;
-    let l = label(b, &s, &labels);
+    let raw = linear_scores(b, x, rows)?;
+    let s = post_transform(b, raw.clone(), true)?;
+    let l = label(b, &raw, &labels);
     Ok(vec![l, s])
 }
 
@@ -495,7 +513,14 @@ pub fn scaler(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
     let scale =
         widen(b.ml_floats("scale")?, 1.0).ok_or_else(|| b.err("scale of the wrong length"))?;
     let add = offset.iter().zip(&scale).map(|(o, s)| -o * s).collect();
-    Ok(vec![b.unary("scale", Op::Affine { mul: scale, add }, &x)])
+    let shape = b.shape(&x);
+    Ok(vec![b.push(
+        "scale",
+        Op::Affine { mul: scale, add },
+        vec![x],
+        shape,
+        DType::Float,
+    )])
 }
 
 /// `ZipMap` (a sequence of maps from label to probability): the probabilities tensor itself,

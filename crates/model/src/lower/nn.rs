@@ -364,13 +364,7 @@ pub fn group_normalization(b: &mut Builder<'_>) -> Result<Ref> {
 }
 
 /// The operators of 2-D windows that [`one_d`] also takes on rank-3 (`[N, C, L]`) inputs.
-pub const ONE_D_OPS: &[&str] = &[
-    "Conv",
-    "MaxPool",
-    "AveragePool",
-    "GlobalAveragePool",
-    "GlobalMaxPool",
-];
+pub const ONE_D_OPS: &[&str] = &["Conv", "MaxPool", "AveragePool", "GlobalAveragePool"];
 
 /// Whether `node` is one of [`ONE_D_OPS`] on a rank-3 input (a Conv1d, MaxPool1d, ...).
 pub fn is_one_d(node: &RawNode, inputs: &[InputInfo<'_>]) -> bool {
@@ -490,8 +484,15 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
         )));
     }
     let ws = w.tensor.shape.clone();
-    let groups = b.int("group", 1)?.max(1) as usize;
+    let groups = b.int("group", 1)?;
+    if groups <= 0 {
+        return Err(b.err(format!("group = {groups}")));
+    }
+    let groups = groups as usize;
     let (c, mg, kh, kw) = (ws[0], ws[1], ws[2], ws[3]);
+    if kh == 0 || kw == 0 || mg == 0 {
+        return Err(b.err(format!("weight of shape {ws:?}")));
+    }
     if xs[1] != c || c % groups != 0 {
         return Err(b.err(format!(
             "input has {} channels, weight {ws:?} with group {groups}",
@@ -514,6 +515,11 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
     let out_pad = pair("output_padding", 0)?;
     if strides.contains(&0) || dil.contains(&0) {
         return Err(b.err("strides and dilations must be positive"));
+    }
+    if (0..2).any(|d| out_pad[d] >= strides[d].max(dil[d])) {
+        return Err(b.err(format!(
+            "output_padding {out_pad:?} must be below max(stride, dilation) on each axis"
+        )));
     }
     if let Some(Attr::Ints(k)) = b.node.attrs.get("kernel_shape") {
         if k.as_slice() != [kh as i64, kw as i64] {

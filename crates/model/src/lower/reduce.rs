@@ -75,6 +75,9 @@ pub fn reduce_l2(b: &mut Builder<'_>) -> Result<Ref> {
     Ok(b.unary("sqrt", Op::Unary(UnaryKind::Sqrt), &s))
 }
 
+/// The most terms of one LogSoftmax row or ReduceLogSumExp (8 segments of ln per unit).
+pub const MAX_EXP_SUM_TERMS: usize = 1024;
+
 /// `max`, `x − max` and `ln Σ exp(x − max)` over `axes` (keepdims): the stable form of a log
 /// of a sum of exponentials. The logarithm's argument lies in `[1, terms]`, so its piecewise
 /// cubic has a bounded domain ([`SmoothFn::LnOfExpSum`]).
@@ -86,7 +89,12 @@ pub(super) fn log_sum_exp_parts(
     let shape = b.shape(x);
     let kept = reduce_shape(&shape, axes, true);
     let terms: usize = axes.iter().map(|&a| shape[a]).product();
-    let terms = u32::try_from(terms).map_err(|_| b.err("too many terms"))?;
+    if terms > MAX_EXP_SUM_TERMS {
+        return Err(b.unsupported(format!(
+            "{terms} terms under one log-sum-exp (at most {MAX_EXP_SUM_TERMS}: ln on [1, n] is a piecewise cubic of 8(n − 1) segments)"
+        )));
+    }
+    let terms = terms as u32;
     let m = b.push(
         "max",
         Op::ReduceExtreme {
