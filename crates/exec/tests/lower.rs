@@ -167,6 +167,14 @@ const EXTREMES: &[f64] = &[
     16.0, 17.0, 60.0,
 ];
 
+/// [`inputs`] clamped to `[lo, hi]`.
+fn inputs_within(n: usize, lo: f64, hi: f64) -> Vec<Vec<f64>> {
+    inputs(n)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.clamp(lo, hi)).collect())
+        .collect()
+}
+
 /// Random inputs in [-4, 4) and [-40, 40), and the extreme values, for `n` elements.
 fn inputs(n: usize) -> Vec<Vec<f64>> {
     let mut v = vec![
@@ -451,10 +459,7 @@ fn pow_constant_exponents() {
                 .collect()
         })
         .collect();
-    let small: Vec<Vec<f64>> = inputs(N)
-        .into_iter()
-        .map(|x| x.into_iter().map(|v| v.clamp(-6.0, 6.0)).collect())
-        .collect();
+    let small: Vec<Vec<f64>> = inputs_within(N, -6.0, 6.0);
     let pow = |e: f32| single(15, NCHW, "Pow", vec![f32s("e", &[], &[e])], vec![]);
     check("Pow 2", &pow(2.0), &inputs(N), &["Mul"], 1e-4);
     check("Pow 3", &pow(3.0), &small, &["Mul", "Mul"], 1e-4);
@@ -659,10 +664,7 @@ fn sign_and_the_lp_pool_pattern() {
         "Mul",
         "Sqrt",
     ];
-    let small: Vec<Vec<f64>> = inputs(N)
-        .into_iter()
-        .map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect())
-        .collect();
+    let small: Vec<Vec<f64>> = inputs_within(N, -10.0, 10.0);
     check("LpPool pattern", &g.finish(&y), &small, &kinds, 1e-3);
 }
 
@@ -841,10 +843,7 @@ fn several_graph_inputs_each_at_its_own_scale() {
 
 #[test]
 fn reduce_l1_l2_and_sum_square() {
-    let xs: Vec<Vec<f64>> = inputs(N)
-        .into_iter()
-        .map(|x| x.into_iter().map(|v| v.clamp(-10.0, 10.0)).collect())
-        .collect();
+    let xs: Vec<Vec<f64>> = inputs_within(N, -10.0, 10.0);
     for (op, kinds) in [
         ("ReduceL1", &["Abs", "ReduceSum"][..]),
         ("ReduceL2", &["Mul", "ReduceSum", "Sqrt"][..]),
@@ -989,10 +988,7 @@ fn one_d_convolutions_and_pools() {
 
 #[test]
 fn log_softmax_and_reduce_log_sum_exp() {
-    let xs: Vec<Vec<f64>> = inputs(N)
-        .into_iter()
-        .map(|x| x.into_iter().map(|v| v.clamp(-20.0, 20.0)).collect())
-        .collect();
+    let xs: Vec<Vec<f64>> = inputs_within(N, -20.0, 20.0);
     let kinds = [
         "ReduceMax",
         "Sub",

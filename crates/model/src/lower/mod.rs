@@ -126,8 +126,8 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
         inputs,
         nodes: Vec::new(),
     };
-    if node.domain == "ai.onnx.ml" {
-        let outs = match node.op_type.as_str() {
+    let outs = if node.domain == "ai.onnx.ml" {
+        match node.op_type.as_str() {
             "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => ml::tree_ensemble(&mut b)?,
             "LinearClassifier" => ml::linear_classifier(&mut b)?,
             "LinearRegressor" => ml::linear_regressor(&mut b)?,
@@ -135,57 +135,62 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
             "Scaler" => ml::scaler(&mut b)?,
             "ZipMap" => ml::zip_map(&mut b)?,
             _ => return Ok(None),
-        };
-        return Ok(Some(Lowered {
-            nodes: b.nodes,
-            outs,
-        }));
-    }
-    if !(node.domain.is_empty() || node.domain == "ai.onnx") {
+        }
+    } else if node.domain.is_empty() || node.domain == "ai.onnx" {
+        match default_domain(&mut b)? {
+            Some(out) => vec![out],
+            None => return Ok(None),
+        }
+    } else {
         return Ok(None);
-    }
-    let one_d = nn::is_one_d(node, inputs);
-    let out = match node.op_type.as_str() {
-        _ if one_d => nn::one_d(&mut b)?,
-        "HardSigmoid" => nn::hard_sigmoid(&mut b)?,
-        "HardSwish" => nn::hard_swish(&mut b)?,
-        "Elu" => nn::elu(&mut b)?,
-        "Selu" => nn::selu(&mut b)?,
-        "Celu" => nn::celu(&mut b)?,
-        "Softplus" => nn::softplus(&mut b)?,
-        "Softsign" => nn::softsign(&mut b)?,
-        "Mish" => nn::mish(&mut b)?,
-        "Gelu" => nn::gelu(&mut b)?,
-        "PRelu" => nn::prelu(&mut b)?,
-        "ThresholdedRelu" => nn::thresholded_relu(&mut b)?,
-        "LayerNormalization" => nn::layer_normalization(&mut b)?,
-        "LogSoftmax" => nn::log_softmax(&mut b)?,
-        "ConvTranspose" => nn::conv_transpose(&mut b)?,
-        "InstanceNormalization" => nn::instance_normalization(&mut b)?,
-        "GroupNormalization" => nn::group_normalization(&mut b)?,
-        "Sum" => math::sum(&mut b)?,
-        "Mean" => math::mean(&mut b)?,
-        "Max" | "Min" if inputs.len() != 2 => math::max_min(&mut b)?,
-        "Pow" => math::pow(&mut b)?,
-        "Sign" => math::sign(&mut b)?,
-        "Floor" | "Ceil" => math::floor_ceil(&mut b)?,
-        "And" => logic::and(&mut b)?,
-        "Or" => logic::or(&mut b)?,
-        "Xor" => logic::xor(&mut b)?,
-        "GreaterOrEqual" | "LessOrEqual" => logic::or_equal(&mut b)?,
-        "ReduceL1" => reduce::reduce_l1(&mut b)?,
-        "ReduceL2" => reduce::reduce_l2(&mut b)?,
-        "ReduceSumSquare" => reduce::reduce_sum_square(&mut b)?,
-        "ReduceLogSumExp" => reduce::reduce_log_sum_exp(&mut b)?,
-        "Expand" => array::expand(&mut b)?,
-        "Trilu" => array::trilu(&mut b)?,
-        "Resize" | "Upsample" => array::resize(&mut b)?,
-        _ => return Ok(None),
     };
     Ok(Some(Lowered {
         nodes: b.nodes,
-        outs: vec![out],
+        outs,
     }))
+}
+
+/// The lowering of a default-domain node, or None when it is not lowered.
+fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
+    let one_d = nn::is_one_d(b.node, b.inputs);
+    let out = match b.node.op_type.as_str() {
+        _ if one_d => nn::one_d(b)?,
+        "HardSigmoid" => nn::hard_sigmoid(b)?,
+        "HardSwish" => nn::hard_swish(b)?,
+        "Elu" => nn::elu(b)?,
+        "Selu" => nn::selu(b)?,
+        "Celu" => nn::celu(b)?,
+        "Softplus" => nn::softplus(b)?,
+        "Softsign" => nn::softsign(b)?,
+        "Mish" => nn::mish(b)?,
+        "Gelu" => nn::gelu(b)?,
+        "PRelu" => nn::prelu(b)?,
+        "ThresholdedRelu" => nn::thresholded_relu(b)?,
+        "LayerNormalization" => nn::layer_normalization(b)?,
+        "LogSoftmax" => nn::log_softmax(b)?,
+        "ConvTranspose" => nn::conv_transpose(b)?,
+        "InstanceNormalization" => nn::instance_normalization(b)?,
+        "GroupNormalization" => nn::group_normalization(b)?,
+        "Sum" => math::sum(b)?,
+        "Mean" => math::mean(b)?,
+        "Max" | "Min" if b.n_inputs() != 2 => math::max_min(b)?,
+        "Pow" => math::pow(b)?,
+        "Sign" => math::sign(b)?,
+        "Floor" | "Ceil" => math::floor_ceil(b)?,
+        "And" => logic::and(b)?,
+        "Or" => logic::or(b)?,
+        "Xor" => logic::xor(b)?,
+        "GreaterOrEqual" | "LessOrEqual" => logic::or_equal(b)?,
+        "ReduceL1" => reduce::reduce_l1(b)?,
+        "ReduceL2" => reduce::reduce_l2(b)?,
+        "ReduceSumSquare" => reduce::reduce_sum_square(b)?,
+        "ReduceLogSumExp" => reduce::reduce_log_sum_exp(b)?,
+        "Expand" => array::expand(b)?,
+        "Trilu" => array::trilu(b)?,
+        "Resize" | "Upsample" => array::resize(b)?,
+        _ => return Ok(None),
+    };
+    Ok(Some(out))
 }
 
 /// What a lowering function works with: the node's attributes and inputs, and the operators it
