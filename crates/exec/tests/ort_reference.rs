@@ -158,3 +158,69 @@ fn conv1d_audio_cnn_agrees_with_onnxruntime() {
     eprintln!("conv1d_audio: ops {kinds:?}; top-1 agrees {agree}/100, logits max error {worst:.2e} (max |logit| {mag:.3})");
     assert!(agree >= 99, "conv1d_audio: top-1 agrees on {agree} of 100");
 }
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+/// An embedding model (one output vector per input): cosine similarity to onnxruntime's output
+/// at least `min_cosine` on every one of the 100 inputs; prints min and mean, and max error.
+fn embedding(name: &str, min_cosine: f64) {
+    let (r, outs, kinds) = fixed(name);
+    let (mut low, mut sum, mut worst, mut mag) = (1f64, 0f64, 0f64, 0f64);
+    for (i, o) in outs.iter().enumerate() {
+        let c = cosine(&o[0], &r.outputs[0][i]);
+        low = low.min(c);
+        sum += c;
+        for (a, b) in o[0].iter().zip(&r.outputs[0][i]) {
+            worst = worst.max((a - b).abs());
+            mag = mag.max(b.abs());
+        }
+    }
+    eprintln!(
+        "{name}: {} ops; cosine min {low:.6} mean {:.6}; max error {worst:.2e} (max |y| {mag:.3})",
+        kinds.len(),
+        sum / outs.len() as f64
+    );
+    assert!(low >= min_cosine, "{name}: cosine similarity {low} < {min_cosine}");
+}
+
+/// GTE's architecture (a BERT encoder, mean-pooled; scripts/models/transformers.sh) at a tiny
+/// size, exported by torch.onnx.export with token ids and an attention mask as inputs.
+#[test]
+fn gte_tiny_embedding_agrees_with_onnxruntime() {
+    embedding("gte_tiny", 0.999);
+}
+
+/// A decoder step's logits: top-1 agreement with onnxruntime on at least 99 of 100 inputs, and
+/// cosine similarity of the logits at least `min_cosine`.
+fn decoder_logits(name: &str, min_cosine: f64) {
+    let (r, outs, kinds) = fixed(name);
+    let (mut agree, mut low, mut worst) = (0, 1f64, 0f64);
+    for (i, o) in outs.iter().enumerate() {
+        agree += (argmax(&o[0]) == argmax(&r.outputs[0][i])) as usize;
+        low = low.min(cosine(&o[0], &r.outputs[0][i]));
+        for (a, b) in o[0].iter().zip(&r.outputs[0][i]) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    eprintln!("{name}: {} ops; top-1 agrees {agree}/100; cosine min {low:.6}; max error {worst:.2e}", kinds.len());
+    assert!(agree >= 99, "{name}: top-1 agrees on {agree} of 100");
+    assert!(low >= min_cosine, "{name}: cosine similarity {low} < {min_cosine}");
+}
+
+/// T5's architecture (relative position buckets, RMS norm, an encoder and one decoder step with
+/// cross-attention) at a tiny size.
+#[test]
+fn t5_tiny_decoder_step_agrees_with_onnxruntime() {
+    decoder_logits("t5_tiny", 0.999);
+}
+
+/// Whisper's architecture (log-mel input, two Conv1d + GELU, an encoder and one decoder step) at
+/// a tiny size.
+#[test]
+fn whisper_tiny_decoder_step_agrees_with_onnxruntime() {
+    decoder_logits("whisper_tiny", 0.999);
+}

@@ -688,3 +688,53 @@ impl Graph {
         Ok(slots)
     }
 }
+
+/// Float constants at least this large in magnitude are *mask sentinels*: attention masks are
+/// exported as `finfo(float32).min`, `-1e30`, `-inf` (or their negations), added to scores so
+/// that Softmax gives those positions weight 0. No fixed-point scale holds such a value, and
+/// none needs to: `Graph::with_sentinels_at` replaces each by a finite bound that saturates the
+/// consuming Softmax just as well (docs/fixed-point.md, "Mask sentinels").
+pub const MASK_SENTINEL: f64 = 1e30;
+
+impl Graph {
+    fn constants_mut(&mut self) -> impl Iterator<Item = &mut Const> {
+        self.nodes.iter_mut().flat_map(|n| {
+            n.inputs.iter_mut().filter_map(|o| match o {
+                Operand::Const(c) if c.dtype == DType::Float => Some(c),
+                _ => None,
+            })
+        })
+    }
+
+    /// Whether some float constant is a mask sentinel.
+    pub fn has_mask_sentinels(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            n.inputs.iter().any(|o| {
+                matches!(o, Operand::Const(c) if c.dtype == DType::Float
+                    && c.tensor.data.iter().any(|v| v.abs() >= MASK_SENTINEL))
+            })
+        })
+    }
+
+    /// This graph with every mask sentinel replaced by `±bound` (its sign kept).
+    pub fn with_sentinels_at(&self, bound: f64) -> Graph {
+        let mut g = self.clone();
+        for c in g.constants_mut() {
+            for v in c.tensor.data.iter_mut() {
+                if v.abs() >= MASK_SENTINEL {
+                    *v = bound.copysign(*v);
+                }
+            }
+        }
+        g
+    }
+
+    /// The slots Softmax-like ops read (Softmax, LogSoftmax's exp-sum): where a mask lands.
+    pub fn softmax_inputs(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Softmax { .. }))
+            .filter_map(|n| n.slots().next())
+            .collect()
+    }
+}

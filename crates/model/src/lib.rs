@@ -48,9 +48,34 @@ pub fn compile_onnx(path: &std::path::Path, calibration: &[Vec<f64>]) -> Result<
         .into_iter()
         .map(|v| Tensor::new(graph.input_shape.clone(), v))
         .collect();
+    let graph = bound_mask_sentinels(graph, &inputs)?;
     let cal = Calibration::run(&graph, &inputs)?;
     let program = compile(&graph, &cal)?;
     Ok((graph, program))
+}
+
+/// Replaces attention-mask sentinels (`graph::MASK_SENTINEL`) by the power of two at or above
+/// `4A + 32`, where `A` is the largest |value| a Softmax reads on the calibration inputs with
+/// the masks at 0: a masked score then sits at least `2A + 32 > 16` below every unmasked one
+/// while scores stay within `2A + 8` of calibration, so Softmax's exp (0 below -16) gives it
+/// weight exactly 0, as the float model does, and the scores keep all but 2-3 bits of scale.
+fn bound_mask_sentinels(graph: Graph, inputs: &[Tensor<f64>]) -> Result<Graph> {
+    if !graph.has_mask_sentinels() {
+        return Ok(graph);
+    }
+    let unmasked = Calibration::run(&graph.with_sentinels_at(0.0), inputs)?;
+    let softmax = graph.softmax_inputs();
+    let reach = if softmax.is_empty() {
+        unmasked.max_abs.iter().copied().fold(0.0, f64::max)
+    } else {
+        softmax.iter().map(|&s| unmasked.max_abs[s]).fold(0.0, f64::max)
+    };
+    Ok(graph.with_sentinels_at(mask_bound(reach)))
+}
+
+/// The mask value for scores of magnitude up to `reach` (see `bound_mask_sentinels`).
+pub fn mask_bound(reach: f64) -> f64 {
+    (4.0 * reach + 32.0).log2().ceil().exp2()
 }
 
 /// The default calibration set: the sample input and 15 deterministic variations of it.

@@ -530,8 +530,11 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                 return Err(c.err(format!("MatMul shapes {a:?} x {b:?} do not match")));
             }
             let n = b[b.len() - 1];
-            let mut shape = a.clone();
-            *shape.last_mut().unwrap() = n;
+            // numpy batch broadcasting: [.., m, k] x [.., k, n]
+            let batch = broadcast_shape(&a[..a.len() - 2], &b[..b.len() - 2]).ok_or_else(|| {
+                c.err(format!("MatMul batch dimensions of {a:?} x {b:?} do not broadcast"))
+            })?;
+            let shape = [&batch[..], &[a[a.len() - 2], n]].concat();
             match (c.input(0)?.constant(), c.input(1)?.constant()) {
                 (None, Some(w)) if b.len() == 2 => first_float(
                     shape,
@@ -548,7 +551,8 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
                         dtype: DType::Float,
                     })
                 }
-                (Some(_), Some(_)) if a.len() == 2 && b.len() == 2 => Ok(Parsed {
+                // both constant: evaluated at compile time (a decoder step's start token)
+                (Some(_), Some(_)) => Ok(Parsed {
                     op: Op::MatMul,
                     operands: vec![0, 1],
                     shape,
@@ -1221,16 +1225,17 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             let b = inputs[1];
             let (m, k) = (x.shape[x.rank() - 2], x.shape[x.rank() - 1]);
             let n = b.shape[b.rank() - 1];
-            let batches = x.len() / (m * k);
-            let mut y = Vec::with_capacity(batches * m * n);
-            for bt in 0..batches {
+            // each output batch reads the (broadcast) batch of either operand
+            let batch = &out_shape[..out_shape.len() - 2];
+            let a_batch = broadcast_offsets(&x.shape[..x.rank() - 2], batch);
+            let b_batch = broadcast_offsets(&b.shape[..b.rank() - 2], batch);
+            let mut y = Vec::with_capacity(a_batch.len() * m * n);
+            for (&ab, &bb) in a_batch.iter().zip(&b_batch) {
                 for i in 0..m {
                     for j in 0..n {
                         y.push(
                             (0..k)
-                                .map(|t| {
-                                    x.data[bt * m * k + i * k + t] * b.data[bt * k * n + t * n + j]
-                                })
+                                .map(|t| x.data[ab * m * k + i * k + t] * b.data[bb * k * n + t * n + j])
                                 .sum(),
                         );
                     }

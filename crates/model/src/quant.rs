@@ -225,9 +225,11 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                             weight_scale(&r.data),
                             &mut inputs,
                             &mut in_scales,
-                        )?;
+                        )
+                        .map_err(|e| err(e.to_string()))?;
                     } else {
-                        push_const(c, scale, &mut inputs, &mut in_scales)?;
+                        push_const(c, scale, &mut inputs, &mut in_scales)
+                            .map_err(|e| err(e.to_string()))?;
                     }
                 }
             }

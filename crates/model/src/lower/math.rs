@@ -189,3 +189,51 @@ pub fn floor_ceil(b: &mut Builder<'_>) -> Result<Ref> {
     let beyond = b.compare("beyond", kind, &x, &t)?;
     Ok(b.push(part, Op::Binary(step), vec![t, beyond], shape, DType::Float))
 }
+
+/// `MatMul(A, B)` with a constant `A` `[.., m, k]` and a computed `B` `[.., k, n]` (a decoder
+/// step's folded query against the encoder's keys): every batch `g` of the output is
+/// `A_g · B_g`, which is a grouped 1x1 convolution over `B` laid out as `[1, G·k, 1, n]` with
+/// the weight `[G·m, k, 1, 1]` (group `g`'s rows are `A_g`), reshaped back to `[.., m, n]`:
+/// the same sums, proved by the Conv circuits. `A`'s batch may broadcast; `B`'s may not.
+pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
+    let a = b.constant(0).ok_or_else(|| b.err("input #0 is not a constant"))?.clone();
+    let rhs = b.float_input(1)?;
+    let (ash, bsh) = (a.tensor.shape.clone(), b.shape(&rhs));
+    if ash.len() < 2 || bsh.len() < 2 || ash[ash.len() - 1] != bsh[bsh.len() - 2] {
+        return Err(b.err(format!("MatMul shapes {ash:?} x {bsh:?} do not match")));
+    }
+    let (m, k, n) = (ash[ash.len() - 2], ash[ash.len() - 1], bsh[bsh.len() - 1]);
+    let batch = bsh[..bsh.len() - 2].to_vec();
+    if broadcast_shape(&ash[..ash.len() - 2], &batch).as_ref() != Some(&batch) {
+        return Err(b.unsupported(format!(
+            "MatMul of a constant {ash:?} by {bsh:?}: the computed operand's batch would broadcast"
+        )));
+    }
+    let g: usize = batch.iter().product();
+    let a_of = crate::tensor::broadcast_offsets(&ash[..ash.len() - 2], &batch);
+    let mut weight = Vec::with_capacity(g * m * k);
+    for &ab in &a_of {
+        weight.extend_from_slice(&a.tensor.data[ab * m * k..(ab + 1) * m * k]);
+    }
+    let lanes = vec![1, g * k, 1, n];
+    let x = b.push("lanes", Op::Reshape { shape: lanes.clone() }, vec![rhs], lanes, DType::Float);
+    let conv = b.push(
+        "grouped",
+        Op::Conv {
+            weight: Tensor::new(vec![g * m, k, 1, 1], weight),
+            bias: vec![0.0; g * m],
+            window: crate::ops::Window {
+                kernel: [1, 1],
+                strides: [1, 1],
+                dilations: [1, 1],
+                pads: [0; 4],
+            },
+            groups: g,
+        },
+        vec![x],
+        vec![1, g * m, 1, n],
+        DType::Float,
+    );
+    let out = [&batch[..], &[m, n]].concat();
+    Ok(b.push("matmul", Op::Reshape { shape: out.clone() }, vec![conv], out, DType::Float))
+}

@@ -8,7 +8,8 @@
 //! tract-onnx's layout: [`nn`] (activations, Layer-, Instance- and GroupNormalization,
 //! LogSoftmax, ConvTranspose, and
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
-//! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil),
+//! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, MatMul of a constant by a computed
+//! operand),
 //! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`reduce`] (ReduceL1, ReduceL2,
 //! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
 //! from the ai.onnx.ml domain
@@ -60,6 +61,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Sign",
     "Floor",
     "Ceil",
+    "MatMul",
     // logic
     "And",
     "Or",
@@ -177,6 +179,9 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Pow" => math::pow(b)?,
         "Sign" => math::sign(b)?,
         "Floor" | "Ceil" => math::floor_ceil(b)?,
+        "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
+            math::mat_mul_constant_lhs(b)?
+        }
         "And" => logic::and(b)?,
         "Or" => logic::or(b)?,
         "Xor" => logic::xor(b)?,
