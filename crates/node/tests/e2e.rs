@@ -669,3 +669,18 @@ async fn request_by_cid_waits_for_its_input() {
     );
     drop(e);
 }
+
+/// Transformers (scripts/models/transformers.sh: Hugging Face models with random weights from
+/// the seed's configurations at a tiny size, exported by torch.onnx.export). GTE's BERT encoder
+/// with token ids and an attention mask as inputs: an honest embedding is finalised, and a
+/// defect in the last chunk of its costliest step (the second layer's GELU, the Erf
+/// polynomial) is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gte_tiny_honest_embedding_is_finalised() {
+    honest_finalised("gte-honest", "gte_tiny", 64).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gte_tiny_defect_in_gelu_is_caught() {
+    defect_caught("gte-gelu", "gte_tiny", Defect { op: 113, chunk: 1 }).await;
+}
