@@ -11,7 +11,7 @@ use zkopml_exec::commit::TraceCommitment;
 use zkopml_exec::{quantise_input, run};
 use zkopml_model::input::read_input_json;
 use zkopml_model::reference::TractReference;
-use zkopml_model::{compile_onnx, default_calibration, Graph};
+use zkopml_model::{compile_onnx, default_calibration};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -60,13 +60,26 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     // --rounds: each round's two medians as well (how much a shared machine moved them)
     let show_rounds = std::env::args().any(|a| a == "--rounds");
+    // the transformers at their tiny (committed) sizes, and at full size where
+    // `bash scripts/models/transformers.sh --full target/models` has built them
+    let full: Vec<String> = ["gte", "t5", "whisper"]
+        .iter()
+        .map(|m| format!("../../target/models/{m}"))
+        .filter(|m| root.join("testdata/models").join(m).join("network.onnx").exists())
+        .collect();
     let models = [
         "lenet_5",
         "xgboost",
         "variable_cnn",
         "conv2d",
         "mobilenet_v2",
-    ];
+        "gte_tiny",
+        "t5_tiny",
+        "whisper_tiny",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(full);
     println!("threads: {}", rayon::current_num_threads());
     {
         // the chunk-digest hash: the project's Poseidon5 against light-poseidon (same outputs)
@@ -118,9 +131,9 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|f| m.contains(f.as_str())) {
             continue;
         }
-        let path = root.join("testdata/models").join(m).join("network.onnx");
+        let path = root.join("testdata/models").join(&m).join("network.onnx");
+        let m = m.trim_start_matches("../../target/models/");
         let sample = read_input_json(&path.with_file_name("input.json")).expect("sample input");
-        let graph = Graph::from_path(&path).expect("model loads");
         let (_, program) = compile_onnx(&path, &default_calibration(sample.len(), Some(&sample)))
             .expect("compiles");
         // medians over enough runs that a noisy minute on a shared machine shows less
@@ -183,7 +196,8 @@ fn main() {
             let t = run(&program, q.clone()).unwrap();
             TraceCommitment::new(&program, &t).unwrap()
         });
-        let tract = TractReference::load(&path, &graph.input_shape).unwrap();
+        let parts: Vec<_> = program.input_parts().into_iter().map(|i| i.part).collect();
+        let tract = TractReference::load_inputs(&path, &parts).unwrap();
         let tract_t = time(reps, || tract.run(&sample).unwrap());
         if per_op {
             print_per_op(&program, &q, reps);

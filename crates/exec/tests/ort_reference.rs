@@ -12,6 +12,8 @@ use zkopml_exec::{dequantise, quantise_input, run, Engine};
 use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration};
 
+/// testdata/models/<name>; a name starting with "../../target/models/" is a full-size model
+/// that `bash scripts/models/transformers.sh --full target/models` built.
 fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/models")
@@ -223,4 +225,25 @@ fn t5_tiny_decoder_step_agrees_with_onnxruntime() {
 #[test]
 fn whisper_tiny_decoder_step_agrees_with_onnxruntime() {
     decoder_logits("whisper_tiny", 0.999);
+}
+
+/// The full-size transformers (GTE-small, T5-small, Whisper-tiny with random weights), when
+/// `bash scripts/models/transformers.sh --full target/models` has built them (hundreds of MB:
+/// not in CI). `cargo test --release -p zkopml-exec --test ort_reference -- --ignored`.
+#[test]
+#[ignore]
+fn full_size_transformers_agree_with_onnxruntime() {
+    let built = |m: &str| dir(&format!("../../target/models/{m}")).join("reference.json").exists();
+    let mut ran = 0;
+    if built("gte") {
+        embedding("../../target/models/gte", 0.999);
+        ran += 1;
+    }
+    for m in ["t5", "whisper"] {
+        if built(m) {
+            decoder_logits(&format!("../../target/models/{m}"), 0.999);
+            ran += 1;
+        }
+    }
+    assert!(ran > 0, "no full-size model is built (scripts/models/transformers.sh --full target/models)");
 }

@@ -71,7 +71,13 @@ impl Calibration {
             return Err(ModelError::Calibration("no calibration input".into()));
         }
         let mut maxes = vec![0.0f64; graph.n_ops() + 1];
+        // identical inputs add nothing (a token model's calibration set repeats the sample's ids)
+        let mut seen: Vec<&Tensor<f64>> = Vec::with_capacity(inputs.len());
         for x in inputs {
+            if seen.iter().any(|s| s.data == x.data) {
+                continue;
+            }
+            seen.push(x);
             if x.data.iter().any(|v| !v.is_finite()) {
                 return Err(ModelError::Input(
                     "a calibration input holds a non-finite value".into(),

@@ -684,3 +684,18 @@ async fn gte_tiny_honest_embedding_is_finalised() {
 async fn gte_tiny_defect_in_gelu_is_caught() {
     defect_caught("gte-gelu", "gte_tiny", Defect { op: 113, chunk: 1 }).await;
 }
+
+/// T5's encoder (relative position buckets folded, RMS norm) and one decoder step with
+/// cross-attention: a defect in its costliest step (the second encoder layer's FFN output
+/// projection, a 256 -> 64 Gemm over 16 positions) is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t5_tiny_defect_in_ffn_is_caught() {
+    defect_caught("t5-ffn", "t5_tiny", Defect { op: 90, chunk: 0 }).await;
+}
+
+/// Whisper's encoder (two Conv1d + GELU over log-mel features) and one decoder step: a defect
+/// in the last chunk of its costliest step (the second encoder layer's GELU) is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whisper_tiny_defect_in_gelu_is_caught() {
+    defect_caught("whisper-gelu", "whisper_tiny", Defect { op: 110, chunk: 1 }).await;
+}
