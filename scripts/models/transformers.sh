@@ -8,13 +8,6 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 venv="$repo/.venv-torch"
 req="$here/requirements-torch.txt"
-stamp="$venv/.zkopml-requirements.sha256"
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-fi
-want="$(sha256sum "$req" | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$req"
-  echo "$want" > "$stamp"
-fi
+source "$here/../lib/venv.sh"
+pinned_venv "$venv" "$req" .zkopml-requirements.sha256
 exec "$venv/bin/python" "$here/transformers_models.py" "$@"
