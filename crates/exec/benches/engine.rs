@@ -65,7 +65,12 @@ fn main() {
     let full: Vec<String> = ["gte", "t5", "whisper"]
         .iter()
         .map(|m| format!("../../target/models/{m}"))
-        .filter(|m| root.join("testdata/models").join(m).join("network.onnx").exists())
+        .filter(|m| {
+            root.join("testdata/models")
+                .join(m)
+                .join("network.onnx")
+                .exists()
+        })
         .collect();
     let models = [
         "lenet_5",

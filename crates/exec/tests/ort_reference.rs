@@ -186,7 +186,10 @@ fn embedding(name: &str, min_cosine: f64) {
         kinds.len(),
         sum / outs.len() as f64
     );
-    assert!(low >= min_cosine, "{name}: cosine similarity {low} < {min_cosine}");
+    assert!(
+        low >= min_cosine,
+        "{name}: cosine similarity {low} < {min_cosine}"
+    );
 }
 
 /// GTE's architecture (a BERT encoder, mean-pooled; scripts/models/transformers.sh) at a tiny
@@ -208,9 +211,15 @@ fn decoder_logits(name: &str, min_cosine: f64) {
             worst = worst.max((a - b).abs());
         }
     }
-    eprintln!("{name}: {} ops; top-1 agrees {agree}/100; cosine min {low:.6}; max error {worst:.2e}", kinds.len());
+    eprintln!(
+        "{name}: {} ops; top-1 agrees {agree}/100; cosine min {low:.6}; max error {worst:.2e}",
+        kinds.len()
+    );
     assert!(agree >= 99, "{name}: top-1 agrees on {agree} of 100");
-    assert!(low >= min_cosine, "{name}: cosine similarity {low} < {min_cosine}");
+    assert!(
+        low >= min_cosine,
+        "{name}: cosine similarity {low} < {min_cosine}"
+    );
 }
 
 /// T5's architecture (relative position buckets, RMS norm, an encoder and one decoder step with
@@ -233,7 +242,11 @@ fn whisper_tiny_decoder_step_agrees_with_onnxruntime() {
 #[test]
 #[ignore]
 fn full_size_transformers_agree_with_onnxruntime() {
-    let built = |m: &str| dir(&format!("../../target/models/{m}")).join("reference.json").exists();
+    let built = |m: &str| {
+        dir(&format!("../../target/models/{m}"))
+            .join("reference.json")
+            .exists()
+    };
     let mut ran = 0;
     if built("gte") {
         embedding("../../target/models/gte", 0.999);
@@ -245,5 +258,8 @@ fn full_size_transformers_agree_with_onnxruntime() {
             ran += 1;
         }
     }
-    assert!(ran > 0, "no full-size model is built (scripts/models/transformers.sh --full target/models)");
+    assert!(
+        ran > 0,
+        "no full-size model is built (scripts/models/transformers.sh --full target/models)"
+    );
 }

@@ -1800,7 +1800,13 @@ mod tests {
             &[2],
             &[f64::INFINITY, f64::INFINITY],
         );
-        fails("Div", 13, vec![], &[&floats(&[], &[0.0]), &floats(&[], &[0.0])], "NaN");
+        fails(
+            "Div",
+            13,
+            vec![],
+            &[&floats(&[], &[0.0]), &floats(&[], &[0.0])],
+            "NaN",
+        );
         fails("Mod", 13, vec![], &[&f, &f], "fmod = 1");
         is(
             &ok(

@@ -23,6 +23,7 @@ pub use onnx::{Const, DType, RawModel};
 pub use ops::Op;
 pub use program::{InputPart, Program, ProgramInput, QNode, QOp, QOperand, TensorSpec};
 pub use quant::{compile, Calibration};
+
 pub use tensor::Tensor;
 
 /// Load an ONNX file, calibrate on `calibration` inputs and compile: the whole pipeline.
@@ -68,9 +69,35 @@ fn bound_mask_sentinels(graph: Graph, inputs: &[Tensor<f64>]) -> Result<Graph> {
     let reach = if softmax.is_empty() {
         unmasked.max_abs.iter().copied().fold(0.0, f64::max)
     } else {
-        softmax.iter().map(|&s| unmasked.max_abs[s]).fold(0.0, f64::max)
+        softmax
+            .iter()
+            .map(|&s| unmasked.max_abs[s])
+            .fold(0.0, f64::max)
     };
-    Ok(graph.with_sentinels_at(mask_bound(reach)))
+    let bound = mask_bound(reach);
+    let bounded = graph.with_sentinels_at(bound);
+    // The bound must not change what the model computes: on the calibration inputs the graph
+    // outputs with the bound equal those with the sentinels themselves (f64 holds finfo.min;
+    // an output that is not finite with the true sentinel, a fully -inf row, is not compared).
+    for x in inputs.iter().take(4) {
+        let (want, got) = (graph.run_f64(x)?, bounded.run_f64(x)?);
+        for &o in &graph.outputs {
+            let differs = want[o]
+                .data
+                .iter()
+                .zip(&got[o].data)
+                .any(|(w, g)| w.is_finite() && (w - g).abs() > 1e-6 * w.abs().max(1.0));
+            if differs {
+                return Err(ModelError::Calibration(format!(
+                    "replacing the mask sentinels (constants of magnitude >= {:e}) by ±{bound} \
+                     changes the output of slot {o}: a sentinel is used other than as an \
+                     additive mask before a Softmax",
+                    graph::MASK_SENTINEL
+                )));
+            }
+        }
+    }
+    Ok(bounded)
 }
 
 /// The mask value for scores of magnitude up to `reach` (see `bound_mask_sentinels`).

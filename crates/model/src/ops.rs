@@ -532,7 +532,9 @@ pub fn parse(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Par
             let n = b[b.len() - 1];
             // numpy batch broadcasting: [.., m, k] x [.., k, n]
             let batch = broadcast_shape(&a[..a.len() - 2], &b[..b.len() - 2]).ok_or_else(|| {
-                c.err(format!("MatMul batch dimensions of {a:?} x {b:?} do not broadcast"))
+                c.err(format!(
+                    "MatMul batch dimensions of {a:?} x {b:?} do not broadcast"
+                ))
             })?;
             let shape = [&batch[..], &[a[a.len() - 2], n]].concat();
             match (c.input(0)?.constant(), c.input(1)?.constant()) {

@@ -12,7 +12,7 @@ use prost::Message;
 use tract_onnx::pb;
 use zkopml_model::reference::TractReference;
 use zkopml_model::{
-    compile, default_calibration, Calibration, Graph, ModelError, Op, RawModel, Tensor,
+    compile, default_calibration, Calibration, Graph, ModelError, Op, Operand, RawModel, Tensor,
 };
 
 fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
@@ -418,4 +418,79 @@ fn lowered_testdata_is_current() {
         .collect();
     let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
     assert_eq!(p.n_ops(), 12);
+}
+
+fn compile_proto(
+    proto: &pb::ModelProto,
+    sample: &[f64],
+) -> zkopml_model::Result<(Graph, zkopml_model::Program)> {
+    let dir = std::env::temp_dir().join(format!("zkopml-masks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.onnx", proto.graph.as_ref().unwrap().node.len()));
+    std::fs::write(&path, proto.encode_to_vec()).unwrap();
+    zkopml_model::compile_onnx(&path, &default_calibration(sample.len(), Some(sample)))
+}
+
+/// An additive attention mask of `finfo(float32).min` (Hugging Face's) is bounded at compile
+/// time to the power of two at or above 4A + 32 (A: the largest Softmax input calibration sees),
+/// which still weighs the masked positions 0; a sentinel used other than as such a mask (here
+/// `Min(1000·x, finfo.max)`, which the bound would clip) is refused at compile time.
+#[test]
+fn mask_sentinels_are_bounded_and_refused_where_the_bound_changes_the_output() {
+    let sample = [0.5, -0.3, 0.9, 0.1];
+    let masked = model(
+        17,
+        &[1, 4],
+        vec![f32s("mask", &[1, 4], &[0.0, 0.0, f32::MIN, f32::MIN])],
+        vec![
+            ("/add", "Add", vec!["input", "mask"], vec![], 1),
+            (
+                "/softmax",
+                "Softmax",
+                vec!["/add_output_0"],
+                vec![attr_i("axis", -1)],
+                1,
+            ),
+        ],
+    );
+    let (g, _) = compile_proto(&masked, &sample).unwrap();
+    let Operand::Const(c) = &g.nodes[0].inputs[1] else {
+        panic!("the mask is a constant operand")
+    };
+    let bound = -c.tensor.data[2];
+    assert_eq!(bound, zkopml_model::mask_bound(1.2), "{:?}", c.tensor.data);
+    assert!(bound <= 64.0);
+    let y = &g
+        .run_f64(&Tensor::new(vec![1, 4], sample.to_vec()))
+        .unwrap()[2];
+    assert!(y.data[2] < 1e-20 && y.data[3] < 1e-20 && (y.data[0] + y.data[1] - 1.0).abs() < 1e-12);
+
+    let misused = model(
+        17,
+        &[1, 4],
+        vec![f32s("k", &[], &[1000.0]), f32s("big", &[], &[f32::MAX])],
+        vec![
+            ("/scale", "Mul", vec!["input", "k"], vec![], 1),
+            ("/min", "Min", vec!["/scale_output_0", "big"], vec![], 1),
+            (
+                "/softmax",
+                "Softmax",
+                vec!["input"],
+                vec![attr_i("axis", -1)],
+                1,
+            ),
+            (
+                "/sum",
+                "Add",
+                vec!["/min_output_0", "/softmax_output_0"],
+                vec![],
+                1,
+            ),
+        ],
+    );
+    let e = compile_proto(&misused, &sample).unwrap_err().to_string();
+    assert!(
+        e.contains("mask sentinels") && e.contains("changes the output"),
+        "{e}"
+    );
 }

@@ -196,7 +196,10 @@ pub fn floor_ceil(b: &mut Builder<'_>) -> Result<Ref> {
 /// the weight `[G·m, k, 1, 1]` (group `g`'s rows are `A_g`), reshaped back to `[.., m, n]`:
 /// the same sums, proved by the Conv circuits. `A`'s batch may broadcast; `B`'s may not.
 pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
-    let a = b.constant(0).ok_or_else(|| b.err("input #0 is not a constant"))?.clone();
+    let a = b
+        .constant(0)
+        .ok_or_else(|| b.err("input #0 is not a constant"))?
+        .clone();
     let rhs = b.float_input(1)?;
     let (ash, bsh) = (a.tensor.shape.clone(), b.shape(&rhs));
     if ash.len() < 2 || bsh.len() < 2 || ash[ash.len() - 1] != bsh[bsh.len() - 2] {
@@ -216,7 +219,15 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
         weight.extend_from_slice(&a.tensor.data[ab * m * k..(ab + 1) * m * k]);
     }
     let lanes = vec![1, g * k, 1, n];
-    let x = b.push("lanes", Op::Reshape { shape: lanes.clone() }, vec![rhs], lanes, DType::Float);
+    let x = b.push(
+        "lanes",
+        Op::Reshape {
+            shape: lanes.clone(),
+        },
+        vec![rhs],
+        lanes,
+        DType::Float,
+    );
     let conv = b.push(
         "grouped",
         Op::Conv {
@@ -235,5 +246,11 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
         DType::Float,
     );
     let out = [&batch[..], &[m, n]].concat();
-    Ok(b.push("matmul", Op::Reshape { shape: out.clone() }, vec![conv], out, DType::Float))
+    Ok(b.push(
+        "matmul",
+        Op::Reshape { shape: out.clone() },
+        vec![conv],
+        out,
+        DType::Float,
+    ))
 }
