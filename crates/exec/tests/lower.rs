@@ -1385,3 +1385,55 @@ fn resize_of_an_axis_that_keeps_its_size_still_moves_data() {
         0.0,
     );
 }
+
+/// ai.onnx.ml Normalizer (L1, L2) on a row of zeros: onnxruntime leaves such a row as it is
+/// (zeros), where a plain `x / norm` would divide by zero; the other rows are `x / norm`.
+#[test]
+fn normalizer_leaves_an_all_zero_row_as_it_is() {
+    for norm in ["L1", "L2"] {
+        let mut g = G::new(17, &[2, 3]);
+        g.op(
+            "y",
+            "Normalizer",
+            &["x"],
+            vec![pb::AttributeProto {
+                name: "norm".into(),
+                r#type: pb::attribute_proto::AttributeType::String as i32,
+                s: norm.as_bytes().to_vec(),
+                ..Default::default()
+            }],
+        );
+        g.g.node.last_mut().unwrap().domain = "ai.onnx.ml".into();
+        let mut proto = g.finish("y");
+        proto.opset_import.push(pb::OperatorSetIdProto {
+            domain: "ai.onnx.ml".into(),
+            version: 3,
+        });
+        let xs = vec![
+            vec![0.5, -1.25, 2.0, 0.0, 0.0, 0.0],
+            vec![1.0, 2.0, -3.0, 0.25, 0.0, -0.5],
+        ];
+        let (_, p) = compile_on(&proto, &xs);
+        for x in &xs {
+            let t =
+                run(&p, quantise_input(&p, x).unwrap()).unwrap_or_else(|e| panic!("{norm}: {e}"));
+            let y = dequantise(&t.slots[p.outputs[0]], p.slot_spec(p.outputs[0]).scale);
+            for r in 0..2 {
+                let row = &x[3 * r..3 * r + 3];
+                let n = if norm == "L1" {
+                    row.iter().map(|v: &f64| v.abs()).sum::<f64>()
+                } else {
+                    row.iter().map(|v| v * v).sum::<f64>().sqrt()
+                };
+                for c in 0..3 {
+                    let want = if n == 0.0 { 0.0 } else { row[c] / n };
+                    assert!(
+                        (y[3 * r + c] - want).abs() < 1e-3,
+                        "{norm} row {r}: {:?} vs {want}",
+                        &y[3 * r..3 * r + 3]
+                    );
+                }
+            }
+        }
+    }
+}

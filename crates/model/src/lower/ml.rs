@@ -25,7 +25,7 @@
 
 use std::collections::HashMap;
 
-use super::{Builder, Ref};
+use super::{scalar, Builder, Ref};
 use crate::error::Result;
 use crate::onnx::{Attr, Const, DType};
 use crate::ops::{CompareKind, Op, UnaryKind};
@@ -484,11 +484,20 @@ pub fn normalizer(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
         }
         other => return Err(b.unsupported(format!("norm {other} (L1 and L2 only)"))),
     };
+    // onnxruntime leaves a row whose norm is 0 as it is (all zeros): divide that row by 1
+    let zero = b.compare("is_zero", CompareKind::Equal, &d, &scalar(0.0))?;
+    let divisor = b.push(
+        "divisor",
+        Op::Where,
+        vec![zero, scalar(1.0), d],
+        sum_shape.clone(),
+        DType::Float,
+    );
     Ok(vec![b.binary(
         "div",
         crate::ops::BinaryKind::Div,
         &x,
-        &d,
+        &divisor,
     )?])
 }
 
