@@ -34,15 +34,25 @@ fn keys_root() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("node-e2e-keys")
 }
 
+type KeyDirs = std::sync::Mutex<std::collections::HashMap<String, PathBuf>>;
+
+fn key_dirs() -> &'static KeyDirs {
+    static DIRS: OnceLock<KeyDirs> = OnceLock::new();
+    DIRS.get_or_init(Default::default)
+}
+
+/// The setup store of `model`'s keys (one per model, so that `dispose_keys` can remove it).
+fn setup_store(model: &str) -> PathBuf {
+    keys_root().join("setup-store").join(model)
+}
+
 /// The keys of `model` (setup once per test binary; later tests reuse the directory).
 fn shared_keys(model: &str) -> PathBuf {
-    static KEYS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, PathBuf>>> =
-        OnceLock::new();
-    let mut keys = KEYS.get_or_init(Default::default).lock().unwrap();
+    let mut keys = key_dirs().lock().unwrap();
     keys.entry(model.to_string())
         .or_insert_with(|| {
             let dir = keys_root().join(model);
-            let store = zkopml_store::LocalStore::open(keys_root().join("setup-store")).unwrap();
+            let store = zkopml_store::LocalStore::open(setup_store(model)).unwrap();
             let t = std::time::Instant::now();
             zkopml_node::prepare_registration(
                 &onnx(model),
@@ -57,6 +67,22 @@ fn shared_keys(model: &str) -> PathBuf {
             dir
         })
         .clone()
+}
+
+/// Removes `model`'s keys and their setup store when dropped: a transformer's keys are several
+/// GB (twice, with the store's copy), more than a CI machine's disk should keep for the rest of
+/// the run. The model's last test holds it.
+struct DisposeKeys(&'static str);
+
+impl Drop for DisposeKeys {
+    fn drop(&mut self) {
+        key_dirs()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.0);
+        let _ = std::fs::remove_dir_all(keys_root().join(self.0));
+        let _ = std::fs::remove_dir_all(setup_store(self.0));
+    }
 }
 
 fn onnx(model: &str) -> PathBuf {
@@ -676,12 +702,9 @@ async fn request_by_cid_waits_for_its_input() {
 /// defect in the last chunk of its costliest step (the second layer's GELU, the Erf
 /// polynomial) is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gte_tiny_honest_embedding_is_finalised() {
+async fn gte_tiny_honest_embedding_is_finalised_and_a_gelu_defect_is_caught() {
+    let _keys = DisposeKeys("gte_tiny");
     honest_finalised("gte-honest", "gte_tiny", 64).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gte_tiny_defect_in_gelu_is_caught() {
     defect_caught("gte-gelu", "gte_tiny", Defect { op: 113, chunk: 1 }).await;
 }
 
@@ -690,6 +713,7 @@ async fn gte_tiny_defect_in_gelu_is_caught() {
 /// projection, a 256 -> 64 Gemm over 16 positions) is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t5_tiny_defect_in_ffn_is_caught() {
+    let _keys = DisposeKeys("t5_tiny");
     defect_caught("t5-ffn", "t5_tiny", Defect { op: 90, chunk: 0 }).await;
 }
 
@@ -697,5 +721,24 @@ async fn t5_tiny_defect_in_ffn_is_caught() {
 /// in the last chunk of its costliest step (the second encoder layer's GELU) is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whisper_tiny_defect_in_gelu_is_caught() {
+    let _keys = DisposeKeys("whisper_tiny");
     defect_caught("whisper-gelu", "whisper_tiny", Defect { op: 110, chunk: 1 }).await;
+}
+
+/// `DisposeKeys` removes a model's keys and its setup store, and forgets them (a later test of
+/// the model would set up again).
+#[test]
+fn disposed_keys_are_removed_from_disk() {
+    let (keys, store) = (keys_root().join("disposable"), setup_store("disposable"));
+    for d in [&keys, &store] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(d.join("c0.pk"), b"key").unwrap();
+    }
+    key_dirs()
+        .lock()
+        .unwrap()
+        .insert("disposable".into(), keys.clone());
+    drop(DisposeKeys("disposable"));
+    assert!(!keys.exists() && !store.exists());
+    assert!(!key_dirs().lock().unwrap().contains_key("disposable"));
 }
