@@ -296,8 +296,7 @@ pub fn write_circuit_set(
         let info = circuit_info(ChunkCircuit::shape(shape))?;
         let keys = zkey.keys(info)?;
         let bytes = keys.to_bytes()?;
-        let path = keys_sub.join(format!("c{k}.pk"));
-        std::fs::write(&path, &bytes).map_err(io(&path))?;
+        CircuitSet::write_proving_key(keys_dir, k, &bytes)?;
         let meta = &mut set.circuits[k];
         meta.id = keys.info.id_hex();
         meta.constraints = keys.info.num_constraints;

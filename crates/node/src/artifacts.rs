@@ -152,10 +152,10 @@ pub fn prepare_registration(
     ];
     for k in 0..set.circuits.len() {
         let p = keys_dir.join("keys").join(format!("c{k}.pk"));
-        cids.push(put(
-            store,
-            &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,
-        )?);
+        let cid = store
+            .put_file(&p)
+            .with_context(|| format!("storing {}", p.display()))?;
+        cids.push(cid.to_string());
     }
     let registration = registration(&program, &set, put_manifest(store, &cids)?, params)?;
     Ok(Prepared {
@@ -235,8 +235,12 @@ pub fn load_model(
                 );
             }
             for k in 0..set.circuits.len() {
-                let bytes = get(store, &cids[3 + k])?;
-                write_atomic(&dir.join("keys").join(format!("c{k}.pk")), &bytes)?;
+                let cid: Cid = cids[3 + k]
+                    .parse()
+                    .with_context(|| format!("artifact CID {}", cids[3 + k]))?;
+                store
+                    .get_to_file(&cid, &dir.join("keys").join(format!("c{k}.pk")))
+                    .with_context(|| format!("fetching the proving key {cid}"))?;
             }
             write_atomic(&dir.join("circuits.json"), &cj)?;
             CircuitSet::load(&dir, &program)?

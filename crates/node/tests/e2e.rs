@@ -100,6 +100,7 @@ struct Env {
     model: u64,
     params: zkopml_chain::DisputeParams,
     name: String,
+    keys: PathBuf,
 }
 
 impl Drop for Env {
@@ -144,6 +145,7 @@ async fn env(name: &str, model: &str, window: u64) -> Env {
         model: id,
         params,
         name: name.to_string(),
+        keys,
     }
 }
 
@@ -165,6 +167,16 @@ impl Env {
         c.once = true;
         c.poll = Duration::from_millis(150);
         c
+    }
+    /// Each proving key is on disk once, however many hold it: the keys dir, this test's store
+    /// and the actors' cache are links of one file (a transformer's keys are gigabytes).
+    fn assert_keys_are_links(&self) {
+        use std::os::unix::fs::MetadataExt;
+        for f in std::fs::read_dir(self.keys.join("keys")).unwrap() {
+            let f = f.unwrap().path();
+            let links = std::fs::metadata(&f).unwrap().nlink();
+            assert!(links >= 3, "{} has {links} links", f.display());
+        }
     }
     fn client(&self, k: usize) -> Chain {
         self.owner.with_private_key(KEYS[k]).unwrap()
@@ -274,6 +286,7 @@ async fn honest_finalised(name: &str, model: &str, output_len: usize) {
     assert_eq!(sub.withdrawn, fee() + bond(), "submitter: fee + its bond");
     assert_eq!(e.owner.final_output(rid).await.unwrap().len(), output_len);
     assert_eq!(e.owner.totals().await.unwrap(), (U256::ZERO, U256::ZERO));
+    e.assert_keys_are_links();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

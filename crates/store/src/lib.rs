@@ -20,7 +20,7 @@ pub use kubo::KuboStore;
 pub use local::LocalStore;
 pub use tiered::TieredStore;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -88,4 +88,42 @@ pub trait ArtifactStore {
     fn get(&self, cid: &Cid) -> Result<Vec<u8>>;
     /// Whether the store holds `cid` (without reading it back).
     fn has(&self, cid: &Cid) -> Result<bool>;
+
+    /// Stores the file at `path` and returns its CID. A local store links the file instead of
+    /// copying it where the filesystem allows: proving keys are gigabytes, and a copy per store
+    /// fills a disk. The file must only ever be replaced by rename, never rewritten in place.
+    fn put_file(&self, path: &Path) -> Result<Cid> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.put(&bytes)
+    }
+
+    /// Writes the bytes of `cid`, checked against it, to `dest` (replacing `dest` by rename,
+    /// never in place). A local store links its own copy where the filesystem allows.
+    fn get_to_file(&self, cid: &Cid, dest: &Path) -> Result<()> {
+        let bytes = self.get(cid)?;
+        write_replacing(dest, |tmp| std::fs::write(tmp, &bytes))
+    }
+}
+
+/// Makes `dest` by `make` on a temporary name beside it, then renames it into place, so that a
+/// reader never sees a partial file and a file linked elsewhere is never rewritten.
+pub(crate) fn write_replacing(
+    dest: &Path,
+    make: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dest.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| Error::Io { path: p, source }
+    };
+    if let Err(e) = make(&tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    std::fs::rename(&tmp, dest).map_err(io(dest))
 }

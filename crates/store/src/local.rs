@@ -78,6 +78,30 @@ impl LocalStore {
         Ok(bytes)
     }
 
+    /// Whether `dst`, the object of `cid`, is there and intact; a corrupted one is moved aside.
+    fn holds_intact(&self, cid: &Cid, dst: &Path) -> Result<bool> {
+        if !dst.exists() {
+            return Ok(false);
+        }
+        match self.read_checked(cid, dst) {
+            Ok(_) => {
+                tracing::debug!(%cid, "already stored");
+                Ok(true)
+            }
+            Err(Error::Mismatch { .. }) => {
+                self.quarantine(cid, dst)?;
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sync_objects(&self) {
+        if let Ok(d) = fs::File::open(self.objects()) {
+            let _ = d.sync_all();
+        }
+    }
+
     /// Moves a corrupted stored file aside (never deletes it).
     fn quarantine(&self, cid: &Cid, path: &Path) -> Result<()> {
         let dir = self.root.join("corrupt");
@@ -121,15 +145,8 @@ impl ArtifactStore for LocalStore {
     fn put(&self, bytes: &[u8]) -> Result<Cid> {
         let cid = cid_of(bytes);
         let dst = self.path_of(&cid);
-        if dst.exists() {
-            match self.read_checked(&cid, &dst) {
-                Ok(_) => {
-                    tracing::debug!(%cid, "already stored");
-                    return Ok(cid);
-                }
-                Err(Error::Mismatch { .. }) => self.quarantine(&cid, &dst)?,
-                Err(e) => return Err(e),
-            }
+        if self.holds_intact(&cid, &dst)? {
+            return Ok(cid);
         }
         let tmp = self.write_tmp(&cid, bytes)?;
         // A hard link never replaces an existing file (unlike rename): if another writer got
@@ -143,11 +160,45 @@ impl ArtifactStore for LocalStore {
             }
             Err(e) => return Err(io(&dst)(e)),
         }
-        if let Ok(d) = fs::File::open(self.objects()) {
-            let _ = d.sync_all();
-        }
+        self.sync_objects();
         tracing::debug!(%cid, size = bytes.len(), path = %dst.display(), "stored");
         Ok(cid)
+    }
+
+    fn put_file(&self, path: &Path) -> Result<Cid> {
+        let bytes = fs::read(path).map_err(io(path))?;
+        let cid = cid_of(&bytes);
+        let dst = self.path_of(&cid);
+        if self.holds_intact(&cid, &dst)? {
+            return Ok(cid);
+        }
+        match fs::hard_link(path, &dst) {
+            Ok(()) => {
+                // the file may have been replaced since it was read: the link must hold `cid`
+                if self.read_checked(&cid, &dst).is_ok() {
+                    self.sync_objects();
+                    tracing::debug!(%cid, from = %path.display(), "stored as a link");
+                    return Ok(cid);
+                }
+                fs::remove_file(&dst).map_err(io(&dst))?;
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                if self.read_checked(&cid, &dst).is_ok() {
+                    return Ok(cid);
+                }
+            }
+            // another filesystem, or one without links: copy
+            Err(_) => {}
+        }
+        self.put(&bytes)
+    }
+
+    fn get_to_file(&self, cid: &Cid, dest: &Path) -> Result<()> {
+        let src = self.path_of(cid);
+        let bytes = self.read_checked(cid, &src)?;
+        crate::write_replacing(dest, |tmp| {
+            fs::hard_link(&src, tmp).or_else(|_| fs::write(tmp, &bytes))
+        })
     }
 
     fn get(&self, cid: &Cid) -> Result<Vec<u8>> {
@@ -228,6 +279,45 @@ mod tests {
         let kept = kept[0].as_ref().unwrap().path();
         assert_eq!(fs::read(&kept).unwrap(), bad);
         make_writable(&kept);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn files_are_linked_in_and_out_not_copied() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempdir("link");
+        let s = LocalStore::open(dir.join("store")).unwrap();
+        let src = dir.join("c0.pk");
+        let data = b"a proving key of many gigabytes".repeat(5000);
+        fs::write(&src, &data).unwrap();
+        let cid = s.put_file(&src).unwrap();
+        assert_eq!(cid, cid_of(&data));
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        assert_eq!(ino(&s.path_of(&cid)), ino(&src), "stored as a link");
+        assert_eq!(s.put_file(&src).unwrap(), cid, "idempotent");
+        let out = dir.join("cache").join("c0.pk");
+        fs::create_dir_all(out.parent().unwrap()).unwrap();
+        fs::write(&out, b"a stale key").unwrap();
+        s.get_to_file(&cid, &out).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), data);
+        assert_eq!(ino(&out), ino(&src), "fetched as a link");
+        // a corrupted object is never linked out
+        let p = s.path_of(&cid);
+        make_writable(&p);
+        let mut bad = data.clone();
+        bad[7] ^= 1;
+        fs::write(&p, &bad).unwrap();
+        let err = s.get_to_file(&cid, &dir.join("other.pk")).unwrap_err();
+        assert!(matches!(err, Error::Mismatch { .. }), "{err}");
+        assert!(!dir.join("other.pk").exists());
+        // and a put of the right file repairs the store from it
+        let fresh = dir.join("c0-again.pk");
+        fs::write(&fresh, &data).unwrap();
+        assert_eq!(s.put_file(&fresh).unwrap(), cid);
+        assert_eq!(s.get(&cid).unwrap(), data);
+        for e in fs::read_dir(dir.join("store/corrupt")).unwrap() {
+            make_writable(&e.unwrap().path());
+        }
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -35,6 +35,22 @@ impl ArtifactStore for TieredStore {
         Ok(cid)
     }
 
+    fn put_file(&self, path: &std::path::Path) -> Result<Cid> {
+        let cid = self.local.put_file(path)?;
+        if let Some(k) = &self.kubo {
+            k.put(&self.local.get(&cid)?)?;
+        }
+        Ok(cid)
+    }
+
+    fn get_to_file(&self, cid: &Cid, dest: &std::path::Path) -> Result<()> {
+        if !self.local.has(cid)? {
+            // fetched over IPFS and kept locally
+            self.get(cid)?;
+        }
+        self.local.get_to_file(cid, dest)
+    }
+
     fn get(&self, cid: &Cid) -> Result<Vec<u8>> {
         match self.local.get(cid) {
             Err(Error::NotFound { .. }) if self.kubo.is_some() => {}

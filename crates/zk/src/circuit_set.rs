@@ -403,9 +403,8 @@ impl CircuitSet {
             };
             let keys = groth16::setup(ChunkCircuit::shape(shape), &mut rng)?;
             set.check_last_use(program, k, &keys.info.id_hex())?;
-            let path = set.pk_path(dir, k);
             let bytes = keys.to_bytes()?;
-            std::fs::write(&path, &bytes).map_err(io(&path))?;
+            Self::write_proving_key(dir, k, &bytes)?;
             let meta = &mut set.circuits[k];
             meta.id = keys.info.id_hex();
             meta.constraints = keys.info.num_constraints;
@@ -421,8 +420,17 @@ impl CircuitSet {
         Ok(set)
     }
 
-    fn pk_path(&self, dir: &Path, k: usize) -> PathBuf {
+    fn pk_path(dir: &Path, k: usize) -> PathBuf {
         dir.join("keys").join(format!("c{k}.pk"))
+    }
+
+    /// Writes circuit `k`'s keys into `dir` by rename, never in place: an artifact store may
+    /// hold the previous file as a link (the store's `put_file`), and must keep it.
+    pub fn write_proving_key(dir: &Path, k: usize, bytes: &[u8]) -> Result<(), ZkError> {
+        let path = Self::pk_path(dir, k);
+        let tmp = path.with_extension("pk.tmp");
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))
     }
 
     /// Writes `circuits.json`.
@@ -468,7 +476,7 @@ impl CircuitSet {
 
     /// The proving key of circuit `k`.
     pub fn keys(&self, dir: &Path, k: usize) -> Result<Keys, ZkError> {
-        let keys = Keys::read(&self.pk_path(dir, k))?;
+        let keys = Keys::read(&Self::pk_path(dir, k))?;
         if keys.info.id_hex() != self.circuits[k].id {
             return Err(ZkError::CircuitMismatch {
                 expected: self.circuits[k].id.clone(),
