@@ -156,6 +156,7 @@ verified).
 | Conv1d, MaxPool1d, AveragePool1d, GlobalAveragePool (rank 3) | nn::one_d | Reshape, Conv / MaxPool / AveragePool / GlobalAveragePool, Reshape | Movement, Linear, Pool | one_d_convolutions_and_pools (1e-3, strides, dilations, groups, pads, SAME_UPPER); ort_reference conv1d_audio (top-1 100/100 against onnxruntime); node e2e conv1d_defect_is_caught | (testdata/models/conv1d_audio, scripts/models/conv1d_audio.py) |
 | Resize, Upsample (nearest) | array::resize | Gather per resized axis | Movement | resize_and_upsample_nearest (exact, against tract; Upsample against Resize) | 1l_upsample |
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
+| LSTM, GRU, RNN (unrolled over the sequence) | rec::lstm, rec::gru, rec::rnn | Reshape, Gemm per gate, then per step [Slice], [Gemm], Add, Poly (Sigmoid / Tanh), Mul, Add / Sub, [Neg], Reshape, [Concat] | Movement, Linear, Binary, Pointwise | recurrent_layers_unrolled (1e-3; forward, reverse, bidirectional; initial states absent, constant and computed; Y, Y_h, Y_c; GRU both reset orders); recurrent_layers_refuse_what_they_do_not_cover | lstm |
 
 Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX
 truncates toward zero; the fixed-point Div rounds to nearest), as in `integer_div` and

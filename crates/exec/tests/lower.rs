@@ -226,23 +226,36 @@ fn check_with(
     let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
     assert_eq!(got, kinds, "{name}: lowered operators");
     let tract = TractReference::from_proto(proto, &g.input_shape).unwrap();
-    let engine = Engine::new(&p);
+    let float = |x: &[f64]| match reference {
+        Some(f) => x.iter().map(|&v| f(v)).collect(),
+        None => tract.run(x).unwrap().remove(0),
+    };
+    compare(name, &p, &xs, tol, &float)
+}
+
+/// [`check_with`]'s comparison of the compiled `p` with `float`, the f32 reference, on `xs`.
+fn compare(
+    name: &str,
+    p: &zkopml_model::Program,
+    xs: &[Vec<f64>],
+    tol: f64,
+    float: &dyn Fn(&[f64]) -> Vec<f64>,
+) -> f64 {
+    let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+    let engine = Engine::new(p);
     let out = p.outputs[0];
     let q = 2f64.powi(-p.slot_spec(out).scale);
     let mut worst: f64 = 0.0;
-    for x in &xs {
-        let qx = quantise_input(&p, x).unwrap();
-        let trace = run(&p, qx.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    for x in xs {
+        let qx = quantise_input(p, x).unwrap();
+        let trace = run(p, qx.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             &engine.infer(qx).unwrap(),
             trace.output(),
             "{name}: honest path"
         );
         let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
-        let float = match reference {
-            Some(f) => x.iter().map(|&v| f(v)).collect(),
-            None => tract.run(x).unwrap().remove(0),
-        };
+        let float = float(x);
         assert_eq!(fixed.len(), float.len());
         let mag = float.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         let err = fixed
@@ -1435,5 +1448,217 @@ fn normalizer_leaves_an_all_zero_row_as_it_is() {
                 }
             }
         }
+    }
+}
+
+/// A recurrent layer `op` on x = [seq, batch, input] with deterministic weights, its outputs
+/// named y, y_h (and y_c for LSTM); `out` picks the graph's output. `init` gives initial_h
+/// (and initial_c): None absent, Some(true) computed from x (its mean over time, input = hidden),
+/// Some(false) a non-zero constant.
+#[allow(clippy::too_many_arguments)]
+fn recurrent(
+    op: &str,
+    dims: [usize; 3],
+    hidden: usize,
+    direction: &str,
+    with_bias: bool,
+    init: Option<bool>,
+    attrs: Vec<pb::AttributeProto>,
+    out: &str,
+) -> pb::ModelProto {
+    let [seq, batch, input] = dims;
+    let gates = match op {
+        "LSTM" => 4,
+        "GRU" => 3,
+        _ => 1,
+    };
+    let dirs = if direction == "bidirectional" { 2 } else { 1 };
+    let mut g = G::new(13, &[seq as i64, batch as i64, input as i64]);
+    let t = |name: &str, dims: &[usize], seed: u64, scale: f64| {
+        let n: usize = dims.iter().product();
+        let v: Vec<f32> = uniform(n, seed, -scale, scale)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        let d: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+        f32s(name, &d, &v)
+    };
+    let w = g.init(t("W", &[dirs, gates * hidden, input], 11, 0.8));
+    let r = g.init(t("R", &[dirs, gates * hidden, hidden], 12, 0.8));
+    let mut ins = vec!["x".to_string(), w, r];
+    ins.push(if with_bias {
+        g.init(t("B", &[dirs, 2 * gates * hidden], 13, 0.5))
+    } else {
+        String::new()
+    });
+    ins.push(String::new()); // sequence_lens
+    match init {
+        None => {}
+        Some(true) => {
+            // the mean over time: the same for the input reversed in time
+            let h0 = g.op(
+                "h0",
+                "ReduceMean",
+                &["x"],
+                vec![attr("axes", A::Is(vec![0]))],
+            );
+            ins.push(h0.clone());
+            if op == "LSTM" {
+                let c0 = g.op("c0", "Neg", &[&h0], vec![]);
+                ins.push(c0);
+            }
+        }
+        Some(false) => {
+            ins.push(g.init(t("h0", &[dirs, batch, hidden], 14, 0.9)));
+            if op == "LSTM" {
+                ins.push(g.init(t("c0", &[dirs, batch, hidden], 15, 0.9)));
+            }
+        }
+    }
+    while ins.last().is_some_and(String::is_empty) {
+        ins.pop();
+    }
+    let mut attribute = vec![
+        attr("hidden_size", A::I(hidden as i64)),
+        attr(
+            "direction",
+            A::S(match direction {
+                "forward" => "forward",
+                "reverse" => "reverse",
+                _ => "bidirectional",
+            }),
+        ),
+    ];
+    attribute.extend(attrs);
+    let mut outputs = vec!["y".to_string(), "y_h".to_string()];
+    if op == "LSTM" {
+        outputs.push("y_c".into());
+    }
+    g.g.node.push(pb::NodeProto {
+        name: op.to_lowercase(),
+        op_type: op.into(),
+        input: ins,
+        output: outputs,
+        attribute,
+        ..Default::default()
+    });
+    g.finish(out)
+}
+
+/// LSTM, GRU (both reset orders) and RNN unrolled into Gemm, Slice, Sigmoid/Tanh, Mul, Add and
+/// Sub, against tract's own recurrent operators: one step and several, forward, reverse and
+/// bidirectional, with and without biases, with initial states absent, constant or computed,
+/// each of Y, Y_h and Y_c.
+#[test]
+fn recurrent_layers_unrolled() {
+    let allowed = [
+        "Gemm",
+        "Slice",
+        "PiecewisePoly",
+        "Mul",
+        "Add",
+        "Sub",
+        "Neg",
+        "Reshape",
+        "Concat",
+        "ReduceMean",
+    ];
+    let lbr = || vec![attr("linear_before_reset", A::I(1))];
+    type Case = (
+        &'static str,
+        [usize; 3],
+        &'static str,
+        bool,
+        Option<bool>,
+        bool,
+    );
+    let cases: &[Case] = &[
+        // op, [seq, batch, input], direction, bias, init, linear_before_reset
+        ("LSTM", [1, 1, 3], "forward", true, None, false),
+        ("LSTM", [4, 2, 3], "forward", true, Some(false), false),
+        ("LSTM", [3, 2, 3], "reverse", false, None, false),
+        ("LSTM", [3, 2, 3], "forward", false, Some(true), false),
+        ("LSTM", [3, 2, 3], "reverse", false, Some(true), false),
+        ("LSTM", [3, 1, 2], "bidirectional", true, None, false),
+        ("GRU", [3, 2, 3], "forward", true, Some(false), false),
+        ("GRU", [3, 2, 3], "forward", true, Some(true), true),
+        ("GRU", [2, 1, 2], "bidirectional", true, None, true),
+        ("RNN", [4, 2, 3], "forward", true, Some(false), false),
+        ("RNN", [3, 1, 3], "reverse", false, Some(true), false),
+    ];
+    for &(op, dims, direction, bias, init, reset) in cases {
+        let hidden = if init == Some(true) { dims[2] } else { 3 };
+        let outs: &[&str] = if op == "LSTM" {
+            &["y", "y_h", "y_c"]
+        } else {
+            &["y", "y_h"]
+        };
+        for &out in outs {
+            let name =
+                format!("{op} {dims:?} {direction} bias {bias} init {init:?} lbr {reset} -> {out}");
+            let attrs = if reset { lbr() } else { vec![] };
+            let m = recurrent(op, dims, hidden, direction, bias, init, attrs, out);
+            let n: usize = dims.iter().product();
+            let xs: Vec<Vec<f64>> = inputs(n)
+                .into_iter()
+                .map(|x| x.into_iter().map(|v| v / 4.0).collect())
+                .collect();
+            let xs: Vec<Vec<f64>> = xs
+                .iter()
+                .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
+                .collect();
+            let (g, p) = compile_on(&m, &xs);
+            for n in &p.ops {
+                assert!(
+                    allowed.contains(&n.op.kind()),
+                    "{name}: lowered into {}",
+                    n.op.kind()
+                );
+            }
+            // tract 0.23 runs a one-direction layer forward whatever its direction: a reverse
+            // layer is checked against tract's forward one on the input reversed in time (and
+            // its Y reversed back), the definition of "reverse"
+            let reverse = direction == "reverse";
+            let tract_model = if reverse {
+                let attrs = if reset { lbr() } else { vec![] };
+                recurrent(op, dims, hidden, "forward", bias, init, attrs, out)
+            } else {
+                m.clone()
+            };
+            let tract = TractReference::from_proto(&tract_model, &g.input_shape).unwrap();
+            let step = dims[1] * dims[2];
+            let float = |x: &[f64]| {
+                if !reverse {
+                    return tract.run(x).unwrap().remove(0);
+                }
+                let flip = |v: &[f64], step: usize| -> Vec<f64> {
+                    v.chunks(step).rev().flatten().copied().collect()
+                };
+                let y = tract.run(&flip(x, step)).unwrap().remove(0);
+                if out == "y" {
+                    flip(&y, dims[1] * hidden)
+                } else {
+                    y
+                }
+            };
+            compare(&name, &p, &xs, 1e-3, &float);
+        }
+    }
+}
+
+/// What the unrolling does not cover is refused at load time, naming the attribute.
+#[test]
+fn recurrent_layers_refuse_what_they_do_not_cover() {
+    for (attrs, why) in [
+        (vec![attr("clip", A::F(3.0))], "clip"),
+        (vec![attr("layout", A::I(1))], "layout"),
+        (vec![attr("input_forget", A::I(1))], "input_forget"),
+    ] {
+        let m = recurrent("LSTM", [2, 1, 3], 3, "forward", true, None, attrs, "y");
+        let err = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{why} is refused"))
+            .to_string();
+        assert!(err.contains(why) && err.contains("LSTM"), "{err}");
     }
 }

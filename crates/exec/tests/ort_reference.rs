@@ -1,7 +1,8 @@
 //! Models with onnxruntime's outputs beside them (reference.json: 100 inputs and the outputs):
 //! scikit-learn models exported by skl2onnx (testdata/models/sklearn, built by
 //! scripts/models/sklearn.sh) and the 1-D audio CNN (testdata/models/conv1d_audio,
-//! scripts/models/conv1d_audio.py), each compiled as a user would (calibrated on the sample input
+//! scripts/models/conv1d_audio.py), the recurrent classifier (testdata/models/lstm_gru,
+//! scripts/models/recurrent.py), each compiled as a user would (calibrated on the sample input
 //! and its jittered copies) and run in fixed point on the 100 inputs: classifiers' labels agree
 //! on at least 99 of 100 and their probabilities within 1e-2; regressors within 1e-3 of the
 //! largest |y|; the CNN's logits agree on the top class for 99 of 100.
@@ -220,6 +221,13 @@ fn decoder_logits(name: &str, min_cosine: f64) {
         low >= min_cosine,
         "{name}: cosine similarity {low} < {min_cosine}"
     );
+}
+
+/// A PyTorch LSTM then bidirectional GRU sequence classifier (scripts/models/recurrent.py),
+/// unrolled over its 6 steps (lower/rec.rs).
+#[test]
+fn lstm_gru_classifier_agrees_with_onnxruntime() {
+    decoder_logits("lstm_gru", 0.999);
 }
 
 /// T5's architecture (relative position buckets, RMS norm, an encoder and one decoder step with

@@ -10,7 +10,8 @@
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
 //! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, MatMul of a constant by a computed
 //! operand),
-//! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`reduce`] (ReduceL1, ReduceL2,
+//! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`rec`] (LSTM, GRU, RNN unrolled
+//! over their sequence), [`reduce`] (ReduceL1, ReduceL2,
 //! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
 //! from the ai.onnx.ml domain
 //! [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
@@ -25,6 +26,7 @@ mod logic;
 mod math;
 mod ml;
 mod nn;
+mod rec;
 mod reduce;
 
 use crate::error::{ModelError, Result};
@@ -73,6 +75,10 @@ pub const LOWERED_OPS: &[&str] = &[
     "ReduceL2",
     "ReduceSumSquare",
     "ReduceLogSumExp",
+    // rec
+    "LSTM",
+    "GRU",
+    "RNN",
     // array
     "Expand",
     "Trilu",
@@ -139,9 +145,14 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
             _ => return Ok(None),
         }
     } else if node.domain.is_empty() || node.domain == "ai.onnx" {
-        match default_domain(&mut b)? {
-            Some(out) => vec![out],
-            None => return Ok(None),
+        match node.op_type.as_str() {
+            "LSTM" => rec::lstm(&mut b)?,
+            "GRU" => rec::gru(&mut b)?,
+            "RNN" => rec::rnn(&mut b)?,
+            _ => match default_domain(&mut b)? {
+                Some(out) => vec![out],
+                None => return Ok(None),
+            },
         }
     } else {
         return Ok(None);
