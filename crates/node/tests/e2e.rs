@@ -527,6 +527,15 @@ async fn conv1d_defect_is_caught() {
     defect_caught("conv1d", "conv1d_audio", Defect { op: 9, chunk: 0 }).await;
 }
 
+/// A PyTorch LSTM then bidirectional GRU classifier (scripts/models/recurrent.py), unrolled
+/// over its 6 steps: an honest answer is finalised, and a defect in the candidate state (Tanh)
+/// of a late GRU step is caught and settled by its proof on chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lstm_gru_honest_result_is_finalised_and_a_defect_in_the_gru_is_caught() {
+    honest_finalised("lstm-gru-honest", "lstm_gru", 3).await;
+    defect_caught("lstm-gru", "lstm_gru", Defect { op: 298, chunk: 0 }).await;
+}
+
 /// A request by CID (the input in the artifact store, its tensor root on chain): a defect at
 /// the first operator (whose proof opens the stored input against the request's root) is
 /// caught, the request reopens, and another submitter answers it again; that answer is
