@@ -144,7 +144,8 @@ verified).
 | Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3) | 1l_lppool (1l_powf: exponent -0.1, refused) |
 | Pow (constant base) | math::pow | Mul, Poly (Exp) | Binary, Pointwise | pow_constant_exponents (1e-3) | general_exp |
 | Sign | math::sign | Compare, Compare, Sub | Pointwise, Binary | sign_and_the_lp_pool_pattern (exact) | 1l_lppool |
-| Floor, Ceil | math::floor_ceil | Cast (to int, truncating), Compare, Sub / Add | Pointwise, Binary | floor_and_ceil (exact, against f64::floor/ceil and tract) | remainder, rounding_ops (Round: refused) |
+| Floor, Ceil | math::floor_ceil | Cast (to int, truncating), Compare, Sub / Add | Pointwise, Binary | floor_and_ceil (exact, against f64::floor/ceil and tract) | remainder, rounding_ops |
+| Round (ties to even) | math::round | Floor, Sub, Compare ×2, Mul, Floor, Mul, Sub, Mul, Add, Add | Pointwise, Binary | round_ties_to_even (exact, against f64::round_ties_even and tract, every tie in [-23.5, 23.5] and its neighbours) | rounding_ops |
 | And, Or, Xor | logic::and, logic::or, logic::xor | Mul, Max, Compare + Not | Binary, Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact); node e2e decision_tree_defect_in_its_and_is_caught | boolean, decision_tree |
 | GreaterOrEqual, LessOrEqual | logic::or_equal | Compare (strict), Not | Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact, ties at -1 and 1) | |
 | ReduceL1, ReduceL2, ReduceSumSquare | reduce::reduce_l1, reduce_l2, reduce_sum_square | Abs or Mul, ReduceSum, [Sqrt] | Unary/Binary, Reduce, Pointwise | reduce_l1_l2_and_sum_square (1e-3, opsets 13 and 18) | reducel1, reducel2 |

@@ -752,6 +752,28 @@ fn floor_and_ceil() {
     }
 }
 
+/// Round, ties to even (ONNX's rule), exact against f64::round_ties_even and tract, on every
+/// tie from -23.5 to 23.5, its neighbours one input quantum away, and the usual inputs.
+#[test]
+fn round_ties_to_even() {
+    let mut xs = inputs(N);
+    let ties: Vec<f64> = (0..N).map(|i| i as f64 - 23.5).collect();
+    let near: Vec<f64> = ties
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t + if i % 2 == 0 { 1.0 } else { -1.0 } / 1024.0)
+        .collect();
+    xs.extend([ties, near]);
+    let kinds = [
+        "Cast", "Compare", "Sub", "Sub", "Compare", "Compare", "Mul", "Cast", "Compare", "Sub",
+        "Mul", "Sub", "Mul", "Add", "Add",
+    ];
+    let m = single(13, NCHW, "Round", vec![], vec![]);
+    let f = f64::round_ties_even as fn(f64) -> f64;
+    assert_eq!(check_with("Round", &m, &xs, &kinds, 0.0, Some(&f)), 0.0);
+    assert_eq!(check("Round (tract)", &m, &xs, &kinds, 0.0), 0.0);
+}
+
 /// Several graph inputs (not a lowering: the front end packs them into slot 0 and extracts each
 /// with a Slice and a Reshape): a float image, int64 token ids into an embedding table and a
 /// bool mask, each at its own scale, against tract fed the three tensors.

@@ -179,15 +179,47 @@ pub fn floor_ceil(b: &mut Builder<'_>) -> Result<Ref> {
     if b.dtype(&x) != DType::Float {
         return Ok(x);
     }
-    let shape = b.shape(&x);
-    let t = b.cast("truncate", &x, DType::Int);
-    let (kind, step, part) = if b.node.op_type == "Floor" {
-        (CompareKind::Less, BinaryKind::Sub, "sub")
+    if b.node.op_type == "Floor" {
+        floor_of(b, "", &x)
     } else {
-        (CompareKind::Greater, BinaryKind::Add, "add")
-    };
-    let beyond = b.compare("beyond", kind, &x, &t)?;
-    Ok(b.push(part, Op::Binary(step), vec![t, beyond], shape, DType::Float))
+        let t = b.cast("truncate", &x, DType::Int);
+        let beyond = b.compare("beyond", CompareKind::Greater, &x, &t)?;
+        b.binary_as("add", BinaryKind::Add, &t, &beyond, DType::Float)
+    }
+}
+
+/// `Floor(x)` of a float `x` (see [`floor_ceil`]), its parts named after `prefix`.
+fn floor_of(b: &mut Builder<'_>, prefix: &str, x: &Ref) -> Result<Ref> {
+    let t = b.cast(&format!("{prefix}truncate"), x, DType::Int);
+    let beyond = b.compare(&format!("{prefix}beyond"), CompareKind::Less, x, &t)?;
+    b.binary_as(
+        &format!("{prefix}sub"),
+        BinaryKind::Sub,
+        &t,
+        &beyond,
+        DType::Float,
+    )
+}
+
+/// `Round(x)`, ties to even as ONNX defines it: `f = Floor(x)`, `r = x − f` in `[0, 1)`, then
+/// `f + [r > 1/2] + [r = 1/2] · (f − 2·Floor(f/2))` (the last factor is 1 when `f` is odd).
+/// Exact: every step is an integer, a half or a comparison, and `r` keeps `x`'s fraction bits.
+pub fn round(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    if b.dtype(&x) != DType::Float {
+        return Ok(x);
+    }
+    let f = floor_of(b, "floor_", &x)?;
+    let r = b.binary("fraction", BinaryKind::Sub, &x, &f)?;
+    let above = b.compare("above_half", CompareKind::Greater, &r, &scalar(0.5))?;
+    let tie = b.compare("tie", CompareKind::Equal, &r, &scalar(0.5))?;
+    let half = b.binary("half", BinaryKind::Mul, &f, &scalar(0.5))?;
+    let half_floor = floor_of(b, "half_floor_", &half)?;
+    let even = b.binary("even", BinaryKind::Mul, &half_floor, &scalar(2.0))?;
+    let odd = b.binary("odd", BinaryKind::Sub, &f, &even)?;
+    let tie_up = b.binary("tie_up", BinaryKind::Mul, &tie, &odd)?;
+    let up = b.binary("up", BinaryKind::Add, &above, &tie_up)?;
+    b.binary("round", BinaryKind::Add, &f, &up)
 }
 
 /// `MatMul(A, B)` with a constant `A` `[.., m, k]` and a computed `B` `[.., k, n]` (a decoder

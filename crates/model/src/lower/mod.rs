@@ -9,7 +9,7 @@
 //! LogSoftmax, ConvTranspose, and
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
 //! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, MatMul of a constant by a computed
-//! operand),
+//! operand, Round),
 //! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`rec`] (LSTM, GRU, RNN unrolled
 //! over their sequence), [`reduce`] (ReduceL1, ReduceL2,
 //! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
@@ -63,6 +63,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Sign",
     "Floor",
     "Ceil",
+    "Round",
     "MatMul",
     // logic
     "And",
@@ -190,6 +191,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Pow" => math::pow(b)?,
         "Sign" => math::sign(b)?,
         "Floor" | "Ceil" => math::floor_ceil(b)?,
+        "Round" => math::round(b)?,
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }
