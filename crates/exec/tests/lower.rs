@@ -1683,4 +1683,140 @@ fn recurrent_layers_refuse_what_they_do_not_cover() {
             .to_string();
         assert!(err.contains(why) && err.contains("LSTM"), "{err}");
     }
+    // an initial state for two directions given to a one-direction layer
+    let mut m = recurrent("GRU", [2, 1, 3], 3, "forward", true, None, vec![], "y");
+    let g = m.graph.as_mut().unwrap();
+    g.initializer.push(f32s("h0", &[2, 1, 3], &[0.5; 6]));
+    g.node[0].input.extend(["".to_string(), "h0".to_string()]);
+    let err = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+        .err()
+        .expect("a wrong initial state is refused")
+        .to_string();
+    assert!(
+        err.contains("initial state") && err.contains("[1, 1, 3]"),
+        "{err}"
+    );
+}
+
+/// Einsum against tract: two computed operands (attention's `bij,bkj->bik`, a batched dot
+/// product, an ellipsis), a computed operand by a constant (a Gemm, or batched) and a constant
+/// by a computed one, one operand (a transpose, sums), and numpy's implicit output.
+#[test]
+fn einsum_of_computed_and_constant_operands() {
+    let x_shape = [2i64, 3, 4];
+    let n = 24;
+    let xs: Vec<Vec<f64>> = inputs(n)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v / 8.0).collect())
+        .collect();
+    let w = |name: &str, dims: &[i64], seed: u64| {
+        let len: i64 = dims.iter().product();
+        let v: Vec<f32> = uniform(len as usize, seed, -1.0, 1.0)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        f32s(name, dims, &v)
+    };
+    // (equation, second operand: None = x again, Some(constant); constant first?)
+    let cases: Vec<(&str, Option<pb::TensorProto>, bool, &[&str])> = vec![
+        ("bij,bkj->bik", None, false, &["Transpose", "MatMul"]),
+        (
+            "bij,bij->bi",
+            None,
+            false,
+            &["Reshape", "Reshape", "MatMul", "Reshape"],
+        ),
+        ("...ij,...kj->...ik", None, false, &["Transpose", "MatMul"]),
+        (
+            "bij,jk->bik",
+            Some(w("w", &[4, 5], 3)),
+            false,
+            &["Reshape", "Gemm", "Reshape"],
+        ),
+        (
+            "bij,bjk->bik",
+            Some(w("w", &[2, 4, 5], 4)),
+            false,
+            &["Transpose", "Reshape", "Conv", "Reshape", "Transpose"],
+        ),
+        (
+            "kj,bij->bki",
+            Some(w("w", &[5, 4], 5)),
+            true,
+            &[
+                "Transpose",
+                "Reshape",
+                "Reshape",
+                "Conv",
+                "Reshape",
+                "Reshape",
+                "Transpose",
+            ],
+        ),
+        ("bij->bji", None, false, &["Transpose"]),
+        ("bij->j", None, false, &["ReduceSum"]),
+        ("bij,bjk", Some(w("w", &[2, 4, 5], 6)), false, &[]),
+    ];
+    for (eq, constant, constant_first, kinds) in cases {
+        let mut g = G::new(13, &x_shape);
+        let mut ins = vec!["x".to_string()];
+        let single = eq.split("->").next().is_some_and(|l| !l.contains(','));
+        if !single {
+            match constant {
+                Some(t) => {
+                    let c = g.init(t);
+                    if constant_first {
+                        ins.insert(0, c);
+                    } else {
+                        ins.push(c);
+                    }
+                }
+                None => ins.push("x".into()),
+            }
+        }
+        let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+        let y = g.op("y", "Einsum", &refs, vec![attr("equation", A::S(eq))]);
+        let m = g.finish(&y);
+        let (_, p) = compile_on(&m, &xs);
+        let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+        if !kinds.is_empty() {
+            assert_eq!(got, kinds, "{eq}: lowered operators");
+        }
+        let tract = TractReference::from_proto(&m, &[2, 3, 4]).unwrap();
+        let float = |x: &[f64]| tract.run(x).unwrap().remove(0);
+        compare(&format!("Einsum {eq}"), &p, &xs, 1e-3, &float);
+    }
+}
+
+/// What the Einsum lowering does not cover is refused by name: a diagonal, three operands, a
+/// size-1 broadcast.
+#[test]
+fn einsum_refuses_diagonals_and_broadcasts() {
+    for (eq, operands, why) in [
+        ("bii->bi", 1, "diagonal"),
+        ("bij,bij,bij->bi", 3, "3 operands"),
+    ] {
+        let mut g = G::new(13, &[2, 3, 3]);
+        let ins = vec!["x"; operands];
+        let y = g.op("y", "Einsum", &ins, vec![attr("equation", A::S(eq))]);
+        let m = g.finish(&y);
+        let err = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("{eq} is refused"))
+            .to_string();
+        assert!(err.contains(why) && err.contains("Einsum"), "{err}");
+    }
+    let mut g = G::new(13, &[2, 3, 4]);
+    let w = g.init(f32s("w", &[1, 4, 5], &[0.5; 20]));
+    let y = g.op(
+        "y",
+        "Einsum",
+        &["x", &w],
+        vec![attr("equation", A::S("bij,bjk->bik"))],
+    );
+    let err = Graph::from_raw(&RawModel::from_proto(&g.finish(&y)).unwrap())
+        .err()
+        .expect("a broadcast batch is refused")
+        .to_string();
+    assert!(err.contains("broadcasting"), "{err}");
 }

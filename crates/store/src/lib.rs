@@ -104,19 +104,25 @@ pub trait ArtifactStore {
     /// never in place). A local store links its own copy where the filesystem allows.
     fn get_to_file(&self, cid: &Cid, dest: &Path) -> Result<()> {
         let bytes = self.get(cid)?;
-        write_replacing(dest, |tmp| std::fs::write(tmp, &bytes))
+        write_replacing(dest, |tmp| create_new(tmp, &bytes))
     }
 }
 
-/// Makes `dest` by `make` on a temporary name beside it, then renames it into place, so that a
-/// reader never sees a partial file and a file linked elsewhere is never rewritten.
+/// Makes `dest` by `make` on a fresh temporary name beside it (`make` must create the file,
+/// never open an existing one), then renames it into place, so that a reader never sees a
+/// partial file and a file linked elsewhere is never rewritten.
 pub(crate) fn write_replacing(
     dest: &Path,
     make: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<()> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dest.with_extension(format!("tmp{}-{n}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{nanos}-{n}", std::process::id()));
+    let tmp = dest.with_file_name(name);
     let io = |p: &Path| {
         let p = p.to_path_buf();
         move |source| Error::Io { path: p, source }
@@ -125,5 +131,19 @@ pub(crate) fn write_replacing(
         let _ = std::fs::remove_file(&tmp);
         return Err(io(&tmp)(e));
     }
-    std::fs::rename(&tmp, dest).map_err(io(dest))
+    let renamed = std::fs::rename(&tmp, dest).map_err(io(dest));
+    // a rename onto another link of the same file does nothing and leaves `tmp` behind
+    let _ = std::fs::remove_file(&tmp);
+    renamed
+}
+
+/// Creates `path` (which must not exist) holding `bytes`.
+pub(crate) fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }

@@ -29,6 +29,14 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+fn set_readonly(path: &Path) {
+    if let Ok(m) = fs::metadata(path) {
+        let mut perm = m.permissions();
+        perm.set_readonly(true);
+        let _ = fs::set_permissions(path, perm);
+    }
+}
+
 fn nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -175,12 +183,17 @@ impl ArtifactStore for LocalStore {
         match fs::hard_link(path, &dst) {
             Ok(()) => {
                 // the file may have been replaced since it was read: the link must hold `cid`
-                if self.read_checked(&cid, &dst).is_ok() {
-                    self.sync_objects();
-                    tracing::debug!(%cid, from = %path.display(), "stored as a link");
-                    return Ok(cid);
+                match self.read_checked(&cid, &dst) {
+                    Ok(_) => {
+                        // read-only, as every stored object: the keys dir's name is the same file
+                        set_readonly(&dst);
+                        self.sync_objects();
+                        tracing::debug!(%cid, from = %path.display(), "stored as a link");
+                        return Ok(cid);
+                    }
+                    Err(Error::Mismatch { .. }) => self.quarantine(&cid, &dst)?,
+                    Err(e) => return Err(e),
                 }
-                fs::remove_file(&dst).map_err(io(&dst))?;
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 if self.read_checked(&cid, &dst).is_ok() {
@@ -194,10 +207,21 @@ impl ArtifactStore for LocalStore {
     }
 
     fn get_to_file(&self, cid: &Cid, dest: &Path) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
         let src = self.path_of(cid);
         let bytes = self.read_checked(cid, &src)?;
-        crate::write_replacing(dest, |tmp| {
-            fs::hard_link(&src, tmp).or_else(|_| fs::write(tmp, &bytes))
+        let same_file =
+            |a: &fs::Metadata, b: &fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+        if let (Ok(d), Ok(s)) = (fs::metadata(dest), fs::metadata(&src)) {
+            if same_file(&d, &s) {
+                return Ok(());
+            }
+        }
+        crate::write_replacing(dest, |tmp| match fs::hard_link(&src, tmp) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Err(e),
+            // another filesystem, or one without links: a copy
+            Err(_) => crate::create_new(tmp, &bytes),
         })
     }
 
@@ -301,6 +325,17 @@ mod tests {
         s.get_to_file(&cid, &out).unwrap();
         assert_eq!(fs::read(&out).unwrap(), data);
         assert_eq!(ino(&out), ino(&src), "fetched as a link");
+        // fetching onto a link of the same file changes nothing and leaves no temporary name
+        s.get_to_file(&cid, &out).unwrap();
+        let names: Vec<_> = fs::read_dir(out.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(
+            fs::metadata(s.path_of(&cid))
+                .unwrap()
+                .permissions()
+                .readonly(),
+            "a linked object is read-only like every stored one"
+        );
         // a corrupted object is never linked out
         let p = s.path_of(&cid);
         make_writable(&p);

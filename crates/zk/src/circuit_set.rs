@@ -427,10 +427,7 @@ impl CircuitSet {
     /// Writes circuit `k`'s keys into `dir` by rename, never in place: an artifact store may
     /// hold the previous file as a link (the store's `put_file`), and must keep it.
     pub fn write_proving_key(dir: &Path, k: usize, bytes: &[u8]) -> Result<(), ZkError> {
-        let path = Self::pk_path(dir, k);
-        let tmp = path.with_extension("pk.tmp");
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))
+        crate::groth16::write_replacing(&Self::pk_path(dir, k), bytes)
     }
 
     /// Writes `circuits.json`.

@@ -275,12 +275,9 @@ impl Keys {
         Ok(Self { info, pk, qap })
     }
 
-    /// Writes the keys to a file.
+    /// Writes the keys to a file (by rename: see [`write_replacing`]).
     pub fn write(&self, path: &Path) -> Result<(), ZkError> {
-        std::fs::write(path, self.to_bytes()?).map_err(|source| ZkError::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        write_replacing(path, &self.to_bytes()?)
     }
 
     /// Reads keys from a file.
@@ -539,4 +536,33 @@ mod tests {
         let proof = proof_from_words(&proof_to_words(&p.proof)).unwrap();
         assert!(verify(&vk, &p.public_inputs, &proof).unwrap());
     }
+}
+
+/// Writes `bytes` to `path` through a fresh temporary file beside it, synced and renamed into
+/// place: never in place, because an artifact store may hold the previous file as a link
+/// (`put_file`) and must keep its bytes.
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<(), ZkError> {
+    use std::io::Write;
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{nanos}-{n}", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let io = |p: &Path| {
+        let p = p.display().to_string();
+        move |source| ZkError::Io { path: p, source }
+    };
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))
 }

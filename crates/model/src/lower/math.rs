@@ -231,9 +231,16 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
     let a = b
         .constant(0)
         .ok_or_else(|| b.err("input #0 is not a constant"))?
+        .tensor
         .clone();
     let rhs = b.float_input(1)?;
-    let (ash, bsh) = (a.tensor.shape.clone(), b.shape(&rhs));
+    constant_times(b, "", &a, rhs)
+}
+
+/// `A · B` for a constant `A` `[.., m, k]` and a computed `B` `[.., k, n]`, as
+/// [`mat_mul_constant_lhs`] describes; its parts named after `prefix`.
+fn constant_times(b: &mut Builder<'_>, prefix: &str, a: &Tensor<f64>, rhs: Ref) -> Result<Ref> {
+    let (ash, bsh) = (a.shape.clone(), b.shape(&rhs));
     if ash.len() < 2 || bsh.len() < 2 || ash[ash.len() - 1] != bsh[bsh.len() - 2] {
         return Err(b.err(format!("MatMul shapes {ash:?} x {bsh:?} do not match")));
     }
@@ -248,11 +255,11 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
     let a_of = crate::tensor::broadcast_offsets(&ash[..ash.len() - 2], &batch);
     let mut weight = Vec::with_capacity(g * m * k);
     for &ab in &a_of {
-        weight.extend_from_slice(&a.tensor.data[ab * m * k..(ab + 1) * m * k]);
+        weight.extend_from_slice(&a.data[ab * m * k..(ab + 1) * m * k]);
     }
     let lanes = vec![1, g * k, 1, n];
     let x = b.push(
-        "lanes",
+        &format!("{prefix}lanes"),
         Op::Reshape {
             shape: lanes.clone(),
         },
@@ -261,7 +268,7 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
         DType::Float,
     );
     let conv = b.push(
-        "grouped",
+        &format!("{prefix}grouped"),
         Op::Conv {
             weight: Tensor::new(vec![g * m, k, 1, 1], weight),
             bias: vec![0.0; g * m],
@@ -279,10 +286,338 @@ pub fn mat_mul_constant_lhs(b: &mut Builder<'_>) -> Result<Ref> {
     );
     let out = [&batch[..], &[m, n]].concat();
     Ok(b.push(
-        "matmul",
+        &format!("{prefix}matmul"),
         Op::Reshape { shape: out.clone() },
         vec![conv],
         out,
         DType::Float,
     ))
+}
+
+/// An Einsum operand: computed (a value of the trace) or a constant, whose rearrangements are
+/// done here at compile time.
+#[derive(Clone)]
+enum Operand {
+    Dyn(Ref),
+    Const(Tensor<f64>),
+}
+
+impl Operand {
+    fn shape(&self, b: &Builder<'_>) -> Vec<usize> {
+        match self {
+            Operand::Dyn(r) => b.shape(r),
+            Operand::Const(t) => t.shape.clone(),
+        }
+    }
+    fn reduce(self, b: &mut Builder<'_>, part: &str, axes: Vec<usize>) -> Operand {
+        if axes.is_empty() {
+            return self;
+        }
+        let shape = self.shape(b);
+        let out: Vec<usize> = (0..shape.len())
+            .filter(|a| !axes.contains(a))
+            .map(|a| shape[a])
+            .collect();
+        let op = Op::ReduceSum {
+            axes,
+            keepdims: false,
+        };
+        match self {
+            Operand::Const(t) => Operand::Const(crate::ops::eval(&op, &[&t], &out)),
+            Operand::Dyn(r) => Operand::Dyn(b.push(part, op, vec![r], out, DType::Float)),
+        }
+    }
+    fn permute(self, b: &mut Builder<'_>, part: &str, perm: Vec<usize>) -> Operand {
+        if perm.iter().enumerate().all(|(i, &p)| i == p) {
+            return self;
+        }
+        match self {
+            Operand::Const(t) => Operand::Const(t.transpose(&perm)),
+            Operand::Dyn(r) => {
+                let shape = b.shape(&r);
+                let out = perm.iter().map(|&p| shape[p]).collect();
+                Operand::Dyn(b.push(part, Op::Transpose { perm }, vec![r], out, DType::Float))
+            }
+        }
+    }
+    fn reshape(self, b: &mut Builder<'_>, part: &str, shape: Vec<usize>) -> Operand {
+        if self.shape(b) == shape {
+            return self;
+        }
+        match self {
+            Operand::Const(t) => Operand::Const(Tensor::new(shape, t.data)),
+            Operand::Dyn(r) => Operand::Dyn(b.push(
+                part,
+                Op::Reshape {
+                    shape: shape.clone(),
+                },
+                vec![r],
+                shape,
+                DType::Float,
+            )),
+        }
+    }
+    fn into_ref(self) -> Ref {
+        match self {
+            Operand::Dyn(r) => r,
+            Operand::Const(t) => Ref::Const(Const {
+                dtype: DType::Float,
+                tensor: t,
+            }),
+        }
+    }
+}
+
+/// The letters of each Einsum term and of the output, with every `...` replaced by letters of
+/// its own (aligned from the right, as numpy broadcasts them).
+fn einsum_terms(
+    b: &Builder<'_>,
+    equation: &str,
+    ranks: &[usize],
+) -> Result<(Vec<Vec<char>>, Vec<char>)> {
+    let eq: String = equation.chars().filter(|c| !c.is_whitespace()).collect();
+    let (lhs, rhs) = match eq.split_once("->") {
+        Some((l, r)) => (l.to_string(), Some(r.to_string())),
+        None => (eq.clone(), None),
+    };
+    let terms: Vec<&str> = lhs.split(',').collect();
+    if terms.len() != ranks.len() {
+        return Err(b.err(format!(
+            "equation {equation:?} has {} terms for {} inputs",
+            terms.len(),
+            ranks.len()
+        )));
+    }
+    // the ellipsis letters: private-use characters, never in an equation
+    let ell = |n: usize| -> Vec<char> {
+        (0..n)
+            .map(|i| char::from_u32(0xE000 + i as u32).expect("private-use character"))
+            .collect()
+    };
+    // how many axes each term's ellipsis stands for
+    let mut spans = Vec::new();
+    for (t, &rank) in terms.iter().zip(ranks) {
+        let letters: Vec<char> = t.replace("...", "").chars().collect();
+        if letters.iter().any(|c| !c.is_ascii_alphabetic()) {
+            return Err(b.err(format!("equation {equation:?}: term {t:?} is not letters")));
+        }
+        let span = if t.contains("...") {
+            rank.checked_sub(letters.len())
+        } else {
+            (letters.len() == rank).then_some(0)
+        };
+        spans.push(span.ok_or_else(|| {
+            b.err(format!(
+                "equation {equation:?}: term {t:?} does not fit an input of rank {rank}"
+            ))
+        })?);
+    }
+    let widest = spans.iter().copied().max().unwrap_or(0);
+    let all_ell = ell(widest);
+    let with_ellipsis = |t: &str, span: usize| -> Vec<char> {
+        match t.split_once("...") {
+            // aligned from the right, as numpy broadcasts
+            Some((before, after)) => before
+                .chars()
+                .chain(all_ell[widest - span..].iter().copied())
+                .chain(after.chars())
+                .collect(),
+            None => t.chars().collect(),
+        }
+    };
+    let fixed: Vec<Vec<char>> = terms
+        .iter()
+        .zip(&spans)
+        .map(|(t, &span)| with_ellipsis(t, span))
+        .collect();
+    let output: Vec<char> = match rhs {
+        Some(r) => {
+            let letters: String = r.replace("...", "");
+            if letters.chars().any(|c| !c.is_ascii_alphabetic()) {
+                return Err(b.err(format!(
+                    "equation {equation:?}: output {r:?} is not letters"
+                )));
+            }
+            with_ellipsis(&r, widest)
+        }
+        None => {
+            // numpy's implicit output: the ellipsis, then the letters used once, sorted
+            let mut once: Vec<char> = fixed
+                .iter()
+                .flatten()
+                .copied()
+                .filter(|c| c.is_ascii_alphabetic())
+                .collect();
+            once.sort_unstable();
+            let counts = |c: char| once.iter().filter(|&&x| x == c).count();
+            let mut single: Vec<char> = once.iter().copied().filter(|&c| counts(c) == 1).collect();
+            single.dedup();
+            all_ell.iter().copied().chain(single).collect()
+        }
+    };
+    Ok((fixed, output))
+}
+
+/// `Einsum` of one or two operands without repeated letters in a term (no diagonals): each
+/// operand first sums the letters only it has and the output lacks (ReduceSum); the two are
+/// then laid out as `[batch, free, contracted]` and `[batch, contracted, free]` (Transpose,
+/// Reshape) and multiplied (MatMul of two computed operands, Gemm by a constant, or the grouped
+/// 1x1 Conv of a constant by a computed one), and the product is laid out as the output says.
+/// Constant operands are rearranged at compile time. Shared letters must have equal sizes (a
+/// size-1 broadcast is refused).
+pub fn einsum(b: &mut Builder<'_>) -> Result<Ref> {
+    let equation = b.string("equation", "")?;
+    let n = b.n_inputs();
+    if !(1..=2).contains(&n) {
+        return Err(b.unsupported(format!("{n} operands (one or two are supported)")));
+    }
+    let mut ops = Vec::new();
+    for i in 0..n {
+        ops.push(match b.constant(i) {
+            Some(c) => Operand::Const(c.tensor.clone()),
+            None => Operand::Dyn(b.float_input(i)?),
+        });
+    }
+    let ranks: Vec<usize> = ops.iter().map(|o| o.shape(b).len()).collect();
+    let (terms, output) = einsum_terms(b, &equation, &ranks)?;
+    let mut size = std::collections::HashMap::new();
+    for (t, o) in terms.iter().zip(&ops) {
+        let shape = o.shape(b);
+        for (k, (&c, &d)) in t.iter().zip(&shape).enumerate() {
+            if t[..k].contains(&c) {
+                return Err(b.unsupported(format!(
+                    "equation {equation:?}: a letter repeated in one term (a diagonal)"
+                )));
+            }
+            if let Some(prev) = size.insert(c, d) {
+                if prev != d {
+                    return Err(b.unsupported(format!(
+                        "equation {equation:?}: a letter of sizes {prev} and {d} (broadcasting is not supported)"
+                    )));
+                }
+            }
+        }
+    }
+    for (k, c) in output.iter().enumerate() {
+        if output[..k].contains(c) || !size.contains_key(c) {
+            return Err(b.err(format!("equation {equation:?}: bad output letter {c:?}")));
+        }
+    }
+    let dims = |letters: &[char]| -> Vec<usize> { letters.iter().map(|c| size[c]).collect() };
+    let position = |term: &[char], c: char| term.iter().position(|&x| x == c).expect("in term");
+    // sum the letters only one operand has and the output lacks
+    let mut reduced = Vec::new();
+    for (i, (t, o)) in terms.iter().zip(ops).enumerate() {
+        let others: Vec<char> = terms
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .flat_map(|(_, t)| t.iter().copied())
+            .collect();
+        let gone: Vec<usize> = (0..t.len())
+            .filter(|&k| !output.contains(&t[k]) && !others.contains(&t[k]))
+            .collect();
+        let kept: Vec<char> = (0..t.len())
+            .filter(|k| !gone.contains(k))
+            .map(|k| t[k])
+            .collect();
+        reduced.push((kept, o.reduce(b, &format!("sum{i}"), gone)));
+    }
+    let (letters, product) = if reduced.len() == 1 {
+        reduced.pop().expect("one operand")
+    } else {
+        let (tb, ob) = reduced.pop().expect("two operands");
+        let (ta, oa) = reduced.pop().expect("two operands");
+        let batch: Vec<char> = ta
+            .iter()
+            .copied()
+            .filter(|c| tb.contains(c) && output.contains(c))
+            .collect();
+        let contracted: Vec<char> = ta
+            .iter()
+            .copied()
+            .filter(|c| tb.contains(c) && !output.contains(c))
+            .collect();
+        let free_a: Vec<char> = ta.iter().copied().filter(|c| !tb.contains(c)).collect();
+        let free_b: Vec<char> = tb.iter().copied().filter(|c| !ta.contains(c)).collect();
+        let (g, m, k, nn) = (
+            dims(&batch).iter().product::<usize>(),
+            dims(&free_a).iter().product::<usize>(),
+            dims(&contracted).iter().product::<usize>(),
+            dims(&free_b).iter().product::<usize>(),
+        );
+        let order = |t: &[char], first: &[char], second: &[char], third: &[char]| -> Vec<usize> {
+            first
+                .iter()
+                .chain(second)
+                .chain(third)
+                .map(|&c| position(t, c))
+                .collect()
+        };
+        let a = oa
+            .permute(b, "a_layout", order(&ta, &batch, &free_a, &contracted))
+            .reshape(b, "a_rows", vec![g, m, k]);
+        let bb = ob
+            .permute(b, "b_layout", order(&tb, &batch, &contracted, &free_b))
+            .reshape(b, "b_cols", vec![g, k, nn]);
+        let prod = match (a, bb) {
+            (Operand::Dyn(x), Operand::Const(w)) if g == 1 => b.push(
+                "product",
+                Op::Gemm {
+                    weight: Tensor::new(vec![k, nn], w.data),
+                    bias: vec![0.0; nn],
+                },
+                vec![x],
+                vec![1, m, nn],
+                DType::Float,
+            ),
+            (Operand::Dyn(x), Operand::Const(w)) => {
+                // (A·W)ᵀ = Wᵀ·Aᵀ: the constant on the left
+                let xt = Operand::Dyn(x)
+                    .permute(b, "a_transposed", vec![0, 2, 1])
+                    .into_ref();
+                let wt = w.transpose(&[0, 2, 1]);
+                let p = constant_times(b, "product_", &wt, xt)?;
+                Operand::Dyn(p)
+                    .permute(b, "product", vec![0, 2, 1])
+                    .into_ref()
+            }
+            (Operand::Const(w), Operand::Dyn(x)) => constant_times(b, "product_", &w, x)?,
+            (x, y) => b.push(
+                "product",
+                Op::MatMul,
+                vec![x.into_ref(), y.into_ref()],
+                vec![g, m, nn],
+                DType::Float,
+            ),
+        };
+        let letters: Vec<char> = batch
+            .iter()
+            .chain(&free_a)
+            .chain(&free_b)
+            .copied()
+            .collect();
+        let shaped = Operand::Dyn(prod).reshape(b, "product_axes", dims(&letters));
+        (letters, shaped)
+    };
+    let perm: Vec<usize> = output.iter().map(|&c| position(&letters, c)).collect();
+    let out = product.permute(b, "einsum", perm);
+    // the node's output must be a value of its own
+    let out = match out {
+        Operand::Dyn(Ref::In(_)) | Operand::Const(_) => {
+            let shape = out.shape(b);
+            let r = out.into_ref();
+            b.push(
+                "einsum",
+                Op::Reshape {
+                    shape: shape.clone(),
+                },
+                vec![r],
+                shape,
+                DType::Float,
+            )
+        }
+        other => other.into_ref(),
+    };
+    Ok(out)
 }

@@ -9,7 +9,7 @@
 //! LogSoftmax, ConvTranspose, and
 //! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
 //! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, MatMul of a constant by a computed
-//! operand, Round),
+//! operand, Round, Einsum),
 //! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`rec`] (LSTM, GRU, RNN unrolled
 //! over their sequence), [`reduce`] (ReduceL1, ReduceL2,
 //! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
@@ -65,6 +65,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Ceil",
     "Round",
     "MatMul",
+    "Einsum",
     // logic
     "And",
     "Or",
@@ -192,6 +193,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Sign" => math::sign(b)?,
         "Floor" | "Ceil" => math::floor_ceil(b)?,
         "Round" => math::round(b)?,
+        "Einsum" => math::einsum(b)?,
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }

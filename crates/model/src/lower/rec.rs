@@ -89,6 +89,9 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
         )));
     }
     let (seq, batch, input) = (xs[0], xs[1], xs[2]);
+    if seq == 0 || batch == 0 {
+        return Err(b.err(format!("X has shape {xs:?}: an empty sequence or batch")));
+    }
     if b.int("layout", 0)? != 0 {
         return Err(b.unsupported("layout = 1 (batch first); only layout 0 is supported"));
     }
@@ -121,7 +124,9 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
             )));
         }
     }
-    let hidden = usize::try_from(b.int("hidden_size", 0)?)
+    // hidden_size may be omitted: R is [num_directions, gates·hidden, hidden]
+    let r_hidden = b.shape(&b.input(2)?).get(2).copied().unwrap_or(0);
+    let hidden = usize::try_from(b.int("hidden_size", r_hidden as i64)?)
         .ok()
         .filter(|&h| h > 0)
         .ok_or_else(|| b.err("hidden_size must be positive"))?;
@@ -160,10 +165,10 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
         let lens = b.constant(4).ok_or_else(|| {
             b.unsupported("sequence_lens (input #4) must be a constant equal to seq_length")
         })?;
-        if lens.tensor.data.iter().any(|&l| l != seq as f64) {
+        if lens.tensor.shape != [batch] || lens.tensor.data.iter().any(|&l| l != seq as f64) {
             return Err(b.unsupported(format!(
-                "sequence_lens {:?}: only sequences of the full length {seq}",
-                lens.tensor.data
+                "sequence_lens {:?} of shape {:?}: only [batch] sequences of the full length {seq}",
+                lens.tensor.data, lens.tensor.shape
             )));
         }
     }
@@ -252,9 +257,9 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
                 DType::Float,
             ));
         }
-        let mut h = initial_state(b, 5, d, batch, hidden)?;
+        let mut h = initial_state(b, 5, [d, dirs.len()], batch, hidden)?;
         let mut c = if cell == Cell::Lstm {
-            initial_state(b, 6, d, batch, hidden)?
+            initial_state(b, 6, [d, dirs.len()], batch, hidden)?
         } else {
             None
         };
@@ -432,7 +437,7 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
 fn initial_state(
     b: &mut Builder<'_>,
     i: usize,
-    d: usize,
+    [d, dirs]: [usize; 2],
     batch: usize,
     hidden: usize,
 ) -> Result<Option<Ref>> {
@@ -440,9 +445,9 @@ fn initial_state(
         return Ok(None);
     }
     let shape = b.shape(&Ref::In(i));
-    if shape.len() != 3 || shape[0] <= d || shape[1..] != [batch, hidden] {
+    if shape != [dirs, batch, hidden] {
         return Err(b.err(format!(
-            "initial state (input #{i}) has shape {shape:?}; expected [num_directions, {batch}, {hidden}]"
+            "initial state (input #{i}) has shape {shape:?}; expected [{dirs}, {batch}, {hidden}]"
         )));
     }
     if let Some(c) = b.constant(i) {
