@@ -1820,3 +1820,124 @@ fn einsum_refuses_diagonals_and_broadcasts() {
         .to_string();
     assert!(err.contains("broadcasting"), "{err}");
 }
+
+/// Pad in edge, reflect and wrap modes (Gathers of source indices, exact) against tract, with
+/// pads on several axes and opset 18's axes input; DepthToSpace (DCR, CRD) and
+/// SpaceToDepth (Reshape, Transpose, Reshape, exact) against tract.
+#[test]
+fn pad_modes_and_depth_space() {
+    let xs = inputs(N);
+    for (mode, pads, opset) in [
+        ("edge", vec![0i64, 0, 1, 2, 0, 1, 2, 0], 13),
+        ("reflect", vec![0i64, 0, 2, 3, 0, 0, 1, 3], 13),
+        ("edge", vec![1i64, 1, 0, 1, 0, 0, 1, 0], 13),
+    ] {
+        let m = single(
+            opset,
+            NCHW,
+            "Pad",
+            vec![i64s("pads", &[8], &pads)],
+            vec![attr("mode", A::S(mode))],
+        );
+        let (_, p) = compile_on(&m, &xs);
+        assert!(
+            p.ops.iter().all(|n| n.op.kind() == "Gather"),
+            "{mode}: gathers only"
+        );
+        check(
+            &format!("Pad {mode} {pads:?}"),
+            &m,
+            &xs,
+            &vec!["Gather"; p.n_ops()],
+            0.0,
+        );
+    }
+    // wrap (opset 19; tract 0.23 has no wrap mode): against tract on the same pads written as
+    // Slice and Concat, [x[3 - 3..], x, x[..1]] on H and [y[4 - 2..], y, y[..4]] on W
+    let m = single(
+        19,
+        NCHW,
+        "Pad",
+        vec![i64s("pads", &[8], &[0, 0, 3, 2, 0, 0, 1, 4])],
+        vec![attr("mode", A::S("wrap"))],
+    );
+    let xs: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
+        .collect();
+    let (_, p) = compile_on(&m, &xs);
+    let mut g = G::new(13, NCHW);
+    let wrap = |g: &mut G, x: &str, axis: i64, begin: i64, end: i64| -> String {
+        let c = |g: &mut G, name: String, v: i64| g.init(i64s(&name, &[1], &[v]));
+        let ax = c(g, format!("ax{axis}"), axis);
+        let (s0, e0) = (
+            c(g, format!("s0_{axis}"), 4 - begin),
+            c(g, format!("e0_{axis}"), 4),
+        );
+        let (s1, e1) = (
+            c(g, format!("s1_{axis}"), 0),
+            c(g, format!("e1_{axis}"), end),
+        );
+        let head = g.op(&format!("head{axis}"), "Slice", &[x, &s0, &e0, &ax], vec![]);
+        let tail = g.op(&format!("tail{axis}"), "Slice", &[x, &s1, &e1, &ax], vec![]);
+        g.op(
+            &format!("cat{axis}"),
+            "Concat",
+            &[&head, x, &tail],
+            vec![attr("axis", A::I(axis))],
+        )
+    };
+    let h = wrap(&mut g, "x", 2, 3, 1);
+    let w = wrap(&mut g, &h, 3, 2, 4);
+    let same = g.finish(&w);
+    let tract = TractReference::from_proto(&same, &[1, 3, 4, 4]).unwrap();
+    let float = |x: &[f64]| tract.run(x).unwrap().remove(0);
+    assert_eq!(compare("Pad wrap", &p, &xs, 0.0, &float), 0.0);
+    // opset 18: pads for the listed axes only
+    let mut g = G::new(18, NCHW);
+    let pads = g.init(i64s("pads", &[4], &[1, 2, 2, 1]));
+    let empty = g.init(f32s("value", &[], &[0.0]));
+    let axes = g.init(i64s("axes", &[2], &[-1, 2]));
+    let y = g.op(
+        "y",
+        "Pad",
+        &["x", &pads, &empty, &axes],
+        vec![attr("mode", A::S("reflect"))],
+    );
+    let (_, p) = compile_on(&g.finish(&y), &xs);
+    // tract 0.23 pads with zeros when axes are given: against the same pads on every axis
+    let same = single(
+        13,
+        NCHW,
+        "Pad",
+        vec![i64s("pads", &[8], &[0, 0, 2, 1, 0, 0, 1, 2])],
+        vec![attr("mode", A::S("reflect"))],
+    );
+    let tract = TractReference::from_proto(&same, &[1, 3, 4, 4]).unwrap();
+    let float = |x: &[f64]| tract.run(x).unwrap().remove(0);
+    assert_eq!(compare("Pad reflect (axes)", &p, &xs, 0.0, &float), 0.0);
+    let x8 = inputs(2 * 8 * 2 * 2);
+    for (op, mode) in [
+        ("DepthToSpace", "DCR"),
+        ("DepthToSpace", "CRD"),
+        ("SpaceToDepth", ""),
+    ] {
+        let shape: &[i64] = if op == "DepthToSpace" {
+            &[2, 8, 2, 2]
+        } else {
+            &[2, 2, 4, 4]
+        };
+        let mut attrs = vec![attr("blocksize", A::I(2))];
+        if !mode.is_empty() {
+            attrs.push(attr("mode", A::S(mode)));
+        }
+        let m = single(13, shape, op, vec![], attrs);
+        check(
+            &format!("{op} {mode}"),
+            &m,
+            &x8,
+            &["Reshape", "Transpose", "Reshape"],
+            0.0,
+        );
+    }
+}

@@ -254,3 +254,172 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
     }
     Ok(y)
 }
+
+/// A Gather along `axis` of the constant source indices `src` (one per output position).
+fn gather_axis(b: &mut Builder<'_>, part: &str, x: Ref, axis: usize, src: Vec<usize>) -> Ref {
+    let mut shape = b.shape(&x);
+    let dtype = b.dtype(&x);
+    shape[axis] = src.len();
+    let indices = Ref::Const(Const {
+        dtype: DType::Int,
+        tensor: Tensor::new(vec![src.len()], src.iter().map(|&i| i as f64).collect()),
+    });
+    b.push(part, Op::Gather { axis }, vec![x, indices], shape, dtype)
+}
+
+/// `Pad` in `edge`, `reflect` or `wrap` mode (the constant mode is an operator of its own): on
+/// each axis with padding, a Gather of the source index of every output position, `i − begin`
+/// clamped (`edge`), mirrored without repeating the border (`reflect`) or taken modulo the
+/// length (`wrap`). Data movement: exact. Pads (and opset 18's axes) must be constants and not
+/// negative.
+pub fn pad(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let rank = xs.len();
+    let mode = b.string("mode", "constant")?;
+    let pads: Vec<i64> = if b.opset < 11 {
+        match b.node.attrs.get("pads") {
+            Some(Attr::Ints(v)) => v.clone(),
+            _ => return Err(b.err("attribute pads is missing")),
+        }
+    } else {
+        let c = b
+            .constant(1)
+            .ok_or_else(|| b.unsupported("pads (input #1) must be a constant"))?;
+        c.tensor.data.iter().map(|&v| v as i64).collect()
+    };
+    let axes: Vec<usize> = if b.has(3) {
+        let c = b
+            .constant(3)
+            .ok_or_else(|| b.unsupported("axes (input #3) must be a constant"))?;
+        let mut v = Vec::new();
+        for &a in &c.tensor.data {
+            v.push(
+                crate::tensor::norm_axis(a as i64, rank)
+                    .ok_or_else(|| b.err(format!("axis {a} out of range for rank {rank}")))?,
+            );
+        }
+        v
+    } else {
+        (0..rank).collect()
+    };
+    if pads.len() != 2 * axes.len() {
+        return Err(b.err(format!(
+            "pads {pads:?}: expected {} values for axes {axes:?}",
+            2 * axes.len()
+        )));
+    }
+    if pads.iter().any(|&p| p < 0) {
+        return Err(b.unsupported(format!(
+            "pads {pads:?}: negative pads (a crop) are not supported"
+        )));
+    }
+    let mut cur = x;
+    for (k, &axis) in axes.iter().enumerate() {
+        let (begin, end) = (pads[k], pads[axes.len() + k]);
+        if begin == 0 && end == 0 {
+            continue;
+        }
+        let n = xs[axis] as i64;
+        let len = n + begin + end;
+        if n == 0 || len <= 0 {
+            return Err(b.err(format!(
+                "pads {pads:?} leave axis {axis} of length {n} empty"
+            )));
+        }
+        if mode == "reflect" && (begin >= n || end >= n) {
+            return Err(b.unsupported(format!(
+                "reflect pads {begin}, {end} on an axis of length {n} (each must be below it)"
+            )));
+        }
+        let src: Vec<usize> = (0..len)
+            .map(|j| {
+                let i = j - begin;
+                (match mode.as_str() {
+                    "edge" => i.clamp(0, n - 1),
+                    "reflect" => {
+                        if i < 0 {
+                            -i
+                        } else if i >= n {
+                            2 * (n - 1) - i
+                        } else {
+                            i
+                        }
+                    }
+                    _ => i.rem_euclid(n),
+                }) as usize
+            })
+            .collect();
+        cur = gather_axis(b, &format!("pad_axis{axis}"), cur, axis, src);
+    }
+    if matches!(cur, Ref::In(_)) {
+        let shape = b.shape(&cur);
+        let dtype = b.dtype(&cur);
+        cur = b.push(
+            "pad",
+            Op::Reshape {
+                shape: shape.clone(),
+            },
+            vec![cur],
+            shape,
+            dtype,
+        );
+    }
+    Ok(cur)
+}
+
+/// `DepthToSpace` (DCR and CRD modes) and `SpaceToDepth` on `[N, C, H, W]` with block `s`: the
+/// Reshape to rank 6, Transpose and Reshape back that ONNX defines them by. Data movement.
+pub fn depth_space(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let dtype = b.dtype(&x);
+    if xs.len() != 4 {
+        return Err(b.err(format!("input of shape {xs:?}; expected [N, C, H, W]")));
+    }
+    let s = usize::try_from(b.int("blocksize", 0)?)
+        .ok()
+        .filter(|&s| s > 0)
+        .ok_or_else(|| b.err("blocksize must be positive"))?;
+    let (n, c, h, w) = (xs[0], xs[1], xs[2], xs[3]);
+    let (six, perm, out) = if b.node.op_type == "DepthToSpace" {
+        if c % (s * s) != 0 {
+            return Err(b.err(format!(
+                "{c} channels are not a multiple of blocksize² = {}",
+                s * s
+            )));
+        }
+        let cs = c / (s * s);
+        let out = vec![n, cs, h * s, w * s];
+        match b.string("mode", "DCR")?.as_str() {
+            "DCR" => (vec![n, s, s, cs, h, w], vec![0, 3, 4, 1, 5, 2], out),
+            "CRD" => (vec![n, cs, s, s, h, w], vec![0, 1, 4, 2, 5, 3], out),
+            m => return Err(b.err(format!("mode {m:?}"))),
+        }
+    } else {
+        if h % s != 0 || w % s != 0 {
+            return Err(b.err(format!("{h} x {w} is not a multiple of blocksize {s}")));
+        }
+        (
+            vec![n, c, h / s, s, w / s, s],
+            vec![0, 3, 5, 1, 2, 4],
+            vec![n, c * s * s, h / s, w / s],
+        )
+    };
+    let split = b.push(
+        "blocks",
+        Op::Reshape { shape: six.clone() },
+        vec![x],
+        six.clone(),
+        dtype,
+    );
+    let moved: Vec<usize> = perm.iter().map(|&p| six[p]).collect();
+    let t = b.push("move", Op::Transpose { perm }, vec![split], moved, dtype);
+    Ok(b.push(
+        "merge",
+        Op::Reshape { shape: out.clone() },
+        vec![t],
+        out,
+        dtype,
+    ))
+}

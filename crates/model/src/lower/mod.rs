@@ -86,6 +86,8 @@ pub const LOWERED_OPS: &[&str] = &[
     "Trilu",
     "Resize",
     "Upsample",
+    "DepthToSpace",
+    "SpaceToDepth",
 ];
 
 /// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
@@ -208,6 +210,8 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Expand" => array::expand(b)?,
         "Trilu" => array::trilu(b)?,
         "Resize" | "Upsample" => array::resize(b)?,
+        "Pad" if b.string("mode", "constant")? != "constant" => array::pad(b)?,
+        "DepthToSpace" | "SpaceToDepth" => array::depth_space(b)?,
         _ => return Ok(None),
     };
     Ok(Some(out))
