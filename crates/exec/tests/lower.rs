@@ -1941,3 +1941,62 @@ fn pad_modes_and_depth_space() {
         );
     }
 }
+
+/// CumSum (a Gemm by a constant 0/1 triangle between Transposes) against tract on each axis,
+/// exclusive and reverse; OneHot of computed indices (ArgMax, shifted to negative ones) with
+/// zero and non-zero off values, against tract.
+#[test]
+fn cum_sum_and_one_hot() {
+    let xs = inputs(N);
+    for (axis, exclusive, reverse) in [(1i64, 0i64, 0i64), (-1, 1, 0), (2, 0, 1), (3, 1, 1)] {
+        let m = single(
+            14,
+            NCHW,
+            "CumSum",
+            vec![i64s("axis", &[], &[axis])],
+            vec![
+                attr("exclusive", A::I(exclusive)),
+                attr("reverse", A::I(reverse)),
+            ],
+        );
+        let (_, p) = compile_on(&m, &xs);
+        let kinds: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+        assert!(kinds.contains(&"Gemm"), "{kinds:?}");
+        check(
+            &format!("CumSum axis {axis} exclusive {exclusive} reverse {reverse}"),
+            &m,
+            &xs,
+            &kinds,
+            1e-4,
+        );
+    }
+    for (shift, values, axis) in [(0i64, [0.0f32, 1.0], -1i64), (-2, [-1.0, 2.5], 1)] {
+        let mut g = G::new(13, NCHW);
+        let am = g.op(
+            "am",
+            "ArgMax",
+            &["x"],
+            vec![attr("axis", A::I(1)), attr("keepdims", A::I(0))],
+        );
+        let s = g.init(i64s("shift", &[], &[shift]));
+        let idx = g.op("idx", "Add", &[&am, &s], vec![]);
+        let depth = g.init(i64s("depth", &[], &[3]));
+        let v = g.init(f32s("values", &[2], &values));
+        let y = g.op(
+            "y",
+            "OneHot",
+            &[&idx, &depth, &v],
+            vec![attr("axis", A::I(axis))],
+        );
+        let m = g.finish(&y);
+        let (_, p) = compile_on(&m, &xs);
+        let kinds: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+        check(
+            &format!("OneHot shift {shift} values {values:?} axis {axis}"),
+            &m,
+            &xs,
+            &kinds,
+            0.0,
+        );
+    }
+}

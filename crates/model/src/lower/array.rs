@@ -423,3 +423,90 @@ pub fn depth_space(b: &mut Builder<'_>) -> Result<Ref> {
         dtype,
     ))
 }
+
+/// `OneHot(indices, depth, values)` (`depth` and `values = [off, on]` constants): `Equal` of the
+/// indices, unsqueezed at `axis`, with the constant `0..depth` (a negative index counts from the
+/// end: `i + depth · [i < 0]` first), then `off + (on − off) · eq`. Exact.
+pub fn one_hot(b: &mut Builder<'_>) -> Result<Ref> {
+    use crate::ops::{BinaryKind, CompareKind};
+    let idx = b.input(0)?;
+    let is = b.shape(&idx);
+    let depth = b
+        .constant(1)
+        .and_then(|c| c.tensor.data.first().copied())
+        .ok_or_else(|| b.unsupported("depth (input #1) must be a constant"))?;
+    if !(depth >= 1.0 && depth.fract() == 0.0) {
+        return Err(b.err(format!("depth {depth} is not a positive integer")));
+    }
+    let depth = depth as usize;
+    let values = b
+        .constant(2)
+        .ok_or_else(|| b.unsupported("values (input #2) must be a constant"))?
+        .clone();
+    let [off, on] = values.tensor.data[..] else {
+        return Err(b.err(format!(
+            "values has {} elements, not 2",
+            values.tensor.len()
+        )));
+    };
+    let rank = is.len() + 1;
+    let axis = crate::tensor::norm_axis(b.int("axis", -1)?, rank)
+        .ok_or_else(|| b.err(format!("axis out of range for rank {rank}")))?;
+    let int = |v: f64| {
+        Ref::Const(Const {
+            dtype: DType::Int,
+            tensor: Tensor::scalar(v),
+        })
+    };
+    let negative = b.compare("negative", CompareKind::Less, &idx, &int(0.0))?;
+    let wrap = b.binary_as(
+        "wrap",
+        BinaryKind::Mul,
+        &negative,
+        &int(depth as f64),
+        DType::Int,
+    )?;
+    let idx = b.binary_as("index", BinaryKind::Add, &idx, &wrap, DType::Int)?;
+    let mut lifted = is.clone();
+    lifted.insert(axis, 1);
+    let idx = b.push(
+        "lifted",
+        Op::Reshape {
+            shape: lifted.clone(),
+        },
+        vec![idx],
+        lifted,
+        DType::Int,
+    );
+    let mut range_shape = vec![1; rank];
+    range_shape[axis] = depth;
+    let range = Ref::Const(Const {
+        dtype: DType::Int,
+        tensor: Tensor::new(range_shape, (0..depth).map(|v| v as f64).collect()),
+    });
+    let eq = b.compare("hot", CompareKind::Equal, &idx, &range)?;
+    let dtype = values.dtype;
+    let scaled = b.binary_as(
+        "scaled",
+        BinaryKind::Mul,
+        &eq,
+        &Ref::Const(Const {
+            dtype,
+            tensor: Tensor::scalar(on - off),
+        }),
+        dtype,
+    )?;
+    if off == 0.0 {
+        return Ok(scaled);
+    }
+    b.binary_as(
+        "one_hot",
+        BinaryKind::Add,
+        &scaled,
+        &Ref::Const(Const {
+            dtype,
+            tensor: Tensor::scalar(off),
+        }),
+        dtype,
+    )
+}

@@ -621,3 +621,55 @@ pub fn einsum(b: &mut Builder<'_>) -> Result<Ref> {
     };
     Ok(out)
 }
+
+/// `CumSum(x, axis)` (`axis` a constant; `exclusive`, `reverse`): the axis moved last
+/// (Transpose), a Gemm by the constant 0/1 matrix `T[k, j] = [k <= j]` (`[k < j]` exclusive,
+/// `>` for reverse), and moved back. Exact but for the Gemm's one rounding: 1 and 0 are exact.
+pub fn cum_sum(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    let rank = xs.len();
+    let a = b
+        .constant(1)
+        .ok_or_else(|| b.unsupported("axis (input #1) must be a constant"))?
+        .tensor
+        .data
+        .first()
+        .copied()
+        .ok_or_else(|| b.err("axis (input #1) is empty"))?;
+    let axis = crate::tensor::norm_axis(a as i64, rank)
+        .ok_or_else(|| b.err(format!("axis {a} out of range for rank {rank}")))?;
+    let (exclusive, reverse) = (b.int("exclusive", 0)? != 0, b.int("reverse", 0)? != 0);
+    let n = xs[axis];
+    let mut t = vec![0.0; n * n];
+    for k in 0..n {
+        for j in 0..n {
+            let takes = match (reverse, exclusive) {
+                (false, false) => k <= j,
+                (false, true) => k < j,
+                (true, false) => k >= j,
+                (true, true) => k > j,
+            };
+            t[k * n + j] = if takes { 1.0 } else { 0.0 };
+        }
+    }
+    let mut perm: Vec<usize> = (0..rank).filter(|&d| d != axis).collect();
+    perm.push(axis);
+    let mut inverse = vec![0; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        inverse[p] = i;
+    }
+    let last = Operand::Dyn(x).permute(b, "axis_last", perm);
+    let shape = last.shape(b);
+    let sums = b.push(
+        "sums",
+        Op::Gemm {
+            weight: Tensor::new(vec![n, n], t),
+            bias: vec![0.0; n],
+        },
+        vec![last.into_ref()],
+        shape,
+        DType::Float,
+    );
+    Ok(Operand::Dyn(sums).permute(b, "cumsum", inverse).into_ref())
+}

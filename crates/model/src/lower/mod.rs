@@ -66,6 +66,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Round",
     "MatMul",
     "Einsum",
+    "CumSum",
     // logic
     "And",
     "Or",
@@ -88,6 +89,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Upsample",
     "DepthToSpace",
     "SpaceToDepth",
+    "OneHot",
 ];
 
 /// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
@@ -196,6 +198,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Floor" | "Ceil" => math::floor_ceil(b)?,
         "Round" => math::round(b)?,
         "Einsum" => math::einsum(b)?,
+        "CumSum" => math::cum_sum(b)?,
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }
@@ -212,6 +215,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Resize" | "Upsample" => array::resize(b)?,
         "Pad" if b.string("mode", "constant")? != "constant" => array::pad(b)?,
         "DepthToSpace" | "SpaceToDepth" => array::depth_space(b)?,
+        "OneHot" => array::one_hot(b)?,
         _ => return Ok(None),
     };
     Ok(Some(out))
