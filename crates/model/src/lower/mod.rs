@@ -5,17 +5,21 @@
 //! `graph.rs` asks [`lower`] first for every node that was not folded; an operator listed in
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
-//! tract-onnx's layout: [`nn`] (activations, Layer-, Instance- and GroupNormalization,
-//! LogSoftmax, ConvTranspose, and
-//! the 1-D windows: Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the 2-D
-//! operator over a height of 1), [`math`] (Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, MatMul of a constant by a computed
-//! operand, Round, Einsum),
-//! [`logic`] (And, Or, Xor, GreaterOrEqual, LessOrEqual), [`rec`] (LSTM, GRU, RNN unrolled
-//! over their sequence), [`reduce`] (ReduceL1, ReduceL2,
-//! ReduceSumSquare, ReduceLogSumExp), [`array`] (Expand, Trilu, Resize/Upsample nearest), and
-//! from the ai.onnx.ml domain
-//! [`ml`] (TreeEnsembleClassifier/Regressor, LinearClassifier/Regressor,
-//! Normalizer, Scaler, ZipMap). One small function per ONNX operator, named as in ONNX;
+//! tract-onnx's layout:
+//! - [`nn`]: activations, Layer-, Instance- and GroupNormalization, LogSoftmax, ConvTranspose,
+//!   and the 1-D windows (Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the
+//!   2-D operator over a height of 1);
+//! - [`math`]: Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, Round, MatMul of a constant by a
+//!   computed operand, Einsum, CumSum;
+//! - [`logic`]: And, Or, Xor, GreaterOrEqual, LessOrEqual;
+//! - [`rec`]: LSTM, GRU, RNN unrolled over their sequence;
+//! - [`reduce`]: ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp;
+//! - [`array`]: Expand, Trilu, Resize/Upsample nearest, Pad edge/reflect/wrap, DepthToSpace,
+//!   SpaceToDepth, OneHot;
+//! - [`ml`] (the ai.onnx.ml domain): TreeEnsembleClassifier/Regressor,
+//!   LinearClassifier/Regressor, Normalizer, Scaler, ZipMap.
+//!
+//! One small function per ONNX operator, named as in ONNX;
 //! the fixed-point semantics of each is in docs/fixed-point.md, "Lowered operators".
 //!
 //! The saturating part of an activation is an [`Op::Smooth`] (a `QOp::Poly`, the generic
