@@ -420,6 +420,88 @@ fn lowered_testdata_is_current() {
     assert_eq!(p.n_ops(), 12);
 }
 
+/// testdata/models/lowered_array: the data-movement and exact lowerings in one chain on a
+/// [1, 8, 2, 2] input (opset 18): DepthToSpace (blocksize 2) -> Pad reflect (1 on each side of
+/// H and W) -> CumSum over W -> Einsum `bchw,bcgw->bchg` of the result with itself -> Round.
+fn lowered_array_model() -> pb::ModelProto {
+    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    };
+    model(
+        18,
+        &[1, 8, 2, 2],
+        vec![
+            ints("pads", &[8], &[0, 0, 1, 1, 0, 0, 1, 1]),
+            ints("axis", &[], &[3]),
+        ],
+        vec![
+            (
+                "/d2s",
+                "DepthToSpace",
+                vec!["input"],
+                vec![attr_i("blocksize", 2), attr_s("mode", "DCR")],
+                1,
+            ),
+            (
+                "/pad",
+                "Pad",
+                vec!["/d2s_output_0", "pads"],
+                vec![attr_s("mode", "reflect")],
+                1,
+            ),
+            (
+                "/cumsum",
+                "CumSum",
+                vec!["/pad_output_0", "axis"],
+                vec![],
+                1,
+            ),
+            (
+                "/einsum",
+                "Einsum",
+                vec!["/cumsum_output_0", "/cumsum_output_0"],
+                vec![attr_s("equation", "bchw,bcgw->bchg")],
+                1,
+            ),
+            ("/round", "Round", vec!["/einsum_output_0"], vec![], 1),
+        ],
+    )
+}
+
+fn array_sample() -> Vec<f64> {
+    (0..32)
+        .map(|i| ((i * 13 % 32) as f64 - 15.5) * 0.0625)
+        .collect()
+}
+
+#[test]
+fn lowered_array_testdata_is_current() {
+    let bytes = lowered_array_model().encode_to_vec();
+    let input = serde_json::json!({ "input_data": [array_sample()] }).to_string();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/lowered_array");
+    if std::env::var_os("ZKOPML_WRITE_TESTDATA").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("network.onnx"), &bytes).unwrap();
+        std::fs::write(dir.join("input.json"), format!("{input}\n")).unwrap();
+    }
+    let on_disk = std::fs::read(dir.join("network.onnx"))
+        .expect("testdata/models/lowered_array: run with ZKOPML_WRITE_TESTDATA=1");
+    assert!(
+        on_disk == bytes,
+        "testdata/models/lowered_array/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("input.json"))
+            .unwrap()
+            .trim_end(),
+        input
+    );
+}
+
 fn compile_proto(
     proto: &pb::ModelProto,
     sample: &[f64],

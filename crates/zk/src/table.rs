@@ -366,6 +366,17 @@ pub fn op_chunk(
             shift,
         } => {
             let x = in_spec(0).ok_or_else(|| unsupported(op, node, "constant input"))?;
+            // the circuit reads whole rows of the last axis; a rank-4 tensor with channels is
+            // chunked by pixels (NHWC), so its rows are not contiguous (the compiler reshapes
+            // such a product to rank 2 first: lower::math::gemm_rows)
+            let pixel_chunked = |t: &TensorSpec| t.shape.len() == 4 && t.shape[1] != 1;
+            if pixel_chunked(x) || pixel_chunked(&node.out) {
+                return Err(unsupported(
+                    op,
+                    node,
+                    "a Gemm over a rank-4 tensor with channels (its chunks are pixels, not rows)",
+                ));
+            }
             let (k, n) = (weight.shape[0], weight.shape[1]);
             let rows = x.numel() / k;
             let g = Gemm::chunk(

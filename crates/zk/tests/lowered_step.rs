@@ -4,6 +4,7 @@
 //! ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Max, Div, Mul and Add. Every step (op, chunk) is
 //! proved with the real Groth16 keys (a seeded, insecure setup) and verified natively, and the
 //! output each proof commits to is the executor's chunk in the trace commitment.
+//! testdata/models/lowered_array chains DepthToSpace, Pad reflect, CumSum, Einsum and Round.
 //! `cargo test --release -p zkopml-zk --test lowered_step`.
 
 use std::path::PathBuf;
@@ -21,36 +22,24 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-#[test]
-fn every_step_of_a_lowered_gelu_and_layer_norm_proves_and_verifies() {
-    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/lowered");
+/// Compiles testdata/models/`name` as a user would, checks its program's operator kinds, and
+/// proves and verifies every step (op, chunk) with the real keys of a seeded setup; returns the
+/// number of steps.
+fn every_step_proves(name: &str, kinds: &[&str]) -> usize {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name);
     let x = read_input_json(&model.join("input.json")).unwrap();
     let (_, p) = compile_onnx(
         &model.join("network.onnx"),
         &default_calibration(x.len(), Some(&x)),
     )
     .unwrap();
-    let kinds: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
-    assert_eq!(
-        kinds,
-        [
-            "PiecewisePoly",
-            "Mul",
-            "ReduceMean",
-            "Sub",
-            "Mul",
-            "ReduceMean",
-            "Add",
-            "Sqrt",
-            "Max",
-            "Div",
-            "Mul",
-            "Add"
-        ]
-    );
+    let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(got, kinds, "{name}");
     let trace = run(&p, quantise_input(&p, &x).unwrap()).unwrap();
     let c = TraceCommitment::new(&p, &trace).unwrap();
-    let dir = scratch("lowered-step");
+    let dir = scratch(name);
     let set = CircuitSet::setup(&p, &dir, Some(21), &mut |_, _, _| {}).unwrap();
     let mut rng = seeded_rng(5);
     let mut steps = 0;
@@ -58,20 +47,60 @@ fn every_step_of_a_lowered_gelu_and_layer_norm_proves_and_verifies() {
         for chunk in 0..p.ops[op - 1].out.num_chunks() {
             let s = set
                 .prove_step(&dir, &p, &trace.slots, &c, op, chunk, &mut rng)
-                .unwrap_or_else(|e| panic!("op {op} ({}) chunk {chunk}: {e}", kinds[op - 1]));
-            assert!(set.verify_step(&s).unwrap(), "op {op} chunk {chunk}");
+                .unwrap_or_else(|e| panic!("{name} op {op} ({}) chunk {chunk}: {e}", got[op - 1]));
+            assert!(set.verify_step(&s).unwrap(), "{name} op {op} chunk {chunk}");
             assert_eq!(
                 s.output_leaf().unwrap(),
                 c.tensors[op].leaves[chunk],
-                "op {op} chunk {chunk}: the proved output is the trace's"
+                "{name} op {op} chunk {chunk}: the proved output is the trace's"
             );
             assert!(
                 s.check_openings(&p, &c.state_roots[op - 1]).unwrap(),
-                "op {op} chunk {chunk}: openings"
+                "{name} op {op} chunk {chunk}: openings"
             );
             steps += 1;
         }
     }
-    assert_eq!(steps, p.n_ops(), "one chunk per op");
     let _ = std::fs::remove_dir_all(&dir);
+    steps
+}
+
+#[test]
+fn every_step_of_a_lowered_gelu_and_layer_norm_proves_and_verifies() {
+    let kinds = [
+        "PiecewisePoly",
+        "Mul",
+        "ReduceMean",
+        "Sub",
+        "Mul",
+        "ReduceMean",
+        "Add",
+        "Sqrt",
+        "Max",
+        "Div",
+        "Mul",
+        "Add",
+    ];
+    assert_eq!(
+        every_step_proves("lowered", &kinds),
+        kinds.len(),
+        "one chunk per op"
+    );
+}
+
+/// testdata/models/lowered_array (crates/model/tests/lower.rs): DepthToSpace (a rank-6
+/// Transpose), Pad reflect (Gathers), CumSum (a Gemm over rows: on the rank-4 tensor itself, its
+/// proof committed to other values than the trace's), Einsum of two computed operands (a MatMul)
+/// and Round (compares and exact arithmetic).
+#[test]
+fn every_step_of_the_lowered_array_ops_proves_and_verifies() {
+    let d2s_pad = ["Reshape", "Transpose", "Reshape", "Gather", "Gather"];
+    let cum_sum = ["Reshape", "Gemm", "Reshape"];
+    let einsum = ["Reshape", "Transpose", "Reshape", "MatMul", "Reshape"];
+    let round = [
+        "Cast", "Compare", "Sub", "Sub", "Compare", "Compare", "Mul", "Cast", "Compare", "Sub",
+        "Mul", "Sub", "Mul", "Add", "Add",
+    ];
+    let kinds = [&d2s_pad[..], &cum_sum, &einsum, &round].concat();
+    every_step_proves("lowered_array", &kinds);
 }

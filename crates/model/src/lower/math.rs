@@ -661,15 +661,54 @@ pub fn cum_sum(b: &mut Builder<'_>) -> Result<Ref> {
     }
     let last = Operand::Dyn(x).permute(b, "axis_last", perm);
     let shape = last.shape(b);
-    let sums = b.push(
-        "sums",
-        Op::Gemm {
-            weight: Tensor::new(vec![n, n], t),
-            bias: vec![0.0; n],
-        },
-        vec![last.into_ref()],
-        shape,
-        DType::Float,
-    );
+    let sums = gemm_rows(b, "sums", last.into_ref(), Tensor::new(vec![n, n], t))?;
+    debug_assert_eq!(b.shape(&sums), shape);
     Ok(Operand::Dyn(sums).permute(b, "cumsum", inverse).into_ref())
+}
+
+/// `x · W` over the last axis of `x` by the constant `W` `[k, n]`, as a Gemm of the rows
+/// `[rows, k]`: a rank-4 tensor is chunked by pixels (NHWC), not by rows of its last axis, so
+/// the Gemm circuit, which reads whole rows, must see it as rank 2 (Reshapes on both sides).
+fn gemm_rows(b: &mut Builder<'_>, part: &str, x: Ref, w: Tensor<f64>) -> Result<Ref> {
+    let xs = b.shape(&x);
+    let (k, n) = (w.shape[0], w.shape[1]);
+    if xs.last() != Some(&k) {
+        return Err(b.err(format!("shapes {xs:?} x {:?} do not match", w.shape)));
+    }
+    let mut out = xs.clone();
+    *out.last_mut().expect("checked") = n;
+    let gemm = |b: &mut Builder<'_>, x: Ref, shape: Vec<usize>| {
+        b.push(
+            part,
+            Op::Gemm {
+                weight: w.clone(),
+                bias: vec![0.0; n],
+            },
+            vec![x],
+            shape,
+            DType::Float,
+        )
+    };
+    if xs.len() != 4 {
+        return Ok(gemm(b, x, out));
+    }
+    let rows = xs[..3].iter().product::<usize>();
+    let flat = Operand::Dyn(x)
+        .reshape(b, &format!("{part}_rows"), vec![rows, k])
+        .into_ref();
+    let y = gemm(b, flat, vec![rows, n]);
+    Ok(Operand::Dyn(y)
+        .reshape(b, &format!("{part}_shape"), out)
+        .into_ref())
+}
+
+/// `MatMul(X, W)` of a computed rank-4 `X` by a constant `W` `[k, n]`: [`gemm_rows`].
+pub fn mat_mul_rank4_by_constant(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let w = b
+        .constant(1)
+        .ok_or_else(|| b.err("input #1 is not a constant"))?
+        .tensor
+        .clone();
+    gemm_rows(b, "matmul", x, w)
 }

@@ -206,6 +206,13 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }
+        "MatMul"
+            if b.constant(0).is_none()
+                && b.constant(1).is_some_and(|w| w.tensor.shape.len() == 2)
+                && b.shape(&Ref::In(0)).len() == 4 =>
+        {
+            math::mat_mul_rank4_by_constant(b)?
+        }
         "And" => logic::and(b)?,
         "Or" => logic::or(b)?,
         "Xor" => logic::xor(b)?,
