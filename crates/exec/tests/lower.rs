@@ -218,10 +218,7 @@ fn check_with(
     tol: f64,
     reference: Option<&dyn Fn(f64) -> f64>,
 ) -> f64 {
-    let xs: Vec<Vec<f64>> = xs
-        .iter()
-        .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
-        .collect();
+    let xs = on_input_grid(xs);
     let (g, p) = compile_on(proto, &xs);
     let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
     assert_eq!(got, kinds, "{name}: lowered operators");
@@ -231,6 +228,14 @@ fn check_with(
         None => tract.run(x).unwrap().remove(0),
     };
     compare(name, &p, &xs, tol, &float)
+}
+
+/// `xs` rounded to multiples of 2^-10, which every input scale here represents exactly (so an
+/// error is the lowering's own, not the input's quantisation).
+fn on_input_grid(xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    xs.iter()
+        .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
+        .collect()
 }
 
 /// [`check_with`]'s comparison of the compiled `p` with `float`, the f32 reference, on `xs`.
@@ -1625,10 +1630,7 @@ fn recurrent_layers_unrolled() {
                 .into_iter()
                 .map(|x| x.into_iter().map(|v| v / 4.0).collect())
                 .collect();
-            let xs: Vec<Vec<f64>> = xs
-                .iter()
-                .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
-                .collect();
+            let xs = on_input_grid(&xs);
             let (g, p) = compile_on(&m, &xs);
             for n in &p.ops {
                 assert!(
@@ -1861,10 +1863,7 @@ fn pad_modes_and_depth_space() {
         vec![i64s("pads", &[8], &[0, 0, 3, 2, 0, 0, 1, 4])],
         vec![attr("mode", A::S("wrap"))],
     );
-    let xs: Vec<Vec<f64>> = xs
-        .iter()
-        .map(|x| x.iter().map(|v| (v * 1024.0).round() / 1024.0).collect())
-        .collect();
+    let xs = on_input_grid(&xs);
     let (_, p) = compile_on(&m, &xs);
     let mut g = G::new(13, NCHW);
     let wrap = |g: &mut G, x: &str, axis: i64, begin: i64, end: i64| -> String {

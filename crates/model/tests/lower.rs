@@ -385,27 +385,7 @@ fn sample() -> Vec<f64> {
 
 #[test]
 fn lowered_testdata_is_current() {
-    let proto = lowered_model();
-    let bytes = proto.encode_to_vec();
-    let input = serde_json::json!({ "input_data": [sample()] }).to_string();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/lowered");
-    if std::env::var_os("ZKOPML_WRITE_TESTDATA").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("network.onnx"), &bytes).unwrap();
-        std::fs::write(dir.join("input.json"), format!("{input}\n")).unwrap();
-    }
-    let on_disk = std::fs::read(dir.join("network.onnx"))
-        .expect("testdata/models/lowered: run with ZKOPML_WRITE_TESTDATA=1");
-    assert!(
-        on_disk == bytes,
-        "testdata/models/lowered/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
-    );
-    assert_eq!(
-        std::fs::read_to_string(dir.join("input.json"))
-            .unwrap()
-            .trim_end(),
-        input
-    );
+    let dir = testdata_is_current("lowered", &lowered_model(), &sample());
     let g = Graph::from_path(&dir.join("network.onnx")).unwrap();
     let ops: Vec<&str> = g.nodes.iter().map(|n| n.onnx_op.as_str()).collect();
     assert_eq!(
@@ -480,19 +460,27 @@ fn array_sample() -> Vec<f64> {
 
 #[test]
 fn lowered_array_testdata_is_current() {
-    let bytes = lowered_array_model().encode_to_vec();
-    let input = serde_json::json!({ "input_data": [array_sample()] }).to_string();
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/models/lowered_array");
+    testdata_is_current("lowered_array", &lowered_array_model(), &array_sample());
+}
+
+/// testdata/models/`name` holds `proto` and `sample` as its input.json, byte for byte (written
+/// there when ZKOPML_WRITE_TESTDATA is set); returns the directory.
+fn testdata_is_current(name: &str, proto: &pb::ModelProto, sample: &[f64]) -> PathBuf {
+    let bytes = proto.encode_to_vec();
+    let input = serde_json::json!({ "input_data": [sample] }).to_string();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name);
     if std::env::var_os("ZKOPML_WRITE_TESTDATA").is_some() {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("network.onnx"), &bytes).unwrap();
         std::fs::write(dir.join("input.json"), format!("{input}\n")).unwrap();
     }
     let on_disk = std::fs::read(dir.join("network.onnx"))
-        .expect("testdata/models/lowered_array: run with ZKOPML_WRITE_TESTDATA=1");
+        .unwrap_or_else(|_| panic!("testdata/models/{name}: run with ZKOPML_WRITE_TESTDATA=1"));
     assert!(
         on_disk == bytes,
-        "testdata/models/lowered_array/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
+        "testdata/models/{name}/network.onnx is stale: rerun with ZKOPML_WRITE_TESTDATA=1"
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("input.json"))
@@ -500,6 +488,7 @@ fn lowered_array_testdata_is_current() {
             .trim_end(),
         input
     );
+    dir
 }
 
 fn compile_proto(
