@@ -414,7 +414,7 @@ fn unroll(b: &mut Builder<'_>, cell: Cell) -> Result<Vec<Ref>> {
     let dirs_n = dirs.len();
     let mut steps = Vec::with_capacity(seq);
     for t in 0..seq {
-        let per_dir: Vec<Ref> = (0..dirs_n).map(|d| y_per_dir[d][t].clone()).collect();
+        let per_dir: Vec<Ref> = y_per_dir.iter().map(|ys| ys[t].clone()).collect();
         steps.push(stack(
             b,
             &format!("y{t}"),
