@@ -14,17 +14,17 @@ pub const ELEMENTS_PER_CALL: usize = 4;
 /// The offset that maps a signed 32-bit value to `[0, 2^32)`.
 pub const OFFSET: i64 = 1 << 31;
 
-/// circomlib's Poseidon parameters for `width = inputs + 1` (2..=16), as `light-poseidon`
-/// ships them. The tables for width 6 (five inputs) are cached.
+/// circomlib's Poseidon parameters for `width = inputs + 1` (2..=13: light-poseidon 0.5 has
+/// no wider circom tables). The tables are cached.
 pub fn circom_params(width: usize) -> &'static PoseidonParameters<Fr> {
     static CACHE: [OnceLock<PoseidonParameters<Fr>>; 17] = [const { OnceLock::new() }; 17];
     assert!(
-        (2..=16).contains(&width),
-        "circomlib Poseidon has widths 2..=16, not {width}"
+        (2..=13).contains(&width),
+        "circomlib Poseidon has widths 2..=13 here, not {width}"
     );
     CACHE[width].get_or_init(|| {
         bn254_x5::get_poseidon_parameters::<Fr>(width as u8)
-            .expect("light-poseidon has circom parameters for widths 2..=16")
+            .expect("light-poseidon has circom parameters for widths 2..=13")
     })
 }
 

@@ -2,7 +2,8 @@
 //! [`relu`], [`elementwise`], [`linear`] (Gemm, Conv), [`movement`] (Reshape, Transpose,
 //! Concat, …), [`reduce`] (pools, reductions), [`pointwise`] (comparisons, Where, Div, casts,
 //! piecewise polynomials, …), [`gather`] (dynamic-index Gather), [`lane`] (ArgMax, Softmax)
-//! and [`matmul`] are operators of `docs/fixed-point.md`.
+//! and [`matmul`] are operators of `docs/fixed-point.md`; [`packed_gemm`] is a Gemm whose
+//! weights are a witness bound by a digest (issue 22's design (a), not yet in the table).
 pub mod chunk;
 pub mod elementwise;
 pub mod gather;
@@ -10,6 +11,7 @@ pub mod lane;
 pub mod linear;
 pub mod matmul;
 pub mod movement;
+pub mod packed_gemm;
 pub mod pointwise;
 pub mod reduce;
 pub mod relu;

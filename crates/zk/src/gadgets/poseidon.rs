@@ -78,7 +78,7 @@ pub fn poseidon_var_with(
     Ok(state.swap_remove(0))
 }
 
-/// circomlib `Poseidon(n)` for `n = inputs.len()` in `1..=15`.
+/// circomlib `Poseidon(n)` for `n = inputs.len()` in `1..=12`.
 pub fn poseidon_var(inputs: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
     poseidon_var_with(circom_params(inputs.len() + 1), inputs)
 }

@@ -1,0 +1,578 @@
+//! A Gemm whose weights are a witness (issue 22, design (a)): the circuit depends on the
+//! layer's shape only, and the weights it used are bound by one more public input, the digest
+//! of the output chunk's *weight block*, which a registry would open under a weights root.
+//!
+//! Three output columns share a field element: a weight block is, per group `g` of three
+//! columns `c_0 < c_1 < c_2`, the bias element and one element per `t < K`,
+//!
+//! ```text
+//! e_{g,bias} = Σ_i bias[c_i] · B^i      e_{g,t} = Σ_i w[t, c_i] · B^i      B = 2^64
+//! ```
+//!
+//! (signed digits, as field elements). One product `x[r, t] · e_{g,t}` then accumulates three
+//! columns at once: `S = e_{g,bias} + Σ_t x[r, t] · e_{g,t} = Σ_i acc_i · B^i` over the
+//! integers, since `|acc_i| < 2^62 + 2^45` (docs/fixed-point.md) keeps `|S| < 2^192` far below
+//! the field. The circuit witnesses each `acc_i` through its rescale
+//! (`acc_i + 2^(s-1) = q_i 2^s + r_i`, `q_i` 32-bit, `0 <= r_i < 2^s`), which bounds
+//! `|acc_i| < 2^62 < B/2`; balanced base-B digits are unique, so `S = Σ acc_i B^i` pins every
+//! `acc_i` to the true accumulator and `q_i` is the output.
+//!
+//! The weights are never range checked: the block's elements are the registered field elements
+//! themselves (the digest binds them, not a packing of them), and the registry's root is
+//! recomputed from the model by every actor. Cost per weight: a third of a product and the
+//! hashing of a third of an element (Poseidon of width 13, the widest circomlib has: 11 new elements a call).
+//!
+//! The weight block digest: `h_0 = n` (the element count), `h_{b+1} = Poseidon12(h_b,
+//! e_{11b}, …, e_{11b+10})` (circomlib parameters, missing elements 0), the last `h`.
+
+use crate::{
+    gadgets::{
+        digest::{alloc_chunk, chunk_digest_var},
+        lincomb,
+        poseidon::poseidon_var,
+        signed::{int_to_field, SignedVar},
+    },
+    native::chunk_digest,
+    Fr, ZkError,
+};
+use ark_ff::{One, Zero};
+use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use light_poseidon::{Poseidon, PoseidonHasher};
+use num_bigint::BigInt;
+use zkopml_model::fixed::shift_round;
+
+/// Output columns per field element of a weight block.
+pub const COLUMNS_PER_ELEMENT: usize = 3;
+/// The digit base `B = 2^64` of the packed columns.
+pub const DIGIT_BITS: usize = 64;
+/// New elements per Poseidon call of the weight block digest (width 13, one input carries the
+/// running hash).
+pub const BLOCK_ELEMENTS_PER_CALL: usize = 11;
+/// The largest rescale whose witnesses bound an accumulator below `2^62`.
+pub const MAX_SHIFT: i32 = 30;
+
+/// The shape of one output chunk of `y [rows, N] = x [rows, K] · w [K, N] + bias`: everything
+/// the circuit depends on (no weight value).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PackedGemm {
+    /// `K`.
+    pub k: usize,
+    /// `N`.
+    pub n: usize,
+    /// The output shift.
+    pub shift: i32,
+    /// Lengths of the input chunks read, in public-input order.
+    pub x_lens: Vec<usize>,
+    /// Flat position of the first value of the first input chunk read.
+    pub x_start: usize,
+    /// Flat position of the chunk's first output.
+    pub y_start: usize,
+    /// Values in the output chunk.
+    pub y_len: usize,
+    /// The first column of the weight block.
+    pub c_start: usize,
+    /// Columns in the weight block (a multiple of three; columns `>= N` are zero padding).
+    pub c_len: usize,
+}
+
+impl PackedGemm {
+    /// Output chunk `chunk` of `y [rows, N]` in chunks of `y_chunk_len`, reading
+    /// `x [rows, K]` in chunks of `x_chunk_len`. The weight block holds the chunk's columns
+    /// when it lies in one row, all `N` columns otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub fn chunk(
+        k: usize,
+        n: usize,
+        shift: i32,
+        rows: usize,
+        x_chunk_len: usize,
+        y_chunk_len: usize,
+        chunk: usize,
+    ) -> Result<Self, ZkError> {
+        if k == 0 || n == 0 || rows == 0 || x_chunk_len == 0 || y_chunk_len == 0 {
+            return Err(ZkError::Shape("an empty Gemm".into()));
+        }
+        if !(-31..=MAX_SHIFT).contains(&shift) {
+            return Err(ZkError::Shape(format!(
+                "shift {shift} outside -31..={MAX_SHIFT}"
+            )));
+        }
+        let y_numel = rows * n;
+        let y_start = chunk * y_chunk_len;
+        if y_start >= y_numel {
+            return Err(ZkError::Shape(format!("output chunk {chunk} out of range")));
+        }
+        let y_len = y_chunk_len.min(y_numel - y_start);
+        let (r0, r1) = (y_start / n, (y_start + y_len - 1) / n);
+        let (c_start, cols) = if r0 == r1 {
+            (y_start % n, y_len)
+        } else {
+            (0, n)
+        };
+        let x_numel = rows * k;
+        let (c0, c1) = ((r0 * k) / x_chunk_len, ((r1 + 1) * k - 1) / x_chunk_len);
+        let x_lens = (c0..=c1)
+            .map(|c| x_chunk_len.min(x_numel - c * x_chunk_len))
+            .collect();
+        Ok(Self {
+            k,
+            n,
+            shift,
+            x_lens,
+            x_start: c0 * x_chunk_len,
+            y_start,
+            y_len,
+            c_start,
+            c_len: cols.div_ceil(COLUMNS_PER_ELEMENT) * COLUMNS_PER_ELEMENT,
+        })
+    }
+
+    /// Column groups of the block.
+    pub fn groups(&self) -> usize {
+        self.c_len / COLUMNS_PER_ELEMENT
+    }
+
+    /// Elements of the weight block: per group, the bias element and `K` weight elements.
+    pub fn block_len(&self) -> usize {
+        self.groups() * (self.k + 1)
+    }
+
+    /// The weight block of this chunk, from `w [K, N]` row-major and `bias [N]`.
+    pub fn weight_block(&self, weight: &[i64], bias: &[i64]) -> Result<Vec<Fr>, ZkError> {
+        if weight.len() != self.k * self.n || bias.len() != self.n {
+            return Err(ZkError::Shape(format!(
+                "weights of {} and bias of {} values for a [{}, {}] Gemm",
+                weight.len(),
+                bias.len(),
+                self.k,
+                self.n
+            )));
+        }
+        let column = |g: usize, i: usize| {
+            let c = self.c_start + g * COLUMNS_PER_ELEMENT + i;
+            (c < self.n).then_some(c)
+        };
+        let pack = |g: usize, value: &dyn Fn(usize) -> i64| -> Fr {
+            let v: BigInt = (0..COLUMNS_PER_ELEMENT)
+                .filter_map(|i| column(g, i).map(|c| BigInt::from(value(c)) << (DIGIT_BITS * i)))
+                .sum();
+            int_to_field(&v)
+        };
+        Ok((0..self.groups())
+            .flat_map(|g| {
+                std::iter::once(pack(g, &|c| bias[c]))
+                    .chain((0..self.k).map(move |t| pack(g, &|c| weight[t * self.n + c])))
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    /// The rows of the chunk and, per row, the block columns `[from, to)` it outputs.
+    fn row_spans(&self) -> Vec<(usize, usize, usize)> {
+        let end = self.y_start + self.y_len;
+        let (r0, r1) = (self.y_start / self.n, (end - 1) / self.n);
+        (r0..=r1)
+            .map(|r| {
+                let from = self.y_start.max(r * self.n) - r * self.n;
+                let to = end.min((r + 1) * self.n) - r * self.n;
+                (r, from - self.c_start, to - self.c_start)
+            })
+            .collect()
+    }
+
+    /// The output chunk natively, as the executor computes it: an error where it would refuse.
+    pub fn evaluate(
+        &self,
+        x: &[Vec<i32>],
+        weight: &[i64],
+        bias: &[i64],
+    ) -> Result<Vec<i32>, ZkError> {
+        let x: Vec<i32> = x.concat();
+        let mut out = Vec::with_capacity(self.y_len);
+        for (r, from, to) in self.row_spans() {
+            for b in from..to {
+                let c = self.c_start + b;
+                let base = r * self.k - self.x_start;
+                let acc: i128 = bias[c] as i128
+                    + (0..self.k)
+                        .map(|t| x[base + t] as i128 * weight[t * self.n + c] as i128)
+                        .sum::<i128>();
+                let acc = i64::try_from(acc)
+                    .map_err(|_| ZkError::Synthesis(SynthesisError::Unsatisfiable))?;
+                let y = shift_round(acc, self.shift);
+                let index = out.len();
+                out.push(
+                    i32::try_from(y).map_err(|_| ZkError::ValueOutOfRange { index, value: y })?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The weight block digest (module docs), natively.
+pub fn weight_block_digest(elements: &[Fr]) -> Fr {
+    let mut hasher =
+        Poseidon::<Fr>::new_circom(BLOCK_ELEMENTS_PER_CALL + 1).expect("width 13 is supported");
+    let mut h = Fr::from(elements.len() as u64);
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = [Fr::zero(); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].copy_from_slice(block);
+        h = hasher.hash(&inputs).expect("twelve inputs");
+    }
+    h
+}
+
+fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
+    let mut h = FpVar::Constant(Fr::from(elements.len() as u64));
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].clone_from_slice(block);
+        h = poseidon_var(&inputs)?;
+    }
+    Ok(h)
+}
+
+/// The circuit of a [`PackedGemm`] chunk: `[d_x1, …, d_xr, d_weights, d_out]` public.
+#[derive(Clone, Debug)]
+pub struct PackedGemmCircuit {
+    op: PackedGemm,
+    witness: Option<(Vec<Vec<i32>>, Vec<Fr>)>,
+    claim: Option<Vec<Fr>>,
+}
+
+impl PackedGemmCircuit {
+    /// The circuit without a witness (setup, circuit identity).
+    pub fn shape(op: PackedGemm) -> Self {
+        Self {
+            op,
+            witness: None,
+            claim: None,
+        }
+    }
+
+    /// The honest statement for these input chunks and weights.
+    pub fn new(
+        op: PackedGemm,
+        x: Vec<Vec<i32>>,
+        weight: &[i64],
+        bias: &[i64],
+    ) -> Result<Self, ZkError> {
+        let block = op.weight_block(weight, bias)?;
+        let y = op.evaluate(&x, weight, bias)?;
+        let claim = x
+            .iter()
+            .map(|c| chunk_digest(c))
+            .chain([weight_block_digest(&block), chunk_digest(&y)])
+            .collect();
+        Ok(Self::with_claim(op, x, block, claim))
+    }
+
+    /// A statement about posted digests, provable only if they are those of `x`, of `block`
+    /// and of the output.
+    pub fn with_claim(op: PackedGemm, x: Vec<Vec<i32>>, block: Vec<Fr>, claim: Vec<Fr>) -> Self {
+        Self {
+            op,
+            witness: Some((x, block)),
+            claim: Some(claim),
+        }
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for PackedGemmCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let op = &self.op;
+        let publics = (0..op.x_lens.len() + 2)
+            .map(|k| {
+                FpVar::new_input(cs.clone(), || {
+                    self.claim
+                        .as_ref()
+                        .and_then(|c| c.get(k).copied())
+                        .ok_or(SynthesisError::AssignmentMissing)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some((x, block)) = &self.witness {
+            let lens: Vec<usize> = x.iter().map(Vec::len).collect();
+            if lens != op.x_lens || block.len() != op.block_len() {
+                return Err(SynthesisError::Unsatisfiable);
+            }
+        }
+        let xs = op
+            .x_lens
+            .iter()
+            .enumerate()
+            .map(|(k, &len)| {
+                alloc_chunk(
+                    &cs,
+                    len,
+                    self.witness.as_ref().map(|(x, _)| x[k].as_slice()),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let block = (0..op.block_len())
+            .map(|i| {
+                FpVar::new_witness(cs.clone(), || {
+                    self.witness
+                        .as_ref()
+                        .map(|(_, b)| b[i])
+                        .ok_or(SynthesisError::AssignmentMissing)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // one variable per input value, read by every group's products
+        let x: Vec<FpVar<Fr>> = xs
+            .iter()
+            .flatten()
+            .map(|v| v.materialize().map(|m| m.value().clone()))
+            .collect::<Result<_, _>>()?;
+
+        let base = int_to_field::<Fr>(&(BigInt::one() << DIGIT_BITS));
+        let bound: BigInt = (BigInt::one() << 62) + (BigInt::one() << 45);
+        let mut y = Vec::with_capacity(op.y_len);
+        for (r, from, to) in op.row_spans() {
+            let row = &x[r * op.k - op.x_start..][..op.k];
+            for g in (from / COLUMNS_PER_ELEMENT)..to.div_ceil(COLUMNS_PER_ELEMENT) {
+                let e = &block[g * (op.k + 1)..][..op.k + 1];
+                let products = row
+                    .iter()
+                    .zip(&e[1..])
+                    .map(|(x, e)| x * e)
+                    .collect::<Vec<_>>();
+                let mut terms: Vec<(Fr, &FpVar<Fr>)> = vec![(Fr::one(), &e[0])];
+                terms.extend(products.iter().map(|p| (Fr::one(), p)));
+                let sum = lincomb(&terms, Fr::zero());
+                // the three accumulators, each pinned by its own rescale
+                let mut digits = Vec::with_capacity(COLUMNS_PER_ELEMENT);
+                for i in 0..COLUMNS_PER_ELEMENT {
+                    let acc = FpVar::new_witness(cs.clone(), || {
+                        let s = crate::gadgets::signed::field_to_int(sum.value()?);
+                        Ok(int_to_field::<Fr>(&balanced_digit(&s, i)))
+                    })?;
+                    let acc = SignedVar::assume_in_range(acc, -bound.clone(), bound.clone());
+                    let q = acc.shift_round(op.shift, 32)?;
+                    let b = g * COLUMNS_PER_ELEMENT + i;
+                    if (from..to).contains(&b) {
+                        y.push(q);
+                    }
+                    digits.push(acc);
+                }
+                let mut power = Fr::one();
+                let mut back: Vec<(Fr, &FpVar<Fr>)> = vec![(-Fr::one(), &sum)];
+                let mut powers = Vec::new();
+                for _ in 0..COLUMNS_PER_ELEMENT {
+                    powers.push(power);
+                    power *= base;
+                }
+                back.extend(powers.iter().copied().zip(digits.iter().map(|d| d.value())));
+                lincomb(&back, Fr::zero()).enforce_equal(&FpVar::Constant(Fr::zero()))?;
+            }
+        }
+        for (x, d) in xs.iter().zip(&publics) {
+            chunk_digest_var(x)?.enforce_equal(d)?;
+        }
+        weight_block_digest_var(&block)?.enforce_equal(&publics[op.x_lens.len()])?;
+        chunk_digest_var(&y)?.enforce_equal(&publics[op.x_lens.len() + 1])?;
+        Ok(())
+    }
+}
+
+/// Digit `i` of `s` in balanced base `2^64` (digits in `[-2^63, 2^63)`).
+fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
+    let half = BigInt::one() << (DIGIT_BITS - 1);
+    let base = BigInt::one() << DIGIT_BITS;
+    let mut rest = s.clone();
+    let mut digit = BigInt::zero();
+    for _ in 0..=i {
+        let low = ((&rest % &base) + &base) % &base;
+        digit = if low >= half { low - &base } else { low };
+        rest = (rest - &digit) / &base;
+    }
+    digit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::groth16::{prove, seeded_rng, setup, verify};
+    use ark_relations::gr1cs::ConstraintSystem;
+
+    fn satisfied(c: PackedGemmCircuit) -> (bool, usize) {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        c.generate_constraints(cs.clone()).unwrap();
+        (cs.is_satisfied().unwrap(), cs.num_constraints())
+    }
+
+    /// Weights below `2^w_bits` (a third negative) and biases up to `2^(w_bits + 12)`.
+    fn layer(k: usize, n: usize, seed: i64, w_bits: u32) -> (Vec<i64>, Vec<i64>) {
+        let w = (0..(k * n) as i64)
+            .map(|i| ((i + seed) * 2_654_435_761) % (1 << w_bits))
+            .map(|v| if v % 3 == 0 { -v } else { v })
+            .collect();
+        let b = (0..n as i64)
+            .map(|c| (c - 2) * (1i64 << (w_bits + 10)) + seed)
+            .collect();
+        (w, b)
+    }
+
+    /// Activations in `(-2^12, 2^12)`.
+    fn input(len: usize) -> Vec<i32> {
+        (0..len as i64)
+            .map(|i| ((i * 40_503) % 8_191 - 4_095) as i32)
+            .collect()
+    }
+
+    /// Every output chunk of `y [rows, N]` agrees with the baked-weights Gemm (the executor's
+    /// arithmetic) and satisfies its circuit; other weights, another output or another
+    /// weight digest do not.
+    fn check_layer(k: usize, n: usize, rows: usize, x_chunk: usize, y_chunk: usize, shift: i32) {
+        let (w, b) = layer(k, n, 7, if shift >= 8 { 19 } else { 4 });
+        let x = input(rows * k);
+        for chunk in 0..(rows * n).div_ceil(y_chunk) {
+            let op = PackedGemm::chunk(k, n, shift, rows, x_chunk, y_chunk, chunk).unwrap();
+            let baked = crate::circuits::linear::Gemm::chunk(
+                w.clone(),
+                k,
+                n,
+                b.clone(),
+                shift,
+                rows,
+                x_chunk,
+                y_chunk,
+                chunk,
+            );
+            assert_eq!(op.x_lens, baked.x_lens);
+            let xs: Vec<Vec<i32>> = op
+                .x_lens
+                .iter()
+                .scan(op.x_start, |at, &len| {
+                    let c = x[*at..*at + len].to_vec();
+                    *at += len;
+                    Some(c)
+                })
+                .collect();
+            let y = op.evaluate(&xs, &w, &b).unwrap();
+            use crate::circuits::chunk::ChunkOp;
+            assert_eq!(y, baked.evaluate(&xs).unwrap(), "chunk {chunk}");
+            let honest = PackedGemmCircuit::new(op.clone(), xs.clone(), &w, &b).unwrap();
+            assert!(satisfied(honest.clone()).0, "chunk {chunk}");
+
+            // the prover's own weights (one weight changed) under the registered digest
+            let claim = honest.claim.clone().unwrap();
+            let mut other = w.clone();
+            other[op.c_start] += 1;
+            let block = op.weight_block(&other, &b).unwrap();
+            assert!(
+                !satisfied(PackedGemmCircuit::with_claim(
+                    op.clone(),
+                    xs.clone(),
+                    block.clone(),
+                    claim.clone()
+                ))
+                .0
+            );
+            // ... and with the output they give, under the registered digest
+            let y_other = op.evaluate(&xs, &other, &b).unwrap();
+            let mut claim2 = claim.clone();
+            *claim2.last_mut().unwrap() = chunk_digest(&y_other);
+            assert!(
+                !satisfied(PackedGemmCircuit::with_claim(
+                    op.clone(),
+                    xs.clone(),
+                    block.clone(),
+                    claim2
+                ))
+                .0
+            );
+            // ... and consistent with their own weight digest: satisfiable, so only the
+            // registry's opening of the digest stops it
+            let mut claim3 = claim.clone();
+            let nx = op.x_lens.len();
+            claim3[nx] = weight_block_digest(&block);
+            *claim3.last_mut().unwrap() = chunk_digest(&y_other);
+            assert!(
+                satisfied(PackedGemmCircuit::with_claim(
+                    op.clone(),
+                    xs.clone(),
+                    block,
+                    claim3
+                ))
+                .0
+            );
+            // a wrong output
+            let mut bad = y.clone();
+            bad[0] += 1;
+            let mut claim4 = claim;
+            *claim4.last_mut().unwrap() = chunk_digest(&bad);
+            let block = op.weight_block(&w, &b).unwrap();
+            assert!(!satisfied(PackedGemmCircuit::with_claim(op, xs, block, claim4)).0);
+        }
+    }
+
+    #[test]
+    fn chunks_within_rows_and_across_rows() {
+        // columns of one row, with a padded last group (N = 10, chunks of 4)
+        check_layer(6, 10, 2, 6, 4, 16);
+        // chunks straddling rows, several input chunks
+        check_layer(5, 4, 3, 4, 6, 12);
+        // no rounding, and a negative shift
+        check_layer(4, 3, 2, 8, 3, 0);
+        check_layer(4, 3, 1, 4, 3, -2);
+    }
+
+    #[test]
+    fn balanced_digits() {
+        let s = BigInt::from(-5) + (BigInt::from(7) << 64) - (BigInt::from(3) << 128);
+        let digits: Vec<BigInt> = (0..3).map(|i| balanced_digit(&s, i)).collect();
+        assert_eq!(
+            digits,
+            [BigInt::from(-5), BigInt::from(7), BigInt::from(-3)]
+        );
+        let half: BigInt = BigInt::one() << 63;
+        let top = &half - 1;
+        assert_eq!(balanced_digit(&top, 0), top);
+        assert_eq!(balanced_digit(&-half.clone(), 0), -half);
+    }
+
+    #[test]
+    fn an_overflowing_output_is_unprovable() {
+        let op = PackedGemm::chunk(2, 3, 0, 1, 2, 3, 0).unwrap();
+        let (w, b) = (vec![1 << 18; 6], vec![0; 3]);
+        let x = vec![vec![1 << 20, 1 << 20]];
+        assert!(matches!(
+            op.evaluate(&x, &w, &b),
+            Err(ZkError::ValueOutOfRange { .. })
+        ));
+        let block = op.weight_block(&w, &b).unwrap();
+        let claim = vec![
+            chunk_digest(&x[0]),
+            weight_block_digest(&block),
+            chunk_digest(&[0, 0, 0]),
+        ];
+        assert!(!satisfied(PackedGemmCircuit::with_claim(op, x, block, claim)).0);
+    }
+
+    #[test]
+    fn the_digest_matches_the_gadget_and_groth16_round_trips() {
+        let (k, n) = (20, 5);
+        let (w, b) = layer(k, n, 3, 19);
+        let op = PackedGemm::chunk(k, n, 10, 1, k, n, 0).unwrap();
+        let x = vec![input(k)];
+        let keys = setup(PackedGemmCircuit::shape(op.clone()), &mut seeded_rng(1)).unwrap();
+        let c = PackedGemmCircuit::new(op.clone(), x.clone(), &w, &b).unwrap();
+        let p = prove(&keys, c, &mut seeded_rng(2)).unwrap();
+        assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
+        // the same keys prove another layer of the same shape: keys depend on the shape only
+        let (w2, b2) = layer(k, n, 11, 19);
+        let c2 = PackedGemmCircuit::new(op, x, &w2, &b2).unwrap();
+        let p2 = prove(&keys, c2, &mut seeded_rng(3)).unwrap();
+        assert!(verify(keys.vk(), &p2.public_inputs, &p2.proof).unwrap());
+        assert_ne!(p.public_inputs[1], p2.public_inputs[1]);
+        let mut tampered = p2.public_inputs.clone();
+        tampered[1] = p.public_inputs[1];
+        assert!(!verify(keys.vk(), &tampered, &p2.proof).unwrap_or(false));
+    }
+}
