@@ -110,21 +110,50 @@ fn arr(v: &[Fr]) -> [Fr; T] {
     v.try_into().expect("width 6")
 }
 
-fn build() -> Params {
-    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(T as u8)
-        .expect("circom parameters for width 6");
-    assert_eq!(
-        (p.width, p.full_rounds, p.partial_rounds, p.alpha),
-        (T, FULL, PARTIAL, 5),
-        "circomlib's Poseidon for 5 inputs"
+/// circomlib's Poseidon of any width in the optimised form above, as vectors: the fast
+/// `poseidon5` and the circuits' Poseidon gadget (`zkopml-zk`) both start from it.
+#[derive(Clone, Debug)]
+pub struct Optimized {
+    /// State width `t` (inputs + 1).
+    pub width: usize,
+    /// Constants of the full rounds, first half then second half (the first full round after
+    /// the partial ones carries the pushed-forward remainder of the partial rounds' constants).
+    pub full_c: Vec<Vec<Fr>>,
+    /// First components of the partial rounds' constants.
+    pub partial_c: Vec<Fr>,
+    /// The MDS matrix.
+    pub mds: Vec<Vec<Fr>>,
+    /// The matrix of the last full round before the partial rounds: `M'_first · M`.
+    pub pre: Vec<Vec<Fr>>,
+    /// Per partial round, the sparse matrix's dense first row (`t` entries)...
+    pub sparse_row: Vec<Vec<Fr>>,
+    /// ... and its first column below the diagonal (`t - 1` entries).
+    pub sparse_col: Vec<Vec<Fr>>,
+}
+
+/// The optimised form of circomlib's Poseidon of width `t` (2..=13), built once per width.
+pub fn optimized(t: usize) -> &'static Optimized {
+    static CACHE: [OnceLock<Optimized>; 14] = [const { OnceLock::new() }; 14];
+    assert!(
+        (2..=13).contains(&t),
+        "circomlib Poseidon widths are 2..=13, not {t}"
     );
+    CACHE[t].get_or_init(|| build_optimized(t))
+}
+
+fn build_optimized(t: usize) -> Optimized {
+    let p = light_poseidon::parameters::bn254_x5::get_poseidon_parameters::<Fr>(t as u8)
+        .expect("circom parameters for widths 2..=13");
+    assert_eq!((p.width, p.alpha), (t, 5), "circomlib's x^5 Poseidon");
+    let (full, partial) = (p.full_rounds, p.partial_rounds);
+    let half = full / 2;
     let m: Mat = p.mds.clone();
-    let mut c: Vec<Vec<Fr>> = p.ark.chunks(T).map(|r| r.to_vec()).collect();
-    assert_eq!(c.len(), FULL + PARTIAL);
+    let mut c: Vec<Vec<Fr>> = p.ark.chunks(t).map(|r| r.to_vec()).collect();
+    assert_eq!(c.len(), full + partial);
 
     // 1. partial rounds keep only their first constant: S0(x + c) = S0(x + c_0 e_0) + (c - c_0 e_0),
     //    and M (c - c_0 e_0) is added to the next round's constants
-    for r in HALF..HALF + PARTIAL {
+    for r in half..half + partial {
         let mut rest = c[r].clone();
         rest[0] = Fr::zero();
         let pushed = mat_vec(&m, &rest);
@@ -136,59 +165,81 @@ fn build() -> Params {
     // 2. sparse factorisation, from the last partial round back: A = M'' · M' with
     //    M' = diag(1, B), B = A[1.., 1..]; M'' = [[A00, A[0,1..] B^-1], [A[1..,0], I]]
     let mut a = m.clone();
-    let mut sparse = Vec::with_capacity(PARTIAL);
-    for _ in 0..PARTIAL {
+    let (mut sparse_row, mut sparse_col) =
+        (Vec::with_capacity(partial), Vec::with_capacity(partial));
+    for _ in 0..partial {
         let b: Mat = a[1..].iter().map(|r| r[1..].to_vec()).collect();
         let binv = mat_inv(&b);
-        let w: Vec<Fr> = (0..T - 1)
-            .map(|j| (0..T - 1).map(|k| a[0][k + 1] * binv[k][j]).sum())
+        let row: Vec<Fr> = std::iter::once(a[0][0])
+            .chain((0..t - 1).map(|j| (0..t - 1).map(|k| a[0][k + 1] * binv[k][j]).sum()))
             .collect();
-        let mut row = [Fr::zero(); T];
-        row[0] = a[0][0];
-        row[1..].copy_from_slice(&w);
-        let mut col = [Fr::zero(); T - 1];
-        for i in 1..T {
-            col[i - 1] = a[i][0];
-        }
-        sparse.push(Sparse { row, col });
+        sparse_row.push(row);
+        sparse_col.push((1..t).map(|i| a[i][0]).collect());
         // the previous round's matrix becomes M' · M
-        let mut mp: Mat = vec![vec![Fr::zero(); T]; T];
+        let mut mp: Mat = vec![vec![Fr::zero(); t]; t];
         mp[0][0] = Fr::from(1u64);
-        for i in 1..T {
+        for i in 1..t {
             mp[i][1..].copy_from_slice(&b[i - 1]);
         }
         a = mat_mul(&mp, &m);
     }
-    sparse.reverse();
-
-    let mut full_c = [[Fr::zero(); T]; FULL];
-    for r in 0..HALF {
-        full_c[r] = arr(&c[r]);
-        full_c[HALF + r] = arr(&c[HALF + PARTIAL + r]);
-    }
-    let partial_c: [Fr; PARTIAL] = (0..PARTIAL)
-        .map(|r| c[HALF + r][0])
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    let mds: [[Fr; T]; T] = m
-        .iter()
-        .map(|r| arr(r))
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    let pre: [[Fr; T]; T] = a
-        .iter()
-        .map(|r| arr(r))
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    Params {
+    sparse_row.reverse();
+    sparse_col.reverse();
+    let full_c = (0..half)
+        .map(|r| c[r].clone())
+        .chain((0..half).map(|r| c[half + partial + r].clone()))
+        .collect();
+    Optimized {
+        width: t,
         full_c,
-        partial_c,
-        mds,
-        pre,
-        sparse: sparse.try_into().unwrap_or_else(|_| unreachable!()),
+        partial_c: (0..partial).map(|r| c[half + r][0]).collect(),
+        mds: m,
+        pre: a,
+        sparse_row,
+        sparse_col,
+    }
+}
+
+fn build() -> Params {
+    let o = optimized(T);
+    assert_eq!(
+        (o.full_c.len(), o.partial_c.len()),
+        (FULL, PARTIAL),
+        "circomlib's Poseidon for 5 inputs"
+    );
+    let square = |m: &Mat| -> [[Fr; T]; T] {
+        m.iter()
+            .map(|r| arr(r))
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!())
+    };
+    Params {
+        full_c: o
+            .full_c
+            .iter()
+            .map(|r| arr(r))
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!()),
+        partial_c: o
+            .partial_c
+            .clone()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!()),
+        mds: square(&o.mds),
+        pre: square(&o.pre),
+        sparse: o
+            .sparse_row
+            .iter()
+            .zip(&o.sparse_col)
+            .map(|(row, col)| Sparse {
+                row: arr(row),
+                col: col.as_slice().try_into().expect("t - 1"),
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap_or_else(|_| unreachable!()),
     }
 }
 

@@ -29,7 +29,7 @@ use crate::{
     gadgets::{
         digest::{alloc_chunk, chunk_digest_var},
         lincomb,
-        poseidon::poseidon_var,
+        poseidon::poseidon_var_sparse,
         signed::{int_to_field, SignedVar},
     },
     native::chunk_digest,
@@ -231,7 +231,7 @@ fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, Synthesi
         let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
         inputs[0] = h;
         inputs[1..1 + block.len()].clone_from_slice(block);
-        h = poseidon_var(&inputs)?;
+        h = poseidon_var_sparse(&inputs)?;
     }
     Ok(h)
 }

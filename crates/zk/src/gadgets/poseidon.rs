@@ -88,6 +88,61 @@ pub fn poseidon5_var(inputs: &[FpVar<Fr>; 5]) -> Result<FpVar<Fr>, SynthesisErro
     poseidon_var_with(circom_params(6), inputs)
 }
 
+/// circomlib `Poseidon(n)` in the optimised form of the Poseidon paper (appendix B;
+/// `zkopml_exec::poseidon::optimized`): the same hash and the same S-boxes (so the same
+/// constraint count) as [`poseidon_var`], but each partial round multiplies by a sparse matrix
+/// (a dense first row, then `s_i + v_i·s_0`), so a passive element's linear combination grows
+/// by one term a round instead of being rebuilt from the whole state. [`poseidon_var`]'s
+/// dense form nests `t` combinations of `t` terms a round, which arkworks expands when it
+/// inlines them: for width 13 that made synthesis several times slower per constraint than the
+/// rest of a circuit. The R1CS differs from [`poseidon_var`]'s, so a circuit's keys depend on
+/// which form it uses; the chunk digest keeps the dense form (its keys and vectors are
+/// deployed), the weight block digest (`circuits::packed_gemm`) uses this one.
+pub fn poseidon_var_sparse(inputs: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
+    let o = zkopml_exec::poseidon::optimized(inputs.len() + 1);
+    let t = o.width;
+    let half = o.full_c.len() / 2;
+    let mat = |m: &[Vec<Fr>], s: &[FpVar<Fr>]| -> Vec<FpVar<Fr>> {
+        m.iter()
+            .map(|row| {
+                let terms: Vec<(Fr, &FpVar<Fr>)> = row.iter().copied().zip(s).collect();
+                lincomb(&terms, Fr::from(0u64))
+            })
+            .collect()
+    };
+    let full_sbox = |s: &[FpVar<Fr>], c: &[Fr]| -> Result<Vec<FpVar<Fr>>, SynthesisError> {
+        s.iter()
+            .zip(c)
+            .map(|(x, k)| sbox(&lincomb(&[(Fr::from(1u64), x)], *k)))
+            .collect()
+    };
+    let mut state: Vec<FpVar<Fr>> = std::iter::once(FpVar::zero())
+        .chain(inputs.iter().cloned())
+        .collect();
+    for r in 0..half {
+        state = full_sbox(&state, &o.full_c[r])?;
+        state = mat(if r + 1 == half { &o.pre } else { &o.mds }, &state);
+    }
+    for ((row, col), c) in o.sparse_row.iter().zip(&o.sparse_col).zip(&o.partial_c) {
+        let z0 = sbox(&lincomb(&[(Fr::from(1u64), &state[0])], *c))?;
+        state[0] = z0.clone();
+        let y0 = mat(std::slice::from_ref(row), &state).swap_remove(0);
+        for i in 1..t {
+            state[i] = lincomb(
+                &[(Fr::from(1u64), &state[i]), (col[i - 1], &z0)],
+                Fr::from(0u64),
+            );
+        }
+        state[0] = y0;
+    }
+    for r in half..2 * half - 1 {
+        state = full_sbox(&state, &o.full_c[r])?;
+        state = mat(&o.mds, &state);
+    }
+    state = full_sbox(&state, &o.full_c[2 * half - 1])?;
+    Ok(mat(&o.mds[..1], &state).swap_remove(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +175,16 @@ mod tests {
             // Constants hash to the same constant without a single constraint.
             let consts: Vec<FpVar<Fr>> = xs.iter().map(|x| FpVar::Constant(*x)).collect();
             assert!(matches!(poseidon_var(&consts).unwrap(), FpVar::Constant(c) if c == expected));
+            // the optimised form: the same hash with the same number of constraints
+            let dense = cs.num_constraints();
+            let cs = ConstraintSystem::<Fr>::new_ref();
+            let h = poseidon_var_sparse(&witnesses(&cs, &xs)).unwrap();
+            assert_eq!(h.value().unwrap(), expected, "{n} inputs, sparse form");
+            assert!(cs.is_satisfied().unwrap());
+            assert_eq!(cs.num_constraints(), dense, "{n} inputs");
+            assert!(
+                matches!(poseidon_var_sparse(&consts).unwrap(), FpVar::Constant(c) if c == expected)
+            );
         }
     }
 
