@@ -417,8 +417,12 @@ contract FaultDisputeGame is IFaultDisputeGame {
         uint256[] memory pub = new uint256[](r + 1);
         bytes32 agreed = g.agreedRoot;
         uint8 depth = g.stateDepth;
+        uint32 numOps = g.numOps;
         for (uint256 k = 0; k < r; ++k) {
-            pub[k] = _openInput(sp.inputs[k], sp.inputSlots[k], sp.inputChunks[k], agreed, depth, k);
+            uint256 slot = sp.inputSlots[k];
+            pub[k] = slot > numOps
+                ? _openWeights(g, sp.inputs[k], slot, sp.inputChunks[k], k, r)
+                : _openInput(sp.inputs[k], slot, sp.inputChunks[k], agreed, depth, k);
         }
         pub[r] = sp.outputDigest;
 
@@ -483,6 +487,27 @@ contract FaultDisputeGame is IFaultDisputeGame {
         if (o.statePath.length != depth || Merkle.rootFromPath(tr, slot, o.statePath) != agreed) {
             revert BadInputOpening(k);
         }
+        return o.digest;
+    }
+
+    /// A weight block read (docs/commitments.md "Weights root"): only the disputed op's own
+    /// block of the disputed chunk (`slot = numOps + op`, `chunk = j`), as the last input, and
+    /// only in a model registered with a weights root. The digest opens to op's blocks root
+    /// (a path as long as op's chunk tree is high), which opens at leaf `op` under the root.
+    function _openWeights(Game storage g, InputOpening calldata o, uint256 slot, uint256 chunk, uint256 k, uint256 r)
+        internal
+        view
+        returns (uint256)
+    {
+        uint32 op = g.hi;
+        bytes32 root = registry.weightsRoot(g.modelId);
+        if (
+            root == bytes32(0) || slot != uint256(g.numOps) + op || chunk != g.index || k + 1 != r
+                || o.values.length != 0 || o.chunkPath.length != Merkle.ceilLog2(g.numChunks)
+                || o.statePath.length != g.stateDepth
+        ) revert BadInputOpening(k);
+        bytes32 blocksRoot = Merkle.rootFromPath(bytes32(o.digest), chunk, o.chunkPath);
+        if (Merkle.rootFromPath(blocksRoot, op, o.statePath) != root) revert BadInputOpening(k);
         return o.digest;
     }
 

@@ -100,6 +100,8 @@ contract ModelRegistry {
     }
 
     mapping(uint256 => Ceremony) internal ceremonies;
+    /// docs/commitments.md "Weights root": zero unless registered with committed weights.
+    mapping(uint256 => bytes32) internal _weightsRoot;
     mapping(uint256 => Contribution[]) internal contributionsOf;
     /// model -> transcript hash -> 1 + index of the contribution that produced it
     mapping(uint256 => mapping(bytes32 => uint32)) internal contributionOf;
@@ -137,6 +139,7 @@ contract ModelRegistry {
         string keysCid
     );
     event CeremonyExtended(uint256 indexed modelId, uint64 closesAt);
+    event WeightsRoot(uint256 indexed modelId, bytes32 weightsRoot);
     event ContributionAccepted(uint256 indexed modelId, uint32 index, bytes32 transcriptHash, bytes32 circuitRoot);
 
     error BadParams();
@@ -165,6 +168,22 @@ contract ModelRegistry {
     /// Registers a model whose keys come from a trusted local setup: requests open at once.
     function register(Registration calldata r) external returns (uint256 modelId) {
         return _register(r);
+    }
+
+    /// Registers a model whose Gemm weights are committed, not baked into its circuits
+    /// (docs/commitments.md "Weights root"): a step proof that reads a weight block opens it
+    /// under `weightsRoot_`, fixed here for good. Requests open at once.
+    function registerWithWeights(Registration calldata r, bytes32 weightsRoot_) external returns (uint256 modelId) {
+        if (weightsRoot_ == bytes32(0)) revert BadParams();
+        modelId = _register(r);
+        _weightsRoot[modelId] = weightsRoot_;
+        emit WeightsRoot(modelId, weightsRoot_);
+    }
+
+    /// The model's weights root; zero for a model whose weights are all baked into its circuits.
+    function weightsRoot(uint256 modelId) external view returns (bytes32) {
+        _model(modelId);
+        return _weightsRoot[modelId];
     }
 
     /// Registers a model whose keys are derived from a Powers-of-Tau file and still need phase-2

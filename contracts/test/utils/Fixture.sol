@@ -119,6 +119,12 @@ abstract contract Fixture is TestBase {
         return registry.register(registration(m, p));
     }
 
+    /// Registers a model whose weighted op reads weight blocks, with the weights root of the
+    /// registered weights (seed 0).
+    function registerWithWeights(SimModel m, DisputeParams memory p) internal returns (uint256) {
+        return registry.registerWithWeights(registration(m, p), m.weightsRoot(0));
+    }
+
     function simInput() internal pure returns (int32[] memory v) {
         v = new int32[](6);
         v[0] = 3;
@@ -406,6 +412,15 @@ abstract contract Fixture is TestBase {
         for (uint256 k = 0; k < r; ++k) {
             uint32 s = uint32(sp.inputSlots[k]);
             uint32 c = uint32(sp.inputChunks[k]);
+            if (s > m.n()) {
+                // a weight block, under the weights this party ran
+                uint256 wseed = t.weightsSeed();
+                sp.inputs[k].digest = m.weightDigest(wseed, c);
+                sp.inputs[k].chunkPath = m.blockPath(wseed, c);
+                sp.inputs[k].statePath = m.weightsPath(wseed);
+                pub[k] = sp.inputs[k].digest;
+                continue;
+            }
             sp.inputs[k].meta = m.meta(s);
             sp.inputs[k].digest = uint256(t.digest(s, c));
             if (s == 0) sp.inputs[k].values = t.packedChunk(0, c);

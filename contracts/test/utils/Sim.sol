@@ -119,6 +119,8 @@ contract SimModel {
     uint256 public circuitDepth;
     bytes32[] internal circuitLeaves;
     uint256[] internal leafStart; // index of (op, 0) in the circuit table, op = 1..n
+    /// 0, or the op whose chunks also read a weight block (docs/commitments.md "Weights root").
+    uint32 public weightedOp;
 
     constructor(uint32 n_, uint32 midChunks_, bytes32 seed_, Groth16Sim g16_) {
         n = n_;
@@ -129,6 +131,39 @@ contract SimModel {
         bytes32[] memory metas = new bytes32[](uint256(n_) + 1);
         for (uint32 s = 0; s <= n_; ++s) metas[s] = metaHash(s);
         metaRoot = Trees.root(metas, depth);
+    }
+
+    /// Makes op `op`'s chunk j also read weight block (n + op, j) (call before build).
+    function setWeighted(uint32 op) external {
+        weightedOp = op;
+    }
+
+    /// Digest of weight block `chunk` of the weighted op, under the weights `wseed`.
+    function weightDigest(uint256 wseed, uint32 chunk) public view returns (uint256) {
+        return uint256(keccak256(abi.encode(seed, "w", wseed, chunk))) % R;
+    }
+
+    function _blockDigests(uint256 wseed) internal view returns (bytes32[] memory ds) {
+        ds = new bytes32[](numChunks(weightedOp));
+        for (uint32 j = 0; j < ds.length; ++j) ds[j] = bytes32(weightDigest(wseed, j));
+    }
+
+    function _weightLeaves(uint256 wseed) internal view returns (bytes32[] memory ls) {
+        ls = new bytes32[](uint256(1) << depth);
+        ls[weightedOp] = Trees.root(_blockDigests(wseed), chunkDepth(weightedOp));
+    }
+
+    /// The weights root of the weights `wseed` (what the registry records for wseed 0).
+    function weightsRoot(uint256 wseed) external view returns (bytes32) {
+        return Trees.root(_weightLeaves(wseed), depth);
+    }
+
+    function blockPath(uint256 wseed, uint32 chunk) external view returns (bytes32[] memory) {
+        return Trees.path(_blockDigests(wseed), chunkDepth(weightedOp), chunk);
+    }
+
+    function weightsPath(uint256 wseed) external view returns (bytes32[] memory) {
+        return Trees.path(_weightLeaves(wseed), depth, weightedOp);
     }
 
     /// Builds the circuit table (separate from the constructor: it is the expensive part).
@@ -183,16 +218,18 @@ contract SimModel {
     function reads(uint32 op, uint32 chunk) public view returns (uint256[] memory slots, uint256[] memory chunks) {
         uint32 last = numChunks(op - 1) - 1;
         uint32 c1 = chunk < last ? chunk : last;
+        uint256 w = op == weightedOp ? 1 : 0;
         if (op == 1) {
-            slots = new uint256[](1);
-            chunks = new uint256[](1);
+            slots = new uint256[](1 + w);
+            chunks = new uint256[](1 + w);
             (slots[0], chunks[0]) = (0, c1);
         } else {
-            slots = new uint256[](2);
-            chunks = new uint256[](2);
+            slots = new uint256[](2 + w);
+            chunks = new uint256[](2 + w);
             (slots[0], chunks[0]) = (op - 1, c1);
             (slots[1], chunks[1]) = (0, 0);
         }
+        if (w == 1) (slots[slots.length - 1], chunks[chunks.length - 1]) = (uint256(n) + op, chunk);
     }
 
     function vkSeed(uint32 op, uint32 chunk) public view returns (bytes32) {
@@ -248,6 +285,7 @@ contract SimTrace {
     int32[] internal input;
     int32[] internal output;
     uint32 public junkSlot; // if set: a non-zero digest in the first padding leaf of that slot
+    uint256 public weightsSeed; // the weights this party runs the weighted op with (0: the registered ones)
 
     constructor(SimModel m_, PoseidonHarness h_, int32[] memory input_, uint32 defectOp_, uint32 defectChunk_) {
         m = m_;
@@ -255,6 +293,11 @@ contract SimTrace {
         defectOp = defectOp_;
         defectChunk = defectChunk_;
         input = input_;
+    }
+
+    /// Runs the weighted op with other weights than the registered ones (call before build).
+    function setWeights(uint256 wseed) external {
+        weightsSeed = wseed;
     }
 
     /// Puts a non-zero digest into the first padding leaf of `slot`'s chunk tree (call before build).
@@ -300,7 +343,11 @@ contract SimTrace {
     function inputDigests(uint32 op, uint32 chunk) public view returns (uint256[] memory ins) {
         (uint256[] memory slots, uint256[] memory chunks) = m.reads(op, chunk);
         ins = new uint256[](slots.length);
-        for (uint256 k = 0; k < slots.length; ++k) ins[k] = uint256(digests[uint32(slots[k])][chunks[k]]);
+        for (uint256 k = 0; k < slots.length; ++k) {
+            ins[k] = slots[k] > m.n()
+                ? m.weightDigest(weightsSeed, uint32(chunks[k]))
+                : uint256(digests[uint32(slots[k])][chunks[k]]);
+        }
     }
 
     /// What the (simulated) circuit of (op, chunk) outputs on this trace's inputs.

@@ -16,7 +16,7 @@ use zkopml_zk::{
         chunk::ChunkOp,
         linear::Gemm,
         matmul::MatMul,
-        packed_gemm::{PackedGemm, PackedGemmCircuit},
+        packed_gemm::{CommittedGemm, PackedGemm},
     },
     groth16::{circuit_info, prove, seeded_rng, setup, verify},
 };
@@ -85,9 +85,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         measure_chunk("baked weights  ", g, vec![x.clone()])?;
     }
     if which == "both" || which == "packed" {
-        let op = PackedGemm::chunk(k, cols, shift, 1, k, cols, 0)?;
-        let honest = PackedGemmCircuit::new(op.clone(), vec![x.clone()], &w, &vec![0; cols])?;
-        measure("packed weights ", PackedGemmCircuit::shape(op), honest)?;
+        let shape = PackedGemm::chunk(k, cols, shift, 1, k, cols, 0)?;
+        let op = CommittedGemm::new(shape, &w, &vec![0; cols])?;
+        measure_chunk("packed weights ", op, vec![x.clone()])?;
     }
     if which == "both" || which == "witness" {
         // the weight block column-major (W^T rows), so a chunk's columns are one contiguous run

@@ -21,7 +21,8 @@ use crate::{
     evm::{self, EvmVerifyingKey, Word},
     groth16::{self, keccak256, to_hex, Keys},
     structure::STRUCTURE_VERSION,
-    table::{op_chunk, read_chunks, ChunkRef, OpCircuit},
+    table::{op_chunk_in, read_chunks, ChunkRef, OpCircuit, WeightsMode},
+    weights::WeightsCommitment,
     ZkError,
 };
 
@@ -79,6 +80,14 @@ pub struct CircuitSet {
     /// before version 2, which [`CircuitSet::load`] refuses).
     #[serde(default)]
     pub structure_version: u32,
+    /// Where the Gemm weights are (absent, read as baked, in sets made before committed
+    /// weights existed).
+    #[serde(default)]
+    pub weights: WeightsMode,
+    /// The weights root the registry records with committed weights
+    /// ([`WeightsCommitment::root`]), hex; empty when the weights are baked.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub weights_root: String,
     /// The distinct circuits.
     pub circuits: Vec<CircuitMeta>,
     /// The table, ordered by (op, chunk).
@@ -138,6 +147,14 @@ impl CircuitSet {
     /// ([`OpCircuit::same_synthesis`]), so that a flaw in the key cannot merge two different
     /// computations: a mismatch is [`ZkError::CircuitIdentity`].
     pub fn plan(program: &Program) -> Result<(Self, Vec<OpCircuit>), ZkError> {
+        Self::plan_in(program, WeightsMode::Baked)
+    }
+
+    /// [`Self::plan`] with the Gemm weights where `weights` puts them.
+    pub fn plan_in(
+        program: &Program,
+        weights: WeightsMode,
+    ) -> Result<(Self, Vec<OpCircuit>), ZkError> {
         let mut circuits: Vec<CircuitMeta> = Vec::new();
         let mut shapes: Vec<OpCircuit> = Vec::new();
         let mut by_key: std::collections::HashMap<[u8; 32], usize> =
@@ -145,7 +162,7 @@ impl CircuitSet {
         let mut entries = Vec::new();
         for op in 1..=program.n_ops() {
             for chunk in 0..program.ops[op - 1].out.num_chunks() {
-                let (c, reads) = op_chunk(program, op, chunk)?;
+                let (c, reads) = op_chunk_in(program, op, chunk, weights)?;
                 let key = c.structure_key();
                 let k = match by_key.get(&key) {
                     Some(&k) => {
@@ -196,6 +213,8 @@ impl CircuitSet {
             circuit_root: String::new(),
             insecure_seed: None,
             structure_version: STRUCTURE_VERSION,
+            weights,
+            weights_root: String::new(),
             circuits,
             entries,
         };
@@ -246,7 +265,7 @@ impl CircuitSet {
                 let Some(meta) = self.circuits.get(e.circuit) else {
                     return Err(bad(format!("the set has {} circuits", self.circuits.len())));
                 };
-                let (c, reads) = op_chunk(program, op, chunk)?;
+                let (c, reads) = op_chunk_in(program, op, chunk, self.weights)?;
                 let reads: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
                 if reads != e.reads {
                     return Err(bad(format!(
@@ -337,7 +356,7 @@ impl CircuitSet {
                     circuit: e.circuit,
                     reason: format!("the set has {} circuits", self.circuits.len()),
                 })?;
-            let id = entry_circuit_id(program, e)?;
+            let id = entry_circuit_id(program, e, self.weights)?;
             if id != meta.id {
                 return Err(ZkError::CircuitIdentity {
                     op: e.op,
@@ -363,7 +382,7 @@ impl CircuitSet {
         if (e.op, e.chunk) == self.circuits[k].first {
             return Ok(());
         }
-        let actual = entry_circuit_id(program, e)?;
+        let actual = entry_circuit_id(program, e, self.weights)?;
         if actual != id {
             return Err(ZkError::CircuitIdentity {
                 op: e.op,
@@ -384,7 +403,22 @@ impl CircuitSet {
         seed: Option<u64>,
         progress: Progress,
     ) -> Result<Self, ZkError> {
-        let (mut set, shapes) = Self::plan(program)?;
+        Self::setup_in(program, WeightsMode::Baked, dir, seed, progress)
+    }
+
+    /// [`Self::setup`] with the Gemm weights where `weights` puts them; with committed
+    /// weights it also records the weights root.
+    pub fn setup_in(
+        program: &Program,
+        weights: WeightsMode,
+        dir: &Path,
+        seed: Option<u64>,
+        progress: Progress,
+    ) -> Result<Self, ZkError> {
+        let (mut set, shapes) = Self::plan_in(program, weights)?;
+        if weights == WeightsMode::Committed {
+            set.weights_root = to_hex(&WeightsCommitment::new(program)?.root());
+        }
         std::fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
         let total = shapes.len();
         for (k, shape) in shapes.into_iter().enumerate() {
@@ -468,6 +502,17 @@ impl CircuitSet {
             )));
         }
         set.check_table(program)?;
+        let weights_root = match set.weights {
+            WeightsMode::Baked => String::new(),
+            WeightsMode::Committed => to_hex(&WeightsCommitment::new(program)?.root()),
+        };
+        if set.weights_root != weights_root {
+            return Err(ZkError::Encoding(format!(
+                "{}: the weights root {:?} is not the model's ({weights_root:?})",
+                path.display(),
+                set.weights_root
+            )));
+        }
         Ok(set)
     }
 
@@ -530,7 +575,7 @@ impl CircuitSet {
     ) -> Result<StepProof, ZkError> {
         let index = self.leaf_index(op, chunk)?;
         let entry = &self.entries[index];
-        let (circuit, reads) = op_chunk(program, op, chunk)?;
+        let (circuit, reads) = op_chunk_in(program, op, chunk, self.weights)?;
         let reads_now: Vec<(usize, usize)> = reads.iter().map(|r| (r.slot, r.chunk)).collect();
         if reads_now != entry.reads {
             return Err(ZkError::Shape(format!(
@@ -538,16 +583,31 @@ impl CircuitSet {
             )));
         }
         let keys = self.keys(dir, entry.circuit)?;
-        let inputs = read_chunks(program, slots, &reads);
+        let n = program.n_ops();
+        let trace_reads: Vec<ChunkRef> = reads.iter().copied().filter(|r| r.slot <= n).collect();
+        let inputs = read_chunks(program, slots, &trace_reads);
         let inputs_values = inputs.clone();
         let proved = groth16::prove(&keys, ChunkCircuit::new(circuit, inputs)?, rng)?;
         let tree = self.tree()?;
+        let weights = (reads.len() > trace_reads.len())
+            .then(|| WeightsCommitment::new(program))
+            .transpose()?;
         let openings = reads
             .iter()
             .zip(&proved.public_inputs)
-            .zip(&inputs_values)
-            .map(|((r, d), v)| opening(commitment, program, op, *r, evm::fr_to_word(d), v))
-            .collect();
+            .enumerate()
+            .map(|(i, (r, d))| match &weights {
+                Some(w) if r.slot > n => weight_opening(w, op, *r, evm::fr_to_word(d)),
+                _ => Ok(opening(
+                    commitment,
+                    program,
+                    op,
+                    *r,
+                    evm::fr_to_word(d),
+                    &inputs_values[i],
+                )),
+            })
+            .collect::<Result<_, _>>()?;
         // the output of the model (slot n) is a boundary tensor: its chunk's packed bytes go
         // with the proof (their keccak is the chunk-tree leaf the game compares)
         let output_values = (op == program.n_ops()).then(|| {
@@ -647,6 +707,33 @@ fn opening(
     }
 }
 
+/// The opening of a weight block read `r` (`slot = n + op`, `chunk` its output chunk): the
+/// block digest, its path to op's blocks root (`chunk_path`) and that root's path to the
+/// weights root (`state_path`); a weight block has no metaHash (zero).
+fn weight_opening(
+    w: &WeightsCommitment,
+    op: usize,
+    r: ChunkRef,
+    digest: Word,
+) -> Result<InputOpening, ZkError> {
+    let o = w
+        .opening(op, r.chunk)
+        .ok_or_else(|| ZkError::Shape(format!("op {op} has no weight block {}", r.chunk)))?;
+    if o.digest != digest {
+        return Err(ZkError::Shape(format!(
+            "op {op} block {}: the proof's weight digest is not the committed one",
+            r.chunk
+        )));
+    }
+    Ok(InputOpening {
+        digest: to_hex(&digest),
+        values: None,
+        chunk_path: o.block_path.iter().map(|w| to_hex(w)).collect(),
+        meta_hash: to_hex(&[0u8; 32]),
+        state_path: o.weights_path.iter().map(|w| to_hex(w)).collect(),
+    })
+}
+
 fn parse_bytes(hex_str: &str) -> Result<Vec<u8>, ZkError> {
     hex::decode(hex_str.trim_start_matches("0x"))
         .map_err(|e| ZkError::Encoding(format!("hex: {e}")))
@@ -740,6 +827,20 @@ impl StepProof {
     /// output digest; at op n the output's packed bytes have the output digest and the
     /// length of that chunk, and at any other op there are none.
     pub fn check_openings(&self, program: &Program, agreed_root: &Word) -> Result<bool, ZkError> {
+        self.check_openings_with(program, agreed_root, None)
+    }
+
+    /// [`Self::check_openings`] for a model registered with committed weights: the input
+    /// `(slot n + op, chunk)`, last before the output, is op's weight block of this chunk,
+    /// opened under `weights_root` (its digest, a path to op's blocks root as long as op's
+    /// chunk tree is high, then that root at leaf `op` of a tree of `stateDepth`). Without a
+    /// weights root, a weight slot is refused.
+    pub fn check_openings_with(
+        &self,
+        program: &Program,
+        agreed_root: &Word,
+        weights_root: Option<&Word>,
+    ) -> Result<bool, ZkError> {
         let n = program.n_ops();
         let k = self.inputs.len();
         if self.op == 0
@@ -761,14 +862,53 @@ impl StepProof {
                     && evm::fr_to_word(&crate::native::chunk_digest(&values))
                         == parse_word(digest)?)
             };
+        let words = |v: &[String]| {
+            v.iter()
+                .map(|w| parse_word(w))
+                .collect::<Result<Vec<Word>, _>>()
+        };
+        let height_of = |chunks: usize| chunks.max(1).next_power_of_two().trailing_zeros() as usize;
         for (i, o) in self.inputs.iter().enumerate() {
             let (slot, chunk) = (self.input_slots[i], self.input_chunks[i]);
-            if slot >= self.op || parse_word(&self.public_inputs[i])? != parse_word(&o.digest)? {
+            if parse_word(&self.public_inputs[i])? != parse_word(&o.digest)? {
+                return Ok(false);
+            }
+            if slot > n {
+                let Some(weights_root) = weights_root else {
+                    return Ok(false);
+                };
+                let own = program.ops[self.op - 1].out.num_chunks();
+                if slot != n + self.op
+                    || chunk != self.chunk
+                    || i + 1 != k
+                    || o.values.is_some()
+                    || parse_word(&o.meta_hash)? != [0u8; 32]
+                    || o.chunk_path.len() != height_of(own)
+                    || o.state_path.len() != program.state_depth() as usize
+                {
+                    return Ok(false);
+                }
+                let blocks_root = zkopml_exec::commit::root_from_path(
+                    &parse_word(&o.digest)?,
+                    chunk,
+                    &words(&o.chunk_path)?,
+                );
+                if !zkopml_exec::commit::verify_path(
+                    &blocks_root,
+                    self.op,
+                    &words(&o.state_path)?,
+                    weights_root,
+                ) {
+                    return Ok(false);
+                }
+                continue;
+            }
+            if slot >= self.op {
                 return Ok(false);
             }
             let spec = program.slot_spec(slot);
             let chunks = spec.num_chunks();
-            let height = chunks.max(1).next_power_of_two().trailing_zeros() as usize;
+            let height = height_of(chunks);
             if chunk >= chunks
                 || o.chunk_path.len() != height
                 || parse_word(&o.meta_hash)? != zkopml_exec::commit::meta_hash(spec)
@@ -785,11 +925,6 @@ impl StepProof {
                 }
                 (Leaves::Poseidon, None) => parse_word(&o.digest)?,
                 _ => return Ok(false),
-            };
-            let words = |v: &[String]| {
-                v.iter()
-                    .map(|w| parse_word(w))
-                    .collect::<Result<Vec<Word>, _>>()
             };
             let chunks_root =
                 zkopml_exec::commit::root_from_path(&leaf, chunk, &words(&o.chunk_path)?);
@@ -815,8 +950,12 @@ impl StepProof {
 }
 
 /// The circuit id (hash of the R1CS, [`groth16::circuit_info`]) of the chunk of an entry.
-fn entry_circuit_id(program: &Program, e: &TableEntry) -> Result<String, ZkError> {
-    let (c, _) = op_chunk(program, e.op, e.chunk)?;
+fn entry_circuit_id(
+    program: &Program,
+    e: &TableEntry,
+    weights: WeightsMode,
+) -> Result<String, ZkError> {
+    let (c, _) = op_chunk_in(program, e.op, e.chunk, weights)?;
     Ok(groth16::circuit_info(ChunkCircuit::shape(c))?.id_hex())
 }
 

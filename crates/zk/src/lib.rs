@@ -33,6 +33,7 @@ pub mod qap;
 pub mod structure;
 pub mod table;
 pub mod vectors;
+pub mod weights;
 
 pub use error::ZkError;
 

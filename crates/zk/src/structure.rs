@@ -31,6 +31,7 @@ use crate::circuits::{
     lane::{LaneKind, Lanes},
     matmul::MatMul,
     movement::{Movement, Source},
+    packed_gemm::CommittedGemm,
     pointwise::{Arg, Cmp, PointKind, Pointwise},
     reduce::{Reduce, ReduceKind},
     relu::Relu,
@@ -473,5 +474,23 @@ mod tests {
             key(&Source::Const(0))
         );
         assert_ne!(key(&PointKind::CastBool), key(&PointKind::Not),);
+    }
+}
+
+/// Only the shape, and of it what the synthesis reads (positions relative to the chunk): a
+/// committed Gemm's weights are a witness, so layers of the same shape share one circuit.
+impl Canon for CommittedGemm {
+    fn canon(&self, e: &mut Enc) {
+        let s = &self.shape;
+        s.x_lens.canon(e);
+        s.k.canon(e);
+        s.shift.canon(e);
+        s.c_len.canon(e);
+        let spans: Vec<((usize, usize), usize)> = s
+            .relative_row_spans()
+            .into_iter()
+            .map(|(row, from, to)| ((row, from), to))
+            .collect();
+        spans.canon(e);
     }
 }

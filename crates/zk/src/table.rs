@@ -25,6 +25,7 @@ use crate::{
         linear::{Conv, ConvShape, Gemm},
         matmul::MatMul,
         movement::{Movement, Source},
+        packed_gemm::{CommittedGemm, PackedGemm},
         pointwise::{Cmp, PointKind, Pointwise},
         reduce::{Reduce, ReduceKind},
         relu::Relu,
@@ -71,6 +72,22 @@ pub enum OpCircuit {
     Lanes(Lanes),
     /// MatMul of two trace tensors.
     MatMul(MatMul),
+    /// Gemm with its weights a witness bound by a weight block digest
+    /// ([`WeightsMode::Committed`]).
+    CommittedGemm(CommittedGemm),
+}
+
+/// Where Gemm weights live: in the circuit (one circuit per layer and chunk), or in a weight
+/// block that the step proof opens under the model's weights root (one circuit per shape;
+/// docs/zk.md "Weights as witnesses").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeightsMode {
+    /// Constants of the circuit (every model registered so far).
+    #[default]
+    Baked,
+    /// A witness: Gemm chunks read a weight block (slot `n + op`, chunk = the output chunk).
+    Committed,
 }
 
 macro_rules! dispatch {
@@ -87,6 +104,7 @@ macro_rules! dispatch {
             OpCircuit::DynGather($c) => $e,
             OpCircuit::Lanes($c) => $e,
             OpCircuit::MatMul($c) => $e,
+            OpCircuit::CommittedGemm($c) => $e,
         }
     };
 }
@@ -108,6 +126,20 @@ impl ChunkOp for OpCircuit {
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
         dispatch!(self, c => c.synthesize(cs, inputs))
     }
+    fn block_len(&self) -> usize {
+        dispatch!(self, c => c.block_len())
+    }
+    fn block(&self) -> Vec<Fr> {
+        dispatch!(self, c => c.block())
+    }
+    fn synthesize_with_block(
+        &self,
+        cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+        block: &[ark_r1cs_std::fields::fp::FpVar<Fr>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        dispatch!(self, c => c.synthesize_with_block(cs, inputs, block))
+    }
 }
 
 impl OpCircuit {
@@ -125,6 +157,7 @@ impl OpCircuit {
             OpCircuit::DynGather(_) => "DynGather",
             OpCircuit::Lanes(_) => "Lanes",
             OpCircuit::MatMul(_) => "MatMul",
+            OpCircuit::CommittedGemm(_) => "CommittedGemm",
         }
     }
 
@@ -142,6 +175,7 @@ impl OpCircuit {
             OpCircuit::DynGather(_) => 8,
             OpCircuit::Lanes(_) => 9,
             OpCircuit::MatMul(_) => 10,
+            OpCircuit::CommittedGemm(_) => 11,
         }
     }
 
@@ -170,6 +204,7 @@ impl OpCircuit {
             OpCircuit::DynGather(c) => c.canon(&mut e),
             OpCircuit::Lanes(c) => c.canon(&mut e),
             OpCircuit::MatMul(c) => c.canon(&mut e),
+            OpCircuit::CommittedGemm(c) => c.canon(&mut e),
         }
         e.finish()
     }
@@ -192,6 +227,12 @@ impl OpCircuit {
                     && a.shift == b.shift
                     && a.y_len == b.y_len
                     && (0..a.y_len).all(|p| a.output_taps(p) == b.output_taps(p))
+            }
+            (OpCircuit::CommittedGemm(a), OpCircuit::CommittedGemm(b)) => {
+                a.shape.x_lens == b.shape.x_lens
+                    && (a.shape.k, a.shape.shift, a.shape.c_len)
+                        == (b.shape.k, b.shape.shift, b.shape.c_len)
+                    && a.shape.relative_row_spans() == b.shape.relative_row_spans()
             }
             (a, b) => a == b,
         }
@@ -310,11 +351,32 @@ fn unsupported(op: usize, node: &QNode, why: &str) -> ZkError {
 }
 
 /// The circuit of operator `op` (1-based) restricted to output chunk `chunk`, and the input
-/// chunks it reads in public-input order.
+/// chunks it reads in public-input order, with the weights baked in.
 pub fn op_chunk(
     program: &Program,
     op: usize,
     chunk: usize,
+) -> Result<(OpCircuit, Vec<ChunkRef>), ZkError> {
+    op_chunk_in(program, op, chunk, WeightsMode::Baked)
+}
+
+/// The most weights a committed Gemm chunk may read: about 25 s and 2 GB to prove on the
+/// 2-core reference machine (docs/zk.md "Weights as witnesses").
+pub const MAX_BLOCK_WEIGHTS: usize = 27_000;
+
+/// The weight slot of operator `op` in a program of `n` operators: `n + op`. Its chunk `j`
+/// is the weight block of output chunk `j`.
+pub fn weight_slot(n: usize, op: usize) -> usize {
+    n + op
+}
+
+/// [`op_chunk`] with the weights where `mode` puts them. A committed Gemm reads, after its
+/// input chunks, the weight block `(weight_slot(n, op), chunk)`.
+pub fn op_chunk_in(
+    program: &Program,
+    op: usize,
+    chunk: usize,
+    mode: WeightsMode,
 ) -> Result<(OpCircuit, Vec<ChunkRef>), ZkError> {
     if op == 0 || op > program.n_ops() {
         return Err(ZkError::Shape(format!(
@@ -379,6 +441,37 @@ pub fn op_chunk(
             }
             let (k, n) = (weight.shape[0], weight.shape[1]);
             let rows = x.numel() / k;
+            let slot = slot_of(node, 0).expect("checked");
+            if mode == WeightsMode::Committed {
+                let shape =
+                    PackedGemm::chunk(k, n, *shift, rows, x.chunk_len, node.out.chunk_len, chunk)
+                        .map_err(|e| unsupported(op, node, &e.to_string()))?;
+                if shape.c_len * k > MAX_BLOCK_WEIGHTS {
+                    return Err(unsupported(
+                        op,
+                        node,
+                        &format!(
+                            "a committed-weights chunk would read {} weights ({} columns of {k}); \
+                             the limit is {MAX_BLOCK_WEIGHTS}: compile with shorter output chunks",
+                            shape.c_len * k,
+                            shape.c_len
+                        ),
+                    ));
+                }
+                let x_first = shape.x_start / x.chunk_len;
+                let refs = (0..shape.x_lens.len())
+                    .map(|i| ChunkRef {
+                        slot,
+                        chunk: x_first + i,
+                    })
+                    .chain([ChunkRef {
+                        slot: weight_slot(program.n_ops(), op),
+                        chunk,
+                    }])
+                    .collect();
+                let c = CommittedGemm::new(shape, &weight.data, bias)?;
+                return Ok((OpCircuit::CommittedGemm(c), refs));
+            }
             let g = Gemm::chunk(
                 weight.data.clone(),
                 k,
@@ -390,7 +483,6 @@ pub fn op_chunk(
                 node.out.chunk_len,
                 chunk,
             );
-            let slot = slot_of(node, 0).expect("checked");
             let refs = g
                 .x_chunks
                 .iter()

@@ -1,9 +1,10 @@
 //! The shape every operator circuit shares: an operator restricted to one output chunk.
 //!
 //! Public inputs, in order: the digests of the input chunks the output chunk reads (in the
-//! circuit table's order, `docs/commitments.md`), then the digest of the output chunk.
-//! Witness: the input chunks' values. The output is computed in the circuit by the operator,
-//! so a proof exists only for the true output.
+//! circuit table's order, `docs/commitments.md`), then, for an operator with committed weights
+//! (docs/zk.md "Weights as witnesses"), the digest of its weight block, then the digest of the
+//! output chunk. Witness: the input chunks' values (and the block's elements). The output is
+//! computed in the circuit by the operator, so a proof exists only for the true output.
 //!
 //! ```text
 //! x_k   = alloc_chunk(len_k)              32 constraints per value (range check)
@@ -12,6 +13,7 @@
 //! ```
 
 use crate::{
+    circuits::packed_gemm::{weight_block_digest, weight_block_digest_var},
     gadgets::{
         digest::{alloc_chunk, chunk_digest_var},
         signed::SignedVar,
@@ -42,6 +44,29 @@ pub trait ChunkOp: Clone {
         cs: &ConstraintSystemRef<Fr>,
         inputs: &[Vec<SignedVar<Fr>>],
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError>;
+
+    /// Elements of the weight block the operator reads besides its input chunks (0: it has
+    /// none, its weights are constants of the circuit). The block's digest
+    /// ([`crate::circuits::packed_gemm::weight_block_digest`]) is a public input.
+    fn block_len(&self) -> usize {
+        0
+    }
+
+    /// The weight block's elements (`block_len` of them).
+    fn block(&self) -> Vec<Fr> {
+        Vec::new()
+    }
+
+    /// [`Self::synthesize`] for an operator with a weight block, given its elements.
+    fn synthesize_with_block(
+        &self,
+        cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+        block: &[FpVar<Fr>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        debug_assert!(block.is_empty());
+        self.synthesize(cs, inputs)
+    }
 }
 
 /// The circuit of a [`ChunkOp`]: `[d_1, …, d_r, d_out]` public.
@@ -83,13 +108,15 @@ impl<O: ChunkOp> ChunkCircuit<O> {
         }
     }
 
-    /// `[digest(x_1), …, digest(x_r), digest(op(x))]`, natively.
+    /// `[digest(x_1), …, digest(x_r), (digest(block),) digest(op(x))]`, natively.
     pub fn public_inputs(op: &O, inputs: &[Vec<i32>]) -> Result<Vec<Fr>, ZkError> {
         check_lens(op, inputs)?;
         let output = op.evaluate(inputs)?;
+        let block = (op.block_len() > 0).then(|| weight_block_digest(&op.block()));
         Ok(inputs
             .iter()
             .map(|x| chunk_digest(x))
+            .chain(block)
             .chain([chunk_digest(&output)])
             .collect())
     }
@@ -117,7 +144,8 @@ impl<O: ChunkOp> ConstraintSynthesizer<Fr> for ChunkCircuit<O> {
         if let Some(inputs) = &self.inputs {
             check_lens(&self.op, inputs).map_err(|_| SynthesisError::Unsatisfiable)?;
         }
-        let publics = (0..=lens.len())
+        let block_len = self.op.block_len();
+        let publics = (0..=lens.len() + usize::from(block_len > 0))
             .map(|k| {
                 FpVar::new_input(cs.clone(), || {
                     self.claim
@@ -132,7 +160,19 @@ impl<O: ChunkOp> ConstraintSynthesizer<Fr> for ChunkCircuit<O> {
             .enumerate()
             .map(|(k, &len)| alloc_chunk(&cs, len, self.inputs.as_ref().map(|i| i[k].as_slice())))
             .collect::<Result<Vec<_>, _>>()?;
-        let y = self.op.synthesize(&cs, &xs)?;
+        // the block's values come with a witness only (setup knows the shape alone)
+        let block_values = self.inputs.as_ref().map(|_| self.op.block());
+        let block = (0..block_len)
+            .map(|i| {
+                FpVar::new_witness(cs.clone(), || {
+                    block_values
+                        .as_ref()
+                        .and_then(|b| b.get(i).copied())
+                        .ok_or(SynthesisError::AssignmentMissing)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let y = self.op.synthesize_with_block(&cs, &xs, &block)?;
         assert_eq!(
             y.len(),
             self.op.output_len(),
@@ -141,7 +181,10 @@ impl<O: ChunkOp> ConstraintSynthesizer<Fr> for ChunkCircuit<O> {
         for (x, d) in xs.iter().zip(&publics) {
             chunk_digest_var(x)?.enforce_equal(d)?;
         }
-        chunk_digest_var(&y)?.enforce_equal(&publics[lens.len()])?;
+        if block_len > 0 {
+            weight_block_digest_var(&block)?.enforce_equal(&publics[lens.len()])?;
+        }
+        chunk_digest_var(&y)?.enforce_equal(publics.last().expect("an output digest"))?;
         Ok(())
     }
 }

@@ -25,19 +25,18 @@
 //! The weight block digest: `h_0 = n` (the element count), `h_{b+1} = Poseidon12(h_b,
 //! e_{11b}, …, e_{11b+10})` (circomlib parameters, missing elements 0), the last `h`.
 
+use super::chunk::ChunkOp;
 use crate::{
     gadgets::{
-        digest::{alloc_chunk, chunk_digest_var},
         lincomb,
         poseidon::poseidon_var_sparse,
-        signed::{int_to_field, SignedVar},
+        signed::{field_to_int, int_to_field, SignedVar},
     },
-    native::chunk_digest,
     Fr, ZkError,
 };
 use ark_ff::{One, Zero};
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
-use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use light_poseidon::{Poseidon, PoseidonHasher};
 use num_bigint::BigInt;
 use zkopml_model::fixed::shift_round;
@@ -138,34 +137,13 @@ impl PackedGemm {
         self.groups() * (self.k + 1)
     }
 
-    /// The weight block of this chunk, from `w [K, N]` row-major and `bias [N]`.
-    pub fn weight_block(&self, weight: &[i64], bias: &[i64]) -> Result<Vec<Fr>, ZkError> {
-        if weight.len() != self.k * self.n || bias.len() != self.n {
-            return Err(ZkError::Shape(format!(
-                "weights of {} and bias of {} values for a [{}, {}] Gemm",
-                weight.len(),
-                bias.len(),
-                self.k,
-                self.n
-            )));
-        }
-        let column = |g: usize, i: usize| {
-            let c = self.c_start + g * COLUMNS_PER_ELEMENT + i;
-            (c < self.n).then_some(c)
-        };
-        let pack = |g: usize, value: &dyn Fn(usize) -> i64| -> Fr {
-            let v: BigInt = (0..COLUMNS_PER_ELEMENT)
-                .filter_map(|i| column(g, i).map(|c| BigInt::from(value(c)) << (DIGIT_BITS * i)))
-                .sum();
-            int_to_field(&v)
-        };
-        Ok((0..self.groups())
-            .flat_map(|g| {
-                std::iter::once(pack(g, &|c| bias[c]))
-                    .chain((0..self.k).map(move |t| pack(g, &|c| weight[t * self.n + c])))
-                    .collect::<Vec<_>>()
-            })
-            .collect())
+    /// [`Self::row_spans`] with each row as the position of `x[r, 0]` among the values read:
+    /// what the synthesis depends on.
+    pub fn relative_row_spans(&self) -> Vec<(usize, usize, usize)> {
+        self.row_spans()
+            .into_iter()
+            .map(|(r, from, to)| (r * self.k - self.x_start, from, to))
+            .collect()
     }
 
     /// The rows of the chunk and, per row, the block columns `[from, to)` it outputs.
@@ -180,27 +158,68 @@ impl PackedGemm {
             })
             .collect()
     }
+}
 
-    /// The output chunk natively, as the executor computes it: an error where it would refuse.
-    pub fn evaluate(
-        &self,
-        x: &[Vec<i32>],
-        weight: &[i64],
-        bias: &[i64],
-    ) -> Result<Vec<i32>, ZkError> {
-        let x: Vec<i32> = x.concat();
-        let mut out = Vec::with_capacity(self.y_len);
-        for (r, from, to) in self.row_spans() {
+/// A [`PackedGemm`] chunk with its block's weights: a [`ChunkOp`] whose weights are a
+/// witness. Only the shape enters the circuit's structure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedGemm {
+    /// The shape.
+    pub shape: PackedGemm,
+    /// The block's columns of `w`: `[K, c_len]` row-major, 0 in the padding columns.
+    pub weight: Vec<i64>,
+    /// The block's biases (`c_len`, 0 in the padding).
+    pub bias: Vec<i64>,
+}
+
+impl CommittedGemm {
+    /// The chunk's block of `w [K, N]` (row-major) and `bias [N]`.
+    pub fn new(shape: PackedGemm, weight: &[i64], bias: &[i64]) -> Result<Self, ZkError> {
+        let (k, n) = (shape.k, shape.n);
+        if weight.len() != k * n || bias.len() != n {
+            return Err(ZkError::Shape(format!(
+                "weights of {} and bias of {} values for a [{k}, {n}] Gemm",
+                weight.len(),
+                bias.len(),
+            )));
+        }
+        let column = |b: usize| Some(shape.c_start + b).filter(|&c| c < n);
+        let cols = shape.c_len;
+        Ok(Self {
+            weight: (0..k * cols)
+                .map(|i| column(i % cols).map_or(0, |c| weight[(i / cols) * n + c]))
+                .collect(),
+            bias: (0..cols)
+                .map(|b| column(b).map_or(0, |c| bias[c]))
+                .collect(),
+            shape,
+        })
+    }
+}
+
+impl ChunkOp for CommittedGemm {
+    fn input_lens(&self) -> Vec<usize> {
+        self.shape.x_lens.clone()
+    }
+
+    fn output_len(&self) -> usize {
+        self.shape.y_len
+    }
+
+    fn evaluate(&self, inputs: &[Vec<i32>]) -> Result<Vec<i32>, ZkError> {
+        let s = &self.shape;
+        let x: Vec<i32> = inputs.concat();
+        let mut out = Vec::with_capacity(s.y_len);
+        for (r, from, to) in s.row_spans() {
+            let base = r * s.k - s.x_start;
             for b in from..to {
-                let c = self.c_start + b;
-                let base = r * self.k - self.x_start;
-                let acc: i128 = bias[c] as i128
-                    + (0..self.k)
-                        .map(|t| x[base + t] as i128 * weight[t * self.n + c] as i128)
+                let acc: i128 = self.bias[b] as i128
+                    + (0..s.k)
+                        .map(|t| x[base + t] as i128 * self.weight[t * s.c_len + b] as i128)
                         .sum::<i128>();
                 let acc = i64::try_from(acc)
                     .map_err(|_| ZkError::Synthesis(SynthesisError::Unsatisfiable))?;
-                let y = shift_round(acc, self.shift);
+                let y = shift_round(acc, s.shift);
                 let index = out.len();
                 out.push(
                     i32::try_from(y).map_err(|_| ZkError::ValueOutOfRange { index, value: y })?,
@@ -209,128 +228,56 @@ impl PackedGemm {
         }
         Ok(out)
     }
-}
 
-/// The weight block digest (module docs), natively.
-pub fn weight_block_digest(elements: &[Fr]) -> Fr {
-    let mut hasher =
-        Poseidon::<Fr>::new_circom(BLOCK_ELEMENTS_PER_CALL + 1).expect("width 13 is supported");
-    let mut h = Fr::from(elements.len() as u64);
-    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
-        let mut inputs = [Fr::zero(); BLOCK_ELEMENTS_PER_CALL + 1];
-        inputs[0] = h;
-        inputs[1..1 + block.len()].copy_from_slice(block);
-        h = hasher.hash(&inputs).expect("twelve inputs");
-    }
-    h
-}
-
-fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
-    let mut h = FpVar::Constant(Fr::from(elements.len() as u64));
-    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
-        let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
-        inputs[0] = h;
-        inputs[1..1 + block.len()].clone_from_slice(block);
-        h = poseidon_var_sparse(&inputs)?;
-    }
-    Ok(h)
-}
-
-/// The circuit of a [`PackedGemm`] chunk: `[d_x1, …, d_xr, d_weights, d_out]` public.
-#[derive(Clone, Debug)]
-pub struct PackedGemmCircuit {
-    op: PackedGemm,
-    witness: Option<(Vec<Vec<i32>>, Vec<Fr>)>,
-    claim: Option<Vec<Fr>>,
-}
-
-impl PackedGemmCircuit {
-    /// The circuit without a witness (setup, circuit identity).
-    pub fn shape(op: PackedGemm) -> Self {
-        Self {
-            op,
-            witness: None,
-            claim: None,
-        }
+    fn block_len(&self) -> usize {
+        self.shape.block_len()
     }
 
-    /// The honest statement for these input chunks and weights.
-    pub fn new(
-        op: PackedGemm,
-        x: Vec<Vec<i32>>,
-        weight: &[i64],
-        bias: &[i64],
-    ) -> Result<Self, ZkError> {
-        let block = op.weight_block(weight, bias)?;
-        let y = op.evaluate(&x, weight, bias)?;
-        let claim = x
-            .iter()
-            .map(|c| chunk_digest(c))
-            .chain([weight_block_digest(&block), chunk_digest(&y)])
-            .collect();
-        Ok(Self::with_claim(op, x, block, claim))
-    }
-
-    /// A statement about posted digests, provable only if they are those of `x`, of `block`
-    /// and of the output.
-    pub fn with_claim(op: PackedGemm, x: Vec<Vec<i32>>, block: Vec<Fr>, claim: Vec<Fr>) -> Self {
-        Self {
-            op,
-            witness: Some((x, block)),
-            claim: Some(claim),
-        }
-    }
-}
-
-impl ConstraintSynthesizer<Fr> for PackedGemmCircuit {
-    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let op = &self.op;
-        let publics = (0..op.x_lens.len() + 2)
-            .map(|k| {
-                FpVar::new_input(cs.clone(), || {
-                    self.claim
-                        .as_ref()
-                        .and_then(|c| c.get(k).copied())
-                        .ok_or(SynthesisError::AssignmentMissing)
-                })
+    /// Per group of three columns, the bias element then one element per `t < K`.
+    fn block(&self) -> Vec<Fr> {
+        let s = &self.shape;
+        let pack = |g: usize, value: &dyn Fn(usize) -> i64| -> Fr {
+            let v: BigInt = (0..COLUMNS_PER_ELEMENT)
+                .map(|i| BigInt::from(value(g * COLUMNS_PER_ELEMENT + i)) << (DIGIT_BITS * i))
+                .sum();
+            int_to_field(&v)
+        };
+        (0..s.groups())
+            .flat_map(|g| {
+                std::iter::once(pack(g, &|b| self.bias[b]))
+                    .chain((0..s.k).map(move |t| pack(g, &|b| self.weight[t * s.c_len + b])))
+                    .collect::<Vec<_>>()
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Some((x, block)) = &self.witness {
-            let lens: Vec<usize> = x.iter().map(Vec::len).collect();
-            if lens != op.x_lens || block.len() != op.block_len() {
-                return Err(SynthesisError::Unsatisfiable);
-            }
-        }
-        let xs = op
-            .x_lens
-            .iter()
-            .enumerate()
-            .map(|(k, &len)| {
-                alloc_chunk(
-                    &cs,
-                    len,
-                    self.witness.as_ref().map(|(x, _)| x[k].as_slice()),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let block = (0..op.block_len())
-            .map(|i| {
-                FpVar::new_witness(cs.clone(), || {
-                    self.witness
-                        .as_ref()
-                        .map(|(_, b)| b[i])
-                        .ok_or(SynthesisError::AssignmentMissing)
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
+
+    fn synthesize(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        _inputs: &[Vec<SignedVar<Fr>>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        // the weights are the block's: only synthesize_with_block can compute the output
+        Err(SynthesisError::AssignmentMissing)
+    }
+
+    fn synthesize_with_block(
+        &self,
+        cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+        block: &[FpVar<Fr>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        let op = &self.shape;
+        assert_eq!(block.len(), op.block_len(), "the weight block's length");
         // one variable per input value, read by every group's products
-        let x: Vec<FpVar<Fr>> = xs
+        let x: Vec<FpVar<Fr>> = inputs
             .iter()
             .flatten()
             .map(|v| v.materialize().map(|m| m.value().clone()))
             .collect::<Result<_, _>>()?;
-
         let base = int_to_field::<Fr>(&(BigInt::one() << DIGIT_BITS));
+        let powers: Vec<Fr> = std::iter::successors(Some(Fr::one()), |p| Some(*p * base))
+            .take(COLUMNS_PER_ELEMENT)
+            .collect();
         let bound: BigInt = (BigInt::one() << 62) + (BigInt::one() << 45);
         let mut y = Vec::with_capacity(op.y_len);
         for (r, from, to) in op.row_spans() {
@@ -349,35 +296,49 @@ impl ConstraintSynthesizer<Fr> for PackedGemmCircuit {
                 let mut digits = Vec::with_capacity(COLUMNS_PER_ELEMENT);
                 for i in 0..COLUMNS_PER_ELEMENT {
                     let acc = FpVar::new_witness(cs.clone(), || {
-                        let s = crate::gadgets::signed::field_to_int(sum.value()?);
+                        let s = field_to_int(sum.value()?);
                         Ok(int_to_field::<Fr>(&balanced_digit(&s, i)))
                     })?;
                     let acc = SignedVar::assume_in_range(acc, -bound.clone(), bound.clone());
                     let q = acc.shift_round(op.shift, 32)?;
-                    let b = g * COLUMNS_PER_ELEMENT + i;
-                    if (from..to).contains(&b) {
+                    if (from..to).contains(&(g * COLUMNS_PER_ELEMENT + i)) {
                         y.push(q);
                     }
                     digits.push(acc);
                 }
-                let mut power = Fr::one();
                 let mut back: Vec<(Fr, &FpVar<Fr>)> = vec![(-Fr::one(), &sum)];
-                let mut powers = Vec::new();
-                for _ in 0..COLUMNS_PER_ELEMENT {
-                    powers.push(power);
-                    power *= base;
-                }
                 back.extend(powers.iter().copied().zip(digits.iter().map(|d| d.value())));
                 lincomb(&back, Fr::zero()).enforce_equal(&FpVar::Constant(Fr::zero()))?;
             }
         }
-        for (x, d) in xs.iter().zip(&publics) {
-            chunk_digest_var(x)?.enforce_equal(d)?;
-        }
-        weight_block_digest_var(&block)?.enforce_equal(&publics[op.x_lens.len()])?;
-        chunk_digest_var(&y)?.enforce_equal(&publics[op.x_lens.len() + 1])?;
-        Ok(())
+        Ok(y)
     }
+}
+
+/// The weight block digest (module docs), natively.
+pub fn weight_block_digest(elements: &[Fr]) -> Fr {
+    let mut hasher =
+        Poseidon::<Fr>::new_circom(BLOCK_ELEMENTS_PER_CALL + 1).expect("width 13 is supported");
+    let mut h = Fr::from(elements.len() as u64);
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = [Fr::zero(); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].copy_from_slice(block);
+        h = hasher.hash(&inputs).expect("twelve inputs");
+    }
+    h
+}
+
+/// The weight block digest in the circuit.
+pub fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
+    let mut h = FpVar::Constant(Fr::from(elements.len() as u64));
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].clone_from_slice(block);
+        h = poseidon_var_sparse(&inputs)?;
+    }
+    Ok(h)
 }
 
 /// Digit `i` of `s` in balanced base `2^64` (digits in `[-2^63, 2^63)`).
@@ -397,13 +358,15 @@ fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::circuits::{chunk::ChunkCircuit, linear::Gemm};
     use crate::groth16::{prove, seeded_rng, setup, verify};
-    use ark_relations::gr1cs::ConstraintSystem;
+    use crate::native::chunk_digest;
+    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 
-    fn satisfied(c: PackedGemmCircuit) -> (bool, usize) {
+    fn satisfied(c: ChunkCircuit<CommittedGemm>) -> bool {
         let cs = ConstraintSystem::<Fr>::new_ref();
         c.generate_constraints(cs.clone()).unwrap();
-        (cs.is_satisfied().unwrap(), cs.num_constraints())
+        cs.is_satisfied().unwrap()
     }
 
     /// Weights below `2^w_bits` (a third negative) and biases up to `2^(w_bits + 12)`.
@@ -432,8 +395,8 @@ mod tests {
         let (w, b) = layer(k, n, 7, if shift >= 8 { 19 } else { 4 });
         let x = input(rows * k);
         for chunk in 0..(rows * n).div_ceil(y_chunk) {
-            let op = PackedGemm::chunk(k, n, shift, rows, x_chunk, y_chunk, chunk).unwrap();
-            let baked = crate::circuits::linear::Gemm::chunk(
+            let shape = PackedGemm::chunk(k, n, shift, rows, x_chunk, y_chunk, chunk).unwrap();
+            let baked = Gemm::chunk(
                 w.clone(),
                 k,
                 n,
@@ -444,71 +407,54 @@ mod tests {
                 y_chunk,
                 chunk,
             );
-            assert_eq!(op.x_lens, baked.x_lens);
-            let xs: Vec<Vec<i32>> = op
+            assert_eq!(shape.x_lens, baked.x_lens);
+            let xs: Vec<Vec<i32>> = shape
                 .x_lens
                 .iter()
-                .scan(op.x_start, |at, &len| {
+                .scan(shape.x_start, |at, &len| {
                     let c = x[*at..*at + len].to_vec();
                     *at += len;
                     Some(c)
                 })
                 .collect();
-            let y = op.evaluate(&xs, &w, &b).unwrap();
-            use crate::circuits::chunk::ChunkOp;
+            let op = CommittedGemm::new(shape.clone(), &w, &b).unwrap();
+            let y = op.evaluate(&xs).unwrap();
             assert_eq!(y, baked.evaluate(&xs).unwrap(), "chunk {chunk}");
-            let honest = PackedGemmCircuit::new(op.clone(), xs.clone(), &w, &b).unwrap();
-            assert!(satisfied(honest.clone()).0, "chunk {chunk}");
+            let claim = ChunkCircuit::public_inputs(&op, &xs).unwrap();
+            assert_eq!(claim.len(), xs.len() + 2);
+            assert!(satisfied(
+                ChunkCircuit::new(op.clone(), xs.clone()).unwrap()
+            ));
 
-            // the prover's own weights (one weight changed) under the registered digest
-            let claim = honest.claim.clone().unwrap();
+            // the prover's own weights (one weight of the block changed) under the registered
+            // weight digest: with the registered output, and with the output they give
             let mut other = w.clone();
-            other[op.c_start] += 1;
-            let block = op.weight_block(&other, &b).unwrap();
-            assert!(
-                !satisfied(PackedGemmCircuit::with_claim(
-                    op.clone(),
-                    xs.clone(),
-                    block.clone(),
-                    claim.clone()
-                ))
-                .0
-            );
-            // ... and with the output they give, under the registered digest
-            let y_other = op.evaluate(&xs, &other, &b).unwrap();
+            other[shape.c_start] += 1;
+            let cheat = CommittedGemm::new(shape.clone(), &other, &b).unwrap();
+            let y_other = cheat.evaluate(&xs).unwrap();
+            assert!(!satisfied(ChunkCircuit::with_claim(
+                cheat.clone(),
+                xs.clone(),
+                claim.clone()
+            )));
             let mut claim2 = claim.clone();
             *claim2.last_mut().unwrap() = chunk_digest(&y_other);
-            assert!(
-                !satisfied(PackedGemmCircuit::with_claim(
-                    op.clone(),
-                    xs.clone(),
-                    block.clone(),
-                    claim2
-                ))
-                .0
-            );
-            // ... and consistent with their own weight digest: satisfiable, so only the
-            // registry's opening of the digest stops it
-            let mut claim3 = claim.clone();
-            let nx = op.x_lens.len();
-            claim3[nx] = weight_block_digest(&block);
-            *claim3.last_mut().unwrap() = chunk_digest(&y_other);
-            assert!(
-                satisfied(PackedGemmCircuit::with_claim(
-                    op.clone(),
-                    xs.clone(),
-                    block,
-                    claim3
-                ))
-                .0
-            );
+            assert!(!satisfied(ChunkCircuit::with_claim(
+                cheat.clone(),
+                xs.clone(),
+                claim2
+            )));
+            // with their own weight digest it is a true statement about other weights: only
+            // the opening of the digest under the registry's weights root refuses it
+            let own = ChunkCircuit::public_inputs(&cheat, &xs).unwrap();
+            assert_ne!(own[xs.len()], claim[xs.len()]);
+            assert!(satisfied(ChunkCircuit::with_claim(cheat, xs.clone(), own)));
             // a wrong output
             let mut bad = y.clone();
             bad[0] += 1;
-            let mut claim4 = claim;
-            *claim4.last_mut().unwrap() = chunk_digest(&bad);
-            let block = op.weight_block(&w, &b).unwrap();
-            assert!(!satisfied(PackedGemmCircuit::with_claim(op, xs, block, claim4)).0);
+            let mut claim3 = claim;
+            *claim3.last_mut().unwrap() = chunk_digest(&bad);
+            assert!(!satisfied(ChunkCircuit::with_claim(op, xs, claim3)));
         }
     }
 
@@ -539,37 +485,47 @@ mod tests {
 
     #[test]
     fn an_overflowing_output_is_unprovable() {
-        let op = PackedGemm::chunk(2, 3, 0, 1, 2, 3, 0).unwrap();
-        let (w, b) = (vec![1 << 18; 6], vec![0; 3]);
+        let shape = PackedGemm::chunk(2, 3, 0, 1, 2, 3, 0).unwrap();
+        let op = CommittedGemm::new(shape, &[1 << 18; 6], &[0; 3]).unwrap();
         let x = vec![vec![1 << 20, 1 << 20]];
         assert!(matches!(
-            op.evaluate(&x, &w, &b),
+            op.evaluate(&x),
             Err(ZkError::ValueOutOfRange { .. })
         ));
-        let block = op.weight_block(&w, &b).unwrap();
         let claim = vec![
             chunk_digest(&x[0]),
-            weight_block_digest(&block),
+            weight_block_digest(&op.block()),
             chunk_digest(&[0, 0, 0]),
         ];
-        assert!(!satisfied(PackedGemmCircuit::with_claim(op, x, block, claim)).0);
+        assert!(!satisfied(ChunkCircuit::with_claim(op, x, claim)));
     }
 
     #[test]
-    fn the_digest_matches_the_gadget_and_groth16_round_trips() {
+    fn one_key_proves_every_layer_of_a_shape() {
         let (k, n) = (20, 5);
-        let (w, b) = layer(k, n, 3, 19);
-        let op = PackedGemm::chunk(k, n, 10, 1, k, n, 0).unwrap();
+        let shape = PackedGemm::chunk(k, n, 10, 1, k, n, 0).unwrap();
         let x = vec![input(k)];
-        let keys = setup(PackedGemmCircuit::shape(op.clone()), &mut seeded_rng(1)).unwrap();
-        let c = PackedGemmCircuit::new(op.clone(), x.clone(), &w, &b).unwrap();
-        let p = prove(&keys, c, &mut seeded_rng(2)).unwrap();
+        let (w, b) = layer(k, n, 3, 19);
+        let op = CommittedGemm::new(shape.clone(), &w, &b).unwrap();
+        let keys = setup(ChunkCircuit::shape(op.clone()), &mut seeded_rng(1)).unwrap();
+        let p = prove(
+            &keys,
+            ChunkCircuit::new(op, x.clone()).unwrap(),
+            &mut seeded_rng(2),
+        )
+        .unwrap();
         assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
-        // the same keys prove another layer of the same shape: keys depend on the shape only
+        // the same keys prove another layer of the same shape
         let (w2, b2) = layer(k, n, 11, 19);
-        let c2 = PackedGemmCircuit::new(op, x, &w2, &b2).unwrap();
-        let p2 = prove(&keys, c2, &mut seeded_rng(3)).unwrap();
+        let op2 = CommittedGemm::new(shape, &w2, &b2).unwrap();
+        let p2 = prove(
+            &keys,
+            ChunkCircuit::new(op2, x).unwrap(),
+            &mut seeded_rng(3),
+        )
+        .unwrap();
         assert!(verify(keys.vk(), &p2.public_inputs, &p2.proof).unwrap());
+        // ... and a proof does not verify under the other layer's weight digest
         assert_ne!(p.public_inputs[1], p2.public_inputs[1]);
         let mut tampered = p2.public_inputs.clone();
         tampered[1] = p.public_inputs[1];

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {vm} from "./utils/Vm.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {SimModel, SimTrace} from "./utils/Sim.sol";
+import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
+import {ModelRegistry} from "../src/ModelRegistry.sol";
+
+/// Committed weights (issue 22, docs/commitments.md "Weights root"): a model registered with a
+/// weights root has an op whose chunks read a weight block, which `proveStep` opens under that
+/// root. Each test tries to prove a step with weights other than the registered ones, or to
+/// open a block where none may be read.
+contract WeightsTest is Fixture {
+    uint32 internal constant W = 3; // the weighted op
+    SimModel internal m; // 5 ops; op 3's chunk j reads (slot 5 + 3, chunk j) last
+    uint256 internal modelId;
+    SimTrace internal honest;
+
+    function setUp() public {
+        deployAll();
+        m = new SimModel(5, 3, "weights", g16);
+        m.setWeighted(W);
+        m.build();
+        modelId = registerWithWeights(m, params(2, 1));
+        honest = newTrace(m, 0, 0);
+    }
+
+    function _gameAtProof(uint256 model, SimTrace d, SimTrace c) internal returns (uint256 gid) {
+        uint256 rid = request(model);
+        submit(rid, d, submitter);
+        gid = openGame(rid, c, challenger);
+        playToProof(gid, d, c);
+    }
+
+    /// A party that runs op 3 with its own weights (every chunk of op 3 differs, and what follows).
+    function _otherWeights() internal returns (SimTrace t) {
+        t = new SimTrace(m, harness, simInput(), 0, 0);
+        t.setWeights(7);
+        t.build();
+    }
+
+    function _expectOutcome(uint256 gid, FaultDisputeGame.Outcome o) internal view {
+        vm.assertEq(uint256(outcome(gid)), uint256(o));
+    }
+
+    function test_theRegistryRecordsTheWeightsRoot() public view {
+        vm.assertEq(registry.weightsRoot(modelId), m.weightsRoot(0));
+        vm.assertTrue(m.weightsRoot(0) != m.weightsRoot(7));
+    }
+
+    function test_aZeroWeightsRootIsRefused() public {
+        ModelRegistry.Registration memory r = registration(m, params(2, 1));
+        vm.expectRevert(ModelRegistry.BadParams.selector);
+        registry.registerWithWeights(r, bytes32(0));
+    }
+
+    /// An honest defender proves the weighted op with the registered block and wins.
+    function test_honestDefenderProvesWithTheRegisteredWeights() public {
+        SimTrace bad = newTrace(m, W, 1);
+        uint256 gid = _gameAtProof(modelId, honest, bad);
+        FaultDisputeGame.Game memory gm = game.getGame(gid);
+        vm.assertEq(gm.hi, W, "the weighted op");
+        vm.assertEq(gm.index, 1, "chunk");
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        vm.assertEq(sp.inputSlots[sp.inputSlots.length - 1], 5 + W, "the weight slot, last");
+        vm.prank(submitter);
+        game.proveStep(gid, sp);
+        _expectOutcome(gid, FaultDisputeGame.Outcome.DefenderWon);
+        assertBooks();
+    }
+
+    /// A defender that ran other weights cannot open them under the registered root, nor pass
+    /// the registered block's path off as its own; the honest challenger's proof ends the game.
+    function test_aDefenderWithOtherWeightsCannotProveItsStep() public {
+        SimTrace cheat = _otherWeights();
+        uint256 gid = _gameAtProof(modelId, cheat, honest);
+        FaultDisputeGame.Game memory gm = game.getGame(gid);
+        vm.assertEq(gm.hi, W, "the first op that differs is the weighted one");
+        // its own block, digest and paths: not under the registered root
+        FaultDisputeGame.StepProof memory own = honestProof(gid, m, cheat);
+        uint256 last = own.inputs.length - 1;
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, own);
+        // its own digest with the registered block's paths
+        FaultDisputeGame.StepProof memory borrowed = honestProof(gid, m, cheat);
+        borrowed.inputs[last].chunkPath = m.blockPath(0, gm.index);
+        borrowed.inputs[last].statePath = m.weightsPath(0);
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, borrowed);
+        // the registered block of another chunk
+        FaultDisputeGame.StepProof memory shifted = honestProof(gid, m, honest);
+        uint32 other = gm.index == 0 ? 1 : 0;
+        shifted.inputs[last].digest = m.weightDigest(0, other);
+        shifted.inputs[last].chunkPath = m.blockPath(0, other);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, shifted);
+        // the true step (registered weights) decides
+        vm.prank(challenger);
+        game.proveStep(gid, honestProof(gid, m, honest));
+        _expectOutcome(gid, FaultDisputeGame.Outcome.ChallengerWon);
+        assertBooks();
+    }
+
+    /// A table that reads a weight block in a model registered without a weights root: no
+    /// proof of that step opens, so a defender cannot lean on weights nobody registered.
+    function test_aWeightReadWithoutAWeightsRootReverts() public {
+        uint256 bare = register(m, params(2, 1));
+        vm.assertEq(registry.weightsRoot(bare), bytes32(0));
+        SimTrace bad = newTrace(m, W, 0);
+        uint256 gid = _gameAtProof(bare, honest, bad);
+        vm.assertEq(game.getGame(gid).hi, W);
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        vm.prank(submitter);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, sp.inputs.length - 1));
+        game.proveStep(gid, sp);
+    }
+
+    /// Steps of the other ops read no weights and prove as before in a weighted model.
+    function test_otherOpsProveAsBefore() public {
+        SimTrace bad = newTrace(m, 4, 0);
+        uint256 gid = _gameAtProof(modelId, honest, bad);
+        vm.assertEq(game.getGame(gid).hi, 4);
+        vm.prank(submitter);
+        game.proveStep(gid, honestProof(gid, m, honest));
+        _expectOutcome(gid, FaultDisputeGame.Outcome.DefenderWon);
+    }
+}

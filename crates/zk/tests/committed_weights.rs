@@ -1,0 +1,225 @@
+//! Committed weights (issue 22, docs/zk.md "Weights as witnesses"): Gemm weights are a witness
+//! bound by a weight block digest that the step proof opens under the model's weights root.
+//! Layers of one shape share one circuit; a step proof made with other weights than the
+//! registered ones does not open under the registered root. Checked natively, as `proveStep`
+//! would check it.
+
+use std::path::PathBuf;
+
+use zkopml_exec::commit::TraceCommitment;
+use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor, TensorSpec};
+use zkopml_zk::{
+    circuit_set::CircuitSet,
+    groth16::{seeded_rng, to_hex},
+    table::{WeightsMode, MAX_BLOCK_WEIGHTS},
+    weights::WeightsCommitment,
+};
+
+fn spec(shape: Vec<usize>, chunk_len: usize) -> TensorSpec {
+    TensorSpec {
+        chunk_len,
+        ..TensorSpec::new(shape, DType::Float, 8)
+    }
+}
+
+fn gemm(name: &str, input: usize, seed: i64) -> QNode {
+    let w: Vec<i64> = (0..36)
+        .map(|i| ((i * 7 + seed * 13) % 41) - 20)
+        .map(|v| v * 16)
+        .collect();
+    QNode {
+        name: name.into(),
+        onnx_op: "Gemm".into(),
+        op: QOp::Gemm {
+            weight: Tensor::new(vec![6, 6], w),
+            bias: (0..6).map(|c| (c - 3) * 100 + seed).collect(),
+            shift: 8,
+        },
+        inputs: vec![QOperand::Slot(input)],
+        out: spec(vec![2, 6], 3),
+        macs: 0,
+    }
+}
+
+/// `x [2, 6]` → Gemm → Relu → Gemm (the same shape, other weights) → Relu; every tensor in
+/// chunks of 3 (half a row), so each Gemm chunk reads the two chunks of one input row and the
+/// weights of three columns.
+fn two_layers(seed: i64) -> Program {
+    let relu = |input: usize| QNode {
+        name: format!("relu{input}"),
+        onnx_op: "Relu".into(),
+        op: QOp::Relu,
+        inputs: vec![QOperand::Slot(input)],
+        out: spec(vec![2, 6], 3),
+        macs: 0,
+    };
+    Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: spec(vec![2, 6], 3),
+        outputs: vec![4],
+        ops: vec![
+            gemm("fc1", 0, seed),
+            relu(1),
+            gemm("fc2", 2, seed + 1),
+            relu(3),
+        ],
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("zkopml-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn layers_of_one_shape_share_a_circuit_and_other_weights_do_not_open() {
+    let p = two_layers(1);
+    let (baked, _) = CircuitSet::plan(&p).unwrap();
+    let (committed, _) = CircuitSet::plan_in(&p, WeightsMode::Committed).unwrap();
+    let gemms = |s: &CircuitSet| s.circuits.iter().filter(|c| c.kind == "Gemm").count();
+    // baked: a circuit per (layer, column block); committed: one for both layers
+    assert_eq!(gemms(&baked), 4);
+    assert_eq!(gemms(&committed), 1);
+    assert_eq!(committed.circuits.len(), baked.circuits.len() - 3);
+
+    let x = Tensor::new(
+        vec![2, 6],
+        vec![300, -100, 400, -100, 500, -900, 20, 70, -10, 80, 0, 10],
+    );
+    let trace = zkopml_exec::run(&p, x.clone()).unwrap();
+    let c = TraceCommitment::new(&p, &trace).unwrap();
+    let dir = scratch("committed-weights");
+    let set =
+        CircuitSet::setup_in(&p, WeightsMode::Committed, &dir, Some(5), &mut |_, _, _| {}).unwrap();
+    let root = WeightsCommitment::new(&p).unwrap().root();
+    assert_eq!(set.weights_root, to_hex(&root));
+    // the set reloads against its model, weights root included
+    assert_eq!(CircuitSet::load(&dir, &p).unwrap(), set);
+
+    let mut rng = seeded_rng(3);
+    for op in [1, 3] {
+        for chunk in 0..4 {
+            let s = set
+                .prove_step(&dir, &p, &trace.slots, &c, op, chunk, &mut rng)
+                .unwrap();
+            assert!(set.verify_step(&s).unwrap(), "op {op} chunk {chunk}");
+            let row = chunk / 2;
+            assert_eq!(
+                s.input_slots,
+                vec![op - 1, op - 1, 4 + op],
+                "x's row, then the weights"
+            );
+            assert_eq!(s.input_chunks, vec![2 * row, 2 * row + 1, chunk]);
+            assert_eq!(s.public_inputs.len(), 4);
+            let agreed = &c.state_roots[op - 1];
+            assert!(s.check_openings_with(&p, agreed, Some(&root)).unwrap());
+            // a weight read needs the registered weights root
+            assert!(!s.check_openings(&p, agreed).unwrap());
+            assert!(!s.check_openings_with(&p, agreed, Some(&[7u8; 32])).unwrap());
+            assert_eq!(
+                s.output_leaf().unwrap(),
+                c.tensors[op].leaves[chunk],
+                "the proof commits to the trace's chunk"
+            );
+        }
+    }
+
+    // A cheating defender proves fc2 with its own weights: the circuit is the same, the proof
+    // verifies against the circuit table, but its weight digest does not open under the
+    // registered root, whether it brings its own opening or borrows the honest one.
+    let cheat_model = two_layers(1);
+    let mut cheat_model = cheat_model;
+    if let QOp::Gemm { weight, .. } = &mut cheat_model.ops[2].op {
+        weight.data[0] += 16;
+    }
+    let cheat_trace = zkopml_exec::run(&cheat_model, x).unwrap();
+    let cheat_c = TraceCommitment::new(&cheat_model, &cheat_trace).unwrap();
+    let cheat_dir = scratch("committed-weights-cheat");
+    let cheat_set = CircuitSet::setup_in(
+        &cheat_model,
+        WeightsMode::Committed,
+        &cheat_dir,
+        Some(5),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    assert_eq!(
+        cheat_set.circuit_root, set.circuit_root,
+        "shape-only circuits: one table"
+    );
+    assert_ne!(cheat_set.weights_root, set.weights_root);
+    let honest = set
+        .prove_step(&dir, &p, &trace.slots, &c, 3, 0, &mut rng)
+        .unwrap();
+    let cheat = cheat_set
+        .prove_step(
+            &cheat_dir,
+            &cheat_model,
+            &cheat_trace.slots,
+            &cheat_c,
+            3,
+            0,
+            &mut rng,
+        )
+        .unwrap();
+    assert!(
+        set.verify_step(&cheat).unwrap(),
+        "the table admits the proof"
+    );
+    let agreed = &cheat_c.state_roots[2];
+    assert!(cheat
+        .check_openings_with(&cheat_model, agreed, Some(&cheat_set_root(&cheat_model)))
+        .unwrap());
+    assert!(!cheat
+        .check_openings_with(&cheat_model, agreed, Some(&root))
+        .unwrap());
+    let mut borrowed = cheat.clone();
+    let w = borrowed.inputs.len() - 1;
+    borrowed.inputs[w] = honest.inputs[w].clone();
+    assert!(!borrowed
+        .check_openings_with(&cheat_model, agreed, Some(&root))
+        .unwrap());
+    // ... and the honest digest as the public input breaks the proof
+    borrowed.public_inputs[w] = honest.public_inputs[w].clone();
+    assert!(!set.verify_step(&borrowed).unwrap());
+}
+
+fn cheat_set_root(p: &Program) -> [u8; 32] {
+    WeightsCommitment::new(p).unwrap().root()
+}
+
+#[test]
+fn a_chunk_over_the_weight_limit_is_refused_by_name() {
+    // [1, 4000] · [4000, 9]: one chunk of 9 columns reads 36,000 weights
+    let k = 4000;
+    let p = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: spec(vec![1, k], 2000),
+        outputs: vec![1],
+        ops: vec![QNode {
+            name: "wide".into(),
+            onnx_op: "Gemm".into(),
+            op: QOp::Gemm {
+                weight: Tensor::new(vec![k, 9], vec![1; k * 9]),
+                bias: vec![0; 9],
+                shift: 8,
+            },
+            inputs: vec![QOperand::Slot(0)],
+            out: spec(vec![1, 9], 9),
+            macs: 0,
+        }],
+    };
+    assert!(k * 9 > MAX_BLOCK_WEIGHTS);
+    let err = CircuitSet::plan_in(&p, WeightsMode::Committed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("36000 weights"), "{err}");
+    assert!(
+        CircuitSet::plan(&p).is_ok(),
+        "baked weights have no such limit"
+    );
+}
