@@ -558,6 +558,26 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
+    /// Registers a model whose Gemm weights are committed under `weights_root`
+    /// (docs/commitments.md "Weights root"); the value is its id.
+    pub async fn register_with_weights(
+        &self,
+        r: &Registration,
+        weights_root: B256,
+    ) -> Result<Tx<u64>, ChainError> {
+        let tx = self
+            .ctx
+            .send_event::<_, _, ModelRegistry::ModelRegistered>(
+                "registerWithWeights",
+                self.deployment.registry,
+                self.registry
+                    .registerWithWeights(r.to_registry()?, weights_root),
+            )
+            .await?;
+        let id = id_u64(tx.value.modelId, "registerWithWeights")?;
+        Ok(tx.map(|_| id))
+    }
+
     pub async fn set_active(&self, model_id: u64, active: bool) -> Result<Tx, ChainError> {
         self.ctx
             .send(
@@ -705,7 +725,16 @@ impl Chain {
             .call()
             .await
             .map_err(self.rpc("getModel"))?;
-        Ok(Model::from_registry(m))
+        let weights_root = self
+            .registry
+            .weightsRoot(U256::from(model_id))
+            .call()
+            .await
+            .map_err(self.rpc("weightsRoot"))?;
+        Ok(Model {
+            weights_root,
+            ..Model::from_registry(m)
+        })
     }
 
     /// `(numOps, stateDepth, params)` of a model.

@@ -122,6 +122,9 @@ pub struct Model {
     pub output_numel: u32,
     pub output_chunk_len: u32,
     pub manifest_cid: String,
+    /// docs/commitments.md "Weights root": zero unless registered with committed weights.
+    #[serde(default)]
+    pub weights_root: B256,
 }
 
 /// `InferenceManager.Status`.
@@ -508,6 +511,7 @@ impl Model {
             output_numel: m.outputNumel,
             output_chunk_len: m.outputChunkLen,
             manifest_cid: m.manifestCid,
+            weights_root: B256::ZERO,
         }
     }
 }

@@ -110,8 +110,12 @@ pub struct RegisterArgs {
     /// phase 2) and open a phase-2 ceremony: contributions for `--ceremony-window` seconds
     /// (`zkopml ceremony contribute --model-id`), then requests open once the owner accepts a
     /// verified one (`zkopml ceremony accept --model-id`).
-    #[arg(long, conflicts_with = "insecure_seed")]
+    #[arg(long, conflicts_with_all = ["insecure_seed", "weights"])]
     pub ptau: Option<PathBuf>,
+    /// Where the Gemm weights live: baked into the circuits, or committed under a weights root
+    /// that the registration records (a circuit per shape; not with a ceremony yet).
+    #[arg(long, value_enum, default_value = "baked")]
+    pub weights: crate::Weights,
     /// Seconds the ceremony accepts contributions.
     #[arg(long, default_value_t = 3600, requires = "ptau")]
     pub ceremony_window: u64,
@@ -169,13 +173,14 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| net.home.keys(&a.model));
     let bar = setup_bar();
-    let (id, p, tx) = ops::register(
+    let (id, p, tx) = ops::register_in(
         &chain,
         &net.home,
         &a.model,
         &keys,
         a.insecure_seed,
         a.params()?,
+        a.weights.mode(),
         &mut progress_to(bar.clone(), "setup"),
     )
     .await?;
@@ -195,6 +200,9 @@ pub async fn register(net: &Net, a: RegisterArgs) -> Result<()> {
         p.registration.circuit_root,
         tx.gas_used
     );
+    if !p.set.weights_root.is_empty() {
+        println!("weights root {}", p.set.weights_root);
+    }
     if a.insecure_seed.is_some() {
         println!("WARNING: keys from a public seed: anyone can forge proofs (devnet only)");
     }

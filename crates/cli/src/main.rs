@@ -9,7 +9,7 @@ use zkopml_exec::commit::TraceCommitment;
 use zkopml_exec::{dequantise, quantise_input, run};
 use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration, Program, QOperand};
-use zkopml_zk::circuit_set::CircuitSet;
+use zkopml_zk::{circuit_set::CircuitSet, table::WeightsMode};
 
 #[derive(Parser)]
 #[command(
@@ -90,6 +90,10 @@ enum Cmd {
         /// Only print the circuit plan (circuits, chunks, constraints); no keys.
         #[arg(long)]
         plan: bool,
+        /// Where the Gemm weights live: `baked` into the circuits (a circuit per layer and
+        /// chunk), or `committed`: a witness opened under a weights root (a circuit per shape).
+        #[arg(long, value_enum, default_value = "baked")]
+        weights: Weights,
     },
     /// Phase 2 of the Groth16 setup from a Powers-of-Tau file: initial keys, contributions, verification, final keys.
     Ceremony {
@@ -260,10 +264,12 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             out,
             insecure_seed,
             plan,
+            weights,
         } => {
             let program = load_program(&model, &calibration)?;
+            let weights = weights.mode();
             if plan {
-                print_plan(&program)?;
+                print_plan(&program, weights)?;
                 return Ok(());
             }
             let dir = out.unwrap_or_else(|| default_keys_dir(&model));
@@ -275,12 +281,17 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
                 .expect("a valid template"),
             );
             let t = std::time::Instant::now();
-            let set =
-                CircuitSet::setup(&program, &dir, insecure_seed, &mut |done, total, what| {
+            let set = CircuitSet::setup_in(
+                &program,
+                weights,
+                &dir,
+                insecure_seed,
+                &mut |done, total, what| {
                     bar.set_length(total as u64);
                     bar.set_position(done as u64);
                     bar.set_message(what.to_string());
-                })?;
+                },
+            )?;
             bar.finish_and_clear();
             print_circuits(&set);
             println!(
@@ -294,6 +305,9 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
                 println!("WARNING: keys derived from the public seed {seed}: anyone can forge proofs with them (devnet/tests only)");
             }
             println!("circuit root {}", set.circuit_root);
+            if !set.weights_root.is_empty() {
+                println!("weights root {}", set.weights_root);
+            }
         }
         Cmd::Prove {
             model,
@@ -386,8 +400,24 @@ fn default_keys_dir(model: &Path) -> PathBuf {
     model.with_file_name("keys")
 }
 
-fn print_plan(program: &Program) -> Result<()> {
-    let (set, shapes) = CircuitSet::plan(program)?;
+/// `--weights` (`zkopml_zk::table::WeightsMode`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum Weights {
+    Baked,
+    Committed,
+}
+
+impl Weights {
+    pub(crate) fn mode(self) -> WeightsMode {
+        match self {
+            Weights::Baked => WeightsMode::Baked,
+            Weights::Committed => WeightsMode::Committed,
+        }
+    }
+}
+
+fn print_plan(program: &Program, weights: WeightsMode) -> Result<()> {
+    let (set, shapes) = CircuitSet::plan_in(program, weights)?;
     println!(
         "{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}",
         "op", "kind", "chunks", "circuits", "constraints", "reads"

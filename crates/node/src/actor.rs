@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tracing::{info, warn};
 use zkopml_chain::{
     unpack_values, Address, Answer, Bytes, Chain, Event, EventRecord, Game, InputOpening, Phase,
-    RequestRecord, ResultRecord, Status, StepProof, B256, U256,
+    RequestRecord, ResultRecord, Status, StepProof, TensorMeta, B256, U256,
 };
 use zkopml_store::{ArtifactStore, TieredStore};
 
@@ -964,11 +964,26 @@ pub fn to_chain_step(
             .iter()
             .zip(&s.input_slots)
             .map(|(o, &slot)| {
-                if slot > program.n_ops() {
-                    bail!(
-                        "a step proof reads slot {slot}; the model has slots 0..={}",
-                        program.n_ops()
-                    );
+                let n = program.n_ops();
+                if slot > 2 * n {
+                    bail!("a step proof reads slot {slot}; the model has slots 0..={n} and weight slots up to {}", 2 * n);
+                }
+                if slot > n {
+                    // a weight block (docs/commitments.md "Weights root"): no geometry
+                    if word(&o.meta_hash)? != B256::ZERO || o.values.is_some() {
+                        bail!("the step proof's weight block of slot {slot} has a metaHash or values");
+                    }
+                    return Ok(InputOpening {
+                        meta: TensorMeta {
+                            dims: Vec::new(),
+                            scale: 0,
+                            chunk_len: 0,
+                        },
+                        digest: uword(&o.digest)?,
+                        values: Bytes::new(),
+                        chunk_path: words(&o.chunk_path)?,
+                        state_path: words(&o.state_path)?,
+                    });
                 }
                 let meta = tensor_meta(program.slot_spec(slot as usize));
                 if meta.meta_hash() != word(&o.meta_hash)? {

@@ -16,7 +16,7 @@ use zkopml_exec::commit::{meta_tree, MerkleTree};
 use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration, Program};
 use zkopml_store::{ArtifactStore, Cid};
-use zkopml_zk::circuit_set::CircuitSet;
+use zkopml_zk::{circuit_set::CircuitSet, table::WeightsMode};
 
 use crate::trace::tensor_meta;
 
@@ -127,12 +127,36 @@ pub fn prepare_registration(
     params: DisputeParams,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Prepared> {
+    prepare_registration_in(
+        onnx,
+        keys_dir,
+        store,
+        seed,
+        params,
+        WeightsMode::Baked,
+        progress,
+    )
+}
+
+/// [`prepare_registration`] with the Gemm weights where `weights` puts them.
+pub fn prepare_registration_in(
+    onnx: &Path,
+    keys_dir: &Path,
+    store: &dyn ArtifactStore,
+    seed: Option<u64>,
+    params: DisputeParams,
+    weights: WeightsMode,
+    progress: &mut dyn FnMut(usize, usize, &str),
+) -> Result<Prepared> {
     let (program, compile_seconds) = compile_model(onnx)?;
     let t = std::time::Instant::now();
     let (set, setup_cached) = match CircuitSet::load(keys_dir, &program) {
-        Ok(set) if set.insecure_seed == seed && seed.is_some() => (set, true),
+        Ok(set) if set.insecure_seed == seed && seed.is_some() && set.weights == weights => {
+            (set, true)
+        }
         _ => (
-            CircuitSet::setup(&program, keys_dir, seed, progress).context("Groth16 setup")?,
+            CircuitSet::setup_in(&program, weights, keys_dir, seed, progress)
+                .context("Groth16 setup")?,
             false,
         ),
     };
@@ -248,6 +272,18 @@ pub fn load_model(
     };
     if B256::from(set.root()?) != model.circuit_root {
         bail!("model {id}: the circuits in the store do not match the registered circuitRoot");
+    }
+    // committed weights: the root the circuits were made with (checked against the program by
+    // CircuitSet::load) must be the registered one, and a model without one reads no block
+    let weights_root = match set.weights {
+        WeightsMode::Baked => B256::ZERO,
+        WeightsMode::Committed => set.weights_root.parse()?,
+    };
+    if weights_root != model.weights_root {
+        bail!(
+            "model {id}: the circuits' weights root {weights_root} is not the registered {}",
+            model.weights_root
+        );
     }
     LoadedModel::new(id, model, program, set, dir)
 }

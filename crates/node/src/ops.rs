@@ -11,8 +11,9 @@ use zkopml_exec::quantise_input;
 use zkopml_model::input::read_input_json;
 use zkopml_model::Program;
 use zkopml_store::{ArtifactStore, Cid, KuboStore, LocalStore, TieredStore};
+use zkopml_zk::table::WeightsMode;
 
-use crate::artifacts::{prepare_registration, Prepared};
+use crate::artifacts::{prepare_registration_in, Prepared};
 use crate::ceremony::{
     choose_contribution, prepare_ceremony_registration, CeremonyView, Contribution,
     PreparedCeremony, Skipped,
@@ -127,11 +128,45 @@ pub async fn register(
     params: DisputeParams,
     progress: &mut (dyn FnMut(usize, usize, &str) + Send),
 ) -> Result<(u64, Prepared, Tx<u64>)> {
+    register_in(
+        chain,
+        home,
+        onnx,
+        keys_dir,
+        seed,
+        params,
+        WeightsMode::Baked,
+        progress,
+    )
+    .await
+}
+
+/// [`register`] with the Gemm weights where `weights` puts them: committed weights register
+/// their weights root with the model (`registerWithWeights`).
+#[allow(clippy::too_many_arguments)]
+pub async fn register_in(
+    chain: &Chain,
+    home: &Home,
+    onnx: &Path,
+    keys_dir: &Path,
+    seed: Option<u64>,
+    params: DisputeParams,
+    weights: WeightsMode,
+    progress: &mut (dyn FnMut(usize, usize, &str) + Send),
+) -> Result<(u64, Prepared, Tx<u64>)> {
     let store = home.open_store()?;
     let prepared = tokio::task::block_in_place(|| {
-        prepare_registration(onnx, keys_dir, &store, seed, params, progress)
+        prepare_registration_in(onnx, keys_dir, &store, seed, params, weights, progress)
     })?;
-    let tx = chain.register(&prepared.registration).await?;
+    let tx = match weights {
+        WeightsMode::Baked => chain.register(&prepared.registration).await?,
+        WeightsMode::Committed => {
+            let root = prepared.set.weights_root.parse()?;
+            chain
+                .register_with_weights(&prepared.registration, root)
+                .await?
+        }
+    };
     Ok((tx.value, prepared, tx))
 }
 

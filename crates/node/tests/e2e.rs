@@ -16,6 +16,18 @@ use zkopml_node::{run_actor, ActorConfig, ActorSummary, Defect};
 
 const SEED: u64 = 42;
 
+/// A model name with this suffix is set up and registered with committed Gemm weights
+/// (issue 22, docs/commitments.md "Weights root").
+const COMMITTED: &str = "+committed";
+
+fn weights_of(model: &str) -> zkopml_zk::table::WeightsMode {
+    if model.ends_with(COMMITTED) {
+        zkopml_zk::table::WeightsMode::Committed
+    } else {
+        zkopml_zk::table::WeightsMode::Baked
+    }
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -54,12 +66,13 @@ fn shared_keys(model: &str) -> PathBuf {
             let dir = keys_root().join(model);
             let store = zkopml_store::LocalStore::open(setup_store(model)).unwrap();
             let t = std::time::Instant::now();
-            zkopml_node::prepare_registration(
+            zkopml_node::prepare_registration_in(
                 &onnx(model),
                 &dir,
                 &store,
                 Some(SEED),
                 ops::default_params(),
+                weights_of(model),
                 &mut |_, _, _| {},
             )
             .unwrap();
@@ -88,7 +101,7 @@ impl Drop for DisposeKeys {
 fn onnx(model: &str) -> PathBuf {
     repo()
         .join("testdata/models")
-        .join(model)
+        .join(model.trim_end_matches(COMMITTED))
         .join("network.onnx")
 }
 
@@ -126,18 +139,26 @@ async fn env(name: &str, model: &str, window: u64) -> Env {
     let mut params = ops::default_params();
     params.challenge_window = window;
     params.clock_budget = 120;
-    let (id, p, _) = ops::register(
+    let (id, p, _) = ops::register_in(
         &owner,
         &home,
         &onnx(model),
         &keys,
         Some(SEED),
         params.clone(),
+        weights_of(model),
         &mut |_, _, _| {},
     )
     .await
     .unwrap();
     assert!(p.setup_cached, "the shared setup is reused");
+    let registered = owner.get_model(id).await.unwrap().weights_root;
+    match weights_of(model) {
+        zkopml_zk::table::WeightsMode::Baked => assert_eq!(registered, zkopml_chain::B256::ZERO),
+        zkopml_zk::table::WeightsMode::Committed => {
+            assert_eq!(registered, p.set.weights_root.parse::<zkopml_chain::B256>().unwrap())
+        }
+    }
     Env {
         _anvil: anvil,
         home,
@@ -661,6 +682,18 @@ async fn conv2d_defects_at_first_middle_last_op_are_caught() {
         drop(probe);
         defect_caught(&format!("c2d-op{op}"), "conv2d", Defect { op, chunk }).await;
     }
+}
+
+/// Committed weights (issue 22): conv2d's Gemm (op 31) reads its weights as a block that the
+/// step proof opens under the registered weights root. A defect there is caught (the
+/// challenger proves the step with the registered block), and a wrong challenger there is
+/// beaten (the defender proves it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_weights_gemm_defect_is_caught_and_wrong_challenger_beaten() {
+    let model = "conv2d+committed";
+    let gemm = Defect { op: 31, chunk: 0 };
+    defect_caught("c2d-cw-defect", model, gemm).await;
+    wrong_challenger_beaten("c2d-cw-wrongch", model, gemm).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
