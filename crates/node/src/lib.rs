@@ -21,7 +21,9 @@ pub mod state;
 pub mod trace;
 
 pub use actor::{run_actor, ActorConfig, ActorSummary, MoveRecord};
-pub use artifacts::{load_model, prepare_registration, prepare_registration_in, LoadedModel, Prepared};
+pub use artifacts::{
+    load_model, prepare_registration, prepare_registration_in, LoadedModel, Prepared,
+};
 pub use trace::{Computed, Defect};
 
 /// Hex of a 32-byte word, 0x-prefixed.

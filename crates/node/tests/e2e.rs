@@ -156,7 +156,10 @@ async fn env(name: &str, model: &str, window: u64) -> Env {
     match weights_of(model) {
         zkopml_zk::table::WeightsMode::Baked => assert_eq!(registered, zkopml_chain::B256::ZERO),
         zkopml_zk::table::WeightsMode::Committed => {
-            assert_eq!(registered, p.set.weights_root.parse::<zkopml_chain::B256>().unwrap())
+            assert_eq!(
+                registered,
+                p.set.weights_root.parse::<zkopml_chain::B256>().unwrap()
+            )
         }
     }
     Env {
