@@ -4,8 +4,6 @@
 //! bytes; the public inputs stay Poseidon digests. The openings are checked natively here, as
 //! `proveStep` checks them.
 
-use std::path::PathBuf;
-
 use zkopml_exec::commit::{boundary_leaf, pack_be, Leaves, TraceCommitment};
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor, TensorSpec};
 use zkopml_zk::{
@@ -14,6 +12,9 @@ use zkopml_zk::{
     groth16::{seeded_rng, to_hex},
     native::chunk_digest,
 };
+
+mod common;
+use common::scratch;
 
 /// `y [1, 6] = x [1, 6] · w + b`, then ReLU; chunks of 4 (the last one short: 2 values).
 fn small() -> Program {
@@ -50,13 +51,6 @@ fn small() -> Program {
             },
         ],
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zkopml-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn hex_of(v: &[i32]) -> String {

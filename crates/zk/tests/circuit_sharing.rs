@@ -28,6 +28,9 @@ use zkopml_zk::{
     ZkError,
 };
 
+mod common;
+use common::scratch;
+
 /// `y [1, 4] = x [1, 4] · w [4, 4] + bias`, output chunks of 2, with the planted weights.
 fn planted() -> Program {
     #[rustfmt::skip]
@@ -64,13 +67,6 @@ fn planted() -> Program {
             macs: 0,
         }],
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zkopml-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -4,8 +4,6 @@
 //! registered ones does not open under the registered root. Checked natively, as `proveStep`
 //! would check it.
 
-use std::path::PathBuf;
-
 use zkopml_exec::commit::TraceCommitment;
 use zkopml_model::{DType, Program, QNode, QOp, QOperand, Tensor, TensorSpec};
 use zkopml_zk::{
@@ -14,6 +12,9 @@ use zkopml_zk::{
     table::{WeightsMode, MAX_BLOCK_WEIGHTS},
     weights::WeightsCommitment,
 };
+
+mod common;
+use common::scratch;
 
 fn spec(shape: Vec<usize>, chunk_len: usize) -> TensorSpec {
     TensorSpec {
@@ -65,13 +66,6 @@ fn two_layers(seed: i64) -> Program {
             relu(3),
         ],
     }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zkopml-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

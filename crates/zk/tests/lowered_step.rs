@@ -15,12 +15,8 @@ use zkopml_model::input::read_input_json;
 use zkopml_model::{compile_onnx, default_calibration};
 use zkopml_zk::{circuit_set::CircuitSet, groth16::seeded_rng};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("zkopml-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::scratch;
 
 /// Compiles testdata/models/`name` as a user would, checks its program's operator kinds, and
 /// proves and verifies every step (op, chunk) with the real keys of a seeded setup; returns the
