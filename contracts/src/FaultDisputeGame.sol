@@ -494,6 +494,7 @@ contract FaultDisputeGame is IFaultDisputeGame {
     /// block of the disputed chunk (`slot = numOps + op`, `chunk = j`), as the last input, and
     /// only in a model registered with a weights root. The digest opens to op's blocks root
     /// (a path as long as op's chunk tree is high), which opens at leaf `op` under the root.
+    /// A zero digest is refused: it is the leaf of every op without committed weights.
     function _openWeights(Game storage g, InputOpening calldata o, uint256 slot, uint256 chunk, uint256 k, uint256 r)
         internal
         view
@@ -502,8 +503,8 @@ contract FaultDisputeGame is IFaultDisputeGame {
         uint32 op = g.hi;
         bytes32 root = registry.weightsRoot(g.modelId);
         if (
-            root == bytes32(0) || slot != uint256(g.numOps) + op || chunk != g.index || k + 1 != r
-                || o.values.length != 0 || o.chunkPath.length != Merkle.ceilLog2(g.numChunks)
+            root == bytes32(0) || o.digest == 0 || slot != uint256(g.numOps) + op || chunk != g.index
+                || k + 1 != r || o.values.length != 0 || o.chunkPath.length != Merkle.ceilLog2(g.numChunks)
                 || o.statePath.length != g.stateDepth
         ) revert BadInputOpening(k);
         bytes32 blocksRoot = Merkle.rootFromPath(bytes32(o.digest), chunk, o.chunkPath);

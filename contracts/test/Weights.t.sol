@@ -118,6 +118,61 @@ contract WeightsTest is Fixture {
         game.proveStep(gid, sp);
     }
 
+    /// Defence in depth behind the circuit leaf (which already fixes the read): a zero digest
+    /// (the leaf of an op without weights) and a weights path of the wrong length are refused,
+    /// each with a proof made for exactly those public inputs.
+    function test_malformedWeightOpeningsRevert() public {
+        SimTrace bad = newTrace(m, W, 1);
+        uint256 gid = _gameAtProof(modelId, honest, bad);
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        uint256 last = sp.inputs.length - 1;
+        FaultDisputeGame.StepProof memory zero = honestProof(gid, m, honest);
+        zero.inputs[last].digest = 0;
+        _reprove(gid, zero);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, zero);
+        FaultDisputeGame.StepProof memory deep = honestProof(gid, m, honest);
+        bytes32[] memory wp = new bytes32[](deep.inputs[last].statePath.length + 1);
+        for (uint256 i = 0; i + 1 < wp.length; ++i) wp[i] = deep.inputs[last].statePath[i];
+        deep.inputs[last].statePath = wp;
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, deep);
+        // the honest opening still proves
+        vm.prank(submitter);
+        game.proveStep(gid, sp);
+        _expectOutcome(gid, FaultDisputeGame.Outcome.DefenderWon);
+    }
+
+    /// An inner node of the blocks tree passed off as block 0's digest, with the path above it:
+    /// the root matches, only the path's length refuses it (leaves are opened at their depth).
+    function test_anInnerNodeIsNotABlock() public {
+        SimTrace bad = newTrace(m, W, 0);
+        uint256 gid = _gameAtProof(modelId, honest, bad);
+        vm.assertEq(game.getGame(gid).index, 0);
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        uint256 last = sp.inputs.length - 1;
+        bytes32[] memory full = sp.inputs[last].chunkPath;
+        vm.assertEq(full.length, 2, "three blocks: a tree of height 2");
+        bytes32 node = keccak256(abi.encodePacked(bytes32(m.weightDigest(0, 0)), bytes32(m.weightDigest(0, 1))));
+        bytes32[] memory above = new bytes32[](1);
+        above[0] = full[1];
+        sp.inputs[last].digest = uint256(node);
+        sp.inputs[last].chunkPath = above;
+        _reprove(gid, sp);
+        vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, last));
+        game.proveStep(gid, sp);
+    }
+
+    /// A proof regenerated (simulated circuit) for `sp`'s current public inputs.
+    function _reprove(uint256 gid, FaultDisputeGame.StepProof memory sp) internal view {
+        FaultDisputeGame.Game memory gm = game.getGame(gid);
+        uint256 r = sp.inputs.length;
+        uint256[] memory pub = new uint256[](r + 1);
+        for (uint256 k = 0; k < r; ++k) pub[k] = sp.inputs[k].digest;
+        pub[r] = sp.outputDigest;
+        sp.proof = g16.prove(m.vkSeed(gm.hi, gm.index), pub);
+    }
+
     /// Steps of the other ops read no weights and prove as before in a weighted model.
     function test_otherOpsProveAsBefore() public {
         SimTrace bad = newTrace(m, 4, 0);

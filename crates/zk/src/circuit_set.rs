@@ -879,6 +879,7 @@ impl StepProof {
                 };
                 let own = program.ops[self.op - 1].out.num_chunks();
                 if slot != n + self.op
+                    || parse_word(&o.digest)? == [0u8; 32]
                     || chunk != self.chunk
                     || i + 1 != k
                     || o.values.is_some()

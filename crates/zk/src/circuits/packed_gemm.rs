@@ -14,8 +14,12 @@
 //! integers, since `|acc_i| < 2^62 + 2^45` (docs/fixed-point.md) keeps `|S| < 2^192` far below
 //! the field. The circuit witnesses each `acc_i` through its rescale
 //! (`acc_i + 2^(s-1) = q_i 2^s + r_i`, `q_i` 32-bit, `0 <= r_i < 2^s`), which bounds
-//! `|acc_i| < 2^62 < B/2`; balanced base-B digits are unique, so `S = Σ acc_i B^i` pins every
-//! `acc_i` to the true accumulator and `q_i` is the output.
+//! `|acc_i| < 2^62 < B/2` for `0 < s <= 30`; balanced base-B digits are unique, so
+//! `S = Σ acc_i B^i` pins every `acc_i` to the true accumulator and `q_i` is the output. For
+//! `s <= 0` the rescale only range checks `v_i = 2^-s·acc_i` to 32 bits (`acc_i` itself is then
+//! a field element with no bound of its own); multiplying the identity by `2^-s` gives
+//! `2^-s·S = Σ v_i B^i` with `|v_i| < 2^31` and `|2^-s·S| < 2^223`, still far below the field,
+//! so the `v_i` are unique and equal the true outputs.
 //!
 //! The weights are never range checked: the block's elements are the registered field elements
 //! themselves (the digest binds them, not a packing of them), and the registry's root is
@@ -299,6 +303,8 @@ impl ChunkOp for CommittedGemm {
                         let s = field_to_int(sum.value()?);
                         Ok(int_to_field::<Fr>(&balanced_digit(&s, i)))
                     })?;
+                    // not a bound of its own: the rescale below proves one (module docs); the
+                    // assumed interval is wide enough that it never skips that check
                     let acc = SignedVar::assume_in_range(acc, -bound.clone(), bound.clone());
                     let q = acc.shift_round(op.shift, 32)?;
                     if (from..to).contains(&(g * COLUMNS_PER_ELEMENT + i)) {
