@@ -49,6 +49,21 @@ contract WeightsTest is Fixture {
         vm.assertTrue(m.weightsRoot(0) != m.weightsRoot(7));
     }
 
+    /// The root is fixed at registration: the owner (or anyone) registering the same model
+    /// again with other weights makes another model and leaves this one's root as it was.
+    function test_theRootCannotBeReplaced() public {
+        bytes32 before = registry.weightsRoot(modelId);
+        ModelRegistry.Registration memory r = registration(m, params(2, 1));
+        bytes32 other = m.weightsRoot(7);
+        vm.prank(address(this));
+        uint256 again = registry.registerWithWeights(r, other);
+        vm.prank(stranger);
+        uint256 third = registry.registerWithWeights(r, other);
+        vm.assertTrue(again != modelId && third != modelId && again != third);
+        vm.assertEq(registry.weightsRoot(modelId), before);
+        vm.assertEq(registry.weightsRoot(again), other);
+    }
+
     function test_aZeroWeightsRootIsRefused() public {
         ModelRegistry.Registration memory r = registration(m, params(2, 1));
         vm.expectRevert(ModelRegistry.BadParams.selector);

@@ -475,6 +475,56 @@ mod tests {
         check_layer(4, 3, 1, 4, 3, -2);
     }
 
+    /// Inputs and weights at the ends of their types (`x = ±(2^31 - 1)`, `-2^31`,
+    /// `|w| = 2^19 - 1`, `|bias|` near 2^45) with the largest shift: the circuit's output is the
+    /// i128 reference's, accumulators near 2^53 and all three digits of a group in use.
+    #[test]
+    fn extreme_values_agree_with_the_i128_reference() {
+        let (k, n, shift) = (8, 6, MAX_SHIFT);
+        let x: Vec<i32> = (0..k)
+            .map(|t| match t % 3 {
+                0 => i32::MIN,
+                1 => i32::MAX,
+                _ => -i32::MAX,
+            })
+            .collect();
+        let wmax = (1i64 << 19) - 1;
+        // each column's weights follow (or oppose) the inputs' signs: no cancellation
+        let w: Vec<i64> = (0..k * n)
+            .map(|i| x[i / n].signum() as i64 * if i % n % 2 == 0 { wmax } else { -wmax })
+            .collect();
+        let b: Vec<i64> = (0..n as i64)
+            .map(|c| {
+                if c % 2 == 0 {
+                    (1 << 45) - 1
+                } else {
+                    -(1 << 45) + 1
+                }
+            })
+            .collect();
+        let reference: Vec<i32> = (0..n)
+            .map(|c| {
+                let acc: i128 = b[c] as i128
+                    + (0..k)
+                        .map(|t| x[t] as i128 * w[t * n + c] as i128)
+                        .sum::<i128>();
+                i32::try_from(shift_round(i64::try_from(acc).unwrap(), shift)).unwrap()
+            })
+            .collect();
+        let shape = PackedGemm::chunk(k, n, shift, 1, k, n, 0).unwrap();
+        let op = CommittedGemm::new(shape, &w, &b).unwrap();
+        assert_eq!(op.evaluate(std::slice::from_ref(&x)).unwrap(), reference);
+        assert!(reference.iter().any(|y| y.unsigned_abs() > 1 << 22));
+        assert!(satisfied(
+            ChunkCircuit::new(op.clone(), vec![x.clone()]).unwrap()
+        ));
+        let mut claim = ChunkCircuit::public_inputs(&op, std::slice::from_ref(&x)).unwrap();
+        let mut off = reference.clone();
+        off[5] -= 1;
+        *claim.last_mut().unwrap() = chunk_digest(&off);
+        assert!(!satisfied(ChunkCircuit::with_claim(op, vec![x], claim)));
+    }
+
     #[test]
     fn balanced_digits() {
         let s = BigInt::from(-5) + (BigInt::from(7) << 64) - (BigInt::from(3) << 128);
