@@ -11,6 +11,9 @@ use std::sync::OnceLock;
 pub const VALUES_PER_ELEMENT: usize = 7;
 /// Packed elements absorbed per Poseidon5 call (the fifth input is the running hash).
 pub const ELEMENTS_PER_CALL: usize = 4;
+/// New elements per Poseidon call of the weight block digest (circomlib width 13, the widest
+/// light-poseidon has; one input carries the running hash).
+pub const BLOCK_ELEMENTS_PER_CALL: usize = 11;
 /// The offset that maps a signed 32-bit value to `[0, 2^32)`.
 pub const OFFSET: i64 = 1 << 31;
 
@@ -34,6 +37,21 @@ pub fn poseidon5(inputs: &[Fr; 5]) -> Fr {
         .expect("width 6 is supported")
         .hash(inputs)
         .expect("five inputs for width 6")
+}
+
+/// The digest of a weight block (`circuits::packed_gemm`; docs/commitments.md "Weights
+/// root"): `h_0 = n`, `h_{b+1} = Poseidon12(h_b, e_{11b}, …, e_{11b+10})`, the last `h`.
+pub fn weight_block_digest(elements: &[Fr]) -> Fr {
+    let mut hasher =
+        Poseidon::<Fr>::new_circom(BLOCK_ELEMENTS_PER_CALL + 1).expect("width 13 is supported");
+    let mut h = Fr::from(elements.len() as u64);
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = [Fr::from(0u64); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].copy_from_slice(block);
+        h = hasher.hash(&inputs).expect("twelve inputs");
+    }
+    h
 }
 
 /// The chunk digest of `docs/commitments.md` for values known to lie in `[-2^31, 2^31)`.

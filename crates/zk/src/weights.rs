@@ -14,8 +14,9 @@ use zkopml_exec::commit::MerkleTree;
 use zkopml_model::{Program, QOp};
 
 use crate::{
-    circuits::{chunk::ChunkOp, packed_gemm::weight_block_digest},
+    circuits::chunk::ChunkOp,
     evm::{self, Word},
+    native::weight_block_digest,
     table::{op_chunk_in, WeightsMode},
     ZkError,
 };

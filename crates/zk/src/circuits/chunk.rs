@@ -13,12 +13,11 @@
 //! ```
 
 use crate::{
-    circuits::packed_gemm::{weight_block_digest, weight_block_digest_var},
     gadgets::{
-        digest::{alloc_chunk, chunk_digest_var},
+        digest::{alloc_chunk, chunk_digest_var, weight_block_digest_var},
         signed::SignedVar,
     },
-    native::chunk_digest,
+    native::{chunk_digest, weight_block_digest},
     Fr, ZkError,
 };
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar};
@@ -47,7 +46,7 @@ pub trait ChunkOp: Clone {
 
     /// Elements of the weight block the operator reads besides its input chunks (0: it has
     /// none, its weights are constants of the circuit). The block's digest
-    /// ([`crate::circuits::packed_gemm::weight_block_digest`]) is a public input.
+    /// ([`crate::native::weight_block_digest`]) is a public input.
     fn block_len(&self) -> usize {
         0
     }

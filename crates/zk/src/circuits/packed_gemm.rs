@@ -26,14 +26,14 @@
 //! recomputed from the model by every actor. Cost per weight: a third of a product and the
 //! hashing of a third of an element (Poseidon of width 13, the widest circomlib has: 11 new elements a call).
 //!
-//! The weight block digest: `h_0 = n` (the element count), `h_{b+1} = Poseidon12(h_b,
+//! The weight block digest (`native::weight_block_digest`, `gadgets::digest`): `h_0 = n` (the
+//! element count), `h_{b+1} = Poseidon12(h_b,
 //! e_{11b}, …, e_{11b+10})` (circomlib parameters, missing elements 0), the last `h`.
 
 use super::chunk::ChunkOp;
 use crate::{
     gadgets::{
         lincomb,
-        poseidon::poseidon_var_sparse,
         signed::{field_to_int, int_to_field, SignedVar},
     },
     Fr, ZkError,
@@ -41,7 +41,6 @@ use crate::{
 use ark_ff::{One, Zero};
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
-use light_poseidon::{Poseidon, PoseidonHasher};
 use num_bigint::BigInt;
 use zkopml_model::fixed::shift_round;
 
@@ -49,9 +48,6 @@ use zkopml_model::fixed::shift_round;
 pub const COLUMNS_PER_ELEMENT: usize = 3;
 /// The digit base `B = 2^64` of the packed columns.
 pub const DIGIT_BITS: usize = 64;
-/// New elements per Poseidon call of the weight block digest (width 13, one input carries the
-/// running hash).
-pub const BLOCK_ELEMENTS_PER_CALL: usize = 11;
 /// The largest rescale whose witnesses bound an accumulator below `2^62`.
 pub const MAX_SHIFT: i32 = 30;
 
@@ -321,32 +317,6 @@ impl ChunkOp for CommittedGemm {
     }
 }
 
-/// The weight block digest (module docs), natively.
-pub fn weight_block_digest(elements: &[Fr]) -> Fr {
-    let mut hasher =
-        Poseidon::<Fr>::new_circom(BLOCK_ELEMENTS_PER_CALL + 1).expect("width 13 is supported");
-    let mut h = Fr::from(elements.len() as u64);
-    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
-        let mut inputs = [Fr::zero(); BLOCK_ELEMENTS_PER_CALL + 1];
-        inputs[0] = h;
-        inputs[1..1 + block.len()].copy_from_slice(block);
-        h = hasher.hash(&inputs).expect("twelve inputs");
-    }
-    h
-}
-
-/// The weight block digest in the circuit.
-pub fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
-    let mut h = FpVar::Constant(Fr::from(elements.len() as u64));
-    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
-        let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
-        inputs[0] = h;
-        inputs[1..1 + block.len()].clone_from_slice(block);
-        h = poseidon_var_sparse(&inputs)?;
-    }
-    Ok(h)
-}
-
 /// Digit `i` of `s` in balanced base `2^64` (digits in `[-2^63, 2^63)`).
 fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
     let half = BigInt::one() << (DIGIT_BITS - 1);
@@ -366,7 +336,7 @@ mod tests {
     use super::*;
     use crate::circuits::{chunk::ChunkCircuit, linear::Gemm};
     use crate::groth16::{prove, seeded_rng, setup, verify};
-    use crate::native::chunk_digest;
+    use crate::native::{chunk_digest, weight_block_digest};
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
 
     fn satisfied(c: ChunkCircuit<CommittedGemm>) -> bool {

@@ -16,11 +16,11 @@
 
 use super::{
     lincomb,
-    poseidon::poseidon5_var,
+    poseidon::{poseidon5_var, poseidon_var_sparse},
     signed::{int_to_field, SignedVar},
 };
 use crate::{
-    native::{ELEMENTS_PER_CALL, OFFSET, VALUES_PER_ELEMENT},
+    native::{BLOCK_ELEMENTS_PER_CALL, ELEMENTS_PER_CALL, OFFSET, VALUES_PER_ELEMENT},
     Fr,
 };
 use ark_ff::{One, Zero};
@@ -223,4 +223,17 @@ mod tests {
         );
         assert!(!pack(true), "the range check stops it");
     }
+}
+
+/// The weight block digest ([`crate::native::weight_block_digest`]) in the circuit, with the
+/// sparse form of Poseidon (the dense one is several times slower to synthesise at width 13).
+pub fn weight_block_digest_var(elements: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
+    let mut h = FpVar::Constant(Fr::from(elements.len() as u64));
+    for block in elements.chunks(BLOCK_ELEMENTS_PER_CALL) {
+        let mut inputs = vec![FpVar::Constant(Fr::zero()); BLOCK_ELEMENTS_PER_CALL + 1];
+        inputs[0] = h;
+        inputs[1..1 + block.len()].clone_from_slice(block);
+        h = poseidon_var_sparse(&inputs)?;
+    }
+    Ok(h)
 }
