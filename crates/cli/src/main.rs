@@ -266,8 +266,9 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             plan,
             weights,
         } => {
-            let program = load_program(&model, &calibration)?;
+            let mut program = load_program(&model, &calibration)?;
             let weights = weights.mode();
+            weights.lay_out(&mut program);
             if plan {
                 print_plan(&program, weights)?;
                 return Ok(());
@@ -318,8 +319,11 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             chunk,
             out,
         } => {
-            let program = load_program(&model, &calibration)?;
+            let mut program = load_program(&model, &calibration)?;
             let dir = keys.unwrap_or_else(|| default_keys_dir(&model));
+            if let Ok(mode) = CircuitSet::weights_mode_in(&dir) {
+                mode.lay_out(&mut program);
+            }
             let set = CircuitSet::load(&dir, &program).with_context(|| {
                 format!(
                     "loading the keys in {} (run `zkopml setup` first)",

@@ -103,6 +103,26 @@ pub fn align_chunks(input: &mut TensorSpec, ops: &mut [QNode]) {
         for i in 0..ops.len() {
             let out = ops[i].out.clone();
             let Some(p_out) = out.chunk_pixels() else {
+                // not rank 4: an elementwise operator's same-shape operands and output get equal
+                // chunks (a no-op unless a chunk was narrowed: equal shapes chunk alike)
+                if ops[i].op.is_elementwise() {
+                    let slots: Vec<usize> = ops[i].input_slots().collect();
+                    let same: Vec<usize> = slots
+                        .into_iter()
+                        .filter(|&s| spec(input, ops, s).shape == out.shape)
+                        .chain([i + 1])
+                        .collect();
+                    let g = same
+                        .iter()
+                        .fold(out.chunk_len, |g, &s| gcd(g, spec(input, ops, s).chunk_len));
+                    for s in same {
+                        let x = spec(input, ops, s);
+                        if x.chunk_len != g {
+                            x.chunk_len = g;
+                            changed = true;
+                        }
+                    }
+                }
                 continue;
             };
             let slots: Vec<usize> = ops[i].input_slots().collect();
@@ -485,6 +505,39 @@ impl Program {
     pub fn state_depth(&self) -> u32 {
         let slots = self.n_ops() + 1;
         (usize::BITS - (slots - 1).leading_zeros()).max(1)
+    }
+
+    /// Narrows the output chunks of every Gemm whose chunk would read weights `fits` refuses:
+    /// `fits(k, columns)` says whether a chunk of `columns` output columns over `K` inputs is
+    /// small enough. The new chunk is the widest power of two of columns that divides `N` (a
+    /// chunk stays in one row) and fits; a Gemm with no such width keeps its chunks (the zk
+    /// table refuses it by name). Elementwise consumers follow ([`align_chunks`]). The weights
+    /// a chunk reads are its columns', or all `N` when it spans rows (`zkopml_zk`'s
+    /// `PackedGemm`); with committed weights that is what one step proof hashes.
+    pub fn narrow_gemm_chunks(&mut self, fits: impl Fn(usize, usize) -> bool) {
+        let mut narrowed = false;
+        for node in &mut self.ops {
+            let QOp::Gemm { weight, .. } = &node.op else {
+                continue;
+            };
+            let (k, n) = (weight.shape[0], weight.shape[1]);
+            let len = node.out.chunk_len;
+            let columns = if len < n && n % len == 0 { len } else { n };
+            if fits(k, columns) {
+                continue;
+            }
+            let mut width = 1usize << n.trailing_zeros().min(usize::BITS - 2);
+            while width > 1 && !fits(k, width) {
+                width /= 2;
+            }
+            if width < columns && fits(k, width) {
+                node.out.chunk_len = width;
+                narrowed = true;
+            }
+        }
+        if narrowed {
+            align_chunks(&mut self.input, &mut self.ops);
+        }
     }
 
     /// The canonical byte encoding (bincode 1, little-endian, fixed-width integers).

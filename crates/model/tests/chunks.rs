@@ -31,6 +31,19 @@ fn default_pixels_per_chunk() {
 /// Every rule of `align_chunks`, checked on the compiled program.
 fn assert_aligned(p: &Program) {
     for (i, node) in p.ops.iter().enumerate() {
+        if node.op.is_elementwise() {
+            for x in node.input_slots() {
+                let x = p.slot_spec(x);
+                if x.shape == node.out.shape {
+                    assert_eq!(
+                        x.chunk_len,
+                        node.out.chunk_len,
+                        "op {}: elementwise chunks differ",
+                        i + 1
+                    );
+                }
+            }
+        }
         let Some(p_out) = node.out.chunk_pixels() else {
             continue;
         };
@@ -57,20 +70,45 @@ fn assert_aligned(p: &Program) {
                 );
             }
         }
-        if node.op.is_elementwise() {
-            for x in node.input_slots() {
-                let x = p.slot_spec(x);
-                if x.shape == node.out.shape {
-                    assert_eq!(
-                        x.chunk_len,
-                        node.out.chunk_len,
-                        "op {}: elementwise chunks differ",
-                        i + 1
-                    );
-                }
-            }
-        }
     }
+}
+
+/// Committed weights narrow a Gemm's output chunks to whole columns of one row that read few
+/// enough weights; the Relu after it follows; a Gemm that fits keeps its chunks, and a program
+/// where every Gemm fits is unchanged (so baked programs keep their hashes).
+#[test]
+fn gemm_chunks_narrow_to_a_weight_budget() {
+    let p = compiled("lenet_5");
+    let mut unchanged = p.clone();
+    unchanged.narrow_gemm_chunks(|_, _| true);
+    assert_eq!(unchanged, p);
+
+    let budget = 27_000;
+    let mut q = p.clone();
+    q.narrow_gemm_chunks(|k, columns| k * columns <= budget);
+    assert_aligned(&q);
+    let mut narrowed = 0;
+    for (i, (before, after)) in p.ops.iter().zip(&q.ops).enumerate() {
+        let QOp::Gemm { weight, .. } = &after.op else {
+            if !after.op.is_elementwise() {
+                assert_eq!(before.out, after.out, "op {} is no Gemm and not elementwise", i + 1);
+            }
+            continue;
+        };
+        let (k, n) = (weight.shape[0], weight.shape[1]);
+        if k * n.min(before.out.chunk_len) <= budget {
+            assert_eq!(before.out, after.out, "op {}: a Gemm that fits keeps its chunks", i + 1);
+            continue;
+        }
+        narrowed += 1;
+        let len = after.out.chunk_len;
+        assert_eq!(n % len, 0, "op {}: a chunk stays in one row", i + 1);
+        assert!(len.is_power_of_two() && k * len <= budget);
+        assert!(n % (2 * len) != 0 || k * 2 * len > budget, "op {}: the widest", i + 1);
+    }
+    // LeNet's 400 -> 120: 48,000 weights in one chunk before, 8 columns (3,200) after: the
+    // widest power of two dividing 120
+    assert_eq!(narrowed, 1);
 }
 
 #[test]

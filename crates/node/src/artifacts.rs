@@ -148,7 +148,8 @@ pub fn prepare_registration_in(
     weights: WeightsMode,
     progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<Prepared> {
-    let (program, compile_seconds) = compile_model(onnx)?;
+    let (mut program, compile_seconds) = compile_model(onnx)?;
+    weights.lay_out(&mut program);
     let t = std::time::Instant::now();
     let (set, setup_cached) = match CircuitSet::load(keys_dir, &program) {
         Ok(set) if set.insecure_seed == seed && seed.is_some() && set.weights == weights => {

@@ -92,6 +92,21 @@ pub struct CircuitSet {
     pub circuits: Vec<CircuitMeta>,
     /// The table, ordered by (op, chunk).
     pub entries: Vec<TableEntry>,
+    /// The weights commitment of the program `setup_in` or `load` checked this set against,
+    /// kept so that a step proof opens its block without hashing every block again (minutes
+    /// for a large model, on a defender's clock).
+    #[serde(skip)]
+    weights_cache: WeightsCache,
+}
+
+/// A computed [`WeightsCommitment`], shared by clones; never part of a set's identity.
+#[derive(Clone, Debug, Default)]
+struct WeightsCache(Option<std::sync::Arc<WeightsCommitment>>);
+
+impl PartialEq for WeightsCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// `keccak(abi.encode(uint256 op, uint256 chunk, bytes32 vkHash, uint256[] inputSlots,
@@ -217,6 +232,7 @@ impl CircuitSet {
             weights_root: String::new(),
             circuits,
             entries,
+            weights_cache: WeightsCache::default(),
         };
         Ok((set, shapes))
     }
@@ -417,7 +433,9 @@ impl CircuitSet {
     ) -> Result<Self, ZkError> {
         let (mut set, shapes) = Self::plan_in(program, weights)?;
         if weights == WeightsMode::Committed {
-            set.weights_root = to_hex(&WeightsCommitment::new(program)?.root());
+            let w = WeightsCommitment::new(program)?;
+            set.weights_root = to_hex(&w.root());
+            set.weights_cache = WeightsCache(Some(w.into()));
         }
         std::fs::create_dir_all(dir.join("keys")).map_err(io(dir))?;
         let total = shapes.len();
@@ -470,6 +488,14 @@ impl CircuitSet {
         std::fs::write(&path, serde_json::to_vec_pretty(self)?).map_err(io(&path))
     }
 
+    /// Where the set in `dir` puts the Gemm weights, so that a caller can lay its program out
+    /// the same way ([`WeightsMode::lay_out`]) before [`CircuitSet::load`].
+    pub fn weights_mode_in(dir: &Path) -> Result<WeightsMode, ZkError> {
+        let path = dir.join("circuits.json");
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        Ok(serde_json::from_slice::<CircuitSet>(&bytes)?.weights)
+    }
+
     /// Reads `circuits.json` from `dir` and checks it belongs to `program`: the model hash,
     /// the root of its table, and the identity check of the table ([`CircuitSet::check_table`]:
     /// every (op, chunk) of the model is mapped to a circuit with its own structure key and
@@ -502,9 +528,15 @@ impl CircuitSet {
             )));
         }
         set.check_table(program)?;
+        let mut set = set;
         let weights_root = match set.weights {
             WeightsMode::Baked => String::new(),
-            WeightsMode::Committed => to_hex(&WeightsCommitment::new(program)?.root()),
+            WeightsMode::Committed => {
+                let w = WeightsCommitment::new(program)?;
+                let root = to_hex(&w.root());
+                set.weights_cache = WeightsCache(Some(w.into()));
+                root
+            }
         };
         if set.weights_root != weights_root {
             return Err(ZkError::Encoding(format!(
@@ -589,9 +621,11 @@ impl CircuitSet {
         let inputs_values = inputs.clone();
         let proved = groth16::prove(&keys, ChunkCircuit::new(circuit, inputs)?, rng)?;
         let tree = self.tree()?;
-        let weights = (reads.len() > trace_reads.len())
-            .then(|| WeightsCommitment::new(program))
-            .transpose()?;
+        let weights = match (&self.weights_cache.0, reads.len() > trace_reads.len()) {
+            (_, false) => None,
+            (Some(w), true) => Some(w.clone()),
+            (None, true) => Some(std::sync::Arc::new(WeightsCommitment::new(program)?)),
+        };
         let openings = reads
             .iter()
             .zip(&proved.public_inputs)

@@ -25,7 +25,7 @@ use crate::{
         linear::{Conv, ConvShape, Gemm},
         matmul::MatMul,
         movement::{Movement, Source},
-        packed_gemm::{CommittedGemm, PackedGemm},
+        packed_gemm::{CommittedGemm, PackedGemm, COLUMNS_PER_ELEMENT},
         pointwise::{Cmp, PointKind, Pointwise},
         reduce::{Reduce, ReduceKind},
         relu::Relu,
@@ -88,6 +88,24 @@ pub enum WeightsMode {
     Baked,
     /// A witness: Gemm chunks read a weight block (slot `n + op`, chunk = the output chunk).
     Committed,
+}
+
+impl WeightsMode {
+    /// Lays `program`'s chunks out for this mode: with committed weights a Gemm's output
+    /// chunks narrow until each reads at most [`MAX_BLOCK_WEIGHTS`] weights
+    /// ([`Program::narrow_gemm_chunks`]); baked weights keep the compiler's chunks. Every actor
+    /// runs the program laid out this way (it is what the registry's model hash names).
+    pub fn lay_out(self, program: &mut Program) {
+        if self == WeightsMode::Committed {
+            program.narrow_gemm_chunks(|k, columns| block_weights(k, columns) <= MAX_BLOCK_WEIGHTS);
+        }
+    }
+}
+
+/// The weights a committed Gemm chunk of `columns` output columns over `k` inputs reads: its
+/// columns rounded up to whole field elements ([`COLUMNS_PER_ELEMENT`]), `k` weights each.
+pub fn block_weights(k: usize, columns: usize) -> usize {
+    columns.div_ceil(COLUMNS_PER_ELEMENT) * COLUMNS_PER_ELEMENT * k
 }
 
 macro_rules! dispatch {
@@ -446,14 +464,15 @@ pub fn op_chunk_in(
                 let shape =
                     PackedGemm::chunk(k, n, *shift, rows, x.chunk_len, node.out.chunk_len, chunk)
                         .map_err(|e| unsupported(op, node, &e.to_string()))?;
-                if shape.c_len * k > MAX_BLOCK_WEIGHTS {
+                if block_weights(k, shape.c_len) > MAX_BLOCK_WEIGHTS {
                     return Err(unsupported(
                         op,
                         node,
                         &format!(
                             "a committed-weights chunk would read {} weights ({} columns of {k}); \
-                             the limit is {MAX_BLOCK_WEIGHTS}: compile with shorter output chunks",
-                            shape.c_len * k,
+                             the limit is {MAX_BLOCK_WEIGHTS} (WeightsMode::lay_out narrows \
+                             the chunks when a power of two of columns fits)",
+                            block_weights(k, shape.c_len),
                             shape.c_len
                         ),
                     ));

@@ -10,6 +10,7 @@
 //! `i` as the input `(slot n + i, chunk j)`: its digest, the path to op `i`'s blocks root, and
 //! the path of that root to the weights root.
 
+use rayon::prelude::*;
 use zkopml_exec::commit::MerkleTree;
 use zkopml_model::{Program, QOp};
 
@@ -51,6 +52,7 @@ impl WeightsCommitment {
                     return Ok(None);
                 }
                 let digests = (0..program.ops[op - 1].out.num_chunks())
+                    .into_par_iter()
                     .map(|chunk| {
                         let (c, _) = op_chunk_in(program, op, chunk, WeightsMode::Committed)?;
                         Ok(evm::fr_to_word(&weight_block_digest(&c.block())))

@@ -217,3 +217,70 @@ fn a_chunk_over_the_weight_limit_is_refused_by_name() {
         "baked weights have no such limit"
     );
 }
+
+/// LeNet's 400 -> 120 layer reads 48,000 weights in its one output chunk: refused as compiled,
+/// it proves with committed weights once the program is laid out for them (chunks of 8
+/// columns). The layout changes chunks, not values: the output is the baked program's.
+#[test]
+fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
+    use zkopml_model::{compile_onnx, default_calibration, input::read_input_json};
+    use zkopml_zk::{
+        circuits::chunk::ChunkCircuit,
+        groth16,
+        table::{op_chunk_in, read_chunks, ChunkRef},
+    };
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models/lenet_5/network.onnx");
+    let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
+    let (_, baked) =
+        compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap();
+    let err = CircuitSet::plan_in(&baked, WeightsMode::Committed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("48000 weights"), "{err}");
+
+    let mut p = baked.clone();
+    WeightsMode::Committed.lay_out(&mut p);
+    assert_ne!(p.hash(), baked.hash(), "the layout is part of the model hash");
+    let (set, _) = CircuitSet::plan_in(&p, WeightsMode::Committed).unwrap();
+    let (baked_set, _) = CircuitSet::plan(&baked).unwrap();
+    println!(
+        "LeNet: {} circuits baked, {} committed",
+        baked_set.circuits.len(),
+        set.circuits.len()
+    );
+    let wide = 1 + p
+        .ops
+        .iter()
+        .position(|n| matches!(&n.op, QOp::Gemm { weight, .. } if weight.shape == [400, 120]))
+        .expect("LeNet has a 400 -> 120 layer");
+    assert_eq!(p.ops[wide - 1].out.chunk_len, 8);
+    assert_eq!(p.ops[wide - 1].out.num_chunks(), 15);
+
+    let x = zkopml_exec::quantise_input(&p, &sample).unwrap();
+    let trace = zkopml_exec::run(&p, x.clone()).unwrap();
+    assert_eq!(
+        trace.output().data,
+        zkopml_exec::run(&baked, x).unwrap().output().data
+    );
+    let commitment = WeightsCommitment::new(&p).unwrap();
+    let chunk = 14;
+    let (circuit, reads) = op_chunk_in(&p, wide, chunk, WeightsMode::Committed).unwrap();
+    let trace_reads: Vec<ChunkRef> = reads
+        .iter()
+        .copied()
+        .filter(|r| r.slot <= p.n_ops())
+        .collect();
+    assert_eq!(reads.len(), trace_reads.len() + 1, "one weight block");
+    let inputs = read_chunks(&p, &trace.slots, &trace_reads);
+    let mut rng = seeded_rng(9);
+    let make = || ChunkCircuit::new(circuit.clone(), inputs.clone()).unwrap();
+    let keys = groth16::setup(make(), &mut rng).unwrap();
+    let proved = groth16::prove(&keys, make(), &mut rng).unwrap();
+    let block = proved.public_inputs[reads.len() - 1];
+    assert_eq!(
+        zkopml_zk::evm::fr_to_word(&block),
+        commitment.opening(wide, chunk).unwrap().digest,
+        "the proof reads the registered block"
+    );
+}
