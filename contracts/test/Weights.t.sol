@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
-import {vm} from "./utils/Vm.sol";
+import {vm, console} from "./utils/Vm.sol";
 import {Fixture} from "./utils/Fixture.sol";
 import {SimModel, SimTrace} from "./utils/Sim.sol";
 import {FaultDisputeGame} from "../src/FaultDisputeGame.sol";
@@ -189,6 +189,30 @@ contract WeightsTest is Fixture {
     }
 
     /// Steps of the other ops read no weights and prove as before in a weighted model.
+    /// What a weight read adds to `proveStep` (docs/gas.md): the block's public input in the
+    /// Groth16 verification and its two Merkle paths, against an op of the same model that
+    /// reads no block. Both settle the game the same way.
+    function test_gasOfAWeightRead() public {
+        uint256 weighted = _proveStepGas(W);
+        uint256 plain = _proveStepGas(W + 1);
+        console.log("proveStep gas, op with a weight read", weighted);
+        console.log("proveStep gas, op without", plain);
+        vm.assertLt(weighted, 500_000, "the issue's bound for a step's verification");
+        vm.assertLt(weighted - plain, 60_000, "one public input, its opening and two short paths");
+    }
+
+    function _proveStepGas(uint32 op) internal returns (uint256 used) {
+        SimTrace bad = newTrace(m, op, 1);
+        uint256 gid = _gameAtProof(modelId, honest, bad);
+        vm.assertEq(game.getGame(gid).hi, op);
+        FaultDisputeGame.StepProof memory sp = honestProof(gid, m, honest);
+        vm.prank(submitter);
+        uint256 g = gasleft();
+        game.proveStep(gid, sp);
+        used = g - gasleft();
+        _expectOutcome(gid, FaultDisputeGame.Outcome.DefenderWon);
+    }
+
     function test_otherOpsProveAsBefore() public {
         SimTrace bad = newTrace(m, 4, 0);
         uint256 gid = _gameAtProof(modelId, honest, bad);

@@ -67,6 +67,13 @@ pub struct CircuitMeta {
     pub pk_bytes: u64,
 }
 
+/// The most chunks one step of a model with committed weights may read: each is one more
+/// public input and Merkle opening in `proveStep` (about 40k gas: `Weights.t.sol`'s
+/// `test_gasOfAWeightRead`), so 64 reads stay near 3M gas, inside a block. Narrowed Gemm chunks
+/// ([`WeightsMode::lay_out`]) multiply the reads of the operators after them; a model that
+/// needs more is refused at setup, not found out in a dispute.
+pub const MAX_STEP_READS: usize = 64;
+
 /// The circuit table and keys of a compiled model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CircuitSet {
@@ -100,8 +107,14 @@ pub struct CircuitSet {
 }
 
 /// A computed [`WeightsCommitment`], shared by clones; never part of a set's identity.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct WeightsCache(Option<std::sync::Arc<WeightsCommitment>>);
+
+impl std::fmt::Debug for WeightsCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "cached" } else { "empty" })
+    }
+}
 
 impl PartialEq for WeightsCache {
     fn eq(&self, _: &Self) -> bool {
@@ -178,6 +191,18 @@ impl CircuitSet {
         for op in 1..=program.n_ops() {
             for chunk in 0..program.ops[op - 1].out.num_chunks() {
                 let (c, reads) = op_chunk_in(program, op, chunk, weights)?;
+                if weights == WeightsMode::Committed && reads.len() > MAX_STEP_READS {
+                    return Err(ZkError::Unsupported {
+                        op,
+                        kind: program.ops[op - 1].op.kind(),
+                        reason: format!(
+                            "chunk {chunk} reads {} chunks, more than the {MAX_STEP_READS} a \
+                             step may open on chain (the committed-weights layout narrowed a \
+                             tensor it reads: docs/zk.md \"Weights as witnesses\")",
+                            reads.len()
+                        ),
+                    });
+                }
                 let key = c.structure_key();
                 let k = match by_key.get(&key) {
                     Some(&k) => {

@@ -219,8 +219,8 @@ fn a_chunk_over_the_weight_limit_is_refused_by_name() {
 }
 
 /// LeNet's 400 -> 120 layer reads 48,000 weights in its one output chunk: refused as compiled,
-/// it proves with committed weights once the program is laid out for them (chunks of 8
-/// columns). The layout changes chunks, not values: the output is the baked program's.
+/// it proves with committed weights once the program is laid out for them (chunks of 60
+/// columns, 24,000 weights). The layout changes chunks, not values: the output is the baked program's.
 #[test]
 fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
     use zkopml_model::{compile_onnx, default_calibration, input::read_input_json};
@@ -254,8 +254,8 @@ fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
         .iter()
         .position(|n| matches!(&n.op, QOp::Gemm { weight, .. } if weight.shape == [400, 120]))
         .expect("LeNet has a 400 -> 120 layer");
-    assert_eq!(p.ops[wide - 1].out.chunk_len, 8);
-    assert_eq!(p.ops[wide - 1].out.num_chunks(), 15);
+    assert_eq!(p.ops[wide - 1].out.chunk_len, 60);
+    assert_eq!(p.ops[wide - 1].out.num_chunks(), 2);
 
     let x = zkopml_exec::quantise_input(&p, &sample).unwrap();
     let trace = zkopml_exec::run(&p, x.clone()).unwrap();
@@ -264,7 +264,7 @@ fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
         zkopml_exec::run(&baked, x).unwrap().output().data
     );
     let commitment = WeightsCommitment::new(&p).unwrap();
-    let chunk = 14;
+    let chunk = 1;
     let (circuit, reads) = op_chunk_in(&p, wide, chunk, WeightsMode::Committed).unwrap();
     let trace_reads: Vec<ChunkRef> = reads
         .iter()
@@ -283,4 +283,59 @@ fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
         commitment.opening(wide, chunk).unwrap().digest,
         "the proof reads the registered block"
     );
+}
+
+/// A layer so wide that its committed chunks are 4 columns makes the next layer read 128
+/// chunks in one step: refused at setup by name, not found out in a dispute.
+#[test]
+fn a_step_that_would_read_too_many_chunks_is_refused_by_name() {
+    let layer = |name: &str, input: usize, k: usize, n: usize| QNode {
+        name: name.into(),
+        onnx_op: "Gemm".into(),
+        op: QOp::Gemm {
+            weight: Tensor::new(vec![k, n], vec![3; k * n]),
+            bias: vec![0; n],
+            shift: 8,
+        },
+        inputs: vec![QOperand::Slot(input)],
+        out: TensorSpec::new(vec![1, n], DType::Float, 8),
+        macs: 0,
+    };
+    let mut p = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: TensorSpec::new(vec![1, 4000], DType::Float, 8),
+        outputs: vec![2],
+        ops: vec![layer("wide", 0, 4000, 512), layer("next", 1, 512, 2)],
+    };
+    WeightsMode::Committed.lay_out(&mut p);
+    assert_eq!(p.ops[0].out.chunk_len, 4, "6 columns x 4000 weights fit, 8 do not");
+    let err = CircuitSet::plan_in(&p, WeightsMode::Committed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reads 129 chunks"), "{err}");
+}
+
+/// The testdata models with Gemm layers plan with committed weights once laid out.
+#[test]
+fn testdata_models_plan_with_committed_weights() {
+    use zkopml_model::{compile_onnx, default_calibration, input::read_input_json};
+    for name in ["conv2d", "lenet_5", "variable_cnn"] {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/models")
+            .join(name)
+            .join("network.onnx");
+        let sample = read_input_json(&path.with_file_name("input.json")).unwrap();
+        let (_, mut p) =
+            compile_onnx(&path, &default_calibration(sample.len(), Some(&sample))).unwrap();
+        WeightsMode::Committed.lay_out(&mut p);
+        let (set, _) = CircuitSet::plan_in(&p, WeightsMode::Committed)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let most = set.entries.iter().map(|e| e.reads.len()).max().unwrap();
+        println!(
+            "{name}: {} circuits, {} steps, at most {most} reads a step",
+            set.circuits.len(),
+            set.entries.len()
+        );
+    }
 }
