@@ -62,7 +62,10 @@ enum Cmd {
         calibration: Vec<PathBuf>,
         /// Where to write the compiled model (default: beside the model, as network.zkml).
         #[arg(short, long)]
-        out: Option<PathBuf>,
+        out: Option<PathBuf>,        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        /// a model registered with committed weights has them.
+        #[arg(long, value_enum, default_value = "baked")]
+        weights: Weights,
     },
     /// Run a model on an input.json: output, dequantised output and final state root.
     Run {
@@ -72,7 +75,10 @@ enum Cmd {
         calibration: Vec<PathBuf>,
         /// Write the whole trace (slot values and commitments) to this directory.
         #[arg(long)]
-        trace: Option<PathBuf>,
+        trace: Option<PathBuf>,        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        /// a model registered with committed weights has them.
+        #[arg(long, value_enum, default_value = "baked")]
+        weights: Weights,
     },
     /// Groth16 setup of every distinct circuit of a model: proving keys, verifying keys in the
     /// on-chain layout, and the circuit root the registry records.
@@ -224,8 +230,10 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             model,
             calibration,
             out,
+            weights,
         } => {
-            let program = load_program(&model, &calibration)?;
+            let mut program = load_program(&model, &calibration)?;
+            weights.mode().lay_out(&mut program);
             let out = out.unwrap_or_else(|| model.with_extension("zkml"));
             std::fs::write(&out, program.to_bytes())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -237,8 +245,10 @@ fn engine_verb(cmd: Cmd) -> Result<()> {
             input,
             calibration,
             trace,
+            weights,
         } => {
-            let program = load_program(&model, &calibration)?;
+            let mut program = load_program(&model, &calibration)?;
+            weights.mode().lay_out(&mut program);
             let x = read_input_json(&input)?;
             let t = run(&program, quantise_input(&program, &x)?)?;
             let c = TraceCommitment::new(&program, &t)?;
