@@ -699,6 +699,14 @@ async fn committed_weights_gemm_defect_is_caught_and_wrong_challenger_beaten() {
     wrong_challenger_beaten("c2d-cw-wrongch", model, gemm).await;
 }
 
+/// LeNet laid out for committed weights (`WeightsMode::lay_out`): its 400 -> 120 layer (op 10)
+/// is 2 chunks of 60 columns, so the block the challenger opens on chain has a Rust-built path
+/// of height 1 under its op's blocks root. A defect in its last chunk is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lenet_committed_weights_defect_in_its_wide_layer_is_caught() {
+    defect_caught("lenet-cw-defect", "lenet_5+committed", Defect { op: 10, chunk: 1 }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conv2d_honest_defender_beats_wrong_challenger() {
     wrong_challenger_beaten("c2d-wrongch", "conv2d", Defect { op: 10, chunk: 2 }).await;
