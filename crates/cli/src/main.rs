@@ -62,7 +62,8 @@ enum Cmd {
         calibration: Vec<PathBuf>,
         /// Where to write the compiled model (default: beside the model, as network.zkml).
         #[arg(short, long)]
-        out: Option<PathBuf>,        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        out: Option<PathBuf>,
+        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
         /// a model registered with committed weights has them.
         #[arg(long, value_enum, default_value = "baked")]
         weights: Weights,
@@ -75,7 +76,8 @@ enum Cmd {
         calibration: Vec<PathBuf>,
         /// Write the whole trace (slot values and commitments) to this directory.
         #[arg(long)]
-        trace: Option<PathBuf>,        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        trace: Option<PathBuf>,
+        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
         /// a model registered with committed weights has them.
         #[arg(long, value_enum, default_value = "baked")]
         weights: Weights,

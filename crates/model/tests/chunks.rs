@@ -91,13 +91,23 @@ fn gemm_chunks_narrow_to_a_weight_budget() {
     for (i, (before, after)) in p.ops.iter().zip(&q.ops).enumerate() {
         let QOp::Gemm { weight, .. } = &after.op else {
             if !after.op.is_elementwise() {
-                assert_eq!(before.out, after.out, "op {} is no Gemm and not elementwise", i + 1);
+                assert_eq!(
+                    before.out,
+                    after.out,
+                    "op {} is no Gemm and not elementwise",
+                    i + 1
+                );
             }
             continue;
         };
         let (k, n) = (weight.shape[0], weight.shape[1]);
         if k * n.min(before.out.chunk_len) <= budget {
-            assert_eq!(before.out, after.out, "op {}: a Gemm that fits keeps its chunks", i + 1);
+            assert_eq!(
+                before.out,
+                after.out,
+                "op {}: a Gemm that fits keeps its chunks",
+                i + 1
+            );
             continue;
         }
         narrowed += 1;
@@ -114,7 +124,10 @@ fn gemm_chunks_narrow_to_a_weight_budget() {
     }
     // LeNet's 400 -> 120: 48,000 weights in one chunk before, 60 columns (24,000) after
     assert_eq!(narrowed, 1);
-    let wide = q.ops.iter().find(|n| matches!(&n.op, QOp::Gemm { weight, .. } if weight.shape == [400, 120]));
+    let wide = q
+        .ops
+        .iter()
+        .find(|n| matches!(&n.op, QOp::Gemm { weight, .. } if weight.shape == [400, 120]));
     assert_eq!(wide.unwrap().out.chunk_len, 60);
 }
 

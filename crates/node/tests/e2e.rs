@@ -704,7 +704,12 @@ async fn committed_weights_gemm_defect_is_caught_and_wrong_challenger_beaten() {
 /// of height 1 under its op's blocks root. A defect in its last chunk is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lenet_committed_weights_defect_in_its_wide_layer_is_caught() {
-    defect_caught("lenet-cw-defect", "lenet_5+committed", Defect { op: 10, chunk: 1 }).await;
+    defect_caught(
+        "lenet-cw-defect",
+        "lenet_5+committed",
+        Defect { op: 10, chunk: 1 },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,7 +241,11 @@ fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
 
     let mut p = baked.clone();
     WeightsMode::Committed.lay_out(&mut p);
-    assert_ne!(p.hash(), baked.hash(), "the layout is part of the model hash");
+    assert_ne!(
+        p.hash(),
+        baked.hash(),
+        "the layout is part of the model hash"
+    );
     let (set, _) = CircuitSet::plan_in(&p, WeightsMode::Committed).unwrap();
     let (baked_set, _) = CircuitSet::plan(&baked).unwrap();
     println!(
@@ -309,7 +313,10 @@ fn a_step_that_would_read_too_many_chunks_is_refused_by_name() {
         ops: vec![layer("wide", 0, 4000, 512), layer("next", 1, 512, 2)],
     };
     WeightsMode::Committed.lay_out(&mut p);
-    assert_eq!(p.ops[0].out.chunk_len, 4, "6 columns x 4000 weights fit, 8 do not");
+    assert_eq!(
+        p.ops[0].out.chunk_len, 4,
+        "6 columns x 4000 weights fit, 8 do not"
+    );
     let err = CircuitSet::plan_in(&p, WeightsMode::Committed)
         .unwrap_err()
         .to_string();
