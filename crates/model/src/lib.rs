@@ -16,6 +16,7 @@ pub mod program;
 pub mod quant;
 pub mod reference;
 pub mod tensor;
+pub mod weights_layout;
 
 pub use error::{ModelError, Result};
 pub use graph::{Graph, GraphInput, Node, Operand};

@@ -70,7 +70,7 @@ pub fn default_chunk_pixels(w: usize, c: usize) -> usize {
     p
 }
 
-fn gcd(a: usize, b: usize) -> usize {
+pub(crate) fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
     } else {
@@ -505,41 +505,6 @@ impl Program {
     pub fn state_depth(&self) -> u32 {
         let slots = self.n_ops() + 1;
         (usize::BITS - (slots - 1).leading_zeros()).max(1)
-    }
-
-    /// Narrows the output chunks of every Gemm whose chunk would read weights `fits` refuses:
-    /// `fits(k, columns)` says whether a chunk of `columns` output columns over `K` inputs is
-    /// small enough. The new chunk is the widest run of columns that fits and divides both `N`
-    /// (a chunk stays in one row) and the old chunk length (which every tensor of that shape
-    /// has, so that [`align_chunks`] gives the elementwise operators around it this width and
-    /// no narrower). A Gemm with no such width keeps its chunks (the zk table refuses it by
-    /// name); a rank-4 output (chunked by pixels) is left alone. The weights a chunk reads are
-    /// its columns', or all `N` when it spans rows (`zkopml_zk`'s `PackedGemm`); with
-    /// committed weights that is what one step proof hashes.
-    pub fn narrow_gemm_chunks(&mut self, fits: impl Fn(usize, usize) -> bool) {
-        let mut narrowed = false;
-        for node in &mut self.ops {
-            let QOp::Gemm { weight, .. } = &node.op else {
-                continue;
-            };
-            let (k, n) = (weight.shape[0], weight.shape[1]);
-            let len = node.out.chunk_len;
-            if n == 0 || len == 0 || node.out.chunk_pixels().is_some() {
-                continue;
-            }
-            let columns = if len < n && n % len == 0 { len } else { n };
-            if fits(k, columns) {
-                continue;
-            }
-            let g = gcd(n, len);
-            if let Some(width) = (1..=g).rev().find(|&d| g % d == 0 && fits(k, d)) {
-                node.out.chunk_len = width;
-                narrowed = true;
-            }
-        }
-        if narrowed {
-            align_chunks(&mut self.input, &mut self.ops);
-        }
     }
 
     /// The canonical byte encoding (bincode 1, little-endian, fixed-width integers).

@@ -80,12 +80,12 @@ fn assert_aligned(p: &Program) {
 fn gemm_chunks_narrow_to_a_weight_budget() {
     let p = compiled("lenet_5");
     let mut unchanged = p.clone();
-    unchanged.narrow_gemm_chunks(|_, _| true);
+    unchanged.lay_out_gemm_weights(|_, _| true);
     assert_eq!(unchanged, p);
 
     let budget = 27_000;
     let mut q = p.clone();
-    q.narrow_gemm_chunks(|k, columns| k * columns <= budget);
+    q.lay_out_gemm_weights(|k, columns| k * columns <= budget);
     assert_aligned(&q);
     let mut narrowed = 0;
     for (i, (before, after)) in p.ops.iter().zip(&q.ops).enumerate() {
@@ -171,4 +171,85 @@ fn gcd(a: usize, b: usize) -> usize {
     } else {
         gcd(b, a % b)
     }
+}
+
+/// A Gemm that narrowing would cut too finely becomes column slices of the widest width that
+/// fits, joined by Concats that each read at most `MAX_CONCAT_READS` parts; the slices hold the
+/// layer's weights and bias column by column, the root Concat writes the old output (name, spec)
+/// and the operators after it read the new slot.
+#[test]
+fn a_wide_gemm_becomes_column_slices_joined_by_concats() {
+    use zkopml_model::weights_layout::MAX_CONCAT_READS;
+    use zkopml_model::{DType, QNode, Tensor, TensorSpec};
+    let (k, n) = (50, 60);
+    let weight = Tensor::new(vec![k, n], (0..(k * n) as i64).collect());
+    let bias: Vec<i64> = (0..n as i64).map(|c| -c).collect();
+    let p = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: TensorSpec::new(vec![7, k], DType::Float, 8),
+        outputs: vec![2],
+        ops: vec![
+            QNode {
+                name: "fc".into(),
+                onnx_op: "MatMul".into(),
+                op: QOp::Gemm {
+                    weight: weight.clone(),
+                    bias: bias.clone(),
+                    shift: 8,
+                },
+                inputs: vec![QOperand::Slot(0)],
+                out: TensorSpec::new(vec![7, n], DType::Float, 8),
+                macs: (7 * k * n) as u64,
+            },
+            QNode {
+                name: "relu".into(),
+                onnx_op: "Relu".into(),
+                op: QOp::Relu,
+                inputs: vec![QOperand::Slot(1)],
+                out: TensorSpec::new(vec![7, n], DType::Float, 8),
+                macs: 0,
+            },
+        ],
+    };
+    let mut q = p.clone();
+    // 2 columns fit: 30 slices (narrowing would cut the 420-value chunk into 30)
+    q.lay_out_gemm_weights(|k, columns| k * columns <= 100);
+    let slices: Vec<&QNode> = q
+        .ops
+        .iter()
+        .filter(|n| matches!(n.op, QOp::Gemm { .. }))
+        .collect();
+    assert_eq!(slices.len(), 30);
+    for (j, s) in slices.iter().enumerate() {
+        let QOp::Gemm {
+            weight: w, bias: b, ..
+        } = &s.op
+        else {
+            unreachable!()
+        };
+        assert_eq!(w.shape, vec![k, 2]);
+        for t in 0..k {
+            assert_eq!(
+                w.data[2 * t..2 * t + 2],
+                weight.data[t * n + 2 * j..t * n + 2 * j + 2]
+            );
+        }
+        assert_eq!(b[..], bias[2 * j..2 * j + 2]);
+        assert_eq!(s.name, format!("fc[columns {}..{}]", 2 * j, 2 * j + 2));
+        assert_eq!(s.out.shape, vec![7, 2]);
+        assert_eq!(s.out.chunk_len, 14, "all 7 rows, as the old chunk held");
+    }
+    assert_eq!(slices.iter().map(|s| s.macs).sum::<u64>(), p.ops[0].macs);
+    for node in &q.ops {
+        if let QOp::Concat { axis, shifts } = &node.op {
+            assert_eq!(*axis, 1);
+            assert!(shifts.len() <= MAX_CONCAT_READS && shifts.iter().all(|&s| s == 0));
+        }
+    }
+    let root = q.n_ops() - 1;
+    assert_eq!(q.ops[root - 1].name, "fc");
+    assert_eq!(q.ops[root - 1].out, p.ops[0].out);
+    assert_eq!(q.ops[root].inputs, vec![QOperand::Slot(root)]);
+    assert_eq!(q.outputs, vec![q.n_ops()]);
 }

@@ -67,12 +67,15 @@ pub struct CircuitMeta {
     pub pk_bytes: u64,
 }
 
-/// The most chunks one step of a model with committed weights may read: each is one more
-/// public input and Merkle opening in `proveStep` (about 40k gas: `Weights.t.sol`'s
-/// `test_gasOfAWeightRead`), so 64 reads stay near 3M gas, inside a block. Narrowed Gemm chunks
-/// ([`WeightsMode::lay_out`]) multiply the reads of the operators after them; a model that
-/// needs more is refused at setup, not found out in a dispute.
-pub const MAX_STEP_READS: usize = 64;
+/// The most chunks one step may read: each is one more public input and Merkle opening in
+/// `proveStep` (about 40k gas: `Weights.t.sol`'s `test_gasOfAWeightRead`), so 512 reads stay
+/// near 21M gas, inside a 30M-gas block. A step that reads more could not be settled on chain:
+/// the model is refused at setup (either weights mode), not found out in a dispute. The
+/// committed-weights layout ([`WeightsMode::lay_out`]) keeps reads near the compiled program's
+/// (narrowing at most [`zkopml_model::weights_layout::MAX_NARROWING`]-fold, else column
+/// slices); what reads most today is attention over rank-4 tensors (GTE-small's probabilities
+/// times values: 129 reads).
+pub const MAX_STEP_READS: usize = 512;
 
 /// The circuit table and keys of a compiled model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -191,14 +194,13 @@ impl CircuitSet {
         for op in 1..=program.n_ops() {
             for chunk in 0..program.ops[op - 1].out.num_chunks() {
                 let (c, reads) = op_chunk_in(program, op, chunk, weights)?;
-                if weights == WeightsMode::Committed && reads.len() > MAX_STEP_READS {
+                if reads.len() > MAX_STEP_READS {
                     return Err(ZkError::Unsupported {
                         op,
                         kind: program.ops[op - 1].op.kind(),
                         reason: format!(
                             "chunk {chunk} reads {} chunks, more than the {MAX_STEP_READS} a \
-                             step may open on chain (the committed-weights layout narrowed a \
-                             tensor it reads: docs/zk.md \"Weights as witnesses\")",
+                             step may open on chain (docs/gas.md)",
                             reads.len()
                         ),
                     });

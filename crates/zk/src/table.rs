@@ -91,13 +91,15 @@ pub enum WeightsMode {
 }
 
 impl WeightsMode {
-    /// Lays `program`'s chunks out for this mode: with committed weights a Gemm's output
-    /// chunks narrow until each reads at most [`MAX_BLOCK_WEIGHTS`] weights
-    /// ([`Program::narrow_gemm_chunks`]); baked weights keep the compiler's chunks. Every actor
+    /// Lays `program`'s chunks out for this mode: with committed weights a Gemm whose output
+    /// chunk would read more than [`MAX_BLOCK_WEIGHTS`] weights gets narrower chunks or is cut
+    /// into column slices joined by Concats ([`Program::lay_out_gemm_weights`]); baked weights
+    /// keep the compiler's program. Every actor
     /// runs the program laid out this way (it is what the registry's model hash names).
     pub fn lay_out(self, program: &mut Program) {
         if self == WeightsMode::Committed {
-            program.narrow_gemm_chunks(|k, columns| block_weights(k, columns) <= MAX_BLOCK_WEIGHTS);
+            program
+                .lay_out_gemm_weights(|k, columns| block_weights(k, columns) <= MAX_BLOCK_WEIGHTS);
         }
     }
 }

@@ -289,38 +289,219 @@ fn lenet_laid_out_for_committed_weights_plans_and_its_wide_layer_proves() {
     );
 }
 
-/// A layer so wide that its committed chunks are 4 columns makes the next layer read 128
-/// chunks in one step: refused at setup by name, not found out in a dispute.
+/// A step reading more chunks than `proveStep` should open is refused at setup by name, not
+/// found out in a dispute, with either weights: a Gemm reading a row of 2,400 values held in
+/// chunks of 4.
 #[test]
 fn a_step_that_would_read_too_many_chunks_is_refused_by_name() {
+    let p = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: spec(vec![1, 2400], 4),
+        outputs: vec![1],
+        ops: vec![QNode {
+            name: "next".into(),
+            onnx_op: "Gemm".into(),
+            op: QOp::Gemm {
+                weight: Tensor::new(vec![2400, 2], vec![3; 4800]),
+                bias: vec![0; 2],
+                shift: 8,
+            },
+            inputs: vec![QOperand::Slot(0)],
+            out: spec(vec![1, 2], 2),
+            macs: 0,
+        }],
+    };
+    let err = CircuitSet::plan_in(&p, WeightsMode::Committed)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("reads 601 chunks"), "{err}");
+    let err = CircuitSet::plan(&p).unwrap_err().to_string();
+    assert!(err.contains("reads 600 chunks"), "{err}");
+}
+
+/// A layer so wide that narrowing would cut its 512-column row into 128 chunks of 4 (and make
+/// the next layer read 128 chunks a step, as it did before slices) is cut into 128 column
+/// slices of 4 joined by a Concat tree instead: every step reads at most 8 chunks and a
+/// weight block, and the next layer reads its input as compiled.
+#[test]
+fn a_wide_layer_is_sliced_and_every_step_reads_few_chunks() {
     let layer = |name: &str, input: usize, k: usize, n: usize| QNode {
         name: name.into(),
         onnx_op: "Gemm".into(),
         op: QOp::Gemm {
-            weight: Tensor::new(vec![k, n], vec![3; k * n]),
-            bias: vec![0; n],
+            weight: Tensor::new(
+                vec![k, n],
+                (0..k * n).map(|i| (i as i64 * 37) % 29 - 14).collect(),
+            ),
+            bias: (0..n as i64).collect(),
             shift: 8,
         },
         inputs: vec![QOperand::Slot(input)],
         out: TensorSpec::new(vec![1, n], DType::Float, 8),
         macs: 0,
     };
-    let mut p = Program {
+    let compiled = Program {
         format_version: zkopml_model::program::FORMAT_VERSION,
         inputs: vec![],
         input: TensorSpec::new(vec![1, 4000], DType::Float, 8),
         outputs: vec![2],
         ops: vec![layer("wide", 0, 4000, 512), layer("next", 1, 512, 2)],
     };
+    let mut p = compiled.clone();
     WeightsMode::Committed.lay_out(&mut p);
+    // 128 slices, 16 + 2 Concats, the root Concat, the next layer
+    assert_eq!(p.n_ops(), 128 + 16 + 2 + 1 + 1);
+    assert_eq!(p.outputs, vec![p.n_ops()]);
+    let root = &p.ops[p.n_ops() - 2];
     assert_eq!(
-        p.ops[0].out.chunk_len, 4,
-        "6 columns x 4000 weights fit, 8 do not"
+        (root.name.as_str(), &root.out),
+        ("wide", &compiled.ops[0].out)
     );
-    let err = CircuitSet::plan_in(&p, WeightsMode::Committed)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("reads 129 chunks"), "{err}");
+    assert_eq!(
+        p.ops[p.n_ops() - 1].inputs,
+        vec![QOperand::Slot(p.n_ops() - 1)]
+    );
+
+    let x = Tensor::new(
+        vec![1, 4000],
+        (0..4000).map(|i| (i * 7919) % 2001 - 1000).collect(),
+    );
+    assert_eq!(
+        zkopml_exec::run(&p, x.clone()).unwrap().output().data,
+        zkopml_exec::run(&compiled, x).unwrap().output().data,
+        "slices change the steps, not the values"
+    );
+    let (set, _) = CircuitSet::plan_in(&p, WeightsMode::Committed).unwrap();
+    let most = |kind: &str| {
+        set.entries
+            .iter()
+            .filter(|e| p.ops[e.op - 1].op.kind() == kind)
+            .map(|e| e.reads.len())
+            .max()
+            .unwrap()
+    };
+    assert_eq!(
+        most("Gemm"),
+        3,
+        "an input row in two chunks and a weight block"
+    );
+    assert!(most("Concat") <= zkopml_model::weights_layout::MAX_CONCAT_READS);
+    let gemm_circuits = set.circuits.iter().filter(|c| c.kind == "Gemm").count();
+    assert_eq!(
+        gemm_circuits, 2,
+        "one for the 128 slices, one for the next layer"
+    );
+}
+
+/// A residual feed-forward block `x + down(relu(up(x)))` whose layers are sliced (a small
+/// weight budget stands in for the real one): every step of the laid-out program proves with
+/// Groth16, verifies against the circuit table and opens its reads, weight blocks included,
+/// under the agreed state root and the weights root; the output is the compiled program's.
+#[test]
+fn a_sliced_residual_block_proves_every_step() {
+    use zkopml_zk::table::block_weights;
+    let layer = |name: &str, input: usize, k: usize, n: usize| QNode {
+        name: name.into(),
+        onnx_op: "MatMul".into(),
+        op: QOp::Gemm {
+            weight: Tensor::new(
+                vec![k, n],
+                (0..k * n).map(|i| (i as i64 * 53) % 61 - 30).collect(),
+            ),
+            bias: (0..n as i64).map(|c| c * 9 - 100).collect(),
+            shift: 6,
+        },
+        inputs: vec![QOperand::Slot(input)],
+        out: TensorSpec::new(vec![4, n], DType::Float, 8),
+        macs: (4 * k * n) as u64,
+    };
+    let node = |name: &str, op: QOp, inputs: Vec<usize>| QNode {
+        name: name.into(),
+        onnx_op: name.into(),
+        op,
+        inputs: inputs.into_iter().map(QOperand::Slot).collect(),
+        out: TensorSpec::new(vec![4, 24], DType::Float, 8),
+        macs: 0,
+    };
+    let compiled = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: TensorSpec::new(vec![4, 24], DType::Float, 8),
+        outputs: vec![4],
+        ops: vec![
+            layer("up", 0, 24, 48),
+            QNode {
+                out: TensorSpec::new(vec![4, 48], DType::Float, 8),
+                ..node("relu", QOp::Relu, vec![1])
+            },
+            layer("down", 2, 48, 24),
+            node(
+                "add",
+                QOp::Add {
+                    ua: 0,
+                    ub: 0,
+                    shift: 0,
+                },
+                vec![3, 0],
+            ),
+        ],
+    };
+    let mut p = compiled.clone();
+    // up: 6 columns of 24 fit (8 slices), down: 3 columns of 48 (8 slices)
+    p.lay_out_gemm_weights(|k, columns| block_weights(k, columns) <= 144);
+    let slices = |k: usize| {
+        p.ops
+            .iter()
+            .filter(|n| matches!(&n.op, QOp::Gemm { weight, .. } if weight.shape[0] == k))
+            .count()
+    };
+    assert_eq!((slices(24), slices(48)), (8, 8));
+    // each: 8 slices, 2 Concats of 4, the root; then relu and add
+    assert_eq!(p.n_ops(), 2 * (8 + 2 + 1) + 2);
+    let relu = &p.ops[12 - 1];
+    assert_eq!(
+        relu.inputs,
+        vec![QOperand::Slot(11)],
+        "op 12 reads up's root Concat"
+    );
+    assert_eq!(relu.out, compiled.ops[1].out, "the Relu keeps its chunks");
+
+    let x = Tensor::new(
+        vec![4, 24],
+        (0..96).map(|i| (i * 7919) % 1001 - 500).collect(),
+    );
+    let trace = zkopml_exec::run(&p, x.clone()).unwrap();
+    assert_eq!(
+        trace.output().data,
+        zkopml_exec::run(&compiled, x).unwrap().output().data
+    );
+    let c = TraceCommitment::new(&p, &trace).unwrap();
+    let dir = scratch("committed-weights-sliced");
+    let set = CircuitSet::setup_in(
+        &p,
+        WeightsMode::Committed,
+        &dir,
+        Some(11),
+        &mut |_, _, _| {},
+    )
+    .unwrap();
+    let root = WeightsCommitment::new(&p).unwrap().root();
+    let mut rng = seeded_rng(4);
+    for op in 1..=p.n_ops() {
+        for chunk in 0..p.ops[op - 1].out.num_chunks() {
+            let s = set
+                .prove_step(&dir, &p, &trace.slots, &c, op, chunk, &mut rng)
+                .unwrap();
+            assert!(set.verify_step(&s).unwrap(), "op {op} chunk {chunk}");
+            assert!(
+                s.check_openings_with(&p, &c.state_roots[op - 1], Some(&root))
+                    .unwrap(),
+                "op {op} chunk {chunk}"
+            );
+            assert_eq!(s.output_leaf().unwrap(), c.tensors[op].leaves[chunk]);
+        }
+    }
 }
 
 /// The testdata models with Gemm layers plan with committed weights once laid out.
