@@ -638,3 +638,51 @@ fn malformed_folded_nodes_are_errors_not_panics() {
         ));
     }
 }
+
+/// PyTorch exports `nn.Linear` on a rank-3 input as `MatMul` then `Add(bias)`: the bias folds
+/// into the Gemm when it runs along the last axis only and nothing else reads the product; a
+/// bias over another axis, or a product read twice, stays an Add. Checked against tract.
+#[test]
+fn a_bias_add_after_a_matmul_folds_into_the_gemm() {
+    let mut g = G::new(vec![dim_value(1), dim_value(3), dim_value(4)]);
+    let linear = |g: &mut G, k: usize, x: &str, seed: u64| {
+        let rows = if k == 1 { 4 } else { 5 };
+        let w = g.init(f32s(
+            &format!("w{k}"),
+            &[rows, 5],
+            weights(rows as usize * 5, seed),
+        ));
+        g.op(&format!("/MatMul_{k}"), "MatMul", &[x, &w], vec![])
+    };
+    let m1 = linear(&mut g, 1, "input", 1);
+    let b1 = g.init(f32s("b1", &[5], weights(5, 11)));
+    let a1 = g.op("/Add_1", "Add", &[&m1, &b1], vec![]);
+    let m2 = linear(&mut g, 2, &a1, 2);
+    let b2 = g.init(f32s("b2", &[1, 1, 5], weights(5, 12)));
+    let a2 = g.op("/Add_2", "Add", &[&b2, &m2], vec![]); // bias first, rank 3
+    let m3 = linear(&mut g, 3, &a2, 3);
+    let b3 = g.init(f32s("b3", &[3, 1], weights(3, 13)));
+    let a3 = g.op("/Add_3", "Add", &[&m3, &b3], vec![]); // along the rows: stays
+    let m4 = linear(&mut g, 4, &a3, 4);
+    let b4 = g.init(f32s("b4", &[5], weights(5, 14)));
+    let a4 = g.op("/Add_4", "Add", &[&m4, &b4], vec![]);
+    g.op("/Add_5", "Add", &[&a4, &m4], vec![]); // m4 read twice: its bias Add stays
+    let proto = g.finish("output");
+    let graph = load(&proto).unwrap();
+    let ops: Vec<&str> = graph.nodes.iter().map(|n| n.onnx_op.as_str()).collect();
+    assert_eq!(
+        ops,
+        [
+            "MatMul+Add",
+            "MatMul+Add",
+            "MatMul",
+            "Add",
+            "MatMul",
+            "Add",
+            "Add"
+        ]
+    );
+    let x: Vec<f64> = weights(12, 5).into_iter().map(f64::from).collect();
+    let err = float_error(&proto, &graph, &x);
+    assert!(err < 1e-5, "folded graph vs tract: {err}");
+}

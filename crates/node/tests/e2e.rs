@@ -776,7 +776,7 @@ async fn request_by_cid_waits_for_its_input() {
 async fn gte_tiny_honest_embedding_is_finalised_and_a_gelu_defect_is_caught() {
     let _keys = DisposeKeys("gte_tiny");
     honest_finalised("gte-honest", "gte_tiny", 64).await;
-    defect_caught("gte-gelu", "gte_tiny", Defect { op: 113, chunk: 1 }).await;
+    defect_caught("gte-gelu", "gte_tiny", Defect { op: 102, chunk: 1 }).await;
 }
 
 /// T5's encoder (relative position buckets folded, RMS norm) and one decoder step with
@@ -793,7 +793,7 @@ async fn t5_tiny_defect_in_ffn_is_caught() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whisper_tiny_defect_in_gelu_is_caught() {
     let _keys = DisposeKeys("whisper_tiny");
-    defect_caught("whisper-gelu", "whisper_tiny", Defect { op: 110, chunk: 1 }).await;
+    defect_caught("whisper-gelu", "whisper_tiny", Defect { op: 101, chunk: 1 }).await;
 }
 
 /// `DisposeKeys` removes a model's keys and its setup store, and forgets them (a later test of
