@@ -438,18 +438,22 @@ fn print_plan(program: &Program, weights: WeightsMode) -> Result<()> {
         "{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}",
         "op", "kind", "chunks", "circuits", "constraints", "reads"
     );
+    // a circuit shared by many ops is synthesised once
+    let mut constraints: Vec<Option<usize>> = vec![None; shapes.len()];
     for op in 1..=program.n_ops() {
         let entries: Vec<_> = set.entries.iter().filter(|e| e.op == op).collect();
         let mut ids: Vec<usize> = entries.iter().map(|e| e.circuit).collect();
         ids.sort_unstable();
         ids.dedup();
-        let max = ids
-            .iter()
-            .map(|&k| zkopml_zk::circuit_set::count_constraints(&shapes[k]))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .max()
-            .unwrap_or(0);
+        let mut max = 0;
+        for k in ids.iter().copied() {
+            let n = match constraints[k] {
+                Some(n) => n,
+                None => zkopml_zk::circuit_set::count_constraints(&shapes[k])?,
+            };
+            constraints[k] = Some(n);
+            max = max.max(n);
+        }
         let reads = entries.iter().map(|e| e.reads.len()).max().unwrap_or(0);
         println!(
             "{:>4}  {:<18} {:>6} {:>9} {:>12} {:>7}",
