@@ -446,10 +446,26 @@ impl Graph {
                 );
                 continue;
             }
+            // Whether `name` is the only way to read slot `s` and this node its one reader: no
+            // other value name (an Identity, a Dropout) and no node already built (inside a
+            // lowering: a classifier's label reads its scores) reads the slot. Folding into the
+            // slot's producer changes what every reader sees.
+            let sole_reader = |name: &str, s: usize, nodes: &[Node]| {
+                s > 0
+                    && s != usize::MAX
+                    && consumers.get(name) == Some(&1)
+                    && values
+                        .values()
+                        .filter(|v| matches!(v, Value::Slot(x) if *x == s))
+                        .count()
+                        == 1
+                    && nodes[s..]
+                        .iter()
+                        .all(|n| !n.inputs.contains(&Operand::Slot(s)))
+            };
             // BatchNormalization right after a Conv whose output nothing else reads: fold it.
             if let (Op::Affine { mul, add }, Value::Slot(s)) = (&parsed.op, &operand_values[0]) {
-                let conv_out = &node.inputs[0];
-                if *s > 0 && consumers.get(conv_out.as_str()) == Some(&1) {
+                if sole_reader(&node.inputs[0], *s, &nodes) {
                     if let Op::Conv { weight, bias, .. } = &mut nodes[*s - 1].op {
                         let per_oc = weight.len() / bias.len();
                         for (oc, b) in bias.iter_mut().enumerate() {
@@ -459,6 +475,8 @@ impl Graph {
                             *b = *b * mul[oc] + add[oc];
                         }
                         nodes[*s - 1].onnx_op = "Conv+BatchNormalization".into();
+                        // its one reader is gone: the slot keeps one name
+                        values.remove(&node.inputs[0]);
                         values.insert(out_name, Value::Slot(*s));
                         continue;
                     }
@@ -473,10 +491,8 @@ impl Graph {
                     (Value::Const(c), Value::Slot(s)) => Some((1, *s, c)),
                     _ => None,
                 };
-                let sole_reader =
-                    |k: usize| consumers.get(node.inputs[parsed.operands[k]].as_str()) == Some(&1);
-                if let Some((_, s, c)) =
-                    slot_and_bias.filter(|&(k, s, _)| s > 0 && s != usize::MAX && sole_reader(k))
+                if let Some((k, s, c)) = slot_and_bias
+                    .filter(|&(k, s, _)| sole_reader(&node.inputs[parsed.operands[k]], s, &nodes))
                 {
                     let shape = nodes[s - 1].shape.clone();
                     if let Op::Gemm { bias, .. } = &mut nodes[s - 1].op {
@@ -488,6 +504,7 @@ impl Graph {
                                 .zip(&c.tensor.data)
                                 .for_each(|(b, c)| *b += c);
                             nodes[s - 1].onnx_op = format!("{}+Add", nodes[s - 1].onnx_op);
+                            values.remove(&node.inputs[parsed.operands[k]]);
                             values.insert(out_name, Value::Slot(s));
                             continue;
                         }

@@ -22,8 +22,9 @@ impl Program {
     ///   length cuts an old chunk into at most [`MAX_NARROWING`] (then [`align_chunks`] gives
     ///   the elementwise operators around it the same chunks): LeNet's 400→120 becomes two
     ///   chunks of 60 columns;
-    /// - else **sliced**: the Gemm becomes `N / w` Gemms over `w` columns of the weights each
-    ///   (`w` the widest divisor of `N` that fits), chunked by `h` whole rows (`h` the rows of
+    /// - else **sliced**: the Gemm becomes Gemms over `w` columns of the weights each (`w` the
+    ///   widest divisor of `N` that fits when that is at least half the widest width that fits,
+    ///   else the widest, with a narrower last slice), chunked by `h` whole rows (`h` the rows of
     ///   one old output chunk, at least one), joined by Concats along the last axis, each
     ///   reading at most [`MAX_CONCAT_READS`] chunks, the last of which writes the old output
     ///   tensor with its old chunks. The operators after it read what they read before, so a
@@ -87,17 +88,25 @@ fn weight_layout(node: &QNode, fits: &impl Fn(usize, usize) -> bool) -> GemmLayo
         return GemmLayout::Fits;
     }
     let widest = |g: usize| (1..=g).rev().find(|&d| g % d == 0 && fits(k, d));
+    // an old chunk of `len` values (in one row or spanning rows) becomes len / width chunks
     match widest(gcd(n, len)) {
-        Some(width) if columns / width <= MAX_NARROWING => GemmLayout::Narrow(width),
-        _ => match widest(n) {
-            Some(width) => GemmLayout::Slices(width),
+        Some(width) if len.div_ceil(width) <= MAX_NARROWING => GemmLayout::Narrow(width),
+        _ => match (1..n).rev().find(|&w| fits(k, w)) {
+            // equal slices when a divisor of N fits nearly as wide (one circuit for all),
+            // else the widest width and a narrower last slice (N = 30,522 has no divisor
+            // between 6 and 5,087)
+            Some(widest_any) => {
+                let divisor = widest(n).filter(|&d| 2 * d >= widest_any);
+                GemmLayout::Slices(divisor.unwrap_or(widest_any))
+            }
             None => GemmLayout::Fits,
         },
     }
 }
 
-/// `node` as `N / width` column slices and the Concat tree over them, pushed onto `ops` (whose
-/// next slot is the first slice's); the tree's root is `node`'s output, spec and name.
+/// `node` as column slices of `width` (the last one narrower when `width` does not divide `N`)
+/// and the Concat tree over them, pushed onto `ops` (whose next slot is the first slice's);
+/// the tree's root is `node`'s output, spec and name.
 fn push_slices(ops: &mut Vec<QNode>, node: QNode, width: usize) {
     let QOp::Gemm {
         weight,
@@ -123,9 +132,10 @@ fn push_slices(ops: &mut Vec<QNode>, node: QNode, width: usize) {
         }
     };
     // (slot, columns) of each part, in column order
-    let mut parts: Vec<(usize, usize)> = Vec::with_capacity(n / width);
+    let mut parts: Vec<(usize, usize)> = Vec::with_capacity(n.div_ceil(width));
     for c0 in (0..n).step_by(width) {
-        let columns = c0..c0 + width;
+        let columns = c0..(c0 + width).min(n);
+        let width = columns.len();
         let w: Vec<i64> = (0..k)
             .flat_map(|t| weight.data[t * n + columns.start..t * n + columns.end].to_vec())
             .collect();
@@ -139,7 +149,7 @@ fn push_slices(ops: &mut Vec<QNode>, node: QNode, width: usize) {
             },
             inputs: node.inputs.clone(),
             out: part_spec(width),
-            macs: node.macs / (n / width) as u64,
+            macs: node.macs / n as u64 * width as u64,
         });
         parts.push((ops.len(), width));
     }

@@ -213,7 +213,7 @@ fn a_wide_gemm_becomes_column_slices_joined_by_concats() {
         ],
     };
     let mut q = p.clone();
-    // 2 columns fit: 30 slices (narrowing would cut the 420-value chunk into 30)
+    // 2 columns fit: 30 slices (narrowing would cut the 420-value chunk into 210)
     q.lay_out_gemm_weights(|k, columns| k * columns <= 100);
     let slices: Vec<&QNode> = q
         .ops
@@ -252,4 +252,57 @@ fn a_wide_gemm_becomes_column_slices_joined_by_concats() {
     assert_eq!(q.ops[root - 1].out, p.ops[0].out);
     assert_eq!(q.ops[root].inputs, vec![QOperand::Slot(root)]);
     assert_eq!(q.outputs, vec![q.n_ops()]);
+}
+
+/// The narrowing gate counts the pieces an old chunk becomes, also when it spans rows: a
+/// [10, 20] output in one chunk of 200 values with 5 columns fitting would become 40 chunks
+/// (not 20 / 5 = 4), so it is sliced. A width that no fitting divisor of N comes near is taken
+/// as it is, with a narrower last slice.
+#[test]
+fn chunks_spanning_rows_slice_and_slices_need_not_divide_n() {
+    use zkopml_model::{DType, QNode, Tensor, TensorSpec};
+    let gemm = |rows: usize, k: usize, n: usize| Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: TensorSpec::new(vec![rows, k], DType::Float, 8),
+        outputs: vec![1],
+        ops: vec![QNode {
+            name: "fc".into(),
+            onnx_op: "Gemm".into(),
+            op: QOp::Gemm {
+                weight: Tensor::new(vec![k, n], (0..(k * n) as i64).collect()),
+                bias: (0..n as i64).collect(),
+                shift: 8,
+            },
+            inputs: vec![QOperand::Slot(0)],
+            out: TensorSpec::new(vec![rows, n], DType::Float, 8),
+            macs: (rows * k * n) as u64,
+        }],
+    };
+    let widths = |p: &Program| -> Vec<usize> {
+        p.ops
+            .iter()
+            .filter_map(|node| match &node.op {
+                QOp::Gemm { weight, .. } => Some(weight.shape[1]),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut p = gemm(10, 50, 20);
+    assert_eq!(p.ops[0].out.chunk_len, 200);
+    p.lay_out_gemm_weights(|k, columns| k * columns <= 250);
+    assert_eq!(widths(&p), vec![5; 4], "sliced, not narrowed to 40 chunks");
+
+    // N = 14: the fitting divisors are 1, 2; 5 columns fit: slices of 5, 5, 4
+    let mut p = gemm(3, 10, 14);
+    p.lay_out_gemm_weights(|k, columns| k * columns <= 50);
+    assert_eq!(widths(&p), vec![5, 5, 4]);
+    let QOp::Gemm { weight, bias, .. } = &p.ops[2].op else {
+        unreachable!()
+    };
+    assert_eq!(p.ops[2].name, "fc[columns 10..14]");
+    assert_eq!(bias, &vec![10, 11, 12, 13]);
+    assert_eq!(weight.data[..4], [10, 11, 12, 13]);
+    assert_eq!(weight.data[4..8], [24, 25, 26, 27]);
+    assert_eq!(p.ops.iter().map(|n| n.macs).sum::<u64>(), 3 * 10 * 14);
 }

@@ -686,3 +686,24 @@ fn a_bias_add_after_a_matmul_folds_into_the_gemm() {
     let err = float_error(&proto, &graph, &x);
     assert!(err < 1e-5, "folded graph vs tract: {err}");
 }
+
+/// A product that another name also reads (an Identity; the same holds for an inference
+/// Dropout) keeps its bias Add: folding would change what the other reader sees.
+#[test]
+fn a_bias_add_is_not_folded_into_a_product_read_under_another_name() {
+    let mut g = G::new(vec![dim_value(1), dim_value(3), dim_value(4)]);
+    let w = g.init(f32s("w", &[4, 5], weights(20, 1)));
+    let m = g.op("/MatMul", "MatMul", &["input", &w], vec![]);
+    let alias = g.op("/Identity", "Identity", &[&m], vec![]);
+    let b = g.init(f32s("b", &[5], weights(5, 2)));
+    let y = g.op("/Add", "Add", &[&alias, &b], vec![]);
+    let r = g.op("/Relu", "Relu", &[&m], vec![]);
+    g.op("/Add_out", "Add", &[&y, &r], vec![]);
+    let proto = g.finish("output");
+    let graph = load(&proto).unwrap();
+    let ops: Vec<&str> = graph.nodes.iter().map(|n| n.onnx_op.as_str()).collect();
+    assert_eq!(ops, ["MatMul", "Add", "Relu", "Add"]);
+    let x: Vec<f64> = weights(12, 5).into_iter().map(f64::from).collect();
+    let err = float_error(&proto, &graph, &x);
+    assert!(err < 1e-5, "graph vs tract: {err}");
+}

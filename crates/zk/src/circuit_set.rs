@@ -68,14 +68,16 @@ pub struct CircuitMeta {
 }
 
 /// The most chunks one step may read: each is one more public input and Merkle opening in
-/// `proveStep` (about 40k gas: `Weights.t.sol`'s `test_gasOfAWeightRead`), so 512 reads stay
-/// near 21M gas, inside a 30M-gas block. A step that reads more could not be settled on chain:
-/// the model is refused at setup (either weights mode), not found out in a dispute. The
-/// committed-weights layout ([`WeightsMode::lay_out`]) keeps reads near the compiled program's
-/// (narrowing at most [`zkopml_model::weights_layout::MAX_NARROWING`]-fold, else column
-/// slices); what reads most today is attention over rank-4 tensors (GTE-small's probabilities
-/// times values: 129 reads).
-pub const MAX_STEP_READS: usize = 512;
+/// `proveStep` (about 40k gas: `Weights.t.sol`'s `test_gasOfAWeightRead`), so 256 reads stay
+/// near 10.4M gas, under the 2^24 (16.8M) gas cap of one transaction (EIP-7825) with room for
+/// the step's own cost. A step that reads more could not be settled on chain: the model is
+/// refused at setup (either weights mode), not found out in a dispute. Reads of the input
+/// (slot 0) also hash their chunk on chain (docs/gas.md: up to 2.6M gas for 2,048 values),
+/// which this count does not weigh. The committed-weights layout ([`WeightsMode::lay_out`])
+/// keeps reads near the compiled program's (narrowing at most
+/// [`zkopml_model::weights_layout::MAX_NARROWING`]-fold, else column slices); what reads most
+/// today is attention over rank-4 tensors (GTE-small's probabilities times values: 129 reads).
+pub const MAX_STEP_READS: usize = 256;
 
 /// The circuit table and keys of a compiled model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

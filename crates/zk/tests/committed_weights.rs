@@ -527,3 +527,44 @@ fn testdata_models_plan_with_committed_weights() {
         );
     }
 }
+
+/// Slices of unequal width (14 columns as 5, 5, 4) compute the compiled program's values and
+/// plan with committed weights.
+#[test]
+fn uneven_slices_compute_the_compiled_values() {
+    use zkopml_zk::table::block_weights;
+    let compiled = Program {
+        format_version: zkopml_model::program::FORMAT_VERSION,
+        inputs: vec![],
+        input: TensorSpec::new(vec![3, 10], DType::Float, 8),
+        outputs: vec![1],
+        ops: vec![QNode {
+            name: "fc".into(),
+            onnx_op: "MatMul".into(),
+            op: QOp::Gemm {
+                weight: Tensor::new(
+                    vec![10, 14],
+                    (0..140).map(|i| (i as i64 * 31) % 23 - 11).collect(),
+                ),
+                bias: (0..14).map(|c| c * 50 - 300).collect(),
+                shift: 4,
+            },
+            inputs: vec![QOperand::Slot(0)],
+            out: TensorSpec::new(vec![3, 14], DType::Float, 8),
+            macs: 420,
+        }],
+    };
+    let mut p = compiled.clone();
+    p.lay_out_gemm_weights(|k, columns| k * columns <= 50 && block_weights(k, columns) <= 60);
+    assert_eq!(
+        p.n_ops(),
+        3 + 1 + 1,
+        "3 slices, a Concat of the first two, the root"
+    );
+    let x = Tensor::new(vec![3, 10], (0..30).map(|i| i * 37 % 41 - 20).collect());
+    assert_eq!(
+        zkopml_exec::run(&p, x.clone()).unwrap().output().data,
+        zkopml_exec::run(&compiled, x).unwrap().output().data
+    );
+    CircuitSet::plan_in(&p, WeightsMode::Committed).unwrap();
+}
