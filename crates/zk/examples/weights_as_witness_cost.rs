@@ -21,14 +21,8 @@ use zkopml_zk::{
     groth16::{circuit_info, prove, seeded_rng, setup, verify},
 };
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0)
-}
+mod common;
+use common::peak_rss_mib;
 
 fn measure_chunk<O: ChunkOp + std::fmt::Debug>(
     name: &str,
