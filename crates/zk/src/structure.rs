@@ -26,7 +26,7 @@ use tiny_keccak::{Hasher, Keccak};
 use zkopml_model::fixed::PiecewisePoly;
 
 use crate::circuits::{
-    elementwise::{Binary, BinaryKind, Unary, UnaryKind},
+    elementwise::{Binary, BinaryKind, CommittedAffine, CommittedBinary, Unary, UnaryKind},
     gather::DynGather,
     lane::{LaneKind, Lanes},
     matmul::MatMul,
@@ -37,11 +37,12 @@ use crate::circuits::{
     relu::Relu,
 };
 
-/// Domain tag of the structure key (version 2: injective, length-prefixed).
-pub const STRUCTURE_DOMAIN: &[u8] = b"zkopml.circuit-structure.v2";
+/// Domain tag of the structure key (version 2: injective, length-prefixed; version 3: committed
+/// weight blocks carry the shift multiplier, and affine maps have blocks).
+pub const STRUCTURE_DOMAIN: &[u8] = b"zkopml.circuit-structure.v3";
 
 /// The version in [`STRUCTURE_DOMAIN`], recorded in `circuits.json`.
-pub const STRUCTURE_VERSION: u32 = 2;
+pub const STRUCTURE_VERSION: u32 = 3;
 
 /// A streaming encoder into keccak256.
 pub struct Enc {
@@ -492,5 +493,30 @@ impl Canon for CommittedGemm {
             .map(|(row, from, to)| ((row, from), to))
             .collect();
         spans.canon(e);
+    }
+}
+
+/// Which constant each output reads and the shift class, not the constants: a committed
+/// affine map's constants are a witness.
+impl Canon for CommittedAffine {
+    fn canon(&self, e: &mut Enc) {
+        self.x_lens.canon(e);
+        self.x_index.canon(e);
+        self.constant.canon(e);
+        self.mul.len().canon(e);
+        self.shift().canon(e);
+    }
+}
+
+/// The layout, the shift class and whether it multiplies, not the layer's shifts: a committed
+/// binary op's multipliers are a witness.
+impl Canon for CommittedBinary {
+    fn canon(&self, e: &mut Enc) {
+        let b = &self.0;
+        self.product().canon(e);
+        b.x_lens.canon(e);
+        b.a_index.canon(e);
+        b.b_index.canon(e);
+        self.shift().canon(e);
     }
 }

@@ -19,7 +19,7 @@ use zkopml_model::{
 use crate::{
     circuits::{
         chunk::ChunkOp,
-        elementwise::{Binary, BinaryKind, Unary, UnaryKind},
+        elementwise::{Binary, BinaryKind, CommittedAffine, CommittedBinary, Unary, UnaryKind},
         gather::DynGather,
         lane::{LaneKind, Lanes},
         linear::{Conv, ConvShape, Gemm},
@@ -75,6 +75,12 @@ pub enum OpCircuit {
     /// Gemm with its weights a witness bound by a weight block digest
     /// ([`WeightsMode::Committed`]).
     CommittedGemm(CommittedGemm),
+    /// An affine map (a binary op with a constant, `Affine`) with its constants a witness
+    /// bound by a weight block digest ([`WeightsMode::Committed`]).
+    CommittedAffine(CommittedAffine),
+    /// Add, Sub or Mul of two trace tensors with its shifts a witness bound by a weight block
+    /// digest ([`WeightsMode::Committed`]).
+    CommittedBinary(CommittedBinary),
 }
 
 /// Where Gemm weights live: in the circuit (one circuit per layer and chunk), or in a weight
@@ -86,7 +92,8 @@ pub enum WeightsMode {
     /// Constants of the circuit (every model registered so far).
     #[default]
     Baked,
-    /// A witness: Gemm chunks read a weight block (slot `n + op`, chunk = the output chunk).
+    /// A witness: Gemm chunks and affine maps with constants ([`has_weight_block`]) read a
+    /// weight block (slot `n + op`, chunk = the output chunk).
     Committed,
 }
 
@@ -125,6 +132,8 @@ macro_rules! dispatch {
             OpCircuit::Lanes($c) => $e,
             OpCircuit::MatMul($c) => $e,
             OpCircuit::CommittedGemm($c) => $e,
+            OpCircuit::CommittedAffine($c) => $e,
+            OpCircuit::CommittedBinary($c) => $e,
         }
     };
 }
@@ -178,6 +187,8 @@ impl OpCircuit {
             OpCircuit::Lanes(_) => "Lanes",
             OpCircuit::MatMul(_) => "MatMul",
             OpCircuit::CommittedGemm(_) => "CommittedGemm",
+            OpCircuit::CommittedAffine(_) => "CommittedAffine",
+            OpCircuit::CommittedBinary(_) => "CommittedBinary",
         }
     }
 
@@ -196,6 +207,8 @@ impl OpCircuit {
             OpCircuit::Lanes(_) => 9,
             OpCircuit::MatMul(_) => 10,
             OpCircuit::CommittedGemm(_) => 11,
+            OpCircuit::CommittedAffine(_) => 12,
+            OpCircuit::CommittedBinary(_) => 13,
         }
     }
 
@@ -225,6 +238,8 @@ impl OpCircuit {
             OpCircuit::Lanes(c) => c.canon(&mut e),
             OpCircuit::MatMul(c) => c.canon(&mut e),
             OpCircuit::CommittedGemm(c) => c.canon(&mut e),
+            OpCircuit::CommittedAffine(c) => c.canon(&mut e),
+            OpCircuit::CommittedBinary(c) => c.canon(&mut e),
         }
         e.finish()
     }
@@ -253,6 +268,15 @@ impl OpCircuit {
                     && (a.shape.k, a.shape.shift, a.shape.c_len)
                         == (b.shape.k, b.shape.shift, b.shape.c_len)
                     && a.shape.relative_row_spans() == b.shape.relative_row_spans()
+            }
+            (OpCircuit::CommittedAffine(a), OpCircuit::CommittedAffine(b)) => {
+                (&a.x_lens, &a.x_index, &a.constant, a.shift(), a.mul.len())
+                    == (&b.x_lens, &b.x_index, &b.constant, b.shift(), b.mul.len())
+            }
+            (OpCircuit::CommittedBinary(a), OpCircuit::CommittedBinary(b)) => {
+                let (x, y) = (&a.0, &b.0);
+                (a.product(), &x.x_lens, &x.a_index, &x.b_index, a.shift())
+                    == (b.product(), &y.x_lens, &y.a_index, &y.b_index, b.shift())
             }
             (a, b) => a == b,
         }
@@ -512,10 +536,10 @@ pub fn op_chunk_in(
             Ok((OpCircuit::Gemm(g), refs))
         }
         QOp::Add { ua, ub, shift } => {
-            binary(program, op, node, chunk, BinaryKind::Add, *ua, *ub, *shift)
+            binary(program, op, node, chunk, mode, BinaryKind::Add, *ua, *ub, *shift)
         }
         QOp::Sub { ua, ub, shift } => {
-            binary(program, op, node, chunk, BinaryKind::Sub, *ua, *ub, *shift)
+            binary(program, op, node, chunk, mode, BinaryKind::Sub, *ua, *ub, *shift)
         }
         QOp::Max { ua, ub, shift } | QOp::Min { ua, ub, shift }
             if node
@@ -537,12 +561,14 @@ pub fn op_chunk_in(
             )
         }
         QOp::Max { ua, ub, shift } => {
-            binary(program, op, node, chunk, BinaryKind::Max, *ua, *ub, *shift)
+            binary(program, op, node, chunk, mode, BinaryKind::Max, *ua, *ub, *shift)
         }
         QOp::Min { ua, ub, shift } => {
-            binary(program, op, node, chunk, BinaryKind::Min, *ua, *ub, *shift)
+            binary(program, op, node, chunk, mode, BinaryKind::Min, *ua, *ub, *shift)
         }
-        QOp::Mul { shift } => binary(program, op, node, chunk, BinaryKind::Mul, 0, 0, *shift),
+        QOp::Mul { shift } => {
+            binary(program, op, node, chunk, mode, BinaryKind::Mul, 0, 0, *shift)
+        }
         QOp::Relu => {
             let x = in_spec(0).ok_or_else(|| unsupported(op, node, "constant input"))?;
             if x.shape != node.out.shape || x.chunk_len != node.out.chunk_len {
@@ -582,11 +608,12 @@ pub fn op_chunk_in(
             let (ch, inner) = (shape[1], shape[2..].iter().product::<usize>());
             let outs = output_positions(&node.out, chunk);
             let channel: Vec<usize> = outs.iter().map(|&f| (f / inner) % ch).collect();
-            unary(program, node, chunk, |_| UnaryKind::Affine {
+            let affine = unary(program, node, chunk, |_| UnaryKind::Affine {
                 mul: channel.iter().map(|&c| mul[c]).collect(),
                 add: channel.iter().map(|&c| add[c]).collect(),
                 shift: *shift,
-            })
+            })?;
+            Ok(in_mode(program, op, chunk, mode, affine, &channel))
         }
         QOp::Reshape
         | QOp::Transpose { .. }
@@ -710,6 +737,7 @@ fn binary(
     op: usize,
     node: &QNode,
     chunk: usize,
+    mode: WeightsMode,
     kind: BinaryKind,
     ua: u32,
     ub: u32,
@@ -741,7 +769,15 @@ fn binary(
                 a_index: outs.iter().map(|&f| plan.pos(0, src(0, f))).collect(),
                 b_index: outs.iter().map(|&f| plan.pos(1, src(1, f))).collect(),
             };
-            Ok((OpCircuit::Binary(b), plan.refs))
+            if mode == WeightsMode::Baked || matches!(kind, BinaryKind::Max | BinaryKind::Min) {
+                return Ok((OpCircuit::Binary(b), plan.refs));
+            }
+            let mut refs = plan.refs;
+            refs.push(ChunkRef {
+                slot: weight_slot(program.n_ops(), op),
+                chunk,
+            });
+            Ok((OpCircuit::CommittedBinary(CommittedBinary::new(b)), refs))
         }
         (QOperand::Slot(_), QOperand::Const { tensor, .. })
         | (QOperand::Const { tensor, .. }, QOperand::Slot(_)) => {
@@ -787,9 +823,67 @@ fn binary(
                     .map(|&f| plan.pos(xk, xs(offsets[xk][f])))
                     .collect(),
             };
-            Ok((OpCircuit::Unary(u), plan.refs))
+            let positions: Vec<usize> = outs.iter().map(|&f| offsets[ck][f]).collect();
+            let affine = (OpCircuit::Unary(u), plan.refs);
+            Ok(in_mode(program, op, chunk, mode, affine, &positions))
         }
         _ => Err(unsupported(op, node, "both operands constant")),
+    }
+}
+
+/// An affine map's circuit where `mode` puts its constants: as they are (baked), or a
+/// [`CommittedAffine`] reading, after its input chunks, the weight block
+/// `(weight_slot(n, op), chunk)`; output `p`'s constant is the layer's at `position[p]`.
+fn in_mode(
+    program: &Program,
+    op: usize,
+    chunk: usize,
+    mode: WeightsMode,
+    affine: (OpCircuit, Vec<ChunkRef>),
+    position: &[usize],
+) -> (OpCircuit, Vec<ChunkRef>) {
+    let (
+        OpCircuit::Unary(Unary {
+            kind: UnaryKind::Affine { mul, add, shift },
+            x_lens,
+            x_index,
+        }),
+        mut refs,
+    ) = affine
+    else {
+        unreachable!("an affine map")
+    };
+    if mode == WeightsMode::Baked {
+        let kind = UnaryKind::Affine { mul, add, shift };
+        return (
+            OpCircuit::Unary(Unary {
+                kind,
+                x_lens,
+                x_index,
+            }),
+            refs,
+        );
+    }
+    refs.push(ChunkRef {
+        slot: weight_slot(program.n_ops(), op),
+        chunk,
+    });
+    let c = CommittedAffine::new(x_lens, x_index, position, &mul, &add, shift);
+    (OpCircuit::CommittedAffine(c), refs)
+}
+
+/// Whether op `op` reads a weight block under committed weights: a Gemm, an `Affine`, or an
+/// Add, Sub or Mul (with a constant operand an affine map, [`in_mode`]; of two trace tensors
+/// its multipliers, [`CommittedBinary`]).
+pub fn has_weight_block(program: &Program, op: usize) -> bool {
+    let Some(node) = op.checked_sub(1).and_then(|i| program.ops.get(i)) else {
+        return false;
+    };
+    let reads_the_trace = || node.inputs.iter().any(|o| matches!(o, QOperand::Slot(_)));
+    match node.op {
+        QOp::Gemm { .. } | QOp::Affine { .. } => true,
+        QOp::Add { .. } | QOp::Sub { .. } | QOp::Mul { .. } => reads_the_trace(),
+        _ => false,
     }
 }
 

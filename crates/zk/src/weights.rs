@@ -1,4 +1,4 @@
-//! The weights root of a model whose Gemm weights are committed ([`WeightsMode::Committed`],
+//! The weights root of a model whose weights are committed ([`WeightsMode::Committed`],
 //! docs/commitments.md "Weights root"): what the registry records so that a step proof's
 //! weight block is the registered one.
 //!
@@ -12,13 +12,13 @@
 
 use rayon::prelude::*;
 use zkopml_exec::commit::MerkleTree;
-use zkopml_model::{Program, QOp};
+use zkopml_model::Program;
 
 use crate::{
     circuits::chunk::ChunkOp,
     evm::{self, Word},
     native::weight_block_digest,
-    table::{op_chunk_in, WeightsMode},
+    table::{has_weight_block, op_chunk_in, WeightsMode},
     ZkError,
 };
 
@@ -44,11 +44,12 @@ pub struct BlockOpening {
 }
 
 impl WeightsCommitment {
-    /// The weight blocks of every Gemm of `program` as [`WeightsMode::Committed`] reads them.
+    /// The weight blocks of every operator of `program` that has them
+    /// ([`crate::table::has_weight_block`]), as [`WeightsMode::Committed`] reads them.
     pub fn new(program: &Program) -> Result<Self, ZkError> {
         let blocks = (1..=program.n_ops())
             .map(|op| {
-                if !matches!(program.ops[op - 1].op, QOp::Gemm { .. }) {
+                if !has_weight_block(program, op) {
                     return Ok(None);
                 }
                 let digests = (0..program.ops[op - 1].out.num_chunks())

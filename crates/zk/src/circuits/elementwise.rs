@@ -22,8 +22,14 @@
 //! In addition, every input value costs 32 constraints and every chunk one digest.
 
 use super::chunk::ChunkOp;
-use crate::{gadgets::signed::SignedVar, Fr, ZkError};
+use crate::{
+    gadgets::signed::{int_to_field, SignedVar},
+    Fr, ZkError,
+};
+use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
+use num_bigint::BigInt;
+use num_traits::One;
 
 use zkopml_model::fixed::{
     fit_i64, shift_round, shift_round_aligned, shift_round_extreme, shift_round_i128,
@@ -337,6 +343,272 @@ impl ChunkOp for Unary {
     }
 }
 
+/// `shift_round(x·mul[c] + add[c], s)` with its constants a witness: the affine map of a
+/// binary op with a constant operand (LayerNorm's scale and offset, a bias over channels) or of
+/// an `Affine`, under committed weights (docs/zk.md "Weights as witnesses"). The circuit
+/// depends on which constant each output reads and on the class `S` of `s`
+/// ([`super::shift_class`]), not on the constants, so the same map in every layer shares it.
+///
+/// The weight block holds, per constant `c` the chunk reads, `m·mul[c]` then `m·add[c]` with
+/// `m = 2^(S - s)`: `shift_round(x·m·mul + m·add, S) = shift_round(x·mul + add, s)` exactly.
+/// As a Gemm's weights, the block's elements are not range checked (the registry's weights
+/// root is recomputed from the model by every actor); registered ones keep
+/// `|x·m·mul + m·add| < 2^158`, far below the field, so the rescale's identity is the integer
+/// one. Per output: one product and the rescale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedAffine {
+    /// Lengths of the input chunks read, in circuit-table order.
+    pub x_lens: Vec<usize>,
+    /// For each output position: the position in the concatenated input chunks.
+    pub x_index: Vec<usize>,
+    /// For each output position: the constant it reads (an index into `mul`, `add`).
+    pub constant: Vec<usize>,
+    /// The layer's multipliers, one per constant read.
+    pub mul: Vec<i64>,
+    /// The layer's addends.
+    pub add: Vec<i64>,
+    /// The layer's shift `s`.
+    pub layer_shift: i32,
+}
+
+impl CommittedAffine {
+    /// The map of output positions `x_index` (into the chunks of `x_lens`), output `p`
+    /// computing `shift_round(x·mul[p] + add[p], shift)` with the constant at `position[p]` of
+    /// the layer's constants (a channel, a place in the constant tensor). The block holds each
+    /// position once, in the order first read: a layout of positions, never of values, so
+    /// every layer of a shape has the same circuit whatever its constants.
+    pub fn new(
+        x_lens: Vec<usize>,
+        x_index: Vec<usize>,
+        position: &[usize],
+        mul: &[i64],
+        add: &[i64],
+        shift: i32,
+    ) -> Self {
+        assert!(
+            [position.len(), mul.len(), add.len()] == [x_index.len(); 3],
+            "one constant per output"
+        );
+        let mut first = std::collections::HashMap::new();
+        let (mut m, mut a) = (Vec::new(), Vec::new());
+        let constant = (0..x_index.len())
+            .map(|p| {
+                *first.entry(position[p]).or_insert_with(|| {
+                    m.push(mul[p]);
+                    a.push(add[p]);
+                    m.len() - 1
+                })
+            })
+            .collect();
+        Self {
+            x_lens,
+            x_index,
+            constant,
+            mul: m,
+            add: a,
+            layer_shift: shift,
+        }
+    }
+
+    /// The circuit's shift `S`.
+    pub fn shift(&self) -> i32 {
+        super::shift_class(self.layer_shift)
+    }
+
+    fn check(&self) {
+        let n: usize = self.x_lens.iter().sum();
+        assert!(
+            self.x_index.iter().all(|&i| i < n)
+                && self.constant.len() == self.x_index.len()
+                && self.constant.iter().all(|&c| c < self.mul.len())
+                && self.mul.len() == self.add.len(),
+            "a committed affine map out of its chunks or constants"
+        );
+    }
+}
+
+impl ChunkOp for CommittedAffine {
+    fn input_lens(&self) -> Vec<usize> {
+        self.x_lens.clone()
+    }
+
+    fn output_len(&self) -> usize {
+        self.x_index.len()
+    }
+
+    fn evaluate(&self, inputs: &[Vec<i32>]) -> Result<Vec<i32>, ZkError> {
+        self.check();
+        let x: Vec<i32> = inputs.concat();
+        self.x_index
+            .iter()
+            .zip(&self.constant)
+            .enumerate()
+            .map(|(p, (&i, &c))| {
+                // |x·mul + add| <= 2^126 + 2^63: exact in i128
+                let v = x[i] as i128 * self.mul[c] as i128 + self.add[c] as i128;
+                narrow(
+                    p,
+                    wide(shift_round_i128(v, self.layer_shift).and_then(fit_i64)),
+                )
+            })
+            .collect()
+    }
+
+    fn synthesize(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        _inputs: &[Vec<SignedVar<Fr>>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        // the constants are the block's: only synthesize_with_block can compute the output
+        Err(SynthesisError::AssignmentMissing)
+    }
+
+    fn block_len(&self) -> usize {
+        2 * self.mul.len()
+    }
+
+    /// `m·mul[c]`, `m·add[c]` per constant, `m = 2^(S - s)`.
+    fn block(&self) -> Vec<Fr> {
+        let up = (self.shift() - self.layer_shift) as usize;
+        self.mul
+            .iter()
+            .zip(&self.add)
+            .flat_map(|(&m, &a)| [BigInt::from(m) << up, BigInt::from(a) << up])
+            .map(|v| int_to_field(&v))
+            .collect()
+    }
+
+    fn synthesize_with_block(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+        block: &[FpVar<Fr>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        self.check();
+        assert_eq!(block.len(), self.block_len(), "the constants block's length");
+        let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
+        // wide enough that the rescale never skips its checks (the bound is the block's)
+        let bound: BigInt = BigInt::one() << 160;
+        self.x_index
+            .iter()
+            .zip(&self.constant)
+            .map(|(&i, &c)| {
+                let v = x[i].value() * &block[2 * c] + &block[2 * c + 1];
+                SignedVar::assume_in_range(v, -bound.clone(), bound.clone())
+                    .shift_round(self.shift(), 32)
+            })
+            .collect()
+    }
+}
+
+/// Add, Sub or Mul of two trace tensors under committed weights, with the layer's alignment
+/// and output shifts a witness: `shift_round(a·ma + b·mb, S)` (`ma = 2^(ua+d)`,
+/// `mb = ±2^(ub+d)`) or `shift_round(a·b·m, S)` (`m = 2^d`), `d = S - s` for the class `S` of
+/// the layer's shift `s` ([`super::shift_class`]), exactly the layer's value. The circuit depends
+/// on the chunk layout, on `S` and on whether it multiplies, so a residual Add (or a
+/// LayerNorm's centring Sub) of every layer shares one, whatever its calibration. The block
+/// holds the multipliers (two for Add/Sub, one for Mul); they are bound by the registered
+/// weights root, which every actor recomputes, and keep `|v| < 2^156`. Per output: two
+/// products and the rescale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedBinary(pub Binary);
+
+impl CommittedBinary {
+    /// The layer's `Add`, `Sub` or `Mul` (`Max`/`Min` compare, and keep their shifts).
+    pub fn new(layer: Binary) -> Self {
+        assert!(
+            matches!(
+                layer.kind,
+                BinaryKind::Add | BinaryKind::Sub | BinaryKind::Mul
+            ),
+            "a committed binary op adds, subtracts or multiplies"
+        );
+        Self(layer)
+    }
+
+    /// The circuit's shift `S`.
+    pub fn shift(&self) -> i32 {
+        super::shift_class(self.0.shift)
+    }
+
+    /// Whether the circuit multiplies its operands (Mul) rather than combining them.
+    pub fn product(&self) -> bool {
+        self.0.kind == BinaryKind::Mul
+    }
+}
+
+impl ChunkOp for CommittedBinary {
+    fn input_lens(&self) -> Vec<usize> {
+        self.0.input_lens()
+    }
+
+    fn output_len(&self) -> usize {
+        self.0.output_len()
+    }
+
+    fn evaluate(&self, inputs: &[Vec<i32>]) -> Result<Vec<i32>, ZkError> {
+        self.0.evaluate(inputs)
+    }
+
+    fn synthesize(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        _inputs: &[Vec<SignedVar<Fr>>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        // the multipliers are the block's: only synthesize_with_block can compute the output
+        Err(SynthesisError::AssignmentMissing)
+    }
+
+    fn block_len(&self) -> usize {
+        if self.product() {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// `[2^d]` (Mul) or `[2^(ua+d), ±2^(ub+d)]`.
+    fn block(&self) -> Vec<Fr> {
+        let b = &self.0;
+        let d = (self.shift() - b.shift) as u32;
+        let pow = |e: u32| BigInt::one() << e;
+        let values = match b.kind {
+            BinaryKind::Mul => vec![pow(d)],
+            BinaryKind::Sub => vec![pow(b.ua + d), -pow(b.ub + d)],
+            _ => vec![pow(b.ua + d), pow(b.ub + d)],
+        };
+        values.iter().map(int_to_field).collect()
+    }
+
+    fn synthesize_with_block(
+        &self,
+        _cs: &ConstraintSystemRef<Fr>,
+        inputs: &[Vec<SignedVar<Fr>>],
+        block: &[FpVar<Fr>],
+    ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
+        self.0.check();
+        assert_eq!(block.len(), self.block_len(), "the multipliers' block length");
+        let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
+        // wide enough that the rescale never skips its checks (the bound is the block's)
+        let bound: BigInt = BigInt::one() << 160;
+        self.0
+            .a_index
+            .iter()
+            .zip(&self.0.b_index)
+            .map(|(&i, &j)| {
+                let (a, b) = (x[i].value(), x[j].value());
+                let v = if self.product() {
+                    (a * b) * &block[0]
+                } else {
+                    a * &block[0] + b * &block[1]
+                };
+                SignedVar::assume_in_range(v, -bound.clone(), bound.clone())
+                    .shift_round(self.shift(), 32)
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,5 +858,179 @@ mod tests {
         );
         let want = f::shift_round_i128(x as i128 * (1i128 << 40) + (1i128 << 39), 40).unwrap();
         assert_eq!(check(affine, vec![vec![x]]), [want as i32]);
+    }
+
+    /// A committed affine map computes the baked one's values (every shift class, extreme
+    /// inputs), binds its constants and shift through the block digest, and layers of one
+    /// shape whose shifts share a class share its circuit and one key.
+    #[test]
+    fn committed_affine_is_the_baked_map_with_its_constants_a_witness() {
+        use crate::groth16::{prove, seeded_rng, setup, verify};
+        use crate::native::weight_block_digest;
+        use crate::table::OpCircuit;
+        let mut rng = ChaCha20Rng::seed_from_u64(41);
+        // 12 outputs over two chunks of 6, output p reading channel p % 4
+        let x_lens = vec![6, 6];
+        let x_index: Vec<usize> = (0..12).rev().collect();
+        let position: Vec<usize> = (0..12).map(|p| p % 4).collect();
+        let mut extreme = values(&mut rng, 12, 32);
+        extreme[..3].copy_from_slice(&[i32::MIN, i32::MAX, -i32::MAX]);
+        let layer = |rng: &mut ChaCha20Rng, shift: i32| {
+            let bits = shift.max(0) as u32;
+            let signed = |rng: &mut ChaCha20Rng, b: u32| (rng.next_u64() as i64) >> (64 - b.min(64));
+            let ch: Vec<(i64, i64)> = (0..4)
+                .map(|_| (signed(rng, bits + 2), signed(rng, bits + 30)))
+                .collect();
+            let mul: Vec<i64> = position.iter().map(|&c| ch[c].0).collect();
+            let add: Vec<i64> = position.iter().map(|&c| ch[c].1).collect();
+            (mul, add)
+        };
+        for shift in [-5, 0, 3, 16, 17, 40, 62] {
+            for x in [values(&mut rng, 12, 28), extreme.clone()] {
+                let x = vec![x[..6].to_vec(), x[6..].to_vec()];
+                let (mul, add) = layer(&mut rng, shift);
+                let kind = UnaryKind::Affine {
+                    mul: mul.clone(),
+                    add: add.clone(),
+                    shift,
+                };
+                let baked = Unary {
+                    kind,
+                    x_lens: x_lens.clone(),
+                    x_index: x_index.clone(),
+                };
+                let op = CommittedAffine::new(
+                    x_lens.clone(),
+                    x_index.clone(),
+                    &position,
+                    &mul,
+                    &add,
+                    shift,
+                );
+                assert_eq!(op.block_len(), 8, "one pair per channel read");
+                let Ok(y) = baked.evaluate(&x) else {
+                    assert!(op.evaluate(&x).is_err(), "shift {shift}");
+                    continue;
+                };
+                assert_eq!(op.evaluate(&x).unwrap(), y, "shift {shift}");
+                assert!(satisfied(ChunkCircuit::new(op.clone(), x.clone()).unwrap()));
+                let claim = ChunkCircuit::public_inputs(&op, &x).unwrap();
+                assert_eq!(claim[2], weight_block_digest(&op.block()));
+                // a wrong output
+                let mut wrong = claim.clone();
+                let mut bad = y.clone();
+                bad[7] = bad[7].wrapping_add(1);
+                *wrong.last_mut().unwrap() = chunk_digest(&bad);
+                assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), wrong)));
+                // another constant, or another shift, under the registered digest
+                let mut other = op.clone();
+                other.add[1] += 1;
+                assert!(!satisfied(ChunkCircuit::with_claim(other, x.clone(), claim.clone())));
+                let mut other = op.clone();
+                other.layer_shift -= 1;
+                if other.shift() == op.shift() {
+                    assert!(!satisfied(ChunkCircuit::with_claim(other, x, claim)));
+                }
+            }
+        }
+        // two layers, shifts 9 and 13 (class 16): one circuit, one key
+        let x = vec![values(&mut rng, 6, 20), values(&mut rng, 6, 20)];
+        let ops: Vec<CommittedAffine> = [9, 13]
+            .iter()
+            .map(|&shift| {
+                let (mul, add) = layer(&mut rng, shift);
+                CommittedAffine::new(x_lens.clone(), x_index.clone(), &position, &mul, &add, shift)
+            })
+            .collect();
+        let circuit = |op: &CommittedAffine| OpCircuit::CommittedAffine(op.clone());
+        assert_eq!(circuit(&ops[0]).structure_key(), circuit(&ops[1]).structure_key());
+        assert!(circuit(&ops[0]).same_synthesis(&circuit(&ops[1])));
+        let keys = setup(ChunkCircuit::shape(ops[0].clone()), &mut seeded_rng(1)).unwrap();
+        let proofs: Vec<_> = ops
+            .iter()
+            .map(|op| {
+                let c = ChunkCircuit::new(op.clone(), x.clone()).unwrap();
+                let p = prove(&keys, c, &mut seeded_rng(2)).unwrap();
+                assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
+                p
+            })
+            .collect();
+        // a proof does not verify under the other layer's block digest
+        let mut tampered = proofs[1].public_inputs.clone();
+        tampered[2] = proofs[0].public_inputs[2];
+        assert!(!verify(keys.vk(), &tampered, &proofs[1].proof).unwrap_or(false));
+        // a shift of another class, or channels read in another pattern, is another circuit
+        let (mul, add) = layer(&mut rng, 17);
+        let other = CommittedAffine::new(x_lens.clone(), x_index.clone(), &position, &mul, &add, 17);
+        assert_ne!(circuit(&ops[0]).structure_key(), circuit(&other).structure_key());
+        let pattern: Vec<usize> = (0..12).map(|p| p % 3).collect();
+        let other = CommittedAffine::new(x_lens, x_index, &pattern, &mul, &add, 13);
+        assert_ne!(circuit(&ops[0]).structure_key(), circuit(&other).structure_key());
+    }
+
+    /// A committed Add/Sub/Mul of two trace tensors computes the layer's values (every shift
+    /// class, extreme inputs), binds its shifts through the block digest, and an Add and a Sub
+    /// of other alignments and shifts of one class share a circuit and one key.
+    #[test]
+    fn committed_binary_is_the_layer_with_its_shifts_a_witness() {
+        use crate::groth16::{prove, seeded_rng, setup, verify};
+        use crate::table::OpCircuit;
+        let mut rng = ChaCha20Rng::seed_from_u64(43);
+        let mut extreme = values(&mut rng, 8, 32);
+        extreme[..3].copy_from_slice(&[i32::MIN, i32::MAX, -i32::MAX]);
+        for kind in [BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul] {
+            for (ua, ub, shift) in [(0, 0, -3), (2, 0, 0), (0, 5, 7), (3, 1, 16), (0, 0, 30)] {
+                for bits in [16, 32] {
+                    let x = vec![values(&mut rng, 8, bits), extreme.clone()];
+                    let layer = Binary::aligned(kind, ua, ub, shift, 8);
+                    let op = CommittedBinary::new(layer.clone());
+                    let Ok(y) = layer.evaluate(&x) else {
+                        assert!(op.evaluate(&x).is_err());
+                        continue;
+                    };
+                    assert!(satisfied(ChunkCircuit::new(op.clone(), x.clone()).unwrap()));
+                    let claim = ChunkCircuit::public_inputs(&op, &x).unwrap();
+                    let mut wrong = claim.clone();
+                    let mut bad = y.clone();
+                    bad[2] = bad[2].wrapping_add(1);
+                    *wrong.last_mut().unwrap() = chunk_digest(&bad);
+                    assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), wrong)));
+                    // another shift of the same class under the registered digest
+                    let mut other = layer.clone();
+                    other.shift -= 1;
+                    let other = CommittedBinary::new(other);
+                    if other.shift() == op.shift() {
+                        assert!(!satisfied(ChunkCircuit::with_claim(other, x, claim)));
+                    }
+                }
+            }
+        }
+        // an Add (ua 1, shift 9) and a Sub (ub 2, shift 14): one circuit, one key
+        let x = vec![values(&mut rng, 8, 20), values(&mut rng, 8, 20)];
+        let add = CommittedBinary::new(Binary::aligned(BinaryKind::Add, 1, 0, 9, 8));
+        let sub = CommittedBinary::new(Binary::aligned(BinaryKind::Sub, 0, 2, 14, 8));
+        let circuit = |op: &CommittedBinary| OpCircuit::CommittedBinary(op.clone());
+        assert_eq!(circuit(&add).structure_key(), circuit(&sub).structure_key());
+        assert!(circuit(&add).same_synthesis(&circuit(&sub)));
+        let keys = setup(ChunkCircuit::shape(add.clone()), &mut seeded_rng(1)).unwrap();
+        let proofs: Vec<_> = [&add, &sub]
+            .iter()
+            .map(|op| {
+                let c = ChunkCircuit::new((*op).clone(), x.clone()).unwrap();
+                let p = prove(&keys, c, &mut seeded_rng(2)).unwrap();
+                assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
+                p
+            })
+            .collect();
+        // the Sub's proof does not verify under the Add's multipliers
+        let mut tampered = proofs[1].public_inputs.clone();
+        tampered[2] = proofs[0].public_inputs[2];
+        assert!(!verify(keys.vk(), &tampered, &proofs[1].proof).unwrap_or(false));
+        // a Mul, or another shift class, is another circuit
+        let mul = CommittedBinary::new(Binary::aligned(BinaryKind::Mul, 0, 0, 9, 8));
+        let far = CommittedBinary::new(Binary::aligned(BinaryKind::Add, 1, 0, 17, 8));
+        for other in [mul, far] {
+            assert_ne!(circuit(&add).structure_key(), circuit(&other).structure_key());
+        }
     }
 }

@@ -10,16 +10,21 @@
 //! ```
 //!
 //! (signed digits, as field elements). One product `x[r, t] · e_{g,t}` then accumulates three
-//! columns at once: `S = e_{g,bias} + Σ_t x[r, t] · e_{g,t} = Σ_i acc_i · B^i` over the
-//! integers, since `|acc_i| < 2^62 + 2^45` (docs/fixed-point.md) keeps `|S| < 2^192` far below
-//! the field. The circuit witnesses each `acc_i` through its rescale
-//! (`acc_i + 2^(s-1) = q_i 2^s + r_i`, `q_i` 32-bit, `0 <= r_i < 2^s`), which bounds
-//! `|acc_i| < 2^62 < B/2` for `0 < s <= 30`; balanced base-B digits are unique, so
-//! `S = Σ acc_i B^i` pins every `acc_i` to the true accumulator and `q_i` is the output. For
-//! `s <= 0` the rescale only range checks `v_i = 2^-s·acc_i` to 32 bits (`acc_i` itself is then
-//! a field element with no bound of its own); multiplying the identity by `2^-s` gives
-//! `2^-s·S = Σ v_i B^i` with `|v_i| < 2^31` and `|2^-s·S| < 2^223`, still far below the field,
-//! so the `v_i` are unique and equal the true outputs.
+//! columns at once: `T = e_{g,bias} + Σ_t x[r, t] · e_{g,t} = Σ_i acc_i · B^i` over the
+//! integers, since `|acc_i| < 2^62 + 2^45` (docs/fixed-point.md) keeps `|T| < 2^192`.
+//!
+//! **Shifts are weights too.** A layer's shift `s` comes from its calibration, so layers of one
+//! shape rarely share it. The block therefore starts with a multiplier `m = 2^(S - s)`, and the
+//! circuit rescales by its own shift `S = shift_class(s)` (0 for `s <= 0`, else 16 or 30):
+//! `shift_round(m·acc, S) = shift_round(acc, s)` exactly (both are the round half up of
+//! `(acc + 2^(s-1)) / 2^s`, the second with numerator and denominator times `2^(S-s)`).
+//!
+//! The circuit witnesses each digit `v_i` of `m·T = Σ_i v_i · B^i` through its rescale
+//! (`v_i + 2^(S-1) = q_i 2^S + r_i`, `q_i` 32-bit, `0 <= r_i < 2^S`; for `S = 0` a 32-bit range
+//! check of `v_i`), which bounds `|v_i| < 2^(31+S) <= 2^61 < B/2`. `|m·T| < 2^(31+192)` is far
+//! below the field, and balanced base-B digits are unique, so every `v_i` is the true `m·acc_i`
+//! and `q_i` the output. Cost: one product per group for `m`, and a rescale of `S` bits instead
+//! of `s` (at most 15 more constraints an output).
 //!
 //! The weights are never range checked: the block's elements are the registered field elements
 //! themselves (the digest binds them, not a packing of them), and the registry's root is
@@ -42,7 +47,7 @@ use ark_ff::{One, Zero};
 use ark_r1cs_std::{alloc::AllocVar, eq::EqGadget, fields::fp::FpVar, GR1CSVar};
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
 use num_bigint::BigInt;
-use zkopml_model::fixed::shift_round;
+use zkopml_model::fixed::{fit_i64, shift_round_i128};
 
 /// Output columns per field element of a weight block.
 pub const COLUMNS_PER_ELEMENT: usize = 3;
@@ -50,6 +55,12 @@ pub const COLUMNS_PER_ELEMENT: usize = 3;
 pub const DIGIT_BITS: usize = 64;
 /// The largest rescale whose witnesses bound an accumulator below `2^62`.
 pub const MAX_SHIFT: i32 = 30;
+
+/// The shift a circuit rescales by for a layer of shift `s` (module docs): its
+/// [`super::shift_class`], at most [`MAX_SHIFT`].
+pub fn shift_class(s: i32) -> i32 {
+    super::shift_class(s).min(MAX_SHIFT)
+}
 
 /// The shape of one output chunk of `y [rows, N] = x [rows, K] · w [K, N] + bias`: everything
 /// the circuit depends on (no weight value).
@@ -132,9 +143,10 @@ impl PackedGemm {
         self.c_len / COLUMNS_PER_ELEMENT
     }
 
-    /// Elements of the weight block: per group, the bias element and `K` weight elements.
+    /// Elements of the weight block: the multiplier, then per group the bias element and `K`
+    /// weight elements.
     pub fn block_len(&self) -> usize {
-        self.groups() * (self.k + 1)
+        1 + self.groups() * (self.k + 1)
     }
 
     /// [`Self::row_spans`] with each row as the position of `x[r, 0]` among the values read:
@@ -161,11 +173,13 @@ impl PackedGemm {
 }
 
 /// A [`PackedGemm`] chunk with its block's weights: a [`ChunkOp`] whose weights are a
-/// witness. Only the shape enters the circuit's structure.
+/// witness. Only the shape enters the circuit's structure, with its shift's class.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommittedGemm {
-    /// The shape.
+    /// The shape, its shift the class [`shift_class`] of the layer's.
     pub shape: PackedGemm,
+    /// `2^(shape.shift - s)` for the layer's shift `s`: the block's first element.
+    pub multiplier: i64,
     /// The block's columns of `w`: `[K, c_len]` row-major, 0 in the padding columns.
     pub weight: Vec<i64>,
     /// The block's biases (`c_len`, 0 in the padding).
@@ -173,8 +187,9 @@ pub struct CommittedGemm {
 }
 
 impl CommittedGemm {
-    /// The chunk's block of `w [K, N]` (row-major) and `bias [N]`.
-    pub fn new(shape: PackedGemm, weight: &[i64], bias: &[i64]) -> Result<Self, ZkError> {
+    /// The chunk's block of `w [K, N]` (row-major) and `bias [N]` for a layer of shape
+    /// `shape` (its shift the layer's).
+    pub fn new(mut shape: PackedGemm, weight: &[i64], bias: &[i64]) -> Result<Self, ZkError> {
         let (k, n) = (shape.k, shape.n);
         if weight.len() != k * n || bias.len() != n {
             return Err(ZkError::Shape(format!(
@@ -185,7 +200,12 @@ impl CommittedGemm {
         }
         let column = |b: usize| Some(shape.c_start + b).filter(|&c| c < n);
         let cols = shape.c_len;
+        let class = shift_class(shape.shift);
+        // 2^(class - s) <= 2^31: s is in -31..=MAX_SHIFT (PackedGemm::chunk)
+        let multiplier = 1i64 << (class - shape.shift);
+        shape.shift = class;
         Ok(Self {
+            multiplier,
             weight: (0..k * cols)
                 .map(|i| column(i % cols).map_or(0, |c| weight[(i / cols) * n + c]))
                 .collect(),
@@ -217,9 +237,13 @@ impl ChunkOp for CommittedGemm {
                     + (0..s.k)
                         .map(|t| x[base + t] as i128 * self.weight[t * s.c_len + b] as i128)
                         .sum::<i128>();
-                let acc = i64::try_from(acc)
+                // the executor refuses an accumulator beyond i64
+                i64::try_from(acc)
                     .map_err(|_| ZkError::Synthesis(SynthesisError::Unsatisfiable))?;
-                let y = shift_round(acc, s.shift);
+                // |acc·m| < 2^94; beyond i64 after the shift it is out of int32 anyway
+                let y = shift_round_i128(acc * self.multiplier as i128, s.shift)
+                    .and_then(fit_i64)
+                    .unwrap_or(i64::MAX);
                 let index = out.len();
                 out.push(
                     i32::try_from(y).map_err(|_| ZkError::ValueOutOfRange { index, value: y })?,
@@ -233,7 +257,8 @@ impl ChunkOp for CommittedGemm {
         self.shape.block_len()
     }
 
-    /// Per group of three columns, the bias element then one element per `t < K`.
+    /// The multiplier, then per group of three columns the bias element and one element per
+    /// `t < K`.
     fn block(&self) -> Vec<Fr> {
         let s = &self.shape;
         let pack = |g: usize, value: &dyn Fn(usize) -> i64| -> Fr {
@@ -242,12 +267,12 @@ impl ChunkOp for CommittedGemm {
                 .sum();
             int_to_field(&v)
         };
-        (0..s.groups())
-            .flat_map(|g| {
+        std::iter::once(Fr::from(self.multiplier as u64))
+            .chain((0..s.groups()).flat_map(|g| {
                 std::iter::once(pack(g, &|b| self.bias[b]))
                     .chain((0..s.k).map(move |t| pack(g, &|b| self.weight[t * s.c_len + b])))
                     .collect::<Vec<_>>()
-            })
+            }))
             .collect()
     }
 
@@ -274,6 +299,7 @@ impl ChunkOp for CommittedGemm {
             .flatten()
             .map(|v| v.materialize().map(|m| m.value().clone()))
             .collect::<Result<_, _>>()?;
+        let multiplier = &block[0];
         let base = int_to_field::<Fr>(&(BigInt::one() << DIGIT_BITS));
         let powers: Vec<Fr> = std::iter::successors(Some(Fr::one()), |p| Some(*p * base))
             .take(COLUMNS_PER_ELEMENT)
@@ -283,7 +309,7 @@ impl ChunkOp for CommittedGemm {
         for (r, from, to) in op.row_spans() {
             let row = &x[r * op.k - op.x_start..][..op.k];
             for g in (from / COLUMNS_PER_ELEMENT)..to.div_ceil(COLUMNS_PER_ELEMENT) {
-                let e = &block[g * (op.k + 1)..][..op.k + 1];
+                let e = &block[1 + g * (op.k + 1)..][..op.k + 1];
                 let products = row
                     .iter()
                     .zip(&e[1..])
@@ -291,8 +317,8 @@ impl ChunkOp for CommittedGemm {
                     .collect::<Vec<_>>();
                 let mut terms: Vec<(Fr, &FpVar<Fr>)> = vec![(Fr::one(), &e[0])];
                 terms.extend(products.iter().map(|p| (Fr::one(), p)));
-                let sum = lincomb(&terms, Fr::zero());
-                // the three accumulators, each pinned by its own rescale
+                let sum = lincomb(&terms, Fr::zero()) * multiplier;
+                // the three digits m·acc_i, each pinned by its own rescale
                 let mut digits = Vec::with_capacity(COLUMNS_PER_ELEMENT);
                 for i in 0..COLUMNS_PER_ELEMENT {
                     let acc = FpVar::new_witness(cs.clone(), || {
@@ -335,6 +361,7 @@ fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
 mod tests {
     use super::*;
     use crate::circuits::{chunk::ChunkCircuit, linear::Gemm};
+    use zkopml_model::fixed::shift_round;
     use crate::groth16::{prove, seeded_rng, setup, verify};
     use crate::native::{chunk_digest, weight_block_digest};
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
@@ -536,21 +563,36 @@ mod tests {
         let keys = setup(ChunkCircuit::shape(op.clone()), &mut seeded_rng(1)).unwrap();
         let p = prove(
             &keys,
-            ChunkCircuit::new(op, x.clone()).unwrap(),
+            ChunkCircuit::new(op.clone(), x.clone()).unwrap(),
             &mut seeded_rng(2),
         )
         .unwrap();
         assert!(verify(keys.vk(), &p.public_inputs, &p.proof).unwrap());
-        // the same keys prove another layer of the same shape
+        // the same keys prove another layer of the same shape, its shift in the same class
         let (w2, b2) = layer(k, n, 11, 19);
-        let op2 = CommittedGemm::new(shape, &w2, &b2).unwrap();
+        let shape13 = PackedGemm::chunk(k, n, 13, 1, k, n, 0).unwrap();
+        let op2 = CommittedGemm::new(shape13, &w2, &b2).unwrap();
+        let key = |op: &CommittedGemm| crate::table::OpCircuit::CommittedGemm(op.clone());
+        assert_eq!(key(&op).structure_key(), key(&op2).structure_key());
+        assert!(key(&op).same_synthesis(&key(&op2)));
+        // a shift of another class is another circuit
+        let shape17 = PackedGemm::chunk(k, n, 17, 1, k, n, 0).unwrap();
+        let op3 = CommittedGemm::new(shape17, &w2, &b2).unwrap();
+        assert_ne!(key(&op).structure_key(), key(&op3).structure_key());
         let p2 = prove(
             &keys,
-            ChunkCircuit::new(op2, x).unwrap(),
+            ChunkCircuit::new(op2.clone(), x.clone()).unwrap(),
             &mut seeded_rng(3),
         )
         .unwrap();
         assert!(verify(keys.vk(), &p2.public_inputs, &p2.proof).unwrap());
+        // the layer's weights with another multiplier (another shift of the class) is
+        // another weight digest: the block binds the shift too
+        let mut shifted = op2.clone();
+        shifted.multiplier *= 2;
+        let claim = ChunkCircuit::public_inputs(&op2, &x).unwrap();
+        assert_ne!(ChunkCircuit::public_inputs(&shifted, &x).unwrap()[1], claim[1]);
+        assert!(!satisfied(ChunkCircuit::with_claim(shifted, x, claim)));
         // ... and a proof does not verify under the other layer's weight digest
         assert_ne!(p.public_inputs[1], p2.public_inputs[1]);
         let mut tampered = p2.public_inputs.clone();
