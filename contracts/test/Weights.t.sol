@@ -178,6 +178,37 @@ contract WeightsTest is Fixture {
         game.proveStep(gid, sp);
     }
 
+    /// A registered table whose weighted op reads another op's block slot, another chunk's
+    /// block, or its own block before its inputs: each opening is a valid path under the
+    /// weights root (the block exists), so only `proveStep`'s read checks refuse the step. The
+    /// same model with the step's own block read last proves (the control).
+    function test_aTableReadingAnotherBlockCannotProve() public {
+        uint32[3] memory slotOffset = [uint32(1), 0, 0];
+        uint32[3] memory chunkOffset = [uint32(0), 1, 0];
+        bool[3] memory first = [false, false, true];
+        for (uint256 v = 0; v < 4; ++v) {
+            SimModel w = new SimModel(5, 3, "weights", g16);
+            w.setWeighted(W);
+            if (v < 3) w.setWeightRead(slotOffset[v], chunkOffset[v], first[v]);
+            w.build();
+            uint256 id = registerWithWeights(w, params(2, 1));
+            SimTrace good = newTrace(w, 0, 0);
+            uint256 gid = _gameAtProof(id, good, newTrace(w, W, 0));
+            vm.assertEq(game.getGame(gid).hi, W);
+            FaultDisputeGame.StepProof memory sp = honestProof(gid, w, good);
+            uint256 k = first[v % 3] && v < 3 ? 0 : sp.inputs.length - 1;
+            vm.assertEq(sp.inputSlots[k], uint256(5) + W + (v < 3 ? slotOffset[v] : 0), "the block read");
+            vm.prank(submitter);
+            if (v < 3) {
+                vm.expectRevert(abi.encodeWithSelector(FaultDisputeGame.BadInputOpening.selector, k));
+                game.proveStep(gid, sp);
+            } else {
+                game.proveStep(gid, sp);
+                _expectOutcome(gid, FaultDisputeGame.Outcome.DefenderWon);
+            }
+        }
+    }
+
     /// A proof regenerated (simulated circuit) for `sp`'s current public inputs.
     function _reprove(uint256 gid, FaultDisputeGame.StepProof memory sp) internal view {
         FaultDisputeGame.Game memory gm = game.getGame(gid);

@@ -133,9 +133,22 @@ contract SimModel {
         metaRoot = Trees.root(metas, depth);
     }
 
+    /// A table that reads a block other than the step's own (tests of `proveStep`'s checks):
+    /// slot `n + op + weightSlotOffset`, block `(j + weightChunkOffset) mod chunks`, and the
+    /// block read first instead of last if `weightReadFirst`.
+    uint32 public weightSlotOffset;
+    uint32 public weightChunkOffset;
+    bool public weightReadFirst;
+
     /// Makes op `op`'s chunk j also read weight block (n + op, j) (call before build).
     function setWeighted(uint32 op) external {
         weightedOp = op;
+    }
+
+    /// Makes the weighted op's table read another block, or its own in another place (call
+    /// before build): what a registrant's table could try.
+    function setWeightRead(uint32 slotOffset, uint32 chunkOffset, bool first) external {
+        (weightSlotOffset, weightChunkOffset, weightReadFirst) = (slotOffset, chunkOffset, first);
     }
 
     /// Digest of weight block `chunk` of the weighted op, under the weights `wseed`.
@@ -229,7 +242,12 @@ contract SimModel {
             (slots[0], chunks[0]) = (op - 1, c1);
             (slots[1], chunks[1]) = (0, 0);
         }
-        if (w == 1) (slots[slots.length - 1], chunks[chunks.length - 1]) = (uint256(n) + op, chunk);
+        if (w == 1) {
+            uint256 at = weightReadFirst ? 0 : slots.length - 1;
+            if (weightReadFirst) (slots[slots.length - 1], chunks[chunks.length - 1]) = (slots[0], chunks[0]);
+            slots[at] = uint256(n) + op + weightSlotOffset;
+            chunks[at] = (chunk + weightChunkOffset) % numChunks(op);
+        }
     }
 
     function vkSeed(uint32 op, uint32 chunk) public view returns (bytes32) {

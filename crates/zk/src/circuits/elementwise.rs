@@ -42,6 +42,11 @@ fn wide(v: Option<i64>) -> i64 {
     v.unwrap_or(i64::MAX)
 }
 
+/// `shift_round(x·mul + add, shift)`, exactly: `|x·mul + add| <= 2^126 + 2^63` fits i128.
+fn affine(x: i64, mul: i64, add: i64, shift: i32) -> i64 {
+    wide(shift_round_i128(x as i128 * mul as i128 + add as i128, shift).and_then(fit_i64))
+}
+
 fn narrow(index: usize, v: i64) -> Result<i32, ZkError> {
     i32::try_from(v).map_err(|_| ZkError::ValueOutOfRange { index, value: v })
 }
@@ -264,7 +269,7 @@ impl Unary {
             UnaryKind::Neg => -x,
             UnaryKind::Abs => x.abs(),
             UnaryKind::Clip { lo, hi } => x.max(*lo).min(*hi),
-            // |x·alpha| <= 2^126 and |x·mul + add| <= 2^126 + 2^63: exact in i128
+            // |x·alpha| <= 2^126: exact in i128
             UnaryKind::LeakyRelu { alpha, alpha_shift } => {
                 if x >= 0 {
                     x
@@ -275,10 +280,7 @@ impl Unary {
                     )
                 }
             }
-            UnaryKind::Affine { mul, add, shift } => wide(
-                shift_round_i128(x as i128 * mul[p] as i128 + add[p] as i128, *shift)
-                    .and_then(fit_i64),
-            ),
+            UnaryKind::Affine { mul, add, shift } => affine(x, mul[p], add[p], *shift),
         }
     }
 }
@@ -444,12 +446,8 @@ impl ChunkOp for CommittedAffine {
             .zip(&self.constant)
             .enumerate()
             .map(|(p, (&i, &c))| {
-                // |x·mul + add| <= 2^126 + 2^63: exact in i128
-                let v = x[i] as i128 * self.mul[c] as i128 + self.add[c] as i128;
-                narrow(
-                    p,
-                    wide(shift_round_i128(v, self.layer_shift).and_then(fit_i64)),
-                )
+                let y = affine(x[i] as i64, self.mul[c], self.add[c], self.layer_shift);
+                narrow(p, y)
             })
             .collect()
     }
