@@ -180,7 +180,8 @@ contract WeightsTest is Fixture {
 
     /// A registered table whose weighted op reads another op's block slot, another chunk's
     /// block, or its own block before its inputs: each opening is a valid path under the
-    /// weights root (the block exists), so only `proveStep`'s read checks refuse the step. The
+    /// weights root (for another slot, of the op's own block: the path names the op, not the
+    /// slot), so only `proveStep`'s read checks refuse the step. The
     /// same model with the step's own block read last proves (the control).
     function test_aTableReadingAnotherBlockCannotProve() public {
         uint32[3] memory slotOffset = [uint32(1), 0, 0];

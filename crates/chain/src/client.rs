@@ -558,7 +558,7 @@ impl Chain {
         Ok(tx.map(|_| id))
     }
 
-    /// Registers a model whose Gemm weights are committed under `weights_root`
+    /// Registers a model whose weights (and shifts) are committed under `weights_root`
     /// (docs/commitments.md "Weights root"); the value is its id.
     pub async fn register_with_weights(
         &self,

@@ -63,7 +63,7 @@ enum Cmd {
         /// Where to write the compiled model (default: beside the model, as network.zkml).
         #[arg(short, long)]
         out: Option<PathBuf>,
-        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        /// Where the weights live (`setup --weights`): `committed` lays the chunks out as
         /// a model registered with committed weights has them.
         #[arg(long, value_enum, default_value = "baked")]
         weights: Weights,
@@ -77,7 +77,7 @@ enum Cmd {
         /// Write the whole trace (slot values and commitments) to this directory.
         #[arg(long)]
         trace: Option<PathBuf>,
-        /// Where the Gemm weights live (`setup --weights`): `committed` lays the chunks out as
+        /// Where the weights live (`setup --weights`): `committed` lays the chunks out as
         /// a model registered with committed weights has them.
         #[arg(long, value_enum, default_value = "baked")]
         weights: Weights,
@@ -98,8 +98,9 @@ enum Cmd {
         /// Only print the circuit plan (circuits, chunks, constraints); no keys.
         #[arg(long)]
         plan: bool,
-        /// Where the Gemm weights live: `baked` into the circuits (a circuit per layer and
-        /// chunk), or `committed`: a witness opened under a weights root (a circuit per shape).
+        /// Where the weights live: `baked` into the circuits (a circuit per layer and chunk), or
+        /// `committed`: a witness opened under a weights root, with the layers' constants and
+        /// shifts (a circuit per shape).
         #[arg(long, value_enum, default_value = "baked")]
         weights: Weights,
     },
@@ -167,6 +168,13 @@ mod demo;
 mod keys;
 
 fn main() {
+    // Rust ignores SIGPIPE, so printing to a closed pipe (`zkopml inspect M | head`) panics in
+    // println!; restore the default so the process ends quietly as any Unix tool does.
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // arkworks opens an info-level span per constraint namespace (target "gr1cs") and never
     // closes it: with those spans enabled, a setup or a proof grows without bound (14 GB and an
     // OOM kill for LeNet's setup). So they stay off, whatever RUST_LOG says.

@@ -138,7 +138,7 @@ pub fn prepare_registration(
     )
 }
 
-/// [`prepare_registration`] with the Gemm weights where `weights` puts them.
+/// [`prepare_registration`] with the weights where `weights` puts them.
 pub fn prepare_registration_in(
     onnx: &Path,
     keys_dir: &Path,

@@ -141,7 +141,7 @@ pub async fn register(
     .await
 }
 
-/// [`register`] with the Gemm weights where `weights` puts them: committed weights register
+/// [`register`] with the weights where `weights` puts them: committed weights register
 /// their weights root with the model (`registerWithWeights`).
 #[allow(clippy::too_many_arguments)]
 pub async fn register_in(

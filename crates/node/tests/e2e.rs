@@ -435,9 +435,13 @@ async fn challenger_restart_resumes_the_game() {
     let ch = spawn(e.client(3), e.actor("challenger", false, None));
     e.request("lenet_5").await;
     let t0 = std::time::Instant::now();
+    // in the middle of the game, once the challenger has seen it (its event is polled after its
+    // own challenge is mined: under load the game moves on before, and a kill then is the other
+    // case, a crash before the game was known, which this test is not about)
     loop {
         if e.owner.game_count().await.unwrap() > 0
             && e.owner.get_game(0).await.unwrap().phase != Phase::DefenderRoots
+            && state_has_game(&e.home.actor("challenger"))
         {
             break;
         }

@@ -37,12 +37,11 @@ use crate::circuits::{
     relu::Relu,
 };
 
-/// Domain tag of the structure key (version 2: injective, length-prefixed; version 3: committed
-/// weight blocks carry the shift multiplier, and affine maps have blocks).
-pub const STRUCTURE_DOMAIN: &[u8] = b"zkopml.circuit-structure.v3";
+/// Domain tag of the structure key (version 2: injective, length-prefixed).
+pub const STRUCTURE_DOMAIN: &[u8] = b"zkopml.circuit-structure.v2";
 
 /// The version in [`STRUCTURE_DOMAIN`], recorded in `circuits.json`.
-pub const STRUCTURE_VERSION: u32 = 3;
+pub const STRUCTURE_VERSION: u32 = 2;
 
 /// A streaming encoder into keccak256.
 pub struct Enc {
@@ -482,6 +481,9 @@ mod tests {
 /// committed Gemm's weights are a witness, so layers of the same shape share one circuit.
 impl Canon for CommittedGemm {
     fn canon(&self, e: &mut Enc) {
+        // the block's layout: 2 since it starts with the shift multiplier (digits of 2^80), so
+        // a set made with the layout before does not match (baked keys keep their keys)
+        e.tag(2);
         let s = &self.shape;
         s.x_lens.canon(e);
         s.k.canon(e);
@@ -500,10 +502,18 @@ impl Canon for CommittedGemm {
 /// affine map's constants are a witness.
 impl Canon for CommittedAffine {
     fn canon(&self, e: &mut Enc) {
-        self.x_lens.canon(e);
-        self.x_index.canon(e);
-        self.constant.canon(e);
-        self.mul.len().canon(e);
+        let CommittedAffine {
+            x_lens,
+            x_index,
+            constant,
+            mul,
+            add: _,         // a witness, as many as `mul`
+            layer_shift: _, // a witness too: only its class below
+        } = self;
+        x_lens.canon(e);
+        x_index.canon(e);
+        constant.canon(e);
+        mul.len().canon(e);
         self.shift().canon(e);
     }
 }
@@ -512,11 +522,19 @@ impl Canon for CommittedAffine {
 /// binary op's multipliers are a witness.
 impl Canon for CommittedBinary {
     fn canon(&self, e: &mut Enc) {
-        let b = &self.0;
+        let Binary {
+            kind: _,  // only whether it multiplies (Add and Sub share the circuit)
+            ua: _,    // alignment and shift are the block's multipliers
+            ub: _,
+            shift: _, // only its class below
+            x_lens,
+            a_index,
+            b_index,
+        } = &self.0;
         self.product().canon(e);
-        b.x_lens.canon(e);
-        b.a_index.canon(e);
-        b.b_index.canon(e);
+        x_lens.canon(e);
+        a_index.canon(e);
+        b_index.canon(e);
         self.shift().canon(e);
     }
 }

@@ -92,8 +92,8 @@ pub enum WeightsMode {
     /// Constants of the circuit (every model registered so far).
     #[default]
     Baked,
-    /// A witness: Gemm chunks and affine maps with constants ([`has_weight_block`]) read a
-    /// weight block (slot `n + op`, chunk = the output chunk).
+    /// A witness: chunks of a Gemm, of an affine map with constants and of an Add, Sub or Mul
+    /// ([`has_weight_block`]) read a weight block (slot `n + op`, chunk = the output chunk).
     Committed,
 }
 
@@ -613,7 +613,7 @@ pub fn op_chunk_in(
                 add: channel.iter().map(|&c| add[c]).collect(),
                 shift: *shift,
             })?;
-            Ok(in_mode(program, op, chunk, mode, affine, &channel))
+            in_mode(program, op, node, chunk, mode, affine, &channel)
         }
         QOp::Reshape
         | QOp::Transpose { .. }
@@ -825,7 +825,7 @@ fn binary(
             };
             let positions: Vec<usize> = outs.iter().map(|&f| offsets[ck][f]).collect();
             let affine = (OpCircuit::Unary(u), plan.refs);
-            Ok(in_mode(program, op, chunk, mode, affine, &positions))
+            in_mode(program, op, node, chunk, mode, affine, &positions)
         }
         _ => Err(unsupported(op, node, "both operands constant")),
     }
@@ -837,11 +837,12 @@ fn binary(
 fn in_mode(
     program: &Program,
     op: usize,
+    node: &QNode,
     chunk: usize,
     mode: WeightsMode,
     affine: (OpCircuit, Vec<ChunkRef>),
     position: &[usize],
-) -> (OpCircuit, Vec<ChunkRef>) {
+) -> Result<(OpCircuit, Vec<ChunkRef>), ZkError> {
     let (
         OpCircuit::Unary(Unary {
             kind: UnaryKind::Affine { mul, add, shift },
@@ -855,21 +856,23 @@ fn in_mode(
     };
     if mode == WeightsMode::Baked {
         let kind = UnaryKind::Affine { mul, add, shift };
-        return (
-            OpCircuit::Unary(Unary {
-                kind,
-                x_lens,
-                x_index,
-            }),
-            refs,
-        );
+        let unary = Unary {
+            kind,
+            x_lens,
+            x_index,
+        };
+        return Ok((OpCircuit::Unary(unary), refs));
+    }
+    // the block's multiplier 2^(S - s) stays below 2^62 (CommittedAffine's bound)
+    if !(-62..=62).contains(&shift) {
+        return Err(unsupported(op, node, &format!("an affine shift of {shift} (beyond ±62)")));
     }
     refs.push(ChunkRef {
         slot: weight_slot(program.n_ops(), op),
         chunk,
     });
     let c = CommittedAffine::new(x_lens, x_index, position, &mul, &add, shift);
-    (OpCircuit::CommittedAffine(c), refs)
+    Ok((OpCircuit::CommittedAffine(c), refs))
 }
 
 /// Whether op `op` reads a weight block under committed weights: a Gemm, an `Affine`, or an

@@ -6,25 +6,31 @@
 //! columns `c_0 < c_1 < c_2`, the bias element and one element per `t < K`,
 //!
 //! ```text
-//! e_{g,bias} = Σ_i bias[c_i] · B^i      e_{g,t} = Σ_i w[t, c_i] · B^i      B = 2^64
+//! e_{g,bias} = Σ_i bias[c_i] · B^i      e_{g,t} = Σ_i w[t, c_i] · B^i      B = 2^80
 //! ```
 //!
 //! (signed digits, as field elements). One product `x[r, t] · e_{g,t}` then accumulates three
 //! columns at once: `T = e_{g,bias} + Σ_t x[r, t] · e_{g,t} = Σ_i acc_i · B^i` over the
-//! integers, since `|acc_i| < 2^62 + 2^45` (docs/fixed-point.md) keeps `|T| < 2^192`.
+//! integers, since `|acc_i| < 2^62 + 2^45` for every input (docs/fixed-point.md) keeps
+//! `|T| < 2^224`.
 //!
 //! **Shifts are weights too.** A layer's shift `s` comes from its calibration, so layers of one
 //! shape rarely share it. The block therefore starts with a multiplier `m = 2^(S - s)`, and the
-//! circuit rescales by its own shift `S = shift_class(s)` (0 for `s <= 0`, else 16 or 30):
+//! circuit rescales by its own shift `S = shift_class(s)` (0 for `-16 <= s <= 0`, else 16 or
+//! 30), so `m <= 2^16`:
 //! `shift_round(m·acc, S) = shift_round(acc, s)` exactly (both are the round half up of
 //! `(acc + 2^(s-1)) / 2^s`, the second with numerator and denominator times `2^(S-s)`).
 //!
 //! The circuit witnesses each digit `v_i` of `m·T = Σ_i v_i · B^i` through its rescale
 //! (`v_i + 2^(S-1) = q_i 2^S + r_i`, `q_i` 32-bit, `0 <= r_i < 2^S`; for `S = 0` a 32-bit range
-//! check of `v_i`), which bounds `|v_i| < 2^(31+S) <= 2^61 < B/2`. `|m·T| < 2^(31+192)` is far
-//! below the field, and balanced base-B digits are unique, so every `v_i` is the true `m·acc_i`
-//! and `q_i` the output. Cost: one product per group for `m`, and a rescale of `S` bits instead
-//! of `s` (at most 15 more constraints an output).
+//! check of `v_i`), which bounds `|v_i| < 2^(31+S) <= 2^61 < B/2`. The true digits `m·acc_i`
+//! are below `2^16·2^63 = B/2` too, **for every input, also one the executor refuses** (an
+//! overflowing column), and `|m·T| < 2^240` is below half the field: balanced base-B digits are
+//! unique, so every `v_i` is the true `m·acc_i` and `q_i` the output, and an overflowing column
+//! has no witness. (With `B = 2^64` a column whose `m·acc` reached `2^63` carried into the next
+//! digit: the executor refused, the circuit accepted the carried values.) Cost: one product
+//! per group for `m`, and a rescale of `S` bits instead of `s` (at most 15 more constraints an
+//! output).
 //!
 //! The weights are never range checked: the block's elements are the registered field elements
 //! themselves (the digest binds them, not a packing of them), and the registry's root is
@@ -51,10 +57,13 @@ use zkopml_model::fixed::{fit_i64, shift_round_i128};
 
 /// Output columns per field element of a weight block.
 pub const COLUMNS_PER_ELEMENT: usize = 3;
-/// The digit base `B = 2^64` of the packed columns.
-pub const DIGIT_BITS: usize = 64;
+/// The digit base `B = 2^80` of the packed columns: above `2^17` times the largest accumulator
+/// (module docs), three of them within the field.
+pub const DIGIT_BITS: usize = 80;
 /// The largest rescale whose witnesses bound an accumulator below `2^62`.
 pub const MAX_SHIFT: i32 = 30;
+/// The most negative shift: its multiplier `2^16` keeps every digit below `B/2`.
+pub const MIN_SHIFT: i32 = -16;
 
 /// The shift a circuit rescales by for a layer of shift `s` (module docs): its
 /// [`super::shift_class`], at most [`MAX_SHIFT`].
@@ -103,9 +112,9 @@ impl PackedGemm {
         if k == 0 || n == 0 || rows == 0 || x_chunk_len == 0 || y_chunk_len == 0 {
             return Err(ZkError::Shape("an empty Gemm".into()));
         }
-        if !(-31..=MAX_SHIFT).contains(&shift) {
+        if !(MIN_SHIFT..=MAX_SHIFT).contains(&shift) {
             return Err(ZkError::Shape(format!(
-                "shift {shift} outside -31..={MAX_SHIFT}"
+                "shift {shift} outside {MIN_SHIFT}..={MAX_SHIFT}"
             )));
         }
         let y_numel = rows * n;
@@ -201,7 +210,7 @@ impl CommittedGemm {
         let column = |b: usize| Some(shape.c_start + b).filter(|&c| c < n);
         let cols = shape.c_len;
         let class = shift_class(shape.shift);
-        // 2^(class - s) <= 2^31: s is in -31..=MAX_SHIFT (PackedGemm::chunk)
+        // 2^(class - s) <= 2^16: s is in MIN_SHIFT..=MAX_SHIFT (PackedGemm::chunk)
         let multiplier = 1i64 << (class - shape.shift);
         shape.shift = class;
         Ok(Self {
@@ -343,7 +352,7 @@ impl ChunkOp for CommittedGemm {
     }
 }
 
-/// Digit `i` of `s` in balanced base `2^64` (digits in `[-2^63, 2^63)`).
+/// Digit `i` of `s` in balanced base `B = 2^DIGIT_BITS` (digits in `[-B/2, B/2)`).
 fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
     let half = BigInt::one() << (DIGIT_BITS - 1);
     let base = BigInt::one() << DIGIT_BITS;
@@ -524,13 +533,14 @@ mod tests {
 
     #[test]
     fn balanced_digits() {
-        let s = BigInt::from(-5) + (BigInt::from(7) << 64) - (BigInt::from(3) << 128);
+        let s = BigInt::from(-5) + (BigInt::from(7) << DIGIT_BITS)
+            - (BigInt::from(3) << (2 * DIGIT_BITS));
         let digits: Vec<BigInt> = (0..3).map(|i| balanced_digit(&s, i)).collect();
         assert_eq!(
             digits,
             [BigInt::from(-5), BigInt::from(7), BigInt::from(-3)]
         );
-        let half: BigInt = BigInt::one() << 63;
+        let half: BigInt = BigInt::one() << (DIGIT_BITS - 1);
         let top = &half - 1;
         assert_eq!(balanced_digit(&top, 0), top);
         assert_eq!(balanced_digit(&-half.clone(), 0), -half);
@@ -551,6 +561,28 @@ mod tests {
             chunk_digest(&[0, 0, 0]),
         ];
         assert!(!satisfied(ChunkCircuit::with_claim(op, x, claim)));
+    }
+
+    /// A column whose `m·acc` passes `2^63` (here `2^64`: multiplier `2^16`, shift -16) is
+    /// refused by the executor, and its circuit has no witness either: with 64-bit digits the
+    /// column carried into the next one, and the circuit accepted column 1 as `5·2^16 + 1`.
+    #[test]
+    fn a_column_overflowing_by_far_does_not_carry_into_the_next() {
+        let shape = PackedGemm::chunk(1, 3, MIN_SHIFT, 1, 1, 3, 0).unwrap();
+        let op = CommittedGemm::new(shape, &[1 << 18, 0, 0], &[0, 5, 0]).unwrap();
+        assert_eq!(op.multiplier, 1 << 16);
+        let x = vec![vec![1 << 30]];
+        assert!(op.evaluate(&x).is_err());
+        for carried in [[0, (5 << 16) + 1, 0], [0, 5 << 16, 0]] {
+            let claim = vec![
+                chunk_digest(&x[0]),
+                weight_block_digest(&op.block()),
+                chunk_digest(&carried),
+            ];
+            assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), claim)));
+        }
+        // the shift range keeps the multiplier at 2^16
+        assert!(PackedGemm::chunk(1, 3, MIN_SHIFT - 1, 1, 1, 3, 0).is_err());
     }
 
     #[test]
