@@ -83,9 +83,9 @@ pub enum OpCircuit {
     CommittedBinary(CommittedBinary),
 }
 
-/// Where Gemm weights live: in the circuit (one circuit per layer and chunk), or in a weight
-/// block that the step proof opens under the model's weights root (one circuit per shape;
-/// docs/zk.md "Weights as witnesses").
+/// Where weights (and the layers' constants and shifts) live: in the circuit (one circuit per
+/// layer and chunk), or in a weight block that the step proof opens under the model's weights
+/// root (one circuit per shape; docs/zk.md "Weights as witnesses").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WeightsMode {
