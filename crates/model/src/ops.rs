@@ -194,7 +194,14 @@ pub enum SmoothFn {
     /// by construction (the largest term is exp(0) = 1): LogSoftmax's and ReduceLogSumExp's
     /// logarithm, bounded because its argument is.
     LnOfExpSum { terms: u32 },
+    /// `2^depth · ln(y)` of `y = x^(1/2^depth)`, the `depth`-th square root of a Log's
+    /// argument: `ln x` itself, on the bounded domain `[LN_ROOT_LO, 2]` of `y` (below and above
+    /// it the value at the end: `x` clamped to `[0.625^(2^depth), 2^(2^depth)]`).
+    LnOfRoot { depth: u32 },
 }
+
+/// The low end of [`SmoothFn::LnOfRoot`]'s domain (a multiple of its segments' width, 1/32).
+pub const LN_ROOT_LO: f64 = 0.625;
 
 impl SmoothFn {
     /// The function in f64 (calibration, constant folding and the polynomial fit).
@@ -209,6 +216,7 @@ impl SmoothFn {
                 0.5 * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
             }
             SmoothFn::LnOfExpSum { terms } => x.clamp(1.0, terms.max(1) as f64).ln(),
+            SmoothFn::LnOfRoot { depth } => 2f64.powi(depth as i32) * x.clamp(LN_ROOT_LO, 2.0).ln(),
         }
     }
 
@@ -231,6 +239,9 @@ impl SmoothFn {
             SmoothFn::NormalCdf | SmoothFn::GeluTanhGate => (-8.0, 8.0, -1),
             // ln's fourth derivative is 6/s^4: segments of 1/8 keep a cubic within 4e-6 at s = 1
             SmoothFn::LnOfExpSum { terms } => (1.0, terms.max(2) as f64, -3),
+            // ln's fourth derivative is at most 6/0.625^4 = 39 here: segments of 1/32 keep the
+            // cubic within about 1e-7, 2^depth times that in ln x
+            SmoothFn::LnOfRoot { .. } => (LN_ROOT_LO, 2.0, -5),
         }
     }
 
@@ -241,6 +252,7 @@ impl SmoothFn {
             SmoothFn::SoftplusRest => std::f64::consts::LN_2,
             SmoothFn::MishGate | SmoothFn::NormalCdf | SmoothFn::GeluTanhGate => 1.0,
             SmoothFn::LnOfExpSum { terms } => (terms.max(2) as f64).ln(),
+            SmoothFn::LnOfRoot { depth } => 2f64.powi(depth as i32) * std::f64::consts::LN_2,
         }
     }
 }

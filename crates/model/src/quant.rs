@@ -217,11 +217,13 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                         Op::Where if k == 0 => 0,
                         _ => const_at(c, other),
                     };
-                    // Division by a constant is multiplication by its reciprocal.
-                    if matches!(node.op, Op::Binary(BinaryKind::Div)) && k == 1 {
-                        if c.tensor.data.contains(&0.0) {
-                            return Err(err("division by a constant zero".into()));
-                        }
+                    let div_by_const = matches!(node.op, Op::Binary(BinaryKind::Div)) && k == 1;
+                    if div_by_const && c.tensor.data.contains(&0.0) {
+                        return Err(err("division by a constant zero".into()));
+                    }
+                    // Float division by a constant is multiplication by its reciprocal; an
+                    // integer one (a lowering's floor division) stays an exact Div.
+                    if div_by_const && node.dtype == DType::Float {
                         let r = c.tensor.map(|v| 1.0 / v);
                         push_const(
                             &Const {
@@ -306,7 +308,7 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                         calibrated,
                     ),
                     BinaryKind::Div => {
-                        if matches!(node.inputs[1], Operand::Const(_)) {
+                        if node.dtype == DType::Float && matches!(node.inputs[1], Operand::Const(_)) {
                             (
                                 QOp::Mul {
                                     shift: sa + sb - calibrated,

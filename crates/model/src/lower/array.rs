@@ -510,3 +510,317 @@ pub fn one_hot(b: &mut Builder<'_>) -> Result<Ref> {
         dtype,
     )
 }
+
+/// The most elements a one-hot lowering (TopK's pairwise comparisons, a scatter's positions x
+/// updates) may build: beyond it the model is refused at load time, by name.
+pub const MAX_ONE_HOT_ELEMENTS: usize = 1 << 22;
+
+/// Refuses a lowering whose one-hot tensor would hold more than [`MAX_ONE_HOT_ELEMENTS`].
+fn one_hot_budget(b: &Builder<'_>, what: &str, elements: usize) -> Result<()> {
+    if elements > MAX_ONE_HOT_ELEMENTS {
+        return Err(b.unsupported(format!(
+            "{what} needs {elements} elements, more than the {MAX_ONE_HOT_ELEMENTS} a lowering may build"
+        )));
+    }
+    Ok(())
+}
+
+/// `TopK(x, k)` along `axis`, by ranks: element `i`'s rank is the number of elements that come
+/// before it, `Σ_j [x_j > x_i] + Σ_{j < i} [x_j = x_i]` (`<` for `largest = 0`; equal values in
+/// index order, as ONNX sorts them), from two broadcast comparisons of the lane against itself
+/// (`n²` per lane), a Mul by the constant `[j < i]` and a ReduceSum. Output `r` selects the
+/// element of rank `r`: `values_r = Σ_i [rank_i = r]·x_i`, `indices_r = Σ_i [rank_i = r]·i`
+/// (Mul and ReduceSum; one term is not 0, so both are exact). `sorted = 0` gives the same
+/// (sorted) order, which ONNX allows. `k` must be a constant.
+pub fn top_k(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
+    use crate::ops::{BinaryKind, CompareKind};
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let axis = crate::tensor::norm_axis(b.int("axis", -1)?, xs.len())
+        .ok_or_else(|| b.err(format!("axis out of range for rank {}", xs.len())))?;
+    let k = if b.opset >= 10 {
+        let c = b
+            .constant(1)
+            .ok_or_else(|| b.unsupported("k (input #1) must be a constant"))?;
+        match c.tensor.data[..] {
+            [k] => k,
+            _ => return Err(b.err(format!("k has {} elements, not 1", c.tensor.len()))),
+        }
+    } else {
+        b.int("k", -1)? as f64
+    };
+    let n = xs[axis];
+    if !(k >= 1.0 && k.fract() == 0.0 && k <= n as f64) {
+        return Err(b.err(format!("k = {k} is not in 1..={n} (the axis' size)")));
+    }
+    let k = k as usize;
+    let lanes: usize = xs.iter().product::<usize>() / n.max(1);
+    one_hot_budget(b, "TopK's pairwise comparison", lanes * n * n)?;
+    let better = if b.int("largest", 1)? != 0 {
+        CompareKind::Greater
+    } else {
+        CompareKind::Less
+    };
+    // element i on `axis`, element j on the axis after it
+    let with = |extra: usize, at: usize| {
+        let mut s = xs.clone();
+        s.insert(at, extra);
+        s
+    };
+    let xi = b.reshape("as_i", &x, with(1, axis + 1));
+    let xj = b.reshape("as_j", &x, with(1, axis));
+    let beats = b.compare("beats", better, &xj, &xi)?;
+    let ties = b.compare("ties", CompareKind::Equal, &xj, &xi)?;
+    let mut before_shape = vec![1; xs.len() + 1];
+    before_shape[axis] = n;
+    before_shape[axis + 1] = n;
+    let before = super::int_const(Tensor::new(
+        before_shape,
+        (0..n * n).map(|ij| ((ij % n) < (ij / n)) as u8 as f64).collect(),
+    ));
+    let ties_before = b.binary_as("ties_before", BinaryKind::Mul, &ties, &before, DType::Int)?;
+    let ahead = b.binary_as("ahead", BinaryKind::Add, &beats, &ties_before, DType::Int)?;
+    let rank = b.reduce_sum("rank", &ahead, vec![axis + 1], true);
+    let mut ranks_shape = vec![1; xs.len() + 1];
+    ranks_shape[axis + 1] = k;
+    let selects = b.compare(
+        "selects",
+        CompareKind::Equal,
+        &rank,
+        &super::int_range(ranks_shape),
+    )?;
+    let picked = b.binary("picked", BinaryKind::Mul, &selects, &xi)?;
+    let values = b.reduce_sum("values", &picked, vec![axis], false);
+    let mut index_shape = vec![1; xs.len() + 1];
+    index_shape[axis] = n;
+    let at = b.binary_as(
+        "picked_index",
+        BinaryKind::Mul,
+        &selects,
+        &super::int_range(index_shape),
+        DType::Int,
+    )?;
+    let indices = b.reduce_sum("indices", &at, vec![axis], false);
+    Ok(vec![values, indices])
+}
+
+/// The position `Σ_k index_k · stride_k` in the row-major order of `dims` of the index tuples
+/// along `indices`' last axis (`dims.len()` of them), each checked and normalised first by a
+/// Gather from the constant `0..dims[k]` (a negative index counts from the end, one out of
+/// range is refused at run time, as ONNX refuses it). Returns the positions, of shape
+/// `indices.shape[..last]`, an integer tensor.
+fn flat_positions(b: &mut Builder<'_>, indices: &Ref, dims: &[usize]) -> Result<Ref> {
+    use crate::ops::BinaryKind;
+    let is = b.shape(indices);
+    let last = is.len() - 1;
+    let mut flat: Option<Ref> = None;
+    let mut stride: usize = dims.iter().product();
+    for (k, &d) in dims.iter().enumerate() {
+        stride /= d;
+        let component = b.gather(
+            &format!("index{k}"),
+            indices,
+            &super::int_const(Tensor::scalar(k as f64)),
+            last,
+        );
+        let checked = b.gather(
+            &format!("index{k}_checked"),
+            &super::int_range(vec![d]),
+            &component,
+            0,
+        );
+        let term = if stride == 1 {
+            checked
+        } else {
+            b.binary_as(
+                &format!("index{k}_offset"),
+                BinaryKind::Mul,
+                &checked,
+                &super::int_const(Tensor::scalar(stride as f64)),
+                DType::Int,
+            )?
+        };
+        flat = Some(match flat {
+            None => term,
+            Some(f) => b.binary_as(&format!("position{k}"), BinaryKind::Add, &f, &term, DType::Int)?,
+        });
+    }
+    flat.ok_or_else(|| b.err("the index tuples are empty (the indices' last axis is 0)"))
+}
+
+/// The integer input `i`, an index tensor.
+fn index_input(b: &Builder<'_>, i: usize) -> Result<Ref> {
+    let r = b.input(i)?;
+    if b.dtype(&r) != DType::Int {
+        return Err(b.err(format!("indices (input #{i}) must be integers")));
+    }
+    Ok(r)
+}
+
+/// `GatherND(data, indices, batch_dims)`: the index tuples (the indices' last axis, `r` long)
+/// become positions in the first `batch_dims + r` axes of `data` ([`flat_positions`], plus each
+/// batch's offset, a constant), `data` is viewed as `[those positions, rest..]` (a Reshape)
+/// and one Gather along axis 0 reads the slices. Output `indices.shape[..-1] + data.shape[b + r..]`.
+pub fn gather_nd(b: &mut Builder<'_>) -> Result<Ref> {
+    use crate::ops::BinaryKind;
+    let (data, indices) = (b.input(0)?, index_input(b, 1)?);
+    let (ds, is) = (b.shape(&data), b.shape(&indices));
+    let batch = b.int("batch_dims", 0)?;
+    let r = is.last().copied().unwrap_or(0);
+    if batch < 0 || is.len() < batch as usize + 1 || ds.len() < batch as usize + r || r == 0 {
+        return Err(b.err(format!(
+            "indices {is:?} with batch_dims {batch} do not index data {ds:?}"
+        )));
+    }
+    let batch = batch as usize;
+    if is[..batch] != ds[..batch] {
+        return Err(b.err(format!(
+            "the batch axes of indices {is:?} and data {ds:?} differ"
+        )));
+    }
+    let mut flat = flat_positions(b, &indices, &ds[batch..batch + r])?;
+    if batch > 0 {
+        let per_batch: usize = ds[batch..batch + r].iter().product();
+        let tuples: usize = is[batch..is.len() - 1].iter().product();
+        let shape = is[..is.len() - 1].to_vec();
+        let n: usize = shape.iter().product();
+        let offsets = Tensor::new(shape, (0..n).map(|p| ((p / tuples) * per_batch) as f64).collect());
+        flat = b.binary_as("position", BinaryKind::Add, &flat, &super::int_const(offsets), DType::Int)?;
+    }
+    let rows: usize = ds[..batch + r].iter().product();
+    let view = [&[rows][..], &ds[batch + r..]].concat();
+    let rows = b.reshape("rows", &data, view);
+    Ok(b.gather("gather", &rows, &flat, 0))
+}
+
+/// The scatter both ScatterND and ScatterElements lower to: `updates` (`[n, width]` once
+/// reshaped) written at `positions` (`n` rows of `data` viewed as `[p, width]`). `hit[q, u] =
+/// [positions_u = q]` (a broadcast Equal with the constant `0..p`, `p·n` elements); with
+/// `reduction = "add"`, `data + hit · updates` (a MatMul); with `"none"`, an update is kept
+/// only when no later one writes its row (`keep_u = [Σ_{u' > u} [positions_u' = positions_u]
+/// = 0]`, so the last one wins as onnxruntime applies them in order), `hit·keep` selects, and
+/// `Where(Σ_u hit·keep > 0, hit·keep · updates, data)`. Exact: each row of the MatMul has at
+/// most one term (or, for "add", is the sum ONNX defines). Returns `data`'s shape.
+fn scatter_rows(
+    b: &mut Builder<'_>,
+    data: &Ref,
+    positions: &Ref,
+    updates: &Ref,
+    width: usize,
+) -> Result<Ref> {
+    use crate::ops::{BinaryKind, CompareKind};
+    let ds = b.shape(data);
+    let rows: usize = ds.iter().product::<usize>() / width.max(1);
+    let n: usize = b.shape(positions).iter().product();
+    one_hot_budget(b, "the scatter's positions x updates", rows * n + n * n)?;
+    let reduction = b.string("reduction", "none")?;
+    let dtype = if b.dtype(data) == DType::Float || b.dtype(updates) == DType::Float {
+        DType::Float
+    } else {
+        DType::Int
+    };
+    let pos_row = b.reshape("positions_row", positions, vec![1, n]);
+    let hit = b.compare("hit", CompareKind::Equal, &super::int_range(vec![rows, 1]), &pos_row)?;
+    let updates = b.reshape("updates_rows", updates, vec![n, width]);
+    let data_rows = b.reshape("data_rows", data, vec![rows, width]);
+    let out = match reduction.as_str() {
+        "add" => {
+            let sums = b.push("scattered", Op::MatMul, vec![hit, updates], vec![rows, width], dtype);
+            b.binary_as("add", BinaryKind::Add, &data_rows, &sums, dtype)?
+        }
+        "none" => {
+            let pos_col = b.reshape("positions_column", positions, vec![n, 1]);
+            let same = b.compare("same_position", CompareKind::Equal, &pos_col, &pos_row)?;
+            let later = super::int_const(Tensor::new(
+                vec![n, n],
+                (0..n * n).map(|uv| ((uv % n) > (uv / n)) as u8 as f64).collect(),
+            ));
+            let overwritten = b.binary_as("overwritten", BinaryKind::Mul, &same, &later, DType::Int)?;
+            let writes_after = b.reduce_sum("writes_after", &overwritten, vec![1], false);
+            let keep = b.compare(
+                "keep",
+                CompareKind::Equal,
+                &writes_after,
+                &super::int_const(Tensor::scalar(0.0)),
+            )?;
+            let kept = b.binary_as("kept", BinaryKind::Mul, &hit, &keep, DType::Int)?;
+            let written = b.reduce_sum("written", &kept, vec![1], true);
+            let scattered = b.push("scattered", Op::MatMul, vec![kept, updates], vec![rows, width], dtype);
+            b.push(
+                "select",
+                Op::Where,
+                vec![written, scattered, data_rows],
+                vec![rows, width],
+                dtype,
+            )
+        }
+        other => {
+            return Err(b.unsupported(format!(
+                "reduction \"{other}\" (\"none\" and \"add\" only)"
+            )))
+        }
+    };
+    Ok(b.reshape("scatter", &out, ds))
+}
+
+/// `ScatterND(data, indices, updates)`: the index tuples become row positions of `data` viewed
+/// as `[Π data.shape[..r], rest]` ([`flat_positions`]) and [`scatter_rows`] writes the update
+/// slices there.
+pub fn scatter_nd(b: &mut Builder<'_>) -> Result<Ref> {
+    let (data, indices, updates) = (b.input(0)?, index_input(b, 1)?, b.input(2)?);
+    let (ds, is, us) = (b.shape(&data), b.shape(&indices), b.shape(&updates));
+    let r = is.last().copied().unwrap_or(0);
+    if r == 0 || r > ds.len() || us != [&is[..is.len() - 1], &ds[r..]].concat() {
+        return Err(b.err(format!(
+            "indices {is:?} and updates {us:?} do not scatter into data {ds:?}"
+        )));
+    }
+    let positions = flat_positions(b, &indices, &ds[..r])?;
+    let width = ds[r..].iter().product();
+    scatter_rows(b, &data, &positions, &updates, width)
+}
+
+/// `ScatterElements(data, indices, updates, axis)`: element `u` of `updates` goes to `data` at
+/// `u`'s own coordinates with the one on `axis` replaced by `indices_u` (checked and
+/// normalised by a Gather from `0..n`): its position is `index·stride_axis + C_u`, `C` the
+/// constant offset of the other coordinates; then [`scatter_rows`] with rows of one element.
+pub fn scatter_elements(b: &mut Builder<'_>) -> Result<Ref> {
+    use crate::ops::BinaryKind;
+    let (data, indices, updates) = (b.input(0)?, index_input(b, 1)?, b.input(2)?);
+    let (ds, is, us) = (b.shape(&data), b.shape(&indices), b.shape(&updates));
+    let axis = crate::tensor::norm_axis(b.int("axis", 0)?, ds.len())
+        .ok_or_else(|| b.err(format!("axis out of range for rank {}", ds.len())))?;
+    if is != us || is.len() != ds.len() || is.iter().zip(&ds).enumerate().any(|(a, (i, d))| a != axis && i > d) {
+        return Err(b.err(format!(
+            "indices {is:?} and updates {us:?} do not scatter into data {ds:?} along axis {axis}"
+        )));
+    }
+    let checked = b.gather("index_checked", &super::int_range(vec![ds[axis]]), &indices, 0);
+    let strides = crate::tensor::strides(&ds);
+    let n: usize = is.iter().product();
+    let others = crate::tensor::MultiIndex::new(&is)
+        .map(|p| {
+            p.iter()
+                .enumerate()
+                .filter(|&(a, _)| a != axis)
+                .map(|(a, &c)| c * strides[a])
+                .sum::<usize>() as f64
+        })
+        .collect::<Vec<f64>>();
+    debug_assert_eq!(others.len(), n);
+    let along = b.binary_as(
+        "index_offset",
+        BinaryKind::Mul,
+        &checked,
+        &super::int_const(Tensor::scalar(strides[axis] as f64)),
+        DType::Int,
+    )?;
+    let positions = b.binary_as(
+        "position",
+        BinaryKind::Add,
+        &along,
+        &super::int_const(Tensor::new(is.clone(), others)),
+        DType::Int,
+    )?;
+    scatter_rows(b, &data, &positions, &updates, 1)
+}

@@ -2,7 +2,7 @@
 //! exponent (or a constant base) as Mul chains, Sqrt, Reciprocal or Exp, Sign as two
 //! comparisons, and Floor and Ceil from the truncating Cast and a comparison.
 
-use super::{scalar, uniform, Builder, Ref};
+use super::{int_const, scalar, uniform, Builder, Ref};
 use crate::error::Result;
 use crate::onnx::{Const, DType};
 use crate::ops::{BinaryKind, CompareKind, Op, UnaryKind};
@@ -58,8 +58,9 @@ pub fn max_min(b: &mut Builder<'_>) -> Result<Ref> {
 ///   `Sqrt(b)` for the half, where `b = x`, or `b = Reciprocal(x)` when `e < 0` (so
 ///   `x^2 = Mul(x, x)`, `x^0.5 = Sqrt(x)`, `x^-1 = Reciprocal(x)`,
 ///   `x^-0.5 = Sqrt(Reciprocal(x))`); a negative `x` under a half-integer exponent, or 0 under a
-///   negative one, is refused at run time by Sqrt or Reciprocal. Any other exponent is refused: `exp(e·ln x)` would need ln, which saturates
-///   nowhere, so no bounded polynomial computes it.
+///   negative one, is refused at run time by Sqrt or Reciprocal. Any other exponent of a float
+///   `x` is `Exp(e · Log(x))` ([`log`]: `x` clamped to `[8.6e-14, 2^64]`, so a negative `x`
+///   gives `exp(e · ln 8.6e-14)` where ONNX gives NaN).
 /// - the base a positive constant `c` (the exponent dynamic): `c^e = Exp(Mul(e, ln c))`, with
 ///   Exp's calibrated range.
 pub fn pow(b: &mut Builder<'_>) -> Result<Ref> {
@@ -105,9 +106,13 @@ fn pow_const_exponent(b: &mut Builder<'_>, x: &Ref, e: &Const) -> Result<Ref> {
     }
     let twice = 2.0 * v;
     if twice != twice.round() || v.abs() > MAX_POW_EXPONENT {
-        return Err(b.unsupported(format!(
-            "the constant exponent {v}: only integers and halves with |e| <= {MAX_POW_EXPONENT} (x^e = exp(e·ln x) needs ln, which has no bounded range)"
-        )));
+        if !float {
+            return Err(b.unsupported(format!("the exponent {v} on an integer tensor")));
+        }
+        // x^e = exp(e · ln x), for x > 0 (x <= 0 is clamped as Log clamps it)
+        let ln = log_of(b, "log_", x)?;
+        let t = b.binary("exponent", BinaryKind::Mul, &ln, &scalar(v))?;
+        return Ok(b.unary("exp", Op::Unary(UnaryKind::Exp), &t));
     }
     let n = v.abs().floor() as u32;
     let half = v.abs().fract() != 0.0;
@@ -711,4 +716,75 @@ pub fn mat_mul_rank4_by_constant(b: &mut Builder<'_>) -> Result<Ref> {
         .tensor
         .clone();
     gemm_rows(b, "matmul", x, w)
+}
+
+/// `Div(a, b)` of integer tensors, truncating toward zero as ONNX defines it, exactly:
+/// `q = floor(|a| / |b|)` is the fixed-point Div (which rounds half up) of `2·|a| − |b|` by
+/// `2·|b|` (`floor((4|a| − 2|b| + 2|b|) / 4|b|) = floor(|a|/|b|)`), then `q` takes the sign of
+/// `a·b`: `Where(Not(Equal([a < 0], [b < 0])), −q, q)`. A constant divisor is folded into
+/// constants (a constant 0 is refused at compile time); a computed 0 is refused at run time by
+/// the Div.
+pub fn integer_div(b: &mut Builder<'_>) -> Result<Ref> {
+    let (x, d) = (b.input(0)?, b.input(1)?);
+    let shape = broadcast_shape(&b.shape(&x), &b.shape(&d))
+        .ok_or_else(|| b.err("the operands' shapes do not broadcast"))?;
+    let zero = int_const(Tensor::scalar(0.0));
+    let (abs_d, twice_d, d_negative) = match b.constant(1).cloned() {
+        Some(c) => {
+            if c.tensor.data.contains(&0.0) {
+                return Err(b.err("integer division by a constant zero"));
+            }
+            let abs = c.tensor.map(|v| v.abs());
+            (
+                int_const(abs.clone()),
+                int_const(abs.map(|v| 2.0 * v)),
+                int_const(c.tensor.map(|&v| (v < 0.0) as u8 as f64)),
+            )
+        }
+        None => {
+            let abs = b.unary("divisor_abs", Op::Unary(UnaryKind::Abs), &d);
+            let twice = b.binary("divisor_twice", BinaryKind::Mul, &abs, &int_const(Tensor::scalar(2.0)))?;
+            let negative = b.compare("divisor_negative", CompareKind::Less, &d, &zero)?;
+            (abs, twice, negative)
+        }
+    };
+    let abs_x = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
+    let twice_x = b.binary("twice", BinaryKind::Mul, &abs_x, &int_const(Tensor::scalar(2.0)))?;
+    let numerator = b.binary("numerator", BinaryKind::Sub, &twice_x, &abs_d)?;
+    let q = b.binary("floor", BinaryKind::Div, &numerator, &twice_d)?;
+    let x_negative = b.compare("negative", CompareKind::Less, &x, &zero)?;
+    let same = b.compare("same_sign", CompareKind::Equal, &x_negative, &d_negative)?;
+    let flip = b.unary("flip", Op::Not, &same);
+    let neg = b.unary("neg", Op::Unary(UnaryKind::Neg), &q);
+    Ok(b.push("where", Op::Where, vec![flip, neg, q], shape, DType::Int))
+}
+
+/// How many square roots [`log`] takes before its polynomial: `x^(1/64)` of any `x` in
+/// `[8.6e-14, 1.8e19]` lies in `[0.625, 2]`.
+pub const LOG_ROOT_DEPTH: u32 = 6;
+
+/// `Log(x) = 64 · ln(x^(1/64))`: `Relu(x)` (ONNX's NaN for `x < 0` and −inf at 0 become the
+/// value at the domain's low end), six Sqrts (exact integer square roots, each at its
+/// calibrated scale), then the piecewise cubic of `64·ln y` on `y ∈ [0.625, 2]`
+/// ([`SmoothFn::LnOfRoot`]), so `x` is clamped to `[0.625^64 ≈ 8.6e-14, 2^64]`. The roots
+/// bring ln's unbounded range to a bounded domain without a table of octaves; their rounding
+/// is relative (`δy/y` becomes `64·δy/y` in ln x, about 1e-5 at the usual scales).
+pub fn log(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    log_of(b, "", &x)
+}
+
+/// [`log`] of `x`, its parts named after `prefix`.
+fn log_of(b: &mut Builder<'_>, prefix: &str, x: &Ref) -> Result<Ref> {
+    let mut y = b.relu(&format!("{prefix}clamp"), x);
+    for k in 1..=LOG_ROOT_DEPTH {
+        y = b.unary(&format!("{prefix}root{k}"), Op::Unary(UnaryKind::Sqrt), &y);
+    }
+    Ok(b.smooth(
+        &format!("{prefix}ln"),
+        crate::ops::SmoothFn::LnOfRoot {
+            depth: LOG_ROOT_DEPTH,
+        },
+        &y,
+    ))
 }

@@ -10,12 +10,13 @@
 //!   and the 1-D windows (Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the
 //!   2-D operator over a height of 1);
 //! - [`math`]: Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, Round, MatMul of a constant by a
-//!   computed operand, Einsum, CumSum;
+//!   computed operand, Einsum, CumSum, Div of integers (truncating), Log;
 //! - [`logic`]: And, Or, Xor, GreaterOrEqual, LessOrEqual;
 //! - [`rec`]: LSTM, GRU, RNN unrolled over their sequence;
 //! - [`reduce`]: ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp;
 //! - [`array`]: Expand, Trilu, Resize/Upsample nearest, Pad edge/reflect/wrap, DepthToSpace,
-//!   SpaceToDepth, OneHot;
+//!   SpaceToDepth, OneHot, TopK, GatherND, ScatterND, ScatterElements (and the deprecated
+//!   Scatter);
 //! - [`ml`] (the ai.onnx.ml domain): TreeEnsembleClassifier/Regressor,
 //!   LinearClassifier/Regressor, Normalizer, Scaler, ZipMap.
 //!
@@ -64,6 +65,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Max",
     "Min",
     "Pow",
+    "Log",
     "Sign",
     "Floor",
     "Ceil",
@@ -94,6 +96,11 @@ pub const LOWERED_OPS: &[&str] = &[
     "DepthToSpace",
     "SpaceToDepth",
     "OneHot",
+    "TopK",
+    "GatherND",
+    "ScatterND",
+    "ScatterElements",
+    "Scatter",
 ];
 
 /// The ai.onnx.ml operators that [`lower`] compiles into existing operators.
@@ -159,6 +166,7 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
             "LSTM" => rec::lstm(&mut b)?,
             "GRU" => rec::gru(&mut b)?,
             "RNN" => rec::rnn(&mut b)?,
+            "TopK" => array::top_k(&mut b)?,
             _ => match default_domain(&mut b)? {
                 Some(out) => vec![out],
                 None => return Ok(None),
@@ -198,6 +206,8 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Mean" => math::mean(b)?,
         "Max" | "Min" if b.n_inputs() != 2 => math::max_min(b)?,
         "Pow" => math::pow(b)?,
+        "Log" => math::log(b)?,
+        "Div" if b.is_integer(0) && b.is_integer(1) => math::integer_div(b)?,
         "Sign" => math::sign(b)?,
         "Floor" | "Ceil" => math::floor_ceil(b)?,
         "Round" => math::round(b)?,
@@ -227,6 +237,9 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Pad" if b.string("mode", "constant")? != "constant" => array::pad(b)?,
         "DepthToSpace" | "SpaceToDepth" => array::depth_space(b)?,
         "OneHot" => array::one_hot(b)?,
+        "GatherND" => array::gather_nd(b)?,
+        "ScatterND" => array::scatter_nd(b)?,
+        "ScatterElements" | "Scatter" => array::scatter_elements(b)?,
         _ => return Ok(None),
     };
     Ok(Some(out))
@@ -302,6 +315,10 @@ impl Builder<'_> {
                 "input #{i} is {d:?}; this operator is defined on float tensors"
             ))),
         }
+    }
+    /// Whether input `i` is present and an integer tensor.
+    fn is_integer(&self, i: usize) -> bool {
+        self.has(i) && self.dtype(&Ref::In(i)) == DType::Int
     }
     /// Input `i` when it is a compile-time constant.
     fn constant(&self, i: usize) -> Option<&Const> {
@@ -411,6 +428,30 @@ impl Builder<'_> {
             DType::Bool,
         ))
     }
+    /// `x` viewed with a new shape of the same size (its element type kept).
+    fn reshape(&mut self, part: &str, x: &Ref, shape: Vec<usize>) -> Ref {
+        let dtype = self.dtype(x);
+        self.push(part, Op::Reshape { shape: shape.clone() }, vec![x.clone()], shape, dtype)
+    }
+    /// `ReduceSum(x)` over `axes`, the reduced axes kept as 1s when `keepdims`.
+    fn reduce_sum(&mut self, part: &str, x: &Ref, axes: Vec<usize>, keepdims: bool) -> Ref {
+        let (shape, dtype) = (self.shape(x), self.dtype(x));
+        let out = (0..shape.len())
+            .filter_map(|a| match axes.contains(&a) {
+                false => Some(shape[a]),
+                true => keepdims.then_some(1),
+            })
+            .collect();
+        self.push(part, Op::ReduceSum { axes, keepdims }, vec![x.clone()], out, dtype)
+    }
+    /// `Gather(data, indices)` along `axis` (ONNX's: a negative index counts from the end, one
+    /// out of range is refused at run time).
+    fn gather(&mut self, part: &str, data: &Ref, indices: &Ref, axis: usize) -> Ref {
+        let (ds, is) = (self.shape(data), self.shape(indices));
+        let shape = [&ds[..axis], &is[..], &ds[axis + 1..]].concat();
+        let dtype = self.dtype(data);
+        self.push(part, Op::Gather { axis }, vec![data.clone(), indices.clone()], shape, dtype)
+    }
     /// `x · alpha + beta` in one rounding (an Affine with the same factor for every channel)
     /// when `x` has a channel axis (rank >= 2), else as Mul then Add.
     fn affine(&mut self, part: &str, x: &Ref, alpha: f64, beta: f64) -> Result<Ref> {
@@ -429,6 +470,20 @@ impl Builder<'_> {
         let m = self.binary(&format!("{part}_mul"), BinaryKind::Mul, x, &scalar(alpha))?;
         self.binary(part, BinaryKind::Add, &m, &scalar(beta))
     }
+}
+
+/// An integer constant.
+fn int_const(tensor: Tensor<f64>) -> Ref {
+    Ref::Const(Const {
+        dtype: DType::Int,
+        tensor,
+    })
+}
+
+/// `0, 1, ..., n − 1` as an integer constant of `shape` (whose size is `n`).
+fn int_range(shape: Vec<usize>) -> Ref {
+    let n: usize = shape.iter().product();
+    int_const(Tensor::new(shape, (0..n).map(|v| v as f64).collect()))
 }
 
 /// A float scalar constant (broadcasts against any shape).
