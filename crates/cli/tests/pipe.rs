@@ -31,5 +31,9 @@ fn a_closed_pipe_ends_the_output_without_a_panic() {
         .expect("stderr");
     let status = child.wait().expect("it ends");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(status.signal(), Some(13), "ended by SIGPIPE: {status:?} {stderr}");
+    assert_eq!(
+        status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {status:?} {stderr}"
+    );
 }

@@ -1999,3 +1999,391 @@ fn cum_sum_and_one_hot() {
         );
     }
 }
+
+/// Sets input `k` of `g` to element type `elem` (7 = int64, 9 = bool).
+fn set_elem_type(g: &mut G, k: usize, elem: i32) {
+    if let Some(pb::type_proto::Value::TensorType(t)) =
+        g.g.input[k].r#type.as_mut().and_then(|t| t.value.as_mut())
+    {
+        t.elem_type = elem;
+    }
+}
+
+/// A node of `op` with `outs` outputs named `{name}_{k}`; returns their names.
+fn multi(
+    g: &mut G,
+    name: &str,
+    op: &str,
+    inputs: &[&str],
+    attrs: Vec<pb::AttributeProto>,
+    outs: usize,
+) -> Vec<String> {
+    let output: Vec<String> = (0..outs).map(|k| format!("{name}_{k}")).collect();
+    g.g.node.push(pb::NodeProto {
+        name: name.into(),
+        op_type: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: output.clone(),
+        attribute: attrs,
+        ..Default::default()
+    });
+    output
+}
+
+/// A model of several graph inputs compiled on `sets` (each all inputs' values, in order) and
+/// run in fixed point against tract fed the same tensors; the first output must agree within
+/// `tol · max(1, max |y|)` plus two output quanta. A set in `refused` must fail to run with an
+/// error containing the text. Returns the program's operator kinds.
+fn check_inputs(
+    name: &str,
+    proto: &pb::ModelProto,
+    sets: &[Vec<f64>],
+    tol: f64,
+) -> Vec<&'static str> {
+    let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = sets
+        .iter()
+        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+        .collect();
+    let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+    let parts: Vec<_> = p
+        .input_parts()
+        .into_iter()
+        .map(|i| i.part.clone())
+        .collect();
+    let tract = TractReference::from_proto_inputs(proto, &parts).unwrap();
+    let out = p.outputs[0];
+    let q = 2f64.powi(-p.slot_spec(out).scale);
+    let engine = Engine::new(&p);
+    for x in sets {
+        let qx = quantise_input(&p, x).unwrap();
+        let trace = run(&p, qx.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            &engine.infer(qx).unwrap(),
+            trace.output(),
+            "{name}: honest path"
+        );
+        let fixed = dequantise(&trace.slots[out], p.slot_spec(out).scale);
+        let float = tract.run(x).unwrap().remove(0);
+        let mag = float.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+        let err = fixed
+            .iter()
+            .zip(&float)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            err <= tol * mag + 2.0 * q,
+            "{name}: error {err:.3e} at {x:?}\nfixed {fixed:?}\nfloat {float:?}"
+        );
+    }
+    let kinds: Vec<&'static str> = p.ops.iter().map(|n| n.op.kind()).collect();
+    eprintln!("{name}: {} ops {kinds:?}", p.n_ops());
+    kinds
+}
+
+/// `xs` rounded to multiples of 1/2: many equal values, so the order of ties is tested.
+fn with_ties(xs: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    xs.iter()
+        .map(|x| x.iter().map(|v| (v * 2.0).round() / 2.0).collect())
+        .collect()
+}
+
+/// TopK (ranks from pairwise comparisons, then selections) against tract: values and indices,
+/// largest and smallest, on the channel and the last axis, k from 1 to the axis' size, with
+/// many ties (ONNX orders equal values by index) and the extreme inputs.
+#[test]
+fn top_k_values_and_indices_with_ties() {
+    let xs = [with_ties(&inputs(N)), inputs(N)].concat();
+    for (axis, k, largest) in [(-1i64, 2i64, 1i64), (1, 3, 0), (3, 4, 1), (2, 1, 0)] {
+        for output in 0..2 {
+            let mut g = G::new(14, NCHW);
+            let kk = g.init(i64s("k", &[1], &[k]));
+            let outs = multi(
+                &mut g,
+                "topk",
+                "TopK",
+                &["x", &kk],
+                vec![attr("axis", A::I(axis)), attr("largest", A::I(largest))],
+                2,
+            );
+            let m = g.finish(&outs[output]);
+            let (_, p) = compile_on(&m, &xs);
+            let kinds: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
+            check(
+                &format!("TopK axis {axis} k {k} largest {largest} output {output}"),
+                &m,
+                &xs,
+                &kinds,
+                0.0,
+            );
+        }
+    }
+    // k beyond the axis is refused by name
+    let m = single(14, NCHW, "TopK", vec![i64s("k", &[1], &[5])], vec![]);
+    let e = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("k = 5") && e.contains("TopK"), "{e}");
+}
+
+/// Div of integer tensors truncates toward zero (ONNX), exactly: by constants of both signs, a
+/// per-element constant, and computed divisors of both signs, against tract; a computed zero
+/// divisor is refused at run time and a constant one at load time.
+#[test]
+fn integer_division_truncates_toward_zero() {
+    let ints: Vec<Vec<f64>> = (0..6u64)
+        .map(|k| {
+            uniform(48, 40 + k, -50.0, 50.0)
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| if i % 7 == 0 { 0.0 } else { v.round() })
+                .collect()
+        })
+        .collect();
+    let divisors: Vec<(&str, pb::TensorProto)> = vec![
+        ("3", i64s("d", &[], &[3])),
+        ("-4", i64s("d", &[], &[-4])),
+        ("per element", i64s("d", &[4], &[1, -2, 5, -7])),
+    ];
+    for (what, d) in divisors {
+        let mut g = G::new(14, NCHW);
+        set_elem_type(&mut g, 0, 7);
+        let d = g.init(d);
+        let y = g.op("y", "Div", &["x", &d], vec![]);
+        check_inputs(&format!("Div by {what}"), &g.finish(&y), &ints, 0.0);
+    }
+    for negate in [false, true] {
+        let mut g = G::new(14, NCHW);
+        set_elem_type(&mut g, 0, 7);
+        let a = g.op("a", "Abs", &["x"], vec![]);
+        let one = g.init(i64s("one", &[], &[if negate { -3 } else { 3 }]));
+        let d = g.op("d", if negate { "Sub" } else { "Add" }, &[&a, &one], vec![]);
+        let d = if negate {
+            g.op("n", "Neg", &[&d], vec![])
+        } else {
+            d
+        };
+        let seven = g.init(i64s("seven", &[], &[7]));
+        let n = g.op("num", "Mul", &["x", &seven], vec![]);
+        let y = g.op("y", "Div", &[&n, &d], vec![]);
+        let kinds = check_inputs(
+            &format!("Div by a computed divisor, negated {negate}"),
+            &g.finish(&y),
+            &ints,
+            0.0,
+        );
+        assert!(kinds.contains(&"Div"), "{kinds:?}");
+    }
+    // x / (|x| - 0): a zero divisor at run time is an error, not a value
+    let mut g = G::new(14, NCHW);
+    set_elem_type(&mut g, 0, 7);
+    let a = g.op("a", "Abs", &["x"], vec![]);
+    let y = g.op("y", "Div", &["x", &a], vec![]);
+    let m = g.finish(&y);
+    let gr = Graph::from_raw(&RawModel::from_proto(&m).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = ints
+        .iter()
+        .map(|x| Tensor::new(gr.input_shape.clone(), x.clone()))
+        .collect();
+    let p = compile(&gr, &Calibration::run(&gr, &cal).unwrap()).unwrap();
+    let e = run(&p, quantise_input(&p, &ints[0]).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("division by zero"), "{e}");
+    let mut g = G::new(14, NCHW);
+    set_elem_type(&mut g, 0, 7);
+    let z = g.init(i64s("z", &[4], &[1, 2, 0, 3]));
+    let y = g.op("y", "Div", &["x", &z], vec![]);
+    let m = g.finish(&y);
+    let e = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("constant zero"), "{e}");
+}
+
+/// Data of `n` floats then `m` integer indices in `[lo, hi)`, six sets.
+fn data_and_indices(n: usize, m: usize, lo: i64, hi: i64) -> Vec<Vec<f64>> {
+    (0..6u64)
+        .map(|k| {
+            let mut v = uniform(n, 60 + k, -4.0, 4.0);
+            v.extend(
+                uniform(m, 70 + k, lo as f64, hi as f64)
+                    .into_iter()
+                    .map(|x| x.floor()),
+            );
+            on_input_grid(&[v]).remove(0)
+        })
+        .collect()
+}
+
+/// `proto` compiled on `sets`: each set's output equals that of the same set with its last `m`
+/// values (indices into axes of size `dim`) made negative (`i − dim`), as ONNX counts from the
+/// end (tract refuses negative indices, so they are checked against the positive ones).
+fn negative_indices_agree(proto: &pb::ModelProto, sets: &[Vec<f64>], m: usize, dim: f64) {
+    let g = Graph::from_raw(&RawModel::from_proto(proto).unwrap()).unwrap();
+    let cal: Vec<Tensor<f64>> = sets
+        .iter()
+        .map(|x| Tensor::new(g.input_shape.clone(), x.clone()))
+        .collect();
+    let p = compile(&g, &Calibration::run(&g, &cal).unwrap()).unwrap();
+    for x in sets {
+        let mut neg = x.clone();
+        let n = neg.len();
+        for v in &mut neg[n - m..] {
+            *v -= dim;
+        }
+        let a = run(&p, quantise_input(&p, x).unwrap()).unwrap();
+        let b = run(&p, quantise_input(&p, &neg).unwrap()).unwrap();
+        assert_eq!(a.output(), b.output(), "negative indices at {neg:?}");
+    }
+}
+
+/// A graph of a float input "x" of `xs` and an int64 input "ids" of `is`.
+fn with_ids(opset: i64, xs: &[i64], is: &[i64]) -> G {
+    let mut g = G::new(opset, xs);
+    g.g.input.push(value_info("ids", is));
+    set_elem_type(&mut g, 1, 7);
+    g
+}
+
+/// GatherND of computed indices (negative ones included) against tract: tuples of 1 and 2
+/// indices, batch_dims 0 and 1; an index out of range is refused at run time.
+#[test]
+fn gather_nd_of_computed_indices() {
+    // data [2, 3, 4], indices [2, 2, 2] (batch_dims 0: pairs into [2, 3])
+    let mut g = with_ids(13, &[2, 3, 4], &[2, 2, 2]);
+    let y = g.op("y", "GatherND", &["x", "ids"], vec![]);
+    let m = g.finish(&y);
+    // pairs (i < 2, j < 3): the data sets use indices below 2 for both
+    let sets: Vec<Vec<f64>> = data_and_indices(24, 8, 0, 2);
+    check_inputs("GatherND pairs", &m, &sets, 0.0);
+    negative_indices_agree(&m, &sets, 0, 2.0);
+    // batch_dims 1: data [2, 3, 4], indices [2, 5, 1] -> [2, 5, 4]
+    let mut g = with_ids(13, &[2, 3, 4], &[2, 5, 1]);
+    let y = g.op(
+        "y",
+        "GatherND",
+        &["x", "ids"],
+        vec![attr("batch_dims", A::I(1))],
+    );
+    let m = g.finish(&y);
+    let sets = data_and_indices(24, 10, 0, 3);
+    check_inputs("GatherND batch_dims 1", &m, &sets, 0.0);
+    negative_indices_agree(&m, &sets, 10, 3.0);
+    // an index of 3 on an axis of 3 is refused when it is read
+    let mut bad = data_and_indices(24, 10, 0, 1).remove(0);
+    bad[24] = 3.0;
+    let gr = Graph::from_raw(&RawModel::from_proto(&m).unwrap()).unwrap();
+    let cal = vec![Tensor::new(
+        gr.input_shape.clone(),
+        data_and_indices(24, 10, 0, 1).remove(0),
+    )];
+    let p = compile(&gr, &Calibration::run(&gr, &cal).unwrap()).unwrap();
+    let e = run(&p, quantise_input(&p, &bad).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("out of range"), "{e}");
+}
+
+/// ScatterND and ScatterElements of computed indices against tract: duplicate indices (the last
+/// update wins, as onnxruntime and tract apply them in order), negative indices, reduction
+/// "add", a ScatterElements whose indices cover part of the other axes; an unsupported
+/// reduction is refused by name.
+#[test]
+fn scatter_nd_and_scatter_elements_of_computed_indices() {
+    // ScatterND: data x [4, 3], indices ids [5, 1] into rows, updates = x's first 5 values · 2
+    for reduction in ["none", "add"] {
+        let mut g = with_ids(16, &[4, 3], &[5, 1]);
+        let starts = g.init(i64s("starts", &[2], &[0, 0]));
+        let ends = g.init(i64s("ends", &[2], &[5, 3]));
+        let two = g.init(f32s("two", &[], &[2.0]));
+        let pad = g.init(i64s("pads", &[4], &[0, 0, 1, 0]));
+        let padded = g.op("padded", "Pad", &["x", &pad], vec![]);
+        let upd = g.op("upd", "Slice", &[&padded, &starts, &ends], vec![]);
+        let upd = g.op("upd2", "Mul", &[&upd, &two], vec![]);
+        let y = g.op(
+            "y",
+            "ScatterND",
+            &["x", "ids", &upd],
+            vec![attr("reduction", A::S(reduction))],
+        );
+        let m = g.finish(&y);
+        // 5 updates into 4 rows: always a duplicate
+        let sets = data_and_indices(12, 5, 0, 4);
+        check_inputs(&format!("ScatterND reduction {reduction}"), &m, &sets, 0.0);
+        negative_indices_agree(&m, &sets, 5, 4.0);
+    }
+    // ScatterElements on axis 1 (and -2): data [2, 6, 3], indices [2, 4, 2] (part of axis 2)
+    for axis in [1i64, -2] {
+        let mut g = with_ids(16, &[2, 6, 3], &[2, 4, 2]);
+        let starts = g.init(i64s("starts", &[3], &[0, 0, 0]));
+        let ends = g.init(i64s("ends", &[3], &[2, 4, 2]));
+        let upd = g.op("upd", "Slice", &["x", &starts, &ends], vec![]);
+        let neg = g.op("neg", "Neg", &[&upd], vec![]);
+        let y = g.op(
+            "y",
+            "ScatterElements",
+            &["x", "ids", &neg],
+            vec![attr("axis", A::I(axis))],
+        );
+        let m = g.finish(&y);
+        let sets = data_and_indices(36, 16, 0, 6);
+        check_inputs(&format!("ScatterElements axis {axis}"), &m, &sets, 0.0);
+        negative_indices_agree(&m, &sets, 16, 6.0);
+    }
+    let mut g = with_ids(18, &[4, 3], &[4, 1]);
+    let y = g.op(
+        "y",
+        "ScatterND",
+        &["x", "ids", "x"],
+        vec![attr("reduction", A::S("mul"))],
+    );
+    let e = Graph::from_raw(&RawModel::from_proto(&g.finish(&y)).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("reduction \"mul\""), "{e}");
+}
+
+/// Log (six square roots and a cubic of 64·ln) and Pow with a constant exponent that is not a
+/// half-integer (Exp of e·Log) against tract, over 1e-3..60 and the extremes clamped positive;
+/// Log of 0 or of a negative value is the value at the domain's end (64·ln 0.625), not NaN.
+#[test]
+fn log_and_pow_with_any_exponent() {
+    let pos: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v.abs().clamp(1e-3, 60.0)).collect())
+        .collect();
+    let log = single(13, NCHW, "Log", vec![], vec![]);
+    let kinds = [
+        "Relu",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "PiecewisePoly",
+    ];
+    check("Log", &log, &pos, &kinds, 2e-4);
+    let exp_log = [&kinds[..], &["Mul", "PiecewisePoly"]].concat();
+    for e in [-0.1f32, 0.3, 2.7] {
+        let pow = single(15, NCHW, "Pow", vec![f32s("e", &[], &[e])], vec![]);
+        let small: Vec<Vec<f64>> = pos
+            .iter()
+            .map(|x| x.iter().map(|v| v.min(4.0).max(0.05)).collect())
+            .collect();
+        check(&format!("Pow {e}"), &pow, &small, &exp_log, 2e-3);
+    }
+    let (_, p) = compile_on(&log, &pos);
+    let mut x = pos[0].clone();
+    x[0] = 0.0;
+    x[1] = -5.0;
+    let t = run(&p, quantise_input(&p, &x).unwrap()).unwrap();
+    let y = dequantise(&t.slots[p.outputs[0]], p.slot_spec(p.outputs[0]).scale);
+    let floor = 64.0 * 0.625f64.ln();
+    assert!(
+        (y[0] - floor).abs() < 1e-3 && (y[1] - floor).abs() < 1e-3,
+        "{:?}",
+        &y[..2]
+    );
+}

@@ -308,7 +308,8 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                         calibrated,
                     ),
                     BinaryKind::Div => {
-                        if node.dtype == DType::Float && matches!(node.inputs[1], Operand::Const(_)) {
+                        if node.dtype == DType::Float && matches!(node.inputs[1], Operand::Const(_))
+                        {
                             (
                                 QOp::Mul {
                                     shift: sa + sb - calibrated,

@@ -463,6 +463,107 @@ fn lowered_array_testdata_is_current() {
     testdata_is_current("lowered_array", &lowered_array_model(), &array_sample());
 }
 
+/// testdata/models/lowered_index: the index lowerings chained on a [1, 6] input (opset 18):
+/// `(v, i) = TopK(x, 3)`, `h = Div(i, 2)` (integers, truncating), `s = ScatterElements(x, i,
+/// v + Cast(h))` on axis 1, `g = GatherND(Reshape(s, [6, 1]), Unsqueeze(i, 2))`, then
+/// `Log(Abs(g))`: the computed indices feed a scatter and a gather.
+fn lowered_index_model() -> pb::ModelProto {
+    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    };
+    model(
+        18,
+        &[1, 6],
+        vec![
+            ints("k", &[1], &[3]),
+            ints("two", &[], &[2]),
+            ints("rows", &[2], &[6, 1]),
+            ints("axes", &[1], &[2]),
+            ints("out_shape", &[2], &[1, 3]),
+        ],
+        vec![
+            (
+                "/topk",
+                "TopK",
+                vec!["input", "k"],
+                vec![attr_i("axis", -1)],
+                2,
+            ),
+            ("/half", "Div", vec!["/topk_output_1", "two"], vec![], 1),
+            (
+                "/half_f",
+                "Cast",
+                vec!["/half_output_0"],
+                vec![attr_i("to", 1)],
+                1,
+            ),
+            (
+                "/upd",
+                "Add",
+                vec!["/topk_output_0", "/half_f_output_0"],
+                vec![],
+                1,
+            ),
+            (
+                "/scatter",
+                "ScatterElements",
+                vec!["input", "/topk_output_1", "/upd_output_0"],
+                vec![attr_i("axis", 1)],
+                1,
+            ),
+            (
+                "/rows",
+                "Reshape",
+                vec!["/scatter_output_0", "rows"],
+                vec![],
+                1,
+            ),
+            (
+                "/idx",
+                "Unsqueeze",
+                vec!["/topk_output_1", "axes"],
+                vec![],
+                1,
+            ),
+            (
+                "/gather",
+                "GatherND",
+                vec!["/rows_output_0", "/idx_output_0"],
+                vec![],
+                1,
+            ),
+            (
+                "/flat",
+                "Reshape",
+                vec!["/gather_output_0", "out_shape"],
+                vec![],
+                1,
+            ),
+            ("/abs", "Abs", vec!["/flat_output_0"], vec![], 1),
+            ("/log", "Log", vec!["/abs_output_0"], vec![], 1),
+        ],
+    )
+}
+
+fn index_sample() -> Vec<f64> {
+    vec![0.75, -1.5, 2.25, 0.5, -0.25, 1.25]
+}
+
+#[test]
+fn lowered_index_testdata_is_current() {
+    let dir = testdata_is_current("lowered_index", &lowered_index_model(), &index_sample());
+    let (_, p) = compile_proto(&lowered_index_model(), &index_sample()).unwrap();
+    let onnx: std::collections::BTreeSet<&str> = p.ops.iter().map(|n| n.onnx_op.as_str()).collect();
+    for op in ["TopK", "Div", "ScatterElements", "GatherND", "Log"] {
+        assert!(onnx.contains(op), "{op} lowered into the program: {onnx:?}");
+    }
+    assert!(dir.join("input.json").exists());
+}
+
 /// testdata/models/`name` holds `proto` and `sample` as its input.json, byte for byte (written
 /// there when ZKOPML_WRITE_TESTDATA is set); returns the directory.
 fn testdata_is_current(name: &str, proto: &pb::ModelProto, sample: &[f64]) -> PathBuf {

@@ -523,8 +523,8 @@ impl Canon for CommittedAffine {
 impl Canon for CommittedBinary {
     fn canon(&self, e: &mut Enc) {
         let Binary {
-            kind: _,  // only whether it multiplies (Add and Sub share the circuit)
-            ua: _,    // alignment and shift are the block's multipliers
+            kind: _, // only whether it multiplies (Add and Sub share the circuit)
+            ua: _,   // alignment and shift are the block's multipliers
             ub: _,
             shift: _, // only its class below
             x_lens,

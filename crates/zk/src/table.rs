@@ -535,12 +535,28 @@ pub fn op_chunk_in(
                 .collect();
             Ok((OpCircuit::Gemm(g), refs))
         }
-        QOp::Add { ua, ub, shift } => {
-            binary(program, op, node, chunk, mode, BinaryKind::Add, *ua, *ub, *shift)
-        }
-        QOp::Sub { ua, ub, shift } => {
-            binary(program, op, node, chunk, mode, BinaryKind::Sub, *ua, *ub, *shift)
-        }
+        QOp::Add { ua, ub, shift } => binary(
+            program,
+            op,
+            node,
+            chunk,
+            mode,
+            BinaryKind::Add,
+            *ua,
+            *ub,
+            *shift,
+        ),
+        QOp::Sub { ua, ub, shift } => binary(
+            program,
+            op,
+            node,
+            chunk,
+            mode,
+            BinaryKind::Sub,
+            *ua,
+            *ub,
+            *shift,
+        ),
         QOp::Max { ua, ub, shift } | QOp::Min { ua, ub, shift }
             if node
                 .inputs
@@ -560,15 +576,39 @@ pub fn op_chunk_in(
                 },
             )
         }
-        QOp::Max { ua, ub, shift } => {
-            binary(program, op, node, chunk, mode, BinaryKind::Max, *ua, *ub, *shift)
-        }
-        QOp::Min { ua, ub, shift } => {
-            binary(program, op, node, chunk, mode, BinaryKind::Min, *ua, *ub, *shift)
-        }
-        QOp::Mul { shift } => {
-            binary(program, op, node, chunk, mode, BinaryKind::Mul, 0, 0, *shift)
-        }
+        QOp::Max { ua, ub, shift } => binary(
+            program,
+            op,
+            node,
+            chunk,
+            mode,
+            BinaryKind::Max,
+            *ua,
+            *ub,
+            *shift,
+        ),
+        QOp::Min { ua, ub, shift } => binary(
+            program,
+            op,
+            node,
+            chunk,
+            mode,
+            BinaryKind::Min,
+            *ua,
+            *ub,
+            *shift,
+        ),
+        QOp::Mul { shift } => binary(
+            program,
+            op,
+            node,
+            chunk,
+            mode,
+            BinaryKind::Mul,
+            0,
+            0,
+            *shift,
+        ),
         QOp::Relu => {
             let x = in_spec(0).ok_or_else(|| unsupported(op, node, "constant input"))?;
             if x.shape != node.out.shape || x.chunk_len != node.out.chunk_len {
@@ -865,7 +905,11 @@ fn in_mode(
     }
     // the block's multiplier 2^(S - s) stays below 2^62 (CommittedAffine's bound)
     if !(-62..=62).contains(&shift) {
-        return Err(unsupported(op, node, &format!("an affine shift of {shift} (beyond ±62)")));
+        return Err(unsupported(
+            op,
+            node,
+            &format!("an affine shift of {shift} (beyond ±62)"),
+        ));
     }
     refs.push(ChunkRef {
         slot: weight_slot(program.n_ops(), op),

@@ -100,3 +100,63 @@ fn every_step_of_the_lowered_array_ops_proves_and_verifies() {
     let kinds = [&d2s_pad[..], &cum_sum, &einsum, &round].concat();
     every_step_proves("lowered_array", &kinds);
 }
+
+/// testdata/models/lowered_index (crates/model/tests/lower.rs): TopK (pairwise comparisons,
+/// ranks, selections), the integer Div (truncating: Abs, the floor Div by a constant, the sign),
+/// ScatterElements of computed indices (the index checked by a Gather from a constant range,
+/// one-hot rows, a MatMul of the kept hits by the updates, a Where), GatherND (a Gather of the
+/// computed positions) and Log (six Sqrts and a piecewise cubic).
+#[test]
+fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
+    let top_k = [
+        "Reshape",
+        "Reshape",
+        "Compare",
+        "Compare",
+        "Mul",
+        "Add",
+        "ReduceSum",
+        "Compare",
+        "Mul",
+        "ReduceSum",
+        "Mul",
+        "ReduceSum",
+    ];
+    let div = [
+        "Abs", "Mul", "Sub", "Div", "Compare", "Compare", "Not", "Neg", "Where", "Cast", "Add",
+    ];
+    let scatter = [
+        "Gather",
+        "Mul",
+        "Add",
+        "Reshape",
+        "Compare",
+        "Reshape",
+        "Reshape",
+        "Reshape",
+        "Compare",
+        "Mul",
+        "ReduceSum",
+        "Compare",
+        "Mul",
+        "ReduceSum",
+        "MatMul",
+        "Where",
+        "Reshape",
+    ];
+    let gather_nd = [
+        "Reshape", "Reshape", "Gather", "Gather", "Reshape", "Gather", "Reshape", "Abs",
+    ];
+    let log = [
+        "Relu",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "Sqrt",
+        "PiecewisePoly",
+    ];
+    let kinds = [&top_k[..], &div, &scatter, &gather_nd, &log].concat();
+    every_step_proves("lowered_index", &kinds);
+}

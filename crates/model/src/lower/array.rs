@@ -576,7 +576,9 @@ pub fn top_k(b: &mut Builder<'_>) -> Result<Vec<Ref>> {
     before_shape[axis + 1] = n;
     let before = super::int_const(Tensor::new(
         before_shape,
-        (0..n * n).map(|ij| ((ij % n) < (ij / n)) as u8 as f64).collect(),
+        (0..n * n)
+            .map(|ij| ((ij % n) < (ij / n)) as u8 as f64)
+            .collect(),
     ));
     let ties_before = b.binary_as("ties_before", BinaryKind::Mul, &ties, &before, DType::Int)?;
     let ahead = b.binary_as("ahead", BinaryKind::Add, &beats, &ties_before, DType::Int)?;
@@ -642,7 +644,13 @@ fn flat_positions(b: &mut Builder<'_>, indices: &Ref, dims: &[usize]) -> Result<
         };
         flat = Some(match flat {
             None => term,
-            Some(f) => b.binary_as(&format!("position{k}"), BinaryKind::Add, &f, &term, DType::Int)?,
+            Some(f) => b.binary_as(
+                &format!("position{k}"),
+                BinaryKind::Add,
+                &f,
+                &term,
+                DType::Int,
+            )?,
         });
     }
     flat.ok_or_else(|| b.err("the index tuples are empty (the indices' last axis is 0)"))
@@ -684,8 +692,17 @@ pub fn gather_nd(b: &mut Builder<'_>) -> Result<Ref> {
         let tuples: usize = is[batch..is.len() - 1].iter().product();
         let shape = is[..is.len() - 1].to_vec();
         let n: usize = shape.iter().product();
-        let offsets = Tensor::new(shape, (0..n).map(|p| ((p / tuples) * per_batch) as f64).collect());
-        flat = b.binary_as("position", BinaryKind::Add, &flat, &super::int_const(offsets), DType::Int)?;
+        let offsets = Tensor::new(
+            shape,
+            (0..n).map(|p| ((p / tuples) * per_batch) as f64).collect(),
+        );
+        flat = b.binary_as(
+            "position",
+            BinaryKind::Add,
+            &flat,
+            &super::int_const(offsets),
+            DType::Int,
+        )?;
     }
     let rows: usize = ds[..batch + r].iter().product();
     let view = [&[rows][..], &ds[batch + r..]].concat();
@@ -720,12 +737,23 @@ fn scatter_rows(
         DType::Int
     };
     let pos_row = b.reshape("positions_row", positions, vec![1, n]);
-    let hit = b.compare("hit", CompareKind::Equal, &super::int_range(vec![rows, 1]), &pos_row)?;
+    let hit = b.compare(
+        "hit",
+        CompareKind::Equal,
+        &super::int_range(vec![rows, 1]),
+        &pos_row,
+    )?;
     let updates = b.reshape("updates_rows", updates, vec![n, width]);
     let data_rows = b.reshape("data_rows", data, vec![rows, width]);
     let out = match reduction.as_str() {
         "add" => {
-            let sums = b.push("scattered", Op::MatMul, vec![hit, updates], vec![rows, width], dtype);
+            let sums = b.push(
+                "scattered",
+                Op::MatMul,
+                vec![hit, updates],
+                vec![rows, width],
+                dtype,
+            );
             b.binary_as("add", BinaryKind::Add, &data_rows, &sums, dtype)?
         }
         "none" => {
@@ -733,9 +761,12 @@ fn scatter_rows(
             let same = b.compare("same_position", CompareKind::Equal, &pos_col, &pos_row)?;
             let later = super::int_const(Tensor::new(
                 vec![n, n],
-                (0..n * n).map(|uv| ((uv % n) > (uv / n)) as u8 as f64).collect(),
+                (0..n * n)
+                    .map(|uv| ((uv % n) > (uv / n)) as u8 as f64)
+                    .collect(),
             ));
-            let overwritten = b.binary_as("overwritten", BinaryKind::Mul, &same, &later, DType::Int)?;
+            let overwritten =
+                b.binary_as("overwritten", BinaryKind::Mul, &same, &later, DType::Int)?;
             let writes_after = b.reduce_sum("writes_after", &overwritten, vec![1], false);
             let keep = b.compare(
                 "keep",
@@ -745,7 +776,13 @@ fn scatter_rows(
             )?;
             let kept = b.binary_as("kept", BinaryKind::Mul, &hit, &keep, DType::Int)?;
             let written = b.reduce_sum("written", &kept, vec![1], true);
-            let scattered = b.push("scattered", Op::MatMul, vec![kept, updates], vec![rows, width], dtype);
+            let scattered = b.push(
+                "scattered",
+                Op::MatMul,
+                vec![kept, updates],
+                vec![rows, width],
+                dtype,
+            );
             b.push(
                 "select",
                 Op::Where,
@@ -755,9 +792,7 @@ fn scatter_rows(
             )
         }
         other => {
-            return Err(b.unsupported(format!(
-                "reduction \"{other}\" (\"none\" and \"add\" only)"
-            )))
+            return Err(b.unsupported(format!("reduction \"{other}\" (\"none\" and \"add\" only)")))
         }
     };
     Ok(b.reshape("scatter", &out, ds))
@@ -790,12 +825,24 @@ pub fn scatter_elements(b: &mut Builder<'_>) -> Result<Ref> {
     let (ds, is, us) = (b.shape(&data), b.shape(&indices), b.shape(&updates));
     let axis = crate::tensor::norm_axis(b.int("axis", 0)?, ds.len())
         .ok_or_else(|| b.err(format!("axis out of range for rank {}", ds.len())))?;
-    if is != us || is.len() != ds.len() || is.iter().zip(&ds).enumerate().any(|(a, (i, d))| a != axis && i > d) {
+    if is != us
+        || is.len() != ds.len()
+        || is
+            .iter()
+            .zip(&ds)
+            .enumerate()
+            .any(|(a, (i, d))| a != axis && i > d)
+    {
         return Err(b.err(format!(
             "indices {is:?} and updates {us:?} do not scatter into data {ds:?} along axis {axis}"
         )));
     }
-    let checked = b.gather("index_checked", &super::int_range(vec![ds[axis]]), &indices, 0);
+    let checked = b.gather(
+        "index_checked",
+        &super::int_range(vec![ds[axis]]),
+        &indices,
+        0,
+    );
     let strides = crate::tensor::strides(&ds);
     let n: usize = is.iter().product();
     let others = crate::tensor::MultiIndex::new(&is)

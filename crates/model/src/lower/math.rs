@@ -743,13 +743,23 @@ pub fn integer_div(b: &mut Builder<'_>) -> Result<Ref> {
         }
         None => {
             let abs = b.unary("divisor_abs", Op::Unary(UnaryKind::Abs), &d);
-            let twice = b.binary("divisor_twice", BinaryKind::Mul, &abs, &int_const(Tensor::scalar(2.0)))?;
+            let twice = b.binary(
+                "divisor_twice",
+                BinaryKind::Mul,
+                &abs,
+                &int_const(Tensor::scalar(2.0)),
+            )?;
             let negative = b.compare("divisor_negative", CompareKind::Less, &d, &zero)?;
             (abs, twice, negative)
         }
     };
     let abs_x = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
-    let twice_x = b.binary("twice", BinaryKind::Mul, &abs_x, &int_const(Tensor::scalar(2.0)))?;
+    let twice_x = b.binary(
+        "twice",
+        BinaryKind::Mul,
+        &abs_x,
+        &int_const(Tensor::scalar(2.0)),
+    )?;
     let numerator = b.binary("numerator", BinaryKind::Sub, &twice_x, &abs_d)?;
     let q = b.binary("floor", BinaryKind::Div, &numerator, &twice_d)?;
     let x_negative = b.compare("negative", CompareKind::Less, &x, &zero)?;

@@ -431,7 +431,15 @@ impl Builder<'_> {
     /// `x` viewed with a new shape of the same size (its element type kept).
     fn reshape(&mut self, part: &str, x: &Ref, shape: Vec<usize>) -> Ref {
         let dtype = self.dtype(x);
-        self.push(part, Op::Reshape { shape: shape.clone() }, vec![x.clone()], shape, dtype)
+        self.push(
+            part,
+            Op::Reshape {
+                shape: shape.clone(),
+            },
+            vec![x.clone()],
+            shape,
+            dtype,
+        )
     }
     /// `ReduceSum(x)` over `axes`, the reduced axes kept as 1s when `keepdims`.
     fn reduce_sum(&mut self, part: &str, x: &Ref, axes: Vec<usize>, keepdims: bool) -> Ref {
@@ -442,7 +450,13 @@ impl Builder<'_> {
                 true => keepdims.then_some(1),
             })
             .collect();
-        self.push(part, Op::ReduceSum { axes, keepdims }, vec![x.clone()], out, dtype)
+        self.push(
+            part,
+            Op::ReduceSum { axes, keepdims },
+            vec![x.clone()],
+            out,
+            dtype,
+        )
     }
     /// `Gather(data, indices)` along `axis` (ONNX's: a negative index counts from the end, one
     /// out of range is refused at run time).
@@ -450,7 +464,13 @@ impl Builder<'_> {
         let (ds, is) = (self.shape(data), self.shape(indices));
         let shape = [&ds[..axis], &is[..], &ds[axis + 1..]].concat();
         let dtype = self.dtype(data);
-        self.push(part, Op::Gather { axis }, vec![data.clone(), indices.clone()], shape, dtype)
+        self.push(
+            part,
+            Op::Gather { axis },
+            vec![data.clone(), indices.clone()],
+            shape,
+            dtype,
+        )
     }
     /// `x · alpha + beta` in one rounding (an Affine with the same factor for every channel)
     /// when `x` has a channel axis (rank >= 2), else as Mul then Add.

@@ -483,7 +483,11 @@ impl ChunkOp for CommittedAffine {
         block: &[FpVar<Fr>],
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
         self.check();
-        assert_eq!(block.len(), self.block_len(), "the constants block's length");
+        assert_eq!(
+            block.len(),
+            self.block_len(),
+            "the constants block's length"
+        );
         let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
         // wide enough that the rescale never skips its checks (the bound is the block's)
         let bound: BigInt = BigInt::one() << 160;
@@ -585,7 +589,11 @@ impl ChunkOp for CommittedBinary {
         block: &[FpVar<Fr>],
     ) -> Result<Vec<SignedVar<Fr>>, SynthesisError> {
         self.0.check();
-        assert_eq!(block.len(), self.block_len(), "the multipliers' block length");
+        assert_eq!(
+            block.len(),
+            self.block_len(),
+            "the multipliers' block length"
+        );
         let x: Vec<&SignedVar<Fr>> = inputs.iter().flatten().collect();
         // wide enough that the rescale never skips its checks (the bound is the block's)
         let bound: BigInt = BigInt::one() << 160;
@@ -875,7 +883,8 @@ mod tests {
         extreme[..3].copy_from_slice(&[i32::MIN, i32::MAX, -i32::MAX]);
         let layer = |rng: &mut ChaCha20Rng, shift: i32| {
             let bits = shift.max(0) as u32;
-            let signed = |rng: &mut ChaCha20Rng, b: u32| (rng.next_u64() as i64) >> (64 - b.min(64));
+            let signed =
+                |rng: &mut ChaCha20Rng, b: u32| (rng.next_u64() as i64) >> (64 - b.min(64));
             let ch: Vec<(i64, i64)> = (0..4)
                 .map(|_| (signed(rng, bits + 2), signed(rng, bits + 30)))
                 .collect();
@@ -919,11 +928,19 @@ mod tests {
                 let mut bad = y.clone();
                 bad[7] = bad[7].wrapping_add(1);
                 *wrong.last_mut().unwrap() = chunk_digest(&bad);
-                assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), wrong)));
+                assert!(!satisfied(ChunkCircuit::with_claim(
+                    op.clone(),
+                    x.clone(),
+                    wrong
+                )));
                 // another constant, or another shift, under the registered digest
                 let mut other = op.clone();
                 other.add[1] += 1;
-                assert!(!satisfied(ChunkCircuit::with_claim(other, x.clone(), claim.clone())));
+                assert!(!satisfied(ChunkCircuit::with_claim(
+                    other,
+                    x.clone(),
+                    claim.clone()
+                )));
                 let mut other = op.clone();
                 other.layer_shift -= 1;
                 if other.shift() == op.shift() {
@@ -937,11 +954,21 @@ mod tests {
             .iter()
             .map(|&shift| {
                 let (mul, add) = layer(&mut rng, shift);
-                CommittedAffine::new(x_lens.clone(), x_index.clone(), &position, &mul, &add, shift)
+                CommittedAffine::new(
+                    x_lens.clone(),
+                    x_index.clone(),
+                    &position,
+                    &mul,
+                    &add,
+                    shift,
+                )
             })
             .collect();
         let circuit = |op: &CommittedAffine| OpCircuit::CommittedAffine(op.clone());
-        assert_eq!(circuit(&ops[0]).structure_key(), circuit(&ops[1]).structure_key());
+        assert_eq!(
+            circuit(&ops[0]).structure_key(),
+            circuit(&ops[1]).structure_key()
+        );
         assert!(circuit(&ops[0]).same_synthesis(&circuit(&ops[1])));
         let keys = setup(ChunkCircuit::shape(ops[0].clone()), &mut seeded_rng(1)).unwrap();
         let proofs: Vec<_> = ops
@@ -959,11 +986,18 @@ mod tests {
         assert!(!verify(keys.vk(), &tampered, &proofs[1].proof).unwrap_or(false));
         // a shift of another class, or channels read in another pattern, is another circuit
         let (mul, add) = layer(&mut rng, 17);
-        let other = CommittedAffine::new(x_lens.clone(), x_index.clone(), &position, &mul, &add, 17);
-        assert_ne!(circuit(&ops[0]).structure_key(), circuit(&other).structure_key());
+        let other =
+            CommittedAffine::new(x_lens.clone(), x_index.clone(), &position, &mul, &add, 17);
+        assert_ne!(
+            circuit(&ops[0]).structure_key(),
+            circuit(&other).structure_key()
+        );
         let pattern: Vec<usize> = (0..12).map(|p| p % 3).collect();
         let other = CommittedAffine::new(x_lens, x_index, &pattern, &mul, &add, 13);
-        assert_ne!(circuit(&ops[0]).structure_key(), circuit(&other).structure_key());
+        assert_ne!(
+            circuit(&ops[0]).structure_key(),
+            circuit(&other).structure_key()
+        );
     }
 
     /// A committed Add/Sub/Mul of two trace tensors computes the layer's values (every shift
@@ -992,7 +1026,11 @@ mod tests {
                     let mut bad = y.clone();
                     bad[2] = bad[2].wrapping_add(1);
                     *wrong.last_mut().unwrap() = chunk_digest(&bad);
-                    assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), wrong)));
+                    assert!(!satisfied(ChunkCircuit::with_claim(
+                        op.clone(),
+                        x.clone(),
+                        wrong
+                    )));
                     // another shift of the same class under the registered digest
                     let mut other = layer.clone();
                     other.shift -= 1;
@@ -1028,7 +1066,10 @@ mod tests {
         let mul = CommittedBinary::new(Binary::aligned(BinaryKind::Mul, 0, 0, 9, 8));
         let far = CommittedBinary::new(Binary::aligned(BinaryKind::Add, 1, 0, 17, 8));
         for other in [mul, far] {
-            assert_ne!(circuit(&add).structure_key(), circuit(&other).structure_key());
+            assert_ne!(
+                circuit(&add).structure_key(),
+                circuit(&other).structure_key()
+            );
         }
     }
 }

@@ -370,10 +370,10 @@ fn balanced_digit(s: &BigInt, i: usize) -> BigInt {
 mod tests {
     use super::*;
     use crate::circuits::{chunk::ChunkCircuit, linear::Gemm};
-    use zkopml_model::fixed::shift_round;
     use crate::groth16::{prove, seeded_rng, setup, verify};
     use crate::native::{chunk_digest, weight_block_digest};
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+    use zkopml_model::fixed::shift_round;
 
     fn satisfied(c: ChunkCircuit<CommittedGemm>) -> bool {
         let cs = ConstraintSystem::<Fr>::new_ref();
@@ -579,7 +579,11 @@ mod tests {
                 weight_block_digest(&op.block()),
                 chunk_digest(&carried),
             ];
-            assert!(!satisfied(ChunkCircuit::with_claim(op.clone(), x.clone(), claim)));
+            assert!(!satisfied(ChunkCircuit::with_claim(
+                op.clone(),
+                x.clone(),
+                claim
+            )));
         }
         // the shift range keeps the multiplier at 2^16
         assert!(PackedGemm::chunk(1, 3, MIN_SHIFT - 1, 1, 1, 3, 0).is_err());
@@ -623,7 +627,10 @@ mod tests {
         let mut shifted = op2.clone();
         shifted.multiplier *= 2;
         let claim = ChunkCircuit::public_inputs(&op2, &x).unwrap();
-        assert_ne!(ChunkCircuit::public_inputs(&shifted, &x).unwrap()[1], claim[1]);
+        assert_ne!(
+            ChunkCircuit::public_inputs(&shifted, &x).unwrap()[1],
+            claim[1]
+        );
         assert!(!satisfied(ChunkCircuit::with_claim(shifted, x, claim)));
         // ... and a proof does not verify under the other layer's weight digest
         assert_ne!(p.public_inputs[1], p2.public_inputs[1]);
