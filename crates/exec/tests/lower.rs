@@ -2387,3 +2387,86 @@ fn log_and_pow_with_any_exponent() {
         &y[..2]
     );
 }
+
+/// Sin, Cos, Tan (range reduction by whole turns, then cubics), Asin, Acos (half-angle
+/// identity and a Sqrt) and Atan (a Reciprocal beyond 1) against tract: over [-40, 40] and the
+/// extremes for Sin, Cos and Atan, away from tan's poles for Tan, [-1, 1] for Asin and Acos;
+/// Asin of a value beyond 1 is the value at 1 (ONNX gives NaN).
+#[test]
+fn trigonometric_functions() {
+    let turns = ["Affine", "Cast", "Compare", "Sub", "Mul", "Sub"];
+    for (op, tol) in [("Sin", 1e-4), ("Cos", 1e-4)] {
+        let kinds = [&turns[..], &["PiecewisePoly"]].concat();
+        check(
+            op,
+            &single(7, NCHW, op, vec![], vec![]),
+            &inputs(N),
+            &kinds,
+            tol,
+        );
+    }
+    let tan = [&turns[..], &["PiecewisePoly", "PiecewisePoly", "Div"]].concat();
+    check(
+        "Tan",
+        &single(7, NCHW, "Tan", vec![], vec![]),
+        &inputs_within(N, -1.4, 1.4),
+        &tan,
+        1e-4,
+    );
+    let unit = inputs_within(N, -1.0, 1.0);
+    let asin = [
+        "Abs",
+        "Clip",
+        "Affine",
+        "Sqrt",
+        "PiecewisePoly",
+        "Compare",
+        "Neg",
+        "Where",
+    ];
+    check(
+        "Asin",
+        &single(7, NCHW, "Asin", vec![], vec![]),
+        &unit,
+        &asin,
+        1e-4,
+    );
+    let acos = [&asin[..], &["Affine"]].concat();
+    check(
+        "Acos",
+        &single(7, NCHW, "Acos", vec![], vec![]),
+        &unit,
+        &acos,
+        1e-4,
+    );
+    let atan = [
+        "Abs",
+        "Max",
+        "Reciprocal",
+        "PiecewisePoly",
+        "PiecewisePoly",
+        "Add",
+        "Compare",
+        "Neg",
+        "Where",
+    ];
+    check(
+        "Atan",
+        &single(7, NCHW, "Atan", vec![], vec![]),
+        &inputs(N),
+        &atan,
+        1e-4,
+    );
+    let (_, p) = compile_on(&single(7, NCHW, "Asin", vec![], vec![]), &unit);
+    let mut x = unit[0].clone();
+    x[0] = 3.0;
+    x[1] = -3.0;
+    let t = run(&p, quantise_input(&p, &x).unwrap()).unwrap();
+    let y = dequantise(&t.slots[p.outputs[0]], p.slot_spec(p.outputs[0]).scale);
+    let half_pi = std::f64::consts::FRAC_PI_2;
+    assert!(
+        (y[0] - half_pi).abs() < 1e-3 && (y[1] + half_pi).abs() < 1e-3,
+        "{:?}",
+        &y[..2]
+    );
+}

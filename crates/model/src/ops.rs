@@ -198,6 +198,16 @@ pub enum SmoothFn {
     /// argument: `ln x` itself, on the bounded domain `[LN_ROOT_LO, 2]` of `y` (below and above
     /// it the value at the end: `x` clamped to `[0.625^(2^depth), 2^(2^depth)]`).
     LnOfRoot { depth: u32 },
+    /// `sin(r)` (`cos` when `cos`) of an argument already reduced to `[−π, π]` (by
+    /// `r = x − 2π·Floor(x/2π + 1/2)`); fitted on `[−3.25, 3.25]` so that the rounding of the
+    /// reduction, which can leave `r` a little beyond ±π, stays on the curve.
+    SinCos { cos: bool },
+    /// `π/2 − 2·asin(s)` for `s = sqrt((1 − |x|)/2)` in `[0, 1/√2]`: `asin(|x|)`, through the
+    /// half-angle identity that keeps the cubic away from asin's infinite slope at 1.
+    AsinHalfAngle,
+    /// `atan(t)` for `t` in `[0, 1]` (`π/4 − atan(t)` when `complement`): `atan(|x|) =
+    /// atan(min(|x|, 1)) + π/4 − atan(1/max(|x|, 1))`, one of the two terms being π/4.
+    AtanUnit { complement: bool },
 }
 
 /// The low end of [`SmoothFn::LnOfRoot`]'s domain (a multiple of its segments' width, 1/32).
@@ -217,6 +227,19 @@ impl SmoothFn {
             }
             SmoothFn::LnOfExpSum { terms } => x.clamp(1.0, terms.max(1) as f64).ln(),
             SmoothFn::LnOfRoot { depth } => 2f64.powi(depth as i32) * x.clamp(LN_ROOT_LO, 2.0).ln(),
+            SmoothFn::SinCos { cos: false } => x.clamp(-3.25, 3.25).sin(),
+            SmoothFn::SinCos { cos: true } => x.clamp(-3.25, 3.25).cos(),
+            SmoothFn::AsinHalfAngle => {
+                std::f64::consts::FRAC_PI_2 - 2.0 * x.clamp(0.0, 0.75).asin()
+            }
+            SmoothFn::AtanUnit { complement } => {
+                let a = x.clamp(0.0, 1.0).atan();
+                if complement {
+                    std::f64::consts::FRAC_PI_4 - a
+                } else {
+                    a
+                }
+            }
         }
     }
 
@@ -242,6 +265,11 @@ impl SmoothFn {
             // ln's fourth derivative is at most 6/0.625^4 = 39 here: segments of 1/32 keep the
             // cubic within about 1e-7, 2^depth times that in ln x
             SmoothFn::LnOfRoot { .. } => (LN_ROOT_LO, 2.0, -5),
+            // |sin''''| <= 1: segments of 1/8 keep the cubic within 1e-6
+            SmoothFn::SinCos { .. } => (-3.25, 3.25, -3),
+            // asin's fourth derivative stays below 40 on [0, 0.75]
+            SmoothFn::AsinHalfAngle => (0.0, 0.75, -4),
+            SmoothFn::AtanUnit { .. } => (0.0, 1.0, -4),
         }
     }
 
@@ -253,6 +281,9 @@ impl SmoothFn {
             SmoothFn::MishGate | SmoothFn::NormalCdf | SmoothFn::GeluTanhGate => 1.0,
             SmoothFn::LnOfExpSum { terms } => (terms.max(2) as f64).ln(),
             SmoothFn::LnOfRoot { depth } => 2f64.powi(depth as i32) * std::f64::consts::LN_2,
+            SmoothFn::SinCos { .. } => 1.0,
+            SmoothFn::AsinHalfAngle => std::f64::consts::FRAC_PI_2,
+            SmoothFn::AtanUnit { .. } => std::f64::consts::FRAC_PI_4,
         }
     }
 }

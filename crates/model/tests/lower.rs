@@ -466,7 +466,7 @@ fn lowered_array_testdata_is_current() {
 /// testdata/models/lowered_index: the index lowerings chained on a [1, 6] input (opset 18):
 /// `(v, i) = TopK(x, 3)`, `h = Div(i, 2)` (integers, truncating), `s = ScatterElements(x, i,
 /// v + Cast(h))` on axis 1, `g = GatherND(Reshape(s, [6, 1]), Unsqueeze(i, 2))`, then
-/// `Log(Abs(g))`: the computed indices feed a scatter and a gather.
+/// `Asin(Sin(Atan(Log(Abs(g)))))`: the computed indices feed a scatter and a gather.
 fn lowered_index_model() -> pb::ModelProto {
     let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
         name: name.into(),
@@ -545,6 +545,9 @@ fn lowered_index_model() -> pb::ModelProto {
             ),
             ("/abs", "Abs", vec!["/flat_output_0"], vec![], 1),
             ("/log", "Log", vec!["/abs_output_0"], vec![], 1),
+            ("/atan", "Atan", vec!["/log_output_0"], vec![], 1),
+            ("/sin", "Sin", vec!["/atan_output_0"], vec![], 1),
+            ("/asin", "Asin", vec!["/sin_output_0"], vec![], 1),
         ],
     )
 }
@@ -558,7 +561,16 @@ fn lowered_index_testdata_is_current() {
     let dir = testdata_is_current("lowered_index", &lowered_index_model(), &index_sample());
     let (_, p) = compile_proto(&lowered_index_model(), &index_sample()).unwrap();
     let onnx: std::collections::BTreeSet<&str> = p.ops.iter().map(|n| n.onnx_op.as_str()).collect();
-    for op in ["TopK", "Div", "ScatterElements", "GatherND", "Log"] {
+    for op in [
+        "TopK",
+        "Div",
+        "ScatterElements",
+        "GatherND",
+        "Log",
+        "Atan",
+        "Sin",
+        "Asin",
+    ] {
         assert!(onnx.contains(op), "{op} lowered into the program: {onnx:?}");
     }
     assert!(dir.join("input.json").exists());

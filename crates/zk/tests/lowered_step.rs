@@ -105,7 +105,7 @@ fn every_step_of_the_lowered_array_ops_proves_and_verifies() {
 /// ranks, selections), the integer Div (truncating: Abs, the floor Div by a constant, the sign),
 /// ScatterElements of computed indices (the index checked by a Gather from a constant range,
 /// one-hot rows, a MatMul of the kept hits by the updates, a Where), GatherND (a Gather of the
-/// computed positions) and Log (six Sqrts and a piecewise cubic).
+/// computed positions), Log (six Sqrts and a piecewise cubic), Atan, Sin and Asin.
 #[test]
 fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
     let top_k = [
@@ -157,6 +157,46 @@ fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
         "Sqrt",
         "PiecewisePoly",
     ];
-    let kinds = [&top_k[..], &div, &scatter, &gather_nd, &log].concat();
+    let atan = [
+        "Abs",
+        "Max",
+        "Reciprocal",
+        "PiecewisePoly",
+        "PiecewisePoly",
+        "Add",
+        "Compare",
+        "Neg",
+        "Where",
+    ];
+    let sin = [
+        "Affine",
+        "Cast",
+        "Compare",
+        "Sub",
+        "Mul",
+        "Sub",
+        "PiecewisePoly",
+    ];
+    let asin = [
+        "Abs",
+        "Clip",
+        "Affine",
+        "Sqrt",
+        "PiecewisePoly",
+        "Compare",
+        "Neg",
+        "Where",
+    ];
+    let kinds = [
+        &top_k[..],
+        &div,
+        &scatter,
+        &gather_nd,
+        &log,
+        &atan,
+        &sin,
+        &asin,
+    ]
+    .concat();
     every_step_proves("lowered_index", &kinds);
 }

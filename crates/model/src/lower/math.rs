@@ -798,3 +798,85 @@ fn log_of(b: &mut Builder<'_>, prefix: &str, x: &Ref) -> Result<Ref> {
         &y,
     ))
 }
+
+/// `x` with the sign of `of`: `Where(of < 0, −x, x)` (`x >= 0`).
+fn signed_like(b: &mut Builder<'_>, x: &Ref, of: &Ref) -> Result<Ref> {
+    let negative = b.compare("negative", CompareKind::Less, of, &scalar(0.0))?;
+    let minus = b.unary("minus", Op::Unary(UnaryKind::Neg), x);
+    let shape = b.shape(of);
+    Ok(b.push(
+        "signed",
+        Op::Where,
+        vec![negative, minus, x.clone()],
+        shape,
+        DType::Float,
+    ))
+}
+
+/// `x` reduced to `r = x − 2π·n` in `[−π, π]`, `n = Floor(x/2π + 1/2)` (an Affine, the exact
+/// Floor, a Mul by 2π and a Sub: `r`'s error is `n` times 2π's quantisation, about 4e-6 a
+/// period).
+fn reduce_turns(b: &mut Builder<'_>, x: &Ref) -> Result<Ref> {
+    use std::f64::consts::TAU;
+    let turns = b.affine("turns", x, 1.0 / TAU, 0.5)?;
+    let n = floor_of(b, "turns_", &turns)?;
+    let whole = b.binary("whole_turns", BinaryKind::Mul, &n, &scalar(TAU))?;
+    b.binary("reduced", BinaryKind::Sub, x, &whole)
+}
+
+/// The trigonometric functions, each a range reduction and a cubic on a bounded domain:
+/// - `Sin`, `Cos`: [`reduce_turns`] then the cubic of sin or cos on `[−π, π]`;
+/// - `Tan = Sin / Cos` of the reduced argument (a Div: `cos = 0` exactly is refused at run
+///   time, as the quotient has no value);
+/// - `Asin(x) = sign(x) · (π/2 − 2·asin(sqrt((1 − c)/2)))`, `c = Clip(|x|, 0, 1)` (outside
+///   [−1, 1], where ONNX gives NaN, the value at ±1); `Acos(x) = π/2 − Asin(x)`;
+/// - `Atan(x) = sign(x) · (atan(min(|x|, 1)) + π/4 − atan(1/max(|x|, 1)))` (a Max, a
+///   Reciprocal and two cubics on `[0, 1]`).
+pub fn trig(b: &mut Builder<'_>) -> Result<Ref> {
+    use crate::ops::SmoothFn;
+    let x = b.float_input(0)?;
+    let op = b.node.op_type.clone();
+    match op.as_str() {
+        "Sin" | "Cos" => {
+            let r = reduce_turns(b, &x)?;
+            Ok(b.smooth("curve", SmoothFn::SinCos { cos: op == "Cos" }, &r))
+        }
+        "Tan" => {
+            let r = reduce_turns(b, &x)?;
+            let sin = b.smooth("sin", SmoothFn::SinCos { cos: false }, &r);
+            let cos = b.smooth("cos", SmoothFn::SinCos { cos: true }, &r);
+            b.binary("tan", BinaryKind::Div, &sin, &cos)
+        }
+        "Asin" | "Acos" => {
+            let a = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
+            let clip = Op::Clip {
+                min: Some(0.0),
+                max: Some(1.0),
+            };
+            let c = b.unary("clip", clip, &a);
+            let half = b.affine("half_gap", &c, -0.5, 0.5)?;
+            let s = b.unary("half_angle", Op::Unary(UnaryKind::Sqrt), &half);
+            let magnitude = b.smooth("asin", SmoothFn::AsinHalfAngle, &s);
+            let asin = signed_like(b, &magnitude, &x)?;
+            if op == "Asin" {
+                Ok(asin)
+            } else {
+                b.affine("acos", &asin, -1.0, std::f64::consts::FRAC_PI_2)
+            }
+        }
+        "Atan" => {
+            let a = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
+            let at_least_one = b.binary("at_least_one", BinaryKind::Max, &a, &scalar(1.0))?;
+            let inverse = b.unary("inverse", Op::Unary(UnaryKind::Reciprocal), &at_least_one);
+            let near = b.smooth("atan_near", SmoothFn::AtanUnit { complement: false }, &a);
+            let far = b.smooth(
+                "atan_far",
+                SmoothFn::AtanUnit { complement: true },
+                &inverse,
+            );
+            let magnitude = b.binary("atan", BinaryKind::Add, &near, &far)?;
+            signed_like(b, &magnitude, &x)
+        }
+        other => Err(b.unsupported(format!("{other} is not a trigonometric function"))),
+    }
+}

@@ -10,7 +10,8 @@
 //!   and the 1-D windows (Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the
 //!   2-D operator over a height of 1);
 //! - [`math`]: Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, Round, MatMul of a constant by a
-//!   computed operand, Einsum, CumSum, Div of integers (truncating), Log;
+//!   computed operand, Einsum, CumSum, Div of integers (truncating), Log, Sin, Cos, Tan,
+//!   Asin, Acos, Atan;
 //! - [`logic`]: And, Or, Xor, GreaterOrEqual, LessOrEqual;
 //! - [`rec`]: LSTM, GRU, RNN unrolled over their sequence;
 //! - [`reduce`]: ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSumExp;
@@ -66,6 +67,12 @@ pub const LOWERED_OPS: &[&str] = &[
     "Min",
     "Pow",
     "Log",
+    "Sin",
+    "Cos",
+    "Tan",
+    "Asin",
+    "Acos",
+    "Atan",
     "Sign",
     "Floor",
     "Ceil",
@@ -207,6 +214,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Max" | "Min" if b.n_inputs() != 2 => math::max_min(b)?,
         "Pow" => math::pow(b)?,
         "Log" => math::log(b)?,
+        "Sin" | "Cos" | "Tan" | "Asin" | "Acos" | "Atan" => math::trig(b)?,
         "Div" if b.is_integer(0) && b.is_integer(1) => math::integer_div(b)?,
         "Sign" => math::sign(b)?,
         "Floor" | "Ceil" => math::floor_ceil(b)?,
