@@ -141,7 +141,11 @@ verified).
 | InstanceNormalization, GroupNormalization | nn::instance_normalization, nn::group_normalization | [Reshape], ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Max, Div, [Reshape], Affine | Reduce, Binary, Pointwise, Unary, Movement | instance_and_group_normalization (2e-3) | 1l_instance_norm |
 | Sum, Mean | math::sum, math::mean | Add chain, Mul by 1/k | Binary | variadic_sum_mean_max_min (1e-4) | |
 | Max, Min (k != 2 inputs) | math::max_min | Max / Min chain | Binary, Pointwise | variadic_sum_mean_max_min (1e-4) | |
-| Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3) | 1l_lppool (1l_powf: exponent -0.1, refused) |
+| Pow (constant exponent) | math::pow | Mul chain, Sqrt, Reciprocal; any other exponent Exp(e·Log(x)) | Binary, Pointwise | pow_constant_exponents (1e-4; negative exponents 1e-3); log_and_pow_with_any_exponent (2e-3 relative: e = -0.1, 0.3, 2.7) | 1l_lppool, 1l_powf |
+| Log | math::log | Relu, 6 × Sqrt, Poly (64·ln y on [0.625, 2]) | Unary, Pointwise | log_and_pow_with_any_exponent (2e-4 · max(1, abs y) over 1e-3..60; 0 and negatives give 64·ln 0.625) | log |
+| Sin, Cos, Tan | math::trig | Affine, Floor (Cast, Compare, Sub), Mul, Sub (reduction to [-π, π]), Poly; Tan: two Polys and a Div | Pointwise, Binary | trigonometric_functions (1e-4 over -60..60; Tan away from its poles) | trig |
+| Asin, Acos, Atan | math::trig | Abs, Clip, Affine, Sqrt, Poly (half angle), Compare, Neg, Where, [Affine]; Atan: Abs, Max, Reciprocal, two Polys on [0, 1], Add, sign | Unary, Pointwise, Binary | trigonometric_functions (1e-4; beyond ±1 Asin/Acos give the value at ±1) | trig |
+| Div of integer tensors (truncating) | math::integer_div | Abs, Mul, Sub, Div (floor of 2·abs a − abs b by 2·abs b, exact), Compare, Compare, Not, Neg, Where | Unary, Binary, Pointwise | integer_division_truncates_toward_zero (exact against tract: constant, per-element and computed divisors of both signs; zero refused) | integer_div, bitshift |
 | Pow (constant base) | math::pow | Mul, Poly (Exp) | Binary, Pointwise | pow_constant_exponents (1e-3) | general_exp |
 | Sign | math::sign | Compare, Compare, Sub | Pointwise, Binary | sign_and_the_lp_pool_pattern (exact) | 1l_lppool |
 | Floor, Ceil | math::floor_ceil | Cast (to int, truncating), Compare, Sub / Add | Pointwise, Binary | floor_and_ceil (exact, against f64::floor/ceil and tract) | remainder, rounding_ops |
@@ -153,6 +157,9 @@ verified).
 | Einsum (one or two operands) | math::einsum | [ReduceSum], [Transpose], [Reshape], MatMul / Gemm / grouped 1x1 Conv, [Reshape], [Transpose] | Reduce, Movement, Linear | einsum_of_computed_and_constant_operands (1e-3: attention's bij,bkj->bik, batched dot, ellipsis, by a constant either side, sums, implicit output); einsum_refuses_diagonals_and_broadcasts | |
 | CumSum (constant axis; exclusive, reverse) | math::cum_sum | [Transpose], Gemm by a constant 0/1 triangle, [Transpose] | Movement, Linear | cum_sum_and_one_hot (1e-4; measured exact) | |
 | OneHot (constant depth and values) | array::one_hot | Compare, Mul, Add (negative indices), Reshape, Compare, Mul, [Add] | Pointwise, Binary, Movement | cum_sum_and_one_hot (exact, computed and negative indices) | |
+| TopK (constant k; largest, axis, sorted) | array::top_k | Reshape ×2, Compare (beats), Compare (ties), Mul by [j < i], Add, ReduceSum (ranks), Compare (rank = r), Mul, ReduceSum (values), Mul, ReduceSum (indices) | Movement, Pointwise, Binary, Reduce | top_k_values_and_indices_with_ties (exact, values and indices, ties in index order) | 1l_topk |
+| GatherND (computed indices, batch_dims) | array::gather_nd | per index: Gather (component), Gather from 0..d (checks, normalises negatives), Mul, Add; Reshape, Gather | Movement, Binary | gather_nd_of_computed_indices (exact; negative indices as their positive ones; out of range refused at run time) | gather_nd |
+| ScatterND, ScatterElements (computed indices; reduction none, add) | array::scatter_nd, scatter_elements | positions as GatherND's; Compare with 0..p (one-hot rows), duplicates: Compare, Mul, ReduceSum, Compare (the last update wins), Mul, ReduceSum, MatMul, Where; add: MatMul, Add | Movement, Pointwise, Binary, Reduce, MatMul | scatter_nd_and_scatter_elements_of_computed_indices (exact, duplicates, partial indices, negative indices; mul/max/min refused) | scatter_nd, scatter_elements |
 | Trilu | array::trilu | Mul by a constant 0/1 mask | Binary | trilu_upper_and_lower_with_k (exact) | tril, triu |
 | Identity (the whole graph) | graph.rs | Reshape (a copy) | Movement | identity_graph_is_one_copy (exact) | 1l_identity, boolean_identity |
 | LinearClassifier, LinearRegressor, Scaler, Normalizer, ZipMap (ai.onnx.ml) | ml::linear_classifier, linear_regressor, scaler, normalizer, zip_map | Gemm, Softmax/Sigmoid, ArgMax; Affine; Abs/Mul, ReduceSum, Sqrt, Equal, Where, Div | Linear, Softmax, Reduce, Unary, Pointwise | exec ml scaled_logistic, normalized_linear (every step proved with zkopml prove), exec lower normalizer_leaves_an_all_zero_row_as_it_is | (sklearn models above) |
@@ -164,9 +171,10 @@ verified).
 | Expand (of a computed tensor) | array::expand | Reshape, Gather (constant indices) | Movement | expand_of_a_computed_tensor (exact) | |
 | LSTM, GRU, RNN (unrolled over the sequence) | rec::lstm, rec::gru, rec::rnn | Reshape, Gemm per gate, then per step [Slice], [Gemm], Add, Poly (Sigmoid / Tanh), Mul, Add / Sub, [Neg], Reshape, [Concat] | Movement, Linear, Binary, Pointwise | recurrent_layers_unrolled (1e-3; forward, reverse, bidirectional; initial states absent, constant and computed; Y, Y_h, Y_c; GRU both reset orders); recurrent_layers_refuse_what_they_do_not_cover | lstm |
 
-Refused with a reason rather than computed inexactly: Div of two integer tensors (ONNX
-truncates toward zero; the fixed-point Div rounds to nearest), as in `integer_div` and
-`bitshift`.
+Refused with a reason: a graph without an input (`arange`: its outputs are constants of the
+file, so there is no inference to request or dispute); ScatterND/ScatterElements with the
+reductions mul, max and min; a scatter or TopK whose one-hot tensor would exceed 2^22
+elements (`array::MAX_ONE_HOT_ELEMENTS`).
 
 The LayerNormalization that PyTorch writes decomposed (ReduceMean, Sub, Pow 2, ReduceMean,
 Add, Sqrt, Div, Mul, Add) runs through the Pow lowering (`layer_normalization_fused_and_decomposed`).

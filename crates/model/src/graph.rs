@@ -137,7 +137,14 @@ impl Graph {
 
     pub fn from_raw(raw: &RawModel) -> Result<Graph> {
         if raw.inputs.is_empty() {
-            return Err(ModelError::Malformed("the graph has no input".into()));
+            // valid ONNX (EZKL's `arange`), but its outputs are constants of the model file:
+            // there is nothing to compute on request, so nothing to answer or dispute
+            return Err(ModelError::Unsupported {
+                op_type: "graph".into(),
+                node: raw.outputs.join(", "),
+                opset: raw.opset,
+                reason: "the graph has no input: its outputs are constants, so there is no inference to request or dispute".into(),
+            });
         }
         if raw.outputs.is_empty() {
             return Err(ModelError::Malformed("the graph has no output".into()));
