@@ -2470,3 +2470,67 @@ fn trigonometric_functions() {
         &y[..2]
     );
 }
+
+/// Resize in linear mode (a Gemm by a constant interpolation matrix per resized axis, the axis
+/// moved last and back by Transposes) against tract: x2 bilinear (half_pixel, PyTorch's
+/// `Upsample(mode="bilinear")`), align_corners, asymmetric, pytorch_half_pixel, a downsampling
+/// to sizes; cubic is refused by name.
+#[test]
+fn resize_linear() {
+    let xs = inputs(N);
+    let empty = f32s("roi", &[0], &[]);
+    let bilinear = ["Transpose", "Gemm", "Transpose", "Gemm"];
+    for (ctm, scales) in [
+        ("half_pixel", [1.0f32, 1.0, 2.0, 2.0]),
+        ("align_corners", [1.0, 1.0, 2.0, 2.0]),
+        ("asymmetric", [1.0, 1.0, 1.5, 2.5]),
+        ("pytorch_half_pixel", [1.0, 1.0, 2.0, 0.5]),
+    ] {
+        let m = single(
+            13,
+            NCHW,
+            "Resize",
+            vec![empty.clone(), f32s("scales", &[4], &scales)],
+            vec![
+                attr("mode", A::S("linear")),
+                attr("coordinate_transformation_mode", A::S(ctm)),
+            ],
+        );
+        check(
+            &format!("Resize linear {ctm} {scales:?}"),
+            &m,
+            &xs,
+            &bilinear,
+            1e-4,
+        );
+    }
+    let m = single(
+        13,
+        NCHW,
+        "Resize",
+        vec![
+            empty.clone(),
+            f32s("scales", &[0], &[]),
+            i64s("sizes", &[4], &[1, 3, 4, 3]),
+        ],
+        vec![attr("mode", A::S("linear"))],
+    );
+    check(
+        "Resize linear to sizes [1, 3, 4, 3]",
+        &m,
+        &xs,
+        &["Gemm"],
+        1e-4,
+    );
+    let m = single(
+        13,
+        NCHW,
+        "Resize",
+        vec![empty, f32s("scales", &[4], &[1.0, 1.0, 2.0, 2.0])],
+        vec![attr("mode", A::S("cubic"))],
+    );
+    let e = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cubic"), "{e}");
+}

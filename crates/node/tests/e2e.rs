@@ -824,5 +824,10 @@ fn disposed_keys_are_removed_from_disk() {
 /// its proof on chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowered_index_defect_in_its_scatter_is_caught() {
-    defect_caught("lowered-index", "lowered_index", Defect { op: 38, chunk: 0 }).await;
+    defect_caught(
+        "lowered-index",
+        "lowered_index",
+        Defect { op: 38, chunk: 0 },
+    )
+    .await;
 }

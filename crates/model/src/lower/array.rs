@@ -135,16 +135,25 @@ pub fn trilu(b: &mut Builder<'_>) -> Result<Ref> {
 /// whose size changes, a `Gather` of the source index of every output position, computed as
 /// ONNX does (`coordinate_transformation_mode`: half_pixel, asymmetric, align_corners,
 /// pytorch_half_pixel, tf_half_pixel_for_nn; `nearest_mode`: round_prefer_floor,
-/// round_prefer_ceil, floor, ceil), clamped to the input. Data movement: exact. The linear and
-/// cubic modes are refused.
+/// round_prefer_ceil, floor, ceil), clamped to the input. Data movement: exact. The linear mode
+/// (bilinear, trilinear) interpolates each such axis by a Gemm ([`interpolate_axis`]); cubic,
+/// antialias and tf_crop_and_resize are refused.
 pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.input(0)?;
     let xs = b.shape(&x);
     let rank = xs.len();
     let upsample = b.node.op_type == "Upsample";
     let mode = b.string("mode", "nearest")?;
-    if mode != "nearest" {
-        return Err(b.unsupported(format!("mode {mode:?} (only nearest)")));
+    let linear = match mode.as_str() {
+        "nearest" => false,
+        "linear" | "bilinear" | "trilinear" => true,
+        _ => return Err(b.unsupported(format!("mode {mode:?} (nearest and linear only)"))),
+    };
+    if linear && b.dtype(&x) != DType::Float {
+        return Err(b.unsupported("linear interpolation of an integer tensor"));
+    }
+    if linear && b.int("antialias", 0)? != 0 {
+        return Err(b.unsupported("antialias (opset 18)"));
     }
     let constant_floats = |b: &Builder<'_>, i: usize| -> Result<Option<Vec<f64>>> {
         if !b.has(i) {
@@ -223,6 +232,11 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
                     return Err(b.unsupported(format!("coordinate_transformation_mode {other}")))
                 }
             };
+            if linear {
+                // ONNX's linear mode clamps the source coordinate to the input
+                idx.push(orig.clamp(0.0, len_in - 1.0));
+                continue;
+            }
             let k = match nearest.as_str() {
                 "round_prefer_floor" if orig.fract().abs() == 0.5 => orig.floor(),
                 "round_prefer_ceil" if orig.fract().abs() == 0.5 => orig.ceil(),
@@ -235,6 +249,11 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
         }
         if idx.iter().enumerate().all(|(i, &k)| k == i as f64) && out[a] == xs[a] {
             continue; // this axis maps every position to itself
+        }
+        if linear {
+            y = interpolate_axis(b, y, a, xs[a], &idx)?;
+            shape[a] = out[a];
+            continue;
         }
         shape[a] = out[a];
         let dtype = b.dtype(&y);
@@ -253,6 +272,70 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
         );
     }
     Ok(y)
+}
+
+/// Linear interpolation along `axis` (of length `len`) at the source coordinates `at` (one per
+/// output position, within `[0, len − 1]`): `y_j = (1 − f)·x_⌊at_j⌋ + f·x_⌊at_j⌋+1`, a constant
+/// `[len, out]` matrix applied by one Gemm over the last axis (the axis moved there and back by
+/// Transposes when it is not last). One rounding, in the Gemm.
+fn interpolate_axis(
+    b: &mut Builder<'_>,
+    x: Ref,
+    axis: usize,
+    len: usize,
+    at: &[f64],
+) -> Result<Ref> {
+    let n = at.len();
+    let mut m = vec![0.0; len * n];
+    for (j, &c) in at.iter().enumerate() {
+        let lo = (c.floor() as usize).min(len - 1);
+        let hi = (lo + 1).min(len - 1);
+        let f = c - lo as f64;
+        m[lo * n + j] += 1.0 - f;
+        m[hi * n + j] += f;
+    }
+    let rank = b.shape(&x).len();
+    let last = rank - 1;
+    let mut perm: Vec<usize> = (0..rank).collect();
+    perm.swap(axis, last);
+    let moved = if axis == last {
+        x
+    } else {
+        transpose(b, &format!("axis{axis}_last"), x, &perm)
+    };
+    let mut shape = b.shape(&moved);
+    shape[last] = n;
+    let y = b.push(
+        &format!("axis{axis}_interpolate"),
+        Op::Gemm {
+            weight: Tensor::new(vec![len, n], m),
+            bias: vec![0.0; n],
+        },
+        vec![moved],
+        shape,
+        DType::Float,
+    );
+    Ok(if axis == last {
+        y
+    } else {
+        transpose(b, &format!("axis{axis}_back"), y, &perm)
+    })
+}
+
+/// `Transpose(x, perm)`.
+fn transpose(b: &mut Builder<'_>, part: &str, x: Ref, perm: &[usize]) -> Ref {
+    let xs = b.shape(&x);
+    let dtype = b.dtype(&x);
+    let shape = perm.iter().map(|&p| xs[p]).collect();
+    b.push(
+        part,
+        Op::Transpose {
+            perm: perm.to_vec(),
+        },
+        vec![x],
+        shape,
+        dtype,
+    )
 }
 
 /// A Gather along `axis` of the constant source indices `src` (one per output position).
