@@ -1,7 +1,8 @@
 //! Models with onnxruntime's outputs beside them (reference.json: 100 inputs and the outputs):
 //! scikit-learn models exported by skl2onnx (testdata/models/sklearn, built by
 //! scripts/models/sklearn.sh) and the 1-D audio CNN (testdata/models/conv1d_audio,
-//! scripts/models/conv1d_audio.py), the recurrent classifier (testdata/models/lstm_gru,
+//! scripts/models/conv1d_audio.py), ResNet-18 and a U-Net exported by torch
+//! (testdata/models/resnet18_small, unet_small, scripts/models/vision.py), the recurrent classifier (testdata/models/lstm_gru,
 //! scripts/models/recurrent.py), each compiled as a user would (calibrated on the sample input
 //! and its jittered copies) and run in fixed point on the 100 inputs: classifiers' labels agree
 //! on at least 99 of 100 and their probabilities within 1e-2; regressors within 1e-3 of the
@@ -145,9 +146,10 @@ fn argmax(v: &[f64]) -> usize {
         .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
 }
 
-#[test]
-fn conv1d_audio_cnn_agrees_with_onnxruntime() {
-    let (r, outs, kinds) = fixed("conv1d_audio");
+/// A classifier's logits: the top class agrees with onnxruntime's on at least 99 of the 100
+/// inputs; prints the agreement and the largest logit error.
+fn logits_top1(name: &str) {
+    let (r, outs, kinds) = fixed(name);
     let mut agree = 0;
     let mut worst: f64 = 0.0;
     let mut mag: f64 = 0.0;
@@ -158,8 +160,52 @@ fn conv1d_audio_cnn_agrees_with_onnxruntime() {
             mag = mag.max(b.abs());
         }
     }
-    eprintln!("conv1d_audio: ops {kinds:?}; top-1 agrees {agree}/100, logits max error {worst:.2e} (max |logit| {mag:.3})");
-    assert!(agree >= 99, "conv1d_audio: top-1 agrees on {agree} of 100");
+    eprintln!("{name}: {} ops {kinds:?}; top-1 agrees {agree}/100, logits max error {worst:.2e} (max |logit| {mag:.3})", kinds.len());
+    assert!(agree >= 99, "{name}: top-1 agrees on {agree} of 100");
+}
+
+#[test]
+fn conv1d_audio_cnn_agrees_with_onnxruntime() {
+    logits_top1("conv1d_audio");
+}
+
+/// torchvision's ResNet-18 architecture at width 8 on 32x32 images, exported by
+/// torch.onnx.export (scripts/models/vision.py): BatchNorms folded into the Convs, the residual
+/// Adds, the strided 1x1 shortcuts, the global average pool.
+#[test]
+fn resnet18_small_agrees_with_onnxruntime() {
+    logits_top1("resnet18_small");
+}
+
+/// A U-Net (scripts/models/vision.py) with a ConvTranspose, a bilinear Upsample (Resize linear)
+/// and skip Concats: the per-pixel class (argmax over the 2 output channels) agrees with
+/// onnxruntime's on at least 99% of the pixels of the 100 inputs, and the logits within 1e-2 of
+/// the largest.
+#[test]
+fn unet_small_segmentation_agrees_with_onnxruntime() {
+    let (r, outs, kinds) = fixed("unet_small");
+    let (mut agree, mut pixels, mut worst, mut mag) = (0usize, 0usize, 0f64, 0f64);
+    for (i, o) in outs.iter().enumerate() {
+        let (got, want) = (&o[0], &r.outputs[0][i]);
+        let hw = got.len() / 2;
+        for p in 0..hw {
+            agree += ((got[p] > got[hw + p]) == (want[p] > want[hw + p])) as usize;
+            pixels += 1;
+        }
+        for (a, b) in got.iter().zip(want) {
+            worst = worst.max((a - b).abs());
+            mag = mag.max(b.abs());
+        }
+    }
+    eprintln!("unet_small: {} ops {kinds:?}; pixel classes agree {agree}/{pixels}, logits max error {worst:.2e} (max |logit| {mag:.3})", kinds.len());
+    assert!(
+        agree * 100 >= pixels * 99,
+        "unet_small: {agree} of {pixels} pixels agree"
+    );
+    assert!(
+        worst <= 1e-2 * mag,
+        "unet_small: logits error {worst} (max {mag})"
+    );
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {

@@ -831,3 +831,11 @@ async fn lowered_index_defect_in_its_scatter_is_caught() {
     )
     .await;
 }
+
+/// A U-Net exported by torch (testdata/models/unet_small, scripts/models/vision.py): a defect
+/// in the bilinear Upsample (Resize linear: the Gemm over the columns, op 30) is caught and settled on
+/// chain; the ConvTranspose and the skip Concats are steps of the same game.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unet_defect_in_its_bilinear_upsample_is_caught() {
+    defect_caught("unet", "unet_small", Defect { op: 30, chunk: 0 }).await;
+}

@@ -276,8 +276,8 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
 
 /// Linear interpolation along `axis` (of length `len`) at the source coordinates `at` (one per
 /// output position, within `[0, len − 1]`): `y_j = (1 − f)·x_⌊at_j⌋ + f·x_⌊at_j⌋+1`, a constant
-/// `[len, out]` matrix applied by one Gemm over the last axis (the axis moved there and back by
-/// Transposes when it is not last). One rounding, in the Gemm.
+/// `[len, out]` matrix applied by one Gemm over the rows of a `[rest, len]` view (Reshapes),
+/// the axis moved last and back by Transposes when it is not last. One rounding, in the Gemm.
 fn interpolate_axis(
     b: &mut Builder<'_>,
     x: Ref,
@@ -303,18 +303,23 @@ fn interpolate_axis(
     } else {
         transpose(b, &format!("axis{axis}_last"), x, &perm)
     };
+    // the Gemm reads rows: the tensor is viewed as [rest, len] (a Gemm over a rank-4 tensor's
+    // pixels has no circuit)
     let mut shape = b.shape(&moved);
-    shape[last] = n;
+    let rows = shape[..last].iter().product::<usize>();
+    let flat = b.reshape(&format!("axis{axis}_rows"), &moved, vec![rows, len]);
     let y = b.push(
         &format!("axis{axis}_interpolate"),
         Op::Gemm {
             weight: Tensor::new(vec![len, n], m),
             bias: vec![0.0; n],
         },
-        vec![moved],
-        shape,
+        vec![flat],
+        vec![rows, n],
         DType::Float,
     );
+    shape[last] = n;
+    let y = b.reshape(&format!("axis{axis}_unrows"), &y, shape);
     Ok(if axis == last {
         y
     } else {
