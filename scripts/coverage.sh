@@ -83,6 +83,20 @@ with these subgraphs: `x.view(x.size(0), -1)`, `torch.zeros(x.shape[0], 4)`,
 `row.expand(x.size(0), -1)`, `torch.arange(h.size(1))`, Dropout and Identity; it folds to
 8 ops.
 
+## Vision models exported by torch
+
+`.venv-torch/bin/python scripts/models/vision.py` (the environment of
+`scripts/models/transformers.sh`) exports with torch.onnx.export, from seeded random weights
+and BatchNorm statistics, torchvision's ResNet-18 architecture (BasicBlocks [2, 2, 2, 2], 7x7
+stem, max pool, strided 1x1 shortcuts, global average pool, fc) at width 8 on 32x32 images
+(testdata/models/resnet18_small, 177k parameters) and a U-Net of width 4 with a ConvTranspose,
+a bilinear Upsample (Resize linear) and skip Concats (testdata/models/unet_small), each with
+onnxruntime's outputs on 100 inputs; `--full DIR` builds ResNet-18 at its real size (11.7M
+parameters, 224x224). `cargo test --release -p zkopml-exec --test ort_reference`: ResNet-18's
+top-1 agrees 100/100 (logits within 5.5e-5), the U-Net's per-pixel class on 25,600/25,600
+pixels (logits within 2.8e-6); the node e2e test `unet_defect_in_its_bilinear_upsample_is_caught`
+settles a defect in the upsampling's Gemm on anvil.
+
 ## scikit-learn models (ai.onnx.ml)
 
 `bash scripts/models/sklearn.sh` trains, on seeded synthetic data, and exports with skl2onnx
