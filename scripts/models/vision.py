@@ -6,8 +6,9 @@ scripts/models/transformers.sh's environment (.venv-torch):
 
     .venv-torch/bin/python scripts/models/vision.py            the small instances, into
                                                                 testdata/models/ (committed)
-    .venv-torch/bin/python scripts/models/vision.py --full DIR  ResNet-18 at full size
-                                                                (11.7M parameters, 224x224)
+    .venv-torch/bin/python scripts/models/vision.py --full DIR [--only NAME..]
+                         full size, 224x224, into DIR/NAME: resnet18 (11.7M parameters),
+                         densenet121 (8.0M), vgg19 (143.7M; 575 MB): torchvision's layers
 
     resnet18_small  torchvision's ResNet-18 architecture (BasicBlock x [2, 2, 2, 2], 7x7 stem,
                     max pool, strided 1x1 downsampling shortcuts, global average pool, fc) at
@@ -80,6 +81,80 @@ class ResNet18(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class DenseLayer(nn.Module):
+    """torchvision.models.densenet._DenseLayer (bottleneck 1x1 then 3x3, growth `growth`)."""
+
+    def __init__(self, cin, growth, bn_size=4):
+        super().__init__()
+        self.norm1, self.relu1 = nn.BatchNorm2d(cin), nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(cin, bn_size * growth, 1, bias=False)
+        self.norm2, self.relu2 = nn.BatchNorm2d(bn_size * growth), nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bn_size * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, features):
+        x = torch.cat(features, 1)
+        return self.conv2(self.relu2(self.norm2(self.conv1(self.relu1(self.norm1(x))))))
+
+
+class DenseBlock(nn.Module):
+    def __init__(self, layers, cin, growth):
+        super().__init__()
+        self.layers = nn.ModuleList([DenseLayer(cin + i * growth, growth) for i in range(layers)])
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class DenseNet121(nn.Module):
+    """torchvision.models.densenet121's layers: blocks of 6, 12, 24, 16 layers, growth 32."""
+
+    def __init__(self, classes=1000, growth=32, init=64):
+        super().__init__()
+        feats = [nn.Conv2d(3, init, 7, 2, 3, bias=False), nn.BatchNorm2d(init),
+                 nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
+        c = init
+        for i, n in enumerate([6, 12, 24, 16]):
+            feats.append(DenseBlock(n, c, growth))
+            c += n * growth
+            if i != 3:
+                feats += [nn.BatchNorm2d(c), nn.ReLU(inplace=True), nn.Conv2d(c, c // 2, 1, bias=False),
+                          nn.AvgPool2d(2, 2)]
+                c //= 2
+        feats += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*feats)
+        self.classifier = nn.Linear(c, classes)
+
+    def forward(self, x):
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class VGG19(nn.Module):
+    """torchvision.models.vgg19's layers (configuration E, no BatchNorm)."""
+
+    def __init__(self, classes=1000):
+        super().__init__()
+        layers, c = [], 3
+        for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                  512, 512, 512, 512, "M"]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(nn.Linear(512 * 49, 4096), nn.ReLU(True), nn.Dropout(),
+                                        nn.Linear(4096, 4096), nn.ReLU(True), nn.Dropout(),
+                                        nn.Linear(4096, classes))
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
 def double_conv(cin, cout):
@@ -156,11 +231,15 @@ def build(name, make, shape, out, seed, samples=100, decimals=3):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--full", metavar="DIR", help="build ResNet-18 at full size into DIR/resnet18")
+    ap.add_argument("--full", metavar="DIR",
+                    help="build the full-size models into DIR/<name> (ResNet-18, DenseNet-121, VGG-19)")
+    ap.add_argument("--only", nargs="*", help="with --full: only these (resnet18 densenet121 vgg19)")
     a = ap.parse_args()
     if a.full:
-        build("resnet18", lambda: ResNet18(64, 1000), (1, 3, 224, 224), os.path.join(a.full, "resnet18"),
-              20261207, samples=20)
+        full = {"resnet18": lambda: ResNet18(64, 1000), "densenet121": DenseNet121, "vgg19": VGG19}
+        for name, make in full.items():
+            if not a.only or name in a.only:
+                build(name, make, (1, 3, 224, 224), os.path.join(a.full, name), 20261207, samples=4)
         return
     build("resnet18_small", lambda: ResNet18(8, 10), (1, 3, 32, 32), os.path.join(MODELS, "resnet18_small"),
           20261207, decimals=2)

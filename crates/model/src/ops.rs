@@ -1595,42 +1595,207 @@ fn conv_f64(
     groups: usize,
     out_shape: &[usize],
 ) -> Vec<f64> {
+    use rayon::prelude::*;
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
     let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
     let (oh, ow) = (out_shape[2], out_shape[3]);
     let mg = m / groups;
-    let mut y = vec![0.0; n * m * oh * ow];
-    for b in 0..n {
-        for oc in 0..m {
-            let g = oc / mg;
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = bias[oc];
-                    for ic in 0..cg {
-                        let ch = g * cg + ic;
-                        for ky in 0..kh {
-                            let iy = (oy * win.strides[0] + ky * win.dilations[0]) as isize
-                                - win.pads[0] as isize;
-                            if iy < 0 || iy >= h as isize {
-                                continue;
+    let [sy, sx] = win.strides;
+    let [dy, dx] = win.dilations;
+    let (py, px) = (win.pads[0] as isize, win.pads[1] as isize);
+    let plane = oh * ow;
+    let mut y = vec![0.0; n * m * plane];
+    // Tasks of `block` output planes of one group (4 when the group's channels allow it: each
+    // input row read once feeds four accumulators). Each output still sums its bias, then the
+    // terms in (input channel, kernel row, kernel column) order, as a loop per output does, so
+    // the values are the same bits; the innermost loop runs along an output row (vectorised
+    // when the stride is 1): a calibration run of a ResNet is tens of times faster.
+    let block = if mg % 4 == 0 { 4 } else { 1 };
+    let geom = ConvGeom {
+        c,
+        h,
+        wd,
+        m,
+        cg,
+        kh,
+        kw,
+        oh,
+        ow,
+        mg,
+        sy,
+        sx,
+        dy,
+        dx,
+        py,
+        px,
+        block,
+    };
+    y.par_chunks_mut(block * plane)
+        .enumerate()
+        .for_each(|(task, out)| {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2 (checked just above)
+                unsafe { conv_task_avx2(&geom, x, w, bias, task, out) };
+                return;
+            }
+            conv_task(&geom, x, w, bias, task, out)
+        });
+    y
+}
+
+/// The shape of one convolution, for [`conv_task`].
+#[derive(Clone, Copy)]
+struct ConvGeom {
+    c: usize,
+    h: usize,
+    wd: usize,
+    m: usize,
+    cg: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    mg: usize,
+    sy: usize,
+    sx: usize,
+    dy: usize,
+    dx: usize,
+    py: isize,
+    px: isize,
+    block: usize,
+}
+
+/// [`conv_task`] compiled for AVX2: 4 f64 lanes instead of SSE2's 2. The same operations in
+/// the same order (Rust never fuses a multiply and an add), so the same bits.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_task_avx2(
+    geom: &ConvGeom,
+    x: &Tensor<f64>,
+    w: &Tensor<f64>,
+    bias: &[f64],
+    task: usize,
+    out: &mut [f64],
+) {
+    conv_task(geom, x, w, bias, task, out)
+}
+
+/// Output planes `task·block ..` of [`conv_f64`] into `out`.
+#[inline(always)]
+fn conv_task(
+    geom: &ConvGeom,
+    x: &Tensor<f64>,
+    w: &Tensor<f64>,
+    bias: &[f64],
+    task: usize,
+    out: &mut [f64],
+) {
+    let ConvGeom {
+        c,
+        h,
+        wd,
+        m,
+        cg,
+        kh,
+        kw,
+        oh,
+        ow,
+        mg,
+        sy,
+        sx,
+        dy,
+        dx,
+        py,
+        px,
+        block,
+    } = *geom;
+    let plane = oh * ow;
+    let first_oc = (task * block) % m;
+    let b = task * block / m;
+    let g = first_oc / mg;
+    let mut planes: Vec<&mut [f64]> = out.chunks_mut(plane).collect();
+    for (j, p) in planes.iter_mut().enumerate() {
+        p.fill(bias[first_oc + j]);
+    }
+    // the block's weights as [ic][ky][kx][j]
+    let taps = cg * kh * kw;
+    let mut wv = vec![0.0; taps * block];
+    for j in 0..block {
+        let base = (first_oc + j) * taps;
+        for t in 0..taps {
+            wv[t * block + j] = w.data[base + t];
+        }
+    }
+    // output columns whose input column ox·sx + kx·dx − px lies in [0, wd), per kx
+    let cols: Vec<(usize, usize, isize)> = (0..kw)
+        .map(|kx| {
+            let off = (kx * dx) as isize - px;
+            let lo = if off >= 0 {
+                0
+            } else {
+                ((-off) as usize).div_ceil(sx)
+            };
+            let hi = if (wd as isize) <= off {
+                0
+            } else {
+                ((wd as isize - off) as usize).div_ceil(sx).min(ow)
+            };
+            (lo, hi.max(lo), (lo * sx) as isize + off)
+        })
+        .collect();
+    // row by row, so that the block's output rows stay in the L1 cache
+    for oy in 0..oh {
+        for ic in 0..cg {
+            let ch = g * cg + ic;
+            let xin = &x.data[(b * c + ch) * h * wd..(b * c + ch + 1) * h * wd];
+            for ky in 0..kh {
+                let iy = (oy * sy + ky * dy) as isize - py;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let row = &xin[iy as usize * wd..(iy as usize + 1) * wd];
+                for (kx, &(lo, hi, start)) in cols.iter().enumerate() {
+                    if lo == hi {
+                        continue;
+                    }
+                    let t = (ic * kh + ky) * kw + kx;
+                    let wt = &wv[t * block..(t + 1) * block];
+                    let (a, z) = (oy * ow + lo, oy * ow + hi);
+                    if sx == 1 {
+                        let src = &row[start as usize..start as usize + (hi - lo)];
+                        if let [p0, p1, p2, p3] = &mut planes[..] {
+                            let (w0, w1, w2, w3) = (wt[0], wt[1], wt[2], wt[3]);
+                            for ((((v, a0), a1), a2), a3) in src
+                                .iter()
+                                .zip(&mut p0[a..z])
+                                .zip(&mut p1[a..z])
+                                .zip(&mut p2[a..z])
+                                .zip(&mut p3[a..z])
+                            {
+                                *a0 += v * w0;
+                                *a1 += v * w1;
+                                *a2 += v * w2;
+                                *a3 += v * w3;
                             }
-                            for kx in 0..kw {
-                                let ix = (ox * win.strides[1] + kx * win.dilations[1]) as isize
-                                    - win.pads[1] as isize;
-                                if ix < 0 || ix >= wd as isize {
-                                    continue;
+                        } else {
+                            for (p, &wj) in planes.iter_mut().zip(wt) {
+                                for (acc, v) in p[a..z].iter_mut().zip(src) {
+                                    *acc += v * wj;
                                 }
-                                acc += x.data[((b * c + ch) * h + iy as usize) * wd + ix as usize]
-                                    * w.data[((oc * cg + ic) * kh + ky) * kw + kx];
+                            }
+                        }
+                    } else {
+                        for (p, &wj) in planes.iter_mut().zip(wt) {
+                            for (k, acc) in p[a..z].iter_mut().enumerate() {
+                                *acc += row[start as usize + k * sx] * wj;
                             }
                         }
                     }
-                    y[((b * m + oc) * oh + oy) * ow + ox] = acc;
                 }
             }
         }
     }
-    y
 }
 
 /// `avg`: None for max pooling, Some(count_include_pad) for average pooling.
