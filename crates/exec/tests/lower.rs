@@ -2174,6 +2174,60 @@ fn integer_division_truncates_toward_zero() {
         );
         assert!(kinds.contains(&"Div"), "{kinds:?}");
     }
+    // the whole i32 range but i32::MIN (whose |a| is no stored value), by 3, -4 and a computed
+    // divisor
+    let wide: Vec<Vec<f64>> = (0..3)
+        .map(|k| {
+            (0..48)
+                .map(|i| {
+                    let v: f64 = [
+                        2147483647.0,
+                        -2147483647.0,
+                        1073741824.0,
+                        -1073741825.0,
+                        7.0,
+                        -7.0,
+                    ][(i + k) % 6];
+                    v - f64::signum(v) * (i / 6) as f64
+                })
+                .collect()
+        })
+        .collect();
+    for d in [3i64, -4] {
+        let mut g = G::new(14, NCHW);
+        set_elem_type(&mut g, 0, 7);
+        let d = g.init(i64s("d", &[], &[d]));
+        let y = g.op("y", "Div", &["x", &d], vec![]);
+        check_inputs("Div of extreme integers", &g.finish(&y), &wide, 0.0);
+    }
+    let mut g = G::new(14, NCHW);
+    set_elem_type(&mut g, 0, 7);
+    let h = g.init(i64s("h", &[], &[1000]));
+    let d = g.op("d", "Div", &["x", &h], vec![]);
+    let one = g.init(i64s("one", &[], &[5]));
+    let d = g.op("d1", "Add", &[&d, &one], vec![]);
+    let y = g.op("y", "Div", &["x", &d], vec![]);
+    check_inputs(
+        "Div of extreme integers by a computed divisor",
+        &g.finish(&y),
+        &wide,
+        0.0,
+    );
+    // calibration sees the executor's integer quotients (a float reference of the lowering's
+    // floor division would give (2·8 - 3)/6 = 2.17 for 8 / 3, and an Equal or a Where after it
+    // would be calibrated on the wrong branch): every slot's calibrated maximum is an integer
+    let mut g = G::new(14, &[1, 4]);
+    set_elem_type(&mut g, 0, 7);
+    let three = g.init(i64s("three", &[], &[3]));
+    let y = g.op("y", "Div", &["x", &three], vec![]);
+    let gr = Graph::from_raw(&RawModel::from_proto(&g.finish(&y)).unwrap()).unwrap();
+    let cal = Calibration::run(&gr, &[Tensor::new(vec![1, 4], vec![7.0, 8.0, -8.0, 5.0])]).unwrap();
+    assert_eq!(cal.max_abs.last(), Some(&2.0), "{:?}", cal.max_abs);
+    assert!(
+        cal.max_abs.iter().all(|v| v.fract() == 0.0),
+        "{:?}",
+        cal.max_abs
+    );
     // x / (|x| - 0): a zero divisor at run time is an error, not a value
     let mut g = G::new(14, NCHW);
     set_elem_type(&mut g, 0, 7);
@@ -2270,6 +2324,15 @@ fn gather_nd_of_computed_indices() {
     let sets = data_and_indices(24, 10, 0, 3);
     check_inputs("GatherND batch_dims 1", &m, &sets, 0.0);
     negative_indices_agree(&m, &sets, 10, 3.0);
+    // an axis of size 0 cannot be indexed: refused at load time, not a panic
+    let mut g = G::new(13, &[2, 2]);
+    set_elem_type(&mut g, 0, 7);
+    let data = g.init(f32s("data", &[0, 5], &[]));
+    let y = g.op("y", "GatherND", &[&data, "x"], vec![]);
+    let e = Graph::from_raw(&RawModel::from_proto(&g.finish(&y)).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("size 0"), "{e}");
     // an index of 3 on an axis of 3 is refused when it is read
     let mut bad = data_and_indices(24, 10, 0, 1).remove(0);
     bad[24] = 3.0;
@@ -2457,6 +2520,19 @@ fn trigonometric_functions() {
         &atan,
         1e-4,
     );
+    // a coarse input scale (values to 1000): atan(1), atan(2) ... stay exact at the domain's
+    // end (the cubic's domain ends one segment past 1)
+    let wide: Vec<Vec<f64>> = inputs(N)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| (v * 25.0).round()).collect())
+        .collect();
+    check(
+        "Atan of integers to 1000",
+        &single(7, NCHW, "Atan", vec![], vec![]),
+        &wide,
+        &atan,
+        1e-5,
+    );
     let (_, p) = compile_on(&single(7, NCHW, "Asin", vec![], vec![]), &unit);
     let mut x = unit[0].clone();
     x[0] = 3.0;
@@ -2542,4 +2618,38 @@ fn resize_linear() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cubic"), "{e}");
+    // the output size in f32, as onnxruntime and torch compute it: 4 x f32(2.3) = 9.2 -> 9,
+    // 10 x f32(2.3) = 23 (22.99.. in f64)
+    let m = single(
+        13,
+        &[1, 1, 4, 10],
+        "Resize",
+        vec![
+            f32s("roi", &[0], &[]),
+            f32s("scales", &[4], &[1.0, 1.0, 2.3, 2.3]),
+        ],
+        vec![attr("mode", A::S("linear"))],
+    );
+    let g = Graph::from_raw(&RawModel::from_proto(&m).unwrap()).unwrap();
+    assert_eq!(g.output_shape(), [1, 1, 9, 23]);
+    let m = single(
+        13,
+        NCHW,
+        "Resize",
+        vec![
+            f32s("roi", &[0], &[]),
+            f32s("scales", &[4], &[1.0, 1.0, 2.0, 2.0]),
+        ],
+        vec![
+            attr("mode", A::S("linear")),
+            attr(
+                "coordinate_transformation_mode",
+                A::S("tf_half_pixel_for_nn"),
+            ),
+        ],
+    );
+    let e = Graph::from_raw(&RawModel::from_proto(&m).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tf_half_pixel_for_nn"), "{e}");
 }

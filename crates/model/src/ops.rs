@@ -137,6 +137,10 @@ pub enum Op {
         axis: usize,
     },
     Not,
+    /// `div_round(a, b)` of two integer tensors (`floor(a/b + 1/2)`, the fixed-point Div at
+    /// scale 0, refused when `b = 0`); only lowerings emit it (ONNX's integer Div truncates,
+    /// lower::math::integer_div builds that from this one).
+    IntDiv,
     Where,
     Cast {
         to: DType,
@@ -269,7 +273,9 @@ impl SmoothFn {
             SmoothFn::SinCos { .. } => (-3.25, 3.25, -3),
             // asin's fourth derivative stays below 40 on [0, 0.75]
             SmoothFn::AsinHalfAngle => (0.0, 0.75, -4),
-            SmoothFn::AtanUnit { .. } => (0.0, 1.0, -4),
+            // one segment past 1, the constant π/4 (or 0): a polynomial holds its value at
+            // the last quantum of its domain, which must be 1 itself
+            SmoothFn::AtanUnit { .. } => (0.0, 1.0625, -4),
         }
     }
 
@@ -1389,6 +1395,13 @@ pub fn eval(op: &Op, inputs: &[&Tensor<f64>], out_shape: &[usize]) -> Tensor<f64
             .map(|&o| o.map_or(0.0, |o| x.data[o]))
             .collect()),
         Op::Not => x.map(|&v| (v == 0.0) as u8 as f64),
+        Op::IntDiv => binary(inputs[0], inputs[1], out_shape, |n, d| {
+            // the executor's div_round in f64: exact for the integers a lowering divides
+            let (n, d) = if d < 0.0 { (-n, -d) } else { (n, d) };
+            let q = (n / d).floor();
+            let r = n - q * d;
+            q + (r >= d - r) as u8 as f64
+        }),
         Op::Where => {
             let c = inputs[0].broadcast_to(out_shape);
             let a = inputs[1].broadcast_to(out_shape);

@@ -217,13 +217,11 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                         Op::Where if k == 0 => 0,
                         _ => const_at(c, other),
                     };
-                    let div_by_const = matches!(node.op, Op::Binary(BinaryKind::Div)) && k == 1;
-                    if div_by_const && c.tensor.data.contains(&0.0) {
-                        return Err(err("division by a constant zero".into()));
-                    }
-                    // Float division by a constant is multiplication by its reciprocal; an
-                    // integer one (a lowering's floor division) stays an exact Div.
-                    if div_by_const && node.dtype == DType::Float {
+                    // Division by a constant is multiplication by its reciprocal.
+                    if matches!(node.op, Op::Binary(BinaryKind::Div)) && k == 1 {
+                        if c.tensor.data.contains(&0.0) {
+                            return Err(err("division by a constant zero".into()));
+                        }
                         let r = c.tensor.map(|v| 1.0 / v);
                         push_const(
                             &Const {
@@ -308,8 +306,7 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
                         calibrated,
                     ),
                     BinaryKind::Div => {
-                        if node.dtype == DType::Float && matches!(node.inputs[1], Operand::Const(_))
-                        {
+                        if matches!(node.inputs[1], Operand::Const(_)) {
                             (
                                 QOp::Mul {
                                     shift: sa + sb - calibrated,
@@ -488,6 +485,7 @@ pub fn compile(graph: &Graph, cal: &Calibration) -> Result<Program> {
             Op::Gather { axis } => (QOp::Gather { axis: *axis }, s0),
             Op::GatherElements { axis } => (QOp::GatherElements { axis: *axis }, s0),
             Op::Not => (QOp::Not, 0),
+            Op::IntDiv => (QOp::Div { up: 0 }, 0),
             Op::Where => {
                 let out = dyn_in_scale(1).max(dyn_in_scale(2));
                 (

@@ -820,7 +820,7 @@ fn disposed_keys_are_removed_from_disk() {
 
 /// testdata/models/lowered_index: TopK, the integer Div, ScatterElements and GatherND of
 /// computed indices, Log and the trigonometric lowerings, all existing circuits: a defect in
-/// the scatter's MatMul (op 38, the one-hot rows times the updates) is caught and settled by
+/// the scatter's MatMul (op 37, the one-hot rows times the updates) is caught and settled by
 /// its proof on chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lowered_index_defect_in_its_scatter_is_caught() {

@@ -123,7 +123,7 @@ fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
         "ReduceSum",
     ];
     let div = [
-        "Abs", "Mul", "Sub", "Div", "Compare", "Compare", "Not", "Neg", "Where", "Cast", "Add",
+        "Abs", "Sub", "Div", "Compare", "Compare", "Not", "Neg", "Where", "Cast", "Add",
     ];
     let scatter = [
         "Gather",

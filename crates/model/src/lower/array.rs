@@ -155,6 +155,15 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
     if linear && b.int("antialias", 0)? != 0 {
         return Err(b.unsupported("antialias (opset 18)"));
     }
+    if linear
+        && b.opset >= 11
+        && !upsample
+        && b.string("coordinate_transformation_mode", "half_pixel")? == "tf_half_pixel_for_nn"
+    {
+        return Err(b.unsupported(
+            "coordinate_transformation_mode tf_half_pixel_for_nn with mode linear (ONNX defines it for nearest only)",
+        ));
+    }
     let constant_floats = |b: &Builder<'_>, i: usize| -> Result<Option<Vec<f64>>> {
         if !b.has(i) {
             return Ok(None);
@@ -188,7 +197,9 @@ pub fn resize(b: &mut Builder<'_>) -> Result<Ref> {
         (None, Some(s)) if s.len() == rank => xs
             .iter()
             .zip(s)
-            .map(|(&d, &f)| (d as f64 * f).floor() as usize)
+            // in f32, as onnxruntime and torch compute it (f32(2.3)·10 is 23 in f32, 22.99..
+            // in f64)
+            .map(|(&d, &f)| (d as f32 * f as f32).floor() as usize)
             .collect(),
         _ => return Err(b.err(format!("scales or sizes must give all {rank} axes"))),
     };
@@ -705,6 +716,11 @@ fn flat_positions(b: &mut Builder<'_>, indices: &Ref, dims: &[usize]) -> Result<
     let last = is.len() - 1;
     let mut flat: Option<Ref> = None;
     let mut stride: usize = dims.iter().product();
+    if let Some(k) = dims.iter().position(|&d| d == 0) {
+        return Err(b.err(format!(
+            "index component {k} addresses an axis of size 0 (no element to index)"
+        )));
+    }
     for (k, &d) in dims.iter().enumerate() {
         stride /= d;
         let component = b.gather(

@@ -719,17 +719,29 @@ pub fn mat_mul_rank4_by_constant(b: &mut Builder<'_>) -> Result<Ref> {
 }
 
 /// `Div(a, b)` of integer tensors, truncating toward zero as ONNX defines it, exactly:
-/// `q = floor(|a| / |b|)` is the fixed-point Div (which rounds half up) of `2·|a| − |b|` by
-/// `2·|b|` (`floor((4|a| − 2|b| + 2|b|) / 4|b|) = floor(|a|/|b|)`), then `q` takes the sign of
-/// `a·b`: `Where(Not(Equal([a < 0], [b < 0])), −q, q)`. A constant divisor is folded into
-/// constants (a constant 0 is refused at compile time); a computed 0 is refused at run time by
-/// the Div.
+/// `q = floor(|a| / |b|)` is the rounding integer division ([`Op::IntDiv`], half up) of
+/// `|a| − floor(|b|/2)` by `|b|` (for any `B >= 1`, `floor((A − ⌊B/2⌋)/B + 1/2) = floor(A/B)`:
+/// no doubling, so every `|a| < 2^31` fits), then `q` takes the sign of `a·b`:
+/// `Where(Not(Equal([a < 0], [b < 0])), −q, q)`. A constant divisor's `|b|`, `⌊|b|/2⌋` and sign
+/// are constants (a constant 0 is refused at compile time); a computed one's `⌊|b|/2⌋` is
+/// `IntDiv(|b| − 1, 2)`, and a computed 0 is refused at run time by the IntDiv.
 pub fn integer_div(b: &mut Builder<'_>) -> Result<Ref> {
     let (x, d) = (b.input(0)?, b.input(1)?);
     let shape = broadcast_shape(&b.shape(&x), &b.shape(&d))
         .ok_or_else(|| b.err("the operands' shapes do not broadcast"))?;
     let zero = int_const(Tensor::scalar(0.0));
-    let (abs_d, twice_d, d_negative) = match b.constant(1).cloned() {
+    let int_div = |b: &mut Builder<'_>, part: &str, n: &Ref, d: &Ref| -> Result<Ref> {
+        let shape = broadcast_shape(&b.shape(n), &b.shape(d))
+            .ok_or_else(|| b.err("the operands' shapes do not broadcast"))?;
+        Ok(b.push(
+            part,
+            Op::IntDiv,
+            vec![n.clone(), d.clone()],
+            shape,
+            DType::Int,
+        ))
+    };
+    let (abs_d, half_d, d_negative) = match b.constant(1).cloned() {
         Some(c) => {
             if c.tensor.data.contains(&0.0) {
                 return Err(b.err("integer division by a constant zero"));
@@ -737,31 +749,22 @@ pub fn integer_div(b: &mut Builder<'_>) -> Result<Ref> {
             let abs = c.tensor.map(|v| v.abs());
             (
                 int_const(abs.clone()),
-                int_const(abs.map(|v| 2.0 * v)),
+                int_const(abs.map(|v| (v / 2.0).floor())),
                 int_const(c.tensor.map(|&v| (v < 0.0) as u8 as f64)),
             )
         }
         None => {
             let abs = b.unary("divisor_abs", Op::Unary(UnaryKind::Abs), &d);
-            let twice = b.binary(
-                "divisor_twice",
-                BinaryKind::Mul,
-                &abs,
-                &int_const(Tensor::scalar(2.0)),
-            )?;
+            let one = int_const(Tensor::scalar(1.0));
+            let less = b.binary("divisor_less_one", BinaryKind::Sub, &abs, &one)?;
+            let half = int_div(b, "divisor_half", &less, &int_const(Tensor::scalar(2.0)))?;
             let negative = b.compare("divisor_negative", CompareKind::Less, &d, &zero)?;
-            (abs, twice, negative)
+            (abs, half, negative)
         }
     };
     let abs_x = b.unary("abs", Op::Unary(UnaryKind::Abs), &x);
-    let twice_x = b.binary(
-        "twice",
-        BinaryKind::Mul,
-        &abs_x,
-        &int_const(Tensor::scalar(2.0)),
-    )?;
-    let numerator = b.binary("numerator", BinaryKind::Sub, &twice_x, &abs_d)?;
-    let q = b.binary("floor", BinaryKind::Div, &numerator, &twice_d)?;
+    let numerator = b.binary("numerator", BinaryKind::Sub, &abs_x, &half_d)?;
+    let q = int_div(b, "floor", &numerator, &abs_d)?;
     let x_negative = b.compare("negative", CompareKind::Less, &x, &zero)?;
     let same = b.compare("same_sign", CompareKind::Equal, &x_negative, &d_negative)?;
     let flip = b.unary("flip", Op::Not, &same);
