@@ -1609,15 +1609,7 @@ fn conv_f64(
     out_shape: &[usize],
 ) -> Vec<f64> {
     use rayon::prelude::*;
-    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-    let (m, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
-    let (oh, ow) = (out_shape[2], out_shape[3]);
-    let mg = m / groups;
-    let [sy, sx] = win.strides;
-    let [dy, dx] = win.dilations;
-    let (py, px) = (win.pads[0] as isize, win.pads[1] as isize);
-    let plane = oh * ow;
-    let mut y = vec![0.0; n * m * plane];
+    let (m, mg) = (w.shape[0], w.shape[0] / groups);
     // Tasks of `block` output planes of one group (4 when the group's channels allow it: each
     // input row read once feeds four accumulators). Each output still sums its bias, then the
     // terms in (input channel, kernel row, kernel column) order, as a loop per output does, so
@@ -1625,24 +1617,26 @@ fn conv_f64(
     // when the stride is 1): a calibration run of a ResNet is tens of times faster.
     let block = if mg % 4 == 0 { 4 } else { 1 };
     let geom = ConvGeom {
-        c,
-        h,
-        wd,
+        c: x.shape[1],
+        h: x.shape[2],
+        wd: x.shape[3],
         m,
-        cg,
-        kh,
-        kw,
-        oh,
-        ow,
+        cg: w.shape[1],
+        kh: w.shape[2],
+        kw: w.shape[3],
+        oh: out_shape[2],
+        ow: out_shape[3],
         mg,
-        sy,
-        sx,
-        dy,
-        dx,
-        py,
-        px,
+        sy: win.strides[0],
+        sx: win.strides[1],
+        dy: win.dilations[0],
+        dx: win.dilations[1],
+        py: win.pads[0] as isize,
+        px: win.pads[1] as isize,
         block,
     };
+    let plane = geom.oh * geom.ow;
+    let mut y = vec![0.0; x.shape[0] * m * plane];
     y.par_chunks_mut(block * plane)
         .enumerate()
         .for_each(|(task, out)| {
