@@ -14,7 +14,7 @@ pinned_venv "$venv" scripts/models/requirements-torch.txt .zkopml-requirements.s
 for m in resnet18 densenet121 vgg19; do
   [ -f "$DIR/$m/network.onnx" ] || "$venv/bin/python" scripts/models/vision.py --full "$DIR" --only "$m"
 done
-cargo build --release --locked -p zkopml-cli >/dev/null
+cargo build --release --locked -p zkopml-cli >/dev/null 2>&1
 printf '| model | parameters | ONNX MB | zkopml compile s | peak RSS MB | onnxruntime session s |\n|---|---|---|---|---|---|\n'
 for m in resnet18 densenet121 vgg19; do
   onnx="$DIR/$m/network.onnx"
