@@ -849,15 +849,14 @@ fn scatter_rows(
     )?;
     let updates = b.reshape("updates_rows", updates, vec![n, width]);
     let data_rows = b.reshape("data_rows", data, vec![rows, width]);
+    // the selected one-hot rows times the updates: each row's sum is its written update
+    let scattered = |b: &mut Builder<'_>, select: Ref| {
+        let operands = vec![select, updates.clone()];
+        b.push("scattered", Op::MatMul, operands, vec![rows, width], dtype)
+    };
     let out = match reduction.as_str() {
         "add" => {
-            let sums = b.push(
-                "scattered",
-                Op::MatMul,
-                vec![hit, updates],
-                vec![rows, width],
-                dtype,
-            );
+            let sums = scattered(b, hit);
             b.binary_as("add", BinaryKind::Add, &data_rows, &sums, dtype)?
         }
         "none" => {
@@ -880,13 +879,7 @@ fn scatter_rows(
             )?;
             let kept = b.binary_as("kept", BinaryKind::Mul, &hit, &keep, DType::Int)?;
             let written = b.reduce_sum("written", &kept, vec![1], true);
-            let scattered = b.push(
-                "scattered",
-                Op::MatMul,
-                vec![kept, updates],
-                vec![rows, width],
-                dtype,
-            );
+            let scattered = scattered(b, kept);
             b.push(
                 "select",
                 Op::Where,
