@@ -118,6 +118,24 @@ MIN/MAX aggregation, mixed branch modes, PROBIT and SOFTMAX_ZERO, forests whose 
 matrix exceeds 2^24 entries. tract has no TreeEnsembleRegressor, so the table above cannot
 compare the regressors; onnxruntime is their reference.
 
+## Tree ensembles converted by hummingbird
+
+`bash scripts/models/hummingbird.sh` (torch's environment of scripts/models/transformers.sh,
+plus hummingbird-ml) fits the same GradientBoostingClassifier and RandomForestClassifier on
+the same data and converts each with hummingbird's three tree strategies (GEMM, tree traversal,
+perfect tree traversal) into plain tensor operations exported through torch, into
+testdata/models/hummingbird, with onnxruntime's outputs on 100 held-out inputs. No ai.onnx.ml
+operator is left: the GEMM strategy is a Gemm with a constant A (`W · xᵀ`, lowered as the
+grouped 1x1 Conv of a constant left operand), LessOrEqual, MatMuls by constants, Equal,
+ReduceSum, Softmax and ArgMax; the traversals are GatherElements of the node features,
+LessOrEqual, Where or Mul, and Gathers of the next node, unrolled over the depth.
+`ort_reference::hummingbird_tree_ensembles_agree_with_onnxruntime`: all six agree on 100/100
+labels (probabilities within 2.1e-4 for the boosted trees and 1.1e-6 for the forest), and zk
+`lowered_step::every_step_of_hummingbird_trees_proves_and_verifies` proves every step of
+gb_gemm, gb_tree_trav and rf_perf_tree_trav. hummingbird calls torch.onnx.export without
+naming an exporter (the dynamo exporter in torch 2.9+, which needs onnxscript); the script asks
+for the TorchScript exporter it was written for.
+
 ## Lowered operators (no circuit of their own)
 
 After folding, the front end (crates/model/src/lower/, one function per ONNX operator, by
@@ -168,6 +186,7 @@ verified).
 | GreaterOrEqual, LessOrEqual | logic::or_equal | Compare (strict), Not | Pointwise | logic_and_or_xor_and_non_strict_comparisons (exact, ties at -1 and 1) | |
 | ReduceL1, ReduceL2, ReduceSumSquare | reduce::reduce_l1, reduce_l2, reduce_sum_square | Abs or Mul, ReduceSum, [Sqrt] | Unary/Binary, Reduce, Pointwise | reduce_l1_l2_and_sum_square (1e-3, opsets 13 and 18) | reducel1, reducel2 |
 | MatMul (constant by computed) | math::mat_mul_constant_lhs | Reshape, Conv (grouped 1x1), Reshape | Movement, Linear | exec ort_reference t5_tiny / whisper_tiny (decoder cross-attention), e2e t5_tiny and whisper_tiny disputes | (the transformers, docs/transformers.md) |
+| Gemm with transA, a computed B or a constant A | math::gemm | [Transpose], Reshape, MatMul / Gemm / grouped 1x1 Conv, Reshape, [Affine] (alpha), [Add] (beta · C) | Movement, Linear, Binary, Pointwise | gemm_with_a_constant_a_trans_a_or_a_computed_b (1e-3 against tract: W·x, W·xᵀ, xᵀ·W + C, x·xᵀ, xᵀ·x); the hummingbird GEMM trees | hummingbird gb_gemm, rf_gemm |
 | Einsum (one or two operands) | math::einsum | [ReduceSum], [Transpose], [Reshape], MatMul / Gemm / grouped 1x1 Conv, [Reshape], [Transpose] | Reduce, Movement, Linear | einsum_of_computed_and_constant_operands (1e-3: attention's bij,bkj->bik, batched dot, ellipsis, by a constant either side, sums, implicit output); einsum_refuses_diagonals_and_broadcasts | |
 | CumSum (constant axis; exclusive, reverse) | math::cum_sum | [Transpose], Gemm by a constant 0/1 triangle, [Transpose] | Movement, Linear | cum_sum_and_one_hot (1e-4; measured exact) | |
 | OneHot (constant depth and values) | array::one_hot | Compare, Mul, Add (negative indices), Reshape, Compare, Mul, [Add] | Pointwise, Binary, Movement | cum_sum_and_one_hot (exact, computed and negative indices) | |

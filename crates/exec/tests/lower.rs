@@ -1790,6 +1790,58 @@ fn einsum_of_computed_and_constant_operands() {
     }
 }
 
+/// Gemm in the forms the operator itself does not take: a constant A (hummingbird's GEMM trees
+/// compute `W · xᵀ`), transA, a computed B; alpha folded into a constant side or applied by an
+/// affine map, beta · C (constant or computed) added.
+#[test]
+fn gemm_with_a_constant_a_trans_a_or_a_computed_b() {
+    let xs: Vec<Vec<f64>> = inputs(12)
+        .into_iter()
+        .map(|x| x.into_iter().map(|v| v / 4.0).collect())
+        .collect();
+    let w = |name: &str, dims: &[i64], seed: u64| {
+        let len: i64 = dims.iter().product();
+        let v: Vec<f32> = uniform(len as usize, seed, -1.0, 1.0)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        f32s(name, dims, &v)
+    };
+    // (A, B, C: "x" or a constant's dims; transA, transB, alpha, beta)
+    type Side = Option<&'static [i64]>;
+    let cases: Vec<(Side, Side, Side, i64, i64, f32, f32)> = vec![
+        (Some(&[5, 3]), None, Some(&[5, 1]), 0, 0, 0.5, 2.0),
+        (Some(&[5, 4]), None, None, 0, 1, 1.0, 1.0),
+        (None, Some(&[3, 5]), Some(&[5]), 1, 0, 1.0, 0.5),
+        (None, None, Some(&[3]), 0, 1, 0.25, 0.5),
+        (None, None, None, 1, 0, 2.0, 1.0),
+    ];
+    for (i, (a, b, c, trans_a, trans_b, alpha, beta)) in cases.into_iter().enumerate() {
+        let mut g = G::new(13, &[3, 4]);
+        let mut ins = Vec::new();
+        for (k, side) in [a, b, c].into_iter().enumerate() {
+            match side {
+                Some(dims) => ins.push(g.init(w(&format!("c{k}"), dims, 7 + k as u64))),
+                None if k < 2 => ins.push("x".to_string()),
+                None => {}
+            }
+        }
+        let refs: Vec<&str> = ins.iter().map(String::as_str).collect();
+        let attrs = vec![
+            attr("transA", A::I(trans_a)),
+            attr("transB", A::I(trans_b)),
+            attr("alpha", A::F(alpha)),
+            attr("beta", A::F(beta)),
+        ];
+        let y = g.op("y", "Gemm", &refs, attrs);
+        let m = g.finish(&y);
+        let (_, p) = compile_on(&m, &xs);
+        let tract = TractReference::from_proto(&m, &[3, 4]).unwrap();
+        let float = |x: &[f64]| tract.run(x).unwrap().remove(0);
+        compare(&format!("Gemm case {i}"), &p, &xs, 1e-3, &float);
+    }
+}
+
 /// What the Einsum lowering does not cover is refused by name: a diagonal, three operands, a
 /// size-1 broadcast.
 #[test]

@@ -1,6 +1,8 @@
 //! Models with onnxruntime's outputs beside them (reference.json: 100 inputs and the outputs):
 //! scikit-learn models exported by skl2onnx (testdata/models/sklearn, built by
-//! scripts/models/sklearn.sh) and the 1-D audio CNN (testdata/models/conv1d_audio,
+//! scripts/models/sklearn.sh) and converted by hummingbird into tensor operations
+//! (testdata/models/hummingbird, scripts/models/hummingbird.sh: GEMM, tree traversal and
+//! perfect tree traversal strategies), and the 1-D audio CNN (testdata/models/conv1d_audio,
 //! scripts/models/conv1d_audio.py), ResNet-18 and a U-Net exported by torch
 //! (testdata/models/resnet18_small, unet_small, scripts/models/vision.py), the recurrent classifier (testdata/models/lstm_gru,
 //! scripts/models/recurrent.py), each compiled as a user would (calibrated on the sample input
@@ -138,6 +140,18 @@ fn scaled_logistic_regression_with_zipmap_agrees_with_onnxruntime() {
 #[test]
 fn normalized_linear_regression_agrees_with_onnxruntime() {
     regressor("sklearn/normalized_linear");
+}
+
+/// hummingbird's three tree strategies for a gradient-boosted and a random-forest classifier:
+/// plain tensor operations (Gemm with a constant A, MatMul, GatherElements, Where ...), no
+/// ai.onnx.ml operator.
+#[test]
+fn hummingbird_tree_ensembles_agree_with_onnxruntime() {
+    for model in ["gb", "rf"] {
+        for strategy in ["gemm", "tree_trav", "perf_tree_trav"] {
+            classifier(&format!("hummingbird/{model}_{strategy}"));
+        }
+    }
 }
 
 fn argmax(v: &[f64]) -> usize {

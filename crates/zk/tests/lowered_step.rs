@@ -200,3 +200,47 @@ fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
     .concat();
     every_step_proves("lowered_index", &kinds);
 }
+
+/// The kinds of a compiled testdata model's ops, in order.
+fn kinds_of(name: &str) -> Vec<&'static str> {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/models")
+        .join(name);
+    let x = read_input_json(&model.join("input.json")).unwrap();
+    let (_, p) = compile_onnx(
+        &model.join("network.onnx"),
+        &default_calibration(x.len(), Some(&x)),
+    )
+    .unwrap();
+    p.ops.iter().map(|n| n.op.kind()).collect()
+}
+
+/// Tree ensembles converted by hummingbird (testdata/models/hummingbird,
+/// scripts/models/hummingbird.sh): the GEMM strategy (a Gemm with a constant A, lowered to a
+/// grouped 1x1 Conv, Compare, Cast, Conv, Equal, Conv, ReduceSum, Softmax, ArgMax), tree
+/// traversal (GatherElements of the node features, Where, Gather of the next node) and perfect
+/// tree traversal (Gather, Mul). Every step proves and verifies.
+#[test]
+fn every_step_of_hummingbird_trees_proves_and_verifies() {
+    for (name, must) in [
+        (
+            "hummingbird/gb_gemm",
+            &["Conv", "Transpose", "Softmax", "ArgMax"][..],
+        ),
+        (
+            "hummingbird/gb_tree_trav",
+            &["GatherElements", "Where", "Gather"][..],
+        ),
+        (
+            "hummingbird/rf_perf_tree_trav",
+            &["GatherElements", "Mul", "Gather"][..],
+        ),
+    ] {
+        let kinds = kinds_of(name);
+        for k in must {
+            assert!(kinds.contains(k), "{name} has a {k}: {kinds:?}");
+        }
+        let steps = every_step_proves(name, &kinds);
+        assert!(steps >= kinds.len(), "{name}: {steps} steps");
+    }
+}

@@ -565,37 +565,7 @@ pub fn einsum(b: &mut Builder<'_>) -> Result<Ref> {
         let bb = ob
             .permute(b, "b_layout", order(&tb, &batch, &contracted, &free_b))
             .reshape(b, "b_cols", vec![g, k, nn]);
-        let prod = match (a, bb) {
-            (Operand::Dyn(x), Operand::Const(w)) if g == 1 => b.push(
-                "product",
-                Op::Gemm {
-                    weight: Tensor::new(vec![k, nn], w.data),
-                    bias: vec![0.0; nn],
-                },
-                vec![x],
-                vec![1, m, nn],
-                DType::Float,
-            ),
-            (Operand::Dyn(x), Operand::Const(w)) => {
-                // (A·W)ᵀ = Wᵀ·Aᵀ: the constant on the left
-                let xt = Operand::Dyn(x)
-                    .permute(b, "a_transposed", vec![0, 2, 1])
-                    .into_ref();
-                let wt = w.transpose(&[0, 2, 1]);
-                let p = constant_times(b, "product_", &wt, xt)?;
-                Operand::Dyn(p)
-                    .permute(b, "product", vec![0, 2, 1])
-                    .into_ref()
-            }
-            (Operand::Const(w), Operand::Dyn(x)) => constant_times(b, "product_", &w, x)?,
-            (x, y) => b.push(
-                "product",
-                Op::MatMul,
-                vec![x.into_ref(), y.into_ref()],
-                vec![g, m, nn],
-                DType::Float,
-            ),
-        };
+        let prod = batched_product(b, a, bb, [g, m, k, nn])?;
         let letters: Vec<char> = batch
             .iter()
             .chain(&free_a)
@@ -624,6 +594,112 @@ pub fn einsum(b: &mut Builder<'_>) -> Result<Ref> {
         }
         other => other.into_ref(),
     };
+    Ok(out)
+}
+
+/// The batched product `[g, m, k] · [g, k, n]` of two operands, either of them constant (not
+/// both): a Gemm when the right one is a constant of one batch, the grouped 1x1 Conv of
+/// [`constant_times`] when one side is constant, else `MatMul`. Parts named `product*`.
+fn batched_product(
+    b: &mut Builder<'_>,
+    a: Operand,
+    bb: Operand,
+    [g, m, k, nn]: [usize; 4],
+) -> Result<Ref> {
+    Ok(match (a, bb) {
+        (Operand::Dyn(x), Operand::Const(w)) if g == 1 => b.push(
+            "product",
+            Op::Gemm {
+                weight: Tensor::new(vec![k, nn], w.data),
+                bias: vec![0.0; nn],
+            },
+            vec![x],
+            vec![1, m, nn],
+            DType::Float,
+        ),
+        (Operand::Dyn(x), Operand::Const(w)) => {
+            // (A·W)ᵀ = Wᵀ·Aᵀ: the constant on the left
+            let xt = Operand::Dyn(x)
+                .permute(b, "a_transposed", vec![0, 2, 1])
+                .into_ref();
+            let wt = w.transpose(&[0, 2, 1]);
+            let p = constant_times(b, "product_", &wt, xt)?;
+            Operand::Dyn(p)
+                .permute(b, "product", vec![0, 2, 1])
+                .into_ref()
+        }
+        (Operand::Const(w), Operand::Dyn(x)) => constant_times(b, "product_", &w, x)?,
+        (x, y) => b.push(
+            "product",
+            Op::MatMul,
+            vec![x.into_ref(), y.into_ref()],
+            vec![g, m, nn],
+            DType::Float,
+        ),
+    })
+}
+
+/// `Gemm` in the forms the operator itself does not take (it needs a computed `A` without
+/// `transA` and a constant `B`): `transA`, a computed `B`, a constant `A` (hummingbird's GEMM
+/// trees compute `W · xᵀ`). `Y = alpha · op(A) · op(B) + beta · C`: the product as Einsum's
+/// (a Gemm, a grouped 1x1 Conv for a constant left side, or MatMul), alpha folded into a
+/// constant operand (else an affine map), then `+ beta · C` by a broadcast Add.
+pub fn gemm(b: &mut Builder<'_>) -> Result<Ref> {
+    let (alpha, beta) = (b.float("alpha", 1.0)?, b.float("beta", 1.0)?);
+    let mut sides = Vec::new();
+    for (i, trans) in [(0, b.int("transA", 0)? != 0), (1, b.int("transB", 0)? != 0)] {
+        let o = match b.constant(i) {
+            Some(c) => Operand::Const(c.tensor.clone()),
+            None => Operand::Dyn(b.float_input(i)?),
+        };
+        if o.shape(b).len() != 2 {
+            return Err(b.err(format!("input #{i} must have rank 2, not {:?}", o.shape(b))));
+        }
+        let o = if trans {
+            o.permute(b, &format!("transposed{i}"), vec![1, 0])
+        } else {
+            o
+        };
+        sides.push(o);
+    }
+    let (mut y, mut x) = (
+        sides.pop().expect("two sides"),
+        sides.pop().expect("two sides"),
+    );
+    let (xs, ys) = (x.shape(b), y.shape(b));
+    let (m, k, n) = (xs[0], xs[1], ys[1]);
+    if ys[0] != k {
+        return Err(b.err(format!("op(A) {xs:?} does not match op(B) {ys:?}")));
+    }
+    let mut scaled = alpha == 1.0;
+    for side in [&mut x, &mut y] {
+        if let (false, Operand::Const(t)) = (scaled, &*side) {
+            *side = Operand::Const(t.map(|v| v * alpha));
+            scaled = true;
+        }
+    }
+    let x = x.reshape(b, "a_rows", vec![1, m, k]);
+    let y = y.reshape(b, "b_cols", vec![1, k, n]);
+    let p = batched_product(b, x, y, [1, m, k, n])?;
+    let mut out = Operand::Dyn(p)
+        .reshape(b, "product_rows", vec![m, n])
+        .into_ref();
+    if !scaled {
+        out = b.affine("scaled", &out, alpha, 0.0)?;
+    }
+    if b.has(2) && beta != 0.0 {
+        let c = match b.constant(2) {
+            Some(c) => Ref::Const(Const {
+                dtype: DType::Float,
+                tensor: c.tensor.map(|v| v * beta),
+            }),
+            None => {
+                let c = b.float_input(2)?;
+                b.affine("bias_scaled", &c, beta, 0.0)?
+            }
+        };
+        out = b.binary("gemm", BinaryKind::Add, &out, &c)?;
+    }
     Ok(out)
 }
 

@@ -10,7 +10,7 @@
 //!   and the 1-D windows (Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the
 //!   2-D operator over a height of 1);
 //! - [`math`]: Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, Round, MatMul of a constant by a
-//!   computed operand, Einsum, CumSum, Div of integers (truncating), Log, Sin, Cos, Tan,
+//!   computed operand, Gemm with transA or a computed B, Einsum, CumSum, Div of integers (truncating), Log, Sin, Cos, Tan,
 //!   Asin, Acos, Atan;
 //! - [`logic`]: And, Or, Xor, GreaterOrEqual, LessOrEqual;
 //! - [`rec`]: LSTM, GRU, RNN unrolled over their sequence;
@@ -78,6 +78,7 @@ pub const LOWERED_OPS: &[&str] = &[
     "Ceil",
     "Round",
     "MatMul",
+    "Gemm",
     "Einsum",
     "CumSum",
     // logic
@@ -221,6 +222,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Round" => math::round(b)?,
         "Einsum" => math::einsum(b)?,
         "CumSum" => math::cum_sum(b)?,
+        "Gemm" if b.int("transA", 0)? != 0 || b.constant(1).is_none() => math::gemm(b)?,
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }
