@@ -548,6 +548,19 @@ async fn tree_ensemble_defects_are_caught() {
     .await;
 }
 
+/// The same kind of model converted by hummingbird instead (tree traversal: GatherElements of
+/// the node features, LessOrEqual, Where, Gathers of the next node; no ai.onnx.ml operator): a
+/// defect in the second level's GatherElements (op 10) is caught and settled on chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hummingbird_tree_traversal_defect_is_caught() {
+    defect_caught(
+        "hb-trav",
+        "hummingbird/gb_tree_trav",
+        Defect { op: 10, chunk: 0 },
+    )
+    .await;
+}
+
 /// A 1-D CNN on audio-like input (Conv1d, MaxPool1d, GlobalAveragePool on [N, C, L], lowered
 /// to the 2-D operators over a height of 1): a defect in the second Conv1d is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
