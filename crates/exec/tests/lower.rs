@@ -1026,6 +1026,226 @@ fn one_d_convolutions_and_pools() {
     );
 }
 
+/// 3-D windows on `[N, C, D, H, W]`: Conv3d (groups, strides, dilations, pads, SAME_UPPER) as
+/// a 2-D Conv over the depth taps moved into batch and channels; MaxPool3d and AveragePool3d
+/// (both count_include_pad) as the 2-D pool then the depth window; GlobalAveragePool and
+/// GlobalMaxPool over three spatial axes. Against tract.
+#[test]
+fn three_d_convolutions_and_pools() {
+    let ncdhw: &[i64] = &[1, 4, 5, 6, 6];
+    let xs = inputs(720);
+    let w: Vec<f32> = uniform(6 * 2 * 3 * 3 * 2, 9, -0.5, 0.5)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let bias: Vec<f32> = vec![0.1, -0.2, 0.3, 0.0, 0.05, -0.05];
+    let conv = [
+        "Pad",
+        "Gather",
+        "Reshape",
+        "Transpose",
+        "Reshape",
+        "Conv",
+        "Reshape",
+        "Transpose",
+    ];
+    let m = single(
+        13,
+        ncdhw,
+        "Conv",
+        vec![f32s("w", &[6, 2, 3, 3, 2], &w), f32s("b", &[6], &bias)],
+        vec![
+            attr("kernel_shape", A::Is(vec![3, 3, 2])),
+            attr("strides", A::Is(vec![2, 1, 2])),
+            attr("dilations", A::Is(vec![1, 2, 1])),
+            attr("pads", A::Is(vec![1, 2, 0, 2, 1, 1])),
+            attr("group", A::I(2)),
+        ],
+    );
+    check("Conv3d", &m, &xs, &conv, 1e-3);
+    let m = single(
+        13,
+        ncdhw,
+        "Conv",
+        vec![f32s("w", &[6, 2, 3, 3, 2], &w)],
+        vec![attr("group", A::I(2)), attr("auto_pad", A::S("SAME_UPPER"))],
+    );
+    check("Conv3d SAME_UPPER", &m, &xs, &conv, 1e-3);
+    let window = vec![
+        attr("kernel_shape", A::Is(vec![3, 2, 3])),
+        attr("strides", A::Is(vec![2, 2, 1])),
+        attr("pads", A::Is(vec![1, 0, 1, 1, 1, 1])),
+    ];
+    let m = single(13, ncdhw, "MaxPool", vec![], window.clone());
+    let max = [
+        "Reshape",
+        "MaxPool",
+        "Reshape",
+        "Gather",
+        "Reshape",
+        "ReduceMax",
+        "Reshape",
+    ];
+    check("MaxPool3d", &m, &xs, &max, 0.0);
+    for include in [0, 1] {
+        let mut attrs = window.clone();
+        attrs.push(attr("count_include_pad", A::I(include)));
+        let m = single(13, ncdhw, "AveragePool", vec![], attrs);
+        let avg = [
+            "Reshape",
+            "AveragePool",
+            "Reshape",
+            "Pad",
+            "Gather",
+            "Reshape",
+            "ReduceSum",
+            "Mul",
+            "Reshape",
+        ];
+        check(
+            &format!("AveragePool3d count_include_pad {include}"),
+            &m,
+            &xs,
+            &avg,
+            1e-3,
+        );
+    }
+    let m = single(13, ncdhw, "GlobalAveragePool", vec![], vec![]);
+    check(
+        "GlobalAveragePool3d",
+        &m,
+        &xs,
+        &["Reshape", "GlobalAveragePool", "Reshape"],
+        1e-4,
+    );
+    let m = single(13, ncdhw, "GlobalMaxPool", vec![], vec![]);
+    check("GlobalMaxPool3d", &m, &xs, &["ReduceMax"], 0.0);
+}
+
+/// LpPool (p 1 and 2, 1-D and 2-D) as a depthwise Conv of ones over |x| or x² (and Sqrt),
+/// GlobalLpPool and GlobalMaxPool, and a 1-D ConvTranspose as the 2-D one over a height of 1.
+/// Against tract.
+#[test]
+fn lp_pools_global_max_pool_and_conv_transpose_1d() {
+    // tract has no LpPool: the reference sums |x|^p over each zero-padded window in f64
+    let lp_ref = |x: &[f64],
+                  [c, h, w]: [usize; 3],
+                  k: [usize; 2],
+                  st: [usize; 2],
+                  pads: [usize; 4],
+                  p: i64| {
+        let (oh, ow) = (
+            (h + pads[0] + pads[2] - k[0]) / st[0] + 1,
+            (w + pads[1] + pads[3] - k[1]) / st[1] + 1,
+        );
+        let mut y = Vec::new();
+        for ch in 0..c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0.0;
+                    for ky in 0..k[0] {
+                        for kx in 0..k[1] {
+                            let (iy, ix) = (
+                                (oy * st[0] + ky) as isize - pads[0] as isize,
+                                (ox * st[1] + kx) as isize - pads[1] as isize,
+                            );
+                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                let v: f64 = x[(ch * h + iy as usize) * w + ix as usize];
+                                acc += if p == 1 { v.abs() } else { v * v };
+                            }
+                        }
+                    }
+                    y.push(if p == 1 { acc } else { acc.sqrt() });
+                }
+            }
+        }
+        y
+    };
+    let nchw: &[i64] = &[1, 3, 6, 7];
+    let xs = on_input_grid(&inputs(126));
+    for p in [1, 2] {
+        let m = single(
+            18,
+            nchw,
+            "LpPool",
+            vec![],
+            vec![
+                attr("kernel_shape", A::Is(vec![3, 2])),
+                attr("strides", A::Is(vec![2, 1])),
+                attr("pads", A::Is(vec![1, 0, 1, 1])),
+                attr("p", A::I(p)),
+            ],
+        );
+        let (_, prog) = compile_on(&m, &xs);
+        let kinds: Vec<&str> = prog.ops.iter().map(|n| n.op.kind()).collect();
+        let want: &[&str] = if p == 1 {
+            &["Abs", "Conv"]
+        } else {
+            &["Mul", "Conv", "Sqrt"]
+        };
+        assert_eq!(kinds, want, "LpPool p {p}");
+        let float = |x: &[f64]| lp_ref(x, [3, 6, 7], [3, 2], [2, 1], [1, 0, 1, 1], p);
+        compare(&format!("LpPool p {p}"), &prog, &xs, 1e-3, &float);
+        let m = single(13, nchw, "GlobalLpPool", vec![], vec![attr("p", A::I(p))]);
+        let (_, prog) = compile_on(&m, &xs);
+        let kinds: Vec<&str> = prog.ops.iter().map(|n| n.op.kind()).collect();
+        let want: &[&str] = if p == 1 {
+            &["Abs", "ReduceSum"]
+        } else {
+            &["Mul", "ReduceSum", "Sqrt"]
+        };
+        assert_eq!(kinds, want, "GlobalLpPool p {p}");
+        // tract 0.23 divides by the window size (onnxruntime and ONNX's reference do not)
+        let float = |x: &[f64]| lp_ref(x, [3, 6, 7], [6, 7], [1, 1], [0; 4], p);
+        compare(&format!("GlobalLpPool p {p}"), &prog, &xs, 1e-3, &float);
+    }
+    let ncl: &[i64] = &[1, 3, 14];
+    let xs1 = on_input_grid(&inputs(42));
+    let m = single(
+        18,
+        ncl,
+        "LpPool",
+        vec![],
+        vec![
+            attr("kernel_shape", A::Is(vec![3])),
+            attr("strides", A::Is(vec![2])),
+        ],
+    );
+    let (_, prog) = compile_on(&m, &xs1);
+    let kinds: Vec<&str> = prog.ops.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["Mul", "Reshape", "Conv", "Sqrt", "Reshape"],
+        "LpPool1d"
+    );
+    let float = |x: &[f64]| lp_ref(x, [3, 1, 14], [1, 3], [1, 2], [0; 4], 2);
+    compare("LpPool1d", &prog, &xs1, 1e-3, &float);
+    let m = single(13, nchw, "GlobalMaxPool", vec![], vec![]);
+    check("GlobalMaxPool", &m, &xs, &["ReduceMax"], 0.0);
+    let w: Vec<f32> = uniform(3 * 2 * 4, 11, -0.5, 0.5)
+        .iter()
+        .map(|&v| v as f32)
+        .collect();
+    let m = single(
+        13,
+        ncl,
+        "ConvTranspose",
+        vec![f32s("w", &[3, 2, 4], &w), f32s("b", &[2], &[0.25, -0.5])],
+        vec![
+            attr("strides", A::Is(vec![2])),
+            attr("pads", A::Is(vec![1, 2])),
+            attr("output_padding", A::Is(vec![1])),
+        ],
+    );
+    check(
+        "ConvTranspose1d",
+        &m,
+        &xs1,
+        &["Reshape", "Gather", "Mul", "Conv", "Reshape"],
+        1e-3,
+    );
+}
+
 #[test]
 fn log_softmax_and_reduce_log_sum_exp() {
     let xs: Vec<Vec<f64>> = inputs_within(N, -20.0, 20.0);

@@ -568,6 +568,139 @@ fn lowered_index_testdata_is_current() {
     assert!(dir.join("input.json").exists());
 }
 
+/// testdata/models/lowered_windows: the 3-D and pooling lowerings chained on a [1, 2, 4, 5, 5]
+/// input (opset 18): Conv3d (pads, a stride on height), MaxPool3d, AveragePool3d (depth
+/// padding, count_include_pad 0), a Reshape to [1, 4, 8], ConvTranspose1d (stride 2), LpPool1d
+/// (p 2), GlobalLpPool (p 1) and GlobalMaxPool.
+fn lowered_windows_model() -> pb::ModelProto {
+    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    };
+    let weights = |name: &str, dims: &[i64], seed: usize| {
+        let n: i64 = dims.iter().product();
+        let v: Vec<f32> = (0..n as usize)
+            .map(|i| ((i * 37 + seed) % 17) as f32 / 16.0 - 0.5)
+            .collect();
+        f32s(name, dims, &v)
+    };
+    let ints_attr = |name: &str, v: &[i64]| pb::AttributeProto {
+        name: name.into(),
+        r#type: pb::attribute_proto::AttributeType::Ints as i32,
+        ints: v.to_vec(),
+        ..Default::default()
+    };
+    model(
+        18,
+        &[1, 2, 4, 5, 5],
+        vec![
+            weights("w3", &[4, 2, 2, 3, 3], 3),
+            weights("b3", &[4], 5),
+            ints("flat", &[3], &[1, 4, 8]),
+            weights("wt", &[4, 2, 3], 7),
+        ],
+        vec![
+            (
+                "/conv3d",
+                "Conv",
+                vec!["input", "w3", "b3"],
+                vec![
+                    ints_attr("pads", &[1, 1, 1, 0, 1, 1]),
+                    ints_attr("strides", &[1, 2, 1]),
+                ],
+                1,
+            ),
+            (
+                "/maxpool3d",
+                "MaxPool",
+                vec!["/conv3d_output_0"],
+                vec![
+                    ints_attr("kernel_shape", &[2, 2, 2]),
+                    ints_attr("strides", &[2, 1, 2]),
+                ],
+                1,
+            ),
+            (
+                "/avgpool3d",
+                "AveragePool",
+                vec!["/maxpool3d_output_0"],
+                vec![
+                    ints_attr("kernel_shape", &[2, 1, 1]),
+                    ints_attr("pads", &[1, 0, 0, 0, 0, 0]),
+                ],
+                1,
+            ),
+            (
+                "/flat",
+                "Reshape",
+                vec!["/avgpool3d_output_0", "flat"],
+                vec![],
+                1,
+            ),
+            (
+                "/deconv1d",
+                "ConvTranspose",
+                vec!["/flat_output_0", "wt"],
+                vec![ints_attr("strides", &[2])],
+                1,
+            ),
+            (
+                "/lppool1d",
+                "LpPool",
+                vec!["/deconv1d_output_0"],
+                vec![ints_attr("kernel_shape", &[3]), ints_attr("strides", &[2])],
+                1,
+            ),
+            (
+                "/globallp",
+                "GlobalLpPool",
+                vec!["/lppool1d_output_0"],
+                vec![attr_i("p", 1)],
+                1,
+            ),
+            (
+                "/globalmax",
+                "GlobalMaxPool",
+                vec!["/globallp_output_0"],
+                vec![],
+                1,
+            ),
+        ],
+    )
+}
+
+fn windows_sample() -> Vec<f64> {
+    (0..200)
+        .map(|i| ((i * 29) % 23) as f64 / 8.0 - 1.375)
+        .collect()
+}
+
+#[test]
+fn lowered_windows_testdata_is_current() {
+    let dir = testdata_is_current(
+        "lowered_windows",
+        &lowered_windows_model(),
+        &windows_sample(),
+    );
+    let (_, p) = compile_proto(&lowered_windows_model(), &windows_sample()).unwrap();
+    let onnx: std::collections::BTreeSet<&str> = p.ops.iter().map(|n| n.onnx_op.as_str()).collect();
+    for op in [
+        "Conv",
+        "MaxPool",
+        "AveragePool",
+        "ConvTranspose",
+        "LpPool",
+        "GlobalLpPool",
+        "GlobalMaxPool",
+    ] {
+        assert!(onnx.contains(op), "{op} lowered into the program: {onnx:?}");
+    }
+    assert!(dir.join("input.json").exists());
+}
+
 /// testdata/models/`name` holds `proto` and `sample` as its input.json, byte for byte (written
 /// there when ZKOPML_WRITE_TESTDATA is set); returns the directory.
 fn testdata_is_current(name: &str, proto: &pb::ModelProto, sample: &[f64]) -> PathBuf {

@@ -561,6 +561,14 @@ async fn hummingbird_tree_traversal_defect_is_caught() {
     .await;
 }
 
+/// A 3-D window chain (testdata/models/lowered_windows: Conv3d, MaxPool3d, AveragePool3d,
+/// ConvTranspose1d, LpPool, global pools): a defect in the last chunk of the Conv3d's 2-D Conv
+/// over the depth taps (op 6, batch 4) is caught and settled on chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conv3d_defect_is_caught() {
+    defect_caught("conv3d", "lowered_windows", Defect { op: 6, chunk: 11 }).await;
+}
+
 /// A 1-D CNN on audio-like input (Conv1d, MaxPool1d, GlobalAveragePool on [N, C, L], lowered
 /// to the 2-D operators over a height of 1): a defect in the second Conv1d is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

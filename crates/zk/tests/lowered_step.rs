@@ -244,3 +244,24 @@ fn every_step_of_hummingbird_trees_proves_and_verifies() {
         assert!(steps >= kinds.len(), "{name}: {steps} steps");
     }
 }
+
+/// testdata/models/lowered_windows (crates/model/tests/lower.rs): Conv3d (Pad, a Gather of the
+/// depth taps, the taps moved into batch and channels, a 2-D Conv of batch 4), MaxPool3d and
+/// AveragePool3d (the 2-D pool, then the depth window: Gather, ReduceMax or ReduceSum and Mul),
+/// ConvTranspose1d, LpPool1d (a depthwise Conv of ones and Sqrt), GlobalLpPool, GlobalMaxPool.
+#[test]
+fn every_step_of_the_lowered_window_ops_proves_and_verifies() {
+    let kinds = kinds_of("lowered_windows");
+    for k in [
+        "Pad",
+        "Gather",
+        "Transpose",
+        "Conv",
+        "MaxPool",
+        "ReduceMax",
+        "AveragePool",
+    ] {
+        assert!(kinds.contains(&k), "lowered_windows has a {k}: {kinds:?}");
+    }
+    every_step_proves("lowered_windows", &kinds);
+}

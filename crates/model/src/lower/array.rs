@@ -339,7 +339,7 @@ fn interpolate_axis(
 }
 
 /// `Transpose(x, perm)`.
-fn transpose(b: &mut Builder<'_>, part: &str, x: Ref, perm: &[usize]) -> Ref {
+pub(super) fn transpose(b: &mut Builder<'_>, part: &str, x: Ref, perm: &[usize]) -> Ref {
     let xs = b.shape(&x);
     let dtype = b.dtype(&x);
     let shape = perm.iter().map(|&p| xs[p]).collect();

@@ -6,7 +6,9 @@
 //! [`LOWERED_OPS`] becomes the [`LNode`]s its function here returns, which then calibrate and
 //! quantise like any other op (each gets its own calibrated scale). The families follow
 //! tract-onnx's layout:
-//! - [`nn`]: activations, Layer-, Instance- and GroupNormalization, LogSoftmax, ConvTranspose,
+//! - [`nn`]: activations, Layer-, Instance- and GroupNormalization, LogSoftmax, ConvTranspose
+//!   (1-D, 2-D), LpPool, GlobalLpPool, GlobalMaxPool, the 3-D windows (Conv, MaxPool,
+//!   AveragePool, GlobalAveragePool on `[N, C, D, H, W]`),
 //!   and the 1-D windows (Conv, MaxPool, AveragePool, GlobalAveragePool on `[N, C, L]` as the
 //!   2-D operator over a height of 1);
 //! - [`math`]: Sum, Mean, Max, Min, Pow, Sign, Floor, Ceil, Round, MatMul of a constant by a
@@ -58,6 +60,9 @@ pub const LOWERED_OPS: &[&str] = &[
     "LayerNormalization",
     "LogSoftmax",
     "ConvTranspose",
+    "LpPool",
+    "GlobalLpPool",
+    "GlobalMaxPool",
     "InstanceNormalization",
     "GroupNormalization",
     // math
@@ -192,8 +197,10 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
 /// The lowering of a default-domain node, or None when it is not lowered.
 fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
     let one_d = nn::is_one_d(b.node, b.inputs);
+    let three_d = nn::is_three_d(b.node, b.inputs);
     let out = match b.node.op_type.as_str() {
         _ if one_d => nn::one_d(b)?,
+        _ if three_d => nn::three_d(b)?,
         "HardSigmoid" => nn::hard_sigmoid(b)?,
         "HardSwish" => nn::hard_swish(b)?,
         "Elu" => nn::elu(b)?,
@@ -208,6 +215,9 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "LayerNormalization" => nn::layer_normalization(b)?,
         "LogSoftmax" => nn::log_softmax(b)?,
         "ConvTranspose" => nn::conv_transpose(b)?,
+        "LpPool" => nn::lp_pool(b)?,
+        "GlobalLpPool" => nn::global_lp_pool(b)?,
+        "GlobalMaxPool" => nn::global_max_pool(b)?,
         "InstanceNormalization" => nn::instance_normalization(b)?,
         "GroupNormalization" => nn::group_normalization(b)?,
         "Sum" => math::sum(b)?,

@@ -2,9 +2,10 @@
 //! comparisons, reductions, Sqrt and the piecewise cubic (`Op::Smooth`). Each function's comment
 //! is its lowering; docs/fixed-point.md ("Lowered operators") gives the fixed-point semantics.
 
-use super::{scalar, uniform, Builder, Ref};
+use super::array::transpose;
+use super::{int_const, scalar, uniform, Builder, Ref};
 use crate::error::Result;
-use crate::onnx::{Attr, Const, RawNode};
+use crate::onnx::{Attr, Const, DType, RawNode};
 use crate::ops::{
     reduce_shape, BinaryKind, CompareKind, InputInfo, Op, SmoothFn, UnaryKind, Window,
 };
@@ -391,23 +392,7 @@ pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
         x4.clone(),
         dtype,
     );
-    let mut node = b.node.clone();
-    for (name, fill) in [("kernel_shape", 1), ("strides", 1), ("dilations", 1)] {
-        if let Some(Attr::Ints(v)) = node.attrs.get(name) {
-            let mut w = vec![fill];
-            w.extend(v.iter().copied());
-            node.attrs.insert(name.into(), Attr::Ints(w));
-        }
-    }
-    if let Some(Attr::Ints(p)) = node.attrs.get("pads") {
-        if p.len() != 2 {
-            return Err(b.err(format!(
-                "pads = {p:?}: two values expected for a 1-D window"
-            )));
-        }
-        let wide = vec![0, p[0], 0, p[1]];
-        node.attrs.insert("pads".into(), Attr::Ints(wide));
-    }
+    let node = widened_to_2d(b, b.node.clone())?;
     // the weight (a Conv's input #1) gains the height axis; the bias stays
     let weight = match (node.op_type.as_str(), b.constant(1)) {
         ("Conv", Some(w)) if w.tensor.rank() == 3 => {
@@ -443,6 +428,141 @@ pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
     ))
 }
 
+/// A 1-D window node's attributes for the 2-D operator over a height of 1: `kernel_shape [k]`
+/// → `[1, k]`, strides and dilations likewise, `pads [b, e]` → `[0, b, 0, e]`.
+fn widened_to_2d(b: &Builder<'_>, mut node: RawNode) -> Result<RawNode> {
+    for (name, fill) in [("kernel_shape", 1), ("strides", 1), ("dilations", 1)] {
+        if let Some(Attr::Ints(v)) = node.attrs.get(name) {
+            let mut w = vec![fill];
+            w.extend(v.iter().copied());
+            node.attrs.insert(name.into(), Attr::Ints(w));
+        }
+    }
+    if let Some(Attr::Ints(p)) = node.attrs.get("pads") {
+        if p.len() != 2 {
+            return Err(b.err(format!(
+                "pads = {p:?}: two values expected for a 1-D window"
+            )));
+        }
+        let wide = vec![0, p[0], 0, p[1]];
+        node.attrs.insert("pads".into(), Attr::Ints(wide));
+    }
+    Ok(node)
+}
+
+/// `LpPool(x)` (`p` 1 or 2; 1-D or 2-D): `Σ |x|^p` over each window by a depthwise `Conv` whose
+/// weights are all 1 (exact sums; the padding is zeros, as ONNX pads), then `Sqrt` for `p = 2`.
+/// The window attributes are the Conv's (`ops::parse`), so the same auto_pad, strides, pads and
+/// dilations; other `p` are refused.
+pub fn lp_pool(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let xs = b.shape(&x);
+    if !(3..=4).contains(&xs.len()) {
+        return Err(b.unsupported(format!("LpPool of a rank-{} input (1-D and 2-D)", xs.len())));
+    }
+    let p = b.int("p", 2)?;
+    let powered = match p {
+        1 => b.unary("abs", Op::Unary(UnaryKind::Abs), &x),
+        2 => b.binary("square", BinaryKind::Mul, &x, &x)?,
+        _ => return Err(b.unsupported(format!("p = {p} (1 and 2 are supported)"))),
+    };
+    let c = xs[1];
+    let mut node = b.node.clone();
+    node.op_type = "Conv".into();
+    node.attrs.remove("p");
+    node.attrs.insert("group".into(), Attr::Int(c as i64));
+    let (x4, node) = if xs.len() == 3 {
+        let x4 = vec![xs[0], c, 1, xs[2]];
+        (b.reshape("to_2d", &powered, x4), widened_to_2d(b, node)?)
+    } else {
+        (powered, node)
+    };
+    let kernel = match node.attrs.get("kernel_shape") {
+        Some(Attr::Ints(k)) if k.len() == 2 && k.iter().all(|&v| v > 0) => {
+            [k[0] as usize, k[1] as usize]
+        }
+        _ => return Err(b.err("kernel_shape must be given, positive, one per spatial axis")),
+    };
+    let ones = Const {
+        dtype: DType::Float,
+        tensor: Tensor::new(
+            vec![c, 1, kernel[0], kernel[1]],
+            vec![1.0; c * kernel[0] * kernel[1]],
+        ),
+    };
+    let shape4 = b.shape(&x4);
+    let infos = [
+        InputInfo::Dyn {
+            shape: &shape4,
+            dtype: DType::Float,
+        },
+        InputInfo::Const(&ones),
+    ];
+    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+    let sums = b.push(
+        "sums",
+        parsed.op,
+        vec![x4],
+        parsed.shape.clone(),
+        DType::Float,
+    );
+    let y = if p == 2 {
+        b.unary("root", Op::Unary(UnaryKind::Sqrt), &sums)
+    } else {
+        sums
+    };
+    Ok(if xs.len() == 3 {
+        let s = &parsed.shape;
+        b.reshape("to_1d", &y, vec![s[0], s[1], s[3]])
+    } else {
+        y
+    })
+}
+
+/// `GlobalLpPool(x)` (`p` 1 or 2, any spatial rank): `Σ |x|^p` over every spatial axis
+/// (`Abs` or `Mul`, `ReduceSum` keeping the axes), then `Sqrt` for `p = 2`.
+pub fn global_lp_pool(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.float_input(0)?;
+    let rank = b.shape(&x).len();
+    if rank < 3 {
+        return Err(b.err(format!("a rank-{rank} input has no spatial axes")));
+    }
+    let p = b.int("p", 2)?;
+    let powered = match p {
+        1 => b.unary("abs", Op::Unary(UnaryKind::Abs), &x),
+        2 => b.binary("square", BinaryKind::Mul, &x, &x)?,
+        _ => return Err(b.unsupported(format!("p = {p} (1 and 2 are supported)"))),
+    };
+    let sums = b.reduce_sum("sums", &powered, (2..rank).collect(), true);
+    Ok(if p == 2 {
+        b.unary("root", Op::Unary(UnaryKind::Sqrt), &sums)
+    } else {
+        sums
+    })
+}
+
+/// `GlobalMaxPool(x)` (any spatial rank): `ReduceMax` over every spatial axis, kept as 1s.
+pub fn global_max_pool(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let shape = b.shape(&x);
+    if shape.len() < 3 {
+        return Err(b.err(format!("a rank-{} input has no spatial axes", shape.len())));
+    }
+    let dtype = b.dtype(&x);
+    let out = [&shape[..2], &vec![1; shape.len() - 2][..]].concat();
+    Ok(b.push(
+        "max",
+        Op::ReduceExtreme {
+            axes: (2..shape.len()).collect(),
+            keepdims: true,
+            max: true,
+        },
+        vec![x],
+        out,
+        dtype,
+    ))
+}
+
 /// `LogSoftmax(x, axis) = (x − max) − ln Σ exp(x − max)` along `axis` (opset 13: default −1;
 /// before it, the axes from `axis` on, supported when that is the last axis).
 pub fn log_softmax(b: &mut Builder<'_>) -> Result<Ref> {
@@ -470,16 +590,27 @@ pub fn log_softmax(b: &mut Builder<'_>) -> Result<Ref> {
 ///   after on each axis.
 ///
 /// A pad above `d·(k − 1)` (the transposed conv would crop) and `output_shape` are refused.
+/// A 1-D one (`[N, C, L]`, weight `[C, M/g, k]`) is the 2-D one over a height of 1, as
+/// [`one_d`] does for Conv: every attribute gains a leading height entry (stride, dilation 1,
+/// output padding and pads 0), and the output is reshaped back to rank 3.
 pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
-    let x = b.float_input(0)?;
-    let xs = b.shape(&x);
-    let w = b
+    let mut x = b.float_input(0)?;
+    let mut xs = b.shape(&x);
+    let mut w = b
         .constant(1)
         .cloned()
         .ok_or_else(|| b.unsupported("the weight (input #1) must be a constant"))?;
+    let one_d = xs.len() == 3 && w.tensor.rank() == 3;
+    if one_d {
+        let s = w.tensor.shape.clone();
+        w.tensor = Tensor::new(vec![s[0], s[1], 1, s[2]], w.tensor.data);
+        xs = vec![xs[0], xs[1], 1, xs[2]];
+        x = b.reshape("to_2d", &x, xs.clone());
+    }
+    let dims = if one_d { 1 } else { 2 };
     if xs.len() != 4 || w.tensor.rank() != 4 {
         return Err(b.unsupported(format!(
-            "only 2-D transposed convolutions: input {xs:?}, weight {:?}",
+            "only 1-D and 2-D transposed convolutions: input {xs:?}, weight {:?}",
             w.tensor.shape
         )));
     }
@@ -501,13 +632,16 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
     }
     let cg = c / groups;
     let m = mg * groups;
+    // an attribute per spatial axis; a 1-D one's height entry is `default`
     let pair = |name: &str, default: usize| -> Result<[usize; 2]> {
         match b.node.attrs.get(name) {
             None => Ok([default; 2]),
-            Some(Attr::Ints(v)) if v.len() == 2 && v.iter().all(|&x| x >= 0) => {
-                Ok([v[0] as usize, v[1] as usize])
-            }
-            Some(_) => Err(b.err(format!("attribute {name} must be two non-negative ints"))),
+            Some(Attr::Ints(v)) if v.len() == dims && v.iter().all(|&x| x >= 0) => Ok(if one_d {
+                [default, v[0] as usize]
+            } else {
+                [v[0] as usize, v[1] as usize]
+            }),
+            Some(_) => Err(b.err(format!("attribute {name} must be {dims} non-negative ints"))),
         }
     };
     let strides = pair("strides", 1)?;
@@ -522,7 +656,12 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
         )));
     }
     if let Some(Attr::Ints(k)) = b.node.attrs.get("kernel_shape") {
-        if k.as_slice() != [kh as i64, kw as i64] {
+        let want: &[i64] = if one_d {
+            &[kw as i64]
+        } else {
+            &[kh as i64, kw as i64]
+        };
+        if k.as_slice() != want {
             return Err(b.err(format!("kernel_shape {k:?} differs from the weight {ws:?}")));
         }
     }
@@ -532,10 +671,16 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
     let auto_pad = b.string("auto_pad", "NOTSET")?;
     let pads: [usize; 4] = match (auto_pad.as_str(), b.node.attrs.get("pads")) {
         ("VALID", _) | ("NOTSET", None) => [0; 4],
-        ("NOTSET", Some(Attr::Ints(p))) if p.len() == 4 && p.iter().all(|&x| x >= 0) => {
-            [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+        ("NOTSET", Some(Attr::Ints(p))) if p.len() == 2 * dims && p.iter().all(|&x| x >= 0) => {
+            if one_d {
+                [0, p[0] as usize, 0, p[1] as usize]
+            } else {
+                [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+            }
         }
-        ("NOTSET", Some(_)) => return Err(b.err("pads must be four non-negative ints")),
+        ("NOTSET", Some(_)) => {
+            return Err(b.err(format!("pads must be {} non-negative ints", 2 * dims)))
+        }
         (other, _) => return Err(b.unsupported(format!("auto_pad {other}"))),
     };
     let reach = [dil[0] * (kh - 1), dil[1] * (kw - 1)];
@@ -635,7 +780,7 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
     let [oh, ow] = window
         .out_hw(zh, zw)
         .ok_or_else(|| b.err("the transposed convolution has an empty output"))?;
-    Ok(b.push(
+    let y = b.push(
         "conv",
         Op::Conv {
             weight: Tensor::new(vec![m, cg, kh, kw], wt),
@@ -646,5 +791,286 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
         vec![z],
         vec![n, m, oh, ow],
         crate::onnx::DType::Float,
-    ))
+    );
+    Ok(if one_d {
+        b.reshape("to_1d", &y, vec![n, m, ow])
+    } else {
+        y
+    })
+}
+
+/// The window operators that [`three_d`] lowers on a rank-5 input (`[N, C, D, H, W]`).
+pub const THREE_D_OPS: &[&str] = &["Conv", "MaxPool", "AveragePool", "GlobalAveragePool"];
+
+/// Whether `node` is one of [`THREE_D_OPS`] on a rank-5 input (a Conv3d, MaxPool3d, ...).
+pub fn is_three_d(node: &RawNode, inputs: &[InputInfo<'_>]) -> bool {
+    THREE_D_OPS.contains(&node.op_type.as_str())
+        && inputs
+            .first()
+            .and_then(|i| i.shape())
+            .is_some_and(|s| s.len() == 5)
+}
+
+/// The depth axis of a 3-D window: kernel, stride, dilation and the pads before and after.
+struct DepthWindow {
+    k: usize,
+    s: usize,
+    d: usize,
+    pads: [usize; 2],
+}
+
+impl DepthWindow {
+    /// Output depth of an input depth `len`, or None when the window does not fit.
+    fn out_len(&self, len: usize) -> Option<usize> {
+        let eff = self.d * (self.k - 1) + 1;
+        let padded = len + self.pads[0] + self.pads[1];
+        (padded >= eff).then(|| (padded - eff) / self.s + 1)
+    }
+    /// The input depth (without padding) of tap `t` of output `o`, None in the padding.
+    fn tap(&self, o: usize, t: usize, len: usize) -> Option<usize> {
+        (o * self.s + t * self.d)
+            .checked_sub(self.pads[0])
+            .filter(|&i| i < len)
+    }
+}
+
+/// A 3-D window operator (`[N, C, D, H, W]`) as the 2-D one over height and width and the depth
+/// window by data movement, so no new circuit:
+/// - Conv: the depth taps of every output depth gathered (`Pad` with zeros, `Gather` of
+///   `o·s + t·d`), moved into the batch and the channels (`[N·Do, C·kd, H, W]`: channel `c·kd + t`,
+///   so a group's channels stay together), then one 2-D `Conv` whose weight is the 3-D one
+///   reshaped (`[M, C/g·kd, kh, kw]`, the same values), and moved back to `[N, M, Do, Ho, Wo]`.
+///   The same sums of products as the 3-D convolution, one rounding.
+/// - MaxPool, AveragePool: separable, so the 2-D pool over `[N, C·D, H, W]` first, then the depth
+///   window over the pooled values: a `Gather` of the taps and `ReduceMax` (a tap in the padding
+///   is replaced by a valid tap of the same window, which a max ignores), or zero padding,
+///   `ReduceSum` and a `Mul` by `1/n(o)` (`n(o)` = kd, or the taps inside the input when
+///   count_include_pad is 0, as the 2-D part already divides by its own count).
+/// - GlobalAveragePool: the 2-D one over `[N, C, D·H, W]`.
+///
+/// The 2-D part is parsed by `ops::parse` from the node with its height/width attributes, so
+/// auto_pad, strides, dilations and groups are handled there; depth's auto_pad is computed here.
+pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
+    let x = b.input(0)?;
+    let xs = b.shape(&x);
+    let dtype = b.dtype(&x);
+    let (n, c, depth, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
+    let op_type = b.node.op_type.clone();
+    if op_type == "GlobalAveragePool" {
+        let x4 = b.reshape("to_2d", &x, vec![n, c, depth * h, w]);
+        let g = b.push(
+            "pool",
+            Op::GlobalAveragePool {
+                divisor: depth * h * w,
+            },
+            vec![x4],
+            vec![n, c, 1, 1],
+            DType::Float,
+        );
+        return Ok(b.reshape("to_3d", &g, vec![n, c, 1, 1, 1]));
+    }
+    let weight = match op_type.as_str() {
+        "Conv" => Some(
+            b.constant(1)
+                .filter(|w| w.tensor.rank() == 5)
+                .cloned()
+                .ok_or_else(|| b.unsupported("a Conv3d weight must be a constant of rank 5"))?,
+        ),
+        _ => None,
+    };
+    let (depth_window, node) = split_depth(b, weight.as_ref().map(|w| w.tensor.shape[2]), depth)?;
+    let out_d = depth_window
+        .out_len(depth)
+        .ok_or_else(|| b.err("the depth window is larger than the padded input"))?;
+    let k = depth_window.k;
+    let pad_depth = |b: &mut Builder<'_>, v: Ref, rank: usize| -> Ref {
+        if depth_window.pads == [0, 0] {
+            return v;
+        }
+        let mut shape = b.shape(&v);
+        let (mut begins, mut ends) = (vec![0; rank], vec![0; rank]);
+        begins[2] = depth_window.pads[0];
+        ends[2] = depth_window.pads[1];
+        shape[2] += depth_window.pads[0] + depth_window.pads[1];
+        let dtype = b.dtype(&v);
+        b.push(
+            "pad_depth",
+            Op::Pad {
+                begins,
+                ends,
+                value: 0.0,
+            },
+            vec![v],
+            shape,
+            dtype,
+        )
+    };
+    // the padded-input position of every (output depth, tap)
+    let padded_taps = || -> Vec<f64> {
+        (0..out_d)
+            .flat_map(|o| (0..k).map(move |t| (o * depth_window.s + t * depth_window.d) as f64))
+            .collect()
+    };
+    let gather_taps = |b: &mut Builder<'_>, v: Ref, taps: Vec<f64>| -> Ref {
+        let idx = int_const(Tensor::new(vec![taps.len()], taps));
+        b.gather("depth_taps", &v, &idx, 2)
+    };
+    if let Some(weight) = weight {
+        let ws = &weight.tensor.shape;
+        let padded = pad_depth(b, x, 5);
+        let taps = gather_taps(b, padded, padded_taps());
+        let six = b.reshape("taps", &taps, vec![n, c, out_d, k, h, w]);
+        let moved = transpose(b, "depth_to_batch", six, &[0, 2, 1, 3, 4, 5]);
+        let x4 = vec![n * out_d, c * k, h, w];
+        let flat = b.reshape("to_2d", &moved, x4.clone());
+        let w4 = Const {
+            dtype: weight.dtype,
+            tensor: Tensor::new(
+                vec![ws[0], ws[1] * ws[2], ws[3], ws[4]],
+                weight.tensor.data.clone(),
+            ),
+        };
+        let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
+        infos[0] = InputInfo::Dyn { shape: &x4, dtype };
+        infos[1] = InputInfo::Const(&w4);
+        let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+        if parsed.operands != [0] {
+            return Err(b.unsupported("a Conv3d with more than its input as operand"));
+        }
+        let y = b.push(
+            "conv",
+            parsed.op,
+            vec![flat],
+            parsed.shape.clone(),
+            parsed.dtype,
+        );
+        let (m, oh, ow) = (parsed.shape[1], parsed.shape[2], parsed.shape[3]);
+        let y5 = b.reshape("from_batch", &y, vec![n, out_d, m, oh, ow]);
+        return Ok(transpose(b, "conv3d", y5, &[0, 2, 1, 3, 4]));
+    }
+    // pools: the 2-D pool of every depth slice, then the depth window
+    let x4 = vec![n, c * depth, h, w];
+    let flat = b.reshape("to_2d", &x, x4.clone());
+    let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
+    infos[0] = InputInfo::Dyn { shape: &x4, dtype };
+    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+    let pooled = b.push(
+        "pool_2d",
+        parsed.op,
+        vec![flat],
+        parsed.shape.clone(),
+        parsed.dtype,
+    );
+    let (oh, ow) = (parsed.shape[2], parsed.shape[3]);
+    let rows = b.reshape("slices", &pooled, vec![n, c, depth, oh * ow]);
+    let reduced = if op_type == "MaxPool" {
+        let mut taps = Vec::with_capacity(out_d * k);
+        for o in 0..out_d {
+            let valid: Vec<usize> = (0..k)
+                .filter_map(|t| depth_window.tap(o, t, depth))
+                .collect();
+            let first = *valid
+                .first()
+                .ok_or_else(|| b.err(format!("output depth {o}'s window lies in the padding")))?;
+            taps.extend((0..k).map(|t| depth_window.tap(o, t, depth).unwrap_or(first) as f64));
+        }
+        let g = gather_taps(b, rows, taps);
+        let five = b.reshape("taps", &g, vec![n, c, out_d, k, oh * ow]);
+        b.push(
+            "depth_max",
+            Op::ReduceExtreme {
+                axes: vec![3],
+                keepdims: false,
+                max: true,
+            },
+            vec![five],
+            vec![n, c, out_d, oh * ow],
+            parsed.dtype,
+        )
+    } else {
+        let include_pad = b.int("count_include_pad", 0)? != 0;
+        let padded = pad_depth(b, rows, 4);
+        let g = gather_taps(b, padded, padded_taps());
+        let five = b.reshape("taps", &g, vec![n, c, out_d, k, oh * ow]);
+        let sum = b.reduce_sum("depth_sum", &five, vec![3], false);
+        let counts: Vec<f64> = (0..out_d)
+            .map(|o| {
+                let valid = (0..k).filter(|&t| depth_window.tap(o, t, depth).is_some());
+                1.0 / if include_pad { k } else { valid.count() }.max(1) as f64
+            })
+            .collect();
+        let inv = Ref::Const(Const {
+            dtype: DType::Float,
+            tensor: Tensor::new(vec![1, 1, out_d, 1], counts),
+        });
+        b.binary("depth_mean", BinaryKind::Mul, &sum, &inv)?
+    };
+    Ok(b.reshape("pool3d", &reduced, vec![n, c, out_d, oh, ow]))
+}
+
+/// The depth axis of a 3-D window node's attributes, and the node with its height/width
+/// attributes only (what `ops::parse` reads for the 2-D operator). `kernel_depth`: a Conv's,
+/// from its weight.
+fn split_depth(
+    b: &Builder<'_>,
+    kernel_depth: Option<usize>,
+    depth: usize,
+) -> Result<(DepthWindow, RawNode)> {
+    let mut node = b.node.clone();
+    let mut first = |name: &str, len: usize, default: i64| -> Result<Vec<i64>> {
+        match node.attrs.get(name) {
+            None => Ok(vec![default; len / 3]),
+            Some(Attr::Ints(v)) if v.len() == len && v.iter().all(|&x| x >= 0) => {
+                let v = v.clone();
+                let rest: Vec<i64> = if len == 3 {
+                    v[1..].to_vec()
+                } else {
+                    vec![v[1], v[2], v[4], v[5]]
+                };
+                node.attrs.insert(name.into(), Attr::Ints(rest));
+                Ok(if len == 3 {
+                    vec![v[0]]
+                } else {
+                    vec![v[0], v[3]]
+                })
+            }
+            Some(_) => Err(b.err(format!(
+                "attribute {name} must be {len} non-negative ints for a 3-D window"
+            ))),
+        }
+    };
+    let kernel = first("kernel_shape", 3, -1)?[0];
+    let s = first("strides", 3, 1)?[0];
+    let d = first("dilations", 3, 1)?[0];
+    let pads = first("pads", 6, 0)?;
+    let k = match (kernel_depth, kernel) {
+        (Some(kd), k) if k < 0 || k as usize == kd => kd,
+        (Some(kd), k) => {
+            return Err(b.err(format!(
+                "kernel_shape depth {k} differs from the weight's {kd}"
+            )))
+        }
+        (None, k) if k > 0 => k as usize,
+        (None, _) => return Err(b.err("kernel_shape is required")),
+    };
+    let (s, d) = (s as usize, d as usize);
+    if k == 0 || s == 0 || d == 0 {
+        return Err(b.err("kernel, strides and dilations must be positive"));
+    }
+    let pads = match b.string("auto_pad", "NOTSET")?.as_str() {
+        "NOTSET" => [pads[0] as usize, pads[1] as usize],
+        "VALID" => [0, 0],
+        mode @ ("SAME_UPPER" | "SAME_LOWER") => {
+            let out = depth.div_ceil(s);
+            let total = ((out - 1) * s + d * (k - 1) + 1).saturating_sub(depth);
+            let (small, big) = (total / 2, total - total / 2);
+            if mode == "SAME_UPPER" {
+                [small, big]
+            } else {
+                [big, small]
+            }
+        }
+        other => return Err(b.err(format!("unknown auto_pad {other}"))),
+    };
+    Ok((DepthWindow { k, s, d, pads }, node))
 }
