@@ -136,6 +136,20 @@ gb_gemm, gb_tree_trav and rf_perf_tree_trav. hummingbird calls torch.onnx.export
 naming an exporter (the dynamo exporter in torch 2.9+, which needs onnxscript); the script asks
 for the TorchScript exporter it was written for.
 
+## Keras models converted by tf2onnx
+
+`bash scripts/models/keras.sh` (a pinned environment at .venv-tf: TensorFlow 2.15, the last
+that tf2onnx 1.16 supports) builds with tf.keras, from seeded random weights and BatchNorm
+statistics, and converts with `tf2onnx.convert.from_keras` (opset 17) an NHWC image classifier
+(Conv2D + ReLU, BatchNormalization, MaxPooling2D, DepthwiseConv2D + ReLU6, 1x1 Conv2D + swish,
+GlobalAveragePooling2D, Dense + GELU, Dropout, Dense + softmax; tf2onnx keeps the NHWC input
+with a Transpose) and a sequence classifier (Conv1D + ReLU, LSTM, Dense + softmax) into
+testdata/models/keras, with onnxruntime's outputs on 100 inputs (onnxruntime within 6e-8 of
+Keras itself). `ort_reference::keras_models_agree_with_onnxruntime`: top-1 agrees 100/100 on
+both (probabilities within 6.7e-5 for the CNN); zk `lowered_step::every_op_of_the_keras_cnn_proves_and_verifies`
+proves the last chunk of each of the CNN's 21 ops, and the node e2e `keras_cnn_defect_is_caught`
+settles a defect in its depthwise convolution on anvil.
+
 ## Lowered operators (no circuit of their own)
 
 After folding, the front end (crates/model/src/lower/, one function per ONNX operator, by

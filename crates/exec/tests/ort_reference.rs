@@ -2,7 +2,8 @@
 //! scikit-learn models exported by skl2onnx (testdata/models/sklearn, built by
 //! scripts/models/sklearn.sh) and converted by hummingbird into tensor operations
 //! (testdata/models/hummingbird, scripts/models/hummingbird.sh: GEMM, tree traversal and
-//! perfect tree traversal strategies), and the 1-D audio CNN (testdata/models/conv1d_audio,
+//! perfect tree traversal strategies), Keras models converted by tf2onnx (testdata/models/keras,
+//! scripts/models/keras.sh), and the 1-D audio CNN (testdata/models/conv1d_audio,
 //! scripts/models/conv1d_audio.py), ResNet-18 and a U-Net exported by torch
 //! (testdata/models/resnet18_small, unet_small, scripts/models/vision.py), the recurrent classifier (testdata/models/lstm_gru,
 //! scripts/models/recurrent.py), each compiled as a user would (calibrated on the sample input
@@ -181,6 +182,15 @@ fn logits_top1(name: &str) {
 #[test]
 fn conv1d_audio_cnn_agrees_with_onnxruntime() {
     logits_top1("conv1d_audio");
+}
+
+/// Keras models converted by tf2onnx (testdata/models/keras, scripts/models/keras.sh): an NHWC
+/// CNN (Transposes around the Convs, BatchNormalization, DepthwiseConv2D with ReLU6, swish,
+/// GELU, softmax) and a Conv1D + LSTM sequence classifier; the class probabilities' top-1.
+#[test]
+fn keras_models_agree_with_onnxruntime() {
+    logits_top1("keras/cnn");
+    logits_top1("keras/sequence");
 }
 
 /// torchvision's ResNet-18 architecture at width 8 on 32x32 images, exported by

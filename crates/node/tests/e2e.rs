@@ -569,6 +569,13 @@ async fn conv3d_defect_is_caught() {
     defect_caught("conv3d", "lowered_windows", Defect { op: 6, chunk: 11 }).await;
 }
 
+/// A Keras CNN converted by tf2onnx (NHWC input, Transposes, DepthwiseConv2D + ReLU6): a defect
+/// in the depthwise convolution (op 6) is caught and settled on chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keras_cnn_defect_is_caught() {
+    defect_caught("keras-cnn", "keras/cnn", Defect { op: 6, chunk: 0 }).await;
+}
+
 /// A 1-D CNN on audio-like input (Conv1d, MaxPool1d, GlobalAveragePool on [N, C, L], lowered
 /// to the 2-D operators over a height of 1): a defect in the second Conv1d is caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

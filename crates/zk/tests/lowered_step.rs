@@ -22,6 +22,12 @@ use common::scratch;
 /// proves and verifies every step (op, chunk) with the real keys of a seeded setup; returns the
 /// number of steps.
 fn every_step_proves(name: &str, kinds: &[&str]) -> usize {
+    steps_prove(name, kinds, false)
+}
+
+/// As [`every_step_proves`], with `last_chunk_only`: one step per op, its last chunk (for the
+/// models whose every chunk would take minutes).
+fn steps_prove(name: &str, kinds: &[&str], last_chunk_only: bool) -> usize {
     let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/models")
         .join(name);
@@ -40,7 +46,9 @@ fn every_step_proves(name: &str, kinds: &[&str]) -> usize {
     let mut rng = seeded_rng(5);
     let mut steps = 0;
     for op in 1..=p.n_ops() {
-        for chunk in 0..p.ops[op - 1].out.num_chunks() {
+        let chunks = p.ops[op - 1].out.num_chunks();
+        let first = if last_chunk_only { chunks - 1 } else { 0 };
+        for chunk in first..chunks {
             let s = set
                 .prove_step(&dir, &p, &trace.slots, &c, op, chunk, &mut rng)
                 .unwrap_or_else(|e| panic!("{name} op {op} ({}) chunk {chunk}: {e}", got[op - 1]));
@@ -264,4 +272,25 @@ fn every_step_of_the_lowered_window_ops_proves_and_verifies() {
         assert!(kinds.contains(&k), "lowered_windows has a {k}: {kinds:?}");
     }
     every_step_proves("lowered_windows", &kinds);
+}
+
+/// A Keras CNN converted by tf2onnx (testdata/models/keras/cnn, scripts/models/keras.sh): the
+/// NHWC Transpose, Conv + Relu, BatchNormalization (Affine), MaxPool, DepthwiseConv2D + ReLU6
+/// (Clip), swish and GELU (piecewise cubics and Muls), GlobalAveragePool, Dense (Gemm), Softmax:
+/// the last chunk of every op proves and verifies.
+#[test]
+fn every_op_of_the_keras_cnn_proves_and_verifies() {
+    let kinds = kinds_of("keras/cnn");
+    for k in [
+        "Transpose",
+        "Conv",
+        "Affine",
+        "Clip",
+        "PiecewisePoly",
+        "Gemm",
+        "Softmax",
+    ] {
+        assert!(kinds.contains(&k), "keras/cnn has a {k}: {kinds:?}");
+    }
+    assert_eq!(steps_prove("keras/cnn", &kinds, true), kinds.len());
 }
