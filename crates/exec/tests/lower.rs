@@ -47,6 +47,16 @@ fn f32s(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
     }
 }
 
+/// A constant of `dims` with seeded values uniform in [-1, 1).
+fn random_f32s(name: &str, dims: &[i64], seed: u64) -> pb::TensorProto {
+    let len: i64 = dims.iter().product();
+    let v: Vec<f32> = uniform(len as usize, seed, -1.0, 1.0)
+        .into_iter()
+        .map(|v| v as f32)
+        .collect();
+    f32s(name, dims, &v)
+}
+
 fn i64s(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
     pb::TensorProto {
         name: name.into(),
@@ -1931,14 +1941,6 @@ fn einsum_of_computed_and_constant_operands() {
         .into_iter()
         .map(|x| x.into_iter().map(|v| v / 8.0).collect())
         .collect();
-    let w = |name: &str, dims: &[i64], seed: u64| {
-        let len: i64 = dims.iter().product();
-        let v: Vec<f32> = uniform(len as usize, seed, -1.0, 1.0)
-            .into_iter()
-            .map(|v| v as f32)
-            .collect();
-        f32s(name, dims, &v)
-    };
     // (equation, second operand: None = x again, Some(constant); constant first?)
     let cases: Vec<(&str, Option<pb::TensorProto>, bool, &[&str])> = vec![
         ("bij,bkj->bik", None, false, &["Transpose", "MatMul"]),
@@ -1951,19 +1953,19 @@ fn einsum_of_computed_and_constant_operands() {
         ("...ij,...kj->...ik", None, false, &["Transpose", "MatMul"]),
         (
             "bij,jk->bik",
-            Some(w("w", &[4, 5], 3)),
+            Some(random_f32s("w", &[4, 5], 3)),
             false,
             &["Reshape", "Gemm", "Reshape"],
         ),
         (
             "bij,bjk->bik",
-            Some(w("w", &[2, 4, 5], 4)),
+            Some(random_f32s("w", &[2, 4, 5], 4)),
             false,
             &["Transpose", "Reshape", "Conv", "Reshape", "Transpose"],
         ),
         (
             "kj,bij->bki",
-            Some(w("w", &[5, 4], 5)),
+            Some(random_f32s("w", &[5, 4], 5)),
             true,
             &[
                 "Transpose",
@@ -1977,7 +1979,7 @@ fn einsum_of_computed_and_constant_operands() {
         ),
         ("bij->bji", None, false, &["Transpose"]),
         ("bij->j", None, false, &["ReduceSum"]),
-        ("bij,bjk", Some(w("w", &[2, 4, 5], 6)), false, &[]),
+        ("bij,bjk", Some(random_f32s("w", &[2, 4, 5], 6)), false, &[]),
     ];
     for (eq, constant, constant_first, kinds) in cases {
         let mut g = G::new(13, &x_shape);
@@ -2019,14 +2021,6 @@ fn gemm_with_a_constant_a_trans_a_or_a_computed_b() {
         .into_iter()
         .map(|x| x.into_iter().map(|v| v / 4.0).collect())
         .collect();
-    let w = |name: &str, dims: &[i64], seed: u64| {
-        let len: i64 = dims.iter().product();
-        let v: Vec<f32> = uniform(len as usize, seed, -1.0, 1.0)
-            .into_iter()
-            .map(|v| v as f32)
-            .collect();
-        f32s(name, dims, &v)
-    };
     // (A, B, C: "x" or a constant's dims; transA, transB, alpha, beta)
     type Side = Option<&'static [i64]>;
     let cases: Vec<(Side, Side, Side, i64, i64, f32, f32)> = vec![
@@ -2041,7 +2035,7 @@ fn gemm_with_a_constant_a_trans_a_or_a_computed_b() {
         let mut ins = Vec::new();
         for (k, side) in [a, b, c].into_iter().enumerate() {
             match side {
-                Some(dims) => ins.push(g.init(w(&format!("c{k}"), dims, 7 + k as u64))),
+                Some(dims) => ins.push(g.init(random_f32s(&format!("c{k}"), dims, 7 + k as u64))),
                 None if k < 2 => ins.push("x".to_string()),
                 None => {}
             }

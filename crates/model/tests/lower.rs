@@ -47,6 +47,16 @@ fn f32s(name: &str, dims: &[i64], v: &[f32]) -> pb::TensorProto {
     }
 }
 
+fn ints(name: &str, dims: &[i64], v: &[i64]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 7,
+        int64_data: v.to_vec(),
+        ..Default::default()
+    }
+}
+
 fn attr_f(name: &str, f: f32) -> pb::AttributeProto {
     pb::AttributeProto {
         name: name.into(),
@@ -396,13 +406,6 @@ fn lowered_testdata_is_current() {
 /// [1, 8, 2, 2] input (opset 18): DepthToSpace (blocksize 2) -> Pad reflect (1 on each side of
 /// H and W) -> CumSum over W -> Einsum `bchw,bcgw->bchg` of the result with itself -> Round.
 fn lowered_array_model() -> pb::ModelProto {
-    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 7,
-        int64_data: v.to_vec(),
-        ..Default::default()
-    };
     model(
         18,
         &[1, 8, 2, 2],
@@ -460,13 +463,6 @@ fn lowered_array_testdata_is_current() {
 /// v + Cast(h))` on axis 1, `g = GatherND(Reshape(s, [6, 1]), Unsqueeze(i, 2))`, then
 /// `Asin(Sin(Atan(Log(Abs(g)))))`: the computed indices feed a scatter and a gather.
 fn lowered_index_model() -> pb::ModelProto {
-    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 7,
-        int64_data: v.to_vec(),
-        ..Default::default()
-    };
     model(
         18,
         &[1, 6],
@@ -573,13 +569,6 @@ fn lowered_index_testdata_is_current() {
 /// padding, count_include_pad 0), a Reshape to [1, 4, 8], ConvTranspose1d (stride 2), LpPool1d
 /// (p 2), GlobalLpPool (p 1) and GlobalMaxPool.
 fn lowered_windows_model() -> pb::ModelProto {
-    let ints = |name: &str, dims: &[i64], v: &[i64]| pb::TensorProto {
-        name: name.into(),
-        dims: dims.to_vec(),
-        data_type: 7,
-        int64_data: v.to_vec(),
-        ..Default::default()
-    };
     let weights = |name: &str, dims: &[i64], seed: usize| {
         let n: i64 = dims.iter().product();
         let v: Vec<f32> = (0..n as usize)

@@ -28,15 +28,7 @@ fn every_step_proves(name: &str, kinds: &[&str]) -> usize {
 /// As [`every_step_proves`], with `last_chunk_only`: one step per op, its last chunk (for the
 /// models whose every chunk would take minutes).
 fn steps_prove(name: &str, kinds: &[&str], last_chunk_only: bool) -> usize {
-    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/models")
-        .join(name);
-    let x = read_input_json(&model.join("input.json")).unwrap();
-    let (_, p) = compile_onnx(
-        &model.join("network.onnx"),
-        &default_calibration(x.len(), Some(&x)),
-    )
-    .unwrap();
+    let (x, p) = compile_testdata(name);
     let got: Vec<&str> = p.ops.iter().map(|n| n.op.kind()).collect();
     assert_eq!(got, kinds, "{name}");
     let trace = run(&p, quantise_input(&p, &x).unwrap()).unwrap();
@@ -211,6 +203,12 @@ fn every_step_of_the_lowered_index_ops_proves_and_verifies() {
 
 /// The kinds of a compiled testdata model's ops, in order.
 fn kinds_of(name: &str) -> Vec<&'static str> {
+    let (_, p) = compile_testdata(name);
+    p.ops.iter().map(|n| n.op.kind()).collect()
+}
+
+/// testdata/models/`name`'s sample input and its program, compiled as a user would.
+fn compile_testdata(name: &str) -> (Vec<f64>, zkopml_model::Program) {
     let model = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata/models")
         .join(name);
@@ -220,7 +218,7 @@ fn kinds_of(name: &str) -> Vec<&'static str> {
         &default_calibration(x.len(), Some(&x)),
     )
     .unwrap();
-    p.ops.iter().map(|n| n.op.kind()).collect()
+    (x, p)
 }
 
 /// Tree ensembles converted by hummingbird (testdata/models/hummingbird,

@@ -196,8 +196,8 @@ pub fn lower(node: &RawNode, opset: i64, inputs: &[InputInfo<'_>]) -> Result<Opt
 
 /// The lowering of a default-domain node, or None when it is not lowered.
 fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
-    let one_d = nn::is_one_d(b.node, b.inputs);
-    let three_d = nn::is_three_d(b.node, b.inputs);
+    let one_d = nn::is_window_of_rank(b.node, b.inputs, 3);
+    let three_d = nn::is_window_of_rank(b.node, b.inputs, 5);
     let out = match b.node.op_type.as_str() {
         _ if one_d => nn::one_d(b)?,
         _ if three_d => nn::three_d(b)?,

@@ -364,16 +364,42 @@ pub fn group_normalization(b: &mut Builder<'_>) -> Result<Ref> {
     Ok(b.unary("affine", Op::Affine { mul, add }, &back))
 }
 
-/// The operators of 2-D windows that [`one_d`] also takes on rank-3 (`[N, C, L]`) inputs.
-pub const ONE_D_OPS: &[&str] = &["Conv", "MaxPool", "AveragePool", "GlobalAveragePool"];
+/// The operators of 2-D windows that [`one_d`] also takes on rank-3 (`[N, C, L]`) inputs and
+/// [`three_d`] on rank-5 (`[N, C, D, H, W]`) ones.
+pub const WINDOW_OPS: &[&str] = &["Conv", "MaxPool", "AveragePool", "GlobalAveragePool"];
 
-/// Whether `node` is one of [`ONE_D_OPS`] on a rank-3 input (a Conv1d, MaxPool1d, ...).
-pub fn is_one_d(node: &RawNode, inputs: &[InputInfo<'_>]) -> bool {
-    ONE_D_OPS.contains(&node.op_type.as_str())
+/// Whether `node` is one of [`WINDOW_OPS`] on an input of `rank` (3: a Conv1d, MaxPool1d ...;
+/// 5: a Conv3d ...).
+pub fn is_window_of_rank(node: &RawNode, inputs: &[InputInfo<'_>], rank: usize) -> bool {
+    WINDOW_OPS.contains(&node.op_type.as_str())
         && inputs
             .first()
             .and_then(|i| i.shape())
-            .is_some_and(|s| s.len() == 3)
+            .is_some_and(|s| s.len() == rank)
+}
+
+/// `ops::parse` of `node` (the 2-D operator a lowering makes of this node) as if its input #0
+/// were a computed tensor of `shape` and, when given, its input #1 the constant `weight`.
+fn parse_2d(
+    b: &Builder<'_>,
+    node: &RawNode,
+    shape: &[usize],
+    dtype: DType,
+    weight: Option<&Const>,
+) -> Result<crate::ops::Parsed> {
+    let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
+    infos[0] = InputInfo::Dyn { shape, dtype };
+    if let Some(w) = weight {
+        if infos.len() < 2 {
+            infos.resize(2, InputInfo::Absent);
+        }
+        infos[1] = InputInfo::Const(w);
+    }
+    let parsed = crate::ops::parse(node, b.opset, &infos)?;
+    if parsed.operands != [0] {
+        return Err(b.unsupported("a window operator with more than its input as operand"));
+    }
+    Ok(parsed)
 }
 
 /// A 1-D window operator as the 2-D one over a height of 1: `Reshape(x, [N, C, 1, L])`, the
@@ -405,15 +431,7 @@ pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
         ("Conv", _) => return Err(b.unsupported("a Conv1d weight must be a constant of rank 3")),
         _ => None,
     };
-    let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
-    infos[0] = InputInfo::Dyn { shape: &x4, dtype };
-    if let Some(w) = &weight {
-        infos[1] = InputInfo::Const(w);
-    }
-    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
-    if parsed.operands != [0] {
-        return Err(b.unsupported("a 1-D window operator with more than its input as operand"));
-    }
+    let parsed = parse_2d(b, &node, &x4, dtype, weight.as_ref())?;
     let out4 = parsed.shape.clone();
     let y = b.push("window", parsed.op, vec![r], out4.clone(), parsed.dtype);
     let out3 = vec![out4[0], out4[1], out4[3]];
@@ -490,15 +508,7 @@ pub fn lp_pool(b: &mut Builder<'_>) -> Result<Ref> {
             vec![1.0; c * kernel[0] * kernel[1]],
         ),
     };
-    let shape4 = b.shape(&x4);
-    let infos = [
-        InputInfo::Dyn {
-            shape: &shape4,
-            dtype: DType::Float,
-        },
-        InputInfo::Const(&ones),
-    ];
-    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+    let parsed = parse_2d(b, &node, &b.shape(&x4), DType::Float, Some(&ones))?;
     let sums = b.push(
         "sums",
         parsed.op,
@@ -799,18 +809,6 @@ pub fn conv_transpose(b: &mut Builder<'_>) -> Result<Ref> {
     })
 }
 
-/// The window operators that [`three_d`] lowers on a rank-5 input (`[N, C, D, H, W]`).
-pub const THREE_D_OPS: &[&str] = &["Conv", "MaxPool", "AveragePool", "GlobalAveragePool"];
-
-/// Whether `node` is one of [`THREE_D_OPS`] on a rank-5 input (a Conv3d, MaxPool3d, ...).
-pub fn is_three_d(node: &RawNode, inputs: &[InputInfo<'_>]) -> bool {
-    THREE_D_OPS.contains(&node.op_type.as_str())
-        && inputs
-            .first()
-            .and_then(|i| i.shape())
-            .is_some_and(|s| s.len() == 5)
-}
-
 /// The depth axis of a 3-D window: kernel, stride, dilation and the pads before and after.
 struct DepthWindow {
     k: usize,
@@ -930,13 +928,7 @@ pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
                 weight.tensor.data.clone(),
             ),
         };
-        let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
-        infos[0] = InputInfo::Dyn { shape: &x4, dtype };
-        infos[1] = InputInfo::Const(&w4);
-        let parsed = crate::ops::parse(&node, b.opset, &infos)?;
-        if parsed.operands != [0] {
-            return Err(b.unsupported("a Conv3d with more than its input as operand"));
-        }
+        let parsed = parse_2d(b, &node, &x4, dtype, Some(&w4))?;
         let y = b.push(
             "conv",
             parsed.op,
@@ -951,9 +943,7 @@ pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
     // pools: the 2-D pool of every depth slice, then the depth window
     let x4 = vec![n, c * depth, h, w];
     let flat = b.reshape("to_2d", &x, x4.clone());
-    let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
-    infos[0] = InputInfo::Dyn { shape: &x4, dtype };
-    let parsed = crate::ops::parse(&node, b.opset, &infos)?;
+    let parsed = parse_2d(b, &node, &x4, dtype, None)?;
     let pooled = b.push(
         "pool_2d",
         parsed.op,
