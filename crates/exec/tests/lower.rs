@@ -1132,6 +1132,75 @@ fn three_d_convolutions_and_pools() {
     check("GlobalMaxPool3d", &m, &xs, &["ReduceMax"], 0.0);
 }
 
+/// What onnxruntime refuses, or computes otherwise than ONNX's reference, is refused by name
+/// (the review of the window and Gemm lowerings): SAME auto_pad with a dilation, a Conv whose
+/// kernel_shape differs from its weight, pool pads as large as the kernel (2-D and depth), a
+/// Gemm C that does not broadcast to [m, n] one way. And a per-row C, which the Gemm operator
+/// does not take, goes through the lowering.
+#[test]
+fn window_and_gemm_refusals_of_the_review() {
+    let refused = |m: &pb::ModelProto, why: &str| {
+        let e = Graph::from_raw(&RawModel::from_proto(m).unwrap())
+            .err()
+            .unwrap_or_else(|| panic!("refused: {why}"))
+            .to_string();
+        assert!(e.contains(why), "{e}");
+    };
+    let pool = |dims: &[i64], k: Vec<i64>, more: Vec<pb::AttributeProto>| {
+        let mut attrs = vec![attr("kernel_shape", A::Is(k))];
+        attrs.extend(more);
+        single(13, dims, "MaxPool", vec![], attrs)
+    };
+    let same_dilated = vec![
+        attr("dilations", A::Is(vec![3, 1])),
+        attr("auto_pad", A::S("SAME_LOWER")),
+    ];
+    refused(&pool(&[1, 2, 7, 7], vec![2, 2], same_dilated), "dilations");
+    let same_dilated = vec![
+        attr("dilations", A::Is(vec![3, 1, 1])),
+        attr("auto_pad", A::S("SAME_LOWER")),
+    ];
+    refused(
+        &pool(&[1, 2, 7, 5, 5], vec![2, 3, 3], same_dilated),
+        "depth dilation",
+    );
+    let big_pads = vec![attr("pads", A::Is(vec![2, 0, 0, 0]))];
+    refused(
+        &pool(&[1, 1, 4, 4], vec![2, 2], big_pads),
+        "smaller than the kernel",
+    );
+    let big_pads = vec![attr("pads", A::Is(vec![2, 0, 0, 2, 0, 0]))];
+    refused(
+        &pool(&[1, 1, 2, 3, 3], vec![2, 2, 2], big_pads),
+        "smaller than the depth kernel",
+    );
+    let conv = single(
+        13,
+        &[1, 1, 2, 4, 4],
+        "Conv",
+        vec![f32s("w", &[1, 1, 2, 2, 2], &[0.5; 8])],
+        vec![attr("kernel_shape", A::Is(vec![2, 3, 3]))],
+    );
+    refused(&conv, "differs from the weight");
+    // Gemm: C [2, 5] for m = 3 is refused; a per-row C [3, 1] is lowered and computed
+    for (c_dims, ok) in [(vec![2i64, 5], false), (vec![3, 1], true)] {
+        let mut g = G::new(13, &[3, 4]);
+        let w = g.init(random_f32s("w", &[4, 5], 3));
+        let c = g.init(random_f32s("c", &c_dims, 4));
+        let y = g.op("y", "Gemm", &["x", &w, &c], vec![]);
+        let m = g.finish(&y);
+        if !ok {
+            refused(&m, "does not broadcast to [3, 5]");
+            continue;
+        }
+        let xs = inputs(12);
+        let (_, p) = compile_on(&m, &xs);
+        let tract = TractReference::from_proto(&m, &[3, 4]).unwrap();
+        let float = |x: &[f64]| tract.run(x).unwrap().remove(0);
+        compare("Gemm with a per-row C", &p, &xs, 1e-3, &float);
+    }
+}
+
 /// LpPool (p 1 and 2, 1-D and 2-D) as a depthwise Conv of ones over |x| or x² (and Sqrt),
 /// GlobalLpPool and GlobalMaxPool, and a 1-D ConvTranspose as the 2-D one over a height of 1.
 /// Against tract.

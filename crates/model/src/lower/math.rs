@@ -639,6 +639,26 @@ fn batched_product(
     })
 }
 
+/// Whether a Gemm is one the operator itself does not take: transA, a computed B, or a C that
+/// is computed or is not one bias per column (`[m, 1]`, `[m, n]`).
+pub fn gemm_needs_lowering(b: &Builder<'_>) -> Result<bool> {
+    let trans_b = b.int("transB", 0)? != 0;
+    if b.int("transA", 0)? != 0 || b.constant(1).is_none() {
+        return Ok(true);
+    }
+    if !b.has(2) {
+        return Ok(false);
+    }
+    let n = b.shape(&Ref::In(1)).get(usize::from(!trans_b)).copied();
+    Ok(match b.constant(2) {
+        None => true,
+        Some(c) => {
+            let t = &c.tensor;
+            !(t.len() == 1 || (Some(t.len()) == n && t.shape.last() == n.as_ref()))
+        }
+    })
+}
+
 /// `Gemm` in the forms the operator itself does not take (it needs a computed `A` without
 /// `transA` and a constant `B`): `transA`, a computed `B`, a constant `A` (hummingbird's GEMM
 /// trees compute `W · xᵀ`). `Y = alpha · op(A) · op(B) + beta · C`: the product as Einsum's
@@ -686,6 +706,21 @@ pub fn gemm(b: &mut Builder<'_>) -> Result<Ref> {
         .into_ref();
     if !scaled {
         out = b.affine("scaled", &out, alpha, 0.0)?;
+    }
+    if b.has(2) {
+        // C broadcasts to [m, n] one way only (ONNX's unidirectional broadcasting)
+        let cs = b.shape(&b.input(2)?);
+        let fits = cs.len() <= 2
+            && cs
+                .iter()
+                .rev()
+                .zip([n, m])
+                .all(|(&d, want)| d == 1 || d == want);
+        if !fits {
+            return Err(b.err(format!(
+                "C of shape {cs:?} does not broadcast to [{m}, {n}]"
+            )));
+        }
     }
     if b.has(2) && beta != 0.0 {
         let c = match b.constant(2) {

@@ -232,7 +232,7 @@ fn default_domain(b: &mut Builder<'_>) -> Result<Option<Ref>> {
         "Round" => math::round(b)?,
         "Einsum" => math::einsum(b)?,
         "CumSum" => math::cum_sum(b)?,
-        "Gemm" if b.int("transA", 0)? != 0 || b.constant(1).is_none() => math::gemm(b)?,
+        "Gemm" if math::gemm_needs_lowering(b)? => math::gemm(b)?,
         "MatMul" if b.constant(0).is_some() && b.constant(1).is_none() => {
             math::mat_mul_constant_lhs(b)?
         }

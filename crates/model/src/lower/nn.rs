@@ -1050,6 +1050,11 @@ fn split_depth(
     let pads = match b.string("auto_pad", "NOTSET")?.as_str() {
         "NOTSET" => [pads[0] as usize, pads[1] as usize],
         "VALID" => [0, 0],
+        mode @ ("SAME_UPPER" | "SAME_LOWER") if d > 1 => {
+            return Err(b.unsupported(format!(
+                "auto_pad {mode} with a depth dilation of {d} (onnxruntime and ONNX's reference disagree on its pads; give explicit pads)"
+            )))
+        }
         mode @ ("SAME_UPPER" | "SAME_LOWER") => {
             let out = depth.div_ceil(s);
             let total = ((out - 1) * s + d * (k - 1) + 1).saturating_sub(depth);
@@ -1062,5 +1067,10 @@ fn split_depth(
         }
         other => return Err(b.err(format!("unknown auto_pad {other}"))),
     };
+    if kernel_depth.is_none() && pads.iter().any(|&p| p >= k) {
+        return Err(b.err(format!(
+            "depth pads {pads:?} must be smaller than the depth kernel {k}"
+        )));
+    }
     Ok((DepthWindow { k, s, d, pads }, node))
 }

@@ -444,7 +444,15 @@ impl Ctx<'_> {
             }
         };
         let kernel = match kernel {
-            Some(k) => k,
+            // a Conv's kernel is its weight's; kernel_shape, when given, must agree
+            Some(k) => match self.ints("kernel_shape")? {
+                Some(v) if v != [k[0] as i64, k[1] as i64] => {
+                    return Err(self.err(format!(
+                        "kernel_shape {v:?} differs from the weight's kernel {k:?}"
+                    )))
+                }
+                _ => k,
+            },
             None => two("kernel_shape", -1).and_then(|k| {
                 if self.node.attrs.contains_key("kernel_shape") {
                     Ok(k)
@@ -473,6 +481,11 @@ impl Ctx<'_> {
                 }
             },
             "VALID" => [0; 4],
+            "SAME_UPPER" | "SAME_LOWER" if dilations.iter().any(|&d| d > 1) => {
+                return Err(self.unsupported(format!(
+                    "auto_pad {auto_pad} with dilations {dilations:?} (onnxruntime and ONNX's reference disagree on its pads; give explicit pads)"
+                )))
+            }
             "SAME_UPPER" | "SAME_LOWER" => {
                 let mut p = [0usize; 4];
                 for d in 0..2 {
@@ -495,6 +508,14 @@ impl Ctx<'_> {
         };
         if self.int("ceil_mode", 0)? != 0 {
             return Err(self.unsupported("ceil_mode = 1"));
+        }
+        // a pool's window must reach the input (onnxruntime refuses pads >= kernel, and a
+        // window wholly in the padding has no value to pool)
+        let pool = matches!(self.node.op_type.as_str(), "MaxPool" | "AveragePool");
+        if pool && (0..2).any(|d| pads[d] >= kernel[d] || pads[d + 2] >= kernel[d]) {
+            return Err(self.err(format!(
+                "pads {pads:?} must be smaller than the kernel {kernel:?}"
+            )));
         }
         Ok(Window {
             kernel,
