@@ -1182,6 +1182,17 @@ fn window_and_gemm_refusals_of_the_review() {
         vec![attr("kernel_shape", A::Is(vec![2, 3, 3]))],
     );
     refused(&conv, "differs from the weight");
+    let lp = single(
+        18,
+        &[1, 1, 4, 4],
+        "LpPool",
+        vec![],
+        vec![
+            attr("kernel_shape", A::Is(vec![2, 2])),
+            attr("ceil_mode", A::I(1)),
+        ],
+    );
+    refused(&lp, "LpPool (node \"y\", opset 18): ceil_mode = 1");
     // Gemm: C [2, 5] for m = 3 is refused; a per-row C [3, 1] is lowered and computed
     for (c_dims, ok) in [(vec![2i64, 5], false), (vec![3, 1], true)] {
         let mut g = G::new(13, &[3, 4]);

@@ -479,6 +479,10 @@ pub fn lp_pool(b: &mut Builder<'_>) -> Result<Ref> {
         return Err(b.unsupported(format!("LpPool of a rank-{} input (1-D and 2-D)", xs.len())));
     }
     let p = b.int("p", 2)?;
+    if b.int("ceil_mode", 0)? != 0 {
+        // checked here: the Conv the window becomes would name itself in the error
+        return Err(b.unsupported("ceil_mode = 1"));
+    }
     let powered = match p {
         1 => b.unary("abs", Op::Unary(UnaryKind::Abs), &x),
         2 => b.binary("square", BinaryKind::Mul, &x, &x)?,
