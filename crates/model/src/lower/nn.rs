@@ -378,17 +378,22 @@ pub fn is_window_of_rank(node: &RawNode, inputs: &[InputInfo<'_>], rank: usize) 
             .is_some_and(|s| s.len() == rank)
 }
 
-/// `ops::parse` of `node` (the 2-D operator a lowering makes of this node) as if its input #0
-/// were a computed tensor of `shape` and, when given, its input #1 the constant `weight`.
-fn parse_2d(
-    b: &Builder<'_>,
+/// The 2-D operator a lowering makes of this node (`node`, its attributes rewritten) applied to
+/// the computed rank-4 `x`, with the constant `weight` as its input #1 when given: parsed by
+/// `ops::parse` and pushed as `part`. Returns the value and its shape.
+fn window_2d(
+    b: &mut Builder<'_>,
+    part: &str,
     node: &RawNode,
-    shape: &[usize],
-    dtype: DType,
+    x: Ref,
     weight: Option<&Const>,
-) -> Result<crate::ops::Parsed> {
+) -> Result<(Ref, Vec<usize>)> {
+    let (shape, dtype) = (b.shape(&x), b.dtype(&x));
     let mut infos: Vec<InputInfo<'_>> = b.inputs.to_vec();
-    infos[0] = InputInfo::Dyn { shape, dtype };
+    infos[0] = InputInfo::Dyn {
+        shape: &shape,
+        dtype,
+    };
     if let Some(w) = weight {
         if infos.len() < 2 {
             infos.resize(2, InputInfo::Absent);
@@ -399,7 +404,8 @@ fn parse_2d(
     if parsed.operands != [0] {
         return Err(b.unsupported("a window operator with more than its input as operand"));
     }
-    Ok(parsed)
+    let y = b.push(part, parsed.op, vec![x], parsed.shape.clone(), parsed.dtype);
+    Ok((y, parsed.shape))
 }
 
 /// A 1-D window operator as the 2-D one over a height of 1: `Reshape(x, [N, C, 1, L])`, the
@@ -431,19 +437,8 @@ pub fn one_d(b: &mut Builder<'_>) -> Result<Ref> {
         ("Conv", _) => return Err(b.unsupported("a Conv1d weight must be a constant of rank 3")),
         _ => None,
     };
-    let parsed = parse_2d(b, &node, &x4, dtype, weight.as_ref())?;
-    let out4 = parsed.shape.clone();
-    let y = b.push("window", parsed.op, vec![r], out4.clone(), parsed.dtype);
-    let out3 = vec![out4[0], out4[1], out4[3]];
-    Ok(b.push(
-        "to_1d",
-        Op::Reshape {
-            shape: out3.clone(),
-        },
-        vec![y],
-        out3,
-        parsed.dtype,
-    ))
+    let (y, out4) = window_2d(b, "window", &node, r, weight.as_ref())?;
+    Ok(b.reshape("to_1d", &y, vec![out4[0], out4[1], out4[3]]))
 }
 
 /// A 1-D window node's attributes for the 2-D operator over a height of 1: `kernel_shape [k]`
@@ -512,22 +507,14 @@ pub fn lp_pool(b: &mut Builder<'_>) -> Result<Ref> {
             vec![1.0; c * kernel[0] * kernel[1]],
         ),
     };
-    let parsed = parse_2d(b, &node, &b.shape(&x4), DType::Float, Some(&ones))?;
-    let sums = b.push(
-        "sums",
-        parsed.op,
-        vec![x4],
-        parsed.shape.clone(),
-        DType::Float,
-    );
+    let (sums, out4) = window_2d(b, "sums", &node, x4, Some(&ones))?;
     let y = if p == 2 {
         b.unary("root", Op::Unary(UnaryKind::Sqrt), &sums)
     } else {
         sums
     };
     Ok(if xs.len() == 3 {
-        let s = &parsed.shape;
-        b.reshape("to_1d", &y, vec![s[0], s[1], s[3]])
+        b.reshape("to_1d", &y, vec![out4[0], out4[1], out4[3]])
     } else {
         y
     })
@@ -855,7 +842,6 @@ impl DepthWindow {
 pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
     let x = b.input(0)?;
     let xs = b.shape(&x);
-    let dtype = b.dtype(&x);
     let (n, c, depth, h, w) = (xs[0], xs[1], xs[2], xs[3], xs[4]);
     let op_type = b.node.op_type.clone();
     if op_type == "GlobalAveragePool" {
@@ -932,30 +918,17 @@ pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
                 weight.tensor.data.clone(),
             ),
         };
-        let parsed = parse_2d(b, &node, &x4, dtype, Some(&w4))?;
-        let y = b.push(
-            "conv",
-            parsed.op,
-            vec![flat],
-            parsed.shape.clone(),
-            parsed.dtype,
-        );
-        let (m, oh, ow) = (parsed.shape[1], parsed.shape[2], parsed.shape[3]);
+        let (y, out4) = window_2d(b, "conv", &node, flat, Some(&w4))?;
+        let (m, oh, ow) = (out4[1], out4[2], out4[3]);
         let y5 = b.reshape("from_batch", &y, vec![n, out_d, m, oh, ow]);
         return Ok(transpose(b, "conv3d", y5, &[0, 2, 1, 3, 4]));
     }
     // pools: the 2-D pool of every depth slice, then the depth window
     let x4 = vec![n, c * depth, h, w];
     let flat = b.reshape("to_2d", &x, x4.clone());
-    let parsed = parse_2d(b, &node, &x4, dtype, None)?;
-    let pooled = b.push(
-        "pool_2d",
-        parsed.op,
-        vec![flat],
-        parsed.shape.clone(),
-        parsed.dtype,
-    );
-    let (oh, ow) = (parsed.shape[2], parsed.shape[3]);
+    let (pooled, out4) = window_2d(b, "pool_2d", &node, flat, None)?;
+    let pooled_dtype = b.dtype(&pooled);
+    let (oh, ow) = (out4[2], out4[3]);
     let rows = b.reshape("slices", &pooled, vec![n, c, depth, oh * ow]);
     let reduced = if op_type == "MaxPool" {
         let mut taps = Vec::with_capacity(out_d * k);
@@ -979,7 +952,7 @@ pub fn three_d(b: &mut Builder<'_>) -> Result<Ref> {
             },
             vec![five],
             vec![n, c, out_d, oh * ow],
-            parsed.dtype,
+            pooled_dtype,
         )
     } else {
         let include_pad = b.int("count_include_pad", 0)? != 0;
