@@ -254,9 +254,10 @@ fn every_step_of_hummingbird_trees_proves_and_verifies() {
 /// testdata/models/lowered_windows (crates/model/tests/lower.rs): Conv3d (Pad, a Gather of the
 /// depth taps, the taps moved into batch and channels, a 2-D Conv of batch 4), MaxPool3d and
 /// AveragePool3d (the 2-D pool, then the depth window: Gather, ReduceMax or ReduceSum and Mul),
-/// ConvTranspose1d, LpPool1d (a depthwise Conv of ones and Sqrt), GlobalLpPool, GlobalMaxPool.
+/// ConvTranspose1d, LpPool1d (a depthwise Conv of ones and Sqrt), GlobalLpPool, GlobalMaxPool:
+/// the last chunk of every op (all 88 steps took 41 s, long for CI).
 #[test]
-fn every_step_of_the_lowered_window_ops_proves_and_verifies() {
+fn every_op_of_the_lowered_window_ops_proves_and_verifies() {
     let kinds = kinds_of("lowered_windows");
     for k in [
         "Pad",
@@ -269,7 +270,7 @@ fn every_step_of_the_lowered_window_ops_proves_and_verifies() {
     ] {
         assert!(kinds.contains(&k), "lowered_windows has a {k}: {kinds:?}");
     }
-    every_step_proves("lowered_windows", &kinds);
+    assert_eq!(steps_prove("lowered_windows", &kinds, true), kinds.len());
 }
 
 /// A Keras CNN converted by tf2onnx (testdata/models/keras/cnn, scripts/models/keras.sh): the
