@@ -10,25 +10,9 @@ pub(super) fn parse(c: &Ctx<'_>) -> Result<Option<Parsed>> {
     let parsed = match c.node.op_type.as_str() {
         "ReduceSum" | "ReduceMean" => {
             let x = c.shape(0)?.to_vec();
-            let axes_in = if op_type == "ReduceSum" && opset >= 13
-                || op_type == "ReduceMean" && opset >= 18
-            {
-                if c.has(1) {
-                    Some(c.const_ints(1, "axes")?)
-                } else {
-                    None
-                }
-            } else {
-                c.ints("axes")?
-            };
-            let axes: Vec<usize> = match axes_in {
-                Some(a) if !a.is_empty() => a
-                    .iter()
-                    .map(|&a| c.axis(a, x.len()))
-                    .collect::<Result<_>>()?,
-                _ if c.int("noop_with_empty_axes", 0)? != 0 => vec![],
-                _ => (0..x.len()).collect(),
-            };
+            let axes_input =
+                op_type == "ReduceSum" && opset >= 13 || op_type == "ReduceMean" && opset >= 18;
+            let axes = reduce_axes(c, x.len(), axes_input, true)?;
             let keepdims = c.int("keepdims", 1)? != 0;
             let shape = reduce_shape(&x, &axes, keepdims);
             let op = if op_type == "ReduceSum" {
@@ -45,22 +29,7 @@ pub(super) fn parse(c: &Ctx<'_>) -> Result<Option<Parsed>> {
         }
         "ReduceMax" | "ReduceMin" => {
             let x = c.shape(0)?.to_vec();
-            let axes_in = if opset >= 18 {
-                if c.has(1) {
-                    Some(c.const_ints(1, "axes")?)
-                } else {
-                    None
-                }
-            } else {
-                c.ints("axes")?
-            };
-            let axes: Vec<usize> = match axes_in {
-                Some(a) if !a.is_empty() => a
-                    .iter()
-                    .map(|&a| c.axis(a, x.len()))
-                    .collect::<Result<_>>()?,
-                _ => (0..x.len()).collect(),
-            };
+            let axes = reduce_axes(c, x.len(), opset >= 18, false)?;
             let keepdims = c.int("keepdims", 1)? != 0;
             let shape = reduce_shape(&x, &axes, keepdims);
             Ok(Parsed {
@@ -93,6 +62,27 @@ pub(super) fn parse(c: &Ctx<'_>) -> Result<Option<Parsed>> {
         _ => return Ok(None),
     };
     parsed.map(Some)
+}
+
+/// A reduction's axes over a rank-`rank` input: from input #1 (`axes_input`, the opsets that
+/// moved them there) or the attribute; none given means every axis, or none at all when
+/// `noop_with_empty_axes` is set and `noop_allowed` (ReduceMax/Min keep reducing every axis).
+fn reduce_axes(
+    c: &Ctx<'_>,
+    rank: usize,
+    axes_input: bool,
+    noop_allowed: bool,
+) -> Result<Vec<usize>> {
+    let given = match (axes_input, c.has(1)) {
+        (true, true) => Some(c.const_ints(1, "axes")?),
+        (true, false) => None,
+        (false, _) => c.ints("axes")?,
+    };
+    match given {
+        Some(a) if !a.is_empty() => a.iter().map(|&a| c.axis(a, rank)).collect(),
+        _ if noop_allowed && c.int("noop_with_empty_axes", 0)? != 0 => Ok(vec![]),
+        _ => Ok((0..rank).collect()),
+    }
 }
 
 pub fn reduce<T: Copy>(x: &Tensor<T>, axes: &[usize], f: impl Fn(T, T) -> T, init: T) -> Vec<T> {
